@@ -1,0 +1,3 @@
+"""CLI commands for alerting (placeholder until that part lands)."""
+
+COMMANDS: list = []

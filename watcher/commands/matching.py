@@ -1,0 +1,3 @@
+"""CLI commands for matching (placeholder until that part lands)."""
+
+COMMANDS: list = []

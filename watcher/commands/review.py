@@ -1,0 +1,3 @@
+"""CLI commands for review (placeholder until that part lands)."""
+
+COMMANDS: list = []
