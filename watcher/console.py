@@ -53,3 +53,49 @@ class CliContext:
             raise  # unreachable
 
     clock = staticmethod(utc_now)
+
+
+def short_time(value: str | None) -> str:
+    """ISO timestamp -> '2026-11-21 05:12' for tables."""
+    if not value:
+        return "-"
+    try:
+        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return value
+
+
+def table(records: list[dict], columns: list[str], *, width: int = 60) -> str:
+    """A plain-text table for people (``--json`` is for scripts)."""
+    from tabulate import tabulate
+
+    def cell(key: str, value) -> str:
+        if value is None:
+            return "-"
+        if key.endswith(("_poll", "_due", "_at", "_success", "published")) or key in ("time",):
+            value = short_time(str(value))
+        text = " ".join(str(value).split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    rows = [[cell(c, r.get(c)) for c in columns] for r in records]
+    return tabulate(rows, headers=[c.replace("_", " ") for c in columns]) if rows else "(none)"
+
+
+def setup_logging(level: str, config: config_mod.Config) -> None:
+    """Log to stderr; channel secrets are redacted from every record, and
+    apprise/urllib3 (which print tokens at DEBUG) are kept at WARNING."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    try:
+        from watcher.redaction import install as install_redaction
+        install_redaction(handler, config.channels)
+    except ImportError:  # pragma: no cover - the alerts part is not built yet
+        pass
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("apprise", "urllib3", "httpx", "httpcore", "apscheduler.executors", "trafilatura",
+                  "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

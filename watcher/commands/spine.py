@@ -1,3 +1,160 @@
-"""CLI commands for the spine (placeholder)."""
+"""``watcher run``, ``watcher check``, ``watcher feeds``."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import click
+
+from watcher import health
+from watcher.console import CliContext, fail, setup_logging, table
+from watcher.lock import InstanceLock, LockError
+from watcher.store import Store
+
+# The pipeline's parts are imported when a command runs, so that `watcher
+# --help` and the light commands start fast.
+
+
+def _matcher(ctx: CliContext):
+    from watcher.matcher import Matcher
+    from watcher.rules import RulesError, load_rules
+
+    try:
+        return Matcher(load_rules(ctx.config().rules))
+    except RulesError as exc:
+        fail("the rules have problems:\n" + "\n".join(f"  - {p}" for p in exc.problems))
+        raise  # unreachable
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Poll every due feed once, send due alerts, and exit.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.pass_obj
+def run(ctx: CliContext, once: bool, log_level: str) -> None:
+    """Poll the configured feeds (forever, or --once)."""
+    from watcher import pipeline
+    from watcher.daemon import Daemon
+
+    config = ctx.config()
+    setup_logging(log_level, config)
+    matcher = _matcher(ctx)
+    try:
+        lock = InstanceLock(config.database).acquire()
+    except LockError as exc:
+        fail(str(exc))
+    parts = pipeline.build_parts(config, ctx.clock, matcher)
+    store = ctx.store()
+    sender = _sender(store, config, ctx)
+    try:
+        if once:
+            summary = pipeline.run_once(parts, store, lambda: Store.open(config.database))
+            _print_summary(summary)
+            if sender:
+                _print_delivery(sender.drain(ctx.clock()))
+        else:
+            Daemon(parts, sender=sender, maintenance=_maintenance(config, ctx)).run()
+    finally:
+        parts.client.close()
+        parts.extractor.close()
+        store.close()
+        lock.release()
+
+
+def _sender(store: Store, config, ctx: CliContext):
+    from watcher.sender import Sender
+
+    sender = Sender(store, config, ctx.clock)
+    return sender
+
+
+def _maintenance(config, ctx: CliContext):
+    if not config.keep_days:
+        return None
+    from watcher.review import prune
+
+    def maintain(store: Store) -> None:
+        prune(store, config.keep_days, ctx.clock())
+    return maintain
+
+
+def _print_summary(summary) -> None:
+    for result in summary.results:
+        outcome = result.outcome
+        if outcome.status in (health.ERROR, health.GONE, health.THROTTLED):
+            click.echo(f"  ! {result.feed}: {outcome.error}", err=True)
+        elif outcome.error:
+            click.echo(f"  ~ {result.feed}: stored what it could ({outcome.error})", err=True)
+    click.echo(f"polled {summary.feeds_polled} feed(s): {summary.entries_new} new entries, "
+               f"{summary.articles_stored} articles stored, {summary.alerts_queued} alerts queued, "
+               f"{summary.errors} feed error(s)")
+
+
+def _print_delivery(result) -> None:
+    if result is not None:
+        click.echo(str(result))
+
+
+@click.command()
+@click.pass_obj
+def check(ctx: CliContext) -> None:
+    """Validate the config, the rules and every channel URL; exit 2 on problems."""
+    from watcher.rules import RulesError, load_rules
+
+    config = ctx.config()
+    problems: list[str] = []
+    rule_count = 0
+    try:
+        rule_count = len(load_rules(config.rules).rules)
+    except RulesError as exc:
+        problems += [str(p) for p in exc.problems]
+    from watcher.notifier import check_channels
+
+    problems += check_channels(config.channels)
+    if problems:
+        fail(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+    click.echo(f"{config.path}: OK — {len(config.feeds)} feed(s), {rule_count} rule(s), "
+               f"{len(config.channels)} channel(s), database {config.database}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
+@click.pass_obj
+def feeds(ctx: CliContext, as_json: bool) -> None:
+    """Each feed's health: last poll, status, errors, next due."""
+    config = ctx.config()
+    store = ctx.store()
+    rows = {r["url"]: r for r in store.query("SELECT * FROM feeds")}
+    counts = {r["feed_id"]: r["n"] for r in store.query(
+        "SELECT feed_id, count(*) AS n FROM articles GROUP BY feed_id")}
+    records = []
+    for feed in config.feeds:
+        row = rows.get(feed.url, {})
+        records.append({
+            "name": feed.name, "url": feed.url,
+            "status": _status(row), "last_poll": row.get("last_polled"),
+            "last_success": row.get("last_success"),
+            "errors": row.get("consecutive_errors", 0),
+            "next_due": row.get("next_due") if not row.get("gone") else None,
+            "articles": counts.get(row.get("id"), 0),
+            "last_error": row.get("last_error"),
+        })
+    if as_json:
+        import json
+        for record in records:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    click.echo(table(records, ["name", "status", "last_poll", "errors", "next_due",
+                               "articles", "last_error"]))
+
+
+def _status(row: dict) -> str:
+    if not row:
+        return "never polled"
+    if row.get("gone"):
+        return "gone"
+    return row.get("last_status") or "never polled"
+
+
+COMMANDS = [run, check, feeds]

@@ -1,0 +1,316 @@
+"""The pipeline: sources -> fetch -> parse -> extract -> match -> dedup -> store -> notify.
+
+One :class:`Pipeline` polls one feed at a time on its own database connection;
+the shared, thread-safe parts (HTTP client, extractor, matcher) live in
+:class:`Parts`. The daemon and ``watcher run --once`` run several pipelines in
+worker threads.
+
+Crash safety: everything one entry stores (article, entry, story, matches,
+outbox rows) is written in one transaction, and the feed's ETag/Last-Modified
+are saved only after every entry of the poll is stored. A kill at any moment
+therefore leaves either nothing or a whole entry, and the next poll re-reads
+the feed and skips what is already stored.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from watcher import health, identity, outbox, similarity, sources
+from watcher.client import Client, FetchError, NetworkPolicy
+from watcher.config import Config, FeedConfig
+from watcher.extraction import ExtractionError, Extractor
+from watcher.feed import FeedEntry, FeedError, ParsedFeed, parse_feed
+from watcher.matcher import Document, Matcher, RuleMatch
+from watcher.store import Store
+from watcher.story import Stories
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+               "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What every pipeline shares: built once at start-up from the config."""
+
+    config: Config
+    client: Client
+    extractor: Extractor
+    matcher: Matcher
+    clock: Callable[[], datetime]
+    stop: threading.Event = field(default_factory=threading.Event)
+    extract_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class PollResult:
+    feed: str
+    outcome: health.Outcome
+    articles_stored: int = 0
+    alerts_queued: int = 0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    feeds_polled: int
+    entries_new: int
+    articles_stored: int
+    alerts_queued: int
+    errors: int
+    results: tuple[PollResult, ...]
+
+
+@dataclass(frozen=True)
+class _Body:
+    text: str
+    extraction: str              # 'full' or 'summary'
+    error: str | None
+    title: str | None = None
+    author: str | None = None
+    published: str | None = None
+    language: str | None = None
+
+
+class Pipeline:
+    def __init__(self, parts: Parts, store: Store) -> None:
+        self.parts = parts
+        self.store = store
+        self.stories = Stories(store, parts.config.dedup, parts.clock)
+
+    # -- one feed ---------------------------------------------------------
+    def poll(self, feed: FeedConfig) -> PollResult:
+        started = self.parts.clock()
+        row = sources.row(self.store, feed.url)
+        try:
+            outcome, stored, queued = self._poll(feed, row)
+        except Exception as exc:  # a bug must not stop the other feeds; it is recorded
+            outcome, stored, queued = health.Outcome(
+                health.ERROR, error=f"internal error: {type(exc).__name__}: {exc}"), 0, 0
+        self._record(row, feed, outcome, started)
+        return PollResult(feed.url, outcome, stored, queued)
+
+    def _poll(self, feed: FeedConfig, row: dict) -> tuple[health.Outcome, int, int]:
+        net = self.parts.config.network
+        try:
+            response = self.parts.client.get(
+                feed.url, max_bytes=net.max_feed_bytes, etag=row["etag"],
+                last_modified=row["last_modified"], accept=FEED_ACCEPT)
+        except FetchError as exc:
+            return health.Outcome(health.ERROR, error=str(exc)), 0, 0
+        status = response.status
+        if status == 304:
+            return health.Outcome(health.NOT_MODIFIED, http_status=304), 0, 0
+        if status == 410:
+            return health.Outcome(health.GONE, http_status=410, error=(
+                "HTTP 410 Gone: the publisher removed this feed; it is no longer "
+                "polled. Remove it from the config or fix its url")), 0, 0
+        if status in (429, 503):
+            return health.Outcome(health.THROTTLED, http_status=status,
+                                  retry_after=response.retry_after,
+                                  error=f"HTTP {status}: server asked us to slow down"), 0, 0
+        if status >= 400 or status < 200:
+            return health.Outcome(health.ERROR, http_status=status,
+                                  error=f"HTTP {status} from {response.url}"), 0, 0
+        try:
+            parsed = parse_feed(response.body, url=response.url,
+                                content_type=response.content_type)
+        except FeedError as exc:
+            return health.Outcome(health.ERROR, http_status=status, error=str(exc)), 0, 0
+        return self._store_entries(feed, row, parsed, response.etag, response.last_modified, status)
+
+    def _store_entries(self, feed: FeedConfig, row: dict, parsed: ParsedFeed,
+                       etag: str | None, last_modified: str | None,
+                       status: int) -> tuple[health.Outcome, int, int]:
+        new = stored = queued = 0
+        for entry in reversed(parsed.entries):      # oldest first: the first copy opens the story
+            if self.parts.stop.is_set():
+                # Interrupted: keep the old validators so the next poll re-reads the feed.
+                return health.Outcome(health.ERROR, http_status=status, entries_new=new,
+                                      error="interrupted by shutdown"), stored, queued
+            if self._known(row["id"], entry):
+                continue
+            new += 1
+            article, alerts = self._ingest(row["id"], feed, entry)
+            stored += article
+            queued += alerts
+        return health.Outcome(health.OK, http_status=status, etag=etag,
+                              last_modified=last_modified, entries_new=new,
+                              error=parsed.warning), stored, queued
+
+    # -- one entry --------------------------------------------------------
+    def _known(self, feed_id: int, entry: FeedEntry) -> bool:
+        """Seen before in this feed, or the same article already stored through
+        another feed or under an older GUID (then only the entry is recorded)."""
+        if self.store.query("SELECT 1 FROM entries WHERE feed_id = ? AND guid = ?",
+                            (feed_id, entry.guid)):
+            return True
+        canonical = self._canonical(feed_id, entry)
+        existing = self.store.query("SELECT id FROM articles WHERE canonical_url = ?", (canonical,))
+        if not existing:
+            return False
+        with self.store.atomic():
+            self._insert_entry(feed_id, entry, canonical, existing[0]["id"])
+        return True
+
+    def _canonical(self, feed_id: int, entry: FeedEntry) -> str:
+        if entry.url:
+            return identity.canonical_url(entry.url)
+        return f"urn:watcher:feed:{feed_id}:{entry.guid}"
+
+    def _ingest(self, feed_id: int, feed: FeedConfig, entry: FeedEntry) -> tuple[int, int]:
+        body = self._body(feed, entry)
+        title = entry.title or body.title or ""
+        matches = self.parts.matcher.match(Document(
+            id=entry.guid, title=title, text=body.text, summary=entry.summary,
+            url=entry.url, language=body.language))
+        canonical = self._canonical(feed_id, entry)
+        try:
+            return self._save(feed_id, entry, canonical, title, body, matches)
+        except sqlite3.IntegrityError:
+            # Another feed stored the same article a moment ago: link to it.
+            if self._known(feed_id, entry):
+                return 0, 0
+            raise
+
+    def _body(self, feed: FeedConfig, entry: FeedEntry) -> _Body:
+        if not (feed.fetch_article and entry.url):
+            return _Body(entry.summary, "summary", None if not feed.fetch_article
+                         else "entry has no link")
+        net = self.parts.config.network
+        try:
+            page = self.parts.client.get(entry.url, max_bytes=net.max_page_bytes, accept=PAGE_ACCEPT)
+        except FetchError as exc:
+            return _Body(entry.summary, "summary", f"page: {exc}")
+        if page.status != 200:
+            return _Body(entry.summary, "summary", f"page: HTTP {page.status} from {page.url}")
+        try:
+            with self.parts.extract_lock:
+                got = self.parts.extractor.extract(page.body, url=page.url)
+        except ExtractionError as exc:
+            return _Body(entry.summary, "summary", f"extraction: {exc}")
+        return _Body(got.text, "full", None, got.title, got.author, got.published, got.language)
+
+    def _save(self, feed_id: int, entry: FeedEntry, canonical: str, title: str,
+              body: _Body, matches: Sequence[RuleMatch]) -> tuple[int, int]:
+        now = self.parts.clock()
+        stamp = now.isoformat()
+        chash = identity.content_hash(body.text) if body.text.strip() else None
+        fingerprint = similarity.fingerprint(body.text) if body.text.strip() else None
+        with self.store.atomic() as db:
+            placement = self.stories.place(canonical_url=canonical, content_hash=chash,
+                                           fingerprint=fingerprint, now=now)
+            article_id = db["articles"].insert({
+                "feed_id": feed_id, "url": entry.url or canonical, "canonical_url": canonical,
+                "guid": entry.guid, "title": title, "author": entry.author or body.author,
+                "published": entry.published.isoformat() if entry.published else body.published,
+                "fetched_at": stamp, "updated_at": stamp,
+                "language": body.language or entry.language, "summary": entry.summary,
+                "text": body.text, "extraction": body.extraction,
+                "extraction_error": body.error, "content_hash": chash, "simhash": fingerprint,
+                "matched": int(bool(matches)),
+            }).last_pk
+            story_id = self.stories.attach(article_id, placement, title=title, now=now)
+            for match in matches:
+                db["matches"].insert({
+                    "article_id": article_id, "rule_id": match.rule_id,
+                    "rule_title": match.title, "severity": match.severity,
+                    "score": match.score, "hits": [h for h in match.to_json()["hits"]],
+                    "matched_at": stamp,
+                })
+            new_rules = self.stories.add_rules(story_id, [m.rule_id for m in matches])
+            queued = 0
+            if matches and (placement.story_id is None
+                            or (self.parts.config.alerts.notify_new_rules and new_rules)):
+                queued = outbox.enqueue(db, story_id=story_id, article_id=article_id,
+                                        matches=matches, channels=self.parts.config.channels,
+                                        now=now)
+            self._insert_entry(feed_id, entry, canonical, article_id)
+        return 1, queued
+
+    def _insert_entry(self, feed_id: int, entry: FeedEntry, canonical: str,
+                      article_id: int) -> None:
+        self.store.db["entries"].insert({
+            "feed_id": feed_id, "guid": entry.guid, "url": entry.url,
+            "canonical_url": canonical, "article_id": article_id,
+            "first_seen": self.parts.clock().isoformat()}, ignore=True)
+
+    # -- bookkeeping ------------------------------------------------------
+    def _record(self, row: dict, feed: FeedConfig, outcome: health.Outcome,
+                started: datetime) -> None:
+        now = self.parts.clock()
+        update = health.next_state(row, outcome, interval=feed.interval, now=now)
+        with self.store.atomic() as db:
+            db["feeds"].update(row["id"], update)
+            db["polls"].insert({
+                "feed_id": row["id"], "started_at": started.isoformat(),
+                "finished_at": now.isoformat(), "status": outcome.status,
+                "http_status": outcome.http_status, "entries_new": outcome.entries_new,
+                "error": outcome.error})
+
+
+def poll_due(parts: Parts, open_store: Callable[[], Store], feeds: Sequence[FeedConfig],
+             *, workers: int) -> RunSummary:
+    """Poll ``feeds`` with ``workers`` threads, each on its own connection."""
+    local = threading.local()
+    opened: list[Store] = []
+    lock = threading.Lock()
+
+    def work(feed: FeedConfig) -> PollResult:
+        if not hasattr(local, "pipeline"):
+            store = open_store()
+            with lock:
+                opened.append(store)
+            local.pipeline = Pipeline(parts, store)
+        return local.pipeline.poll(feed)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
+            results = tuple(pool.map(work, feeds))
+    finally:
+        for store in opened:
+            store.close()
+    return summarize(results)
+
+
+def summarize(results: Sequence[PollResult]) -> RunSummary:
+    return RunSummary(
+        feeds_polled=len(results),
+        entries_new=sum(r.outcome.entries_new for r in results),
+        articles_stored=sum(r.articles_stored for r in results),
+        alerts_queued=sum(r.alerts_queued for r in results),
+        errors=sum(r.outcome.status in (health.ERROR, health.GONE, health.THROTTLED)
+                   for r in results),
+        results=tuple(results),
+    )
+
+
+def run_once(parts: Parts, store: Store, open_store: Callable[[], Store]) -> RunSummary:
+    """One pass over every due feed, recorded in ``runs``."""
+    config = parts.config
+    now = parts.clock()
+    sources.sync(store, config.feeds, now)
+    run_id = store.db["runs"].insert({"started_at": now.isoformat()}).last_pk
+    summary = poll_due(parts, open_store, sources.due(store, config.feeds, now),
+                       workers=config.network.max_connections)
+    store.db["runs"].update(run_id, {
+        "finished_at": parts.clock().isoformat(), "feeds_polled": summary.feeds_polled,
+        "entries_new": summary.entries_new, "articles_stored": summary.articles_stored,
+        "errors": summary.errors})
+    return summary
+
+
+def build_parts(config: Config, clock: Callable[[], datetime], matcher: Matcher) -> Parts:
+    """The shared parts for ``config``; rules are loaded (and checked) by the caller."""
+    net = config.network
+    client = Client(NetworkPolicy(timeout=net.timeout, user_agent=config.user_agent,
+                                  max_redirects=net.max_redirects,
+                                  allow_private=net.allow_private))
+    extractor = Extractor(timeout=config.extraction.timeout,
+                          memory_mb=config.extraction.memory_mb)
+    return Parts(config=config, client=client, extractor=extractor, matcher=matcher, clock=clock)
