@@ -1,0 +1,50 @@
+"""Feed health: backoff grows on errors, resets on success, honours Retry-After."""
+
+from datetime import datetime, timedelta, timezone
+
+from watcher import health
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+
+
+def due_after(feed, outcome, interval=600):
+    state = health.next_state(feed, outcome, interval=interval, now=NOW)
+    return state, datetime.fromisoformat(state["next_due"]) - NOW if state["next_due"] else None
+
+
+def test_errors_back_off_exponentially_and_success_recovers():
+    feed = {"consecutive_errors": 0}
+    delays = []
+    for _ in range(5):
+        state, delay = due_after(feed, health.Outcome(health.ERROR, error="HTTP 500"))
+        delays.append(delay.total_seconds())
+        feed = {**feed, **state}
+    assert delays == [600, 1200, 2400, 4800, 9600]
+    assert feed["consecutive_errors"] == 5 and feed["last_error"] == "HTTP 500"
+    state, delay = due_after(feed, health.Outcome(health.OK, etag='"v2"'))
+    assert delay == timedelta(seconds=600)
+    assert state["consecutive_errors"] == 0 and state["last_error"] is None and state["etag"] == '"v2"'
+
+
+def test_backoff_is_capped_at_a_day():
+    _, delay = due_after({"consecutive_errors": 40}, health.Outcome(health.ERROR, error="x"))
+    assert delay == timedelta(days=1)
+
+
+def test_retry_after_is_honoured_but_bounded():
+    _, delay = due_after({"consecutive_errors": 0},
+                         health.Outcome(health.THROTTLED, retry_after=7200, error="429"))
+    assert delay == timedelta(hours=2)
+    _, delay = due_after({"consecutive_errors": 0},
+                         health.Outcome(health.THROTTLED, retry_after=10**9, error="429"))
+    assert delay == timedelta(days=7)
+
+
+def test_gone_feed_is_not_scheduled_again():
+    state, delay = due_after({"consecutive_errors": 0}, health.Outcome(health.GONE, http_status=410, error="gone"))
+    assert state["gone"] == 1 and delay is None
+
+
+def test_not_modified_keeps_validators():
+    state, _ = due_after({"consecutive_errors": 2}, health.Outcome(health.NOT_MODIFIED, http_status=304))
+    assert "etag" not in state and state["consecutive_errors"] == 0
