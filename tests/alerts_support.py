@@ -1,0 +1,211 @@
+"""Real loopback servers and a small database for the alert tests.
+
+- :class:`Webhook`: an HTTP server on 127.0.0.1 receiving apprise ``json://``
+  posts; its answer (200, 500, ...) can be changed while it runs.
+- :class:`Mailbox`: an aiosmtpd SMTP server on 127.0.0.1 with AUTH LOGIN
+  (no TLS), receiving ``mailto://`` alerts; it can be held (``gate``) to play
+  a slow mail server.
+- :func:`write_config` / :func:`add_story`: a real config file and real rows.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import textwrap
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from watcher import config as config_mod
+from watcher.store import Store
+
+NOW = datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class Post:
+    path: str
+    headers: dict
+    payload: dict
+
+
+class Webhook:
+    def __init__(self) -> None:
+        self.posts: list[Post] = []
+        self.status = 200
+        self.lock = threading.Lock()
+        self.arrived = threading.Event()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                with hook.lock:
+                    status = hook.status
+                    if status == 200:
+                        try:
+                            payload = json.loads(raw)
+                        except ValueError:
+                            payload = {"raw": raw.decode("utf-8", "replace")}
+                        hook.posts.append(Post(self.path, dict(self.headers), payload))
+                hook.arrived.set()
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "hook") -> str:
+        return f"json://127.0.0.1:{self.port}/{path}"
+
+    def titles(self) -> list[str]:
+        with self.lock:
+            return [p.payload.get("title", "") for p in self.posts]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Mail:
+    subject: str
+    text: str
+    html: str | None
+    to: list[str] = field(default_factory=list)
+
+
+class Mailbox:
+    USER, PASSWORD = "watcher", "mail-pass-CANARY-7731"
+
+    def __init__(self) -> None:
+        self.mails: list[Mail] = []
+        self.logins: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        box = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+                box.entered.set()
+                import asyncio
+                while not box.gate.is_set():       # a slow mail server
+                    await asyncio.sleep(0.05)
+                box.mails.append(_parse(envelope.content, envelope.rcpt_tos))
+                return "250 OK"
+
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            ok = auth_data.login == box.USER.encode() and auth_data.password == box.PASSWORD.encode()
+            box.logins.append(mechanism)
+            return AuthResult(success=ok)
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                     authenticator=authenticate, auth_require_tls=False)
+        self.controller.start()
+
+    def url(self, to: str = "analyst@example.com") -> str:
+        return (f"mailto://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}"
+                f"?smtp=127.0.0.1&secure=no&from=watcher@example.com&to={to}")
+
+    def close(self) -> None:
+        self.gate.set()
+        self.controller.stop()
+
+
+def _parse(raw: bytes, to: list[str]) -> Mail:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    text = html = None
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and text is None:
+            text = part.get_content()
+        elif part.get_content_type() == "text/html" and html is None:
+            html = part.get_content()
+    return Mail(str(msg["Subject"]), text or "", html, list(to))
+
+
+def write_config(tmp_path: Path, channels: str, *, alerts: str = "", environ: dict | None = None):
+    path = tmp_path / "watcher.toml"
+    path.write_text(textwrap.dedent(f"""
+        [watcher]
+        database = "watcher.db"
+        rules = ["rules/"]
+
+        [alerts]
+        {alerts}
+
+        {channels}
+    """), encoding="utf-8")
+    return config_mod.load(path, environ=environ or {})
+
+
+def open_store(cfg) -> Store:
+    return Store.open(cfg.database)
+
+
+@dataclass(frozen=True)
+class FakeMatch:
+    """A RuleMatch as the matcher hands it to the pipeline (the fields the outbox reads)."""
+
+    rule_id: str
+    title: str = "Turkey–Syria defence"
+    severity: str = "high"
+    channels: tuple[str, ...] = ()
+
+
+def feed_id(store: Store, name: str) -> int:
+    row = store.query("SELECT id FROM feeds WHERE name = ?", (name,))
+    if row:
+        return row[0]["id"]
+    return store.db["feeds"].insert({
+        "url": f"https://{name.lower().replace(' ', '-')}.example/feed", "name": name,
+        "created_at": NOW.isoformat()}).last_pk
+
+
+def add_article(store: Store, *, title: str, feed: str = "Reuters World", story_id: int | None = None,
+                url: str | None = None, rules=(("tr-sy-defence", "Turkey–Syria defence", "high"),),
+                hits=None, published: str | None = "2026-11-21T05:30:00+00:00") -> tuple[int, int]:
+    """An article (opening a story unless ``story_id``) with match rows; returns (story, article)."""
+    with store.atomic() as db:
+        if story_id is None:
+            story_id = db["stories"].insert({"title": title, "created_at": NOW.isoformat(),
+                                             "updated_at": NOW.isoformat()}).last_pk
+        n = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        url = url or f"https://news.example/{n}"
+        article_id = db["articles"].insert({
+            "feed_id": feed_id(store, feed), "url": url, "canonical_url": f"{url}#{n}",
+            "title": title, "published": published, "fetched_at": NOW.isoformat(),
+            "updated_at": NOW.isoformat(), "extraction": "full", "story_id": story_id,
+            "matched": 1, "text": "..."}).last_pk
+        for rule_id, rule_title, severity in rules:
+            db["matches"].insert({
+                "article_id": article_id, "rule_id": rule_id, "rule_title": rule_title,
+                "severity": severity, "score": 1.0, "matched_at": NOW.isoformat(),
+                "hits": json.dumps(hits if hits is not None else [
+                    {"term": "Türkiye", "entity": "turkey", "field": "title", "start": 0, "end": 7,
+                     "snippet": "Türkiye and Syria sign a defence cooperation memorandum"}]),
+            })
+    return story_id, article_id

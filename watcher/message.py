@@ -1,0 +1,330 @@
+"""What an alert says, built at send time from the stored rows.
+
+Everything that comes from a feed (headline, feed name, snippets, links) is
+untrusted: control characters are removed, newlines are folded so a headline
+cannot fake extra lines or email headers, mass mentions are neutralised
+(``@everyone``, ``@here``, ``<@id>``, ``<@&id>``, ``<!channel>``: Discord and
+Slack would ping everyone), and the text is escaped for the channel's format.
+Messages are capped to the service's limits by dropping whole lines, so no
+escape sequence or tag is ever cut in half.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from watcher.config import SEVERITIES
+
+ZWSP = "\u200b"
+MAX_HEADLINE = 300
+MAX_SNIPPET = 200
+MAX_NAME = 80
+MAX_HITS = 5
+MAX_ALSO = 8
+MAX_LINK = 1000
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_SPACE = re.compile(r"\s+")
+_MENTION = re.compile(r"([@＠])(?=[\w&!#])")      # @everyone @here @123 <@id> <@&id> <@!id>
+_SLACK_SPECIAL = re.compile(r"<([!#@])")          # <!channel> <!here> <!everyone> <#C123> <@U123>
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#>|~])")
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str          # plain text, one line
+    body: str           # in ``format``
+    format: str         # 'text' | 'markdown' | 'html'
+
+
+@dataclass(frozen=True)
+class Limits:
+    title: int = 250    # 0: the service has no title field
+    body: int = 32768
+
+
+@dataclass(frozen=True)
+class HitLine:
+    term: str
+    entity: str | None
+    field: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class RuleLine:
+    rule_id: str
+    title: str
+    severity: str
+    hits: tuple[HitLine, ...]
+
+
+@dataclass(frozen=True)
+class AlertContent:
+    """One alert's facts, as stored; nothing here is escaped yet."""
+
+    headline: str
+    source: str
+    published: str | None
+    link: str | None
+    rules: tuple[RuleLine, ...]
+    also: tuple[str, ...]           # other feeds that reported the story
+
+
+# -- cleaning untrusted text ---------------------------------------------------
+
+def neutralise(text: str) -> str:
+    """Break mass/user mentions with a zero-width space so no service pings."""
+    return _SLACK_SPECIAL.sub(lambda m: "<" + ZWSP + m.group(1), _MENTION.sub(r"\1" + ZWSP, text))
+
+
+def clean_line(text: str | None, limit: int = MAX_HEADLINE) -> str:
+    """One line of plain text: no control characters, no newlines, mentions
+    neutralised, at most ``limit`` characters."""
+    text = _SPACE.sub(" ", _CONTROL.sub("", text or "")).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return neutralise(text)
+
+
+def escape(text: str, fmt: str) -> str:
+    if fmt == "html":
+        return html.escape(text, quote=True)
+    if fmt == "markdown":
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;")
+    return text
+
+
+def safe_link(url: str | None) -> str | None:
+    """An http(s) link without userinfo, with characters that could break out
+    of markup (or form a mention) percent-encoded; anything else is None."""
+    url = clean_line(url, 10_000).replace(ZWSP, "")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    netloc = parts.netloc.rpartition("@")[2]
+    enc = lambda s: quote(s, safe="/%:=&?;,+!$'*~-._")   # noqa: E731 - @ <> " ( ) ` space are encoded
+    link = urlunsplit((parts.scheme.lower(), netloc, enc(parts.path), enc(parts.query), enc(parts.fragment)))
+    return link if len(link) <= MAX_LINK else None
+
+
+# -- loading from the database -------------------------------------------------
+
+def load_content(db, *, article_id: int, story_id: int, channel=None) -> AlertContent:
+    """The facts for one alert; ``channel`` (a ChannelConfig) narrows the rules
+    shown to those the channel takes (all of them if none qualify)."""
+    row = next(iter(db.query(
+        "SELECT a.title, a.url, a.published, a.feed_id, f.name AS feed FROM articles a "
+        "LEFT JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?", [article_id])), None) or {}
+    rules = tuple(_rule_line(m) for m in db.query(
+        "SELECT rule_id, rule_title, severity, hits FROM matches WHERE article_id = ?", [article_id]))
+    rules = _for_channel(rules, channel)
+    also = tuple(r["name"] for r in db.query(
+        "SELECT f.name, min(a.id) AS first FROM articles a JOIN feeds f ON f.id = a.feed_id "
+        "WHERE a.story_id = ? AND a.id != ? AND a.feed_id IS NOT ? GROUP BY f.id ORDER BY first",
+        [story_id, article_id, row.get("feed_id")]))
+    return AlertContent(
+        headline=row.get("title") or "(untitled)", source=row.get("feed") or "(unknown feed)",
+        published=row.get("published"), link=row.get("url"),
+        rules=tuple(sorted(rules, key=lambda r: -_rank(r.severity))), also=also)
+
+
+def _rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+def _rule_line(row: dict) -> RuleLine:
+    try:
+        hits = json.loads(row["hits"] or "[]")
+    except (TypeError, ValueError):
+        hits = []
+    hits = hits if isinstance(hits, list) else []
+    return RuleLine(row["rule_id"], row["rule_title"], row["severity"], tuple(
+        HitLine(str(h.get("term", "")), h.get("entity"), str(h.get("field", "")), str(h.get("snippet", "")))
+        for h in hits if isinstance(h, dict)))
+
+
+def _for_channel(rules: tuple[RuleLine, ...], channel) -> tuple[RuleLine, ...]:
+    if channel is None:
+        return rules
+    floor = _rank(channel.severity) if channel.severity else -1
+    taken = tuple(r for r in rules if ("*" in channel.rules or r.rule_id in channel.rules)
+                  and _rank(r.severity) >= floor)
+    return taken or rules
+
+
+# -- rendering -----------------------------------------------------------------
+
+def title_for(content: AlertContent, limit: int = 250) -> str:
+    rule = content.rules[0].title if content.rules else "match"
+    more = f" +{len(content.rules) - 1}" if len(content.rules) > 1 else ""
+    return _cap_title(f"[{clean_line(rule, MAX_NAME)}{more}] {clean_line(content.headline)}", limit)
+
+
+def _cap_title(title: str, limit: int) -> str:
+    limit = limit if limit > 0 else 250
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+def render(content: AlertContent, fmt: str, limits: Limits = Limits()) -> Message:
+    title = title_for(content, limits.title)
+    head = [_field("Source", clean_line(content.source, MAX_NAME), fmt)]
+    if content.published:
+        head.append(_field("Published", _when(content.published), fmt))
+    rules = [line for rule in content.rules for line in _rule_lines(rule, fmt)]
+    tail = [_link_line(content.link, fmt)]
+    if content.also:
+        tail.append(_field("Also reported by", _also(content.also), fmt))
+    if limits.title <= 0:      # no title field: apprise would paste it unescaped into the body
+        head.insert(0, _heading(title, fmt))
+    return _untitled(Message(title, _fit(head, rules, tail, fmt, limits.body), fmt), limits)
+
+
+def render_digest(items: Sequence[AlertContent], fmt: str, limits: Limits = Limits(),
+                  *, channel: str = "") -> tuple[Message, int]:
+    """One message listing ``items``; returns it and how many items it holds
+    (the rest did not fit and belong in the next message)."""
+    lines, used = [], 0
+    room = limits.body - 80
+    for item in items:
+        line = _digest_line(item, fmt)
+        if used and used + len(line) + 6 > room:
+            break
+        lines.append(line)
+        used += len(line) + 6
+    count = len(lines)
+    more = len(items) - count
+    title = _cap_title(f"[watcher] {count} new stor{'y' if count == 1 else 'ies'}"
+                       + (f" for {clean_line(channel, MAX_NAME)}" if channel else ""), limits.title)
+    if more:
+        lines.append(escape(f"(+{more} more in the next message)", fmt))
+    if limits.title <= 0:
+        lines.insert(0, _heading(title, fmt))
+    body = _join(lines, fmt)
+    if len(body) > limits.body:
+        body = _hard_cut(body, limits.body, fmt)
+    return _untitled(Message(title, body, fmt), limits), count
+
+
+def test_message(channel: str, fmt: str, now: datetime, limits: Limits = Limits()) -> Message:
+    text = (f"This is a test message from watcher for channel {clean_line(channel, MAX_NAME)}, "
+            f"sent {now.strftime('%Y-%m-%d %H:%M UTC')}. If you can read it, the channel works.")
+    title = "[watcher] test message"
+    body = escape(text, fmt)
+    if limits.title <= 0:
+        body = _join([_heading(title, fmt), body], fmt)
+    return _untitled(Message(title, body, fmt), limits)
+
+
+def _heading(title: str, fmt: str) -> str:
+    if fmt == "html":
+        return f"<b>{escape(title, fmt)}</b>"
+    if fmt == "markdown":
+        return f"**{escape(title, fmt)}**"
+    return title
+
+
+def _untitled(msg: Message, limits: Limits) -> Message:
+    """The title already leads the body when the service has no title field."""
+    return Message("", msg.body, msg.format) if limits.title <= 0 else msg
+
+
+def _field(label: str, value: str, fmt: str) -> str:
+    if fmt == "html":
+        return f"<b>{label}:</b> {escape(value, fmt)}"
+    if fmt == "markdown":
+        return f"**{label}:** {escape(value, fmt)}"
+    return f"{label}: {value}"
+
+
+def _rule_lines(rule: RuleLine, fmt: str) -> list[str]:
+    label = f"{clean_line(rule.title, MAX_NAME)} ({clean_line(rule.severity, 20)})"
+    lines = [_field("Rule", label, fmt)]
+    for hit in rule.hits[:MAX_HITS]:
+        entity = f" [{clean_line(hit.entity, MAX_NAME)}]" if hit.entity else ""
+        text = (f"“{clean_line(hit.term, MAX_NAME)}”{entity} in {clean_line(hit.field, 20)}: "
+                f"{clean_line(hit.snippet, MAX_SNIPPET)}")
+        lines.append(_bullet(escape(text, fmt), fmt))
+    if len(rule.hits) > MAX_HITS:
+        lines.append(_bullet(escape(f"+{len(rule.hits) - MAX_HITS} more hits", fmt), fmt))
+    return lines
+
+
+def _bullet(escaped: str, fmt: str) -> str:
+    return f"&nbsp;&nbsp;• {escaped}" if fmt == "html" else f"  • {escaped}" if fmt == "text" else f"- {escaped}"
+
+
+def _link_line(link: str | None, fmt: str) -> str:
+    url = safe_link(link)
+    if url is None:
+        return _field("Link", "(no web link)" if not link else clean_line(link, 200), fmt)
+    if fmt == "html":
+        return f'<b>Link:</b> <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>'
+    if fmt == "markdown":
+        return f"**Link:** <{url}>"
+    return f"Link: {url}"
+
+
+def _digest_line(item: AlertContent, fmt: str) -> str:
+    rule = item.rules[0].title if item.rules else "match"
+    text = (f"[{clean_line(rule, MAX_NAME)}] {clean_line(item.headline)} — "
+            f"{clean_line(item.source, MAX_NAME)}")
+    if item.also:
+        text += f" (also: {_also(item.also)})"
+    url = safe_link(item.link)
+    if fmt == "html":
+        link = f' <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>' if url else ""
+        return f"• {escape(text, fmt)}{link}"
+    if fmt == "markdown":
+        return f"- {escape(text, fmt)}" + (f" <{url}>" if url else "")
+    return f"• {text}" + (f" {url}" if url else "")
+
+
+def _also(names: Sequence[str]) -> str:
+    shown = ", ".join(clean_line(n, MAX_NAME) for n in names[:MAX_ALSO])
+    return shown + (f" and {len(names) - MAX_ALSO} more" if len(names) > MAX_ALSO else "")
+
+
+def _when(published: str) -> str:
+    try:
+        stamp = datetime.fromisoformat(published.replace("Z", "+00:00"))
+    except ValueError:
+        return clean_line(published, 40)
+    if stamp.tzinfo is None:
+        return stamp.strftime("%Y-%m-%d %H:%M")
+    return stamp.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _join(lines: Sequence[str], fmt: str) -> str:
+    return ("<br>\n" if fmt == "html" else "\n").join(lines)
+
+
+def _fit(head: list[str], rules: list[str], tail: list[str], fmt: str, room: int) -> str:
+    """Drop rule lines from the end until the body fits, saying so."""
+    body = _join(head + rules + tail, fmt)
+    dropped = 0
+    while len(body) > room and rules:
+        rules.pop()
+        dropped += 1
+        note = [escape(f"(+{dropped} more lines not shown)", fmt)]
+        body = _join(head + rules + note + tail, fmt)
+    return body if len(body) <= room else _hard_cut(body, room, fmt)
+
+
+def _hard_cut(body: str, room: int, fmt: str) -> str:
+    """Last resort for tiny limits: cut without leaving half an entity/tag/escape."""
+    cut = body[: max(0, room - 1)]
+    if fmt == "html":
+        cut = re.sub(r"(&[#\w]*|<[^>]*)$", "", cut)
+    elif fmt == "markdown":
+        cut = re.sub(r"(\\+|&[#\w]*|<[^>\s]*)$", "", cut)
+    return cut + "…"

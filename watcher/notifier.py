@@ -1,0 +1,135 @@
+"""Sending one message to one channel through apprise (the only module that
+imports apprise).
+
+- A fresh ``apprise.Apprise`` holding only this channel's URL is built for
+  every send: a call with several services can come back PARTIAL, and
+  retrying it would resend to those that succeeded; and one object throttles
+  (mailto waits ~5.5 s between two sends on the same object).
+- apprise's result and exceptions become a :class:`Delivery`; its text is
+  scrubbed of the channel's secrets before anyone sees it.
+- :func:`safe_url` is the only way a channel URL is shown: scheme and host,
+  never a path, query, user or token. apprise's own ``url(privacy=True)``
+  keeps custom header values (``+X-Token=...``), path segments and the first
+  and last character of tokens, so it is not used for display.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import apprise
+
+from watcher.config import ChannelConfig
+from watcher.message import Limits, Message
+from watcher.redaction import Redactor, public_host
+
+SEND_TIMEOUT = 60.0          # seconds for one whole send, whatever the service does
+MAX_DETAIL = 500
+_FORMATS = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
+            "html": apprise.NotifyFormat.HTML}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    ok: bool
+    detail: str              # the service's answer, secrets masked
+
+
+class Notifier:
+    """One channel. ``send`` never raises; problems come back as a Delivery."""
+
+    def __init__(self, channel: ChannelConfig, *, timeout: float = SEND_TIMEOUT,
+                 redactor: Redactor | None = None) -> None:
+        self.channel = channel
+        self.timeout = timeout
+        self.redactor = redactor or Redactor.for_urls([channel.url])
+        self.problem: str | None = None
+        plugin = self._instantiate()
+        self.limits = Limits(
+            title=max(0, int(getattr(plugin, "title_maxlen", 250) or 0)),
+            body=max(200, min(int(getattr(plugin, "body_maxlen", 32768) or 32768), 32768)),
+        ) if plugin else Limits()
+
+    def _instantiate(self):
+        with apprise.LogCapture(level=logging.WARNING) as captured:
+            try:
+                plugin = apprise.Apprise.instantiate(self.channel.url, asset=_asset())
+            except Exception as exc:  # apprise raises for some malformed URLs
+                plugin, reason = None, self.redactor.scrub_exception(exc)
+            else:
+                reason = ""
+        if plugin is None:
+            said = _lines(self.redactor.scrub(captured.getvalue())) or reason
+            self.problem = (f"apprise cannot use the URL of channel {self.channel.name!r} "
+                            f"({safe_url(self.channel)}{_source(self.channel)})"
+                            + (f": {said}" if said else ""))
+        return plugin
+
+    def send(self, message: Message) -> Delivery:
+        if self.problem:
+            return Delivery(False, self.problem)
+        try:
+            return self._send(message)
+        except Exception as exc:  # apprise or a plugin bug: recorded, never raised
+            return Delivery(False, _cap(self.redactor.scrub_exception(exc)))
+
+    def _send(self, message: Message) -> Delivery:
+        sender = apprise.Apprise(asset=_asset())
+        if not sender.add(self.channel.url):
+            return Delivery(False, f"apprise could not load {safe_url(self.channel)}")
+        result = sender.notify(body=message.body, title=message.title,
+                               body_format=_FORMATS.get(message.format, apprise.NotifyFormat.TEXT),
+                               timeout=self.timeout, log_level=logging.INFO)
+        said = "; ".join(dict.fromkeys(
+            e.message.strip() for e in result.logs() if e.message.strip()))
+        detail = f"{result.status.name.lower()}" + (f": {said}" if said else "")
+        return Delivery(bool(result), _cap(self.redactor.scrub(detail)))
+
+
+def _asset():
+    try:
+        return apprise.AppriseAsset(storage_mode="memory")
+    except TypeError:  # pragma: no cover - older apprise
+        return apprise.AppriseAsset()
+
+
+def _lines(text: str) -> str:
+    """apprise's captured log lines without their timestamps."""
+    out = [re.sub(r"^\S+ \S+ - \w+ - ", "", line).strip() for line in text.splitlines()]
+    return _cap("; ".join(dict.fromkeys(line for line in out if line)))
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
+
+
+def _source(channel: ChannelConfig) -> str:
+    return f", from {channel.source}" if channel.source.startswith("url_env:") else ""
+
+
+def safe_url(channel: ChannelConfig | str) -> str:
+    """``json://127.0.0.1:8080/***`` or ``discord://***``: scheme and a real
+    host name only; everything that can hold a secret is hidden."""
+    url = channel if isinstance(channel, str) else channel.url
+    scheme, sep, _ = url.strip().partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,31}", scheme):
+        return "(not a URL)"
+    host = public_host(url)
+    return f"{scheme.lower()}://{host}/***" if host else f"{scheme.lower()}://***"
+
+
+def check_channels(channels: Sequence[ChannelConfig]) -> list[str]:
+    """One problem per channel whose URL apprise cannot use, secrets masked."""
+    problems = []
+    for i, channel in enumerate(channels):
+        if not channel.url:
+            continue      # the config check already said so
+        notifier = Notifier(channel)
+        if notifier.problem:
+            problems.append(f"channels[{i}].{'url_env' if channel.source.startswith('url_env') else 'url'}: "
+                            f"{notifier.problem}; see https://github.com/caronc/apprise/wiki "
+                            "for the URL syntax of each service")
+    return problems
