@@ -215,7 +215,7 @@ def render_digest(items: Sequence[AlertContent], fmt: str, limits: Limits = Limi
     return _untitled(Message(title, body, fmt), limits), count
 
 
-def test_message(channel: str, fmt: str, now: datetime, limits: Limits = Limits()) -> Message:
+def channel_test_message(channel: str, fmt: str, now: datetime, limits: Limits = Limits()) -> Message:
     text = (f"This is a test message from watcher for channel {clean_line(channel, MAX_NAME)}, "
             f"sent {now.strftime('%Y-%m-%d %H:%M UTC')}. If you can read it, the channel works.")
     title = "[watcher] test message"

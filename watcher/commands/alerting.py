@@ -1,3 +1,117 @@
-"""CLI commands for alerting (placeholder until that part lands)."""
+"""``watcher alerts`` (the outbox), ``watcher alerts retry``, ``watcher notify --test``."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import logging
+
+import click
+
+from watcher.console import CliContext, fail, table
+
+STATUS_CHOICES = ["pending", "sending", "sent", "dead"]
+
+
+def _quiet_logs(config) -> None:
+    """Whatever logging the user set up, channel secrets stay out of it."""
+    from watcher.redaction import install
+
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.WARNING)
+    for handler in root.handlers:
+        install(handler, config.channels)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--status", type=click.Choice(STATUS_CHOICES), default=None, help="Only alerts in this state.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
+@click.pass_context
+def alerts(click_ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """The alert outbox: pending, sent and dead alerts, with the last error."""
+    if click_ctx.invoked_subcommand:
+        return
+    from watcher import outbox
+    from watcher.message import clean_line
+
+    ctx: CliContext = click_ctx.obj
+    config = ctx.config()
+    _quiet_logs(config)
+    store = ctx.store()
+    try:
+        rows = outbox.listing(store.db, status=status, limit=limit)
+        counts = outbox.counts(store.db)
+    finally:
+        store.close()
+    for row in rows:            # feed text is untrusted: no terminal escapes, no newlines
+        row["headline"] = clean_line(row["headline"], 200)
+        row["feed"] = clean_line(row["feed"], 80)
+        row["when"] = row["sent_at"] if row["status"] == "sent" else row["next_attempt_at"]
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    click.echo(table(rows, ["id", "status", "channel", "attempts", "when", "feed", "headline",
+                            "last_error"], width=50))
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if counts.get("dead"):
+        click.echo("fix the channel, then `watcher alerts retry --dead` (or `--all`) and "
+                   "`watcher run --once` to send them")
+
+
+@alerts.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", is_flag=True, help="Every dead alert.")
+@click.option("--all", "every", is_flag=True, help="Every alert not yet sent (pending or dead).")
+@click.pass_obj
+def retry(ctx: CliContext, ids: tuple[int, ...], dead: bool, every: bool) -> None:
+    """Make alerts due now with a fresh set of attempts: IDs, --dead or --all.
+
+    The running daemon (or the next `watcher run --once`) sends them."""
+    from watcher import outbox
+
+    if not (ids or dead or every):
+        fail("say which alerts: one or more IDs (see `watcher alerts`), --dead, or --all")
+    store = ctx.store()
+    try:
+        if ids:
+            known = {r["id"]: r["status"] for r in store.query(
+                f"SELECT id, status FROM alerts WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            missing = [i for i in ids if i not in known]
+            if missing:
+                fail(f"no alert with id {', '.join(map(str, missing))}; see `watcher alerts`")
+            for i in ids:
+                if known[i] in ("sent", "sending"):
+                    click.echo(f"alert {i} is {known[i]}; left alone", err=True)
+        count = outbox.retry(store.db, ctx.clock(), ids=ids, dead=dead, every=every)
+    finally:
+        store.close()
+    click.echo(f"{count} alert(s) due now; the running watcher or `watcher run --once` sends them")
+
+
+@click.command()
+@click.option("--test", "channel_name", metavar="CHANNEL", required=True,
+              help="Send a test message to this channel and show the service's answer.")
+@click.pass_obj
+def notify(ctx: CliContext, channel_name: str) -> None:
+    """Send a test message to a channel (nothing is written to the outbox)."""
+    from watcher.message import channel_test_message
+    from watcher.notifier import Notifier, safe_url
+
+    config = ctx.config()
+    _quiet_logs(config)
+    channel = config.channel(channel_name)
+    if channel is None:
+        names = ", ".join(c.name for c in config.channels) or "none configured"
+        fail(f"no channel named {channel_name!r} in {config.path} (channels: {names})")
+    notifier = Notifier(channel)
+    delivery = notifier.send(channel_test_message(channel.name, channel.format, ctx.clock(), notifier.limits))
+    where = f"{channel.name} ({safe_url(channel)})"
+    if delivery.ok:
+        click.echo(f"sent a test message to {where}: {delivery.detail}")
+        return
+    fail(f"the test message to {where} failed: {delivery.detail}", code=1)
+
+
+COMMANDS = [alerts, notify]
