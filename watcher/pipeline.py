@@ -291,12 +291,14 @@ def summarize(results: Sequence[PollResult]) -> RunSummary:
 
 
 def run_once(parts: Parts, store: Store, open_store: Callable[[], Store]) -> RunSummary:
-    """One pass over every due feed, recorded in ``runs``."""
+    """One pass over every due feed, recorded in ``runs``. Healthy feeds are
+    polled even before their interval is up (cron sets the pace); feeds
+    backing off or throttled still wait."""
     config = parts.config
     now = parts.clock()
     sources.sync(store, config.feeds, now)
     run_id = store.db["runs"].insert({"started_at": now.isoformat()}).last_pk
-    summary = poll_due(parts, open_store, sources.due(store, config.feeds, now),
+    summary = poll_due(parts, open_store, sources.due(store, config.feeds, now, healthy_too=True),
                        workers=config.network.max_connections)
     store.db["runs"].update(run_id, {
         "finished_at": parts.clock().isoformat(), "feeds_polled": summary.feeds_polled,

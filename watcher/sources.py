@@ -23,12 +23,17 @@ def sync(store: Store, feeds: Sequence[FeedConfig], now: datetime) -> None:
                 db["feeds"].update(row[0]["id"], {"name": feed.name})
 
 
-def due(store: Store, feeds: Sequence[FeedConfig], now: datetime) -> list[FeedConfig]:
-    """Configured feeds whose next poll time has come (gone feeds never are)."""
+def due(store: Store, feeds: Sequence[FeedConfig], now: datetime, *,
+        healthy_too: bool = False) -> list[FeedConfig]:
+    """Configured feeds whose next poll time has come (gone feeds never are).
+
+    ``healthy_too`` (for ``watcher run --once``, where cron sets the pace)
+    also takes feeds that are merely waiting for their interval; feeds that
+    are backing off after errors or throttled by the server still wait."""
     by_url = {f.url: f for f in feeds}
     rows = store.query(
-        "SELECT url FROM feeds WHERE gone = 0 AND (next_due IS NULL OR next_due <= ?) "
-        "ORDER BY next_due", (now.isoformat(),))
+        "SELECT url FROM feeds WHERE gone = 0 AND (next_due IS NULL OR next_due <= ? "
+        "OR (? AND consecutive_errors = 0)) ORDER BY next_due", (now.isoformat(), healthy_too))
     return [by_url[r["url"]] for r in rows if r["url"] in by_url]
 
 
