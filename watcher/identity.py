@@ -1,0 +1,171 @@
+"""Exact identity of an article: its canonical URL and the hash of its text.
+
+Both are checked before anything fuzzy. The canonical URL is checked before a
+page is fetched (the same link seen through another feed, under a rotated
+GUID, with tracking parameters or as an AMP page is the same article); the
+content hash after extraction (the same text under another URL is a copy).
+
+``courlan`` is imported here and nowhere else. Its ``normalize_url`` does the
+scheme, host, default port, punycode and path work; the query string is
+cleaned here instead, because courlan's tracker pattern also drops parameters
+that name the article (``cid``, ``uid``, ``gallery``, ``global``...) and
+parameters without a value, which would merge different articles into one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import sys
+import unicodedata
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from courlan import normalize_url
+
+# Content identity needs this many words; shorter texts (paywall stubs, "read
+# more" teasers, empty extractions) are too often the same for different
+# articles to prove anything.
+MIN_WORDS = 40
+
+# Parameters that only say where a click came from. Exact names, lower case.
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid",
+    "twclid", "ttclid", "igshid", "igsh", "li_fat_id", "mc_cid", "mc_eid", "ocid",
+    "cmpid", "cmp", "s_cid", "smid", "smtyp", "ito", "xtor", "mkt_tok", "_ga", "_gl",
+    "_hsenc", "_hsmi", "hsctatracking", "vero_id", "oly_anon_id", "oly_enc_id",
+    "rb_clickid", "wt.mc_id", "wt.mc_ev", "ref", "ref_src", "ref_url", "referrer",
+    "sr_share", "share", "spm", "at_medium", "at_campaign", "at_custom1",
+    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",
+    "source", "rss", "via", "__twitter_impression", "soc_src", "soc_trk",
+})
+# Prefixes: utm_source, utm_medium..., pk_campaign (Matomo), mtm_*, hsa_*.
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+# Parameters that ask for the AMP rendering of the same page.
+AMP_PARAMS = frozenset({"amp", "amp_js_v", "amp_gsa", "usqp", "outputtype"})
+AMP_CACHE = re.compile(r"^[a-z0-9-]+\.cdn\.ampproject\.org$")
+_PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
+
+
+def canonical_url(url: str) -> str:
+    """The URL under which an article is known, whichever way it was linked.
+
+    Lower-cased scheme and host, default port dropped, tracking parameters,
+    fragment and AMP variants removed, dot segments resolved, no trailing
+    slash, remaining query parameters sorted by name. Anything that is not an
+    absolute http(s) URL comes back stripped but otherwise unchanged.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        parts = _unwrap_amp_cache(parts)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return url
+        base = normalize_url(urlunsplit((parts.scheme, parts.netloc, _path(parts.path), "", "")),
+                             trailing_slash=False)
+    except ValueError:           # bad port, bad IPv6 literal, bad percent-escape...
+        return url
+    scheme, netloc, path, _, _ = urlsplit(base)
+    netloc = _drop_default_port(scheme, netloc)
+    if netloc.startswith("amp.") and netloc.count(".") >= 2:    # amp.example.com
+        netloc = "www." + netloc.removeprefix("amp.")
+    path = _fold_amp_path(path)
+    query = _clean_query(parts.query)
+    fragment = parts.fragment if parts.fragment.startswith("!") else ""   # #!/route names content
+    return urlunsplit((scheme, netloc, path or "/", query, fragment))
+
+
+def _drop_default_port(scheme: str, netloc: str) -> str:
+    """courlan misses ``[::1]:80``; the rule is the same for every host."""
+    default = {"http": ":80", "https": ":443"}[scheme]
+    return netloc[:-len(default)] if netloc.endswith(default) else netloc
+
+
+def _unwrap_amp_cache(parts):
+    """``https://www-example-com.cdn.ampproject.org/c/s/www.example.com/a`` ->
+    ``https://www.example.com/a`` (also Google's ``/amp/s/`` links)."""
+    host = (parts.hostname or "").lower()
+    path = parts.path
+    if AMP_CACHE.match(host):
+        match = re.match(r"^/[a-z]/(s/)?(.+)$", path)
+    elif host == "google.com" or host.endswith(".google.com"):
+        match = re.match(r"^/amp/(s/)?(.+)$", path)
+    else:
+        return parts
+    if not match:
+        return parts
+    scheme = "https" if match.group(1) else "http"
+    inner = urlsplit(f"{scheme}://{match.group(2)}")
+    return inner._replace(query=parts.query or inner.query)
+
+
+def _path(path: str) -> str:
+    """Resolve ``.`` and ``..`` segments (RFC 3986, 5.2.4) and make percent-escapes
+    upper case, so /a/./b, /a/x/../b and /a/%7e all read alike."""
+    out: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if len(out) > 1:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if path.endswith(("/.", "/..")):
+        out.append("")
+    return _PERCENT.sub(lambda m: m.group(0).upper(), "/".join(out))
+
+
+def _fold_amp_path(path: str) -> str:
+    """/amp/a, /a/amp, /a/amp/, /a.amp, /a.amp.html -> the plain article path."""
+    segments = path.rstrip("/").split("/")
+    if len(segments) > 2 and segments[1] == "amp":
+        del segments[1]
+    if len(segments) > 2 and segments[-1] == "amp":
+        del segments[-1]
+    path = re.sub(r"\.amp(\.html?)?$", lambda m: m.group(1) or "", "/".join(segments))
+    return path.rstrip("/") or "/"
+
+
+def _clean_query(query: str) -> str:
+    kept = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        low = name.lower()
+        if low in TRACKING_PARAMS or low.startswith(TRACKING_PREFIXES):
+            continue
+        if low in AMP_PARAMS and (low != "outputtype" or value.lower() == "amp"):
+            continue
+        kept.append((name, value))
+    kept.sort(key=lambda item: item[0])          # stable: repeated names keep their order
+    return urlencode(kept, quote_via=quote, safe="/:,!*@$'()~")
+
+
+def content_hash(text: str) -> str | None:
+    """sha256 (hex) of the normalised words of ``text``; None when the text has
+    fewer than MIN_WORDS words (too short to say two articles are one)."""
+    words = normal_words(text)
+    if len(words) < MIN_WORDS:
+        return None
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+
+
+# Scripts written without spaces between words: each character is a token.
+_UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+             "\u4e00-\u9fff\uf900-\ufaff")
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
+
+
+def normal_words(text: str) -> list[str]:
+    """The words of ``text`` as identity sees them: NFKC, case-folded,
+    diacritics and punctuation removed (so curly and straight quotes, soft
+    hyphens, ``İ``/``i``, Arabic vowel marks do not make two copies differ).
+    Characters of unspaced scripts (Chinese, Japanese, Thai...) are words."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    bare = unicodedata.normalize("NFKD", folded).translate(_mark_table())
+    return _TOKEN.findall(unicodedata.normalize("NFC", bare))
+
+
+@functools.cache
+def _mark_table() -> dict[int, None]:
+    """Combining marks and invisible format characters (Mn, Me, Cf) -> deleted.
+    Built once, on first use (a scan of Unicode, ~0.2 s)."""
+    return {cp: None for cp in range(sys.maxunicode + 1)
+            if unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf")}
