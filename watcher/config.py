@@ -55,7 +55,8 @@ class ExtractionConfig:
 @dataclass(frozen=True)
 class DedupConfig:
     window_days: float = 7.0                 # only articles this recent are compared
-    max_distance: int = 12                   # simhash Hamming distance that joins a story (of 64 bits)
+    max_distance: int = 18                   # SimHash bits (of 64) within which a stored article is a candidate
+    min_resemblance: float = 0.4             # share of word 3-grams in common that joins a candidate's story
 
 
 @dataclass(frozen=True)
@@ -268,14 +269,22 @@ class _Validator:
         )
 
     def dedup(self, raw: dict) -> DedupConfig:
-        s = self.section(raw, "dedup", {"window_days", "max_distance"})
+        s = self.section(raw, "dedup", {"window_days", "max_distance", "min_resemblance"})
         d = DedupConfig()
         window = self.typed(s, "dedup.", "window_days", (int, float), d.window_days)
+        if window <= 0:
+            self.fail("dedup.window_days", f"must be a number of days above zero, got {window}")
+            window = d.window_days
         distance = self.typed(s, "dedup.", "max_distance", int, d.max_distance)
         if not 0 <= distance <= 32:
             self.fail("dedup.max_distance", "must be between 0 (exact) and 32 bits")
             distance = d.max_distance
-        return DedupConfig(window_days=float(window), max_distance=distance)
+        resemblance = self.typed(s, "dedup.", "min_resemblance", (int, float), d.min_resemblance)
+        if not 0 < resemblance <= 1:
+            self.fail("dedup.min_resemblance", f"must be above 0 and at most 1 (e.g. 0.4), got {resemblance}")
+            resemblance = d.min_resemblance
+        return DedupConfig(window_days=float(window), max_distance=distance,
+                           min_resemblance=float(resemblance))
 
     def alerts(self, raw: dict) -> AlertsConfig:
         a = self.section(raw, "alerts", {"max_attempts", "backoff", "max_backoff", "notify_new_rules"})
