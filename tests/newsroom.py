@@ -54,8 +54,9 @@ def article_html(title: str, text: str, outlet: str = "Example News") -> bytes:
 
 
 class Newsroom:
-    def __init__(self, server, *, start: datetime | None = None) -> None:
+    def __init__(self, server, *, start: datetime | None = None, page_delay: float = 0.0) -> None:
         self.server = server
+        self.page_delay = page_delay
         self.stories: list[Story] = []
         self.start = start or datetime(2025, 9, 1, 8, 0, tzinfo=timezone.utc)
 
@@ -64,7 +65,7 @@ class Newsroom:
                       guid=f"tag:newsroom,{hashlib.sha1(path.encode()).hexdigest()[:12]}",
                       published=self.start + timedelta(hours=len(self.stories)))
         self.server.route(path, body=body, content_type="text/html; charset=utf-8",
-                          etag=f'"{hashlib.sha1(body).hexdigest()[:16]}"')
+                          delay=self.page_delay, etag=f'"{hashlib.sha1(body).hexdigest()[:16]}"')
         self.stories.append(story)
         return story
 

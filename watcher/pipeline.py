@@ -204,7 +204,7 @@ class Pipeline:
         fingerprint = similarity.fingerprint(body.text) if body.text.strip() else None
         with self.store.atomic() as db:
             placement = self.stories.place(canonical_url=canonical, content_hash=chash,
-                                           fingerprint=fingerprint, now=now)
+                                           fingerprint=fingerprint, now=now, text=body.text)
             article_id = db["articles"].insert({
                 "feed_id": feed_id, "url": entry.url or canonical, "canonical_url": canonical,
                 "guid": entry.guid, "title": title, "author": entry.author or body.author,
