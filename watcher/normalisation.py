@@ -1,0 +1,286 @@
+"""Text normalisation for matching, the same for rule terms and for articles.
+
+``normalise(text)`` turns text into a string of *tokens* separated by single
+spaces, and keeps, for every character of that string, the span of the
+original text it came from, so a hit found in the normalised form reports
+offsets into the text exactly as given.
+
+What it does, in order, one original character at a time:
+
+* compatibility decomposition (NFKD, the decomposing half of NFKC), then
+  every combining mark is dropped: Latin diacritics (Türkiye = Turkiye,
+  Güler = Guler), Arabic harakat, the hamza carried by أ إ آ ؤ ئ;
+* case folding (``str.casefold``), with one rule for Turkish: İ, I, ı and i
+  all fold to ``i``, so "İstanbul", "ISTANBUL", "ıstanbul" and "Istanbul"
+  are one word whatever the language of the article;
+* a few letters without a decomposition are mapped by hand (ø→o, ł→l, đ→d,
+  æ→ae, œ→oe, ı→i, Arabic ٱ→ا, ة→ه, ى→ي, Persian ی→ي and ک→ك);
+* tatweel, zero-width joiners and soft hyphens vanish without splitting the
+  word; every other character that is not a letter or a digit (spaces,
+  punctuation, hyphens, apostrophes) separates words.
+
+Then, per word:
+
+* the Arabic article is dropped from the front of a word ("الشرع" → "شرع"),
+  also after a one-letter conjunction or preposition ("والشرع", "بالشرع",
+  "للشرع"); the Latin transcriptions "al"/"el" before another word
+  ("al-Sharaa", "al Sharaa" → "sharaa") and the assimilated forms
+  ("ash-Shara", "ad-Dawla") are dropped too;
+* nothing else: "Sharaa's" and "Suriye'ye" become "sharaa s" and
+  "suriye ye", so the word before the apostrophe matches on its own.
+
+Sentence boundaries are recorded per word (newline, or . ! ? ؟ 。 followed
+by a space, except after a single letter or a common abbreviation such as
+"Gen." or "Dr.") for ``same_sentence`` conditions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import unicodedata
+from dataclasses import dataclass
+
+_JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad", "\u200b", "\u2060", "\ufeff"}
+_EXTRA = {
+    "ı": "i", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "æ": "ae", "œ": "oe", "þ": "th",
+    "ð": "d", "ŧ": "t", "ŋ": "n",
+    "\u0671": "\u0627",  # alef wasla -> alef
+    "\u0629": "\u0647",  # ta marbuta -> ha
+    "\u0649": "\u064a",  # alef maqsura -> ya
+    "\u06cc": "\u064a",  # Persian ya -> ya
+    "\u06a9": "\u0643",  # keheh -> kaf
+    "\u06c0": "\u0647",  # heh with yeh above -> ha
+}
+_HYPHENS = set("-\u2010\u2011\u2012\u2013\u2014\u2212")
+_TERMINATORS = set(".!?\u061f\u3002\u06d4")
+_LATIN_ARTICLES = {"al", "el"}
+_SUN_ARTICLES = {"ad", "an", "ar", "as", "ash", "at", "az", "ath", "adh",
+                 "ed", "en", "er", "es", "esh", "et", "ez"}
+_ARABIC_ARTICLE = "\u0627\u0644"  # ال
+_ARABIC_PROCLITICS = "\u0648\u0641\u0628\u0643"  # و ف ب ك
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "adm", "brig", "capt",
+                  "cpt", "sgt", "rep", "sen", "st", "vs", "no", "prof", "gov", "jr", "sr",
+                  "inc", "corp", "co", "ltd", "rev", "hon", "pres", "cmdr", "cdr", "fig"}
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """Normalised text and the way back to the original.
+
+    ``starts[i]``/``ends[i]``: the original span of normalised character i.
+    ``token_starts[k]``: where word k begins in ``text``;
+    ``token_sentences[k]``: the sentence number of word k.
+    """
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    token_starts: tuple[int, ...]
+    token_sentences: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original offsets of the normalised range [start, end)."""
+        return self.starts[start], self.ends[end - 1]
+
+    def token_at(self, position: int) -> int:
+        """Index of the word that contains normalised ``position``."""
+        return max(bisect.bisect_right(self.token_starts, position) - 1, 0)
+
+    def sentence_at(self, position: int) -> int:
+        if not self.token_sentences:
+            return 0
+        return self.token_sentences[self.token_at(position)]
+
+    def position_of(self, original: int) -> int:
+        """The first normalised character at or after original offset ``original``."""
+        return bisect.bisect_left(self.starts, original)
+
+
+def fold_char(char: str) -> str | None:
+    """The normalised letters of one character, "" to vanish, None to separate words."""
+    if char in _JOINERS:
+        return ""
+    kind = unicodedata.category(char)[0]
+    if kind not in "LNM":
+        return None
+    out = []
+    for part in unicodedata.normalize("NFKD", char):
+        category = unicodedata.category(part)
+        if category in ("Mn", "Me") or category[0] not in "LNM":
+            continue
+        for folded in part.casefold():
+            out.append(_EXTRA.get(folded, folded))
+    return "".join(out)
+
+
+class _Folder:
+    """Memoised per-character folding (the table grows with the alphabet seen, not the text)."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, str | None] = {}
+
+    def __call__(self, char: str) -> str | None:
+        try:
+            return self.table[char]
+        except KeyError:
+            folded = self.table[char] = fold_char(char)
+            return folded
+
+
+_FOLD = _Folder()
+
+
+def normalise(text: str) -> Normalised:
+    words = _words(text)
+    words = _drop_articles(text, words)
+    return _assemble(text, words)
+
+
+# A word: (letters, original start per letter, original end per letter).
+_Word = tuple[str, list[int], list[int]]
+
+
+def _words(text: str) -> list[_Word]:
+    words: list[_Word] = []
+    letters: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    fold = _FOLD
+    for index, char in enumerate(text):
+        folded = fold(char)
+        if folded is None:
+            if letters:
+                words.append(("".join(letters), starts, ends))
+                letters, starts, ends = [], [], []
+            continue
+        for letter in folded:
+            letters.append(letter)
+            starts.append(index)
+            ends.append(index + 1)
+    if letters:
+        words.append(("".join(letters), starts, ends))
+    return words
+
+
+def _is_arabic(letter: str) -> bool:
+    return "\u0600" <= letter <= "\u06ff"
+
+
+def _strip_arabic_article(word: _Word) -> _Word:
+    letters, starts, ends = word
+    cut = 0
+    if letters.startswith(_ARABIC_ARTICLE) and len(letters) >= 4:
+        cut = 2
+    elif (len(letters) >= 6 and letters[0] in _ARABIC_PROCLITICS
+          and letters[1:3] == _ARABIC_ARTICLE):
+        cut = 3
+    elif letters.startswith("\u0644\u0644") and len(letters) >= 5:  # لل = ل + ال
+        cut = 2
+    if not cut:
+        return word
+    return letters[cut:], starts[cut:], ends[cut:]
+
+
+def _drop_articles(text: str, words: list[_Word]) -> list[_Word]:
+    kept: list[_Word] = []
+    for i, word in enumerate(words):
+        letters = word[0]
+        if _is_arabic(letters[0]):
+            kept.append(_strip_arabic_article(word))
+            continue
+        if i + 1 < len(words) and len(letters) <= 3 and _is_latin_article(text, word, words[i + 1]):
+            continue
+        kept.append(word)
+    return kept
+
+
+def _is_latin_article(text: str, word: _Word, following: _Word) -> bool:
+    letters = word[0]
+    if letters not in _LATIN_ARTICLES and letters not in _SUN_ARTICLES:
+        return False
+    gap = text[word[2][-1]:following[1][0]]
+    if not following[0][0].isalpha():
+        return False
+    if letters in _LATIN_ARTICLES:
+        return gap in _HYPHENS or (gap.isspace() and "\n" not in gap)
+    # "ash-Shara", "ad-Dawla": only hyphenated, with the sun letter repeated
+    return gap in _HYPHENS and following[0].startswith(letters[1:])
+
+
+def _sentence_break(text: str, word: _Word, following: _Word) -> bool:
+    gap = text[word[2][-1]:following[1][0]]
+    if "\n" in gap:
+        return True
+    stop = next((i for i, ch in enumerate(gap) if ch in _TERMINATORS), None)
+    if stop is None or not any(ch.isspace() for ch in gap[stop:]):
+        return False
+    before = word[0]
+    return len(before) > 1 and before not in _ABBREVIATIONS
+
+
+def _assemble(text: str, words: list[_Word]) -> Normalised:
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    token_starts: list[int] = []
+    sentences: list[int] = []
+    sentence = 0
+    position = 0
+    for i, (letters, w_starts, w_ends) in enumerate(words):
+        if i:
+            parts.append(" ")
+            starts.append(w_starts[0])
+            ends.append(w_starts[0])
+            position += 1
+            if _sentence_break(text, words[i - 1], words[i]):
+                sentence += 1
+        token_starts.append(position)
+        sentences.append(sentence)
+        parts.append(letters)
+        starts.extend(w_starts)
+        ends.extend(w_ends)
+        position += len(letters)
+    return Normalised("".join(parts), tuple(starts), tuple(ends),
+                      tuple(token_starts), tuple(sentences))
+
+
+def normalise_term(term: str) -> str:
+    """The normalised form of a rule term or alias ("" if nothing is left)."""
+    return normalise(term).text
+
+
+_NO_SPACE_SCRIPTS = (("\u3040", "\u30ff"), ("\u3400", "\u9fff"), ("\uf900", "\ufaff"),
+                     ("\u0e00", "\u0e7f"), ("\u0e80", "\u0eff"), ("\u1000", "\u109f"),
+                     ("\u1780", "\u17ff"), ("\uac00", "\ud7af"), ("\u1100", "\u11ff"))
+
+
+def is_unspaced(letter: str) -> bool:
+    """Letters of scripts written without spaces (CJK, Thai, ...): every letter is a boundary."""
+    return any(low <= letter <= high for low, high in _NO_SPACE_SCRIPTS)
+
+
+def at_word_start(text: str, start: int) -> bool:
+    """Whether a candidate hit at normalised ``start`` begins a word.
+
+    Arabic hits may follow one or two one-letter proclitics (و ف ب ل ك)
+    written onto the word: "وتركيا", "لسوريا".
+    """
+    if start == 0 or text[start - 1] == " ":
+        return True
+    if is_unspaced(text[start]) or is_unspaced(text[start - 1]):
+        return True
+    if not _is_arabic(text[start]):
+        return False
+    proclitics = _ARABIC_PROCLITICS + "\u0644"
+    i = start - 1
+    while i >= 0 and start - i <= 2 and text[i] in proclitics:
+        if i == 0 or text[i - 1] == " ":
+            return True
+        i -= 1
+    return False
+
+
+def at_word_end(text: str, end: int) -> bool:
+    if end >= len(text) or text[end] == " ":
+        return True
+    return is_unspaced(text[end]) or is_unspaced(text[end - 1])
