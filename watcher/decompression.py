@@ -1,0 +1,137 @@
+"""Undoing HTTP content codings (gzip, deflate, br) with a hard cap on output.
+
+A few kilobytes of gzip can inflate to gigabytes ("zip bomb"), so bodies are
+decoded chunk by chunk as they arrive, and decoding stops with ``TooLarge``
+as soon as the output would pass the cap; memory stays near the cap.
+Unknown codings are passed through unchanged (as browsers and most clients do).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+try:  # brotli >= 1.2 can bound its output; older versions cannot, so br is not offered
+    import brotli
+    _BROTLI = "output_buffer_limit" in (brotli.Decompressor.process.__doc__ or "")
+except ImportError:  # pragma: no cover - brotli is a dependency
+    brotli = None
+    _BROTLI = False
+
+ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI else "gzip, deflate"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class TooLarge(Exception):
+    """The decoded body would be larger than the cap."""
+
+
+class CorruptBody(Exception):
+    """The body is not valid data for its Content-Encoding; the message says which."""
+
+
+class Decoder:
+    """Decodes one body: ``feed`` each raw chunk, then ``finish``.
+
+    Every stage's output is capped at ``limit`` bytes in total."""
+
+    def __init__(self, content_encoding: str | None, limit: int) -> None:
+        codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+        # Codings are listed in the order they were applied: undo them in reverse.
+        self._stages = [stage for stage in map(_stage, reversed(codings)) if stage is not None]
+        self._limit = limit
+        self.decoded = 0
+
+    def feed(self, data: bytes) -> bytes:
+        for stage in self._stages:
+            data = stage.feed(data, self._limit - stage.produced)
+        return self._count(data)
+
+    def finish(self) -> bytes:
+        data = b""
+        for stage in self._stages:
+            data = stage.feed(data, self._limit - stage.produced) + stage.finish()
+        return self._count(data)
+
+    def _count(self, data: bytes) -> bytes:
+        self.decoded += len(data)
+        if self.decoded > self._limit:
+            raise TooLarge()
+        return data
+
+
+def _stage(coding: str) -> _Inflate | _Brotli | None:
+    if coding in ("gzip", "x-gzip"):
+        return _Inflate("gzip", 32 + zlib.MAX_WBITS)     # 32: gzip or zlib header, auto-detected
+    if coding == "deflate":
+        return _Inflate("deflate", zlib.MAX_WBITS)       # zlib-wrapped; raw deflate tried on failure
+    if coding == "br" and _BROTLI:
+        return _Brotli()
+    return None
+
+
+class _Inflate:
+    def __init__(self, name: str, wbits: int) -> None:
+        self._name = name
+        self._wbits = wbits
+        self._zlib = zlib.decompressobj(wbits)
+        self._started = False
+        self.produced = 0
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        out = bytearray()
+        while data:
+            limit = room - len(out) + 1
+            out += self._decompress(data, limit)
+            if len(out) > room:
+                raise TooLarge()
+            data = self._zlib.unconsumed_tail or self._next_member()
+        self.produced += len(out)
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        return b""   # a missing trailer is tolerated: the data so far is kept
+
+    def _decompress(self, data: bytes, limit: int) -> bytes:
+        try:
+            chunk = self._zlib.decompress(data, limit)
+        except zlib.error as exc:
+            if self._name == "deflate" and not self._started and self._wbits > 0:
+                self._wbits = -zlib.MAX_WBITS            # servers that send raw deflate
+                self._zlib = zlib.decompressobj(self._wbits)
+                return self._decompress(data, limit)
+            raise CorruptBody(f"the body is not valid {self._name} data ({exc})") from None
+        self._started = True
+        return chunk
+
+    def _next_member(self) -> bytes:
+        """Concatenated gzip members are one body; anything else after the end is ignored."""
+        tail = self._zlib.unused_data if self._zlib.eof else b""
+        if self._name != "gzip" or len(tail) < 2 or not tail.startswith(_GZIP_MAGIC):
+            return b""
+        self._zlib = zlib.decompressobj(self._wbits)
+        return tail
+
+
+class _Brotli:
+    def __init__(self) -> None:
+        self._brotli = brotli.Decompressor()
+        self.produced = 0
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        out = bytearray()
+        while True:
+            try:
+                chunk = self._brotli.process(data, output_buffer_limit=room - len(out) + 1)
+            except brotli.error as exc:
+                raise CorruptBody(f"the body is not valid br data ({exc})") from None
+            out += chunk
+            if len(out) > room:
+                raise TooLarge()
+            data = b""
+            if not chunk or self._brotli.is_finished() or self._brotli.can_accept_more_data():
+                break
+        self.produced += len(out)
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        return b""
