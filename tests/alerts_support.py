@@ -133,7 +133,9 @@ class Mailbox:
 
     def close(self) -> None:
         self.gate.set()
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
 
 def _parse(raw: bytes, to: list[str]) -> Mail:

@@ -83,8 +83,8 @@ class Notifier:
         result = sender.notify(body=message.body, title=message.title,
                                body_format=_FORMATS.get(message.format, apprise.NotifyFormat.TEXT),
                                timeout=self.timeout, log_level=logging.INFO)
-        said = "; ".join(dict.fromkeys(
-            e.message.strip() for e in result.logs() if e.message.strip()))
+        entries = [e for service in result for e in service.logs()] or list(result.call_logs())
+        said = "; ".join(dict.fromkeys(e.message.strip() for e in entries if e.message.strip()))
         detail = f"{result.status.name.lower()}" + (f": {said}" if said else "")
         return Delivery(bool(result), _cap(self.redactor.scrub(detail)))
 
