@@ -1,0 +1,491 @@
+"""Feed parsing: RSS 0.9x/1.0/2.0, Atom, RDF (via feedparser) and JSON Feed.
+
+This is the only module that imports ``feedparser``. It is always given the
+document's bytes (in a ``BytesIO``), never a URL, path or ``str``: feedparser
+fetches URLs and opens file names it is handed.
+
+Defusing. feedparser keeps "safe-looking" internal entities and its loose
+fallback parser expands them without limit (a 200 kB feed that references one
+big entity 50,000 times costs minutes and gigabytes). So before feedparser
+sees the document, every DOCTYPE in the prologue is removed with its internal
+subset. Only simple entities survive, substituted by us in the body: internal,
+general, at most ``_MAX_ENTITY_VALUE`` characters, no markup and no entity
+references other than numeric character references (``<!ENTITY nbsp
+"&#160;">``), at most ``_MAX_ENTITIES`` of them, and at most as many bytes of
+replacement text as the document itself. References to every other declared
+entity (nested, parameter, external ``SYSTEM``/``PUBLIC``) are deleted: nothing
+is ever read from disk or the network. The defusing works on the same UTF-8
+text feedparser would parse (after its own encoding detection), so a UTF-16 or
+UTF-7 document cannot smuggle a DOCTYPE past it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from feedparser.encodings import convert_to_utf8
+
+MAX_ENTRIES = 500            # entries kept per document, first ones first
+_MAX_ENTITIES = 64           # simple entity declarations honoured per document
+_MAX_ENTITY_VALUE = 100      # characters of replacement text per entity
+_MAX_UNSAFE_NAMES = 1000     # other declared names whose references are deleted
+_SNIFF = 2048                # bytes looked at to recognise JSON or HTML
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    guid: str                    # entry id, else link, else hash of title+summary
+    url: str | None              # absolute http(s) link
+    title: str                   # plain text
+    summary: str                 # plain text of the richest of content/summary
+    author: str | None
+    published: datetime | None   # aware UTC
+    language: str | None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    language: str | None
+    entries: tuple[FeedEntry, ...]
+    warning: str | None          # what was wrong but recovered from
+
+
+class FeedError(Exception):
+    """Nothing usable in the document; the message says why."""
+
+
+def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse a feed document (bytes as fetched from ``url``)."""
+    if not data.strip():
+        raise FeedError("empty document: the server sent no content")
+    if _looks_like_json(data, content_type):
+        return _parse_json_feed(data, url)
+    return _parse_xml_feed(data, url, content_type)
+
+
+# --- XML feeds through feedparser -------------------------------------------
+
+def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    detected: dict = {}
+    headers = {"content-type": content_type} if content_type else {}
+    utf8 = convert_to_utf8(headers, data, detected)
+    defused, defuse_note = _defuse(utf8)
+    parsed = feedparser.parse(
+        io.BytesIO(defused),
+        response_headers={"content-type": "application/xml; charset=utf-8"},
+        sanitize_html=False, resolve_relative_uris=False,
+    )
+    if not parsed.entries and not parsed.version:
+        raise FeedError(_not_a_feed(defused, content_type, parsed))
+    feed = parsed.feed
+    language = _language(feed.get("language"))
+    author = _plain(_xml_author(feed), is_html=True) or None
+    entries = [_xml_entry(e, url, language, author) for e in parsed.entries[:MAX_ENTRIES]]
+    notes = [_bozo_note(parsed), _bozo_note(detected), defuse_note,
+             _cap_note(len(parsed.entries))]
+    return ParsedFeed(
+        title=_detail_text(feed.get("title_detail"), feed.get("title")) or None,
+        language=language,
+        entries=tuple(entries),
+        warning=_join_notes(notes),
+    )
+
+
+def _xml_entry(entry, base_url: str, feed_language: str | None,
+               feed_author: str | None) -> FeedEntry:
+    title = _detail_text(entry.get("title_detail"), entry.get("title"))
+    summary = _richest(
+        [_detail_text(c, c.get("value")) for c in entry.get("content") or []]
+        + [_detail_text(entry.get("summary_detail"), entry.get("summary"))]
+    )
+    link = _absolute(entry.get("link"), base_url)
+    return FeedEntry(
+        guid=_text(entry.get("id")).strip() or link or _hash_guid(title, summary),
+        url=link,
+        title=title,
+        summary=summary,
+        author=_plain(_xml_author(entry), is_html=True) or feed_author,
+        published=_from_struct(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")),
+        language=_entry_language(entry) or feed_language,
+    )
+
+
+_EMAIL_NAME = re.compile(r"^\s*\S+@\S+\s+\((.+)\)\s*$")
+
+
+def _xml_author(entry) -> str:
+    """The author's name(s); RSS writes 'email (Name)', which feedparser can mangle."""
+    names = [_text(a.get("name")) for a in entry.get("authors") or [] if isinstance(a, dict)]
+    if len([n for n in names if n]) > 1:
+        return ", ".join(n for n in names if n)
+    raw = _text(entry.get("author"))
+    name = _text((entry.get("author_detail") or {}).get("name"))
+    if match := _EMAIL_NAME.match(raw):
+        return match.group(1)
+    return name if name and name in raw else raw or name
+
+
+def _entry_language(entry) -> str | None:
+    details = [entry.get("title_detail"), entry.get("summary_detail"), *(entry.get("content") or [])]
+    for detail in details:
+        if detail and _language(detail.get("language")):
+            return _language(detail.get("language"))
+    return _language(entry.get("language"))
+
+
+def _detail_text(detail, value) -> str:
+    """Plain text of a feedparser text construct (its ``type`` says html or not)."""
+    kind = (detail or {}).get("type") or "text/html"
+    if not (kind.startswith("text/") or "html" in kind or "xml" in kind):
+        return ""                      # binary content (base64 images, octet streams)
+    return _plain(_text(value), is_html="html" in kind or "xml" in kind)
+
+
+def _from_struct(value) -> datetime | None:
+    try:
+        return datetime(*value[:6], tzinfo=timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _bozo_note(result) -> str | None:
+    if not result.get("bozo"):
+        return None
+    exc = result.get("bozo_exception")
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "malformed document"
+
+
+def _cap_note(count: int) -> str | None:
+    if count <= MAX_ENTRIES:
+        return None
+    return f"{count} entries in the document, only the first {MAX_ENTRIES} were kept"
+
+
+def _not_a_feed(data: bytes, content_type: str | None, parsed) -> str:
+    head = data[:_SNIFF].lower()
+    if b"<html" in head or b"<!doctype html" in head or "html" in (content_type or "").lower():
+        return ("not a feed: the document is an HTML page; use the address of the site's "
+                "RSS/Atom/JSON feed (look for <link rel=\"alternate\"> in the page)")
+    if parsed.get("bozo"):
+        return f"not a feed: the document is not well-formed XML ({_bozo_note(parsed)})"
+    root = re.search(rb"<([A-Za-z_][\w:.-]*)", _strip_prologue(data[:_SNIFF]))
+    name = root.group(1).decode("ascii", "replace") if root else "?"
+    return f"not a feed: the root element <{name}> is not RSS, Atom or RDF"
+
+
+def _strip_prologue(data: bytes) -> bytes:
+    return re.sub(rb"<\?.*?\?>|<!--.*?-->", b"", data, flags=re.S)
+
+
+# --- defusing DOCTYPE and entities ------------------------------------------
+
+_ENTITY_DECL = re.compile(
+    rb"<!ENTITY\s+(%\s+)?([^\s\"'>%]+)\s+(?:\"([^\"]*)\"|'([^']*)')?", re.S)
+_CHARREF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
+
+
+def _defuse(data: bytes) -> tuple[bytes, str | None]:
+    """Remove the prologue's DOCTYPE(s); substitute only simple entities."""
+    spans = _doctype_spans(data)
+    if not spans:
+        return data, None
+    subsets = b"".join(data[start:end] for start, end in spans)
+    safe, unsafe = _entity_table(subsets)
+    body_start = spans[-1][1]
+    prologue = b"".join(_gaps(data[:body_start], spans))
+    body, exhausted = _substitute(data[body_start:], safe, unsafe)
+    notes = []
+    if unsafe:
+        notes.append(f"entity declarations ignored (nested, external or too long): "
+                     f"{', '.join(sorted(n.decode('utf-8', 'replace') for n in unsafe)[:10])}")
+    if exhausted:
+        notes.append("entity expansion stopped at its size bound; the rest were dropped")
+    return prologue + body, "; ".join(notes) or None
+
+
+def _gaps(data: bytes, spans: list[tuple[int, int]]) -> list[bytes]:
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(data[last:start])
+        last = end
+    pieces.append(data[last:])
+    return pieces
+
+
+def _doctype_spans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each DOCTYPE before the first element."""
+    spans, i = [], 0
+    while (j := data.find(b"<", i)) >= 0:
+        if data.startswith(b"<?", j):
+            i = _after(data, b"?>", j + 2)
+        elif data.startswith(b"<!--", j):
+            i = _after(data, b"-->", j + 4)
+        elif data[j:j + 9].upper() == b"<!DOCTYPE":
+            i = _doctype_end(data, j + 9)
+            spans.append((j, i))
+        else:
+            break
+        if i < 0:
+            raise FeedError("not a feed: the document's prologue (DOCTYPE or comment) never ends")
+    return spans
+
+
+def _after(data: bytes, token: bytes, start: int) -> int:
+    k = data.find(token, start)
+    return k + len(token) if k >= 0 else -1
+
+
+def _doctype_end(data: bytes, i: int) -> int:
+    """Index just past the DOCTYPE's closing '>', skipping quotes, comments, subset."""
+    in_subset = False
+    while i < len(data):
+        c = data[i:i + 1]
+        if c in (b'"', b"'"):
+            i = _after(data, c, i + 1)
+        elif data.startswith(b"<!--", i):
+            i = _after(data, b"-->", i + 4)
+        elif c == b"[":
+            in_subset, i = True, i + 1
+        elif c == b"]":
+            in_subset, i = False, i + 1
+        elif c == b">" and not in_subset:
+            return i + 1
+        else:
+            i += 1
+        if i < 0:
+            return -1
+    return -1
+
+
+def _entity_table(subset: bytes) -> tuple[dict[bytes, bytes], set[bytes]]:
+    safe: dict[bytes, bytes] = {}
+    unsafe: set[bytes] = set()
+    for match in _ENTITY_DECL.finditer(subset):
+        parameter, name, value = match.group(1), match.group(2), match.group(3)
+        value = value if value is not None else match.group(4)
+        if parameter:
+            continue
+        if value is not None and len(safe) < _MAX_ENTITIES and _simple(value):
+            safe.setdefault(name, _attribute_safe(value))
+        elif name not in safe and len(unsafe) < _MAX_UNSAFE_NAMES:
+            unsafe.add(name)
+    return safe, unsafe
+
+
+def _simple(value: bytes) -> bool:
+    if len(value.decode("utf-8", "replace")) > _MAX_ENTITY_VALUE:
+        return False
+    rest = _CHARREF.sub(b"", value)
+    return not any(ch in rest for ch in (b"<", b"&", b"%"))
+
+
+def _attribute_safe(value: bytes) -> bytes:
+    return value.replace(b'"', b"&#34;").replace(b"'", b"&#39;").replace(b">", b"&#62;")
+
+
+def _substitute(body: bytes, safe: dict[bytes, bytes], unsafe: set[bytes]) -> tuple[bytes, bool]:
+    """Replace references to declared entities outside CDATA and comments."""
+    names = sorted(set(safe) | unsafe, key=len, reverse=True)
+    if not names:
+        return body, False
+    pattern = re.compile(rb"<!\[CDATA\[|<!--|&(" + b"|".join(map(re.escape, names)) + rb");")
+    budget, exhausted = len(body), False
+    out, i = [], 0
+    while (m := pattern.search(body, i)) is not None:
+        if m.group(1) is None:
+            close = b"]]>" if m.group(0).startswith(b"<![") else b"-->"
+            end = _after(body, close, m.end())
+            end = len(body) if end < 0 else end
+            out.append(body[i:end])
+            i = end
+            continue
+        replacement = safe.get(m.group(1), b"")
+        if len(replacement) > budget:
+            replacement, exhausted = b"", True
+        budget -= len(replacement)
+        out.append(body[i:m.start()] + replacement)
+        i = m.end()
+    out.append(body[i:])
+    return b"".join(out), exhausted
+
+
+# --- JSON Feed 1.0 / 1.1 ----------------------------------------------------
+
+def _looks_like_json(data: bytes, content_type: str | None) -> bool:
+    if "json" in (content_type or "").lower():
+        return True
+    head = data[:_SNIFF].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{")
+
+
+def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise FeedError(f"not a feed: invalid JSON ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list) \
+            or "jsonfeed.org" not in _text(doc.get("version", "jsonfeed.org")):
+        raise FeedError('not a feed: a JSON document, but not a JSON Feed (it needs '
+                        '"version": "https://jsonfeed.org/version/1.1" and an "items" list)')
+    language = _language(doc.get("language"))
+    author = _json_author(doc)
+    items = [i for i in doc["items"] if isinstance(i, dict)]
+    entries = [_json_entry(i, url, language, author) for i in items[:MAX_ENTRIES]]
+    skipped = len(doc["items"]) - len(items)
+    notes = [f"{skipped} items that are not JSON objects were skipped" if skipped else None,
+             _cap_note(len(items))]
+    return ParsedFeed(
+        title=_plain(_text(doc.get("title")), is_html=False) or None,
+        language=language,
+        entries=tuple(entries),
+        warning=_join_notes(notes),
+    )
+
+
+def _json_entry(item: dict, base_url: str, feed_language, feed_author) -> FeedEntry:
+    title = _plain(_text(item.get("title")), is_html=False)
+    summary = _richest([
+        _plain(_text(item.get("content_text")), is_html=False),
+        _plain(_text(item.get("content_html")), is_html=True),
+        _plain(_text(item.get("summary")), is_html=False),
+    ])
+    link = _absolute(item.get("url"), base_url) or _absolute(item.get("external_url"), base_url)
+    raw_id = item.get("id")
+    guid = str(raw_id).strip() if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
+    return FeedEntry(
+        guid=guid or link or _hash_guid(title, summary),
+        url=link,
+        title=title,
+        summary=summary,
+        author=_json_author(item) or feed_author,
+        published=_from_iso(item.get("date_published")) or _from_iso(item.get("date_modified")),
+        language=_language(item.get("language")) or feed_language,
+    )
+
+
+def _json_author(obj: dict) -> str | None:
+    authors = obj.get("authors")
+    candidates = authors if isinstance(authors, list) else []
+    candidates = [*candidates, obj.get("author")]
+    for author in candidates:
+        if isinstance(author, dict) and _plain(_text(author.get("name")), is_html=False):
+            return _plain(_text(author.get("name")), is_html=False)
+    return None
+
+
+def _from_iso(value) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+# --- shared: text, links, ids, languages ------------------------------------
+
+class _TextCollector(HTMLParser):
+    """Visible text of an HTML fragment; block elements become spaces."""
+
+    _SKIP = {"script", "style", "noscript", "template", "head", "title"}
+    _SPACE = {"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
+              "blockquote", "pre", "ul", "ol", "table", "section", "article", "figure",
+              "figcaption", "hr", "img", "dd", "dt"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in self._SKIP:
+            self.skipping += 1
+        elif tag in self._SPACE:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag) -> None:
+        if tag in self._SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self._SPACE:
+            self.parts.append(" ")
+
+    def handle_data(self, data) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+_HTML_TAG = re.compile(r"</?(p|a|div|br|span|img|b|i|em|strong|ul|li|table|script|style)\b[^<>]*>", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain(value: str | None, *, is_html: bool) -> str:
+    """Plain, single-spaced text; HTML is stripped, entities decoded once."""
+    if not value:
+        return ""
+    if is_html and ("<" in value or "&" in value):
+        value = _strip_html(value)
+        if _HTML_TAG.search(value):      # HTML escaped twice (reddit does this)
+            value = _strip_html(value)
+    elif "&" in value:
+        value = html.unescape(value)     # plain text that is escaped once more is common
+    return " ".join(_CONTROL.sub("", value).split())
+
+
+def _strip_html(value: str) -> str:
+    collector = _TextCollector()
+    collector.feed(value)
+    collector.close()
+    return "".join(collector.parts)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _richest(candidates: list[str]) -> str:
+    return max(candidates, key=len, default="")
+
+
+def _absolute(link, base_url: str) -> str | None:
+    if not isinstance(link, str) or not link.strip():
+        return None
+    try:
+        absolute = urljoin(base_url, link.strip())
+        scheme = urlsplit(absolute).scheme
+    except ValueError:
+        return None
+    return absolute if scheme in ("http", "https") else None
+
+
+def _hash_guid(title: str, summary: str) -> str:
+    digest = hashlib.sha256(f"{title}\n{summary}".encode("utf-8", "replace")).hexdigest()
+    return f"sha256:{digest[:32]}"
+
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
+
+
+def _language(value) -> str | None:
+    """A BCP 47-looking tag, lower case with '-' ('en-us'), else None."""
+    if not isinstance(value, str):
+        return None
+    tag = value.strip().replace("_", "-").lower()
+    return tag if _LANGUAGE.match(tag) else None
+
+
+def _join_notes(notes: list[str | None]) -> str | None:
+    kept = [n for n in notes if n]
+    return "; ".join(kept) or None
