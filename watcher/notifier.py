@@ -85,7 +85,9 @@ class Notifier:
                                timeout=self.timeout, log_level=logging.INFO)
         entries = [e for service in result for e in service.logs()] or list(result.call_logs())
         said = "; ".join(dict.fromkeys(e.message.strip() for e in entries if e.message.strip()))
-        detail = f"{result.status.name.lower()}" + (f": {said}" if said else "")
+        services = ", ".join(dict.fromkeys(service.name for service in result))
+        detail = (result.status.name.lower() + (f" ({services})" if services else "")
+                  + (f": {said}" if said else ""))
         return Delivery(bool(result), _cap(self.redactor.scrub(detail)))
 
 
