@@ -108,6 +108,34 @@ def test_changed_resource_comes_back_whole(http_server, loopback_client):
     assert response.body.endswith(b"<!-- new -->")
 
 
+def test_not_modified_ignores_a_large_content_length(http_server, loopback_client):
+    def answer(h):   # RFC 9110 lets a 304 carry the Content-Length the 200 would have
+        h.send_response_only(304)
+        h.send_header("ETag", '"v1"')
+        h.send_header("Content-Length", str(50 * MB))
+        h.end_headers()
+    http_server.route_handler("/feed", answer)
+    response = loopback_client.get(http_server.url("/feed"), max_bytes=KB, etag='"v1"')
+    assert (response.status, response.body) == (304, b"")
+
+
+def test_non_ascii_validators_are_sent_and_unsafe_ones_dropped(http_server, loopback_client):
+    http_server.route("/feed", RSS)
+    loopback_client.get(http_server.url("/feed"), max_bytes=MB, etag='"sürüm-2"')
+    loopback_client.get(http_server.url("/feed"), max_bytes=MB, etag='"a"\r\nX-Injected: 1',
+                        last_modified="Sat, 21 Nov 2026 05:00:00 GMT\n")
+    first, second = http_server.requests_for("/feed")
+    assert first.headers["if-none-match"].encode("latin-1").decode("utf-8") == '"sürüm-2"'
+    assert "if-none-match" not in second.headers and "x-injected" not in second.headers
+    assert "if-modified-since" not in second.headers
+
+
+def test_url_is_returned_exactly_as_given_when_not_redirected(http_server, loopback_client):
+    http_server.route("/", b"home")
+    url = f"http://127.0.0.1:{http_server.port}"
+    assert loopback_client.get(url, max_bytes=KB).url == url
+
+
 # -- statuses ----------------------------------------------------------------
 
 @pytest.mark.parametrize("status", [404, 410, 500])

@@ -48,7 +48,7 @@ from watcher.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, TooLarg
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 DEFAULT_ACCEPT = "*/*"
-_DNS_THREADS = 4
+_DNS_THREADS = 16                 # created on demand; a hung look-up cannot starve the others
 
 Resolver = Callable[[str, int], Sequence[str]]
 
@@ -130,29 +130,27 @@ class Client:
             last_modified: str | None = None, accept: str | None = None) -> Response:
         deadline = time.monotonic() + self._policy.timeout
         headers = self._headers(etag, last_modified, accept)
-        hop = _checked_url(url, url)
+        current = url
         with self._deadlines.until(deadline):
             for _ in range(self._policy.max_redirects + 1):
-                result = self._hop(url, hop, headers, max_bytes, deadline)
+                result = self._hop(url, current, headers, max_bytes, deadline)
                 if isinstance(result, Response):
                     return result
-                hop = _checked_url(url, result)
+                current = result
         raise FetchError("redirects", url, f"more than {self._policy.max_redirects} redirects "
-                         f"(the last one to {hop}); giving up")
+                         f"(the last one to {current}); giving up")
 
     def _headers(self, etag: str | None, last_modified: str | None, accept: str | None) -> dict:
         headers = {"User-Agent": self._policy.user_agent, "Accept": accept or DEFAULT_ACCEPT,
-                   "Accept-Encoding": ACCEPT_ENCODING}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        return headers
+                   "Accept-Encoding": ACCEPT_ENCODING,
+                   "If-None-Match": etag, "If-Modified-Since": last_modified}
+        return {k: _header_value(v) for k, v in headers.items() if _header_value(v)}
 
-    def _hop(self, url: str, hop: httpx.URL, headers: dict, max_bytes: int,
+    def _hop(self, url: str, current: str, headers: dict, max_bytes: int,
              deadline: float) -> Response | str:
-        """One request: a Response, or the next URL to go to."""
-        with _translated(url, hop, self._policy.timeout):
+        """One request to ``current``: a Response, or the next URL to go to."""
+        hop = _checked_url(url, current)
+        with _translated(url, current, self._policy.timeout):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.TimeoutException("total deadline reached between redirects")
@@ -164,17 +162,25 @@ class Client:
                     _drain_small(response)
                     return _joined(url, hop, location)
                 body = _read_body(response, max_bytes, deadline)
-                return self._response(hop, response, body)
+                return self._response(current, response, body)
 
-    def _response(self, hop: httpx.URL, response: httpx.Response, body: bytes) -> Response:
+    def _response(self, current: str, response: httpx.Response, body: bytes) -> Response:
         h = response.headers
         retry_after = None
         if response.status_code in RETRY_AFTER_STATUSES and "retry-after" in h:
             retry_after = parse_retry_after(h["retry-after"], date=h.get("date"), clock=self._clock)
-        return Response(url=str(hop), status=response.status_code,
+        return Response(url=current, status=response.status_code,
                         headers=tuple(h.multi_items()), body=body,
                         content_type=h.get("content-type"), etag=h.get("etag"),
                         last_modified=h.get("last-modified"), retry_after=retry_after)
+
+
+def _header_value(value: str | None) -> bytes | None:
+    """A header value as bytes (UTF-8, as servers send non-ASCII ETags), or None
+    when absent or unsafe (a line break or NUL would split the request)."""
+    if not value or any(c in value for c in "\r\n\0"):
+        return None
+    return value.encode("utf-8")
 
 
 def parse_retry_after(value: str, *, date: str | None = None,
@@ -233,6 +239,8 @@ def _joined(url: str, hop: httpx.URL, location: str) -> str:
 # --- the body -----------------------------------------------------------------
 
 def _read_body(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    if response.status_code in (204, 304):      # no body, whatever Content-Length says
+        return b""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _BodyTooLarge(f"the server announces {int(declared):,} bytes (Content-Length), "
@@ -269,9 +277,9 @@ class _BodyTooLarge(Exception):
 # --- errors -------------------------------------------------------------------
 
 @contextmanager
-def _translated(url: str, hop: httpx.URL, timeout: float) -> Iterator[None]:
+def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
     """Turns every transport failure into a FetchError naming ``url``."""
-    via = "" if str(hop) == url else f"(redirected to {hop}) "
+    via = "" if current == url else f"(redirected to {current}) "
     try:
         yield
     except FetchError:
