@@ -11,6 +11,7 @@ pages and listed in an RSS feed, served by the real loopback server.
 from __future__ import annotations
 
 import gzip
+import os
 import hashlib
 import html
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def write_config(tmp_path: Path, feeds: list[tuple[str, str]], *, rules: str | P
                  extra: str = "", fetch_article: bool = True, timeout: str = "5s") -> Path:
     """A watcher.toml in ``tmp_path`` for loopback feeds (the private-network
     guard is opened for 127.0.0.0/8 only)."""
-    rules_path = Path(rules) if rules else ROOT / "rules"
+    rules_path = Path(rules) if rules else Path(os.environ.get("WATCHER_TEST_RULES", ROOT / "rules"))
     feed_tables = "\n".join(
         f'[[feeds]]\nname = "{name}"\nurl = "{url}"\nfetch_article = {str(fetch_article).lower()}\n'
         for name, url in feeds)

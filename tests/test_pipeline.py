@@ -55,7 +55,7 @@ def test_first_run_stores_every_article_with_full_text_and_matches_the_seeds(tmp
     feed = rows(tmp_path, "SELECT * FROM feeds")[0]
     assert feed["last_status"] == "ok" and feed["etag"]
 
-    exported = [json.loads(line) for line in watcher(config, "export", "--jsonl").output.splitlines()]
+    exported = [json.loads(line) for line in watcher(config, "export", "--jsonl").stdout.splitlines()]
     assert len(exported) == 8
     first = exported[0]
     for key in ("id", "url", "feed", "title", "published", "fetched_at", "language", "text", "extraction"):
@@ -117,7 +117,7 @@ def test_one_bad_feed_never_stops_the_others(tmp_path, server, outlet):
     assert feeds["Not a feed"]["last_status"] == "error"
 
     health = watcher(config, "feeds", "--json")
-    listed = {json.loads(l)["name"]: json.loads(l) for l in health.output.splitlines()}
+    listed = {json.loads(l)["name"]: json.loads(l) for l in health.stdout.splitlines()}
     assert listed["Gone"]["status"] == "gone" and listed["Gone"]["next_due"] is None
     assert listed["Broken"]["errors"] == 1
 

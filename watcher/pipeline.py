@@ -262,12 +262,16 @@ def poll_due(parts: Parts, open_store: Callable[[], Store], feeds: Sequence[Feed
     lock = threading.Lock()
 
     def work(feed: FeedConfig) -> PollResult:
-        if not hasattr(local, "pipeline"):
-            store = open_store()
-            with lock:
-                opened.append(store)
-            local.pipeline = Pipeline(parts, store)
-        return local.pipeline.poll(feed)
+        try:
+            if not hasattr(local, "pipeline"):
+                store = open_store()
+                with lock:
+                    opened.append(store)
+                local.pipeline = Pipeline(parts, store)
+            return local.pipeline.poll(feed)
+        except Exception as exc:   # the database itself failed: report, go on with the others
+            return PollResult(feed.url, health.Outcome(
+                health.ERROR, error=f"could not record the poll: {type(exc).__name__}: {exc}"))
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:

@@ -191,6 +191,29 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
+@contextlib.contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """``db.atomic()``, but the outermost block takes the write lock up front
+    (``BEGIN IMMEDIATE``), waiting up to the busy timeout. A deferred
+    transaction that reads and then writes fails at once with "database is
+    locked" when another connection wrote in between."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    try:
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
+
+
 class Store:
     """An open watcher database."""
 
@@ -246,8 +269,8 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[sqlite_utils.Database]:
-        """One transaction (nested calls become savepoints)."""
-        with self.db.atomic() as db:
+        """One write transaction (nested calls become savepoints); see :func:`immediate`."""
+        with immediate(self.db) as db:
             yield db
 
     def query(self, sql: str, params: dict | tuple = ()) -> list[dict]:
