@@ -236,7 +236,8 @@ class _Run:
                         continue
                 bucket = self.hits[item_id]
                 if len(bucket) < MAX_HITS_PER_TERM:
-                    bucket.append(_Hit(None, item.term, item.entity, field, start, end, view))
+                    stop = _word_end(text, end) if item.prefix else end
+                    bucket.append(_Hit(None, item.term, item.entity, field, start, stop, view))
 
     def _exclude(self) -> None:
         """Drop alias hits that lie inside an entity's excluded phrases ("Turkish Airlines")."""
@@ -263,11 +264,15 @@ class _Run:
                          rule.channels, rule.tags)
 
     def _explain(self, hits: list[_Hit]) -> tuple[Hit, ...]:
+        """The hits worth showing: no repeats, none inside a longer hit, a few per term."""
         unique = {(h.field, h.start, h.end, h.term): h for h in hits}
         ordered = sorted(unique.values(), key=lambda h: (_FIELD_ORDER[h.field], h.start, -h.end))
         shown, per_key = [], defaultdict(int)
+        reach = {"title": -1, "text": -1}
         for h in ordered:
-            if per_key[h.key] >= MAX_SHOWN_PER_TERM or len(shown) >= MAX_SHOWN:
+            inside = h.end <= reach[h.field]
+            reach[h.field] = max(reach[h.field], h.end)
+            if inside or per_key[h.key] >= MAX_SHOWN_PER_TERM or len(shown) >= MAX_SHOWN:
                 continue
             per_key[h.key] += 1
             shown.append(Hit(h.term, h.entity, h.field, h.start, h.end,
@@ -382,6 +387,11 @@ def _windows_hits(per_child: list[list[_Hit]], within: int | None, same_sentence
                 if within is None or span <= within:
                     used.extend(chosen)
     return used
+
+
+def _word_end(text: str, position: int) -> int:
+    space = text.find(" ", position)
+    return len(text) if space < 0 else space
 
 
 def _outermost(hits: list[_Hit]) -> list[_Hit]:

@@ -1,3 +1,284 @@
-"""CLI commands for matching (placeholder until that part lands)."""
+"""CLI commands for matching: ``watcher match`` and the ``watcher rules`` group (``rules derive``).
 
-COMMANDS: list = []
+``watcher match`` needs no database and no network: it loads the configured
+rules (or ``--rules PATH``, without reading any config) and runs them over
+text/HTML files, or over JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import click
+
+from watcher.console import CliContext, fail
+from watcher.matcher import Document, Matcher, RuleMatch
+from watcher.rules import RuleSet, RulesError, load_rules
+
+MAX_LINE_BYTES = 32 * 1024 * 1024      # one JSON line; longer ones get an error line
+MAX_FILE_BYTES = 64 * 1024 * 1024      # one text/HTML file
+EXIT_BAD_INPUT = 1
+
+
+def load_rule_set(obj: CliContext, rule_paths: tuple[str, ...]) -> RuleSet:
+    """--rules PATH... if given (no config read), else the config's watcher.rules."""
+    paths = [Path(p) for p in rule_paths] if rule_paths else list(obj.config().rules)
+    try:
+        rule_set = load_rules(paths)
+    except RulesError as exc:
+        fail(str(exc))
+        raise  # unreachable
+    for warning in rule_set.warnings:
+        click.echo(f"watcher: warning: {warning}", err=True)
+    return rule_set
+
+
+@click.command("match")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--jsonl", is_flag=True,
+              help="FILEs hold one JSON object per line (id, title, text; optional summary, url, "
+                   "published, language); print one JSON line per input line. '-' reads standard input.")
+@click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
+              help="Rule file or folder to use instead of the configured rules (repeatable).")
+@click.pass_obj
+def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tuple[str, ...]) -> None:
+    """Run the rules over documents and explain every match (no database, no network).
+
+    \b
+    watcher match article.txt page.html
+    watcher match --jsonl docs.jsonl > verdicts.jsonl
+    cat docs.jsonl | watcher match --rules rules/ --jsonl -
+    """
+    matcher = Matcher(load_rule_set(obj, rule_paths))
+    if jsonl:
+        bad = sum(_match_jsonl(matcher, name) for name in files)
+        if bad:
+            click.echo(f"watcher: {bad} input line(s) could not be read; see the \"error\" lines", err=True)
+            raise SystemExit(EXIT_BAD_INPUT)
+        return
+    unreadable = [name for name in files if not _match_file(matcher, name)]
+    if unreadable:
+        raise SystemExit(2)
+
+
+# --- JSON lines ---------------------------------------------------------------
+
+def verdict(doc_id, matches: tuple[RuleMatch, ...]) -> dict:
+    return {"id": doc_id, "matched": bool(matches), "rules": [m.to_json() for m in matches]}
+
+
+def _emit(record: dict) -> None:
+    click.echo(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n", nl=False)
+
+
+def _match_jsonl(matcher: Matcher, name: str) -> int:
+    """Match every line of one JSONL file; return the number of bad lines."""
+    bad = 0
+    try:
+        stream = click.get_binary_stream("stdin") if name == "-" else open(name, "rb")
+    except OSError as exc:
+        fail(f"{name}: cannot read: {exc.strerror or exc}")
+    with stream:
+        for number, raw in enumerate(_lines(stream), start=1):
+            if raw is not None and not raw.strip():
+                continue
+            doc_id, doc, error = _parse_line(raw)
+            if error:
+                bad += 1
+                click.echo(f"watcher: {name}:{number}: {error}", err=True)
+                record = verdict(doc_id, ())
+                record["error"] = f"line {number}: {error}"
+                _emit(record)
+                continue
+            _emit(verdict(doc_id, matcher.match(doc)))
+    return bad
+
+
+def _lines(stream):
+    """Lines of a binary stream; None for a line longer than MAX_LINE_BYTES (its rest is skipped)."""
+    while True:
+        line = stream.readline(MAX_LINE_BYTES)
+        if not line:
+            return
+        if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while True:
+                rest = stream.readline(MAX_LINE_BYTES)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line
+
+
+def _parse_line(raw: bytes | None):
+    """(id, Document, None) or (id or None, None, error message)."""
+    if raw is None:
+        return None, None, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB; skipped"
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except json.JSONDecodeError as exc:
+        return None, None, f"not valid JSON: {exc.msg} at column {exc.colno}"
+    if not isinstance(record, dict):
+        return None, None, "each line must be a JSON object with id, title and text"
+    doc_id = record.get("id")
+    if doc_id is None or isinstance(doc_id, (dict, list, bool)):
+        return None, None, "missing \"id\" (a string or number)"
+    fields = {}
+    for key in ("title", "text", "summary"):
+        value = record.get(key) or ""
+        if not isinstance(value, str):
+            return doc_id, None, f"\"{key}\" must be a string"
+        fields[key] = value
+    extra = {}
+    for key in ("url", "published", "language"):
+        value = record.get(key)
+        extra[key] = value if isinstance(value, str) else None
+    return doc_id, Document(str(doc_id), fields["title"], fields["text"], fields["summary"], **extra), None
+
+
+# --- text and HTML files --------------------------------------------------------
+
+def _match_file(matcher: Matcher, name: str) -> bool:
+    try:
+        with (click.get_binary_stream("stdin") if name == "-" else open(name, "rb")) as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        click.echo(f"watcher: {name}: cannot read: {exc.strerror or exc}", err=True)
+        return False
+    if len(data) > MAX_FILE_BYTES:
+        click.echo(f"watcher: {name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; skipped", err=True)
+        return False
+    doc = _document(name, data)
+    matches = matcher.match(doc)
+    _print_explanation(name, doc, matches)
+    return True
+
+
+def _document(name: str, data: bytes) -> Document:
+    text = data.decode("utf-8", errors="replace")
+    if _is_html(name, text):
+        title, text = html_text(data, name)
+        return Document(name, title, text)
+    return Document(name, "", text)
+
+
+def _is_html(name: str, text: str) -> bool:
+    if Path(name).suffix.lower() in (".html", ".htm", ".xhtml"):
+        return True
+    head = text[:2048].lstrip().lower()
+    return head.startswith("<!doctype html") or head.startswith("<html")
+
+
+def html_text(data: bytes, name: str) -> tuple[str, str]:
+    """(title, text) of an HTML page: the project's extractor when present, else the visible text."""
+    try:
+        from watcher.extraction import ExtractionError, Extractor
+    except ImportError:
+        return _visible_text(data.decode("utf-8", errors="replace"))
+    try:
+        with Extractor() as extractor:
+            extracted = extractor.extract(data, url=Path(name).resolve().as_uri())
+        return extracted.title or "", extracted.text
+    except ExtractionError:
+        return _visible_text(data.decode("utf-8", errors="replace"))
+
+
+class _TextOnly(HTMLParser):
+    _SKIP = {"script", "style", "noscript", "template", "svg"}
+    _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
+              "header", "footer", "blockquote", "pre", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self._SKIP or tag == "title":
+            self.stack.append(tag)
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self.stack:
+            self.parts.append(data)
+        elif self.stack[-1] == "title":
+            self.title.append(data)
+
+
+def _visible_text(html: str) -> tuple[str, str]:
+    parser = _TextOnly()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return " ".join("".join(parser.title).split()), "\n".join(line for line in lines if line)
+
+
+def _print_explanation(name: str, doc: Document, matches: tuple[RuleMatch, ...]) -> None:
+    if not matches:
+        click.echo(f"{name}: no rule matched")
+        return
+    click.echo(f"{name}: {len(matches)} rule(s) matched")
+    for m in matches:
+        click.echo(f"  [{m.severity}] {m.rule_id}: {m.title} (score {m.score:g})")
+        for h in m.hits:
+            source = doc.title if h.field == "title" else (doc.text if doc.text.strip() else doc.summary)
+            who = f"entity {h.entity}, alias" if h.entity else "term"
+            click.echo(f"      {h.field}[{h.start}:{h.end}] {source[h.start:h.end]!r} ({who} {h.term!r})")
+            click.echo(f"          {h.snippet}")
+
+
+# --- rules group -----------------------------------------------------------------
+
+@click.group("rules")
+def rules() -> None:
+    """Work with rule files (see rules/README.md for the rule language)."""
+
+
+@rules.command("derive")
+@click.argument("seed_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--background", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Folder of general news to contrast with (*.txt, *.jsonl with \"text\", or JSON gold "
+                   "files with \"articleBody\"). Default: ../shared/fixtures/real/html beside the "
+                   "project, when it exists.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the draft rule file here (default: standard output).")
+@click.option("--terms", "max_terms", type=click.IntRange(1, 500), default=40, show_default=True,
+              help="How many distinguishing terms to propose.")
+def derive(seed_dir: Path, background: Path | None, output: Path | None, max_terms: int) -> None:
+    """Propose a draft rule file from a seed corpus (SEED_DIR of .txt/.html files).
+
+    The draft names the people, organisations, places and agreements the
+    seeds mention, with the spelling variants found across them, and the
+    terms that set the seeds apart from general news. Edit it before use.
+    """
+    from watcher import derivation
+
+    background = background or derivation.default_background()
+    if background is None:
+        fail("no background corpus found; pass --background DIR (a folder of general news texts)")
+    try:
+        draft = derivation.derive(seed_dir, background, max_terms=max_terms, html_text=html_text)
+    except derivation.DerivationError as exc:
+        fail(str(exc))
+    if output is None:
+        click.echo(draft.toml, nl=False)
+    else:
+        output.write_text(draft.toml, encoding="utf-8")
+    click.echo(f"watcher: {len(draft.entities)} entities and {len(draft.terms)} terms from "
+               f"{draft.seed_count} seed documents against {draft.background_count} background documents"
+               + (f"; draft written to {output}" if output else ""), err=True)
+
+
+COMMANDS = [match, rules]
