@@ -13,7 +13,7 @@ from watcher.review import DayCount
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
            "#db2777", "#4b5563", "#65a30d", "#9333ea")
-WIDTH, HEIGHT = 760, 180
+WIDTH, HEIGHT = 1100, 190
 LEFT, BOTTOM, TOP = 34, 22, 8
 
 

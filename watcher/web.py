@@ -45,6 +45,7 @@ PACKAGE = Path(__file__).resolve().parent
 CHART_DAYS = 30
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
+CSRF_COOKIE = "ds_csrftoken"
 SINCE_CHOICES = (("1d", "last 24 hours"), ("2d", "last 2 days"), ("7d", "last 7 days"),
                  ("30d", "last 30 days"), ("", "all time"))
 
@@ -276,7 +277,7 @@ async def _page(datasette, request, template: str, context: dict, status: int = 
     response = Response.html(html, status=status)
     response.headers["content-security-policy"] = CSP
     response.headers["x-content-type-options"] = "nosniff"
-    response.headers["referrer-policy"] = "no-referrer"
+    response.headers["referrer-policy"] = "same-origin"
     return response
 
 
@@ -350,6 +351,9 @@ async def feedback_view(datasette, request):
     article_id = int(request.url_vars["id"])
     if request.method != "POST":
         return Response.redirect(f"/article/{article_id}")
+    if not _same_origin_form(request):
+        return Response.text("watcher: this form must be sent from the watcher page itself "
+                             "(CSRF check failed); reload the page and try again\n", status=403)
     form = await request.post_vars()
     verdict, note = form.get("verdict", ""), form.get("note")
     now = datasette.watcher.clock()
@@ -361,6 +365,16 @@ async def feedback_view(datasette, request):
         datasette.add_message(request, f"Marked #{article_id} {verdict}. Thank you — "
                               f"it counts in the rule statistics.", datasette.INFO)
     return Response.redirect(f"/article/{article_id}")
+
+
+def _same_origin_form(request) -> bool:
+    """Datasette's CSRF middleware checks the form token against the cookie, but
+    skips requests that carry no cookie at all (a cross-site POST, where the
+    cookie is withheld). Require the cookie, and a matching Origin if sent."""
+    if CSRF_COOKIE not in request.cookies:
+        return False
+    origin = request.headers.get("origin")
+    return origin in (None, "null") or urlsplit(origin).netloc == request.headers.get("host")
 
 
 async def search_view(datasette, request):
