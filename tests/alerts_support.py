@@ -40,6 +40,7 @@ class Post:
 class Webhook:
     def __init__(self) -> None:
         self.posts: list[Post] = []
+        self.requests = 0
         self.status = 200
         self.lock = threading.Lock()
         self.arrived = threading.Event()
@@ -50,6 +51,7 @@ class Webhook:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 with hook.lock:
+                    hook.requests += 1
                     status = hook.status
                     if status == 200:
                         try:
@@ -68,7 +70,7 @@ class Webhook:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def url(self, path: str = "hook") -> str:
@@ -166,6 +168,39 @@ def write_config(tmp_path: Path, channels: str, *, alerts: str = "", environ: di
 
 def open_store(cfg) -> Store:
     return Store.open(cfg.database)
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    """Wait for something another thread does (a deadline, not a timing assertion)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("gave up waiting")
+        time.sleep(0.01)
+
+
+class Clock:
+    def __init__(self, now=NOW) -> None:
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **kw) -> None:
+        from datetime import timedelta
+        self.now = self.now + timedelta(**kw)
+
+
+def queue_story(store: Store, cfg, title: str, *, rule: str = "tr-sy-defence", severity: str = "high",
+                now=None, **kw) -> tuple[int, int]:
+    """What the pipeline does for a matched article: rows + outbox in one transaction."""
+    from watcher import outbox
+    story, article = add_article(store, title=title, rules=((rule, "Turkey–Syria defence", severity),), **kw)
+    with store.atomic() as db:
+        outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch(rule, severity=severity)],
+                       channels=cfg.channels, now=now or NOW)
+    return story, article
 
 
 @dataclass(frozen=True)

@@ -103,29 +103,39 @@ def recover(db) -> int:
             "UPDATE alerts SET status = 'pending', digest_id = NULL WHERE status = 'sending'").rowcount
 
 
-def claim_immediate(db, now: datetime, *, limit: int = 100) -> list[dict]:
-    """Due immediate rows, marked ``sending`` in one transaction."""
+def claim_immediate(db, now: datetime, *, channel: str | None = None, limit: int = 100) -> list[dict]:
+    """Due immediate rows (of one channel, or all), marked ``sending`` in one transaction."""
+    only = "AND channel = ?" if channel is not None else ""
     with db.atomic():
-        return _rows(db.execute(
+        rows = _rows(db.execute(
             "UPDATE alerts SET status = 'sending' WHERE id IN (SELECT id FROM alerts "
-            "WHERE status = 'pending' AND mode != 'digest' AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, id LIMIT ?) RETURNING *", [_iso(now), limit]))
+            f"WHERE status = 'pending' AND mode != 'digest' AND next_attempt_at <= ? {only} "
+            "ORDER BY next_attempt_at, id LIMIT ?) RETURNING *",
+            [_iso(now), *([channel] if channel is not None else []), limit]))
+    return sorted(rows, key=lambda r: (r["next_attempt_at"], r["id"]))
 
 
-def claim_digests(db, now: datetime, *, limit: int = 500) -> dict[str, list[dict]]:
-    """Every channel's due digest rows, each group marked ``sending`` with a
-    shared ``digest_id`` (its smallest alert id), in one transaction."""
+def channels_with_rows(db) -> list[str]:
+    """Channels that have unsent alerts."""
+    return [r[0] for r in db.execute(
+        "SELECT DISTINCT channel FROM alerts WHERE status IN ('pending', 'sending')").fetchall()]
+
+
+def claim_digests(db, now: datetime, *, channel: str | None = None,
+                  limit: int = 500) -> dict[str, list[dict]]:
+    """Due digest rows per channel (of one channel, or all), each group marked
+    ``sending`` with a shared ``digest_id`` (its smallest alert id), in one transaction."""
     groups: dict[str, list[dict]] = {}
     with db.atomic():
         channels = [r[0] for r in db.execute(
             "SELECT DISTINCT channel FROM alerts WHERE status = 'pending' AND mode = 'digest' "
             "AND next_attempt_at <= ?", [_iso(now)]).fetchall()]
-        for channel in channels:
+        for name in [c for c in channels if channel is None or c == channel]:
             ids = [r[0] for r in db.execute(
                 "SELECT id FROM alerts WHERE status = 'pending' AND mode = 'digest' AND channel = ? "
-                "AND next_attempt_at <= ? ORDER BY id LIMIT ?", [channel, _iso(now), limit]).fetchall()]
+                "AND next_attempt_at <= ? ORDER BY id LIMIT ?", [name, _iso(now), limit]).fetchall()]
             marks = ",".join("?" * len(ids))
-            groups[channel] = sorted(_rows(db.execute(
+            groups[name] = sorted(_rows(db.execute(
                 f"UPDATE alerts SET status = 'sending', digest_id = ? WHERE id IN ({marks}) RETURNING *",
                 [ids[0], *ids])), key=lambda r: r["id"])
     return groups
