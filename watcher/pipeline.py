@@ -50,7 +50,7 @@ class Parts:
 
 @dataclass(frozen=True)
 class PollResult:
-    feed: str
+    feed: str                    # the feed's url
     outcome: health.Outcome
     articles_stored: int = 0
     alerts_queued: int = 0

@@ -50,8 +50,8 @@ def run(ctx: CliContext, once: bool, log_level: str) -> None:
     try:
         if once:
             summary = pipeline.run_once(parts, store, lambda: Store.open(config.database))
-            _print_summary(summary)
-            if sender:
+            _print_summary(summary, {f.url: f.name for f in config.feeds})
+            if config.channels:
                 _print_delivery(sender.drain(ctx.clock()))
         else:
             Daemon(parts, sender=sender, maintenance=_maintenance(config, ctx)).run()
@@ -79,16 +79,25 @@ def _maintenance(config, ctx: CliContext):
     return maintain
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary, names: dict[str, str]) -> None:
     for result in summary.results:
         outcome = result.outcome
+        name = names.get(result.feed, result.feed)
         if outcome.status in (health.ERROR, health.GONE, health.THROTTLED):
-            click.echo(f"  ! {result.feed}: {outcome.error}", err=True)
+            click.echo(f"  ! {name}: {_without_url(outcome.error, result.feed)}", err=True)
         elif outcome.error:
-            click.echo(f"  ~ {result.feed}: stored what it could ({outcome.error})", err=True)
+            click.echo(f"  ~ {name}: stored what it could ({_without_url(outcome.error, result.feed)})",
+                       err=True)
     click.echo(f"polled {summary.feeds_polled} feed(s): {summary.entries_new} new entries, "
                f"{summary.articles_stored} articles stored, {summary.alerts_queued} alerts queued, "
                f"{summary.errors} feed error(s)")
+
+
+def _without_url(error: str | None, url: str) -> str | None:
+    """Errors name the URL they concern; beside the feed's name its own URL is noise."""
+    if error and error.startswith(url + ": "):
+        return error[len(url) + 2:]
+    return error
 
 
 def _print_delivery(result) -> None:
@@ -138,7 +147,7 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
             "errors": row.get("consecutive_errors", 0),
             "next_due": row.get("next_due") if not row.get("gone") else None,
             "articles": counts.get(row.get("id"), 0),
-            "last_error": row.get("last_error"),
+            "last_error": _without_url(row.get("last_error"), feed.url),
         })
     if as_json:
         import json
