@@ -1,0 +1,145 @@
+"""The extraction worker: trafilatura in a child process behind a memory bound.
+
+Started by :class:`watcher.extraction.Extractor` as
+``python -m watcher.extraction_worker FD MEMORY_BYTES``, talking pickled
+messages over the socket FD (a ``multiprocessing.connection.Connection``).
+trafilatura is imported inside :func:`serve`, in the child only. The child caps its own
+address space (RLIMIT_AS), says ``("ready", None)`` and then answers requests
+from its pipe until it receives ``None`` or the pipe closes:
+
+    request:  (html: bytes, url: str)
+    reply:    ("ok", {"text", "title", "author", "published", "language"})
+              | ("empty" | "memory" | "failed", message)
+
+After a ``MemoryError`` the child replies and exits (its heap is suspect); the
+parent starts a fresh one for the next page. The parent enforces the
+wall-clock deadline by killing the child.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import resource
+import sys
+from multiprocessing.connection import Connection
+
+_NEAR_BOUND = 0.75      # share of the memory bound that marks a page as a memory hog
+_LANG_SNIFF = 200_000   # bytes of the page searched for a declared language
+_DECLARED_LANGUAGE = [
+    re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
+    re.compile(rb"<meta\b[^>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*?"
+               rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
+    re.compile(rb"<meta\b[^>]*?property\s*=\s*[\"']?og:locale[\"']?[^>]*?"
+               rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
+]
+
+# trafilatura's settings: the benchmark pages score best with precision favoured
+# (see bench/extraction_quality.py); comments are not the article.
+_OPTIONS = {
+    "include_comments": False,
+    "favor_precision": True,
+    "with_metadata": True,
+    "deduplicate": False,
+}
+
+
+def serve(conn, memory_bytes: int) -> None:
+    """Child process entry point."""
+    logging.disable(logging.CRITICAL)     # trafilatura's warnings would go to our stderr
+    import trafilatura
+
+    problem = _limit_memory(memory_bytes)
+    conn.send(("failed", problem) if problem else ("ready", None))
+    if problem:
+        return
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        reply = _near_bound(_extract(trafilatura, *request), memory_bytes)
+        conn.send(reply)
+        if reply[0] == "memory" or _peak_address_space() >= _NEAR_BOUND * memory_bytes:
+            return                        # a fresh worker for the next page
+
+
+def _near_bound(reply: tuple, memory_bytes: int) -> tuple:
+    """libxml2 out of memory does not always raise: it may hand back a partial
+    tree and trafilatura then finds nothing. A failure after the worker came
+    close to its bound is reported as what it is."""
+    if reply[0] in ("empty", "failed") and _peak_address_space() >= _NEAR_BOUND * memory_bytes:
+        return ("memory", "the page needed more memory than the extraction bound allows")
+    return reply
+
+
+def _peak_address_space() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _limit_memory(memory_bytes: int) -> str | None:
+    in_use = _address_space()
+    if in_use and in_use * 1.5 > memory_bytes:
+        return (f"the extraction memory bound ({memory_bytes // 2**20} MB) is too small: "
+                f"the worker already maps {in_use // 2**20} MB; raise [extraction] memory_mb")
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    return None
+
+
+def _address_space() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _extract(trafilatura, html: bytes, url: str) -> tuple:
+    try:
+        document = trafilatura.bare_extraction(html, url=url, **_OPTIONS)
+        text = (document.text if document is not None else "") or ""
+        if not text.strip():
+            return ("empty", "no main text found on the page")
+        return ("ok", {
+            "text": text,
+            "title": document.title or None,
+            "author": document.author or None,
+            "published": document.date or None,
+            "language": document.language or _declared_language(html),
+        })
+    except MemoryError:
+        return ("memory", "the page needed more memory than the extraction bound allows")
+    except RecursionError:
+        return ("failed", "the page is nested too deeply to extract")
+    except Exception as exc:  # noqa: BLE001 - any library failure is this page's failure
+        return ("failed", f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _declared_language(html: bytes) -> str | None:
+    head = html[:_LANG_SNIFF]
+    for pattern in _DECLARED_LANGUAGE:
+        if match := pattern.search(head):
+            return match.group(1).decode("ascii").replace("_", "-").lower()
+    return None
+
+
+def main(argv: list[str]) -> int:
+    fd, memory_bytes = int(argv[1]), int(argv[2])
+    with Connection(fd) as conn:
+        serve(conn, memory_bytes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
