@@ -248,6 +248,24 @@ class ArticleView:
         return tuple((h, m.rule_id) for m in self.matches for h in m.hits if h.field == field)
 
 
+@dataclass(frozen=True)
+class HitGroup:
+    """The hits of one term in one field: shown once, with how often it occurs."""
+    term: str
+    entity: str | None
+    field: str
+    count: int
+    first: HitView
+
+
+def group_hits(hits: Iterable[HitView]) -> tuple[HitGroup, ...]:
+    groups: dict[tuple, list[HitView]] = {}
+    for hit in hits:
+        groups.setdefault((hit.field, hit.term.casefold(), hit.entity), []).append(hit)
+    return tuple(HitGroup(h[0].term, h[0].entity, h[0].field, len(h), h[0])
+                 for h in sorted(groups.values(), key=lambda hs: (hs[0].field != "title", hs[0].start)))
+
+
 def parse_hits(raw: str | None) -> tuple[tuple[HitView, ...], str | None]:
     """The stored hits JSON -> hits; bad JSON gives no hits and a problem note."""
     try:

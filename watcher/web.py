@@ -342,8 +342,8 @@ async def article_view(datasette, request):
         "nav": "stories", "a": article,
         "title_segments": review.highlight_field(article, "title"),
         "text_segments": review.highlight_field(article, "text"),
-        "contexts": {(m.rule_id, i): review.hit_context(article, h)
-                     for m in article.matches for i, h in enumerate(m.hits)},
+        "explained": [(m, [(g, review.hit_context(article, g.first)) for g in review.group_hits(m.hits)])
+                      for m in article.matches],
     })
 
 

@@ -134,10 +134,11 @@ def _explanation(article: review.ArticleView, color: bool) -> list[str]:
         out.append(f"  [{m.severity}] {m.rule_id} — {m.title} (score {m.score:g})")
         if m.problem:
             out.append(f"      ! {m.problem}")
-        for hit in m.hits:
-            who = f" → {hit.entity}" if hit.entity else ""
-            out.append(f"      {hit.field}: “{hit.term}”{who}: "
-                       + _paint(review.hit_context(article, hit), color))
+        for g in review.group_hits(m.hits):
+            who = f" → {g.entity}" if g.entity else ""
+            times = f" ×{g.count}" if g.count > 1 else ""
+            out.append(f"      {g.field}: “{g.term}”{times}{who}: "
+                       + _paint(review.hit_context(article, g.first), color))
     return out
 
 
