@@ -87,7 +87,7 @@ def test_a_failing_service_answer_is_reported(hook):
     hook.status = 500
     delivery = Notifier(channel(hook.url())).send(Message("t", "b", "text"))
     assert not delivery.ok
-    assert delivery.detail.startswith("failure") and "500" in delivery.detail
+    assert delivery.detail.startswith("JSON: Failed to send") and "error=500" in delivery.detail
 
 
 def test_a_closed_port_is_a_failed_delivery_not_an_exception(mailbox):

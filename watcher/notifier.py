@@ -86,7 +86,8 @@ class Notifier:
         entries = [e for service in result for e in service.logs()] or list(result.call_logs())
         said = "; ".join(dict.fromkeys(e.message.strip() for e in entries if e.message.strip()))
         services = ", ".join(dict.fromkeys(service.name for service in result))
-        detail = (result.status.name.lower() + (f" ({services})" if services else "")
+        detail = (f"{services}: {said}" if said and not result else
+                  result.status.name.lower() + (f" ({services})" if services else "")
                   + (f": {said}" if said else ""))
         return Delivery(bool(result), _cap(self.redactor.scrub(detail)))
 

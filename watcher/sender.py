@@ -152,7 +152,7 @@ class Sender:
                 delivery = notifier.send(job.message)
                 failure = None if delivery.ok else delivery
             else:
-                delivery = Delivery(False, f"not tried: the channel failed just before ({failure.detail})")
+                delivery = Delivery(False, "not tried, the channel had just failed: " + failure.detail)
             summary = summary + self._record(db, channel, job, delivery)
         return summary
 

@@ -7,7 +7,7 @@ import logging
 
 import click
 
-from watcher.console import CliContext, fail, table
+from watcher.console import CliContext, fail, short_time, table
 
 STATUS_CHOICES = ["pending", "sending", "sent", "dead"]
 
@@ -47,17 +47,26 @@ def alerts(click_ctx: click.Context, status: str | None, limit: int, as_json: bo
     for row in rows:            # feed text is untrusted: no terminal escapes, no newlines
         row["headline"] = clean_line(row["headline"], 200)
         row["feed"] = clean_line(row["feed"], 80)
+        row["last_error"] = clean_line(row["last_error"], 1000) or None
         row["when"] = row["sent_at"] if row["status"] == "sent" else row["next_attempt_at"]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
+    for row in rows:
+        row["when"] = short_time(row["when"])
+        row["feed"], row["headline"] = _cut(row["feed"], 24), _cut(row["headline"], 48)
+        row["last_error"] = _cut(row["last_error"], 120)
     click.echo(table(rows, ["id", "status", "channel", "attempts", "when", "feed", "headline",
-                            "last_error"], width=50))
+                            "last_error"], width=120))
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
     if counts.get("dead"):
         click.echo("fix the channel, then `watcher alerts retry --dead` (or `--all`) and "
                    "`watcher run --once` to send them")
+
+
+def _cut(text: str | None, width: int) -> str | None:
+    return text if text is None or len(text) <= width else text[: width - 1] + "…"
 
 
 @alerts.command()
