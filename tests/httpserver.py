@@ -309,6 +309,7 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self):
         sock, client = super().get_request()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # headers and body are separate writes
         if self._tls is not None:
             sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, client
