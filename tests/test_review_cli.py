@@ -224,3 +224,44 @@ def test_prune_drops_old_unmatched_articles_but_keeps_entries_and_matched_storie
     with pytest.raises(review.ReviewError):
         review.prune(store, 0, later)
     store.close()
+
+
+def test_highlight_survives_bad_offsets():
+    seg = review.highlight("Türkiye ve Suriye", [(0, 7, "a"), (5, 9, "b"), (-3, 2, "c"), (11, 99, "d"),
+                                                  (9, 3, "e"), (40, 50, "f")])
+    assert "".join(s.text for s in seg) == "Türkiye ve Suriye"
+    assert [(s.text, s.labels) for s in seg if s.mark] == [("Türkiye v", ("c", "a", "b")), ("Suriye", ("d",))]
+    assert review.highlight("", [(0, 3, "x")]) == (review.Segment(""),)
+
+
+def test_unreadable_stored_hits_are_reported_not_raised():
+    assert review.parse_hits("not json") == ((), review.parse_hits("not json")[1])
+    assert "unreadable" in review.parse_hits("{").__getitem__(1)
+    assert review.parse_hits('{"a": 1}')[0] == ()
+    hits, problem = review.parse_hits('[{"term": "x", "field": "title", "start": 0, "end": 1}]')
+    assert problem is None and hits[0].term == "x"
+
+
+def test_since_accepts_periods_dates_and_datetimes():
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    assert review.parse_since("2d", now) == "2026-11-19T12:00:00+00:00"
+    assert review.parse_since("90m", now) == "2026-11-21T10:30:00+00:00"
+    assert review.parse_since("2026-11-01", now) == "2026-11-01T00:00:00+00:00"
+    assert review.parse_since("2026-11-01T05:00:00+03:00", now) == "2026-11-01T02:00:00+00:00"
+    with pytest.raises(review.ReviewError, match="2026-13-01"):
+        review.parse_since("2026-13-01", now)
+
+
+def test_commands_on_an_empty_database(tmp_path):
+    config = tmp_path / "watcher.toml"
+    config.write_text(f'[watcher]\ndatabase = "{tmp_path / "w.db"}"\nrules = ["{review_world.RULES_V1}"]\n')
+    from click.testing import CliRunner
+    from watcher.cli import main
+    run = lambda *a: CliRunner().invoke(main, ["--config", str(config), *a], catch_exceptions=False)  # noqa: E731
+    assert run("log").stdout.startswith("(none)")
+    assert run("search", "anything").stdout.strip() == "no article matches that search"
+    assert run("export").stdout == ""
+    assert "0 article(s) scanned" in run("backtest").stdout
+    stats = run("rules", "stats").stdout
+    assert "tr-sy-defence" in stats and "drones" in stats            # configured rules listed with zeros
+    assert "articles" in run("status").stdout

@@ -218,3 +218,25 @@ def test_feedback_post_from_another_site_is_refused(site, world):
         ok = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token})
         assert ok.status_code == 302
     assert query(world, "SELECT COUNT(*) FROM feedback")[0][0] == before + 1
+
+
+def test_bad_filter_values_show_a_message_not_an_error(site):
+    response = httpx.get(site + "/", params={"since": "yesterday-ish", "severity": "urgent", "rule": "<b>x</b>"})
+    assert response.status_code == 200
+    assert "--since" in response.text and "&lt;b&gt;x&lt;/b&gt;" in response.text
+    assert httpx.get(site + "/search", params={"q": '"('}).status_code == 200
+    assert httpx.get(site + "/outbox", params={"status": "nonsense"}).status_code == 200
+
+
+def test_every_page_works_on_a_new_empty_database(tmp_path):
+    from watcher.store import Store
+    Store.open(tmp_path / "empty.db").close()
+    server = web.WebServer(web.WebSettings(database=tmp_path / "empty.db", port=0), clock=clock)
+    url = server.start()
+    try:
+        for path in ("/", "/search?q=x", "/feeds", "/outbox", "/rules", "/article/1"):
+            response = httpx.get(url + path)
+            assert response.status_code == (404 if path.startswith("/article") else 200), path
+        assert "No matched story" in httpx.get(url + "/").text
+    finally:
+        server.stop()
