@@ -149,5 +149,6 @@ def test_content_hash_refuses_short_texts():
 def test_normal_words_split_unspaced_scripts_and_keep_arabic_turkish_words():
     assert normal_words("東京都に住む") == ["東", "京", "都", "に", "住", "む"]
     assert normal_words("İstanbul’da Güler") == ["istanbul", "da", "guler"]
+    assert normal_words("ALTINDAĞ") == normal_words("Altındağ") == ["altindag"]
     # Arabic vowel marks are dropped, the word stays whole
     assert normal_words("كَتَبَ الوزير") == ["كتب", "الوزير"]

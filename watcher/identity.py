@@ -164,8 +164,11 @@ def normal_words(text: str) -> list[str]:
 
 
 @functools.cache
-def _mark_table() -> dict[int, None]:
-    """Combining marks and invisible format characters (Mn, Me, Cf) -> deleted.
-    Built once, on first use (a scan of Unicode, ~0.2 s)."""
-    return {cp: None for cp in range(sys.maxunicode + 1)
-            if unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf")}
+def _mark_table() -> dict[int, str | None]:
+    """Combining marks and invisible format characters (Mn, Me, Cf) -> deleted;
+    Turkish dotless ı -> i (``ALTINDAĞ`` folds to ``altindag`` as ``Altındağ``
+    does). Built once, on first use (a scan of Unicode, ~0.2 s)."""
+    table: dict[int, str | None] = {cp: None for cp in range(sys.maxunicode + 1)
+                                    if unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf")}
+    table[ord("ı")] = "i"
+    return table
