@@ -25,6 +25,7 @@ name = "Turkey"
 kind = "place"
 aliases = ["Türkiye", "Turkish", "Ankara", "تركيا", "التركية"]
 exclude = ["Turkish Airlines", "roast turkey"]
+match_case = ["Turkey"]
 
 [[entities]]
 id = "syria"
@@ -129,6 +130,7 @@ def matched(matcher: Matcher, text: str, title: str = "") -> dict:
     ("Türkiye, Suriye'ye eğitim desteği verecek.", "cooperation"),
     ("بدأت تركيا تدريب الجيش السوري", "cooperation"),
     ("Turkey and Syria", "close"),
+    ("TURKEY AND SYRIA", "close"),
     ("Ankara, Damascus", "close"),
     ("The army sent cadets.", "two-of"),
     ("A memorandum on training", "weighted"),
@@ -141,6 +143,7 @@ def test_positive_cases(matcher, text, rule):
 
 @pytest.mark.parametrize("text, rule", [
     ("Abu Dhabi and Qasr al-Hosn", "leader"),
+    ("a turkey and Syrian dates", "close"),                        # the bird: Turkey must be capitalised
     ("Japan's SDFs", "sdf"),
     ("The XSDF standard", "sdf"),
     ("Japan's Self-Defense Forces (SDF) train with Turkish pilots.", "cooperation"),

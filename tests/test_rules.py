@@ -128,6 +128,19 @@ name = "Again"
     assert any(m.startswith(f"{f}: entity 'x': entities[0].aliases[2]: '--' has no letters") for m in found)
 
 
+def test_match_case_must_name_an_alias(tmp_path):
+    body = """
+[[entities]]
+id = "turkey"
+name = "Turkey"
+kind = "place"
+match_case = ["Turky"]
+"""
+    (message,) = problems(tmp_path, body)
+    assert message == (f"{tmp_path / 'x.toml'}: entity 'turkey': entities[0].match_case[0]: 'Turky' is not the "
+                       "name or one of the aliases; list it there too")
+
+
 def test_every_problem_is_reported_not_just_the_first(tmp_path):
     body = ENTITIES + """
 [[rules]]

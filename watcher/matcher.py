@@ -79,6 +79,7 @@ class _Item:
     entity: str | None
     prefix: bool           # "train*": the word may go on
     substring: bool        # a regex pre-filter literal: no word boundaries
+    case: bool = False     # must be written as in the rule (or in capitals): "Turkey", not "turkey"
 
 
 class _Hit:
@@ -118,7 +119,8 @@ class Matcher:
         self._entity_items: dict[str, list[int]] = {}
         self._exclude_items: dict[str, list[int]] = {}
         for entity in rules.entities:
-            self._entity_items[entity.id] = [self._item(a, entity.id) for a in entity.aliases]
+            self._entity_items[entity.id] = [self._item(a, entity.id, case=a in entity.match_case)
+                                             for a in entity.aliases]
             self._exclude_items[entity.id] = [self._item(x, None) for x in entity.exclude]
         self._regexes: dict[str, re.Pattern] = {}
         self._leaf_items: dict[int, list[int]] = {}
@@ -130,13 +132,13 @@ class Matcher:
 
     # --- compiling ------------------------------------------------------
 
-    def _item(self, term: str, entity: str | None, *, substring: bool = False) -> int:
+    def _item(self, term: str, entity: str | None, *, substring: bool = False, case: bool = False) -> int:
         prefix = term.endswith("*") and not substring
         normal = term if substring else normalise_term(term[:-1] if prefix else term)
-        ident = (term, entity, prefix, substring, normal)
+        ident = (term, entity, prefix, substring, normal, case)
         if ident not in self._item_ids:
             self._item_ids[ident] = len(self._items)
-            self._items.append(_Item(term, entity, prefix, substring))
+            self._items.append(_Item(term, entity, prefix, substring, case))
             self._keys[normal].append(self._item_ids[ident])
         return self._item_ids[ident]
 
@@ -218,11 +220,11 @@ class _Run:
         self.views = {f: normalise(t) for f, t in self.originals.items()}
         self.hits: dict[int, list[_Hit]] = defaultdict(list)
         for field, view in self.views.items():
-            self._scan(field, view)
+            self._scan(field, view, self.originals[field])
         self._exclude()
         self._memo: dict[int, tuple[bool, list[_Hit]]] = {}
 
-    def _scan(self, field: str, view: Normalised) -> None:
+    def _scan(self, field: str, view: Normalised, original: str) -> None:
         text = view.text
         items = self.m._items
         for start, end, key in self.m._automaton.find(text):
@@ -234,6 +236,8 @@ class _Run:
                         starts_word = at_word_start(text, start)
                     if not starts_word or (not item.prefix and not at_word_end(text, end)):
                         continue
+                if item.case and not _same_case(original, view, start, end, item.term):
+                    continue
                 bucket = self.hits[item_id]
                 if len(bucket) < MAX_HITS_PER_TERM:
                     stop = _word_end(text, end) if item.prefix else end
@@ -387,6 +391,12 @@ def _windows_hits(per_child: list[list[_Hit]], within: int | None, same_sentence
                 if within is None or span <= within:
                     used.extend(chosen)
     return used
+
+
+def _same_case(original: str, view: Normalised, start: int, end: int, term: str) -> bool:
+    begin, stop = view.span(start, end)
+    written = original[begin:stop]
+    return written == term or (written.isupper() and written.upper() == term.upper())
 
 
 def _word_end(text: str, position: int) -> int:

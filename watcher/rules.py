@@ -38,7 +38,7 @@ _MODIFIERS = {
 }
 _RULE_KEYS = {"id", "title", "severity", "condition", "min_hits", "min_score", "channels",
               "tags", "description", "enabled"}
-_ENTITY_KEYS = {"id", "name", "kind", "aliases", "exclude", "description"}
+_ENTITY_KEYS = {"id", "name", "kind", "aliases", "exclude", "match_case", "description"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ class Entity:
     kind: str
     aliases: tuple[str, ...]     # the name first, then the aliases, as written
     exclude: tuple[str, ...] = ()  # phrases whose hits cancel overlapping alias hits
+    match_case: tuple[str, ...] = ()  # aliases that only match as capitalised (or in capitals)
     file: str = ""
 
 
@@ -252,9 +253,14 @@ class _Loader:
             ok = False
         aliases = self._strings(item.get("aliases", []), lambda k, m: fail(f"aliases{k}", m), terms=True)
         exclude = self._strings(item.get("exclude", []), lambda k, m: fail(f"exclude{k}", m), terms=True)
-        if aliases is None or exclude is None:
+        match_case = self._strings(item.get("match_case", []), lambda k, m: fail(f"match_case{k}", m), terms=True)
+        if aliases is None or exclude is None or match_case is None:
             return None
         everything = [name] + [a for a in aliases if a != name]
+        for i, alias in enumerate(match_case):
+            if alias not in everything:
+                fail(f"match_case[{i}]", f"{alias!r} is not the name or one of the aliases; list it there too")
+                ok = False
         if not normalise_term(name.rstrip("*")):
             everything = everything[1:]
         if not everything:
@@ -265,7 +271,7 @@ class _Loader:
             ok = False
         if not ok:
             return None
-        return Entity(eid, name, kind, tuple(everything), tuple(exclude), file)
+        return Entity(eid, name, kind, tuple(everything), tuple(exclude), tuple(match_case), file)
 
     def _strings(self, value, fail, *, terms: bool) -> list[str] | None:
         if not isinstance(value, list):
