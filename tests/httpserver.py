@@ -303,6 +303,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address, handler, *, owner: LoopbackServer, tls: ssl.SSLContext | None) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.owner = owner
         self._tls = tls
         super().__init__(address, handler)
@@ -345,6 +346,23 @@ def gzip_bomb(decoded_size: int) -> bytes:
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
     trailer = struct.pack("<II", crc, (blocks * mib) & 0xFFFFFFFF)
     return header + block * blocks + deflate.flush(zlib.Z_FINISH) + trailer
+
+
+class SilentListener:
+    """A socket that listens but never accepts: the kernel completes the TCP
+    handshake, then nothing is ever said (a black-holed server)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.sock.bind((host, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+
+    def __enter__(self) -> SilentListener:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.sock.close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -14,7 +14,7 @@ from ipaddress import ip_address
 import pytest
 
 from conftest import TEST_USER_AGENT
-from httpserver import TLS_CERT, free_port, gzip_bomb, zeros
+from httpserver import TLS_CERT, LoopbackServer, SilentListener, free_port, gzip_bomb, zeros
 from watcher import address
 from watcher.client import Client, FetchError, NetworkPolicy, parse_retry_after
 from watcher.decompression import ACCEPT_ENCODING
@@ -397,6 +397,22 @@ def test_redirect_to_a_disallowed_address_is_refused(http_server, make_server):
         assert client.get(http_server.url("/feed"), max_bytes=KB).body == b"internal data"
 
 
+def test_ipv6_loopback_server_when_allowed():
+    try:
+        server = LoopbackServer("::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    try:
+        server.route("/feed", RSS)
+        with Client(policy(allow=("::1/128",))) as client:
+            assert client.get(server.url("/feed"), max_bytes=MB).body == RSS
+        with Client(policy(allow=("127.0.0.0/8",))) as client:
+            error = fetch_error(client, server.url("/feed"))
+        assert error.kind == "private_address" and "refused to connect to ::1:" in str(error)
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("ip, reason", [
     ("127.0.0.1", "loopback"), ("10.0.0.1", "private"), ("172.16.5.4", "private"),
     ("192.168.1.1", "private"), ("169.254.169.254", "link-local"), ("100.64.0.1", "shared"),
@@ -477,6 +493,14 @@ def test_deadline_covers_a_hanging_dns_lookup():
     assert elapsed < 5.0
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_server_that_accepts_but_never_speaks_is_cut_at_the_deadline(scheme):
+    with SilentListener() as silent, Client(policy(timeout=1.0)) as client:
+        error, elapsed = timed_error(client, f"{scheme}://127.0.0.1:{silent.port}/feed")
+    assert error.kind == "timeout"
+    assert elapsed < 5.0
+
+
 # -- transport failures --------------------------------------------------------------------
 
 def test_connection_refused(loopback_client):
@@ -503,6 +527,20 @@ def test_garbage_instead_of_http_is_a_protocol_error(http_server, loopback_clien
     error = fetch_error(loopback_client, http_server.url("/x"))
     assert error.kind == "protocol"
     assert "not valid HTTP" in str(error)
+
+
+def test_endless_headers_are_a_protocol_error(http_server, loopback_client):
+    def endless(h):
+        h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for i in range(200_000):
+                h.wfile.write(b"X-Padding-%d: %s\r\n" % (i, b"a" * 100))
+        except OSError:
+            pass
+        h.close_connection = True
+    http_server.route_handler("/x", endless)
+    error = fetch_error(loopback_client, http_server.url("/x"))
+    assert error.kind == "protocol"
 
 
 def test_server_closing_without_an_answer(http_server, loopback_client):
@@ -579,3 +617,10 @@ def test_policy_validation():
     with pytest.raises(ValueError):
         NetworkPolicy(timeout=1, user_agent="x", allow_private=("not a network",))
     assert str(NetworkPolicy(timeout=1, user_agent="x", allow_private=("10.0.0.1/8",)).allow_private[0]) == "10.0.0.0/8"
+
+
+def test_https_to_a_plain_http_port_is_a_tls_error(http_server, loopback_client):
+    http_server.route("/feed", RSS)
+    error = fetch_error(loopback_client, http_server.url("/feed").replace("http:", "https:"))
+    assert error.kind == "tls"
+    assert "plain http" in str(error)

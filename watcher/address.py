@@ -65,7 +65,7 @@ def refusal(address: IPAddress, allow: Sequence[IPNetwork] = ()) -> str | None:
             continue
         reason = _reason(candidate)
         if reason is not None:
-            return reason if candidate == address else f"{reason} {candidate} inside {address}"
+            return reason if candidate == address else f"{reason} ({candidate}) wrapped in IPv6"
     return None
 
 

@@ -306,7 +306,9 @@ def _classified(exc: BaseException) -> tuple[str, str]:
     if tls is not None:
         if isinstance(tls, ssl.SSLCertVerificationError):
             return "tls", f"TLS failed: certificate verify failed ({tls.verify_message})"
-        return "tls", f"TLS failed: {getattr(tls, 'reason', None) or tls}"
+        reason = getattr(tls, "reason", None) or str(tls)
+        hint = " (does this port speak plain http?)" if reason == "WRONG_VERSION_NUMBER" else ""
+        return "tls", f"TLS failed: {reason}{hint}"
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
         return "connection", "connection refused (nothing listens on that port?)"
     message = _first_message(chain)
@@ -435,7 +437,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 def _refusal_message(host: str, ip: object, reason: str) -> str:
-    named = "" if str(ip) == host.strip("[]") else f" ({host})"
+    named = "" if address.parse(host) == ip else f" ({host})"
     return (f"refused to connect to {ip}{named}: {reason}; if this server is meant to be "
             f"reached, add it to network.allow_private")
 
