@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import socket
 import ssl
 import threading
@@ -50,6 +51,7 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 DEFAULT_ACCEPT = "*/*"
 _DNS_THREADS = 16                 # created on demand; a hung look-up cannot starve the others
 
+_PASSWORD_IN_URL = re.compile(r"(://[^/@\s:]*:)[^/@\s]*@")   # messages never show a URL's password
 Resolver = Callable[[str, int], Sequence[str]]
 
 
@@ -92,7 +94,7 @@ class FetchError(Exception):
     'private_address', 'redirects', 'scheme', 'connection', 'tls', 'protocol'."""
 
     def __init__(self, kind: str, url: str, detail: str) -> None:
-        super().__init__(f"{url}: {detail}")
+        super().__init__(_PASSWORD_IN_URL.sub(r"\1***@", f"{url}: {detail}"))
         self.kind = kind
         self.url = url
         self.detail = detail
