@@ -37,7 +37,9 @@ by a space, except after a single letter or a common abbreviation such as
 from __future__ import annotations
 
 import bisect
+import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad", "\u200b", "\u2060", "\ufeff"}
@@ -56,6 +58,7 @@ _TERMINATORS = set(".!?\u061f\u3002\u06d4")
 _LATIN_ARTICLES = {"al", "el"}
 _SUN_ARTICLES = {"ad", "an", "ar", "as", "ash", "at", "az", "ath", "adh",
                  "ed", "en", "er", "es", "esh", "et", "ez"}
+_ALL_ARTICLES = _LATIN_ARTICLES | _SUN_ARTICLES
 _ARABIC_ARTICLE = "\u0627\u0644"  # ال
 _ARABIC_PROCLITICS = "\u0648\u0641\u0628\u0643"  # و ف ب ك
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "adm", "brig", "capt",
@@ -113,21 +116,29 @@ def fold_char(char: str) -> str | None:
     return "".join(out)
 
 
-class _Folder:
-    """Memoised per-character folding (the table grows with the alphabet seen, not the text)."""
+class _Table(dict):
+    """str.translate table: each character to its folded letters, " " to separate words.
+
+    Filled on demand, so it grows with the alphabet seen, not with the text.
+    ``irregular`` holds the characters that do not fold to exactly one letter
+    or one space (they vanish, like harakat, or expand, like "ß").
+    """
 
     def __init__(self) -> None:
-        self.table: dict[str, str | None] = {}
+        super().__init__()
+        self.irregular: set[str] = set()
 
-    def __call__(self, char: str) -> str | None:
-        try:
-            return self.table[char]
-        except KeyError:
-            folded = self.table[char] = fold_char(char)
-            return folded
+    def __missing__(self, code: int) -> str:
+        folded = fold_char(chr(code))
+        value = " " if folded is None else folded
+        if len(value) != 1:
+            self.irregular.add(chr(code))
+        self[code] = value
+        return value
 
 
-_FOLD = _Folder()
+_TABLE = _Table()
+_RUN = re.compile(r"[^ ]+")
 
 
 def normalise(text: str) -> Normalised:
@@ -136,19 +147,28 @@ def normalise(text: str) -> Normalised:
     return _assemble(text, words)
 
 
-# A word: (letters, original start per letter, original end per letter).
-_Word = tuple[str, list[int], list[int]]
+# A word: (letters, original start per letter, original end per letter);
+# the offsets are ranges when letters map one to one onto the original.
+_Word = tuple[str, Sequence[int], Sequence[int]]
 
 
 def _words(text: str) -> list[_Word]:
+    folded = text.translate(_TABLE)
+    if len(folded) == len(text) and not _TABLE.irregular.intersection(text):
+        return [(m.group(), range(m.start(), m.end()), range(m.start() + 1, m.end() + 1))
+                for m in _RUN.finditer(folded)]
+    return _words_slowly(text)
+
+
+def _words_slowly(text: str) -> list[_Word]:
     words: list[_Word] = []
     letters: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    fold = _FOLD
+    table = _TABLE
     for index, char in enumerate(text):
-        folded = fold(char)
-        if folded is None:
+        folded = table[ord(char)]
+        if folded == " ":
             if letters:
                 words.append(("".join(letters), starts, ends))
                 letters, starts, ends = [], [], []
@@ -183,14 +203,15 @@ def _strip_arabic_article(word: _Word) -> _Word:
 
 def _drop_articles(text: str, words: list[_Word]) -> list[_Word]:
     kept: list[_Word] = []
+    last = len(words) - 1
     for i, word in enumerate(words):
         letters = word[0]
-        if _is_arabic(letters[0]):
+        if "\u0600" <= letters[0] <= "\u06ff":
             kept.append(_strip_arabic_article(word))
+        elif i < last and letters in _ALL_ARTICLES and _is_latin_article(text, word, words[i + 1]):
             continue
-        if i + 1 < len(words) and len(letters) <= 3 and _is_latin_article(text, word, words[i + 1]):
-            continue
-        kept.append(word)
+        else:
+            kept.append(word)
     return kept
 
 
@@ -218,29 +239,38 @@ def _sentence_break(text: str, word: _Word, following: _Word) -> bool:
     return len(before) > 1 and before not in _ABBREVIATIONS
 
 
+_BREAK_CANDIDATE = re.compile(r"[\n.!?\u061f\u3002\u06d4]")
+
+
 def _assemble(text: str, words: list[_Word]) -> Normalised:
-    parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     token_starts: list[int] = []
     sentences: list[int] = []
+    breaks = [m.start() for m in _BREAK_CANDIDATE.finditer(text)]
+    next_break = 0
     sentence = 0
     position = 0
-    for i, (letters, w_starts, w_ends) in enumerate(words):
-        if i:
-            parts.append(" ")
-            starts.append(w_starts[0])
-            ends.append(w_starts[0])
+    previous = None
+    for word in words:
+        letters, w_starts, w_ends = word
+        if previous is not None:
+            begin = w_starts[0]
+            starts.append(begin)
+            ends.append(begin)
             position += 1
-            if _sentence_break(text, words[i - 1], words[i]):
+            gap = previous[2][-1]
+            while next_break < len(breaks) and breaks[next_break] < gap:
+                next_break += 1
+            if next_break < len(breaks) and breaks[next_break] < begin and _sentence_break(text, previous, word):
                 sentence += 1
         token_starts.append(position)
         sentences.append(sentence)
-        parts.append(letters)
         starts.extend(w_starts)
         ends.extend(w_ends)
         position += len(letters)
-    return Normalised("".join(parts), tuple(starts), tuple(ends),
+        previous = word
+    return Normalised(" ".join(w[0] for w in words), tuple(starts), tuple(ends),
                       tuple(token_starts), tuple(sentences))
 
 

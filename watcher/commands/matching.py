@@ -7,7 +7,9 @@ text/HTML files, or over JSON lines.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -77,10 +79,11 @@ def _match_jsonl(matcher: Matcher, name: str) -> int:
     """Match every line of one JSONL file; return the number of bad lines."""
     bad = 0
     try:
-        stream = click.get_binary_stream("stdin") if name == "-" else open(name, "rb")
+        stream = _open(name)
     except OSError as exc:
         fail(f"{name}: cannot read: {exc.strerror or exc}")
-    with stream:
+        raise  # unreachable
+    with stream as stream:
         for number, raw in enumerate(_lines(stream), start=1):
             if raw is not None and not raw.strip():
                 continue
@@ -94,6 +97,13 @@ def _match_jsonl(matcher: Matcher, name: str) -> int:
                 continue
             _emit(verdict(doc_id, matcher.match(doc)))
     return bad
+
+
+def _open(name: str):
+    """A binary stream for a file name, or standard input for "-" (left open)."""
+    if name == "-":
+        return contextlib.nullcontext(sys.stdin.buffer)
+    return open(name, "rb")
 
 
 def _lines(stream):
@@ -144,7 +154,7 @@ def _parse_line(raw: bytes | None):
 
 def _match_file(matcher: Matcher, name: str) -> bool:
     try:
-        with (click.get_binary_stream("stdin") if name == "-" else open(name, "rb")) as stream:
+        with _open(name) as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         click.echo(f"watcher: {name}: cannot read: {exc.strerror or exc}", err=True)
