@@ -27,7 +27,7 @@ from aiosmtpd.smtp import AuthResult
 from watcher import config as config_mod
 from watcher.store import Store
 
-NOW = datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 11, 21, 6, 0, tzinfo=timezone.utc)   # in the past, for subprocess runs on the real clock
 
 
 @dataclass

@@ -130,7 +130,7 @@ def test_digest_lists_items_and_says_what_did_not_fit():
 
 def test_test_message_names_the_channel():
     msg = channel_test_message("ops @everyone", "text", NOW)
-    assert "ops @\u200beveryone" in msg.body and "2026-11-21 06:00 UTC" in msg.body
+    assert "ops @\u200beveryone" in msg.body and "2025-11-21 06:00 UTC" in msg.body
 
 
 def test_clean_line_caps_length():

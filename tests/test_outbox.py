@@ -101,7 +101,7 @@ def test_digest_rows_wait_for_the_end_of_their_period(setup):
         outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("tr-sy-defence")],
                        channels=cfg.channels, now=NOW)
     row = store.query("SELECT * FROM alerts WHERE channel = 'daily'")[0]
-    assert (row["mode"], row["next_attempt_at"]) == ("digest", "2026-11-21T08:00:00+00:00")
+    assert (row["mode"], row["next_attempt_at"]) == ("digest", "2025-11-21T08:00:00+00:00")
     assert [r["channel"] for r in outbox.claim_immediate(store.db, NOW)] == ["all", "defence"]
     assert outbox.claim_digests(store.db, NOW) == {}
     groups = outbox.claim_digests(store.db, NOW + timedelta(hours=2))
