@@ -152,3 +152,11 @@ def test_normal_words_split_unspaced_scripts_and_keep_arabic_turkish_words():
     assert normal_words("ALTINDAĞ") == normal_words("Altındağ") == ["altindag"]
     # Arabic vowel marks are dropped, the word stays whole
     assert normal_words("كَتَبَ الوزير") == ["كتب", "الوزير"]
+
+
+def test_a_huge_text_is_read_only_as_far_as_max_chars():
+    from watcher.identity import MAX_CHARS
+    huge = (TEXT + "\n") * (3 * MAX_CHARS // len(TEXT))
+    assert len(huge) > 2 * MAX_CHARS
+    assert content_hash(huge) == content_hash(huge[:MAX_CHARS] + " and a different ending")
+    assert len(normal_words(huge)) < MAX_CHARS // 4

@@ -23,6 +23,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from courlan import normalize_url
 
+# Only this much of a text is read for identity (a 5 MB extraction costs no
+# more than a long article; copies that agree this far are the same text).
+MAX_CHARS = 200_000
 # Content identity needs this many words; shorter texts (paywall stubs, "read
 # more" teasers, empty extractions) are too often the same for different
 # articles to prove anything.
@@ -157,10 +160,13 @@ def normal_words(text: str) -> list[str]:
     """The words of ``text`` as identity sees them: NFKC, case-folded,
     diacritics and punctuation removed (so curly and straight quotes, soft
     hyphens, ``İ``/``i``, Arabic vowel marks do not make two copies differ).
-    Characters of unspaced scripts (Chinese, Japanese, Thai...) are words."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    bare = unicodedata.normalize("NFKD", folded).translate(_mark_table())
-    return _TOKEN.findall(unicodedata.normalize("NFC", bare))
+    Characters of unspaced scripts (Chinese, Japanese, Thai...) are words.
+    Only the first MAX_CHARS characters are read."""
+    folded = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
+    if not folded.isascii():
+        folded = unicodedata.normalize(
+            "NFC", unicodedata.normalize("NFKD", folded).translate(_mark_table()))
+    return _TOKEN.findall(folded)
 
 
 @functools.cache
