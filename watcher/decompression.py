@@ -63,21 +63,23 @@ def _stage(coding: str) -> _Inflate | _Brotli | None:
     if coding in ("gzip", "x-gzip"):
         return _Inflate("gzip", 32 + zlib.MAX_WBITS)     # 32: gzip or zlib header, auto-detected
     if coding == "deflate":
-        return _Inflate("deflate", zlib.MAX_WBITS)       # zlib-wrapped; raw deflate tried on failure
+        return _Inflate("deflate", None)                 # zlib-wrapped or raw: the first bytes tell
     if coding == "br" and _BROTLI:
         return _Brotli()
     return None
 
 
 class _Inflate:
-    def __init__(self, name: str, wbits: int) -> None:
+    def __init__(self, name: str, wbits: int | None) -> None:
         self._name = name
         self._wbits = wbits
-        self._zlib = zlib.decompressobj(wbits)
-        self._started = False
+        self._zlib = zlib.decompressobj(wbits) if wbits is not None else None
+        self._head = b""
         self.produced = 0
 
     def feed(self, data: bytes, room: int) -> bytes:
+        if self._zlib is None:
+            data = self._choose(data)
         out = bytearray()
         while data:
             limit = room - len(out) + 1
@@ -91,17 +93,24 @@ class _Inflate:
     def finish(self) -> bytes:
         return b""   # a missing trailer is tolerated: the data so far is kept
 
+    def _choose(self, data: bytes) -> bytes:
+        """'deflate' should be zlib-wrapped (RFC 9110) but some servers send raw
+        deflate; a valid zlib header in the first two bytes decides."""
+        self._head += data
+        if len(self._head) < 2:
+            return b""
+        cmf, flg = self._head[0], self._head[1]
+        wrapped = cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
+        self._wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
+        self._zlib = zlib.decompressobj(self._wbits)
+        data, self._head = self._head, b""
+        return data
+
     def _decompress(self, data: bytes, limit: int) -> bytes:
         try:
-            chunk = self._zlib.decompress(data, limit)
+            return self._zlib.decompress(data, limit)
         except zlib.error as exc:
-            if self._name == "deflate" and not self._started and self._wbits > 0:
-                self._wbits = -zlib.MAX_WBITS            # servers that send raw deflate
-                self._zlib = zlib.decompressobj(self._wbits)
-                return self._decompress(data, limit)
             raise CorruptBody(f"the body is not valid {self._name} data ({exc})") from None
-        self._started = True
-        return chunk
 
     def _next_member(self) -> bytes:
         """Concatenated gzip members are one body; anything else after the end is ignored."""
