@@ -218,6 +218,30 @@ def stories_quality(bodies: dict[str, str]) -> None:
         store.close()
 
 
+def extracted_vs_gold(bodies: dict[str, str]) -> None:
+    """Each real page through the watcher's extractor (its real navigation,
+    captions and links around the article) against the clean gold text: the
+    same article as two different outlets' pages would give it."""
+    from watcher.extraction import ExtractionError, Extractor
+    gold = json.loads((REAL / "ground-truth.json").read_text(encoding="utf-8"))
+    cfg, joined, rows = DedupConfig(), 0, []
+    with Extractor() as extractor:
+        for key, text in bodies.items():
+            page = gzip.decompress((REAL / f"{key}.html.gz").read_bytes())
+            try:
+                got = extractor.extract(page, url=gold[key]["url"]).text
+            except ExtractionError:
+                got = ""
+            fa, fb = similarity.fingerprint(text), similarity.fingerprint(got)
+            d = similarity.distance(fa, fb) if fa is not None and fb is not None else 64
+            r = similarity.resemblance(similarity.shingle_set(text), similarity.shingle_set(got))
+            rows.append((d, r))
+            joined += d <= cfg.max_distance and r >= cfg.min_resemblance
+    print(f"\nReal pages through the extractor vs their gold text: {joined}/{len(bodies)} join"
+          f" ({joined / len(bodies):.1%}); distance p50 {statistics.median(d for d, _ in rows):.0f},"
+          f" p95 {pct([d for d, _ in rows], .95)}; resemblance p5 {pct([r for _, r in rows], .05):.2f}")
+
+
 def _store(store, stories, url, text, now):
     canonical = identity.canonical_url(url)
     chash, fp = identity.content_hash(text), similarity.fingerprint(text)
@@ -337,6 +361,7 @@ def main() -> None:
     identity.normal_words("warm up")                     # builds the diacritics table once
     quality(bodies)
     stories_quality(bodies)
+    extracted_vs_gold(bodies)
     fingerprint_speed(bodies)
     sizes = [10_000, 100_000] + ([] if args.quick else [1_000_000])
     index_speed(sizes)

@@ -198,3 +198,20 @@ def test_index_grows_and_reports_its_memory():
     assert len(index) == 5000
     assert 5000 * 26 <= index.nbytes <= 2 * 5000 * 34 + 1024
     assert index.near(4999, max_distance=0, since=0) == [(5000, 0)]
+
+
+def test_real_pages_through_the_extractor_join_their_clean_gold_text(gold):
+    """The same article as two sites give it: the real page with its navigation,
+    captions and links, extracted by the watcher, against the clean gold text."""
+    from watcher.extraction import Extractor
+    urls = {key: row["url"] for key, row in
+            json.loads((PAGES / "ground-truth.json").read_text(encoding="utf-8")).items()}
+    keys = list(gold)[::9]                                    # 13 pages from all over the set
+    with Extractor(timeout=60) as extractor:
+        extracted = {k: extractor.extract(gzip.decompress((PAGES / f"{k}.html.gz").read_bytes()),
+                                          url=urls[k]).text for k in keys}
+    assert all(extracted[k] != gold[k] for k in keys)        # really two different texts
+    missed = [k[:8] for k in keys if not joins(gold[k], extracted[k])]
+    assert len(missed) <= 1, missed
+    # and none of them joins another page's gold text
+    assert not any(joins(gold[a], extracted[b]) for a in keys for b in keys if a != b)
