@@ -10,6 +10,7 @@ import tracemalloc
 import zlib
 from datetime import datetime, timezone
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 
@@ -641,3 +642,33 @@ def test_messages_never_show_a_password_in_the_url():
             client.get(f"http://reader:s3cret@127.0.0.1:{port}/feed", max_bytes=KB)
     assert "s3cret" not in str(info.value)
     assert f"http://reader:***@127.0.0.1:{port}/feed: connection refused" in str(info.value)
+
+
+# -- real material -------------------------------------------------------------------------
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="shared/fixtures/real is not beside the repo")
+def test_real_feeds_and_pages_arrive_byte_for_byte_in_every_coding(http_server, loopback_client):
+    """Every real feed (and the real pages stored gzipped, served as a site would
+    serve them) comes out of the client exactly as it went in."""
+    coders = [("identity", lambda b: b), ("gzip", gzip.compress), ("deflate", zlib.compress)]
+    if "br" in ACCEPT_ENCODING:
+        import brotli
+        coders.append(("br", lambda b: brotli.compress(b, quality=5)))
+    files = sorted(p for p in (REAL / "feeds").rglob("*") if p.is_file())
+    assert len(files) > 100
+    for n, path in enumerate(files):
+        original = path.read_bytes()
+        encoding, encode = coders[n % len(coders)]
+        packed = encode(original)
+        http_server.route(f"/f{n}", lambda p=packed: (p[i:i + 1500] for i in range(0, len(p), 1500)),
+                          headers={"Content-Encoding": encoding}, content_type="application/xml")
+        response = loopback_client.get(http_server.url(f"/f{n}"), max_bytes=10 * MB)
+        assert response.body == original, f"{path.name} via {encoding}"
+    for n, path in enumerate(sorted((REAL / "html").rglob("*.html.gz"))[:20]):
+        http_server.route(f"/p{n}", path.read_bytes(), headers={"Content-Encoding": "gzip"},
+                          content_type="text/html; charset=utf-8")
+        response = loopback_client.get(http_server.url(f"/p{n}"), max_bytes=10 * MB)
+        assert response.body == gzip.decompress(path.read_bytes())
