@@ -366,6 +366,15 @@ def test_private_address_literals_are_refused_without_connecting(url):
         assert fetch_error(client, url).kind == "private_address"
 
 
+@pytest.mark.parametrize("host", ["2130706433", "127.1", "0x7f000001", "localhost"])
+def test_spellings_of_loopback_are_refused_after_resolution(host):
+    """The system resolver turns these into 127.0.0.1; the check is on what it returns."""
+    with Client(policy(allow=())) as client:
+        error = fetch_error(client, f"http://{host}:9/feed")
+    assert error.kind == "private_address"
+    assert f"127.0.0.1 ({host}): loopback" in str(error)
+
+
 def test_a_name_resolving_to_loopback_is_refused(http_server):
     http_server.route("/feed", RSS)
     resolver = lambda host, port: ["127.0.0.1"]  # noqa: E731
