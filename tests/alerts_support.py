@@ -42,6 +42,7 @@ class Webhook:
         self.posts: list[Post] = []
         self.requests = 0
         self.status = 200
+        self.delay = 0.0            # seconds between accepting a post and answering it
         self.lock = threading.Lock()
         self.arrived = threading.Event()
         hook = self
@@ -60,6 +61,9 @@ class Webhook:
                             payload = {"raw": raw.decode("utf-8", "replace")}
                         hook.posts.append(Post(self.path, dict(self.headers), payload))
                 hook.arrived.set()
+                if hook.delay:
+                    import time
+                    time.sleep(hook.delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -68,7 +72,11 @@ class Webhook:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass        # a client killed mid-request (the crash test) is expected
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()

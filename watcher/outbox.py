@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 from watcher.config import SEVERITIES, AlertsConfig, ChannelConfig
 from watcher.duration import parse_duration
+from watcher.store import immediate
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 STATUSES = (PENDING, SENDING, SENT, DEAD)
@@ -98,7 +99,7 @@ def digest_due(every: str, now: datetime) -> datetime:
 
 def recover(db) -> int:
     """Rows left ``sending`` by a crash go back to ``pending`` (start-up only)."""
-    with db.atomic():
+    with immediate(db):
         return db.execute(
             "UPDATE alerts SET status = 'pending', digest_id = NULL WHERE status = 'sending'").rowcount
 
@@ -106,7 +107,7 @@ def recover(db) -> int:
 def claim_immediate(db, now: datetime, *, channel: str | None = None, limit: int = 100) -> list[dict]:
     """Due immediate rows (of one channel, or all), marked ``sending`` in one transaction."""
     only = "AND channel = ?" if channel is not None else ""
-    with db.atomic():
+    with immediate(db):
         rows = _rows(db.execute(
             "UPDATE alerts SET status = 'sending' WHERE id IN (SELECT id FROM alerts "
             f"WHERE status = 'pending' AND mode != 'digest' AND next_attempt_at <= ? {only} "
@@ -126,7 +127,7 @@ def claim_digests(db, now: datetime, *, channel: str | None = None,
     """Due digest rows per channel (of one channel, or all), each group marked
     ``sending`` with a shared ``digest_id`` (its smallest alert id), in one transaction."""
     groups: dict[str, list[dict]] = {}
-    with db.atomic():
+    with immediate(db):
         channels = [r[0] for r in db.execute(
             "SELECT DISTINCT channel FROM alerts WHERE status = 'pending' AND mode = 'digest' "
             "AND next_attempt_at <= ?", [_iso(now)]).fetchall()]
@@ -143,7 +144,7 @@ def claim_digests(db, now: datetime, *, channel: str | None = None,
 
 def mark_sent(db, ids: Iterable[int], now: datetime) -> None:
     ids = list(ids)
-    with db.atomic():
+    with immediate(db):
         db.execute(f"UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
                    f"last_error = NULL WHERE id IN ({','.join('?' * len(ids))})", [_iso(now), *ids])
 
@@ -152,7 +153,7 @@ def release(db, ids: Iterable[int]) -> None:
     """Claimed rows that were not tried (shutting down) go back untouched."""
     ids = list(ids)
     if ids:
-        with db.atomic():
+        with immediate(db):
             db.execute(f"UPDATE alerts SET status = 'pending', digest_id = NULL "
                        f"WHERE status = 'sending' AND id IN ({','.join('?' * len(ids))})", ids)
 
@@ -170,7 +171,7 @@ def mark_failed(db, ids: Iterable[int], error: str, now: datetime, config: Alert
     row's new status (``pending`` with a later due time, or ``dead``)."""
     ids = list(ids)
     error = error[:MAX_ERROR]
-    with db.atomic():
+    with immediate(db):
         attempts = max(r[0] for r in db.execute(
             f"SELECT attempts FROM alerts WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()) + 1
         due = now + timedelta(seconds=backoff(attempts, config, rng))
@@ -184,7 +185,7 @@ def mark_failed(db, ids: Iterable[int], error: str, now: datetime, config: Alert
 def kill(db, ids: Iterable[int], error: str) -> None:
     """Rows that cannot be sent at all (their channel is gone) become dead now."""
     ids = list(ids)
-    with db.atomic():
+    with immediate(db):
         db.execute(f"UPDATE alerts SET status = 'dead', last_error = ?, digest_id = NULL "
                    f"WHERE id IN ({','.join('?' * len(ids))})", [error[:MAX_ERROR], *ids])
 
@@ -205,7 +206,7 @@ def retry(db, now: datetime, *, ids: Sequence[int] = (), dead: bool = False,
         where.append("status IN ('pending', 'dead')")
     if not where:
         return 0
-    with db.atomic():
+    with immediate(db):
         return db.execute(
             f"UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = ?, digest_id = NULL "
             f"WHERE status IN ('pending', 'dead') AND ({' OR '.join(where)})", [_iso(now), *params]).rowcount
