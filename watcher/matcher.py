@@ -121,7 +121,8 @@ class Matcher:
         for entity in rules.entities:
             self._entity_items[entity.id] = [self._item(a, entity.id, case=a in entity.match_case)
                                              for a in entity.aliases]
-            self._exclude_items[entity.id] = [self._item(x, None) for x in entity.exclude]
+            if entity.exclude:
+                self._exclude_items[entity.id] = [self._item(x, None) for x in entity.exclude]
         self._regexes: dict[str, re.Pattern] = {}
         self._leaf_items: dict[int, list[int]] = {}
         for rule in rules.rules:

@@ -1,0 +1,129 @@
+"""Matcher cost per article as the number of rules grows: 10, 100, 1,000, 10,000.
+
+    .venv/bin/python bench/matcher.py [--rounds 5] [--sizes 10,100,1000,10000]
+
+Documents: the seed corpus (seeds/) and the real gold article texts in
+../shared/fixtures/real/html/scrapinghub/ground-truth.json (when present).
+Rules: the default pack (rules/) plus synthetic rules, each with its own
+entity (three invented aliases that never occur in the text) combined with
+shared common words ("army", "government", "said", ...) that DO occur, some
+inside `near` conditions. A matcher whose cost grew with the rule count (a loop
+of regexes, or evaluating every rule on every article) would show it here.
+
+Prints, per rule count: time to load+compile the rules, the median over rounds
+(rounds interleave the rule counts) of the mean cost per article, that cost without normalisation (automaton +
+rule evaluation), and the ratio to the smallest rule count. No assertions:
+this is a measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from watcher.matcher import Document, Matcher  # noqa: E402
+from watcher.normalisation import normalise  # noqa: E402
+from watcher.rules import load_rules  # noqa: E402
+
+GOLD = ROOT.parent / "shared" / "fixtures" / "real" / "html" / "scrapinghub" / "ground-truth.json"
+COMMON = ["army", "government", "said", "training", "president", "market", "police", "minister", "company"]
+
+
+def documents() -> list[Document]:
+    docs = [Document(p.stem, "", p.read_text(encoding="utf-8")) for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    if GOLD.exists():
+        gold = json.loads(GOLD.read_text(encoding="utf-8"))
+        docs += [Document(key, "", value["articleBody"]) for key, value in sorted(gold.items())]
+    return docs
+
+
+def invented(i: int) -> str:
+    letters = ""
+    n = i
+    for _ in range(4):
+        letters += "bcdfghjklmnpqrstvwxz"[n % 20] + "aeiou"[(n // 20) % 5]
+        n //= 100
+    return letters.capitalize()
+
+
+def synthetic_rules(count: int) -> str:
+    out = []
+    for i in range(count):
+        name = invented(i)
+        words = [COMMON[i % len(COMMON)], COMMON[(i * 7 + 3) % len(COMMON)]]
+        out.append(f'[[entities]]\nid = "syn-{i}"\nname = "{name} Quorvath"\nkind = "person"\n'
+                   f'aliases = ["{name} Qorvath", "Minister {name}ov"]\n')
+        if i % 10 == 0:
+            condition = (f'{{ near = [{{ entity = "syn-{i}" }}, {{ terms = {json.dumps(words)} }}], '
+                         f'within = 10 }}')
+        else:
+            condition = f'{{ all = [{{ entity = "syn-{i}" }}, {{ terms = {json.dumps(words)} }}] }}'
+        out.append(f'[[rules]]\nid = "syn-{i}"\ntitle = "Synthetic {i}"\nseverity = "low"\n'
+                   f'condition = {condition}\n')
+    return "\n".join(out)
+
+
+def measure_one(matcher: Matcher, docs: list[Document]) -> float:
+    start = time.perf_counter()
+    for doc in docs:
+        matcher.match(doc)
+    return (time.perf_counter() - start) / len(docs)
+
+
+def normalisation_cost(docs: list[Document], rounds: int) -> float:
+    per_round = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for doc in docs:
+            normalise(doc.title)
+            normalise(doc.text)
+        per_round.append((time.perf_counter() - start) / len(docs))
+    return statistics.median(per_round)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--sizes", default="10,100,1000,10000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    docs = documents()
+    chars = sum(len(d.text) for d in docs) / len(docs)
+    print(f"{len(docs)} articles, {chars:.0f} characters on average; median of {args.rounds} rounds")
+    built = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "synthetic.toml"
+            path.write_text(synthetic_rules(size - 3), encoding="utf-8")   # + the 3 rules of the pack
+            start = time.perf_counter()
+            rules = load_rules([ROOT / "rules", path])
+            matcher = Matcher(rules)
+            built.append((rules, matcher, time.perf_counter() - start))
+    # Rounds interleave the rule counts, so drift in machine load hits every size alike.
+    samples: list[list[float]] = [[] for _ in sizes]
+    normalising: list[float] = []
+    for _ in range(args.rounds):
+        normalising.append(normalisation_cost(docs, 1))
+        for i, (_, matcher, _) in enumerate(built):
+            samples[i].append(measure_one(matcher, docs))
+    base_norm = statistics.median(normalising)
+    print(f"normalisation alone: {base_norm * 1000:.2f} ms/article (independent of the rules)")
+    print(f"{'rules':>7} {'load+compile s':>15} {'ms/article':>11} {'excl. normalise':>16} "
+          f"{'matches':>8} {'ratio':>6}")
+    first = statistics.median(samples[0])
+    for (rules, matcher, compile_time), costs in zip(built, samples):
+        cost = statistics.median(costs)
+        matches = sum(len(matcher.match(d)) for d in docs)
+        print(f"{len(rules.rules):>7} {compile_time:>15.2f} {cost * 1000:>11.2f} "
+              f"{max(cost - base_norm, 0) * 1000:>16.2f} {matches:>8} {cost / first:>6.2f}")
+
+if __name__ == "__main__":
+    main()
