@@ -155,4 +155,4 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError):
         Extractor(timeout=0)
     with pytest.raises(ValueError):
-        Extractor(memory_mb=8)
+        Extractor(memory_mb=0)

@@ -60,8 +60,8 @@ class Extractor:
     def __init__(self, *, timeout: float = 20.0, memory_mb: int = 768) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        if memory_mb < 64:
-            raise ValueError("memory_mb must be at least 64")
+        if memory_mb <= 0:
+            raise ValueError("memory_mb must be positive")
         self._timeout = timeout
         self._memory_bytes = memory_mb * 2**20
         self._lock = threading.Lock()
