@@ -32,8 +32,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -49,7 +47,7 @@ from watcher.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, TooLarg
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 DEFAULT_ACCEPT = "*/*"
-_DNS_THREADS = 16                 # created on demand; a hung look-up cannot starve the others
+_DNS_SLOTS = 16                   # look-ups at once; a hung one costs a slot, not the deadline
 
 _PASSWORD_IN_URL = re.compile(r"(://[^/@\s:]*:)[^/@\s]*@")   # messages never show a URL's password
 Resolver = Callable[[str, int], Sequence[str]]
@@ -112,9 +110,8 @@ class Client:
         self._policy = policy
         self._clock = clock
         self._deadlines = _Deadlines()
-        self._dns = ThreadPoolExecutor(max_workers=_DNS_THREADS, thread_name_prefix="watcher-dns")
-        backend = _GuardedBackend(policy.allow_private, self._deadlines,
-                                  resolver or _system_resolve, self._dns)
+        lookups = _Lookups(resolver or _system_resolve, _DNS_SLOTS)
+        backend = _GuardedBackend(policy.allow_private, self._deadlines, lookups)
         self._http = httpx.Client(transport=_Transport(backend), follow_redirects=False,
                                   trust_env=False, cookies=_no_cookies())
 
@@ -126,7 +123,6 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
-        self._dns.shutdown(wait=False, cancel_futures=True)
 
     def get(self, url: str, *, max_bytes: int, etag: str | None = None,
             last_modified: str | None = None, accept: str | None = None) -> Response:
@@ -376,6 +372,38 @@ class _Deadlines:
         return remaining if timeout is None else min(timeout, remaining)
 
 
+class _Lookups:
+    """Name look-ups in daemon threads (getaddrinfo cannot be interrupted), at most
+    ``slots`` at once: a hung resolver costs a thread, never the deadline or a clean exit."""
+
+    def __init__(self, resolver: Resolver, slots: int) -> None:
+        self._resolver = resolver
+        self._slots = threading.BoundedSemaphore(slots)
+
+    def resolve(self, host: str, port: int, wait: float | None) -> Sequence[str]:
+        started = time.monotonic()
+        if not self._slots.acquire(timeout=wait):
+            raise httpcore.ConnectTimeout(f"no free slot to look up {host} in time")
+        outcome: list = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome.append(self._resolver(host, port))
+            except Exception as exc:  # handed to the waiting thread
+                outcome.append(exc)
+            finally:
+                self._slots.release()
+                done.set()
+
+        threading.Thread(target=run, name=f"watcher-dns {host}", daemon=True).start()
+        if not done.wait(None if wait is None else max(0.0, wait - (time.monotonic() - started))):
+            raise httpcore.ConnectTimeout(f"DNS look-up of {host} did not finish in time")
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+
 def _system_resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(info[4][0] for info in infos))
@@ -383,11 +411,10 @@ def _system_resolve(host: str, port: int) -> list[str]:
 
 class _GuardedBackend(httpcore.NetworkBackend):
     def __init__(self, allow: Sequence[IPv4Network | IPv6Network], deadlines: _Deadlines,
-                 resolver: Resolver, dns: ThreadPoolExecutor) -> None:
+                 lookups: _Lookups) -> None:
         self._allow = tuple(allow)
         self._deadlines = deadlines
-        self._resolver = resolver
-        self._dns = dns
+        self._lookups = lookups
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
@@ -416,9 +443,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
             return [literal]
         wait = self._deadlines.bound(timeout, httpcore.ConnectTimeout)
         try:
-            answers = self._dns.submit(self._resolver, host, port).result(timeout=wait)
-        except FutureTimeout:
-            raise httpcore.ConnectTimeout(f"DNS look-up of {host} did not finish in time") from None
+            answers = self._lookups.resolve(host, port, wait)
         except (OSError, UnicodeError) as exc:
             raise _Unresolvable(f"cannot resolve host name {host} ({exc})") from None
         ips = [ip for ip in map(address.parse, answers) if ip is not None]
