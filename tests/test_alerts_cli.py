@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from alerts_support import Clock, Webhook, open_store, queue_story, write_config
+from watcher.cli import main
 from watcher.sender import Sender
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 
 
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 def watcher(cfg, *args):
-    return subprocess.run([sys.executable, "-m", "watcher.cli", "--config", str(cfg.path), *args],
-                          capture_output=True, text=True, timeout=120)
+    """The CLI in this process (fast); `run` in a real process, as a user starts it."""
+    if args[0] == "run":
+        return subprocess.run([sys.executable, "-m", "watcher.cli", "--config", str(cfg.path), *args],
+                              capture_output=True, text=True, timeout=120)
+    result = CliRunner().invoke(main, ["--config", str(cfg.path), *args], catch_exceptions=False)
+    return Done(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture
