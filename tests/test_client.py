@@ -681,3 +681,27 @@ def test_real_feeds_and_pages_arrive_byte_for_byte_in_every_coding(http_server, 
                           content_type="text/html; charset=utf-8")
         response = loopback_client.get(http_server.url(f"/p{n}"), max_bytes=10 * MB)
         assert response.body == gzip.decompress(path.read_bytes())
+
+
+def test_proxy_settings_in_the_environment_are_ignored(http_server, make_server, monkeypatch):
+    proxy = make_server()
+    proxy.route("/", b"proxied!")
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, proxy.url("/"))
+    http_server.route("/feed", RSS)
+    with Client(policy()) as client:
+        assert client.get(http_server.url("/feed"), max_bytes=MB).body == RSS
+    assert proxy.requests == []
+
+
+def test_international_host_names_are_looked_up_and_sent_in_punycode(http_server):
+    http_server.route("/haber", RSS)
+    asked = []
+    def resolver(host, port):
+        asked.append(host)
+        return ["127.0.0.1"]
+    with Client(policy(), resolver=resolver) as client:
+        response = client.get(f"http://gazete-türkiye.example:{http_server.port}/haber", max_bytes=MB)
+    assert response.body == RSS
+    assert asked == ["xn--gazete-trkiye-3ob.example"]
+    assert http_server.requests[0].headers["host"] == f"xn--gazete-trkiye-3ob.example:{http_server.port}"
