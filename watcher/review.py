@@ -466,18 +466,18 @@ def rule_stats(store: Store, *, since: str | None = None,
     ``known`` (rule id, title, severity) adds configured rules that never matched."""
     rows = store.query(f"""
         WITH latest AS (
-            SELECT article_id, verdict FROM feedback WHERE id IN (
-                SELECT MAX(id) FROM feedback GROUP BY article_id))
-        SELECT m.rule_id,
-               (SELECT rule_title FROM matches x WHERE x.rule_id = m.rule_id ORDER BY x.id DESC LIMIT 1) AS title,
-               (SELECT severity FROM matches x WHERE x.rule_id = m.rule_id ORDER BY x.id DESC LIMIT 1) AS severity,
-               COUNT(*) AS matches, COUNT(DISTINCT COALESCE(a.story_id, -a.id)) AS stories,
-               SUM(l.verdict = 'relevant') AS relevant, SUM(l.verdict = 'irrelevant') AS irrelevant,
-               MAX(m.matched_at) AS last_match
-        FROM matches m JOIN articles a ON a.id = m.article_id
-        LEFT JOIN latest l ON l.article_id = m.article_id
-        {'WHERE a.fetched_at >= :since' if since else ''}
-        GROUP BY m.rule_id ORDER BY matches DESC, m.rule_id""", {"since": since})
+            SELECT f.article_id, f.verdict FROM feedback f
+            JOIN (SELECT MAX(id) AS id FROM feedback GROUP BY article_id) last ON last.id = f.id),
+        per_rule AS (
+            SELECT m.rule_id, COUNT(*) AS matches, COUNT(DISTINCT COALESCE(a.story_id, -a.id)) AS stories,
+                   SUM(l.verdict = 'relevant') AS relevant, SUM(l.verdict = 'irrelevant') AS irrelevant,
+                   MAX(m.matched_at) AS last_match, MAX(m.id) AS last_id
+            FROM matches m JOIN articles a ON a.id = m.article_id
+            LEFT JOIN latest l ON l.article_id = m.article_id
+            {'WHERE a.fetched_at >= :since' if since else ''}
+            GROUP BY m.rule_id)
+        SELECT p.*, x.rule_title AS title, x.severity FROM per_rule p JOIN matches x ON x.id = p.last_id
+        ORDER BY p.matches DESC, p.rule_id""", {"since": since})
     stats = [RuleStat(r["rule_id"], r["title"], r["severity"], r["matches"], r["stories"],
                       r["relevant"] or 0, r["irrelevant"] or 0, r["last_match"]) for r in rows]
     seen = {s.rule_id for s in stats}
@@ -608,11 +608,11 @@ def prune(store: Store, keep_days: float, now: datetime) -> Pruned:
         ids = [r["id"] for r in store.query("""
             SELECT a.id FROM articles a
             WHERE a.matched = 0 AND a.fetched_at < :cutoff
-              AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)
-              AND NOT EXISTS (SELECT 1 FROM alerts al WHERE al.article_id = a.id)
-              AND NOT EXISTS (SELECT 1 FROM feedback fb WHERE fb.article_id = a.id)
-              AND (a.story_id IS NULL OR NOT EXISTS (
-                   SELECT 1 FROM articles o WHERE o.story_id = a.story_id AND o.matched = 1))
+              AND a.id NOT IN (SELECT article_id FROM matches)
+              AND a.id NOT IN (SELECT article_id FROM alerts)
+              AND a.id NOT IN (SELECT article_id FROM feedback)
+              AND (a.story_id IS NULL OR a.story_id NOT IN (
+                   SELECT story_id FROM articles WHERE matched = 1 AND story_id IS NOT NULL))
             LIMIT :batch""", {"cutoff": cutoff, "batch": PRUNE_BATCH})]
         if not ids:
             return Pruned(articles, stories, cutoff)

@@ -185,9 +185,19 @@ def _v1_fts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v3_review_indexes(db: sqlite_utils.Database) -> None:
+    # Alerts and duplicates of one article: `watcher show/export` look them up,
+    # and deleting an article (pruning) checks both foreign keys.
+    db.executescript("""
+CREATE INDEX IF NOT EXISTS idx_alerts_article ON alerts(article_id);
+CREATE INDEX IF NOT EXISTS idx_articles_duplicate ON articles(duplicate_of);
+""")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
+    Migration(3, "indexes for reviewing and pruning", _v3_review_indexes),
 )
 
 

@@ -307,9 +307,9 @@ async def stories_view(datasette, request):
     try:
         flt = review.Filter(rule=form["rule"], feed=form["feed"], severity=form["severity"],
                             since=review.parse_since(form["since"], now) if form["since"] else None,
-                            limit=200)
+                            limit=100)
     except review.ReviewError as exc:
-        error, flt = str(exc), review.Filter(limit=200)
+        error, flt = str(exc), review.Filter(limit=100)
 
     def load(store):
         verdicts = {r["article_id"]: r["verdict"] for r in store.query(
