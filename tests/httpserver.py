@@ -9,6 +9,19 @@ gzip bombs, and optional TLS.
         ...
         server.requests[-1].headers["if-none-match"]
 
+Route options (see ``Route``): status, headers, etag, last_modified,
+content_type, delay, trickle (seconds per byte), gzip, redirect_to,
+hang ('before_headers' | 'after_headers' | 'mid_body'), length ('auto', an int
+that may lie, 'chunked', or None to end the body by closing). A body may be
+bytes or a zero-argument callable returning an iterable of chunks
+(``zeros(size)`` streams gigabytes without holding them; ``gzip_bomb(size)``
+is a small gzip stream that inflates to ``size`` bytes).
+``route_handler(path, fn)`` lets ``fn(handler)`` write anything at all.
+Also here: ``LoopbackServer("127.0.0.2")`` / ``("::1")`` for a second
+address, ``LoopbackServer(tls=True)`` (self-signed cert for localhost in
+tests/tls/, test use only), ``SilentListener`` (accepts TCP, never speaks)
+and ``free_port()`` (nothing listens: connection refused).
+
 Hanging handlers wait on the server's stop event, so ``stop()`` never waits
 for them; handler threads are daemons.
 """
