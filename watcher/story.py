@@ -30,6 +30,7 @@ from watcher.config import DedupConfig
 from watcher.store import Store
 
 CANDIDATES = 8          # nearest fingerprints whose texts are compared
+SURE = 0.9              # a candidate this alike ends the search
 EXPLAIN_MEMBERS = 50    # earlier members an explanation compares against
 
 
@@ -124,23 +125,31 @@ class Stories:
             return None
         mine = similarity.shingle_set(text)
         best: Placement | None = None
+        joined: set[int] = set()              # stories a nearer member already qualified
         for row in self._rows([article_id for article_id, _ in candidates], since):
             d = similarity.distance(fingerprint, row["simhash"])
-            if d > self.config.max_distance:
-                continue                      # the row changed since it was indexed
+            if d > self.config.max_distance or row["story_id"] in joined:
+                continue                      # changed since indexed, or nothing to learn
             r = similarity.resemblance(mine, similarity.shingle_set(row["body"] or ""))
-            if r >= self.config.min_resemblance and (best is None or r > best.similarity):
-                best = Placement(row["story_id"], row["first_article_id"], "similar",
-                                 round(r, 3), row["id"], d)
+            if r >= self.config.min_resemblance:
+                joined.add(row["story_id"])
+                if best is None or r > best.similarity:
+                    best = Placement(row["story_id"], row["first_article_id"], "similar",
+                                     round(r, 3), row["id"], d)
+            if best is not None and best.similarity >= SURE:
+                break
         return best
 
     def _rows(self, ids: list[int], since: datetime) -> list[dict]:
+        """The candidates' rows, in the order given (nearest first)."""
         marks = ",".join("?" * len(ids))
-        return self.store.query(
+        rows = self.store.query(
             "SELECT a.id, a.story_id, a.simhash, COALESCE(a.text, a.summary) AS body, "
             "s.first_article_id FROM articles a JOIN stories s ON s.id = a.story_id "
             f"WHERE a.id IN ({marks}) AND a.simhash IS NOT NULL AND a.fetched_at >= ?",
             (*ids, since.isoformat()))
+        order = {article_id: i for i, article_id in enumerate(ids)}
+        return sorted(rows, key=lambda r: order[r["id"]])
 
     def _sync(self, since: datetime) -> None:
         """Bring the index up to date with the articles table."""
