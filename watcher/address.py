@@ -70,8 +70,8 @@ def refusal(address: IPAddress, allow: Sequence[IPNetwork] = ()) -> str | None:
 
 
 def _judged(address: IPAddress) -> tuple[IPAddress, ...]:
-    """The addresses that decide: for IPv6 forms that embed an IPv4 address,
-    the IPv4 address (plus the outer one for 6to4, which is routed as IPv6)."""
+    """The address that decides: for IPv6 forms that embed an IPv4 address,
+    the IPv4 address (the IPv6 prefix only names the translator or relay)."""
     if isinstance(address, IPv4Address):
         return (address,)
     if address.ipv4_mapped is not None:
@@ -79,7 +79,7 @@ def _judged(address: IPAddress) -> tuple[IPAddress, ...]:
     if any(address in net for net in _NAT64):
         return (IPv4Address(int(address) & 0xFFFFFFFF),)
     if address in _SIX_TO_FOUR and address.sixtofour is not None:
-        return (address, address.sixtofour)
+        return (address.sixtofour,)
     return (address,)
 
 
