@@ -99,6 +99,21 @@ def test_bad_lines_get_an_error_line_in_place_and_exit_1(tmp_path):
     assert "4 input line(s) could not be read" in result.stderr
 
 
+def test_undecodable_and_overlong_lines_are_errors_not_crashes(tmp_path, monkeypatch):
+    from watcher.commands import matching
+
+    monkeypatch.setattr(matching, "MAX_LINE_BYTES", 64)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": "x", "text": "\xff\xfe"}\n' + b'{"id": "y", "text": "' + b"a" * 200 + b'"}\n'
+                     + b'{"id": "z", "text": "Abu Kasra"}')          # no newline at the end
+    result = run(["match", "--rules", str(RULES), "--jsonl", str(path)], cwd=tmp_path)
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["error"].startswith("line 1: not UTF-8 text")
+    assert lines[1]["error"].startswith("line 2: line longer than")
+    assert lines[2]["id"] == "z" and lines[2]["matched"] is True
+
+
 def test_rules_option_works_without_any_config(tmp_path):
     result = run(["match", "--rules", str(RULES), "--jsonl", "-"], cwd=tmp_path,
                  stdin=json.dumps({"id": 1, "title": "", "text": "Abu Kasra spoke"}) + "\n")

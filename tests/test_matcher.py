@@ -245,3 +245,12 @@ def test_many_rules_only_matching_ones_are_reported(tmp_path):
     found = matcher.match(Document("d", "", "The army training with Zorvath1999 Quillon and Zorvath7 Quillon."))
     assert sorted(m.rule_id for m in found) == ["r1999", "r7"]
 
+
+
+def test_a_long_article_keeps_exact_offsets(matcher):
+    filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 5000
+    text = filler + "Türkiye will train the Syrian army. " + filler + "Final words of Murhef Abu Kasra."
+    found = matched(matcher, text)
+    (hit,) = found["leader"].hits
+    assert text[hit.start:hit.end] == "Murhef Abu Kasra"
+    assert {text[h.start:h.end] for h in found["cooperation"].hits} == {"Türkiye", "train", "Syrian"}

@@ -26,6 +26,7 @@ SNIPPET_CONTEXT = 60          # characters each side of a hit
 MAX_HITS_PER_TERM = 1000      # raw hits kept per term per document (bounds memory)
 MAX_SHOWN_PER_TERM = 5        # hits of one term/entity shown in an explanation
 MAX_SHOWN = 50                # hits shown per rule match
+MAX_FIELD_CHARS = 2_000_000   # longer titles/texts are matched on their first 2 million characters
 REGEX_WINDOW = 2000           # regexes run on paragraphs cut to this many characters
 MAX_REGEX_HITS = 100          # matches kept per regex per field
 _FIELD_ORDER = {"title": 0, "text": 1}
@@ -217,7 +218,7 @@ class _Run:
     def __init__(self, matcher: Matcher, doc: Document) -> None:
         self.m = matcher
         text = doc.text if doc.text.strip() else doc.summary
-        self.originals = {"title": doc.title or "", "text": text or ""}
+        self.originals = {"title": (doc.title or "")[:MAX_FIELD_CHARS], "text": (text or "")[:MAX_FIELD_CHARS]}
         self.views = {f: normalise(t) for f, t in self.originals.items()}
         self.hits: dict[int, list[_Hit]] = defaultdict(list)
         for field, view in self.views.items():

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from array import array
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,10 +77,10 @@ class Normalised:
     """
 
     text: str
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
-    token_starts: tuple[int, ...]
-    token_sentences: tuple[int, ...]
+    starts: Sequence[int]          # compact arrays: 8 bytes a character
+    ends: Sequence[int]
+    token_starts: Sequence[int]
+    token_sentences: Sequence[int]
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original offsets of the normalised range [start, end)."""
@@ -243,10 +244,10 @@ _BREAK_CANDIDATE = re.compile(r"[\n.!?\u061f\u3002\u06d4]")
 
 
 def _assemble(text: str, words: list[_Word]) -> Normalised:
-    starts: list[int] = []
-    ends: list[int] = []
-    token_starts: list[int] = []
-    sentences: list[int] = []
+    starts = array("q")
+    ends = array("q")
+    token_starts = array("q")
+    sentences = array("q")
     breaks = [m.start() for m in _BREAK_CANDIDATE.finditer(text)]
     next_break = 0
     sentence = 0
@@ -270,8 +271,7 @@ def _assemble(text: str, words: list[_Word]) -> Normalised:
         ends.extend(w_ends)
         position += len(letters)
         previous = word
-    return Normalised(" ".join(w[0] for w in words), tuple(starts), tuple(ends),
-                      tuple(token_starts), tuple(sentences))
+    return Normalised(" ".join(w[0] for w in words), starts, ends, token_starts, sentences)
 
 
 def normalise_term(term: str) -> str:

@@ -60,7 +60,8 @@ def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tupl
             click.echo(f"watcher: {bad} input line(s) could not be read; see the \"error\" lines", err=True)
             raise SystemExit(EXIT_BAD_INPUT)
         return
-    unreadable = [name for name in files if not _match_file(matcher, name)]
+    with Pages() as pages:
+        unreadable = [name for name in files if not _match_file(matcher, name, pages)]
     if unreadable:
         raise SystemExit(2)
 
@@ -152,7 +153,7 @@ def _parse_line(raw: bytes | None):
 
 # --- text and HTML files --------------------------------------------------------
 
-def _match_file(matcher: Matcher, name: str) -> bool:
+def _match_file(matcher: Matcher, name: str, pages: "Pages") -> bool:
     try:
         with _open(name) as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
@@ -162,16 +163,16 @@ def _match_file(matcher: Matcher, name: str) -> bool:
     if len(data) > MAX_FILE_BYTES:
         click.echo(f"watcher: {name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; skipped", err=True)
         return False
-    doc = _document(name, data)
+    doc = _document(name, data, pages)
     matches = matcher.match(doc)
     _print_explanation(name, doc, matches)
     return True
 
 
-def _document(name: str, data: bytes) -> Document:
+def _document(name: str, data: bytes, pages: "Pages") -> Document:
     text = data.decode("utf-8", errors="replace")
     if _is_html(name, text):
-        title, text = html_text(data, name)
+        title, text = pages.text(data, name)
         return Document(name, title, text)
     return Document(name, "", text)
 
@@ -183,18 +184,33 @@ def _is_html(name: str, text: str) -> bool:
     return head.startswith("<!doctype html") or head.startswith("<html")
 
 
-def html_text(data: bytes, name: str) -> tuple[str, str]:
-    """(title, text) of an HTML page: the project's extractor when present, else the visible text."""
-    try:
+class Pages:
+    """(title, text) of HTML pages: the project's extractor (one worker for all pages), else the visible text."""
+
+    def __init__(self) -> None:
+        self._extractor = None
+
+    def text(self, data: bytes, name: str) -> tuple[str, str]:
         from watcher.extraction import ExtractionError, Extractor
-    except ImportError:
-        return _visible_text(data.decode("utf-8", errors="replace"))
-    try:
-        with Extractor() as extractor:
-            extracted = extractor.extract(data, url=Path(name).resolve().as_uri())
+
+        if self._extractor is None:
+            self._extractor = Extractor()
+        try:
+            extracted = self._extractor.extract(data, url=Path(name).resolve().as_uri())
+        except ExtractionError:
+            return _visible_text(data.decode("utf-8", errors="replace"))
         return extracted.title or "", extracted.text
-    except ExtractionError:
-        return _visible_text(data.decode("utf-8", errors="replace"))
+
+    def close(self) -> None:
+        if self._extractor is not None:
+            self._extractor.close()
+            self._extractor = None
+
+    def __enter__(self) -> "Pages":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class _TextOnly(HTMLParser):
@@ -279,9 +295,11 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
     if background is None:
         fail("no background corpus found; pass --background DIR (a folder of general news texts)")
     try:
-        draft = derivation.derive(seed_dir, background, max_terms=max_terms, html_text=html_text)
+        with Pages() as pages:
+            draft = derivation.derive(seed_dir, background, max_terms=max_terms, html_text=pages.text)
     except derivation.DerivationError as exc:
         fail(str(exc))
+        raise  # unreachable
     if output is None:
         click.echo(draft.toml, nl=False)
     else:
