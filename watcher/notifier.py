@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,19 +51,21 @@ class Notifier:
         plugin = self._instantiate()
         self.limits = Limits(
             title=max(0, int(getattr(plugin, "title_maxlen", 250) or 0)),
-            body=max(200, min(int(getattr(plugin, "body_maxlen", 32768) or 32768), 32768)),
+            body=max(60, min(int(getattr(plugin, "body_maxlen", 32768) or 32768), 32768)),
         ) if plugin else Limits()
 
     def _instantiate(self):
-        with apprise.LogCapture(level=logging.WARNING) as captured:
-            try:
-                plugin = apprise.Apprise.instantiate(self.channel.url, asset=_asset())
-            except Exception as exc:  # apprise raises for some malformed URLs
-                plugin, reason = None, self.redactor.scrub_exception(exc)
-            else:
-                reason = ""
+        captured = _Capture()
+        logger = logging.getLogger("apprise")
+        logger.addHandler(captured)
+        try:
+            plugin, reason = apprise.Apprise.instantiate(self.channel.url, asset=_asset()), ""
+        except Exception as exc:  # apprise raises for some malformed URLs
+            plugin, reason = None, self.redactor.scrub_exception(exc)
+        finally:
+            logger.removeHandler(captured)
         if plugin is None:
-            said = _lines(self.redactor.scrub(captured.getvalue())) or reason
+            said = _cap(self.redactor.scrub("; ".join(dict.fromkeys(captured.lines)))) or reason
             self.problem = (f"apprise cannot use the URL of channel {self.channel.name!r} "
                             f"({safe_url(self.channel)}{_source(self.channel)})"
                             + (f": {said}" if said else ""))
@@ -99,10 +102,18 @@ def _asset():
         return apprise.AppriseAsset()
 
 
-def _lines(text: str) -> str:
-    """apprise's captured log lines without their timestamps."""
-    out = [re.sub(r"^\S+ \S+ - \w+ - ", "", line).strip() for line in text.splitlines()]
-    return _cap("; ".join(dict.fromkeys(line for line in out if line)))
+class _Capture(logging.Handler):
+    """apprise's warnings about one URL: only this thread's, so channels
+    checked at the same time never see each other's messages."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.lines.append(record.getMessage().strip())
 
 
 def _cap(text: str) -> str:
