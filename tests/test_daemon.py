@@ -109,3 +109,25 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, server)
     assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 2 * expected
     assert conn.execute("SELECT count(*) FROM articles WHERE matched = 1").fetchone()[0] >= 5
     conn.close()
+
+
+def test_a_hung_feed_never_holds_up_the_others(tmp_path, server):
+    server.route("/hang.xml", hang="before_headers")
+    room = Newsroom(server)
+    room.add_seed_articles()
+    config = write_config(tmp_path, [("Hang", server.url("/hang.xml")), ("Good", room.publish())],
+                          timeout="30s")
+    text = config.read_text().replace('poll_interval = "15m"', 'poll_interval = "1s"')
+    config.write_text(text)
+    daemon = start(config, "--grace", "2s")
+    try:
+        # While the hung feed holds its request (30 s deadline), the good one is polled again and again.
+        assert wait_for(lambda: len(server.requests_for("/feed.xml")) >= 3, timeout=25), daemon.stderr
+        assert len(server.requests_for("/hang.xml")) == 1     # never two polls of one feed at once
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        _, err = daemon.communicate(timeout=60)
+    # The hung poll is abandoned at the end of the grace time, not waited for.
+    assert time.monotonic() - stopped < 15, err
+    assert daemon.returncode == 0 and "still running at the end of the 2 s grace time" in err

@@ -36,14 +36,21 @@ TICK_SECONDS = 10.0
 GRACE_SECONDS = 20.0
 
 
+def tick_for(config: Config) -> float:
+    """How often the dispatcher looks for due feeds: every 10 s, or more often
+    when a feed's interval is shorter than 40 s."""
+    shortest = min((f.interval for f in config.feeds), default=TICK_SECONDS * 4)
+    return max(1.0, min(TICK_SECONDS, shortest / 4))
+
+
 class Daemon:
     def __init__(self, parts: Parts, *, sender=None, maintenance: Callable[[Store], None] | None = None,
-                 tick: float = TICK_SECONDS, grace: float = GRACE_SECONDS) -> None:
+                 tick: float | None = None, grace: float = GRACE_SECONDS) -> None:
         self.parts = parts
         self.config: Config = parts.config
         self.sender = sender
         self.maintenance = maintenance
-        self.tick = tick
+        self.tick = tick or tick_for(parts.config)
         self.grace = grace
         self._in_flight: dict[str, Future] = {}
         self._guard = threading.Lock()
@@ -53,8 +60,12 @@ class Daemon:
                                         thread_name_prefix="poll")
 
     # -- life cycle -------------------------------------------------------
-    def run(self, *, install_signals: bool = True) -> None:
-        """Block until stop() or SIGTERM/SIGINT; the instance lock is already held."""
+    def run(self, *, install_signals: bool = True) -> bool:
+        """Block until stop() or SIGTERM/SIGINT; the instance lock is already held.
+
+        Returns False when polls were still running at the end of the grace
+        time: the caller should then exit the process at once (they hold no
+        open transaction that matters: every write is atomic)."""
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.parts.stop.set())
@@ -76,28 +87,32 @@ class Daemon:
         finally:
             log.info("stopping: waiting up to %.0f s for polls under way", self.grace)
             scheduler.shutdown(wait=False)
-            self._drain()
+            finished = self._drain()
             if self.sender:
                 self.sender.stop(timeout=max(1.0, self.grace / 2))
             store.close()
+        return finished
 
     def stop(self) -> None:
         self.parts.stop.set()
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
+        """Wait for polls under way, at most the grace time; True if all ended."""
         deadline = time.monotonic() + self.grace
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._guard:
             running = list(self._in_flight.values())
         for future in running:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                log.warning("%d poll(s) still running at the end of the grace time", len(running))
-                break
             try:
-                future.result(timeout=remaining)
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                left = sum(not f.done() for f in running)
+                log.warning("%d poll(s) still running at the end of the %.0f s grace time; "
+                            "stopping anyway (nothing committed is lost)", left, self.grace)
+                return False
             except Exception:  # already recorded by the pipeline
                 pass
+        return True
 
     # -- dispatching ------------------------------------------------------
     def _dispatch(self, store: Store) -> None:

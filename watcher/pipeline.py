@@ -316,7 +316,7 @@ def build_parts(config: Config, clock: Callable[[], datetime], matcher: Matcher)
     net = config.network
     client = Client(NetworkPolicy(timeout=net.timeout, user_agent=config.user_agent,
                                   max_redirects=net.max_redirects,
-                                  allow_private=net.allow_private))
+                                  allow_private=net.allow_private), clock=clock)
     extractor = Extractor(timeout=config.extraction.timeout,
                           memory_mb=config.extraction.memory_mb)
     return Parts(config=config, client=client, extractor=extractor, matcher=matcher, clock=clock)

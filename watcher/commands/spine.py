@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import os
 
 import click
 
 from watcher import health
 from watcher.console import CliContext, fail, setup_logging, table
+from watcher.duration import DurationError, parse_duration
 from watcher.lock import InstanceLock, LockError
 from watcher.store import Store
 
@@ -29,15 +30,21 @@ def _matcher(ctx: CliContext):
 
 @click.command()
 @click.option("--once", is_flag=True, help="Poll every due feed once, send due alerts, and exit.")
+@click.option("--grace", default="20s", show_default=True, metavar="DURATION",
+              help="On SIGTERM/SIGINT, how long to wait for polls under way.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.pass_obj
-def run(ctx: CliContext, once: bool, log_level: str) -> None:
+def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
     """Poll the configured feeds (forever, or --once)."""
     from watcher import pipeline
     from watcher.daemon import Daemon
 
     config = ctx.config()
+    try:
+        grace_seconds = parse_duration(grace)
+    except DurationError as exc:
+        fail(f"--grace: {exc}")
     setup_logging(log_level, config)
     matcher = _matcher(ctx)
     try:
@@ -47,6 +54,7 @@ def run(ctx: CliContext, once: bool, log_level: str) -> None:
     parts = pipeline.build_parts(config, ctx.clock, matcher)
     store = ctx.store()
     sender = _sender(store, config, ctx)
+    finished = True
     try:
         if once:
             summary = pipeline.run_once(parts, store, lambda: Store.open(config.database))
@@ -54,12 +62,16 @@ def run(ctx: CliContext, once: bool, log_level: str) -> None:
             if config.channels:
                 _print_delivery(sender.drain(ctx.clock()))
         else:
-            Daemon(parts, sender=sender, maintenance=_maintenance(config, ctx)).run()
+            finished = Daemon(parts, sender=sender, maintenance=_maintenance(config, ctx),
+                              grace=grace_seconds).run()
     finally:
-        parts.client.close()
         parts.extractor.close()
         store.close()
         lock.release()
+    if not finished:      # a poll outlived the grace time: do not wait for its deadline
+        logging.shutdown()
+        os._exit(0)
+    parts.client.close()
 
 
 def _sender(store: Store, config, ctx: CliContext):
