@@ -122,3 +122,14 @@ def test_title_and_text_both_count(pack):
     (m,) = found
     assert m.rule_id == "syria-defence-minister" and m.hits[0].field == "title"
     assert (m.hits[0].start, m.hits[0].end) == (0, 16)
+
+
+def test_the_pack_stays_silent_on_real_general_news(pack):
+    gold = ROOT.parent / "shared" / "fixtures" / "real" / "html" / "scrapinghub" / "ground-truth.json"
+    import json
+
+    articles = json.loads(gold.read_text(encoding="utf-8"))
+    assert len(articles) > 100
+    noisy = {key: [m.rule_id for m in pack.match(Document(key, "", value["articleBody"]))]
+             for key, value in articles.items()}
+    assert {k: v for k, v in noisy.items() if v} == {}
