@@ -198,3 +198,47 @@ digest_every = "1s"
     assert kills_while_sending >= 5, "some kills must land while alerts are being sent"
     # A duplicate needs a kill between acceptance and commit: at most one message per channel per kill.
     assert duplicates["team-a"] <= kills_while_sending and duplicates["team-b"] <= kills_while_sending
+
+
+def test_the_daemon_sends_alerts_while_a_mail_server_hangs(tmp_path):
+    """`watcher run` as a user starts it: matched stories reach the webhook at
+    once although the SMTP server holds every mail; the mails follow when it
+    answers again; SIGTERM stops it cleanly."""
+    from alerts_support import Mailbox, wait_for
+
+    hook, box = Webhook(), Mailbox()
+    box.gate.clear()
+    try:
+        with LoopbackServer() as server:
+            room = Newsroom(server)
+            add_stories(room, random.Random(5), 3)
+            config = write_config(tmp_path, [("Example News", room.publish())], fetch_article=False, extra=f"""
+[[channels]]
+name = "mail"
+url = "{box.url()}"
+
+[[channels]]
+name = "hook"
+url = "{hook.url()}"
+""")
+            daemon = subprocess.Popen([sys.executable, "-m", "watcher.cli", "--config", str(config), "run"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                wait_for(lambda: len(hook.titles()) == 3, timeout=60)
+                wait_for(box.entered.is_set, timeout=60)
+                assert box.mails == []                     # the first mail is still stuck
+                box.gate.set()
+                wait_for(lambda: len(box.mails) == 3, timeout=60)
+                daemon.send_signal(signal.SIGTERM)
+                out, err = daemon.communicate(timeout=60)
+                assert daemon.returncode == 0, err
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+        titles = {s.title for s in room.stories}
+        assert {t.split("] ", 1)[1] for t in hook.titles()} == titles
+        assert {m.subject.split("] ", 1)[1] for m in box.mails} == titles
+        assert box.PASSWORD not in out + err
+    finally:
+        hook.close()
+        box.close()
