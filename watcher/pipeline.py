@@ -152,10 +152,14 @@ class Pipeline:
             return True
         canonical = self._canonical(feed_id, entry)
         existing = self.store.query("SELECT id FROM articles WHERE canonical_url = ?", (canonical,))
-        if not existing:
+        if existing:
+            article_id = existing[0]["id"]
+        elif self.store.query("SELECT 1 FROM entries WHERE canonical_url = ?", (canonical,)):
+            article_id = None          # stored once, since pruned by keep_days: not fetched again
+        else:
             return False
         with self.store.atomic():
-            self._insert_entry(feed_id, entry, canonical, existing[0]["id"])
+            self._insert_entry(feed_id, entry, canonical, article_id)
         return True
 
     def _canonical(self, feed_id: int, entry: FeedEntry) -> str:
@@ -234,7 +238,7 @@ class Pipeline:
         return 1, queued
 
     def _insert_entry(self, feed_id: int, entry: FeedEntry, canonical: str,
-                      article_id: int) -> None:
+                      article_id: int | None) -> None:
         self.store.db["entries"].insert({
             "feed_id": feed_id, "guid": entry.guid, "url": entry.url,
             "canonical_url": canonical, "article_id": article_id,
