@@ -240,3 +240,16 @@ def test_every_page_works_on_a_new_empty_database(tmp_path):
         assert "No matched story" in httpx.get(url + "/").text
     finally:
         server.stop()
+
+
+def test_feeds_that_bring_nothing_new_for_a_week_are_flagged_quiet(world):
+    from datetime import timedelta
+    later = lambda: datetime.now(timezone.utc) + timedelta(days=8)  # noqa: E731
+    for when, expected in ((clock, 0), (later, 4)):
+        server = web.WebServer(web.WebSettings(database=world.database, port=0), clock=when)
+        url = server.start()
+        try:
+            html = httpx.get(url + "/feeds").text
+        finally:
+            server.stop()
+        assert html.count('<span class="quiet" title=') == expected

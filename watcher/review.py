@@ -518,6 +518,7 @@ class FeedHealth:
     gone: bool
     articles: int
     matched: int
+    last_article: str | None = None      # when the newest article from this feed was fetched
 
     @property
     def state(self) -> str:
@@ -532,13 +533,15 @@ class FeedHealth:
 def feed_health(store: Store) -> tuple[FeedHealth, ...]:
     """Every feed's last poll, errors and next due time; failing feeds first."""
     rows = store.query("""
-        SELECT f.*, (SELECT COUNT(*) FROM articles a WHERE a.feed_id = f.id) AS articles,
-               (SELECT COUNT(*) FROM articles a WHERE a.feed_id = f.id AND a.matched = 1) AS matched
-        FROM feeds f ORDER BY f.gone DESC, f.consecutive_errors DESC, f.name""")
+        SELECT f.*, COALESCE(c.articles, 0) AS articles, COALESCE(c.matched, 0) AS matched, c.last_article
+        FROM feeds f LEFT JOIN (
+            SELECT feed_id, COUNT(*) AS articles, SUM(matched) AS matched, MAX(fetched_at) AS last_article
+            FROM articles GROUP BY feed_id) c ON c.feed_id = f.id
+        ORDER BY f.gone DESC, f.consecutive_errors DESC, f.name""")
     return tuple(FeedHealth(
         r["id"], r["name"], r["url"], r["last_polled"], r["last_success"], r["last_status"],
         r["last_http_status"], r["consecutive_errors"], r["last_error"], r["next_due"],
-        bool(r["gone"]), r["articles"], r["matched"]) for r in rows)
+        bool(r["gone"]), r["articles"], r["matched"], r["last_article"]) for r in rows)
 
 
 @dataclass(frozen=True)

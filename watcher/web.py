@@ -43,6 +43,7 @@ from watcher.store import Store
 
 PACKAGE = Path(__file__).resolve().parent
 CHART_DAYS = 30
+QUIET_DAYS = 7              # a healthy feed with no new article for this long is flagged
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
 CSRF_COOKIE = "ds_csrftoken"
@@ -273,12 +274,28 @@ async def _page(datasette, request, template: str, context: dict, status: int = 
     html = await datasette.render_template(f"review_{template}", {
         **context, "safe_href": safe_href, "db_name": db_name, "nav": context.get("nav", ""),
         "short_time": _short_time, "severities": SEVERITIES,
+        "ago": lambda value, now=datasette.watcher.clock(): _ago(value, now),
     }, request=request)
     response = Response.html(html, status=status)
     response.headers["content-security-policy"] = CSP
     response.headers["x-content-type-options"] = "nosniff"
     response.headers["referrer-policy"] = "same-origin"
     return response
+
+
+def _ago(value: str | None, now: datetime) -> str:
+    """'5 min ago', '3 h ago', '4 days ago' (or '' when unknown)."""
+    try:
+        seconds = (now - datetime.fromisoformat(value)).total_seconds()
+    except (TypeError, ValueError):
+        return ""
+    if seconds < 0:
+        return "in the future"
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''} ago"
+    return "just now"
 
 
 def _short_time(value: str | None) -> str:
@@ -394,8 +411,11 @@ async def search_view(datasette, request):
 async def feeds_view(datasette, request):
     feeds = await _with_store(datasette, review.feed_health)
     status = await _with_store(datasette, review.status)
+    quiet_since = (datasette.watcher.clock() - timedelta(days=QUIET_DAYS)).isoformat()
+    quiet = {f.id for f in feeds if f.state == "ok" and (f.last_article or "") < quiet_since}
     return await _page(datasette, request, "feeds.html",
-                       {"nav": "feeds", "feeds": feeds, "status": status})
+                       {"nav": "feeds", "feeds": feeds, "status": status, "quiet": quiet,
+                        "quiet_days": QUIET_DAYS})
 
 
 async def outbox_view(datasette, request):
