@@ -13,6 +13,7 @@ What it does, in order, one original character at a time:
 * case folding (``str.casefold``), with one rule for Turkish: İ, I, ı and i
   all fold to ``i``, so "İstanbul", "ISTANBUL", "ıstanbul" and "Istanbul"
   are one word whatever the language of the article;
+* decimal digits of every script become ASCII digits ("١٠ آذار" = "10 آذار");
 * a few letters without a decomposition are mapped by hand (ø→o, ł→l, đ→d,
   æ→ae, œ→oe, ı→i, Arabic ٱ→ا, ة→ه, ى→ي, Persian ی→ي and ک→ك);
 * tatweel, zero-width joiners and soft hyphens vanish without splitting the
@@ -107,6 +108,9 @@ def fold_char(char: str) -> str | None:
     kind = unicodedata.category(char)[0]
     if kind not in "LNM":
         return None
+    digit = unicodedata.decimal(char, None)
+    if digit is not None:
+        return str(digit)                        # Arabic-Indic, Persian, ... digits: "١٠" = "10"
     out = []
     for part in unicodedata.normalize("NFKD", char):
         category = unicodedata.category(part)
