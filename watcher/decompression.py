@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import zlib
 
-try:  # brotli >= 1.2 can bound its output; older versions cannot, so br is not offered
+try:
     import brotli
-    _BROTLI = "output_buffer_limit" in (brotli.Decompressor.process.__doc__ or "")
 except ImportError:  # pragma: no cover - brotli is a dependency
     brotli = None
-    _BROTLI = False
+
+
+def _brotli_can_cap() -> bool:
+    """brotli >= 1.2 can bound its output; older versions cannot, so br is not offered."""
+    try:
+        brotli.Decompressor().process(b"", output_buffer_limit=1)
+    except (AttributeError, TypeError):
+        return False
+    return True
+
+
+_BROTLI = brotli is not None and _brotli_can_cap()
 
 ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI else "gzip, deflate"
 _GZIP_MAGIC = b"\x1f\x8b"
