@@ -230,3 +230,30 @@ def test_derive_with_a_background_folder_and_bad_inputs(tmp_path):
 def test_help(tmp_path, command):
     result = run(command, cwd=tmp_path)
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+@pytest.mark.parametrize("text, names", [
+    ("Defense Minister Murhaf Abu Qasra met Turkish officials.", ["Murhaf Abu Qasra", "Turkish"]),
+    ("Talks between Ankara and Damascus resumed.", ["Ankara", "Damascus"]),
+    ("President Ahmad al-Sharaa’s visit", ["Ahmad al-Sharaa"]),
+    ("the Turkish-Syrian border", ["Turkish", "Syrian"]),
+    ("the Kurdish-led Syrian Democratic Forces (SDF)", ["Syrian Democratic Forces", "SDF"]),
+    ("the Ministry of National Defense said", ["Ministry of National Defense"]),
+])
+def test_derive_finds_names(text, names):
+    from watcher.derivation import name_candidates
+
+    assert [name for name, _, initial in name_candidates(text) if not initial] == names
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("Murhaf Abu Qasra", "Murhef Abu Kasra", True),
+    ("Ahmed Shara", "Ahmad al-Sharaa", True),
+    ("Turkey", "Turkish", False),
+    ("Syria", "Serbia", False),
+    ("Abu Qasra", "Murhaf Abu Qasra", False),
+])
+def test_derive_spelling_variants(a, b, same):
+    from watcher.derivation import _variants
+
+    assert _variants(normalise_term(a), normalise_term(b)) is same
