@@ -253,3 +253,28 @@ def test_feeds_that_bring_nothing_new_for_a_week_are_flagged_quiet(world):
         finally:
             server.stop()
         assert html.count('<span class="quiet" title=') == expected
+
+
+def test_quick_triage_from_the_story_list_keeps_the_filters(page, site, world):
+    page.goto(site + "/?rule=football")
+    row = page.locator("tr.story").first
+    title = row.locator("td.headline a").inner_text()
+    row.locator("button[value=irrelevant]").click()
+    page.wait_for_url("**/?rule=football")
+    assert "irrelevant" in page.locator("tr.story").first.locator(".verdict").inner_text()
+    aid = query(world, "SELECT id FROM articles WHERE title = ?", (title,))[0][0]
+    assert query(world, "SELECT verdict FROM feedback WHERE article_id = ? ORDER BY id DESC LIMIT 1", (aid,)) == [
+        ("irrelevant",)]
+    shot(page, "stories-triaged")
+
+
+def test_feedback_never_redirects_to_another_site(site, world):
+    with httpx.Client() as client:
+        token = client.get(site + "/").text.split('name="csrftoken" value="')[1].split('"')[0]
+        for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+            r = client.post(f"{site}/article/1/feedback",
+                            data={"verdict": "relevant", "csrftoken": token, "next": target})
+            assert r.status_code == 302 and r.headers["location"] == "/article/1", target
+        r = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token,
+                                                              "next": "/?rule=drones"})
+        assert r.headers["location"] == "/?rule=drones"

@@ -339,6 +339,7 @@ async def stories_view(datasette, request):
         "nav": "stories", "rows": rows, "rules": rules, "feeds": feeds, "form": form,
         "since_choices": SINCE_CHOICES, "chart": day_chart, "error": error, "verdicts": verdicts,
         "failing": [f for f in feeds if f.state in ("failing", "gone")],
+        "here": request.full_path,
     })
 
 
@@ -373,6 +374,7 @@ async def feedback_view(datasette, request):
                              "(CSRF check failed); reload the page and try again\n", status=403)
     form = await request.post_vars()
     verdict, note = form.get("verdict", ""), form.get("note")
+    back = _local_path(form.get("next")) or f"/article/{article_id}"
     now = datasette.watcher.clock()
     try:
         await _with_store(datasette, lambda s: feedback.record(s, article_id, verdict, note=note, now=now))
@@ -381,7 +383,15 @@ async def feedback_view(datasette, request):
     else:
         datasette.add_message(request, f"Marked #{article_id} {verdict}. Thank you — "
                               f"it counts in the rule statistics.", datasette.INFO)
-    return Response.redirect(f"/article/{article_id}")
+    return Response.redirect(back)
+
+
+def _local_path(value: str | None) -> str | None:
+    """A path on this site to go back to (never another site: no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else None
 
 
 def _same_origin_form(request) -> bool:
