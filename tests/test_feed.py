@@ -254,7 +254,35 @@ def test_rss_091_in_iso_8859_1():
 def test_ill_formed_feed_yields_what_it_can_with_a_warning():
     feed = parse("feedparser/illformed/rss_item_link_corrupted_ampersands.xml")
     assert feed.entries[0].url == "http://link/get?a=1&b=2"
-    assert feed.warning and "SAXParseException" in feed.warning
+    assert feed.warning == ("not well-formed XML (line 13, column 0: unclosed token); "
+                            "read with the lenient parser")
+
+
+def test_blank_lines_before_the_xml_declaration_are_forgiven():
+    # PHP's classic: with them, feedparser falls back to its lenient parser.
+    feed = parse("rss-parser/itunes-missing-image.rss")
+    assert feed.warning is None and len(feed.entries) == 131
+
+
+def test_html_entities_in_xml_are_read_by_the_strict_parser():
+    feed = parse("feed-rs/rss2/rss_2.0_dbengines.xml")
+    assert feed.warning is None
+    hellip = parse("feedparser/entities/hellip.xml")
+    assert hellip.title == "testing … entity" and hellip.warning is None
+
+
+def test_server_media_type_and_default_charset_are_not_warnings():
+    data = rss("<item><title>Çay ve simit</title></item>")
+    for content_type in ("text/xml", "text/html", "application/octet-stream", "application/rss+xml"):
+        feed = parse_feed(data, url="https://example.org/feed", content_type=content_type)
+        assert feed.entries[0].title == "Çay ve simit" and feed.warning is None, content_type
+
+
+def test_a_wrong_declared_charset_is_a_warning():
+    data = rss("<item><title>Çay</title></item>").replace("Çay".encode(), "Çay".encode("cp1254"))
+    feed = parse_feed(data, url="https://example.org/feed")
+    assert feed.entries[0].title.endswith("ay")
+    assert "declared as utf-8" in feed.warning
 
 
 def test_truncated_feed_keeps_its_title_and_warns():

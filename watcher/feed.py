@@ -21,6 +21,7 @@ UTF-7 document cannot smuggle a DOCTYPE past it.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import html
 import io
@@ -28,11 +29,14 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from html.entities import name2codepoint
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
+from xml.sax import SAXParseException
 
 import feedparser
 from feedparser.encodings import convert_to_utf8
+from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
 MAX_ENTRIES = 500            # entries kept per document, first ones first
 _MAX_ENTITIES = 64           # simple entity declarations honoured per document
@@ -79,11 +83,12 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
 def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
     detected: dict = {}
     headers = {"content-type": content_type} if content_type else {}
+    data = _without_leading_space(data)
     utf8 = convert_to_utf8(headers, data, detected)
-    defused, defuse_note = _defuse(utf8)
-    bounded, bound_note = _bound_markup(defused)
+    bounded, bound_note = _bound_markup(utf8)
+    defused, defuse_note = _defuse(bounded)
     parsed = feedparser.parse(
-        io.BytesIO(bounded),
+        io.BytesIO(defused),
         response_headers={"content-type": "application/xml; charset=utf-8"},
         sanitize_html=False, resolve_relative_uris=False,
     )
@@ -93,13 +98,21 @@ def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFe
     language = _language(feed.get("language"))
     author = _plain(_xml_author(feed), is_html=True) or None
     entries = [_xml_entry(e, url, language, author) for e in parsed.entries[:MAX_ENTRIES]]
-    notes = [_bozo_note(parsed), _bozo_note(detected), defuse_note, bound_note]
+    notes = [_bozo_note(parsed), _encoding_note(detected, data, content_type), defuse_note, bound_note]
     return ParsedFeed(
         title=_detail_text(feed.get("title_detail"), feed.get("title")) or None,
         language=language,
         entries=tuple(entries),
         warning=_join_notes(notes),
     )
+
+
+def _without_leading_space(data: bytes) -> bytes:
+    """Blank lines before ``<?xml`` (PHP's classic) make the document ill-formed;
+    without them the strict parser reads it and the declared encoding counts."""
+    bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+    rest = data[len(bom):].lstrip(b" \t\r\n")
+    return bom + rest if rest.startswith(b"<?xml") else data
 
 
 def _xml_entry(entry, base_url: str, feed_language: str | None,
@@ -163,7 +176,41 @@ def _bozo_note(result) -> str | None:
     if not result.get("bozo"):
         return None
     exc = result.get("bozo_exception")
+    if isinstance(exc, SAXParseException):
+        return f"{_xml_problem(exc)}; read with the lenient parser"
     return f"{type(exc).__name__}: {exc}" if exc is not None else "malformed document"
+
+
+def _xml_problem(exc: SAXParseException) -> str:
+    return (f"not well-formed XML (line {exc.getLineNumber()}, column {exc.getColumnNumber()}: "
+            f"{exc.getMessage()})")
+
+
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)", re.I)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
+
+
+def _encoding_note(detected: dict, data: bytes, content_type: str | None) -> str | None:
+    """Only encoding trouble the publisher can act on: no charset declared by the
+    server or the document fits the bytes. A server's non-XML media type, or
+    RFC 3023's us-ascii default for text/*, are not news to anyone."""
+    exc = detected.get("bozo_exception")
+    if not detected.get("bozo") or isinstance(exc, NonXMLContentType):
+        return None
+    if isinstance(exc, CharacterEncodingOverride):
+        declared = [m.group(1) for m in (_CHARSET.search(content_type or ""),) if m]
+        declared += [m.group(1).decode("ascii") for m in
+                     (_XML_ENCODING.match(data.lstrip(b"\xef\xbb\xbf")[:300].replace(b"\x00", b"")),) if m]
+        if not declared or _codec(detected.get("encoding")) in {_codec(d) for d in declared}:
+            return None
+    return _bozo_note(detected)
+
+
+def _codec(name: str | None) -> str | None:
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
 
 
 def _cap_note(count: int) -> str | None:
@@ -177,8 +224,9 @@ def _not_a_feed(data: bytes, content_type: str | None, parsed) -> str:
     if b"<html" in head or b"<!doctype html" in head or "html" in (content_type or "").lower():
         return ("not a feed: the document is an HTML page; use the address of the site's "
                 "RSS/Atom/JSON feed (look for <link rel=\"alternate\"> in the page)")
-    if parsed.get("bozo"):
-        return f"not a feed: the document is not well-formed XML ({_bozo_note(parsed)})"
+    exc = parsed.get("bozo_exception")
+    if isinstance(exc, SAXParseException):
+        return f"not a feed: {_xml_problem(exc)}"
     root = re.search(rb"<([A-Za-z_][\w:.-]*)", _strip_prologue(data[:_SNIFF]))
     name = root.group(1).decode("ascii", "replace") if root else "?"
     return f"not a feed: the root element <{name}> is not RSS, Atom or RDF"
@@ -239,12 +287,9 @@ _CHARREF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
 def _defuse(data: bytes) -> tuple[bytes, str | None]:
     """Remove the prologue's DOCTYPE(s); substitute only simple entities."""
     spans = _doctype_spans(data)
-    if not spans:
-        return data, None
-    subsets = b"".join(data[start:end] for start, end in spans)
-    safe, unsafe = _entity_table(subsets)
-    body_start = spans[-1][1]
-    prologue = b"".join(_gaps(data[:body_start], spans))
+    safe, unsafe = _entity_table(b"".join(data[start:end] for start, end in spans))
+    body_start = spans[-1][1] if spans else 0
+    prologue = _without(data[:body_start], spans)
     body, exhausted = _substitute(data[body_start:], safe, unsafe)
     notes = []
     if unsafe:
@@ -255,13 +300,14 @@ def _defuse(data: bytes) -> tuple[bytes, str | None]:
     return prologue + body, "; ".join(notes) or None
 
 
-def _gaps(data: bytes, spans: list[tuple[int, int]]) -> list[bytes]:
+def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """``data`` without the spans; their line breaks stay, so parser line numbers still match."""
     pieces, last = [], 0
     for start, end in spans:
-        pieces.append(data[last:start])
+        pieces += [data[last:start], b"\n" * data.count(b"\n", start, end)]
         last = end
     pieces.append(data[last:])
-    return pieces
+    return b"".join(pieces)
 
 
 def _doctype_spans(data: bytes) -> list[tuple[int, int]]:
@@ -334,26 +380,35 @@ def _attribute_safe(value: bytes) -> bytes:
     return value.replace(b'"', b"&#34;").replace(b"'", b"&#39;").replace(b">", b"&#62;")
 
 
+_REFERENCE = re.compile(rb"<!\[CDATA\[|<!--|&([^\s&;<>\"'#]{1,64});")
+_XML_PREDEFINED = {b"amp", b"lt", b"gt", b"quot", b"apos"}
+_HTML_ENTITIES = {name.encode("ascii"): b"&#%d;" % code for name, code in name2codepoint.items()}
+
+
 def _substitute(body: bytes, safe: dict[bytes, bytes], unsafe: set[bytes]) -> tuple[bytes, bool]:
-    """Replace references to declared entities outside CDATA and comments."""
-    names = sorted(set(safe) | unsafe, key=len, reverse=True)
-    if not names:
-        return body, False
-    pattern = re.compile(rb"<!\[CDATA\[|<!--|&(" + b"|".join(map(re.escape, names)) + rb");")
+    """Resolve entity references outside CDATA and comments: declared simple
+    ones (within a size budget), HTML's named ones (as character references,
+    so the strict parser can read the feed); drop other declared ones."""
     budget, exhausted = len(body), False
     out, i = [], 0
-    while (m := pattern.search(body, i)) is not None:
-        if m.group(1) is None:
-            close = b"]]>" if m.group(0).startswith(b"<![") else b"-->"
-            end = _after(body, close, m.end())
+    while (m := _REFERENCE.search(body, i)) is not None:
+        name = m.group(1)
+        if name is None:                       # CDATA section or comment: copy as is
+            end = _after(body, b"]]>" if m.group(0).startswith(b"<![") else b"-->", m.end())
             end = len(body) if end < 0 else end
             out.append(body[i:end])
             i = end
             continue
-        replacement = safe.get(m.group(1), b"")
-        if len(replacement) > budget:
-            replacement, exhausted = b"", True
-        budget -= len(replacement)
+        if name in safe:
+            replacement = safe[name] if len(safe[name]) <= budget else b""
+            exhausted = exhausted or not replacement
+            budget -= len(replacement)
+        elif name in unsafe:
+            replacement = b""
+        elif name in _XML_PREDEFINED or name not in _HTML_ENTITIES:
+            replacement = m.group(0)
+        else:
+            replacement = _HTML_ENTITIES[name]
         out.append(body[i:m.start()] + replacement)
         i = m.end()
     out.append(body[i:])
