@@ -99,6 +99,13 @@ def test_offset_map_is_complete_and_ordered():
     assert all(0 <= s <= e <= len(original) for s, e in zip(view.starts, view.ends))
 
 
+def test_turkish_ranks_do_not_end_sentences():
+    view = normalise("Org. Metin Gürak, Suriye'de görüştü. Sonra döndü.")
+    sentence = dict(zip(view.text.split(" "), view.token_sentences))
+    assert sentence["org"] == sentence["gurak"] == sentence["suriye"] == 0
+    assert sentence["sonra"] == 1
+
+
 def test_sentences_split_at_full_stops_but_not_abbreviations():
     view = normalise("Gen. Metin Gürak met U.S. officials. Then he left!\nNew line")
     words = view.text.split(" ")

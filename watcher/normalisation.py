@@ -65,7 +65,9 @@ _ARABIC_ARTICLE = "\u0627\u0644"  # ال
 _ARABIC_PROCLITICS = "\u0648\u0641\u0628\u0643"  # و ف ب ك
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "adm", "brig", "capt",
                   "cpt", "sgt", "rep", "sen", "st", "vs", "no", "prof", "gov", "jr", "sr",
-                  "inc", "corp", "co", "ltd", "rev", "hon", "pres", "cmdr", "cdr", "fig"}
+                  "inc", "corp", "co", "ltd", "rev", "hon", "pres", "cmdr", "cdr", "fig",
+                  "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+                  "org", "korg", "tumg", "tugg", "tuga", "alb", "yrb", "bnb", "doc", "av", "dr"}
 
 
 @dataclass(frozen=True)
