@@ -173,6 +173,20 @@ def test_text_and_html_files_are_explained(tmp_path):
     assert "'Murhaf Abu Kasra' (entity abu-qasra, alias 'Murhaf Abu Kasra')" in out
 
 
+def test_gzipped_pages_and_broken_gzip(tmp_path):
+    import gzip
+
+    page = tmp_path / "page.html.gz"
+    page.write_bytes(gzip.compress("<html><body><p>Le ministre Murhaf Abu Qasra a parlé.</p></body></html>"
+                                   .encode("utf-8")))
+    broken = tmp_path / "broken.gz"
+    broken.write_bytes(b"\x1f\x8b\x08garbage")
+    result = run(["match", "--rules", str(RULES), str(page), str(broken)], cwd=tmp_path)
+    assert result.exit_code == 2
+    assert f"{page}: 1 rule(s) matched" in result.stdout
+    assert "broken.gz: broken gzip data" in result.stderr
+
+
 def test_a_missing_file_is_reported_and_the_rest_still_run(tmp_path):
     present = tmp_path / "a.txt"
     present.write_text("Murhaf Abu Qasra", encoding="utf-8")

@@ -8,6 +8,8 @@ text/HTML files, or over JSON lines.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import json
 import sys
 from html.parser import HTMLParser
@@ -160,6 +162,12 @@ def _match_file(matcher: Matcher, name: str, pages: "Pages") -> bool:
     except OSError as exc:
         click.echo(f"watcher: {name}: cannot read: {exc.strerror or exc}", err=True)
         return False
+    if data[:2] == b"\x1f\x8b":                  # gzip, as pages are often stored
+        try:
+            data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(MAX_FILE_BYTES + 1)
+        except (OSError, EOFError) as exc:
+            click.echo(f"watcher: {name}: broken gzip data: {exc}", err=True)
+            return False
     if len(data) > MAX_FILE_BYTES:
         click.echo(f"watcher: {name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; skipped", err=True)
         return False
@@ -178,10 +186,11 @@ def _document(name: str, data: bytes, pages: "Pages") -> Document:
 
 
 def _is_html(name: str, text: str) -> bool:
-    if Path(name).suffix.lower() in (".html", ".htm", ".xhtml"):
+    suffixes = [s.lower() for s in Path(name).suffixes[-2:]]
+    if {".html", ".htm", ".xhtml"} & set(suffixes):
         return True
-    head = text[:2048].lstrip().lower()
-    return head.startswith("<!doctype html") or head.startswith("<html")
+    head = text[:4096].lower()
+    return head.lstrip().startswith("<!doctype html") or "<html" in head or "<body" in head
 
 
 class Pages:
