@@ -7,9 +7,9 @@ Why this shape (measured by ``bench/dedup.py`` on the real gold articles):
   normalised words, each occurrence counted. Word 3-grams keep two *different*
   reports of one event far apart (same vocabulary, different sentences);
   single words (what trafilatura's Simhash uses) put them close: the five
-  same-topic seed articles came 8 bits apart on words, 26 on 3-grams.
-* A 64-bit SimHash is a noisy estimate: a copy with 10 % of its sentences
-  dropped lands up to 16 bits away, a different article as close as 18. So
+  same-topic seed articles came 8 bits apart on words, 24 on 3-grams.
+* A 64-bit SimHash is a noisy estimate: copies of an article land up to 24
+  bits away from it, a different article as close as 18. So
   the SimHash only *proposes* candidates within ``max_distance``; a candidate
   joins only when the exact share of word 3-grams the two texts have in
   common (:func:`resemblance`) reaches ``min_resemblance``. Random SimHash
