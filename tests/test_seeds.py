@@ -76,6 +76,8 @@ def test_the_minister_is_found_in_each_spelling_the_seeds_use(pack):
     ("Ankara and Damascus signed the Joint Training and Advisory MoU; Syria's army will benefit.",
      "turkey-syria-defence"),
     ("Turkey, Syria, Jordan and Iraq set up a joint operations centre against ISIS.", "turkey-syria-defence"),
+    ("Türkiye ve Suriye, DEAŞ'a karşı koordinasyon mekanizması kurdu.", "turkey-syria-defence"),
+    ("اتفقت تركيا وسوريا على تنسيق الجهود ضد داعش", "turkey-syria-defence"),
     ("Erdoğan backed al-Sharaa's call for one state, one army.", "turkey-syria-defence"),
     # SDF integration
     ("The SDF agreed to merge its fighters into the Syrian army under the March 10 agreement.", "sdf-integration"),
@@ -110,6 +112,8 @@ def test_variants_in_three_scripts(pack, text, rule):
     "Thanksgiving tip: brine the turkey overnight; Syrian spices and army of helpers support the cook.",
     "Turkey beat Syria 2-0 in the World Cup qualifier; Turkish defence held, training paid off.",
     "Syrian cadets trained in Turkey's national football team camp ahead of the qualifier.",
+    # other actors' operations against ISIS in Syria
+    "The US-led coalition and the SDF conducted joint raids against ISIS in eastern Syria, angering Turkey.",
     # unrelated mentions
     "The SDF and Turkey traded fire near Kobani; no talks on military cooperation were held.",
     "Abu Dhabi's defence minister met Qasr al-Watan officials.",
