@@ -60,7 +60,7 @@ def fingerprint(text: str) -> int | None:
     if len(words) < MIN_WORDS:
         return None
     features = shingle_hashes(words)
-    ones = np.unpackbits(features.view(np.uint8).reshape(-1, 8), axis=1,
+    ones = np.unpackbits(features.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1,
                          bitorder="little").sum(axis=0, dtype=np.int64)
     bits = np.packbits(ones * 2 > len(features), bitorder="little")
     return int.from_bytes(bits.tobytes(), "little", signed=True)
