@@ -100,3 +100,14 @@ def test_progress_is_reported_for_every_article(world, monkeypatch):
     assert sum(seen) == report.articles == backtest.count(store)
     assert max(seen) <= 3
     store.close()
+
+
+def test_a_candidate_rule_that_matches_nothing_is_listed(world, tmp_path):
+    (tmp_path / "entities.toml").write_text((RULES_V2 / "entities.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "rules.toml").write_text(
+        '[[rules]]\nid = "navy"\ntitle = "Naval cooperation"\nseverity = "low"\n'
+        'condition = { all = [ { entity = "syria" }, { terms = ["frigate", "corvette"] } ] }\n', encoding="utf-8")
+    report = report_json(world, "--rules", str(tmp_path))
+    navy = next(r for r in report["rules"] if r["rule_id"] == "navy")
+    assert (navy["before"], navy["after"], navy["new"], navy["lost"]) == (0, 0, 0, 0)
+    assert report["matched_after"] == 0 and report["lost_total"] == sum(len(v) for v in logged(world).values()) > 0

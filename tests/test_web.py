@@ -278,3 +278,30 @@ def test_feedback_never_redirects_to_another_site(site, world):
         r = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token,
                                                               "next": "/?rule=drones"})
         assert r.headers["location"] == "/?rule=drones"
+
+
+def test_watcher_serve_runs_until_stopped(world):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", "--config", str(world.config), "serve",
+                             "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/")
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.1)
+        assert response.status_code == 200 and "Matched stories" in response.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert f"review page on http://127.0.0.1:{port}/" in proc.stderr.read()

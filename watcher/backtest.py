@@ -7,7 +7,7 @@ article was stored (new hits, lost hits, per rule).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from watcher.matcher import Document, Matcher
@@ -63,11 +63,17 @@ def count(store: Store, *, since: str | None = None) -> int:
 
 
 def run(store: Store, matcher: Matcher, *, since: str | None = None,
-        progress: Callable[[int], None] | None = None, examples: int = MAX_EXAMPLES) -> Report:
+        progress: Callable[[int], None] | None = None, examples: int = MAX_EXAMPLES,
+        rules: Sequence[tuple[str, str]] = ()) -> Report:
     """Match every stored article fetched at or after ``since`` with ``matcher``.
 
-    ``progress(n)`` is called after each batch of ``n`` articles."""
+    ``progress(n)`` is called after each batch of ``n`` articles. ``rules``
+    (id, title) lists the rule set's rules, so that a rule that would match
+    nothing is reported too."""
     tally = _Tally(examples)
+    for rule_id, title in rules:
+        tally.titles[rule_id] = title
+        tally.counts[rule_id] = [0, 0, 0, 0]
     last = 0
     while True:
         rows = store.query(f"""

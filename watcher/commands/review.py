@@ -226,9 +226,10 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
 
     paths = tuple(Path(p) for p in rule_paths) or ctx.config().rules
     try:
-        matcher = Matcher(load_rules(paths))
+        rule_set = load_rules(paths)
     except RulesError as exc:
         fail("the rules have problems:\n" + "\n".join(f"  - {p}" for p in exc.problems))
+    matcher = Matcher(rule_set)
     store = ctx.store()
     try:
         since_iso = review.parse_since(since, ctx.clock()) if since else None
@@ -237,7 +238,8 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     total = bt.count(store, since=since_iso)
     with click.progressbar(length=total, label="matching stored articles", file=sys.stderr,
                            show_pos=True) as bar:
-        report = bt.run(store, matcher, since=since_iso, progress=bar.update, examples=examples)
+        report = bt.run(store, matcher, since=since_iso, progress=bar.update, examples=examples,
+                        rules=[(r.id, r.title) for r in rule_set.rules])
     if as_json:
         _emit_json({**asdict(report), "new_total": report.new_total, "lost_total": report.lost_total})
         return
@@ -358,7 +360,8 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     except web.WebError as exc:
         fail(str(exc))
     ctx.store().close()          # creates/migrates the database before serving it
-    click.echo(f"watcher: review page on http://{settings.host}:{settings.port}/", err=True)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    click.echo(f"watcher: review page on http://{host}:{settings.port}/ (Ctrl-C stops it)", err=True)
     web.serve(settings, clock=ctx.clock)
 
 
