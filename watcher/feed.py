@@ -4,19 +4,11 @@ This is the only module that imports ``feedparser``. It is always given the
 document's bytes (in a ``BytesIO``), never a URL, path or ``str``: feedparser
 fetches URLs and opens file names it is handed.
 
-Defusing. feedparser keeps "safe-looking" internal entities and its loose
-fallback parser expands them without limit (a 200 kB feed that references one
-big entity 50,000 times costs minutes and gigabytes). So before feedparser
-sees the document, every DOCTYPE in the prologue is removed with its internal
-subset. Only simple entities survive, substituted by us in the body: internal,
-general, at most ``_MAX_ENTITY_VALUE`` characters, no markup and no entity
-references other than numeric character references (``<!ENTITY nbsp
-"&#160;">``), at most ``_MAX_ENTITIES`` of them, and at most as many bytes of
-replacement text as the document itself. References to every other declared
-entity (nested, parameter, external ``SYSTEM``/``PUBLIC``) are deleted: nothing
-is ever read from disk or the network. The defusing works on the same UTF-8
-text feedparser would parse (after its own encoding detection), so a UTF-16 or
-UTF-7 document cannot smuggle a DOCTYPE past it.
+Before feedparser sees a document, :mod:`watcher.xmlguard` removes its
+DOCTYPE (no entity expansion bombs, nothing read from disk or network) and
+cuts it to ``MAX_ENTRIES`` entries and a markup budget, on the same UTF-8
+text feedparser would parse (after its own encoding detection), so a UTF-16
+or UTF-7 document cannot smuggle a DOCTYPE past the guard.
 """
 
 from __future__ import annotations
@@ -29,7 +21,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from html.entities import name2codepoint
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXParseException
@@ -38,10 +29,9 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
+from watcher import xmlguard
+
 MAX_ENTRIES = 500            # entries kept per document, first ones first
-_MAX_ENTITIES = 64           # simple entity declarations honoured per document
-_MAX_ENTITY_VALUE = 100      # characters of replacement text per entity
-_MAX_UNSAFE_NAMES = 1000     # other declared names whose references are deleted
 _MAX_TEXT = 500_000          # characters of one title/summary looked at
 _SNIFF = 2048                # bytes looked at to recognise JSON or HTML
 
@@ -85,8 +75,11 @@ def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFe
     headers = {"content-type": content_type} if content_type else {}
     data = _without_leading_space(data)
     utf8 = convert_to_utf8(headers, data, detected)
-    bounded, bound_note = _bound_markup(utf8)
-    defused, defuse_note = _defuse(bounded)
+    try:
+        bounded, bound_note = xmlguard.bound(utf8, max_entries=MAX_ENTRIES)
+        defused, defuse_note = xmlguard.defuse(bounded)
+    except xmlguard.MarkupError as exc:
+        raise FeedError(f"not a feed: {exc}") from None
     parsed = feedparser.parse(
         io.BytesIO(defused),
         response_headers={"content-type": "application/xml; charset=utf-8"},
@@ -234,185 +227,6 @@ def _not_a_feed(data: bytes, content_type: str | None, parsed) -> str:
 
 def _strip_prologue(data: bytes) -> bytes:
     return re.sub(rb"<\?.*?\?>|<!--.*?-->", b"", data, flags=re.S)
-
-
-# --- bounding feedparser's work ---------------------------------------------
-# feedparser spends Python time on every tag, entity reference and attribute
-# (~0.1 ms per element, far more on broken markup): a 10 MB feed with 100,000
-# items takes a minute, 4 MB of '<a<a<a' several. The document is cut after
-# the MAX_ENTRIES-th entry, or earlier once the entries hold more than
-# _MAX_MARKUP markup characters, and closed with the document's own tail.
-# Real feeds have about 1.5 of them per 100 bytes.
-
-_MAX_MARKUP = 200_000        # '<', '&' and '=' characters feedparser is given, at most
-_MAX_TAIL = 65_536           # bytes of document tail kept after the last entry kept
-_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.I)
-
-
-def _bound_markup(data: bytes) -> tuple[bytes, str | None]:
-    ends = [m.end() for m in _ENTRY_END.finditer(data)]
-    kept, tags, start = 0, 0, 0
-    for end in ends[:MAX_ENTRIES]:
-        tags += _markup(data, start, end)
-        if tags > _MAX_MARKUP:
-            break
-        kept, start = kept + 1, end
-    if kept == len(ends) and tags + _markup(data, start, len(data)) <= _MAX_MARKUP:
-        return data, None
-    if kept == 0:
-        raise FeedError(f"not a feed: more than {_MAX_MARKUP:,} tags, entity references and "
-                        "attributes before the first complete entry; refusing to parse this much markup")
-    tail = data[ends[-1]:]
-    if len(tail) > _MAX_TAIL or tail.count(b"<") > 1000:
-        tail = b"".join(re.findall(rb"</[\w:.-]+\s*>", tail[-_MAX_TAIL:]))
-    if kept == MAX_ENTRIES:
-        note = _cap_note(len(ends))
-    else:
-        note = (f"only the first {kept} of {len(ends)} entries were read: the rest would "
-                f"exceed {_MAX_MARKUP:,} tags, entity references and attributes")
-    return data[:ends[kept - 1]] + tail, note
-
-
-def _markup(data: bytes, start: int, end: int) -> int:
-    return data.count(b"<", start, end) + data.count(b"&", start, end) + data.count(b"=", start, end)
-
-
-# --- defusing DOCTYPE and entities ------------------------------------------
-
-_ENTITY_DECL = re.compile(
-    rb"<!ENTITY\s+(%\s+)?([^\s\"'>%]+)\s+(?:\"([^\"]*)\"|'([^']*)')?", re.S)
-_CHARREF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
-
-
-def _defuse(data: bytes) -> tuple[bytes, str | None]:
-    """Remove the prologue's DOCTYPE(s); substitute only simple entities."""
-    spans = _doctype_spans(data)
-    safe, unsafe = _entity_table(b"".join(data[start:end] for start, end in spans))
-    body_start = spans[-1][1] if spans else 0
-    prologue = _without(data[:body_start], spans)
-    body, exhausted = _substitute(data[body_start:], safe, unsafe)
-    notes = []
-    if unsafe:
-        notes.append(f"entity declarations ignored (nested, external or too long): "
-                     f"{', '.join(sorted(n.decode('utf-8', 'replace') for n in unsafe)[:10])}")
-    if exhausted:
-        notes.append("entity expansion stopped at its size bound; the rest were dropped")
-    return prologue + body, "; ".join(notes) or None
-
-
-def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:
-    """``data`` without the spans; their line breaks stay, so parser line numbers still match."""
-    pieces, last = [], 0
-    for start, end in spans:
-        pieces += [data[last:start], b"\n" * data.count(b"\n", start, end)]
-        last = end
-    pieces.append(data[last:])
-    return b"".join(pieces)
-
-
-def _doctype_spans(data: bytes) -> list[tuple[int, int]]:
-    """(start, end) of each DOCTYPE before the first element."""
-    spans, i = [], 0
-    while (j := data.find(b"<", i)) >= 0:
-        if data.startswith(b"<?", j):
-            i = _after(data, b"?>", j + 2)
-        elif data.startswith(b"<!--", j):
-            i = _after(data, b"-->", j + 4)
-        elif data[j:j + 9].upper() == b"<!DOCTYPE":
-            i = _doctype_end(data, j + 9)
-            spans.append((j, i))
-        else:
-            break
-        if i < 0:
-            raise FeedError("not a feed: the document's prologue (DOCTYPE or comment) never ends")
-    return spans
-
-
-def _after(data: bytes, token: bytes, start: int) -> int:
-    k = data.find(token, start)
-    return k + len(token) if k >= 0 else -1
-
-
-_DOCTYPE_TOKEN = re.compile(rb"<!--|[\"'\[\]>]")
-
-
-def _doctype_end(data: bytes, i: int) -> int:
-    """Index just past the DOCTYPE's closing '>', skipping quotes, comments, subset."""
-    in_subset = False
-    while (match := _DOCTYPE_TOKEN.search(data, i)) is not None:
-        token, i = match.group(), match.end()
-        if token in (b'"', b"'"):
-            i = _after(data, token, i)
-        elif token == b"<!--":
-            i = _after(data, b"-->", i)
-        elif token in (b"[", b"]"):
-            in_subset = token == b"["
-        elif not in_subset:
-            return i
-        if i < 0:
-            return -1
-    return -1
-
-
-def _entity_table(subset: bytes) -> tuple[dict[bytes, bytes], set[bytes]]:
-    safe: dict[bytes, bytes] = {}
-    unsafe: set[bytes] = set()
-    for match in _ENTITY_DECL.finditer(subset):
-        parameter, name, value = match.group(1), match.group(2), match.group(3)
-        value = value if value is not None else match.group(4)
-        if parameter:
-            continue
-        if value is not None and len(safe) < _MAX_ENTITIES and _simple(value):
-            safe.setdefault(name, _attribute_safe(value))
-        elif name not in safe and len(unsafe) < _MAX_UNSAFE_NAMES:
-            unsafe.add(name)
-    return safe, unsafe
-
-
-def _simple(value: bytes) -> bool:
-    if len(value.decode("utf-8", "replace")) > _MAX_ENTITY_VALUE:
-        return False
-    rest = _CHARREF.sub(b"", value)
-    return not any(ch in rest for ch in (b"<", b"&", b"%"))
-
-
-def _attribute_safe(value: bytes) -> bytes:
-    return value.replace(b'"', b"&#34;").replace(b"'", b"&#39;").replace(b">", b"&#62;")
-
-
-_REFERENCE = re.compile(rb"<!\[CDATA\[|<!--|&([^\s&;<>\"'#]{1,64});")
-_XML_PREDEFINED = {b"amp", b"lt", b"gt", b"quot", b"apos"}
-_HTML_ENTITIES = {name.encode("ascii"): b"&#%d;" % code for name, code in name2codepoint.items()}
-
-
-def _substitute(body: bytes, safe: dict[bytes, bytes], unsafe: set[bytes]) -> tuple[bytes, bool]:
-    """Resolve entity references outside CDATA and comments: declared simple
-    ones (within a size budget), HTML's named ones (as character references,
-    so the strict parser can read the feed); drop other declared ones."""
-    budget, exhausted = len(body), False
-    out, i = [], 0
-    while (m := _REFERENCE.search(body, i)) is not None:
-        name = m.group(1)
-        if name is None:                       # CDATA section or comment: copy as is
-            end = _after(body, b"]]>" if m.group(0).startswith(b"<![") else b"-->", m.end())
-            end = len(body) if end < 0 else end
-            out.append(body[i:end])
-            i = end
-            continue
-        if name in safe:
-            replacement = safe[name] if len(safe[name]) <= budget else b""
-            exhausted = exhausted or not replacement
-            budget -= len(replacement)
-        elif name in unsafe:
-            replacement = b""
-        elif name in _XML_PREDEFINED or name not in _HTML_ENTITIES:
-            replacement = m.group(0)
-        else:
-            replacement = _HTML_ENTITIES[name]
-        out.append(body[i:m.start()] + replacement)
-        i = m.end()
-    out.append(body[i:])
-    return b"".join(out), exhausted
 
 
 # --- JSON Feed 1.0 / 1.1 ----------------------------------------------------
