@@ -42,14 +42,17 @@ class DrainSummary:
     failed: int = 0         # will be retried
     dead: int = 0
     digests: int = 0        # digest messages delivered
+    errors: int = 0         # channels whose pass broke off (logged; their alerts wait)
 
     def __str__(self) -> str:
         text = f"alerts: {self.sent} sent, {self.failed} failed (will retry), {self.dead} dead"
-        return text + (f", in {self.digests} digest message(s)" if self.digests else "")
+        text += f", in {self.digests} digest message(s)" if self.digests else ""
+        return text + (f"; {self.errors} channel(s) could not be served (see the log)" if self.errors else "")
 
     def __add__(self, other: "DrainSummary") -> "DrainSummary":
         return DrainSummary(self.sent + other.sent, self.failed + other.failed,
-                            self.dead + other.dead, self.digests + other.digests)
+                            self.dead + other.dead, self.digests + other.digests,
+                            self.errors + other.errors)
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,15 @@ class Sender:
         return total
 
     def _pass_on_own_connection(self, channel: ChannelConfig, now: datetime) -> DrainSummary:
-        store = Store.open(self.store.path, migrate=False)
         try:
-            return self.channel_pass(store.db, channel, now)
-        finally:
-            store.close()
+            store = Store.open(self.store.path, migrate=False)
+            try:
+                return self.channel_pass(store.db, channel, now)
+            finally:
+                store.close()
+        except Exception:  # e.g. the database stayed locked: logged (secrets masked); alerts wait
+            log.exception("sending alerts to %s broke off; they will be sent on the next run", channel.name)
+            return DrainSummary(errors=1)
 
     def channel_pass(self, db, channel: ChannelConfig, now: datetime) -> DrainSummary:
         """Send ``channel``'s due alerts (digest first), batch after batch."""
@@ -131,16 +138,34 @@ class Sender:
 
     def _claim(self, db, channel: ChannelConfig, notifier: Notifier, now: datetime) -> Iterator[_Job]:
         for rows in outbox.claim_digests(db, now, channel=channel.name).values():
-            contents = [message.load_content(db, article_id=r["article_id"], story_id=r["story_id"],
-                                             channel=channel) for r in rows]
-            msg, count = message.render_digest(contents, channel.format, notifier.limits,
-                                               channel=channel.name)
-            outbox.release(db, [r["id"] for r in rows[count:]])    # these go in the next message
-            yield _Job(tuple(r["id"] for r in rows[:count]), msg, digest=True)
+            job = self._built(db, [r["id"] for r in rows],
+                              lambda rows=rows: self._digest(db, channel, notifier, rows))
+            if job:
+                yield job
         for row in outbox.claim_immediate(db, now, channel=channel.name, limit=self.batch):
-            content = message.load_content(db, article_id=row["article_id"], story_id=row["story_id"],
-                                           channel=channel)
-            yield _Job((row["id"],), message.render(content, channel.format, notifier.limits))
+            job = self._built(db, [row["id"]], lambda row=row: _Job((row["id"],), message.render(
+                message.load_content(db, article_id=row["article_id"], story_id=row["story_id"],
+                                     channel=channel), channel.format, notifier.limits)))
+            if job:
+                yield job
+
+    def _digest(self, db, channel: ChannelConfig, notifier: Notifier, rows: list[dict]) -> _Job:
+        contents = [message.load_content(db, article_id=r["article_id"], story_id=r["story_id"],
+                                         channel=channel) for r in rows]
+        msg, count = message.render_digest(contents, channel.format, notifier.limits, channel=channel.name)
+        outbox.release(db, [r["id"] for r in rows[count:]])    # these go in the next message
+        return _Job(tuple(r["id"] for r in rows[:count]), msg, digest=True)
+
+    def _built(self, db, ids: list[int], build: Callable[[], _Job]) -> _Job | None:
+        """The job, or None after recording why its message could not be built."""
+        try:
+            return build()
+        except Exception as exc:  # a bad row must not leave its alert stuck in 'sending'
+            log.exception("could not build the message for alert(s) %s", ids)
+            with self._rng_lock:
+                outbox.mark_failed(db, ids, "could not build the message: " + self.redactor.scrub_exception(exc),
+                                   self.clock(), self.config.alerts, self.rng)
+            return None
 
     def _deliver(self, db, channel: ChannelConfig, notifier: Notifier, jobs: list[_Job]) -> DrainSummary:
         summary, failure = DrainSummary(), None
