@@ -252,3 +252,26 @@ def test_config_validation_names_the_dedup_keys(tmp_path):
     path.write_text("[dedup]\nwindow_days = 3\nmax_distance = 16\nmin_resemblance = 0.5\n")
     assert load(path, environ={}).dedup == replace(DedupConfig(), window_days=3.0, max_distance=16,
                                                    min_resemblance=0.5)
+
+
+def test_after_a_restart_the_index_is_rebuilt_from_the_window_only(store, seeds, gold):
+    before = Stories(store, DedupConfig(), clock=lambda: T0)
+    old = list(gold.values())[:5]
+    for i, text in enumerate(old):                             # a month ago
+        save(store, before, "Daily Sabah", f"https://ds.com/old/{i}", text, T0 - timedelta(days=30))
+    save(store, before, "Anadolu Agency", "https://aa.com.tr/1", seeds[0], T0)
+    restarted = Stories(store, DedupConfig(), clock=lambda: T0)
+    copy = wire_copy(seeds[0])
+    placed = restarted.place(canonical_url="https://eb.com/1", content_hash=content_hash(copy),
+                             fingerprint=fingerprint(copy), now=T0 + timedelta(hours=1), text=copy)
+    assert placed.reason == "similar" and placed.article_id == 6
+    assert len(restarted.index) == 1                           # the month-old five were not loaded
+
+
+def test_odd_input_is_placed_not_raised(store, stories):
+    for text in ("", "   ", "!!! ??? ...", "\x00\x01 binary \ufffd garbage " * 30):
+        placed = stories.place(canonical_url="", content_hash=content_hash(text),
+                               fingerprint=fingerprint(text), now=T0, text=text)
+        assert placed.story_id is None
+    assert stories.place(canonical_url="x", content_hash=None, fingerprint=12345, now=T0,
+                         text=None).story_id is None
