@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 import re
 
 import markdown
@@ -160,3 +161,23 @@ def test_check_channels_reports_unusable_urls_without_secrets():
 def test_unusable_channel_send_says_why():
     delivery = Notifier(channel("jsn://127.0.0.1/x")).send(Message("t", "b", "text"))
     assert not delivery.ok and "apprise cannot use the URL" in delivery.detail
+
+
+def test_check_channels_reports_routes_that_can_never_alert():
+    from watcher.rules import load_rules
+
+    rules = load_rules([Path(__file__).resolve().parents[1] / "rules"]).rules
+    rule_ids = {r.id for r in rules}
+    assert "turkey-syria-defence" in rule_ids
+    channels = [channel("json://127.0.0.1:8080/ok", name="fine"),
+                ChannelConfig(name="typo", url="json://127.0.0.1:8080/x", source="url",
+                              rules=("turkey-syria-defense", "turkey-syria-defence"))]
+    named = [type("R", (), {"id": "r1", "channels": ("fine", "pager"), "file": "rules/x.toml"})()]
+    problems = check_channels(channels, [*rules, *named])
+    assert problems == [
+        f"channels[1].rules: 'turkey-syria-defense' is not the id of any rule (known: "
+        f"{', '.join(sorted(rule_ids | {'r1'}))}); fix the id or remove it",
+        "rules/x.toml: rule 'r1' names channel 'pager', which is not a [[channels]] name in the config "
+        "(configured: fine, typo)",
+    ]
+    assert check_channels(channels[:1], rules) == []

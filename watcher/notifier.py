@@ -135,8 +135,36 @@ def safe_url(channel: ChannelConfig | str) -> str:
     return f"{scheme.lower()}://{host}/***" if host else f"{scheme.lower()}://***"
 
 
-def check_channels(channels: Sequence[ChannelConfig]) -> list[str]:
-    """One problem per channel whose URL apprise cannot use, secrets masked."""
+def check_channels(channels: Sequence[ChannelConfig], rules: Sequence | None = None) -> list[str]:
+    """One problem per channel whose URL apprise cannot use, secrets masked;
+    with ``rules`` (``Rule`` objects: ``id``, ``channels``, ``file``), also
+    channels listing a rule id that does not exist and rules naming a channel
+    that is not configured (either would silently never alert)."""
+    problems = _check_urls(channels)
+    if rules is not None:
+        problems += _check_routes(channels, rules)
+    return problems
+
+
+def _check_routes(channels: Sequence[ChannelConfig], rules: Sequence) -> list[str]:
+    problems = []
+    ids = {r.id for r in rules}
+    names = {c.name for c in channels}
+    for i, channel in enumerate(channels):
+        for rule_id in channel.rules:
+            if rule_id != "*" and rule_id not in ids:
+                problems.append(f"channels[{i}].rules: {rule_id!r} is not the id of any rule "
+                                f"(known: {', '.join(sorted(ids)) or 'none'}); fix the id or remove it")
+    for rule in rules:
+        for name in rule.channels:
+            if name not in names:
+                problems.append(f"{rule.file or 'rules'}: rule {rule.id!r} names channel {name!r}, "
+                                f"which is not a [[channels]] name in the config "
+                                f"(configured: {', '.join(sorted(names)) or 'none'})")
+    return problems
+
+
+def _check_urls(channels: Sequence[ChannelConfig]) -> list[str]:
     problems = []
     for i, channel in enumerate(channels):
         if not channel.url:

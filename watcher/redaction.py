@@ -27,6 +27,8 @@ _HARMLESS = {
     "delete", "text", "html", "markdown", "default", "normal", "high", "low", "hook",
     "upstream", "truncate", "split", "json", "form", "xml", "https", "http", "starttls",
     "ssl", "basic", "cloud", "private", "before", "after",
+    # path words of services' own web addresses (https://discord.com/api/webhooks/ID/TOKEN)
+    "api", "webhook", "webhooks", "hooks", "services", "notify", "message", "messages", "send",
 }
 _HOSTNAME = re.compile(r"^(localhost|\[[0-9a-f:.]+\]|[a-z0-9-]*[a-z-][a-z0-9-]*(\.[a-z0-9-]+)+"
                        r"|\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$", re.I)
