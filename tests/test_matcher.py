@@ -254,3 +254,15 @@ def test_a_long_article_keeps_exact_offsets(matcher):
     (hit,) = found["leader"].hits
     assert text[hit.start:hit.end] == "Murhef Abu Kasra"
     assert {text[h.start:h.end] for h in found["cooperation"].hits} == {"Türkiye", "train", "Syrian"}
+
+
+def test_one_matcher_serves_many_threads(matcher):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"Doc {i}: Murhef Abu Kasra met Türkiye's officials; Türkiye will train the Syrian army. " * (i % 7 + 1)
+             for i in range(60)] + ["وتركيا تدرب الجيش السوري ضمن تعاون"] * 20
+    expected = [[m.to_json() for m in matcher.match(Document(str(i), "", t))] for i, t in enumerate(texts)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda it: [m.to_json() for m in matcher.match(Document(str(it[0]), "", it[1]))],
+                            enumerate(texts)))
+    assert got == expected
