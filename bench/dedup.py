@@ -220,25 +220,38 @@ def stories_quality(bodies: dict[str, str]) -> None:
 def extracted_vs_gold(bodies: dict[str, str]) -> None:
     """Each real page through the watcher's extractor (its real navigation,
     captions and links around the article) against the clean gold text: the
-    same article as two different outlets' pages would give it."""
+    same article as two different outlets' pages would give it. Then the
+    extracted texts against each other: different articles, 24 pairs of them
+    from one site (where leftover site furniture could make them alike)."""
+    from urllib.parse import urlsplit
+
     from watcher.extraction import ExtractionError, Extractor
     gold = json.loads((REAL / "ground-truth.json").read_text(encoding="utf-8"))
-    cfg, joined, rows = DedupConfig(), 0, []
+    cfg, extracted = DedupConfig(), {}
     with Extractor() as extractor:
-        for key, text in bodies.items():
+        for key in bodies:
             page = gzip.decompress((REAL / f"{key}.html.gz").read_bytes())
             try:
-                got = extractor.extract(page, url=gold[key]["url"]).text
+                extracted[key] = extractor.extract(page, url=gold[key]["url"]).text
             except ExtractionError:
-                got = ""
-            fa, fb = similarity.fingerprint(text), similarity.fingerprint(got)
-            d = similarity.distance(fa, fb) if fa is not None and fb is not None else 64
-            r = similarity.resemblance(similarity.shingle_set(text), similarity.shingle_set(got))
-            rows.append((d, r))
-            joined += d <= cfg.max_distance and r >= cfg.min_resemblance
-    print(f"\nReal pages through the extractor vs their gold text: {joined}/{len(bodies)} join"
-          f" ({joined / len(bodies):.1%}); distance p50 {statistics.median(d for d, _ in rows):.0f},"
-          f" p95 {pct([d for d, _ in rows], .95)}; resemblance p5 {pct([r for _, r in rows], .05):.2f}")
+                extracted[key] = ""
+    fps = {k: similarity.fingerprint(t) for k, t in extracted.items()}
+    sets = {k: similarity.shingle_set(t) for k, t in extracted.items()}
+
+    def joins(fa, fb, sa, sb):
+        return (fa is not None and fb is not None and similarity.distance(fa, fb) <= cfg.max_distance
+                and similarity.resemblance(sa, sb) >= cfg.min_resemblance)
+
+    joined = sum(joins(similarity.fingerprint(bodies[k]), fps[k],
+                       similarity.shingle_set(bodies[k]), sets[k]) for k in bodies)
+    keys = list(extracted)
+    pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1:]]
+    false = sum(joins(fps[a], fps[b], sets[a], sets[b]) for a, b in pairs)
+    host = {k: urlsplit(gold[k]["url"]).hostname for k in keys}
+    same_site = [similarity.resemblance(sets[a], sets[b]) for a, b in pairs if host[a] == host[b]]
+    print(f"\nReal pages through the extractor: {joined}/{len(bodies)} join their gold text"
+          f" ({joined / len(bodies):.1%}); among the {len(pairs)} pairs of different extracted"
+          f" pages {false} join; {len(same_site)} same-site pairs, resemblance max {max(same_site):.3f}")
 
 
 def _store(store, stories, url, text, now):
