@@ -412,6 +412,15 @@ def test_bad_json_feeds_say_why(data, content_type, message):
         parse_feed(data, url="https://example.org/feed.json", content_type=content_type)
 
 
+def test_the_document_not_the_media_type_decides_json_or_xml():
+    xml = parse_feed(rss("<item><title>x</title></item>"), url="https://example.org/f",
+                     content_type="application/json")
+    assert xml.entries[0].title == "x"
+    data = (FEEDS / "feed-rs/jsonfeed/jsonfeed_spec_1.json").read_bytes()
+    assert parse_feed(b"\xef\xbb\xbf\n" + data, url="https://jsonfeed.org/feed.json",
+                      content_type="text/xml").title == "JSON Feed"
+
+
 def test_json_feed_with_odd_values_still_parses():
     data = (b'{"version": "https://jsonfeed.org/version/1.1", "title": 5, "items": ['
             b'{"id": 42, "url": "/p/42", "title": ["x"], "date_published": "yesterday"}, "junk",'

@@ -22,6 +22,7 @@ import logging
 import re
 import resource
 import sys
+import warnings
 from multiprocessing.connection import Connection
 
 _NEAR_BOUND = 0.75      # share of the memory bound that marks a page as a memory hog
@@ -47,6 +48,7 @@ _OPTIONS = {
 def serve(conn, memory_bytes: int) -> None:
     """Child process entry point."""
     logging.disable(logging.CRITICAL)     # trafilatura's warnings would go to our stderr
+    warnings.simplefilter("ignore")
     import trafilatura
 
     problem = _limit_memory(memory_bytes)

@@ -232,10 +232,11 @@ def _strip_prologue(data: bytes) -> bytes:
 # --- JSON Feed 1.0 / 1.1 ----------------------------------------------------
 
 def _looks_like_json(data: bytes, content_type: str | None) -> bool:
-    if "json" in (content_type or "").lower():
-        return True
+    """The first character decides ('{' or '<'); the media type only if neither."""
     head = data[:_SNIFF].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{")
+    if head[:1] in (b"{", b"<"):
+        return head[:1] == b"{"
+    return "json" in (content_type or "").lower()
 
 
 def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
