@@ -266,3 +266,19 @@ def test_one_matcher_serves_many_threads(matcher):
         got = list(pool.map(lambda it: [m.to_json() for m in matcher.match(Document(str(it[0]), "", it[1]))],
                             enumerate(texts)))
     assert got == expected
+
+
+def test_a_rule_satisfied_through_a_none_branch_is_still_found(tmp_path):
+    # all = [C, any = [A, none = [B]]]: an article with C only matches, although A and B are absent
+    (tmp_path / "r.toml").write_text("""
+[[rules]]
+id = "r"
+title = "r"
+severity = "low"
+condition = { all = [{ terms = ["kobani", "raqqa", "hasakah", "qamishli", "deir"] },
+                     { any = [{ term = "convoy" }, { none = [{ term = "ceasefire" }] }] }] }
+""", encoding="utf-8")
+    matcher = Matcher(load_rules([tmp_path]))
+    assert [m.rule_id for m in matcher.match(Document("d", "", "Shelling near Kobani."))] == ["r"]
+    assert matcher.match(Document("d", "", "A ceasefire near Kobani.")) == ()
+    assert [m.rule_id for m in matcher.match(Document("d", "", "A ceasefire convoy near Kobani."))] == ["r"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from watcher.automaton import Automaton
 from watcher.normalisation import Normalised, at_word_end, at_word_start, normalise, normalise_term
-from watcher.rules import Group, Leaf, Near, Node, Rule, RuleSet
+from watcher.rules import Group, Leaf, Near, Node, Rule, RuleSet, needs_hit
 
 SNIPPET_CONTEXT = 60          # characters each side of a hit
 MAX_HITS_PER_TERM = 1000      # raw hits kept per term per document (bounds memory)
@@ -185,6 +185,8 @@ class Matcher:
 
     def _triggers(self, node: Node) -> set[int] | None:
         """Items one of which must be hit for ``node`` to hold; None: cannot tell (always evaluate)."""
+        if not needs_hit(node):
+            return None
         if isinstance(node, Leaf):
             if node.kind == "regex" and not node.literal:
                 return None
@@ -192,9 +194,7 @@ class Matcher:
         if isinstance(node, Group) and node.op == "any":
             sets = [self._triggers(c) for c in node.children]
             return None if any(s is None for s in sets) else set().union(*sets)
-        options = [self._triggers(c) for c in node.children
-                   if not (isinstance(c, Group) and c.op == "none")]
-        options = [o for o in options if o is not None]
+        options = [o for o in (self._triggers(c) for c in node.children) if o is not None]
         return min(options, key=self._cost) if options else None
 
     # --- matching -------------------------------------------------------
@@ -217,7 +217,7 @@ class _Run:
 
     def __init__(self, matcher: Matcher, doc: Document) -> None:
         self.m = matcher
-        text = doc.text if doc.text.strip() else doc.summary
+        text = doc.text if doc.text and doc.text.strip() else doc.summary
         self.originals = {"title": (doc.title or "")[:MAX_FIELD_CHARS], "text": (text or "")[:MAX_FIELD_CHARS]}
         self.views = {f: normalise(t) for f, t in self.originals.items()}
         self.hits: dict[int, list[_Hit]] = defaultdict(list)

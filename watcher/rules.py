@@ -349,7 +349,7 @@ class _Loader:
             check.fail("condition", "empty condition: every rule needs one, e.g. condition = { entity = \"sdf\" }")
             return None
         condition = check.node(item["condition"], "condition", FIELDS)
-        if condition is not None and not _needs_hit(condition):
+        if condition is not None and not needs_hit(condition):
             check.fail("condition", "this condition can hold for an article that contains none of its "
                        "terms (only 'none' groups); add an entity, term or regex it must contain")
         if check.failed or condition is None or not enabled:
@@ -372,14 +372,15 @@ def _term_problem(term) -> str | None:
     return None
 
 
-def _needs_hit(node: Node) -> bool:
+def needs_hit(node: Node) -> bool:
+    """Whether ``node`` can only hold for an article containing at least one of its terms."""
     if isinstance(node, (Leaf, Near)):
         return True
     if node.op == "none":
         return False
     if node.op == "all":
-        return any(_needs_hit(c) for c in node.children)
-    return all(_needs_hit(c) for c in node.children)
+        return any(needs_hit(c) for c in node.children)
+    return all(needs_hit(c) for c in node.children)
 
 
 class _RuleCheck:
@@ -557,7 +558,7 @@ class _RuleCheck:
             self.fail(key, "near needs at least two conditions to bring together")
             return None
         for i, child in enumerate(children):
-            if not _needs_hit(child):
+            if not needs_hit(child):
                 self.fail(f"{key}[{i}]", "a near condition cannot contain a 'none' group; put it beside the near")
                 return None
         within = raw.get("within")
