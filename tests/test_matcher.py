@@ -282,3 +282,49 @@ condition = { all = [{ terms = ["kobani", "raqqa", "hasakah", "qamishli", "deir"
     assert [m.rule_id for m in matcher.match(Document("d", "", "Shelling near Kobani."))] == ["r"]
     assert matcher.match(Document("d", "", "A ceasefire near Kobani.")) == ()
     assert [m.rule_id for m in matcher.match(Document("d", "", "A ceasefire convoy near Kobani."))] == ["r"]
+
+
+def test_trigger_index_never_hides_a_match(tmp_path):
+    """Random rule trees over a small vocabulary: indexed matching equals evaluating every rule."""
+    import random
+
+    rng = random.Random(7)
+    words = ["kobani", "raqqa", "convoy", "ceasefire", "drones", "cadets", "border", "talks"]
+
+    def tree(depth: int) -> str:
+        roll = rng.random()
+        if depth == 0 or roll < 0.35:
+            picked = rng.sample(words, rng.randint(1, 3))
+            return "{ terms = [" + ", ".join(f'"{w}"' for w in picked) + "] }"
+        op = rng.choice(["all", "any", "none", "near"])
+        children = ", ".join(tree(depth - 1) for _ in range(rng.randint(2, 3)))
+        if op == "near":
+            children = ", ".join("{ terms = [" + f'"{w}"' + "] }" for w in rng.sample(words, 2))
+            return f"{{ near = [{children}], within = {rng.randint(1, 4)} }}"
+        return f"{{ {op} = [{children}] }}"
+
+    rules, count = [], 0
+    while count < 60:
+        condition = tree(3)
+        body = (f'[[rules]]\nid = "r{count}"\ntitle = "r"\nseverity = "low"\n'
+                f'condition = {{ all = [{{ terms = ["{rng.choice(words)}"] }}, {condition}] }}\n')
+        (tmp_path / "probe.toml").write_text(body, encoding="utf-8")
+        try:
+            load_rules([tmp_path / "probe.toml"])
+        except Exception:  # noqa: BLE001 - e.g. a tree that needs no hit; draw another
+            continue
+        rules.append(body)
+        count += 1
+    (tmp_path / "probe.toml").unlink()
+    (tmp_path / "all.toml").write_text("\n".join(rules), encoding="utf-8")
+    indexed = Matcher(load_rules([tmp_path]))
+    exhaustive = Matcher(load_rules([tmp_path]))
+    exhaustive._always = list(range(len(exhaustive.rules.rules)))   # evaluate every rule on every document
+    matched = 0
+    for _ in range(300):
+        text = " ".join(rng.choice(words + ["the", "and"]) for _ in range(rng.randint(1, 12)))
+        doc = Document("d", "", text)
+        found = [m.to_json() for m in indexed.match(doc)]
+        assert found == [m.to_json() for m in exhaustive.match(doc)], text
+        matched += bool(found)
+    assert 50 < matched < 300   # the comparison is not vacuous
