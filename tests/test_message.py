@@ -163,3 +163,13 @@ def test_content_survives_broken_hits_json(tmp_path):
     got = load_content(store.db, article_id=article, story_id=story)
     assert got.rules[0].hits == ()
     assert "Rule: Turkey–Syria defence (high)" in render(got, "text").body
+
+
+@pytest.mark.parametrize("published, shown", [
+    ("2026-11-21T08:30:00+03:00", "Published: 2026-11-21 05:30 UTC"),
+    ("2026-11-21", "Published: 2026-11-21"),
+    ("2026-11-21T05:30:00", "Published: 2026-11-21 05:30"),
+    ("yesterday\nBcc: x", "Published: yesterday Bcc: x"),
+])
+def test_published_time_is_shown_as_stored(published, shown):
+    assert shown in render(content(published=published), "text").body.splitlines()

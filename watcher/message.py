@@ -295,6 +295,8 @@ def _also(names: Sequence[str]) -> str:
 
 
 def _when(published: str) -> str:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", published.strip()):
+        return published.strip()          # a date only (as extraction may give it): no made-up time
     try:
         stamp = datetime.fromisoformat(published.replace("Z", "+00:00"))
     except ValueError:
