@@ -33,6 +33,8 @@ from watcher.normalisation import at_word_end, at_word_start, normalise, normali
     ("Türkiye’nin", "turkiye nin"),
     ("one state, one army", "one state one army"),
     ("Abu-Qasra", "abu qasra"),
+    ("Sharaaʼs", "sharaa s"),
+    ("Shaʿban al-Qurʾan", "shaban quran"),
     # Arabic: harakat, tatweel, alef forms, ta marbuta, alef maqsura, the article
     ("مُرْهَف أَبُو قَصْرَة", "مرهف ابو قصره"),
     ("مرهف ابو قصره", "مرهف ابو قصره"),

@@ -44,7 +44,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad", "\u200b", "\u2060", "\ufeff"}
+_JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad", "\u200b", "\u2060", "\ufeff",
+            "\u02bb", "\u02be", "\u02bf"}   # transliteration marks for ayn/hamza: "Shaʿban" = "Shaban"
+_SEPARATING_LETTERS = {"\u02bc"}         # modifier-letter apostrophe: "Sharaaʼs" = "Sharaa's"
 _EXTRA = {
     "ı": "i", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "æ": "ae", "œ": "oe", "þ": "th",
     "ð": "d", "ŧ": "t", "ŋ": "n",
@@ -107,6 +109,8 @@ def fold_char(char: str) -> str | None:
     """The normalised letters of one character, "" to vanish, None to separate words."""
     if char in _JOINERS:
         return ""
+    if char in _SEPARATING_LETTERS:
+        return None
     kind = unicodedata.category(char)[0]
     if kind not in "LNM":
         return None
