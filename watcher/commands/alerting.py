@@ -13,12 +13,13 @@ STATUS_CHOICES = ["pending", "sending", "sent", "dead"]
 
 
 def _quiet_logs(config) -> None:
-    """Whatever logging the user set up, channel secrets stay out of it."""
+    """These commands print their own results; library logs stay quiet (no
+    duplicate lines), and whatever handlers exist never see a channel secret."""
     from watcher.redaction import install
 
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.WARNING)
+        root.addHandler(logging.NullHandler())
     for handler in root.handlers:
         install(handler, config.channels)
 
