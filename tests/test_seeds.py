@@ -112,6 +112,12 @@ def test_variants_in_three_scripts(pack, text, rule):
     "Thanksgiving tip: brine the turkey overnight; Syrian spices and army of helpers support the cook.",
     "Turkey beat Syria 2-0 in the World Cup qualifier; Turkish defence held, training paid off.",
     "Syrian cadets trained in Turkey's national football team camp ahead of the qualifier.",
+    # the same in Turkish and Arabic
+    "Türkiye ile Azerbaycan ortak askeri tatbikat düzenledi; Türk subaylar eğitim verdi.",
+    "Türkiye ve Suriye arasında doğalgaz ve elektrik anlaşması imzalandı, ticaret desteklenecek.",
+    "Milli takım Suriye'yi 2-0 yendi; Türkiye savunmada başarılıydı ve antrenman işe yaradı.",
+    "روسيا تدرب الجيش السوري وتحتفظ بقواعدها العسكرية في حميميم",
+    "وقعت تركيا وسوريا اتفاقية لتوريد الكهرباء والغاز ودعم التجارة",
     # other actors' operations against ISIS in Syria
     "The US-led coalition and the SDF conducted joint raids against ISIS in eastern Syria, angering Turkey.",
     # unrelated mentions
