@@ -222,3 +222,19 @@ def test_catastrophic_patterns_are_recognised(pattern, unsafe):
 ])
 def test_required_literal(pattern, literal):
     assert required_literal(pattern) == literal
+
+
+def test_a_broken_entity_is_reported_once_not_at_every_use(tmp_path):
+    body = """
+[[entities]]
+id = "sdf"
+kind = "country"
+
+[[rules]]
+id = "uses-it"
+title = "x"
+severity = "low"
+condition = { entity = "sdf" }
+"""
+    (message,) = problems(tmp_path, body)
+    assert "entities[0].kind" in message

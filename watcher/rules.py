@@ -200,6 +200,7 @@ class _Loader:
         self.entities: dict[str, Entity] = {}
         self.rules: list[Rule] = []
         self.rule_files: dict[str, str] = {}
+        self.broken: set[str] = set()
 
     # --- entities -------------------------------------------------------
 
@@ -216,6 +217,8 @@ class _Loader:
         for i, item in enumerate(items):
             entity = self._entity(file, f"entities[{i}]", item)
             if entity is None:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    self.broken.add(item["id"])    # already reported; do not report its uses too
                 continue
             if entity.id in self.entities:
                 first = self.entities[entity.id].file
@@ -484,7 +487,11 @@ class _RuleCheck:
         for i, ref in enumerate(values):
             if ref in known:
                 continue
-            close = difflib.get_close_matches(ref, list(known), n=1)
+            if ref in self.loader.broken:
+                good = False
+                self.failed = True
+                continue
+            close = difflib.get_close_matches(ref, list(known) + sorted(self.loader.broken), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             self.fail(key if len(values) == 1 else f"{key}[{i}]",
                       f"unknown entity '{ref}'; {hint}define it in an [[entities]] table "
