@@ -82,6 +82,8 @@ def test_the_minister_is_found_in_each_spelling_the_seeds_use(pack):
     # SDF integration
     ("The SDF agreed to merge its fighters into the Syrian army under the March 10 agreement.", "sdf-integration"),
     ("SDG'nin Suriye ordusuna entegrasyonu yavaş ilerliyor, dedi Fidan.", "sdf-integration"),
+    ("Suriye Demokratik Güçleri'nin yeni Suriye ordusuna katılımı için 10 Mart mutabakatı uygulanıyor.",
+     "sdf-integration"),
     ("بدأ دمج قوات سوريا الديمقراطية في الجيش السوري", "sdf-integration"),
     ("بدأ تنفيذ اتفاق ١٠ آذار لدمج قسد في الجيش السوري", "sdf-integration"),
     ("Ankara urged the YPG to integrate into Syria's army as agreed.", "sdf-integration"),
