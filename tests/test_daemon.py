@@ -73,7 +73,7 @@ def test_daemon_polls_refuses_a_second_instance_and_stops_on_sigterm(tmp_path, s
 
 
 def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, server):
-    room = Newsroom(server, page_delay=0.05)      # slow pages, so that kills land mid-poll
+    room = Newsroom(server, page_delay=0.15)      # slow pages, so that kills land mid-poll
     room.add_seed_articles()
     room.add_real_pages(20)
     config = write_config(tmp_path, [("Example News", room.publish()),
