@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import resource
+import signal
 import sys
 import warnings
 from multiprocessing.connection import Connection
@@ -47,6 +48,7 @@ _OPTIONS = {
 
 def serve(conn, memory_bytes: int) -> None:
     """Child process entry point."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
     logging.disable(logging.CRITICAL)     # trafilatura's warnings would go to our stderr
     warnings.simplefilter("ignore")
     import trafilatura
@@ -63,7 +65,11 @@ def serve(conn, memory_bytes: int) -> None:
         if request is None:
             return
         reply = _near_bound(_extract(trafilatura, *request), memory_bytes)
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except MemoryError:
+            reply = ("memory", "the extracted text was too large to hand back within the memory bound")
+            conn.send(reply)
         if reply[0] == "memory" or _peak_address_space() >= _NEAR_BOUND * memory_bytes:
             return                        # a fresh worker for the next page
 
