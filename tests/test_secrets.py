@@ -188,3 +188,33 @@ def test_exceptions_and_display_forms_hide_secrets():
         assert leaks(redactor.scrub_exception(exc)) == []
     channel = ChannelConfig("hook", url, "url")
     assert leaks(safe_url(channel) + repr(channel)) == []
+
+
+def test_watcher_check_names_an_unusable_channel_without_its_secret(tmp_path):
+    cfg = write_config(tmp_path, """
+[[channels]]
+name = "typo"
+url_env = "TYPO_URL"
+""", environ={"TYPO_URL": "discrod://CANARYid77/CANARYtoken88"})
+    cfg.path.write_text(cfg.path.read_text().replace('rules = ["rules/"]', f'rules = ["{RULES}"]'))
+    result = CliRunner().invoke(main, ["--config", str(cfg.path), "check"],
+                                env={"TYPO_URL": "discrod://CANARYid77/CANARYtoken88"})
+    assert result.exit_code == 2
+    assert "channels[0].url_env: apprise cannot use the URL of channel 'typo' (discrod://***, " \
+           "from url_env:TYPO_URL)" in result.stderr
+    assert leaks(result.stdout + result.stderr) == []
+
+
+def test_installing_again_replaces_the_filter():
+    """A second config (a reload, another command in one process) must not
+    stack filters: two would each mask part of a secret and show the rest."""
+    handler = logging.StreamHandler(io.StringIO())
+    first = redaction.install(handler, [ChannelConfig("a", "json://h.example.org/CANARYsecretTOKEN9", "url")])
+    second = redaction.install(handler, [ChannelConfig("a", "json://h.example.org/TOKEN9", "url"),
+                                         ChannelConfig("b", "json://h.example.org/CANARYsecretTOKEN9", "url")])
+    assert first not in handler.filters and handler.filters == [second]
+    assert logging.getLogger("apprise").filters.count(second) == 1
+    record = logging.LogRecord("apprise", logging.ERROR, __file__, 1, "bad URL %s",
+                               ("json://h.example.org/CANARYsecretTOKEN9",), None)
+    handler.handle(record)
+    assert leaks(handler.stream.getvalue()) == []

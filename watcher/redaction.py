@@ -60,8 +60,6 @@ def secret_parts(url: str) -> set[str]:
     for key, value in parse_qsl(query, keep_blank_values=True):
         if not (_HOSTNAME.match(value) or value.isdigit()):   # smtp=host, port=587: not secret
             parts.add(value)
-        if key[:1] in "+-:":      # custom header / payload entries: the key may be secret too
-            parts.add(key[1:])
     expanded = set()
     for part in parts:
         expanded |= {part, unquote(part), quote(unquote(part), safe=""), quote(unquote(part))}
@@ -132,10 +130,18 @@ def install(handler: logging.Handler, channels: Iterable, *, cap_third_party: bo
     records logged straight to apprise's and urllib3's loggers; those loggers
     are kept at WARNING unless ``cap_third_party`` is false."""
     filt = RedactingFilter(Redactor.for_channels(channels))
-    handler.addFilter(filt)
+    _replace(handler, filt)
     for name in THIRD_PARTY_LOGGERS:
         logger = logging.getLogger(name)
-        logger.addFilter(filt)
+        _replace(logger, filt)
         if cap_third_party and logger.getEffectiveLevel() < logging.WARNING:
             logger.setLevel(logging.WARNING)
     return filt
+
+
+def _replace(target: logging.Filterer, filt: RedactingFilter) -> None:
+    """One redacting filter per handler or logger: a new config's replaces the
+    old one (two would mask each other's secrets only in part)."""
+    for old in [f for f in target.filters if isinstance(f, RedactingFilter)]:
+        target.removeFilter(old)
+    target.addFilter(filt)
