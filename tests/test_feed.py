@@ -340,6 +340,14 @@ def test_guid_falls_back_to_link_then_to_a_stable_content_hash():
     assert entries[1].guid != entries[2].guid
 
 
+def test_an_overlong_guid_is_replaced_by_its_hash():
+    long_id = "x" * 5000
+    items = f"<item><title>a</title><guid>{long_id}</guid></item><item><title>b</title><guid>{long_id}y</guid></item>"
+    first, second = parse_feed(rss(items), url="https://example.org/feed").entries
+    assert first.guid.startswith("sha256:") and len(first.guid) < 100
+    assert first.guid != second.guid
+
+
 def test_html_in_titles_and_summaries_becomes_plain_text():
     items = ("<item><title>AT&amp;amp;T &lt;b&gt;deal&lt;/b&gt;</title>"
              "<description>&lt;p&gt;Hello&lt;br/&gt;&lt;b&gt;world&lt;/b&gt;&lt;/p&gt;"

@@ -33,6 +33,7 @@ from watcher import xmlguard
 
 MAX_ENTRIES = 500            # entries kept per document, first ones first
 _MAX_TEXT = 500_000          # characters of one title/summary looked at
+_MAX_GUID = 1000             # characters; longer ids are replaced by their hash
 _SNIFF = 2048                # bytes looked at to recognise JSON or HTML
 
 
@@ -117,7 +118,7 @@ def _xml_entry(entry, base_url: str, feed_language: str | None,
     )
     link = _absolute(entry.get("link"), base_url)
     return FeedEntry(
-        guid=_text(entry.get("id")).strip() or link or _hash_guid(title, summary),
+        guid=_guid(_text(entry.get("id")), link, title, summary),
         url=link,
         title=title,
         summary=summary,
@@ -274,7 +275,7 @@ def _json_entry(item: dict, base_url: str, feed_language, feed_author) -> FeedEn
     raw_id = item.get("id")
     guid = str(raw_id).strip() if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
     return FeedEntry(
-        guid=guid or link or _hash_guid(title, summary),
+        guid=_guid(guid, link, title, summary),
         url=link,
         title=title,
         summary=summary,
@@ -380,6 +381,12 @@ def _absolute(link, base_url: str) -> str | None:
     except ValueError:
         return None
     return absolute if scheme in ("http", "https") else None
+
+
+def _guid(given: str, link: str | None, title: str, summary: str) -> str:
+    """The entry's id, else its link, else a hash of its text; overlong ids are hashed."""
+    guid = given.strip() or link or _hash_guid(title, summary)
+    return guid if len(guid) <= _MAX_GUID else _hash_guid(guid, "")
 
 
 def _hash_guid(title: str, summary: str) -> str:
