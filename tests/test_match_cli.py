@@ -271,3 +271,18 @@ def test_derive_spelling_variants(a, b, same):
     from watcher.derivation import _variants
 
     assert _variants(normalise_term(a), normalise_term(b)) is same
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path):
+    docs = tmp_path / "many.jsonl"
+    docs.write_text("".join(json.dumps({"id": i, "text": "Murhaf Abu Qasra. " * 50}) + "\n" for i in range(3000)),
+                    encoding="utf-8")
+    reader = subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    writer = subprocess.run([str(WATCHER), "match", "--rules", str(RULES), "--jsonl", str(docs)],
+                            stdout=reader.stdin, stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+    reader.stdin.close()
+    first = reader.stdout.read()
+    reader.wait()
+    assert json.loads(first)["id"] == 0
+    assert writer.returncode == 0
+    assert b"Traceback" not in writer.stderr and b"BrokenPipe" not in writer.stderr

@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import io
 import json
+import os
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -57,7 +58,11 @@ def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tupl
     """
     matcher = Matcher(load_rule_set(obj, rule_paths))
     if jsonl:
-        bad = sum(_match_jsonl(matcher, name) for name in files)
+        try:
+            bad = sum(_match_jsonl(matcher, name) for name in files)
+        except BrokenPipeError:             # `watcher match --jsonl big.jsonl | head`
+            _quiet_stdout()
+            raise SystemExit(0) from None
         if bad:
             click.echo(f"watcher: {bad} input line(s) could not be read; see the \"error\" lines", err=True)
             raise SystemExit(EXIT_BAD_INPUT)
@@ -66,6 +71,15 @@ def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tupl
         unreadable = [name for name in files if not _match_file(matcher, name, pages)]
     if unreadable:
         raise SystemExit(2)
+
+
+def _quiet_stdout() -> None:
+    """After the reader went away, point stdout at /dev/null so the exit flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 # --- JSON lines ---------------------------------------------------------------
