@@ -215,3 +215,30 @@ def test_real_pages_through_the_extractor_join_their_clean_gold_text(gold):
     assert len(missed) <= 1, missed
     # and none of them joins another page's gold text
     assert not any(joins(gold[a], extracted[b]) for a in keys for b in keys if a != b)
+
+
+def test_site_furniture_left_around_two_different_articles_does_not_join_them(gold):
+    """An extractor that leaves a site's menu and footer in (8 lines each end,
+    real ones) makes two different articles of that site look alike; they must
+    still not join. The furniture's short lines do not count at all."""
+    keys = list(gold)
+    joined = []
+    for i, key in enumerate(keys):
+        site = keys[(i + 11) % len(keys)]
+        head, foot = site_chrome(site, gold[site])
+        other = keys[(i + 1) % len(keys)]
+        a, b = ("\n".join(head + [gold[k]] + foot) for k in (key, other))
+        if joins(a, b):
+            joined.append((key[:8], other[:8]))
+    assert joined == []
+
+
+def test_short_lines_do_not_count():
+    from watcher.similarity import content_words
+    text = "Home\nWorld | Sport\nShare on Facebook\n" + TEXT_LINE + "\n© 2026 Daily Sabah\nPrivacy Policy"
+    assert content_words(text) == content_words(TEXT_LINE)
+    assert fingerprint(text * 5) == fingerprint(TEXT_LINE * 5)
+
+
+TEXT_LINE = ("Türkiye will take an active role in restructuring the Syrian military, Turkish "
+             "Ministry of National Defence sources confirmed on Thursday.")

@@ -26,9 +26,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from watcher.identity import MIN_WORDS, normal_words
+from watcher.identity import MAX_CHARS, MIN_WORDS, normal_words
 
 SHINGLE = 3
+MIN_LINE_WORDS = 5      # shorter lines are site furniture, not text
 MASK64 = (1 << 64) - 1
 # Odd 64-bit multipliers: a 3-gram's hash depends on its words and their order.
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
@@ -53,10 +54,22 @@ def shingle_hashes(words: list[str]) -> np.ndarray:
     return x
 
 
+def content_words(text: str) -> list[str]:
+    """The normalised words of the text's lines of at least MIN_LINE_WORDS
+    words: menus, share buttons, bylines and copyright lines that an extractor
+    left in are not part of what makes two texts the same story."""
+    words: list[str] = []
+    for line in text[:MAX_CHARS].splitlines():
+        found = normal_words(line)
+        if len(found) >= MIN_LINE_WORDS:
+            words += found
+    return words
+
+
 def fingerprint(text: str) -> int | None:
     """64-bit SimHash of the text's word 3-grams (each occurrence counts), as a
     signed int64 (how SQLite stores it). None under MIN_WORDS words."""
-    words = normal_words(text)
+    words = content_words(text)
     if len(words) < MIN_WORDS:
         return None
     features = shingle_hashes(words)
@@ -74,7 +87,7 @@ def distance(a: int, b: int) -> int:
 def shingle_set(text: str) -> frozenset[tuple[str, ...]]:
     """The distinct word 3-grams of ``text``, for :func:`resemblance` (kept in
     memory only, so Python's own hashing will do)."""
-    words = normal_words(text)
+    words = content_words(text)
     if len(words) < SHINGLE:
         return frozenset([tuple(words)]) if words else frozenset()
     return frozenset(zip(words, words[1:], words[2:]))
