@@ -5,7 +5,8 @@ articles (Turkey–Syria defence) as full pages plus two real unrelated pages
 and one hostile page; a second English outlet republishing one seed (same
 story, second outlet); a Turkish and an Arabic outlet (summary only); and a
 broken feed (HTTP 404). Rules come from ``tests/data/review_rules``; alerts
-go to an apprise ``json://`` hook on the same loopback server.
+go to an apprise ``json://`` hook on the same loopback server; a second
+channel ("pager", drones only) answers HTTP 500, so its alerts wait for a retry.
 
 ``build(dir)`` runs it once; tests copy the database before writing to it.
 """
@@ -149,6 +150,7 @@ def serve_outlets(server: LoopbackServer) -> dict[str, str]:
         content_type="application/rss+xml; charset=utf-8")
     server.route("/broken/feed.xml", body=b"gone fishing", status=404)
     server.route("/hook", body=b"{}", content_type="application/json")
+    server.route("/down", body=b"upstream on fire", status=500)
     return {"Daily Sabah": server.url("/sabah/feed.xml"),
             "Hürriyet Daily News": server.url("/hurriyet/feed.xml"),
             "Yeni Şafak": server.url("/safak/feed.xml"),
@@ -161,7 +163,9 @@ def write_config(path: Path, database: Path, feeds: dict[str, str], hook: str,
     summary_only = {"Yeni Şafak", "الجزيرة"}
     lines = ["[watcher]", f'database = "{database}"', f'rules = ["{rules}"]', "keep_days = 30", "",
              "[network]", 'allow_private = ["127.0.0.0/8"]', 'timeout = "10s"', "max_connections = 1", "",
-             "[[channels]]", 'name = "hook"', f'url = "{hook}"', ""]
+             "[[channels]]", 'name = "hook"', f'url = "{hook}"', "",
+             "[[channels]]", 'name = "pager"', f'url = "{hook.replace("/hook", "/down")}"',
+             'rules = ["drones"]', ""]
     for name, url in feeds.items():
         lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"',
                   f"fetch_article = {'false' if name in summary_only else 'true'}", ""]

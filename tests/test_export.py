@@ -54,9 +54,12 @@ def test_records_explain_matches_with_offsets_into_the_text(world):
             for hit in rule["hits"]:
                 assert set(hit) >= {"term", "entity", "field", "start", "end", "snippet"}
                 assert record[hit["field"]][hit["start"]:hit["end"]], (record["id"], hit)
-    sent = [a for r in records for a in r["alerts"]]
-    assert sent and {a["status"] for a in sent} == {"sent"}
-    assert set(sent[0]) == {"channel", "status", "attempts", "last_error", "sent_at"}
+    alerts = [a for r in records for a in r["alerts"]]
+    assert {(a["channel"], a["status"]) for a in alerts} == {("hook", "sent"), ("pager", "pending")}
+    assert all(set(a) == {"channel", "status", "attempts", "last_error", "sent_at"} for a in alerts)
+    assert all("500" in a["last_error"] and a["sent_at"] is None for a in alerts if a["channel"] == "pager")
+    drones = [r for r in records if any(m["id"] == "drones" for m in r["rules"])]
+    assert drones and all("pager" in {a["channel"] for a in r["alerts"]} for r in drones)
 
 
 def test_story_and_duplicate_links(world):

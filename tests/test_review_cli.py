@@ -63,6 +63,9 @@ def test_log_table_shows_what_a_person_needs(world):
     assert header == ["id", "time", "severity", "rules", "headline", "source", "outlets", "alerts"]
     assert "tr-sy-defence" in result.stdout and "Yeni Şafak" in result.stdout
     assert "sent" in result.stdout                       # the json:// hook took the alerts
+    drones = log_json(world, "--rule", "drones")
+    assert drones and all(s["alerts"] == {"sent": 1, "pending": 1} for s in drones)   # the pager is down
+    assert "pending · sent" in invoke(world, "log", "--rule", "drones").stdout
 
 
 def test_log_filters_by_rule_feed_severity_since_and_limit(world):

@@ -135,7 +135,11 @@ def test_search_feeds_outbox_and_rules_pages(page, site):
     shot(page, "feeds")
     page.goto(site + "/outbox")
     assert page.locator(".status-sent").count() >= 1
+    pending = page.locator("tr", has=page.locator(".status-pending"))
+    assert pending.count() == 3 and "error=500" in pending.first.inner_text()
     shot(page, "outbox")
+    page.click("text=pending (3)")
+    assert page.locator("tbody tr").count() == 3
     page.goto(site + "/rules")
     assert "football" in page.locator("table.rules").inner_text()
     assert page.locator("figure.chart .legend li").count() >= 3
