@@ -7,7 +7,7 @@ Why this shape (measured by ``bench/dedup.py`` on the real gold articles):
   normalised words, each occurrence counted. Word 3-grams keep two *different*
   reports of one event far apart (same vocabulary, different sentences);
   single words (what trafilatura's Simhash uses) put them close: the five
-  same-topic seed articles came 8 bits apart on words, 24 on 3-grams.
+  same-topic seed articles came 8 bits apart on words, 20 on 3-grams.
 * A 64-bit SimHash is a noisy estimate: copies of an article land up to 24
   bits away from it, a different article as close as 18. So
   the SimHash only *proposes* candidates within ``max_distance``; a candidate
