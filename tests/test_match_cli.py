@@ -231,6 +231,11 @@ def test_derive_with_a_background_folder_and_bad_inputs(tmp_path):
     result = run(["rules", "derive", str(ROOT / "seeds"), "--background", str(background)], cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert "[[entities]]" in result.stdout and "against 2 background documents" in result.stderr
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "one.txt").write_bytes(SEEDS[3].read_bytes())
+    result = run(["rules", "derive", str(single), "--background", str(background)], cwd=tmp_path)
+    assert result.exit_code == 0 and "matches 1 of 1 seed documents" in result.stdout
     empty = tmp_path / "empty"
     empty.mkdir()
     result = run(["rules", "derive", str(empty), "--background", str(background)], cwd=tmp_path)

@@ -314,7 +314,7 @@ def propose_entities(seeds: list[str], background: list[str]) -> list[ProposedEn
     for members in groups.values():
         mentions = sum(sum(surfaces[k].values()) for k in members)
         seen_in = set().union(*(docs[k] for k in members))
-        if len(seen_in) < 2 and mentions < 3:
+        if len(seen_in) < min(2, len(seeds)) or (len(seen_in) < 2 and mentions < 3):
             continue
         if _common_in_background(members, len(seen_in), len(seeds), background_words, len(background)):
             continue
@@ -465,7 +465,8 @@ def propose_terms(seeds: list[str], background: list[str], limit: int,
     scored = _log_odds(seed_counts, background_counts)
     out = []
     for key, z in sorted(scored.items(), key=lambda kv: -kv[1]):
-        if seed_docs[key] < 2 or z < 1.96 or key in covered or any(w in covered for w in key.split()):
+        if (seed_docs[key] < min(2, len(seeds)) or z < 1.96 or key in covered
+                or any(w in covered for w in key.split())):
             continue
         form = shown[key].most_common(1)[0][0]
         out.append(ProposedTerm(form if not form.istitle() else form.lower(), seed_docs[key], round(z, 2)))
