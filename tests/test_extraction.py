@@ -134,12 +134,23 @@ def test_garbage_is_an_error_not_a_crash(extractor, normal_page, garbage):
     assert extractor.extract(html, url=url).text
 
 
-def test_a_killed_worker_is_replaced(normal_page):
+def test_the_worker_stays_warm_and_a_killed_worker_is_replaced(normal_page):
     html, url = normal_page
     with Extractor(timeout=30) as extractor:
         first = extractor.extract(html, url=url)
-        os.kill(extractor._process.pid, signal.SIGKILL)    # as the kernel's OOM killer would
+        pid = extractor._process.pid
+        assert extractor.extract(html, url=url) == first and extractor._process.pid == pid
+        os.kill(pid, signal.SIGKILL)                       # as the kernel's OOM killer would
         assert extractor.extract(html, url=url) == first
+        assert extractor._process.pid != pid
+
+
+def test_deeply_nested_divs_end_quickly_as_empty(extractor):
+    depth = 1_000_000
+    html = b"<html><body>" + b"<div>x" * depth + b"</div>" * depth + b"</body></html>"
+    with pytest.raises(ExtractionError) as caught:
+        extractor.extract(html, url="https://hostile.example/nested")
+    assert caught.value.kind == "empty"
 
 
 def test_too_small_memory_bound_says_which_setting_to_raise(normal_page):
