@@ -268,3 +268,9 @@ def test_commands_on_an_empty_database(tmp_path):
     stats = run("rules", "stats").stdout
     assert "tr-sy-defence" in stats and "drones" in stats            # configured rules listed with zeros
     assert "articles" in run("status").stdout
+
+
+def test_search_ignores_arabic_vowel_marks_in_the_query(world):
+    plain = search_json(world, "تركيا")
+    assert plain and search_json(world, "تُرْكِيَا") == plain
+    assert search_json(world, "الـذهـب") == search_json(world, "الذهب")     # tatweel

@@ -23,6 +23,10 @@ from watcher.store import Store
 SEVERITY_RANK_SQL = ("CASE {col} WHEN 'low' THEN 0 WHEN 'medium' THEN 1 "
                      "WHEN 'high' THEN 2 WHEN 'critical' THEN 3 ELSE -1 END")
 FTS_START, FTS_END = "\x01", "\x02"
+# Arabic short vowels, shadda, sukun, dagger alif and tatweel: news text rarely
+# carries them, and the FTS tokenizer splits words at them, so a vocalised
+# query would find nothing; they are dropped from queries.
+ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 MAX_LIMIT = 10_000
 
 
@@ -410,6 +414,7 @@ def search(store: Store, query: str, *, limit: int = 20, matched_only: bool = Fa
 
     The query is first tried as FTS5 syntax (``ankara OR şam``, ``"joint roadmap"``,
     ``savunma*``); if that is not valid FTS5 it is searched as plain words."""
+    query = ARABIC_MARKS.sub("", query)
     if not query.strip():
         raise ReviewError("the search query is empty; give one or more words")
     if not 0 < limit <= MAX_LIMIT:
