@@ -238,3 +238,9 @@ condition = { entity = "sdf" }
 """
     (message,) = problems(tmp_path, body)
     assert "entities[0].kind" in message
+
+
+def test_a_file_named_twice_is_read_once(tmp_path):
+    path = write(tmp_path, rule('{ entity = "sdf" }'))
+    rules = load_rules([tmp_path, path, tmp_path / "." / "x.toml"])
+    assert [r.id for r in rules.rules] == ["sdf-integration"] and rules.files == (path,)

@@ -155,7 +155,12 @@ def rule_files(paths: Sequence[Path]) -> tuple[list[Path], list[RuleProblem]]:
         else:
             problems.append(RuleProblem(str(path), None, "(file)",
                                         "not found; fix the path in watcher.rules or --rules"))
-    return files, problems
+    unique, seen = [], set()
+    for file in files:                         # a file named twice (folder and file) is read once
+        if file.resolve() not in seen:
+            seen.add(file.resolve())
+            unique.append(file)
+    return unique, problems
 
 
 def load_rules(paths: Sequence[Path]) -> RuleSet:
