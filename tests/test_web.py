@@ -309,3 +309,12 @@ def test_watcher_serve_runs_until_stopped(world):
         proc.terminate()
         proc.wait(timeout=20)
     assert f"review page on http://127.0.0.1:{port}/" in proc.stderr.read()
+
+
+def test_serve_on_a_busy_port_says_so(world):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = invoke(world, "serve", "--port", str(busy.getsockname()[1]))
+    assert result.exit_code == 2 and "cannot listen on 127.0.0.1" in result.stderr and "--port" in result.stderr

@@ -24,7 +24,9 @@ import base64
 import hmac
 import ipaddress
 import sys
+import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,6 +97,19 @@ def check_binding(settings: WebSettings) -> None:
             f"{settings.config_path}, or bind 127.0.0.1 and use an SSH tunnel or a reverse proxy")
 
 
+def check_port(settings: WebSettings) -> None:
+    """Fail early, with a message, when the address cannot be listened on."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((settings.host.strip("[]"), settings.port))
+    except OSError as exc:
+        raise WebError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
+                       f"is another `watcher serve` running? choose another --port or [serve] port "
+                       f"in {settings.config_path}") from None
+
+
 def safe_href(url: str | None) -> str | None:
     """``url`` if it is http(s) with a host, else None (no javascript:, data:, ...)."""
     if not url or not isinstance(url, str):
@@ -144,13 +159,11 @@ class WebServer:
 
     def start(self, timeout: float = 20.0) -> str:
         self._thread.start()
-        deadline = threading.Event()
-        for _ in range(int(timeout / 0.05)):
-            if self._server.started:
-                break
-            deadline.wait(0.05)
-        else:
-            raise WebError("the web server did not start")
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise WebError(f"the web server did not start on {self.settings.host}:{self.settings.port}")
+            time.sleep(0.02)
         port = self._server.servers[0].sockets[0].getsockname()[1]
         return f"http://{self.settings.host}:{port}"
 

@@ -357,6 +357,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     settings = web.WebSettings.from_config(config, host=host, port=port)
     try:
         web.check_binding(settings)
+        web.check_port(settings)
     except web.WebError as exc:
         fail(str(exc))
     ctx.store().close()          # creates/migrates the database before serving it
