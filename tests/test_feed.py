@@ -3,6 +3,7 @@ what a user sees for a handful of real feeds (BBC, reddit, JSON Feed, ...)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import tracemalloc
@@ -427,6 +428,19 @@ def test_the_document_not_the_media_type_decides_json_or_xml():
     data = (FEEDS / "feed-rs/jsonfeed/jsonfeed_spec_1.json").read_bytes()
     assert parse_feed(b"\xef\xbb\xbf\n" + data, url="https://jsonfeed.org/feed.json",
                       content_type="text/xml").title == "JSON Feed"
+
+
+def test_json_feed_html_is_bounded_like_xml_markup():
+    items = [{"id": str(i), "content_html": "<b>x</b>" * 1000} for i in range(300)]
+    data = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+    started = time.process_time()
+    feed = parse_feed(data, url="https://example.org/feed.json")
+    assert time.process_time() - started < 10.0
+    assert 50 < len(feed.entries) < 300 and feed.entries[0].summary == "x" * 1000
+    assert feed.warning.startswith(f"only the first {len(feed.entries)} of 300 items")
+    bomb = json.dumps({"version": "https://jsonfeed.org/version/1", "items": [{"content_html": "<a" * 300_000}]})
+    with pytest.raises(FeedError, match="too much markup|refusing"):
+        parse_feed(bomb.encode(), url="https://example.org/feed.json")
 
 
 def test_json_feed_with_odd_values_still_parses():

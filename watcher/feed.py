@@ -252,16 +252,37 @@ def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
     language = _language(doc.get("language"))
     author = _json_author(doc)
     items = [i for i in doc["items"] if isinstance(i, dict)]
-    entries = [_json_entry(i, url, language, author) for i in items[:MAX_ENTRIES]]
+    kept = _within_markup_budget(items[:MAX_ENTRIES])
+    entries = [_json_entry(i, url, language, author) for i in kept]
     skipped = len(doc["items"]) - len(items)
     notes = [f"{skipped} items that are not JSON objects were skipped" if skipped else None,
-             _cap_note(len(items))]
+             _cap_note(len(items)) or _budget_note(len(kept), len(items))]
     return ParsedFeed(
         title=_plain(_text(doc.get("title")), is_html=False) or None,
         language=language,
         entries=tuple(entries),
         warning=_join_notes(notes),
     )
+
+
+def _within_markup_budget(items: list[dict]) -> list[dict]:
+    """The first items whose HTML holds at most xmlguard.MAX_MARKUP tags in all
+    (stripping HTML costs Python time per tag, as feedparser does for XML)."""
+    used = 0
+    for count, item in enumerate(items):
+        used += _text(item.get("content_html")).count("<")
+        if used > xmlguard.MAX_MARKUP:
+            if count == 0:
+                raise FeedError(f"not a feed: more than {xmlguard.MAX_MARKUP:,} tags in the first item; "
+                                "refusing to parse this much markup")
+            return items[:count]
+    return items
+
+
+def _budget_note(kept: int, total: int) -> str | None:
+    if kept == total:
+        return None
+    return f"only the first {kept} of {total} items were read: the rest hold too much markup"
 
 
 def _json_entry(item: dict, base_url: str, feed_language, feed_author) -> FeedEntry:
