@@ -250,6 +250,13 @@ def test_rss_091_in_iso_8859_1():
     assert feed.language == "pt-br"
     assert feed.entries[0].title == "bash - Expansão de Parâmetros"
     assert feed.entries[0].guid == "http://www.Dicas-L.com.br/dicas-l/20200406.php"
+    served_as_text_xml = parse("feed-rs/rss0/rss_0.91_encoding_1.xml", content_type="text/xml")
+    assert served_as_text_xml.title == feed.title and served_as_text_xml.warning is None
+    golem = parse("feed-rs/rss1/rss_1.0_iso8859.xml", url="https://rss.golem.de/rss.php?feed=RSS1.0")
+    assert golem.title == "Golem.de"
+    assert golem.entries[0].title == "Digitalministerium: Neue Glasfaserförderung mit Schnellkasse"
+    assert golem.entries[0].author == "Achim Sawall"
+    assert golem.entries[0].published == utc(2023, 1, 25, 18, 3, 2)
 
 
 def test_ill_formed_feed_yields_what_it_can_with_a_warning():
