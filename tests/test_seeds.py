@@ -81,6 +81,7 @@ def test_the_minister_is_found_in_each_spelling_the_seeds_use(pack):
     ("Turkish Defence Minister Yaşar Güler said Ankara would keep supporting the restructuring of the Syrian army.",
      "turkey-syria-defence"),
     ("Turkey plans to set up military bases in central Syria.", "turkey-syria-defence"),
+    ("Türkiye, Suriye'de yeni askeri üsler kurmaya hazırlanıyor.", "turkey-syria-defence"),
     ("Suriyeli subaylar Türkiye'deki harp akademilerinde kursa başladı.", "turkey-syria-defence"),
     ("Turkey, Syria, Jordan and Iraq set up a joint operations centre against ISIS.", "turkey-syria-defence"),
     ("Türkiye ve Suriye, DEAŞ'a karşı koordinasyon mekanizması kurdu.", "turkey-syria-defence"),
@@ -127,6 +128,9 @@ def test_variants_in_three_scripts(pack, text, rule):
     "Milli takım Suriye'yi 2-0 yendi; Türkiye savunmada başarılıydı ve antrenman işe yaradı.",
     "روسيا تدرب الجيش السوري وتحتفظ بقواعدها العسكرية في حميميم",
     "وقعت تركيا وسوريا اتفاقية لتوريد الكهرباء والغاز ودعم التجارة",
+    # others' strikes on Syrian bases
+    "Turkey condemned Israeli strikes on Syrian army bases near Damascus.",
+    "Turkey and Syria will open army talks with us, Kurdish officials said.",
     # other actors' operations against ISIS in Syria
     "The US-led coalition and the SDF conducted joint raids against ISIS in eastern Syria, angering Turkey.",
     # unrelated mentions
