@@ -145,6 +145,16 @@ def test_the_worker_stays_warm_and_a_killed_worker_is_replaced(normal_page):
         assert extractor._process.pid != pid
 
 
+def test_the_worker_is_recycled_after_some_pages(normal_page):
+    html, url = normal_page
+    with Extractor(timeout=30, recycle_after=2) as extractor:
+        pids = []
+        for _ in range(5):
+            extractor.extract(html, url=url)
+            pids.append(extractor._process.pid)
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+
+
 def test_deeply_nested_divs_end_quickly_as_empty(extractor):
     depth = 1_000_000
     html = b"<html><body>" + b"<div>x" * depth + b"</div>" * depth + b"</body></html>"
@@ -167,3 +177,5 @@ def test_bad_settings_are_refused():
         Extractor(timeout=0)
     with pytest.raises(ValueError):
         Extractor(memory_mb=0)
+    with pytest.raises(ValueError):
+        Extractor(recycle_after=0)

@@ -8,9 +8,10 @@ that this module owns:
   and ``ExtractionError('timeout')`` raised;
 - a memory bound (``memory_mb``, RLIMIT_AS in the worker): a page that needs
   more ends in ``ExtractionError('memory')`` and a fresh worker;
-- the worker stays warm between pages (starting one costs about a second of
-  imports, not counted in the page's deadline) and is restarted after any
-  failure, lazily, on the next page.
+- the worker stays warm between pages (starting one costs a fraction of a
+  second of imports, not counted in the page's deadline), is restarted after
+  any failure, lazily, on the next page, and replaced every
+  ``recycle_after`` pages so that months of pages cannot accumulate leaks.
 
 The worker is a fresh interpreter (``python -m watcher.extraction_worker``),
 which is safe in a threaded daemon. Calls are serialised; one Extractor
@@ -57,13 +58,16 @@ class ExtractionError(Exception):
 class Extractor:
     """Owns a worker process with a deadline and a memory bound."""
 
-    def __init__(self, *, timeout: float = 20.0, memory_mb: int = 768) -> None:
+    def __init__(self, *, timeout: float = 20.0, memory_mb: int = 768,
+                 recycle_after: int = 1000) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        if memory_mb <= 0:
-            raise ValueError("memory_mb must be positive")
+        if memory_mb <= 0 or recycle_after <= 0:
+            raise ValueError("memory_mb and recycle_after must be positive")
         self._timeout = timeout
         self._memory_bytes = memory_mb * 2**20
+        self._recycle_after = recycle_after     # pages per worker: a months-long run never leaks
+        self._pages = 0
         self._lock = threading.Lock()
         self._process = None
         self._conn = None
@@ -100,10 +104,13 @@ class Extractor:
         return _death_kind(payload), f"the extraction worker died on this page, twice ({payload})"
 
     def _ensure_worker(self) -> None:
+        if self._pages >= self._recycle_after:
+            self._stop_worker(graceful=True)
         if self._process is not None and self._process.poll() is None:
             return
         self._stop_worker(graceful=False)
         self._process, self._conn = _start_worker(self._memory_bytes)
+        self._pages = 0
         status, message = self._startup_reply()
         if status != "ready":
             self._stop_worker(graceful=False)
@@ -119,6 +126,7 @@ class Extractor:
 
     def _ask(self, request: tuple[bytes, str]) -> tuple[str, object]:
         deadline = time.monotonic() + self._timeout
+        self._pages += 1
         try:
             self._conn.send(request)
             if not self._conn.poll(max(0.0, deadline - time.monotonic())):
