@@ -325,3 +325,18 @@ def test_serve_on_a_busy_port_says_so(world):
         busy.listen()
         result = invoke(world, "serve", "--port", str(busy.getsockname()[1]))
     assert result.exit_code == 2 and "cannot listen on 127.0.0.1" in result.stderr and "--port" in result.stderr
+
+
+def test_stories_page_shows_more_on_request(site, world, monkeypatch):
+    monkeypatch.setattr(web, "STORIES_PAGE", 5)
+    total = len(query(world, "SELECT DISTINCT story_id FROM articles WHERE matched = 1"))
+    assert total > 10
+    first = httpx.get(site + "/", params={"severity": "medium"}).text
+    assert first.count('<tr class="story') == 5
+    more = first.split('<p class="more"><a href="')[1].split('"')[0].replace("&amp;", "&")
+    assert more == "/?severity=medium&limit=10"
+    second = httpx.get(site + more).text
+    assert second.count('<tr class="story') == 10
+    last = httpx.get(site + "/", params={"limit": str(total + 5)}).text
+    assert last.count('<tr class="story') == total and 'class="more"' not in last
+    assert httpx.get(site + "/", params={"limit": "lots"}).status_code == 200

@@ -162,6 +162,17 @@ def _log_row(store: Store, skey: int, article_id: int, seen: str) -> LogRow:
     )
 
 
+def verdicts(store: Store, article_ids: Iterable[int]) -> dict[int, str]:
+    """The newest verdict on each of ``article_ids`` that has one."""
+    ids = list(article_ids)
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    return {r["article_id"]: r["verdict"] for r in store.query(f"""
+        SELECT article_id, verdict FROM feedback WHERE id IN (
+            SELECT MAX(id) FROM feedback WHERE article_id IN ({marks}) GROUP BY article_id)""", ids)}
+
+
 # -- one article -------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import uvicorn
 from datasette import hookimpl
@@ -45,6 +45,7 @@ from watcher.store import Store
 
 PACKAGE = Path(__file__).resolve().parent
 CHART_DAYS = 30
+STORIES_PAGE = 100          # stories per page; "show more" adds as many again
 QUIET_DAYS = 7              # a healthy feed with no new article for this long is flagged
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
@@ -328,32 +329,39 @@ def _arg(request, name: str) -> str | None:
 # -- views ---------------------------------------------------------------------------------
 
 async def stories_view(datasette, request):
-    ctx: WebContext = datasette.watcher
-    now = ctx.clock()
+    now = datasette.watcher.clock()
     form = {k: _arg(request, k) for k in ("rule", "feed", "severity", "since")}
     if form["severity"] not in SEVERITIES:
         form["severity"] = None
+    limit = _page_size(request)
     error = None
     try:
         flt = review.Filter(rule=form["rule"], feed=form["feed"], severity=form["severity"],
                             since=review.parse_since(form["since"], now) if form["since"] else None,
-                            limit=100)
+                            limit=limit)
     except review.ReviewError as exc:
-        error, flt = str(exc), review.Filter(limit=100)
+        error, flt = str(exc), review.Filter(limit=limit)
 
     def load(store):
-        verdicts = {r["article_id"]: r["verdict"] for r in store.query(
-            "SELECT article_id, verdict FROM feedback WHERE id IN "
-            "(SELECT MAX(id) FROM feedback GROUP BY article_id)")}
-        return (review.log(store, flt), review.rule_stats(store), review.feed_health(store),
-                _chart(store, now, form["rule"]), verdicts)
-    rows, rules, feeds, day_chart, verdicts = await _with_store(datasette, load)
+        rows = review.log(store, flt)
+        return (rows, review.verdicts(store, [r.article_id for r in rows]), review.rule_stats(store),
+                review.feed_health(store), _chart(store, now, form["rule"]))
+    rows, verdicts, rules, feeds, day_chart = await _with_store(datasette, load)
+    more = {**{k: v for k, v in form.items() if v}, "limit": limit + STORIES_PAGE}
     return await _page(datasette, request, "stories.html", {
         "nav": "stories", "rows": rows, "rules": rules, "feeds": feeds, "form": form,
         "since_choices": SINCE_CHOICES, "chart": day_chart, "error": error, "verdicts": verdicts,
         "failing": [f for f in feeds if f.state in ("failing", "gone")],
         "here": request.full_path,
+        "more_url": "/?" + urlencode(more) if len(rows) == limit and limit < review.MAX_LIMIT else None,
     })
+
+
+def _page_size(request) -> int:
+    try:
+        return min(review.MAX_LIMIT, max(STORIES_PAGE, int(request.args.get("limit", STORIES_PAGE))))
+    except ValueError:
+        return STORIES_PAGE
 
 
 def _chart(store: Store, now: datetime, rule: str | None) -> chart.Chart:
