@@ -149,7 +149,7 @@ def main() -> int:
     print(f"trafilatura eval ({snip_scores['pages']} pages): with {snip_scores['with']:.1%}  "
           f"without {snip_scores['without']:.1%}  all {snip_scores['all']:.1%}")
     print(f"speed: {pages} pages in {elapsed:.1f} s = {pages / elapsed:.1f} pages/s "
-          f"(median page {sum(len(p.html) for p in gold) // len(gold) // 1024} kB)")
+          f"(mean page {sum(len(p.html) for p in gold) // len(gold) // 1024} kB)")
     print(f"peak RSS: worker {worker_rss:.0f} MB, parent "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
