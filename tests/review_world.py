@@ -48,6 +48,8 @@ TURKISH = [
     ("İstanbul'da Suriyeli subaylar için askeri eğitim programı",
      "Suriyeli subaylar İstanbul'daki askeri akademilerde eğitim alacak. Türkiye'nin Suriye ile "
      "savunma işbirliği kapsamında SİHA teslimatı da gündemde."),
+    ('=HYPERLINK("http://evil.example","Türkiye Suriye savunma")',
+     "-5 derece soğukta Türkiye ve Suriye savunma heyetleri görüştü; @bakanlik +90 hattını paylaştı."),
     ("Galatasaray derbide Fenerbahçe'yi yendi",
      "Galatasaray, İstanbul'daki derbide Fenerbahçe'yi 2-1 mağlup etti. Taraftarlar sabaha kadar kutladı."),
 ]

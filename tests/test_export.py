@@ -111,7 +111,7 @@ def blank_to_empty(record: dict) -> dict:
 def from_csv(row: dict) -> dict:
     def num(v):
         return int(v) if v else None
-    return {**row, "id": int(row["id"]), "story": num(row["story"]),
+    return {**{k: export.csv_value(v) for k, v in row.items()}, "id": int(row["id"]), "story": num(row["story"]),
             "duplicate_of": num(row["duplicate_of"]), "matched": row["matched"] == "true",
             "rules": json.loads(row["rules"]), "alerts": json.loads(row["alerts"])}
 
@@ -132,3 +132,14 @@ def test_records_stream_in_batches(world, monkeypatch):
     assert ids == sorted(ids) and len(ids) == count(world, "SELECT COUNT(*) FROM articles")
     assert len(list(export.records(store, review.Filter(limit=5)))) == 5
     store.close()
+
+
+def test_csv_cells_never_become_spreadsheet_formulas(world):
+    records = jsonl(world, "--feed", "Yeni Şafak")
+    table = list(csv.DictReader(io.StringIO(invoke(world, "export", "--csv", "--feed", "Yeni Şafak").stdout)))
+    hostile = [(r, row) for r, row in zip(records, table) if r["title"].startswith("=")]
+    assert len(hostile) == 1
+    record, row = hostile[0]
+    assert row["title"] == "'" + record["title"] and row["text"] == "'" + record["text"]
+    assert record["text"].startswith("-5 derece")
+    assert [from_csv(row) for row in table] == [blank_to_empty(r) for r in records]

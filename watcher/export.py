@@ -9,7 +9,10 @@ matched, rules, canonical_url, story, duplicate_of, alerts``
 where ``rules`` is a list shaped as ``watcher match`` prints
 (``{"id","title","severity","score","hits":[...]}``) and ``alerts`` a list of
 ``{"channel","status","attempts","last_error","sent_at"}``. In CSV, ``rules``
-and ``alerts`` are JSON text and ``matched`` is ``true``/``false``.
+and ``alerts`` are JSON text and ``matched`` is ``true``/``false``; a text
+cell that a spreadsheet would run as a formula (starting with ``= + - @``, a
+tab or a carriage return), or that starts with ``'``, gets a leading ``'``
+(:func:`csv_value` undoes it), so a hostile headline cannot become a formula.
 """
 
 from __future__ import annotations
@@ -77,12 +80,26 @@ def write_jsonl(rows: Iterator[dict], out: TextIO) -> int:
     return n
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value):
+    """A text value made safe to open in a spreadsheet (reversible, see csv_value)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def csv_value(cell: str) -> str:
+    """The original text of a CSV cell written by :func:`write_csv`."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def write_csv(rows: Iterator[dict], out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
     n = 0
     for n, row in enumerate(rows, 1):
-        writer.writerow({**row, "matched": "true" if row["matched"] else "false",
+        writer.writerow({**{k: csv_cell(v) for k, v in row.items()},
+                         "matched": "true" if row["matched"] else "false",
                          "rules": json.dumps(row["rules"], ensure_ascii=False),
                          "alerts": json.dumps(row["alerts"], ensure_ascii=False)})
     return n
