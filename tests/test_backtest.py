@@ -62,6 +62,7 @@ def test_the_table_names_each_change(world):
     result = invoke(world, "backtest", "--rules", str(RULES_V2))
     assert result.exit_code == 0, result.output
     out = result.stdout
+    assert "matching stored articles" in result.stderr          # the progress bar, off stdout
     assert "would match now" in out
     assert "New hits:" in out and "Lost hits:" in out
     drones = next(line for line in out.splitlines() if line.startswith("drones"))
