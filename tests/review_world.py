@@ -176,18 +176,20 @@ def write_config(path: Path, database: Path, feeds: dict[str, str], hook: str,
 
 def build(directory: Path) -> World:
     """Serve the outlets, run ``watcher run --once`` for real, stop the server."""
+    with LoopbackServer() as server:
+        return fill(directory, server)
+
+
+def fill(directory: Path, server: LoopbackServer) -> World:
+    """Route the outlets on ``server`` and run ``watcher run --once`` against them."""
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / "watcher.db"
     config = directory / "watcher.toml"
-    with LoopbackServer() as server:
-        feeds = serve_outlets(server)
-        hook = f"json://127.0.0.1:{server.port}/hook"
-        write_config(config, database, feeds, hook)
-        result = CliRunner().invoke(main, ["--config", str(config), "run", "--once"],
-                                    catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        posts = len(server.requests_for("/hook"))
-    return World(directory, config, database, result.output, posts)
+    feeds = serve_outlets(server)
+    write_config(config, database, feeds, f"json://127.0.0.1:{server.port}/hook")
+    result = CliRunner().invoke(main, ["--config", str(config), "run", "--once"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return World(directory, config, database, result.output, len(server.requests_for("/hook")))
 
 
 def shared(tmp_path_factory) -> World:

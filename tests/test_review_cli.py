@@ -278,3 +278,20 @@ def test_search_ignores_arabic_vowel_marks_in_the_query(world):
     plain = search_json(world, "تركيا")
     assert plain and search_json(world, "تُرْكِيَا") == plain
     assert search_json(world, "الـذهـب") == search_json(world, "الذهب")     # tatweel
+
+
+def test_pruned_entries_are_not_fetched_again(tmp_path):
+    from httpserver import LoopbackServer
+    with LoopbackServer() as server:
+        world = review_world.fill(tmp_path / "w", server)
+        store = Store.open(world.database)
+        pruned = review.prune(store, 30, datetime.now(timezone.utc) + timedelta(days=31))
+        store.close()
+        left = rows(world, "SELECT id FROM articles ORDER BY id")
+        assert pruned.articles > 0
+        page_hits = len(server.requests)
+        again = invoke(world, "run", "--once")
+        assert again.exit_code == 0, again.output
+        assert "0 new entries, 0 articles stored" in again.stdout
+        assert rows(world, "SELECT id FROM articles ORDER BY id") == left
+        assert not [r for r in server.requests[page_hits:] if r.path.endswith(".html")]   # no page refetched
