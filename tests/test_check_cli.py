@@ -59,3 +59,16 @@ def test_a_missing_config_says_how_to_fix_it(tmp_path):
     result = watcher("feeds", cwd=tmp_path)
     assert result.returncode == 2
     assert "config.example.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_refuses_a_rule_that_names_an_unknown_channel(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.toml").write_text(
+        '[[rules]]\nid = "r1"\ntitle = "Ankara"\nseverity = "high"\nchannels = ["pager"]\n'
+        'condition = { any = [{ term = "Ankara" }] }\n')
+    config = tmp_path / "watcher.toml"
+    config.write_text(f'[watcher]\nrules = ["{rules}"]\n')
+    result = watcher("--config", str(config), "check")
+    assert result.returncode == 2
+    assert "r.toml: rule 'r1': channels:" in result.stderr and "'pager'" in result.stderr

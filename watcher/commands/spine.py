@@ -127,9 +127,14 @@ def check(ctx: CliContext) -> None:
     problems: list[str] = []
     rule_count = 0
     try:
-        rule_count = len(load_rules(config.rules).rules)
+        ruleset = load_rules(config.rules)
     except RulesError as exc:
         problems += [str(p) for p in exc.problems]
+    else:
+        rule_count = len(ruleset.rules)
+        problems += _unknown_channels(ruleset, config)
+        for warning in ruleset.warnings:
+            click.echo(f"warning: {warning}", err=True)
     from watcher.notifier import check_channels
 
     problems += check_channels(config.channels)
@@ -137,6 +142,13 @@ def check(ctx: CliContext) -> None:
         fail(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
     click.echo(f"{config.path}: OK — {len(config.feeds)} feed(s), {rule_count} rule(s), "
                f"{len(config.channels)} channel(s), database {config.database}")
+
+
+def _unknown_channels(ruleset, config) -> list[str]:
+    known = {c.name for c in config.channels}
+    return [f"{rule.file}: rule '{rule.id}': channels: no [[channels]] entry is named "
+            f"{name!r} in {config.path}; add it there or fix the rule"
+            for rule in ruleset.rules for name in rule.channels if name not in known]
 
 
 @click.command()
