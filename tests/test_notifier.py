@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 import re
@@ -181,3 +182,17 @@ def test_check_channels_reports_routes_that_can_never_alert():
         "(configured: fine, typo)",
     ]
     assert check_channels(channels[:1], rules) == []
+
+
+def test_discord_markdown_mode_finds_no_one_to_ping_in_our_message():
+    """apprise's Discord plugin (embed/markdown mode) turns @everyone, @here,
+    <@id> and <@&id> in the body into real pings (allowed_mentions); after
+    neutralising, it finds none."""
+    import apprise  # documents apprise's behaviour, as above
+
+    discord = apprise.Apprise.instantiate("discord://111222333/tokentokentoken")
+    raw = "Breaking @everyone @here <@123456> <@&654321> news"
+    assert discord.ping_payload(raw)["allow_mentions"]["parse"]            # control: it would ping
+    msg = render(dataclasses.replace(HOSTILE, headline=raw), "markdown", Limits(250, 2000))
+    assert discord.ping_payload(msg.title) == {}
+    assert discord.ping_payload(msg.body) == {}
