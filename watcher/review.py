@@ -387,9 +387,13 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> tuple[Segment
     return tuple(out)
 
 
+def field_text(article: ArticleView, field: str) -> str:
+    """The stored text a hit's offsets point into ('' for an unknown field)."""
+    return {"title": article.title, "text": article.text, "summary": article.summary}.get(field, "")
+
+
 def highlight_field(article: ArticleView, field: str) -> tuple[Segment, ...]:
-    text = article.title if field == "title" else article.text
-    return highlight(text, ((h.start, h.end, rule) for h, rule in article.hits(field)))
+    return highlight(field_text(article, field), ((h.start, h.end, rule) for h, rule in article.hits(field)))
 
 
 def marked_segments(snippet: str) -> tuple[Segment, ...]:
@@ -670,7 +674,7 @@ def _refresh_story_head(db, story_id: int) -> None:
 def hit_context(article: ArticleView, hit: HitView, width: int = 70) -> tuple[Segment, ...]:
     """The hit in its surrounding words, taken from the stored field; falls back to
     the stored snippet when the offsets do not fit the text."""
-    text = article.title if hit.field == "title" else article.text
+    text = field_text(article, hit.field)
     if not 0 <= hit.start < hit.end <= len(text):
         return (Segment(hit.snippet),)
     lo, hi = max(0, hit.start - width), min(len(text), hit.end + width)
