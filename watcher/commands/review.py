@@ -106,7 +106,8 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
             ("extraction", article.extraction + (f" ({article.extraction_error})"
                                                  if article.extraction_error else ""))]
     if article.story_id:
-        meta.append(("story", f"#{article.story_id}, {len(article.members)} other member(s)"
+        others = f"{len(article.members)} other article(s)" if article.members else "no other outlet yet"
+        meta.append(("story", f"#{article.story_id}, {others}"
                      + (f"; joined by {article.join_reason}" if article.join_reason else "")))
     if article.verdict:
         last = article.feedback[0]
@@ -295,7 +296,8 @@ def stats(ctx: CliContext, since, as_json) -> None:
         "rule": r.rule_id, "severity": r.severity, "matches": r.matches, "stories": r.stories,
         "relevant": r.relevant, "irrelevant": r.irrelevant,
         "precision": "-" if r.precision is None else f"{r.precision:.0%}",
-        "last_match": r.last_match, "note": "noisy" if r.noisy else "",
+        "last_match": short_time(r.last_match) if r.last_match else None,
+        "note": "noisy" if r.noisy else "",
     } for r in rows], ["rule", "severity", "matches", "stories", "relevant", "irrelevant",
                        "precision", "last_match", "note"]))
 
