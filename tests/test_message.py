@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import html
+import re
+from html.parser import HTMLParser
+from pathlib import Path
 
 import markdown
 import pytest
@@ -173,3 +176,56 @@ def test_content_survives_broken_hits_json(tmp_path):
 ])
 def test_published_time_is_shown_as_stored(published, shown):
     assert shown in render(content(published=published), "text").body.splitlines()
+
+
+# -- every entry of the real feed fixtures, rendered in every format -------------------
+
+REAL_FEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real" / "feeds"
+ALLOWED_TAGS = {"html": {"b", "br", "a"}, "markdown": {"p", "strong", "br", "a", "ul", "li"}}
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.hrefs += [v for k, v in attrs if k == "href"]
+
+
+def real_entries():
+    from watcher.feed import FeedError, parse_feed
+
+    for path in sorted(p for p in REAL_FEEDS.rglob("*") if p.is_file()):
+        try:
+            feed = parse_feed(path.read_bytes(), url=f"https://feeds.example/{path.name}")
+        except FeedError:
+            continue
+        for entry in feed.entries:
+            yield path.name, feed.title or path.stem, entry
+
+
+@pytest.mark.skipif(not REAL_FEEDS.is_dir(), reason="real fixtures are beside the repository")
+def test_real_feed_entries_render_safely_in_every_format():
+    seen = 0
+    for name, source, entry in real_entries():
+        item = content(headline=entry.title, source=source, link=entry.url, published=None,
+                       rules=(RuleLine("r", "Rule", "high", (HitLine("term", None, "text", entry.summary[:400]),)),))
+        for fmt in ("text", "markdown", "html"):
+            msg = render(item, fmt, Limits(250, 2000))
+            where = f"{name}: {entry.title[:60]!r} ({fmt})"
+            assert "\n" not in msg.title and "\r" not in msg.title, where
+            assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", msg.title + msg.body.replace("\n", "")), where
+            assert len(msg.title) <= 250 and len(msg.body) <= 2000, where
+            assert not re.search(r"[@＠](everyone|here)\b", msg.title + msg.body), where
+            if fmt == "text":
+                continue
+            shown = msg.body if fmt == "html" else markdown.markdown(msg.body)
+            tags = _Tags()
+            tags.feed(shown)
+            assert tags.tags <= ALLOWED_TAGS[fmt], (where, tags.tags - ALLOWED_TAGS[fmt])
+            assert all(h.startswith(("https://", "http://")) for h in tags.hrefs), (where, tags.hrefs)
+        seen += 1
+    assert seen > 300
