@@ -196,3 +196,14 @@ def test_discord_markdown_mode_finds_no_one_to_ping_in_our_message():
     msg = render(dataclasses.replace(HOSTILE, headline=raw), "markdown", Limits(250, 2000))
     assert discord.ping_payload(msg.title) == {}
     assert discord.ping_payload(msg.body) == {}
+
+
+def test_a_channel_url_holding_two_services_is_refused(hook):
+    """apprise splits "url1, url2" into two services whose result can be PARTIAL;
+    a retry would resend to the one that succeeded, so watcher refuses it."""
+    two = ChannelConfig(name="both", url=f"{hook.url('x')}, {hook.url('y')}", source="url")
+    [problem] = check_channels([two])
+    assert "holds 2 services" in problem and "its own [[channels]] table" in problem
+    delivery = Notifier(two).send(Message("t", "b", "text"))
+    assert not delivery.ok and "holds 2 services" in delivery.detail
+    assert hook.requests == 0

@@ -69,6 +69,14 @@ class Notifier:
             self.problem = (f"apprise cannot use the URL of channel {self.channel.name!r} "
                             f"({safe_url(self.channel)}{_source(self.channel)})"
                             + (f": {said}" if said else ""))
+            return None
+        services = _count_services(self.channel.url)
+        if services != 1:
+            self.problem = (f"the URL of channel {self.channel.name!r} ({safe_url(self.channel)}"
+                            f"{_source(self.channel)}) holds {services} services (separated by a comma "
+                            "or space); give each its own [[channels]] table, so that one failing "
+                            "service never makes the others receive an alert twice")
+            return None
         return plugin
 
     def send(self, message: Message) -> Delivery:
@@ -81,8 +89,8 @@ class Notifier:
 
     def _send(self, message: Message) -> Delivery:
         sender = apprise.Apprise(asset=_asset())
-        if not sender.add(self.channel.url):
-            return Delivery(False, f"apprise could not load {safe_url(self.channel)}")
+        if not sender.add(self.channel.url) or len(sender) != 1:
+            return Delivery(False, f"apprise could not load {safe_url(self.channel)} as one service")
         result = sender.notify(body=message.body, title=message.title,
                                body_format=_FORMATS.get(message.format, apprise.NotifyFormat.TEXT),
                                timeout=self.timeout, log_level=logging.INFO)
@@ -93,6 +101,12 @@ class Notifier:
                   result.status.name.lower() + (f" ({services})" if services else "")
                   + (f": {said}" if said else ""))
         return Delivery(bool(result), _cap(self.redactor.scrub(detail)))
+
+
+def _count_services(url: str) -> int:
+    probe = apprise.Apprise(asset=_asset())
+    probe.add(url)
+    return len(probe)
 
 
 def _asset():

@@ -106,7 +106,7 @@ class Sender:
         channels = self.config.channels
         if not channels:
             return DrainSummary()
-        with ThreadPoolExecutor(max_workers=len(channels), thread_name_prefix="alerts") as pool:
+        with ThreadPoolExecutor(max_workers=min(len(channels), 16), thread_name_prefix="alerts") as pool:
             results = list(pool.map(lambda c: self._pass_on_own_connection(c, now), channels))
         total = DrainSummary()
         for result in results:
