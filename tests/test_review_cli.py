@@ -228,7 +228,7 @@ def test_prune_drops_old_unmatched_articles_but_keeps_entries_and_matched_storie
     assert not review.search(store, "الذهب")
     assert review.prune(store, 30, later).articles == 0                           # idempotent
     assert review.prune(store, 30, datetime.now(timezone.utc)).articles == 0      # nothing is old yet
-    with pytest.raises(review.ReviewError):
+    with pytest.raises(review.PruneError, match="keep_days"):
         review.prune(store, 0, later)
     store.close()
 

@@ -18,11 +18,12 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from watcher.config import SEVERITIES
 from watcher.duration import DurationError, parse_duration
+from watcher.highlight import Segment, highlight, marked_segments  # noqa: F401 (re-exported)
+from watcher.retention import Pruned, PruneError, prune  # noqa: F401 (the daemon calls review.prune)
 from watcher.store import Store
 
 SEVERITY_RANK_SQL = ("CASE {col} WHEN 'low' THEN 0 WHEN 'medium' THEN 1 "
                      "WHEN 'high' THEN 2 WHEN 'critical' THEN 3 ELSE -1 END")
-FTS_START, FTS_END = "\x01", "\x02"
 # Arabic short vowels, shadda, sukun, dagger alif and tatweel: news text rarely
 # carries them, and the FTS tokenizer splits words at them, so a vocalised
 # query would find nothing; they are dropped from queries.
@@ -354,38 +355,7 @@ def alerts(store: Store, *, story_id: int | None = None, article_id: int | None 
         title=r["title"] or "") for r in rows)
 
 
-# -- highlighting --------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Segment:
-    text: str
-    mark: bool = False
-    labels: tuple[str, ...] = ()     # rule ids / terms behind a marked segment
-
-
-def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> tuple[Segment, ...]:
-    """Cut ``text`` into plain and marked segments. Offsets outside the text,
-    empty or reversed spans are ignored; overlapping spans are merged."""
-    clean = sorted((max(0, s), min(len(text), e), label) for s, e, label in spans
-                   if isinstance(s, int) and isinstance(e, int) and min(len(text), e) > max(0, s))
-    merged: list[list] = []
-    for start, end, label in clean:
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-            if label not in merged[-1][2]:
-                merged[-1][2].append(label)
-        else:
-            merged.append([start, end, [label]])
-    out, pos = [], 0
-    for start, end, labels in merged:
-        if start > pos:
-            out.append(Segment(text[pos:start]))
-        out.append(Segment(text[start:end], True, tuple(labels)))
-        pos = end
-    if pos < len(text) or not out:
-        out.append(Segment(text[pos:]))
-    return tuple(out)
-
+# -- highlighting in an article ---------------------------------------------
 
 def field_text(article: ArticleView, field: str) -> str:
     """The stored text a hit's offsets point into ('' for an unknown field)."""
@@ -394,15 +364,6 @@ def field_text(article: ArticleView, field: str) -> str:
 
 def highlight_field(article: ArticleView, field: str) -> tuple[Segment, ...]:
     return highlight(field_text(article, field), ((h.start, h.end, rule) for h, rule in article.hits(field)))
-
-
-def marked_segments(snippet: str) -> tuple[Segment, ...]:
-    """An FTS5 snippet with FTS_START/FTS_END markers -> segments."""
-    out = []
-    for i, part in enumerate(re.split(f"[{FTS_START}{FTS_END}]", snippet)):
-        if part:
-            out.append(Segment(part, mark=bool(i % 2)))
-    return tuple(out)
 
 
 # -- search --------------------------------------------------------------------
@@ -602,73 +563,6 @@ def status(store: Store) -> Status:
         oldest_article=span["lo"], newest_article=span["hi"],
         last_run=one("SELECT MAX(started_at) FROM runs"),
     )
-
-
-# -- log maintenance ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Pruned:
-    articles: int                # article rows deleted (their text and FTS entries with them)
-    stories: int                 # stories left with no member, deleted
-    cutoff: str
-
-
-PRUNE_BATCH = 500
-
-
-def prune(store: Store, keep_days: float, now: datetime) -> Pruned:
-    """Delete unmatched articles fetched more than ``keep_days`` ago.
-
-    Kept: every matched article, every member of a story that has a matched
-    member (the story stays whole), and anything an alert or feedback row
-    points at. The ``entries`` rows stay, their ``article_id`` set to NULL, so
-    a pruned entry is never fetched again. Stories left empty are deleted."""
-    if keep_days <= 0:
-        raise ReviewError(f"keep_days must be above zero, got {keep_days}")
-    cutoff = (now - timedelta(days=keep_days)).astimezone(timezone.utc).isoformat()
-    articles = stories = 0
-    while True:
-        ids = [r["id"] for r in store.query("""
-            SELECT a.id FROM articles a
-            WHERE a.matched = 0 AND a.fetched_at < :cutoff
-              AND a.id NOT IN (SELECT article_id FROM matches)
-              AND a.id NOT IN (SELECT article_id FROM alerts)
-              AND a.id NOT IN (SELECT article_id FROM feedback)
-              AND (a.story_id IS NULL OR a.story_id NOT IN (
-                   SELECT story_id FROM articles WHERE matched = 1 AND story_id IS NOT NULL))
-            LIMIT :batch""", {"cutoff": cutoff, "batch": PRUNE_BATCH})]
-        if not ids:
-            return Pruned(articles, stories, cutoff)
-        a, s = _delete_articles(store, ids)
-        articles, stories = articles + a, stories + s
-
-
-def _delete_articles(store: Store, ids: list[int]) -> tuple[int, int]:
-    marks = ",".join("?" * len(ids))
-    with store.atomic() as db:
-        story_ids = [r[0] for r in db.execute(
-            f"SELECT DISTINCT story_id FROM articles WHERE id IN ({marks}) AND story_id IS NOT NULL",
-            ids).fetchall()]
-        db.execute(f"UPDATE entries SET article_id = NULL WHERE article_id IN ({marks})", ids)
-        db.execute(f"UPDATE articles SET duplicate_of = NULL WHERE duplicate_of IN ({marks})", ids)
-        deleted = db.execute(f"DELETE FROM articles WHERE id IN ({marks})", ids).rowcount
-        gone = 0
-        for story_id in story_ids:
-            if not db.execute("SELECT 1 FROM articles WHERE story_id = ? LIMIT 1", (story_id,)).fetchone():
-                gone += db.execute("DELETE FROM stories WHERE id = ? AND NOT EXISTS ("
-                                   "SELECT 1 FROM alerts WHERE story_id = ?)",
-                                   (story_id, story_id)).rowcount
-            else:
-                _refresh_story_head(db, story_id)
-    return deleted, gone
-
-
-def _refresh_story_head(db, story_id: int) -> None:
-    """A story whose first article was pruned now starts at its oldest remaining member."""
-    db.execute("""UPDATE stories SET first_article_id = (
-                      SELECT MIN(id) FROM articles WHERE story_id = :s)
-                  WHERE id = :s AND first_article_id NOT IN (
-                      SELECT id FROM articles WHERE story_id = :s)""", {"s": story_id})
 
 
 def hit_context(article: ArticleView, hit: HitView, width: int = 70) -> tuple[Segment, ...]:
