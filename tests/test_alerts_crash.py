@@ -89,6 +89,16 @@ def sending_rows(db) -> int:
         conn.close()
 
 
+def stored_articles(db) -> int:
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def hooks():
     servers = [Webhook(), Webhook(), Webhook()]
@@ -139,7 +149,7 @@ digest_every = "1s"
                                                      'fetch_article = false\ninterval = "1s"\n'))
         db = tmp_path / "watcher.db"
         runs = Runs(config, tmp_path / "runs.log")
-        kills = kills_while_sending = clean_exits = 0
+        kills = kills_while_sending = kills_while_matching = clean_exits = 0
         try:
             while kills < KILLS:
                 add_stories(room, rng, rng.choice((0, 1, 2)))   # new entries to match on most runs
@@ -154,6 +164,7 @@ digest_every = "1s"
                 if os.WIFSIGNALED(status):
                     kills += 1
                     kills_while_sending += sending_rows(db) > 0
+                    kills_while_matching += stored_articles(db) < len(room.stories)
                 else:
                     clean_exits += 1
                     assert os.WEXITSTATUS(status) == 0, (tmp_path / "runs.log").read_text()[-3000:]
@@ -193,9 +204,11 @@ digest_every = "1s"
         assert not missing, f"{name} never received {sorted(missing)[:5]}"
     duplicates = {name: sum(n - 1 for n in got.values())
                   for name, got in (("team-a", got_a), ("team-b", got_b), ("digest items", in_digests))}
-    print(f"\n{kills} kills ({kills_while_sending} with alerts in flight), {clean_exits} runs finished "
-          f"before their kill; {len(headlines)} stories x 3 channels; duplicates: {duplicates}")
+    print(f"\n{kills} kills ({kills_while_matching} before the feed's new entries were all stored, "
+          f"{kills_while_sending} with alerts in flight), {clean_exits} runs finished before their kill; "
+          f"{len(headlines)} stories x 3 channels; duplicates: {duplicates}")
     assert kills_while_sending >= 5, "some kills must land while alerts are being sent"
+    assert kills_while_matching >= 5, "some kills must land while entries are being matched and stored"
     # A duplicate needs a kill between acceptance and commit: at most one message per channel per kill.
     assert duplicates["team-a"] <= kills_while_sending and duplicates["team-b"] <= kills_while_sending
 
