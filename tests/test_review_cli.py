@@ -102,6 +102,7 @@ def test_log_counts_outlets_of_one_story(world):
     story = [s for s in log_json(world, "--limit", "100") if s["title"] == title]
     assert len(story) == 1, "the republished copy joined the original's story"
     assert story[0]["outlets"] == 2 and story[0]["members"] == 2
+    assert story[0]["feed"] == "Daily Sabah" and story[0]["other_feeds"] == ["Hürriyet Daily News"]
 
 
 def test_bad_filters_are_refused_with_a_message(world):

@@ -89,6 +89,7 @@ def test_triage_in_a_browser(page, site, world):
     assert total >= 5
     assert page.locator("figure.chart rect").count() > 0
     assert page.get_by_text("Türkiye ile Suriye arasında savunma işbirliği anlaşması").count() == 1
+    assert page.locator(".also").all_inner_texts() == ["also: Hürriyet Daily News"]
     shot(page, "stories")
 
     # filter by rule

@@ -116,6 +116,7 @@ class LogRow:
     outlets: int                 # distinct feeds among the story's members
     members: int
     alerts: tuple[tuple[str, int], ...]   # (status, count), e.g. (("sent", 2),)
+    other_feeds: tuple[str, ...] = ()     # the other outlets carrying the story (first five)
 
     @property
     def alert_status(self) -> str:
@@ -150,6 +151,9 @@ def _log_row(store: Store, skey: int, article_id: int, seen: str) -> LogRow:
         WHERE {members} ORDER BY m.id""", {"key": key})
     counts = store.query(f"""SELECT COUNT(DISTINCT a.feed_id) AS outlets, COUNT(*) AS n
                              FROM articles a WHERE {members}""", {"key": key})[0]
+    others = store.query(f"""SELECT DISTINCT f.name FROM articles a JOIN feeds f ON f.id = a.feed_id
+                             WHERE {members} AND f.name != :feed ORDER BY a.id LIMIT 5""",
+                         {"key": key, "feed": head["feed"]})
     alert_col = "story_id" if story_id else "article_id"
     alerts = store.query(f"""SELECT status, COUNT(*) AS n FROM alerts WHERE {alert_col} = ?
                              GROUP BY status ORDER BY status""", (key,))
@@ -160,6 +164,7 @@ def _log_row(store: Store, skey: int, article_id: int, seen: str) -> LogRow:
         title=head["title"] or "(untitled)", feed=head["feed"], url=head["url"],
         outlets=counts["outlets"], members=counts["n"],
         alerts=tuple((a["status"], a["n"]) for a in alerts),
+        other_feeds=tuple(r["name"] for r in others),
     )
 
 
