@@ -241,11 +241,18 @@ mode = "digest"
     assert all(len(p.payload["message"]) <= 32768 for p in hook.posts)
 
 
-def test_stop_returns_promptly_when_idle(tmp_path, hooks):
-    cfg = two_hooks(tmp_path, *hooks)
-    sender = Sender(open_store(cfg), cfg, Clock(), wake_every=60)
+def test_background_workers_wake_on_demand_and_stop(tmp_path, hooks):
+    a, b = hooks
+    cfg = two_hooks(tmp_path, a, b)
+    store = open_store(cfg)
+    sender = Sender(store, cfg, Clock(), wake_every=3600)     # only wake() makes them look again
     sender.start()
-    started = threading.Event()
-    sender.wake()
-    started.set()
-    assert sender.stop(timeout=10)
+    try:
+        names = {t.name for t in threading.enumerate()}
+        assert {"alerts-team-a", "alerts-team-b"} <= names
+        queue_story(store, cfg, "Story")
+        sender.wake()
+        wait_for(lambda: len(a.titles()) == len(b.titles()) == 1)
+    finally:
+        assert sender.stop(timeout=10)
+    assert not {"alerts-team-a", "alerts-team-b"} & {t.name for t in threading.enumerate()}
