@@ -158,14 +158,18 @@ def test_content_is_loaded_from_the_store(tmp_path):
     assert render(got, "text").title == "[Turkey–Syria +1] Ankara and Damascus sign pact"
 
 
-def test_content_survives_broken_hits_json(tmp_path):
+@pytest.mark.parametrize("hits", ["not json", '{"a": 1}', '[1, "x", null]',
+                                  '[{"term": 5, "entity": 7, "field": null, "snippet": ["x"]}]'])
+def test_content_survives_odd_hits_json(tmp_path, hits):
     cfg = write_config(tmp_path, "")
     store = open_store(cfg)
     story, article = add_article(store, title="t", hits=[])
-    store.db.execute("UPDATE matches SET hits = 'not json' WHERE article_id = ?", [article])
+    store.db.execute("UPDATE matches SET hits = ? WHERE article_id = ?", [hits, article])
     got = load_content(store.db, article_id=article, story_id=story)
-    assert got.rules[0].hits == ()
-    assert "Rule: Turkey–Syria defence (high)" in render(got, "text").body
+    body = render(got, "html").body
+    assert "<b>Rule:</b> Turkey–Syria defence (high)" in body
+    if hits.startswith("[{"):
+        assert "“5” [7] in None: [&#x27;x&#x27;]" in body
 
 
 @pytest.mark.parametrize("published, shown", [

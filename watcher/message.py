@@ -149,7 +149,8 @@ def _rule_line(row: dict) -> RuleLine:
         hits = []
     hits = hits if isinstance(hits, list) else []
     return RuleLine(row["rule_id"], row["rule_title"], row["severity"], tuple(
-        HitLine(str(h.get("term", "")), h.get("entity"), str(h.get("field", "")), str(h.get("snippet", "")))
+        HitLine(str(h.get("term", "")), None if h.get("entity") is None else str(h["entity"]),
+                str(h.get("field", "")), str(h.get("snippet", "")))
         for h in hits if isinstance(h, dict)))
 
 
