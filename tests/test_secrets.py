@@ -218,3 +218,12 @@ def test_installing_again_replaces_the_filter():
                                ("json://h.example.org/CANARYsecretTOKEN9",), None)
     handler.handle(record)
     assert leaks(handler.stream.getvalue()) == []
+
+
+def test_a_mistyped_channel_url_is_reported_without_echoing_it(tmp_path):
+    from watcher.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        write_config(tmp_path, '[[channels]]\nname = "x"\nurl = ["tgram://4242424242:CANARYtok/1"]\n')
+    assert "channels[0].url: must be one apprise URL in quotes" in str(err.value)
+    assert leaks(str(err.value)) == []

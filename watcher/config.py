@@ -385,7 +385,11 @@ class _Validator:
                       "environment variable holding one)")
             return "", ""
         if "url" in c:
-            return self.typed(c, f"{key}.", "url", str, ""), "url"
+            if not isinstance(c["url"], str):     # never echo it: it may hold tokens
+                self.fail(f"{key}.url", 'must be one apprise URL in quotes, e.g. url = "json://host/path" '
+                          "(the value given is not shown: it may hold secrets)")
+                return "", "url"
+            return c["url"], "url"
         env = self.typed(c, f"{key}.", "url_env", str, "")
         value = self.environ.get(env, "")
         if not value:
