@@ -97,11 +97,13 @@ def digest_due(every: str, now: datetime) -> datetime:
 
 # -- the sender's side -----------------------------------------------------------
 
-def recover(db) -> int:
-    """Rows left ``sending`` by a crash go back to ``pending`` (start-up only)."""
+def recover(db, *, channel: str | None = None) -> int:
+    """Rows left ``sending`` by a crash go back to ``pending``: at start-up, or
+    for one channel after its worker broke off (nobody else sends for it)."""
+    only, params = ("AND channel = ?", [channel]) if channel is not None else ("", [])
     with immediate(db):
-        return db.execute(
-            "UPDATE alerts SET status = 'pending', digest_id = NULL WHERE status = 'sending'").rowcount
+        return db.execute("UPDATE alerts SET status = 'pending', digest_id = NULL "
+                          f"WHERE status = 'sending' {only}", params).rowcount
 
 
 def claim_immediate(db, now: datetime, *, channel: str | None = None, limit: int = 100) -> list[dict]:

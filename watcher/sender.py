@@ -225,6 +225,16 @@ class Sender:
             thread.join(timeout)
         return not any(t.is_alive() for t in threads)
 
+    @staticmethod
+    def _unstick(db, channel: ChannelConfig) -> None:
+        """This worker is the only sender for its channel: what it left
+        ``sending`` goes back to pending (as after a crash) instead of waiting
+        for the next start-up."""
+        try:
+            outbox.recover(db, channel=channel.name)
+        except Exception:
+            log.exception("could not return %s's alerts to pending; the next start will", channel.name)
+
     def _loop(self, channel: ChannelConfig, wake: threading.Event) -> None:
         store = Store.open(self.store.path, migrate=False)
         try:
@@ -232,7 +242,8 @@ class Sender:
                 try:
                     self.channel_pass(store.db, channel, self.clock())
                 except Exception:  # a bug must not end delivery; logged with secrets masked
-                    log.exception("sending alerts to %s failed; will try again", channel.name)
+                    log.exception("sending alerts to %s broke off; will try again", channel.name)
+                    self._unstick(store.db, channel)
                 wake.wait(self.wake_every)
                 wake.clear()
         finally:
