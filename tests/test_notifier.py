@@ -10,7 +10,7 @@ import re
 import markdown
 import pytest
 
-from alerts_support import NOW, Mailbox, Webhook
+from alerts_support import Mailbox, Webhook
 from watcher.config import ChannelConfig
 from watcher.message import AlertContent, HitLine, Limits, Message, RuleLine, render
 from watcher.notifier import Notifier, check_channels, safe_url

@@ -15,7 +15,7 @@ import base64
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote
 
 MASK = "***"
 MIN_SECRET = 4          # shorter parts are not masked: they would mask ordinary words
