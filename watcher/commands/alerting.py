@@ -34,7 +34,6 @@ def alerts(click_ctx: click.Context, status: str | None, limit: int, as_json: bo
     if click_ctx.invoked_subcommand:
         return
     from watcher import outbox
-    from watcher.message import clean_line
 
     ctx: CliContext = click_ctx.obj
     config = ctx.config()
@@ -45,15 +44,26 @@ def alerts(click_ctx: click.Context, status: str | None, limit: int, as_json: bo
         counts = outbox.counts(store.db)
     finally:
         store.close()
-    for row in rows:            # feed text is untrusted: no terminal escapes, no newlines
-        row["headline"] = clean_line(row["headline"], 200)
-        row["feed"] = clean_line(row["feed"], 80)
-        row["last_error"] = clean_line(row["last_error"], 1000) or None
-        row["when"] = row["sent_at"] if row["status"] == "sent" else row["next_attempt_at"]
+    for row in rows:
+        _clean(row)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
+    _print_table(rows, counts)
+
+
+def _clean(row: dict) -> None:
+    """Feed text is untrusted: no terminal escapes, no newlines."""
+    from watcher.message import clean_line
+
+    row["headline"] = clean_line(row["headline"], 200)
+    row["feed"] = clean_line(row["feed"], 80)
+    row["last_error"] = clean_line(row["last_error"], 1000) or None
+    row["when"] = row["sent_at"] if row["status"] == "sent" else row["next_attempt_at"]
+
+
+def _print_table(rows: list[dict], counts: dict[str, int]) -> None:
     for row in rows:
         row["when"] = short_time(row["when"])
         row["feed"], row["headline"] = _cut(row["feed"], 24), _cut(row["headline"], 48)
