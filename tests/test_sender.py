@@ -256,3 +256,28 @@ def test_background_workers_wake_on_demand_and_stop(tmp_path, hooks):
     finally:
         assert sender.stop(timeout=10)
     assert not {"alerts-team-a", "alerts-team-b"} & {t.name for t in threading.enumerate()}
+
+
+def test_a_daily_email_digest_arrives_as_one_html_mail(tmp_path, mailbox):
+    cfg = write_config(tmp_path, f"""
+[[channels]]
+name = "morning"
+url = "{mailbox.url()}"
+mode = "digest"
+digest_every = "08:00"
+format = "html"
+""")
+    store = open_store(cfg)
+    clock = Clock()                                     # 06:00
+    sender = Sender(store, cfg, clock)
+    queue_story(store, cfg, "Pact <signed> & sealed", now=clock())
+    queue_story(store, cfg, "Second @everyone story", now=clock())
+    sender.drain(clock())
+    assert mailbox.mails == []
+    clock.advance(hours=2)                              # 08:00
+    assert sender.drain(clock()).digests == 1
+    [mail] = mailbox.mails
+    assert mail.subject == "[watcher] 2 new stories for morning"
+    assert "Pact &lt;signed&gt; &amp; sealed" in mail.html and "<signed>" not in mail.html
+    assert "@everyone" not in mail.html and "Second @\u200beveryone story" in mail.html
+    assert mail.html.count('<a href="https://news.example/') == 2
