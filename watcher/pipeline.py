@@ -151,13 +151,14 @@ class Pipeline:
                             (feed_id, entry.guid)):
             return True
         canonical = self._canonical(feed_id, entry)
-        existing = self.store.query("SELECT id FROM articles WHERE canonical_url = ?", (canonical,))
-        if existing:
-            article_id = existing[0]["id"]
-        elif self.store.query("SELECT 1 FROM entries WHERE canonical_url = ?", (canonical,)):
-            article_id = None          # stored once, since pruned by keep_days: not fetched again
-        else:
+        # One statement, one snapshot: the article, or an entry whose article
+        # was pruned by keep_days (then it is not fetched again either).
+        found = self.store.query(
+            "SELECT (SELECT id FROM articles WHERE canonical_url = :c) AS article_id, "
+            "EXISTS (SELECT 1 FROM entries WHERE canonical_url = :c) AS seen", {"c": canonical})[0]
+        if not (found["article_id"] or found["seen"]):
             return False
+        article_id = found["article_id"]
         with self.store.atomic():
             self._insert_entry(feed_id, entry, canonical, article_id)
         return True
