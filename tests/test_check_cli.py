@@ -71,4 +71,4 @@ def test_check_refuses_a_rule_that_names_an_unknown_channel(tmp_path):
     config.write_text(f'[watcher]\nrules = ["{rules}"]\n')
     result = watcher("--config", str(config), "check")
     assert result.returncode == 2
-    assert "r.toml: rule 'r1': channels:" in result.stderr and "'pager'" in result.stderr
+    assert "r.toml: rule 'r1' names channel 'pager'" in result.stderr

@@ -125,30 +125,22 @@ def check(ctx: CliContext) -> None:
 
     config = ctx.config()
     problems: list[str] = []
-    rule_count = 0
+    rules = None
     try:
         ruleset = load_rules(config.rules)
     except RulesError as exc:
         problems += [str(p) for p in exc.problems]
     else:
-        rule_count = len(ruleset.rules)
-        problems += _unknown_channels(ruleset, config)
+        rules = ruleset.rules
         for warning in ruleset.warnings:
             click.echo(f"warning: {warning}", err=True)
     from watcher.notifier import check_channels
 
-    problems += check_channels(config.channels)
+    problems += check_channels(config.channels, rules)
     if problems:
         fail(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
-    click.echo(f"{config.path}: OK — {len(config.feeds)} feed(s), {rule_count} rule(s), "
+    click.echo(f"{config.path}: OK — {len(config.feeds)} feed(s), {len(rules)} rule(s), "
                f"{len(config.channels)} channel(s), database {config.database}")
-
-
-def _unknown_channels(ruleset, config) -> list[str]:
-    known = {c.name for c in config.channels}
-    return [f"{rule.file}: rule '{rule.id}': channels: no [[channels]] entry is named "
-            f"{name!r} in {config.path}; add it there or fix the rule"
-            for rule in ruleset.rules for name in rule.channels if name not in known]
 
 
 @click.command()
