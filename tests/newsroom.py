@@ -133,3 +133,24 @@ timeout = "20s"
 {feed_tables}
 """, encoding="utf-8")
     return path
+
+
+def watcher(config: Path, *args: str):
+    """`watcher --config CONFIG ARGS...` in-process through the real CLI."""
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+
+
+def rows(folder: Path, sql: str, params=()) -> list[dict]:
+    """Rows of a query on ``folder/watcher.db`` (what `write_config` sets up)."""
+    import sqlite3
+
+    conn = sqlite3.connect(folder / "watcher.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from html import escape
@@ -15,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from httpserver import LoopbackServer
-from newsroom import REAL, ROOT, article_html, seed_texts
+from newsroom import REAL, ROOT, article_html, rows, seed_texts
 from watcher.cli import main
 from watcher.identity import canonical_url
 
@@ -54,15 +53,6 @@ def run(path, *args):
     result = CliRunner().invoke(main, ["--config", str(path), *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result
-
-
-def rows(tmp_path, sql, params=()):
-    conn = sqlite3.connect(tmp_path / "watcher.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 def item_links(feed: bytes) -> list[str]:

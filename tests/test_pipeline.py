@@ -2,34 +2,17 @@
 libraries, `watcher run --once` through the CLI, and what a user then sees."""
 
 import json
-import sqlite3
 
 import pytest
-from click.testing import CliRunner
 
-from newsroom import REAL_PAGES, Newsroom, write_config
+from newsroom import REAL_PAGES, Newsroom, rows, watcher, write_config
 from httpserver import LoopbackServer
-from watcher.cli import main
 
 
 @pytest.fixture
 def server():
     with LoopbackServer() as s:
         yield s
-
-
-def watcher(config, *args):
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    return result
-
-
-def rows(tmp_path, sql, params=()):
-    conn = sqlite3.connect(tmp_path / "watcher.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 @pytest.fixture
