@@ -18,7 +18,10 @@ attribute (~0.1 ms per element, far more on broken markup): a 10 MB feed with
 100,000 items takes a minute, 4 MB of ``<a<a<a`` several. :func:`bound`
 cuts the document after ``max_entries`` entries, or earlier once the entries
 hold more than ``MAX_MARKUP`` markup characters, and closes it with the
-document's own tail. Real feeds have about 1.5 of them per 100 bytes.
+document's own tail. Real feeds have about 1.5 of them per 100 bytes. An
+element with more than ``MAX_ATTRIBUTES`` attributes is refused (the stdlib's
+SAX makes attributes cost n²: 190,000 on one element take eight minutes), and
+so is a document with more than ``MAX_PREFIXES`` namespace prefixes.
 
 Both work on UTF-8 (or at least ASCII-compatible) bytes; the caller converts
 first, so a UTF-16 or UTF-7 document cannot smuggle a DOCTYPE past them.
@@ -32,6 +35,8 @@ from html.entities import name2codepoint
 MAX_ENTITIES = 64            # simple entity declarations honoured per document
 MAX_ENTITY_VALUE = 100       # characters of replacement text per entity
 MAX_MARKUP = 200_000         # '<', '&' and '=' characters kept, at most
+MAX_ATTRIBUTES = 64          # per element: Python's SAX looks each one up linearly (quadratic)
+MAX_PREFIXES = 200           # distinct namespace prefixes: feedparser scans them all per element
 _MAX_UNSAFE_NAMES = 1000     # other declared names whose references are deleted
 _MAX_TAIL = 65_536           # bytes of document tail kept after the last entry kept
 
@@ -185,6 +190,8 @@ _ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.I)
 
 def bound(data: bytes, *, max_entries: int) -> tuple[bytes, str | None]:
     """The document cut to what feedparser may be given, and a note if it was cut."""
+    _check_attributes(data)
+    _check_prefixes(data)
     ends = [m.end() for m in _ENTRY_END.finditer(data)]
     kept, tags, start = 0, 0, 0
     for end in ends[:max_entries]:
@@ -206,6 +213,33 @@ def bound(data: bytes, *, max_entries: int) -> tuple[bytes, str | None]:
         note = (f"only the first {kept} of {len(ends)} entries were read: the rest would "
                 f"exceed {MAX_MARKUP:,} tags, entity references and attributes")
     return data[:ends[kept - 1]] + tail, note
+
+
+_LONG_TAG = re.compile(rb"<[^<>]{1024,}>")
+_ATTRIBUTE = re.compile(rb"\s[^\s=<>\"']+\s*=")
+
+
+def _check_attributes(data: bytes) -> None:
+    """Refuse an element with more than MAX_ATTRIBUTES attributes: the stdlib's
+    SAX hands them to feedparser in a way that costs n² (190,000 attributes on
+    one element take minutes). Only long tags are looked at."""
+    for tag in _LONG_TAG.finditer(data):
+        if len(_ATTRIBUTE.findall(tag.group())) > MAX_ATTRIBUTES:
+            raise MarkupError(f"an element has more than {MAX_ATTRIBUTES} attributes; "
+                              "refusing to parse it")
+
+
+_PREFIX = re.compile(rb"xmlns:([^\s=<>\"']+)\s*=")
+
+
+def _check_prefixes(data: bytes) -> None:
+    """Refuse a document declaring more than MAX_PREFIXES namespace prefixes:
+    feedparser walks all of them for every element of an unknown namespace
+    (40,000 prefixes take a minute). Real feeds declare a dozen."""
+    prefixes = set(_PREFIX.findall(data))
+    if len(prefixes) > MAX_PREFIXES:
+        raise MarkupError(f"the document declares {len(prefixes):,} namespace prefixes "
+                          f"(more than {MAX_PREFIXES}); refusing to parse it")
 
 
 def _markup(data: bytes, start: int, end: int) -> int:
