@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from watcher import health, identity, outbox, similarity, sources
+from watcher import health, identity, outbox, search, similarity, sources
 from watcher.client import Client, FetchError, NetworkPolicy
 from watcher.config import Config, FeedConfig
 from watcher.extraction import ExtractionError, Extractor
@@ -220,6 +220,7 @@ class Pipeline:
                 "extraction_error": body.error, "content_hash": chash, "simhash": fingerprint,
                 "matched": int(bool(matches)),
             }).last_pk
+            search.index_article(db, article_id, title, body.text)
             story_id = self.stories.attach(article_id, placement, title=title, now=now)
             for match in matches:
                 db["matches"].insert({

@@ -18,16 +18,13 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from watcher.config import SEVERITIES
 from watcher.duration import DurationError, parse_duration
+from watcher import search as folded_search
 from watcher.highlight import Segment, highlight, marked_segments  # noqa: F401 (re-exported)
 from watcher.retention import Pruned, PruneError, prune  # noqa: F401 (the daemon calls review.prune)
 from watcher.store import Store
 
 SEVERITY_RANK_SQL = ("CASE {col} WHEN 'low' THEN 0 WHEN 'medium' THEN 1 "
                      "WHEN 'high' THEN 2 WHEN 'critical' THEN 3 ELSE -1 END")
-# Arabic short vowels, shadda, sukun, dagger alif and tatweel: news text rarely
-# carries them, and the FTS tokenizer splits words at them, so a vocalised
-# query would find nothing; they are dropped from queries.
-ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 MAX_LIMIT = 10_000
 
 
@@ -381,42 +378,43 @@ class SearchHit:
     url: str
     fetched_at: str
     matched: bool
-    snippet: tuple[Segment, ...]
-
-
-def fts_query(query: str) -> str:
-    """The query with every word quoted: safe for any input, words ANDed."""
-    words = query.split()
-    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+    snippet: tuple[Segment, ...]         # the text around the matched words (the title if only it matched)
+    title_marked: tuple[Segment, ...] = ()   # the title, matched words marked
 
 
 def search(store: Store, query: str, *, limit: int = 20, matched_only: bool = False) -> tuple[SearchHit, ...]:
-    """Full-text search over every stored article's title and text (FTS5).
-
-    The query is first tried as FTS5 syntax (``ankara OR şam``, ``"joint roadmap"``,
-    ``savunma*``); if that is not valid FTS5 it is searched as plain words."""
-    query = ARABIC_MARKS.sub("", query)
+    """Search every stored article's title and text, folded as the matcher
+    folds them (see :mod:`watcher.search`); best matches first."""
     if not query.strip():
         raise ReviewError("the search query is empty; give one or more words")
     if not 0 < limit <= MAX_LIMIT:
         raise ReviewError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     try:
-        rows = _search(store, query, limit, matched_only)
-    except sqlite3.OperationalError:
-        rows = _search(store, fts_query(query), limit, matched_only)
-    return tuple(SearchHit(r["id"], r["title"] or "(untitled)", r["feed"], r["url"], r["fetched_at"],
-                           bool(r["matched"]), marked_segments(r["snip"] or ""))
-                 for r in rows)
+        compiled = folded_search.compile_query(query)
+    except folded_search.QueryError as exc:
+        raise ReviewError(str(exc)) from None
+    try:
+        return tuple(_search_hit(*row) for row in _search_rows(store, compiled.fts, limit, matched_only))
+    except sqlite3.OperationalError as exc:     # never expected: the query is compiled, not typed
+        raise ReviewError(f"the search failed ({exc}); {folded_search.HELP}") from None
 
 
-def _search(store: Store, match: str, limit: int, matched_only: bool) -> list[dict]:
-    return store.query(f"""
-        SELECT a.id, a.title, a.url, a.fetched_at, a.matched, f.name AS feed,
-               snippet(articles_fts, -1, char(1), char(2), '…', 24) AS snip
-        FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+def _search_rows(store: Store, match: str, limit: int, matched_only: bool):
+    return store.db.execute(f"""
+        SELECT a.id, a.title, a.text, a.url, a.fetched_at, a.matched, f.name,
+               highlight(search_index, 0, char(1), char(2)),
+               highlight(search_index, 1, char(1), char(2))
+        FROM search_index JOIN articles a ON a.id = search_index.rowid
         JOIN feeds f ON f.id = a.feed_id
-        WHERE articles_fts MATCH :q {'AND a.matched = 1' if matched_only else ''}
-        ORDER BY articles_fts.rank LIMIT :limit""", {"q": match, "limit": limit})
+        WHERE search_index MATCH :q {'AND a.matched = 1' if matched_only else ''}
+        ORDER BY bm25(search_index, 2.0, 1.0) LIMIT :limit""", {"q": match, "limit": limit})
+
+
+def _search_hit(article_id, title, text, url, fetched_at, matched, feed, title_hl, text_hl) -> SearchHit:
+    title = title or "(untitled)"
+    title_marked = folded_search.marked(title, title_hl or "")
+    snippet = folded_search.snippet(text or "", text_hl or "") or title_marked
+    return SearchHit(article_id, title, feed, url, fetched_at, bool(matched), snippet, title_marked)
 
 
 # -- rule statistics -------------------------------------------------------------

@@ -194,10 +194,19 @@ CREATE INDEX IF NOT EXISTS idx_articles_duplicate ON articles(duplicate_of);
 """)
 
 
+def _v4_folded_search(db: sqlite_utils.Database) -> None:
+    # `watcher search` over text folded as the matcher folds it (Kasım = kasim,
+    # أ = ا); see watcher/search.py. Back-fills every stored article.
+    from watcher import search
+
+    search.create(db)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
     Migration(3, "indexes for reviewing and pruning", _v3_review_indexes),
+    Migration(4, "search index folded like the matcher", _v4_folded_search),
 )
 
 
