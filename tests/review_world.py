@@ -43,7 +43,7 @@ HOSTILE_TEXT = (
 
 TURKISH = [
     ("Türkiye ile Suriye arasında savunma işbirliği anlaşması",
-     "Türkiye ile Suriye, Ankara'da savunma alanında kapsamlı bir işbirliği anlaşması imzaladı. "
+     "Türkiye ile Suriye, 3 Kasım'da Ankara'da savunma alanında kapsamlı bir işbirliği anlaşması imzaladı. "
      "Milli Savunma Bakanlığı, Suriye ordusunun yeniden yapılandırılmasına destek verileceğini açıkladı."),
     ("İstanbul'da Suriyeli subaylar için askeri eğitim programı",
      "Suriyeli subaylar İstanbul'daki askeri akademilerde eğitim alacak. Türkiye'nin Suriye ile "
@@ -62,8 +62,25 @@ ARABIC = [
      "بحث وزير الدفاع السوري مرهف أبو قصرة في أنقرة مع نظيره التركي يشار غولر التعاون الدفاعي "
      "وتسليم طائرات مسيرة."),
     ("ارتفاع أسعار الذهب في الأسواق العربية",
-     "ارتفعت أسعار الذهب في الأسواق العربية اليوم وسط تراجع الدولار."),
+     "ارتفعت أسعار الذهب في الأسواق العربية اليوم وسط تراجع الدُّولَار."),
 ]
+
+
+# A second outlet republishes seed 2 under its own headline, with its own
+# boilerplate around it and the last paragraphs cut: a near-duplicate.
+REWRITE_SEED = 2
+REWRITE_TITLE = "Ankara weighs Damascus request to rebuild Syrian army"
+REWRITE_HEAD = ("This report first appeared on a partner site and is republished here with permission. "
+                "Subscribe to the Hürriyet Daily News morning briefing for the day's top stories.")
+REWRITE_TAIL = ("Follow Hürriyet Daily News on X, Telegram and WhatsApp for breaking news from Türkiye "
+                "and the region. Copyright 2026, all rights reserved.")
+
+
+def rewritten_seed() -> tuple[str, str]:
+    """(title, text) of the near-duplicate."""
+    _, _, text = seed_articles()[REWRITE_SEED]
+    paragraphs = text.split("\n")
+    return REWRITE_TITLE, "\n".join([REWRITE_HEAD, *paragraphs[:-3], REWRITE_TAIL])
 
 
 @dataclass(frozen=True)
@@ -140,8 +157,12 @@ def serve_outlets(server: LoopbackServer) -> dict[str, str]:
     _, title, text = seed_articles()[1]
     server.route("/hurriyet/copy.html", body=page(title, text, "Hürriyet Daily News"),
                  content_type="text/html; charset=utf-8")
+    re_title, re_text = rewritten_seed()
+    server.route("/hurriyet/rewrite.html", body=page(re_title, re_text, "Hürriyet Daily News"),
+                 content_type="text/html; charset=utf-8")
     server.route("/hurriyet/feed.xml", body=rss(server, "Hürriyet Daily News", [
-        (title, server.url("/hurriyet/copy.html"), text.split("\n")[0][:200], next(when))]),
+        (title, server.url("/hurriyet/copy.html"), text.split("\n")[0][:200], next(when)),
+        (re_title, server.url("/hurriyet/rewrite.html"), re_text.split("\n")[1][:200], next(when))]),
         content_type="application/rss+xml; charset=utf-8")
 
     server.route("/safak/feed.xml", body=rss(server, "Yeni Şafak", [

@@ -15,7 +15,8 @@ from watcher import export, review
 from watcher.store import Store
 
 KEYS = {"id", "url", "feed", "title", "published", "fetched_at", "language", "text", "extraction",
-        "matched", "rules", "canonical_url", "story", "duplicate_of", "alerts"}
+        "matched", "rules", "canonical_url", "story", "duplicate_of", "join_reason", "join_similarity",
+        "alerts"}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,21 @@ def test_story_and_duplicate_links(world):
     assert {first["feed"], second["feed"]} == {"Daily Sabah", "Hürriyet Daily News"}
 
 
+def test_records_say_why_each_copy_joined_its_story(world):
+    records = jsonl(world)
+    by_id = {r["id"]: r for r in records}
+    rewrite = next(r for r in records if r["title"] == review_world.REWRITE_TITLE)
+    assert rewrite["join_reason"] == "similar" and 0.4 <= rewrite["join_similarity"] < 1
+    assert by_id[rewrite["duplicate_of"]]["join_reason"] is None         # the first article opened it
+    _, title, _ = review_world.seed_articles()[1]
+    exact = [r for r in records if r["title"] == title and r["duplicate_of"]]
+    assert [(r["join_reason"], r["join_similarity"]) for r in exact] == [("content_hash", 1.0)]
+    assert all(r["join_reason"] is None and r["join_similarity"] is None for r in records if not r["duplicate_of"])
+    table = {int(row["id"]): row for row in csv.DictReader(io.StringIO(invoke(world, "export", "--csv").stdout))}
+    assert table[rewrite["id"]]["join_reason"] == "similar"
+    assert float(table[rewrite["id"]]["join_similarity"]) == rewrite["join_similarity"]
+
+
 def test_filters_are_those_of_log(world):
     everything = jsonl(world)
     matched = jsonl(world, "--matched")
@@ -100,7 +116,7 @@ def test_csv_round_trips_to_the_same_records(world):
     assert invoke(world, "export", "--format", "csv").stdout == result.stdout
 
 
-TYPED = {"id", "story", "duplicate_of", "matched", "rules", "alerts"}
+TYPED = {"id", "story", "duplicate_of", "join_similarity", "matched", "rules", "alerts"}
 
 
 def blank_to_empty(record: dict) -> dict:
@@ -113,6 +129,7 @@ def from_csv(row: dict) -> dict:
         return int(v) if v else None
     return {**{k: export.csv_value(v) for k, v in row.items()}, "id": int(row["id"]), "story": num(row["story"]),
             "duplicate_of": num(row["duplicate_of"]), "matched": row["matched"] == "true",
+            "join_similarity": float(row["join_similarity"]) if row["join_similarity"] else None,
             "rules": json.loads(row["rules"]), "alerts": json.loads(row["alerts"])}
 
 

@@ -5,6 +5,7 @@ to tests/artifacts/."""
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import sqlite3
 from datetime import datetime, timezone
@@ -89,7 +90,7 @@ def test_triage_in_a_browser(page, site, world):
     assert total >= 5
     assert page.locator("figure.chart rect").count() > 0
     assert page.get_by_text("Türkiye ile Suriye arasında savunma işbirliği anlaşması").count() == 1
-    assert page.locator(".also").all_inner_texts() == ["also: Hürriyet Daily News"]
+    assert page.locator(".also").all_inner_texts() == ["also: Hürriyet Daily News"] * 2   # a copy and a rewrite
     shot(page, "stories")
 
     # filter by rule
@@ -123,6 +124,22 @@ def test_triage_in_a_browser(page, site, world):
         ("irrelevant", "old news")]
     shot(page, "article-judged")
     assert_inert(page)
+
+
+def test_article_page_says_why_a_copy_joined_its_story(page, site, world):
+    (copy, first), = query(world, "SELECT id, duplicate_of FROM articles WHERE title = ?",
+                           (review_world.REWRITE_TITLE,))
+    page.goto(f"{site}/article/{copy}")
+    joined = page.locator(".members .joined")
+    text = " ".join(joined.inner_text().split())
+    assert text.startswith("Joined this story as a near-duplicate of #%d Daily Sabah: " % first), text
+    assert re.search(r": \d+% of 3-word phrases shared, SimHash \d+ of 64 bits apart\.$", text), text
+    shot(page, "article-joined")
+    joined.locator("a.joined-with").click()
+    page.wait_for_url(f"**/article/{first}")
+    assert "This article opened the story" in page.locator(".members").inner_text()
+    member = page.locator(".members li", has=page.locator(f"a[href='/article/{copy}']")).inner_text()
+    assert re.search(r"joined as near-duplicate \(\d+% of 3-word phrases shared\)", member), member
 
 
 def test_search_feeds_outbox_and_rules_pages(page, site):

@@ -4,11 +4,16 @@ Records stream from the database in batches, so an export of months of log
 never holds more than one batch in memory. The shape of a record:
 
 ``id, url, feed, title, published, fetched_at, language, text, extraction,
-matched, rules, canonical_url, story, duplicate_of, alerts``
+matched, rules, canonical_url, story, duplicate_of, join_reason,
+join_similarity, alerts``
 
 where ``rules`` is a list shaped as ``watcher match`` prints
 (``{"id","title","severity","score","hits":[...]}``) and ``alerts`` a list of
-``{"channel","status","attempts","last_error","sent_at"}``. In CSV, ``rules``
+``{"channel","status","attempts","last_error","sent_at"}``. ``join_reason`` says
+why the article joined its story (``canonical_url``, ``content_hash`` or
+``similar``; null for the article that opened it) and ``join_similarity`` the
+share of 3-word phrases it had in common with the story when it joined (1.0
+for identical text). In CSV, ``rules``
 and ``alerts`` are JSON text and ``matched`` is ``true``/``false``; a text
 cell that a spreadsheet would run as a formula (starting with ``= + - @``, a
 tab or a carriage return), or that starts with ``'``, gets a leading ``'``
@@ -27,7 +32,8 @@ from watcher.store import Store
 
 FORMATS = ("jsonl", "csv")
 FIELDS = ("id", "url", "feed", "title", "published", "fetched_at", "language", "text",
-          "extraction", "matched", "rules", "canonical_url", "story", "duplicate_of", "alerts")
+          "extraction", "matched", "rules", "canonical_url", "story", "duplicate_of",
+          "join_reason", "join_similarity", "alerts")
 BATCH = 200
 
 
@@ -61,7 +67,8 @@ def _record(store: Store, a: dict) -> dict:
         "published": a["published"], "fetched_at": a["fetched_at"], "language": a["language"],
         "text": a["text"], "extraction": a["extraction"], "matched": bool(a["matched"]),
         "rules": rules, "canonical_url": a["canonical_url"], "story": a["story_id"],
-        "duplicate_of": a["duplicate_of"], "alerts": alerts,
+        "duplicate_of": a["duplicate_of"], "join_reason": a["join_reason"],
+        "join_similarity": a["join_similarity"], "alerts": alerts,
     }
 
 

@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from watcher.config import SEVERITIES
+from watcher.config import SEVERITIES, DedupConfig
 from watcher.duration import DurationError, parse_duration
 from watcher import search as folded_search
 from watcher.highlight import Segment, highlight, marked_segments  # noqa: F401 (re-exported)
 from watcher.retention import Pruned, PruneError, prune  # noqa: F401 (the daemon calls review.prune)
 from watcher.store import Store
+from watcher.story import Stories
 
 SEVERITY_RANK_SQL = ("CASE {col} WHEN 'low' THEN 0 WHEN 'medium' THEN 1 "
                      "WHEN 'high' THEN 2 WHEN 'critical' THEN 3 ELSE -1 END")
@@ -208,6 +209,45 @@ class MemberView:
     fetched_at: str
     matched: bool
     join_reason: str | None
+    join_similarity: float | None = None
+
+    @property
+    def join_label(self) -> str | None:
+        return JOIN_LABELS.get(self.join_reason, self.join_reason)
+
+
+JOIN_LABELS = {"canonical_url": "same canonical URL", "content_hash": "identical text",
+               "similar": "near-duplicate"}
+
+
+@dataclass(frozen=True)
+class JoinView:
+    """Why an article is in its story (from ``Stories.explain``)."""
+
+    story_id: int
+    opened: bool                 # this article opened the story
+    reason: str | None           # 'canonical_url' | 'content_hash' | 'similar' (None when opened)
+    other_id: int | None         # the earlier member it is most like
+    other_feed: str | None
+    other_title: str | None
+    similarity: float | None     # share of 3-word phrases shared with other_id, 0..1
+    distance: int | None         # SimHash bits apart (of 64)
+    joined_later: int = 0        # when opened: how many articles joined it since
+    sentence: str = ""           # the explanation as one sentence
+
+    @property
+    def label(self) -> str | None:
+        return JOIN_LABELS.get(self.reason, self.reason)
+
+    @property
+    def measure(self) -> str:
+        """"64% of 3-word phrases shared, SimHash 9 of 64 bits apart"; "" when unknown."""
+        parts = []
+        if self.similarity is not None:
+            parts.append(f"{self.similarity:.0%} of 3-word phrases shared")
+        if self.distance is not None:
+            parts.append(f"SimHash {self.distance} of 64 bits apart")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -256,6 +296,7 @@ class ArticleView:
     members: tuple[MemberView, ...]          # the story's other members
     alerts: tuple[AlertView, ...]
     feedback: tuple[FeedbackView, ...]       # newest first
+    join: JoinView | None = None             # why it is in its story
 
     @property
     def verdict(self) -> str | None:
@@ -320,16 +361,42 @@ def show(store: Store, article_id: int) -> ArticleView | None:
         alerts=alerts(store, story_id=a["story_id"], article_id=article_id),
         feedback=tuple(FeedbackView(f["verdict"], f["note"], f["created_at"]) for f in store.query(
             "SELECT * FROM feedback WHERE article_id = ? ORDER BY id DESC", (article_id,))),
+        join=join_view(store, article_id),
     )
+
+
+def join_view(store: Store, article_id: int) -> JoinView | None:
+    """Why the article is in its story: which identity joined it to which
+    earlier article, and how alike they are; None when it is in no story."""
+    found = Stories(store, DedupConfig(), _no_clock).explain(article_id)
+    if found is None or found.story_id is None:
+        return None
+    opened = found.first_article_id == article_id
+    other = store.query("""SELECT a.title, f.name FROM articles a JOIN feeds f ON f.id = a.feed_id
+                           WHERE a.id = ?""", (found.matched_article_id,)) if found.matched_article_id else []
+    later = store.query("SELECT COUNT(*) AS n FROM articles WHERE story_id = ? AND id != ?",
+                        (found.story_id, article_id))[0]["n"] if opened else 0
+    return JoinView(
+        story_id=found.story_id, opened=opened, reason=None if opened else found.reason,
+        other_id=found.matched_article_id,
+        other_feed=other[0]["name"] if other else None,
+        other_title=(other[0]["title"] or "(untitled)") if other else None,
+        similarity=found.similarity, distance=found.distance, joined_later=later,
+        sentence=found.text)
+
+
+def _no_clock() -> datetime:
+    raise RuntimeError("explaining a story join needs no clock")
 
 
 def _members(store: Store, story_id: int | None, article_id: int) -> tuple[MemberView, ...]:
     if story_id is None:
         return ()
     return tuple(MemberView(r["id"], r["title"] or "(untitled)", r["feed"], r["url"],
-                            r["fetched_at"], bool(r["matched"]), r["join_reason"])
+                            r["fetched_at"], bool(r["matched"]), r["join_reason"], r["join_similarity"])
                  for r in store.query("""
-        SELECT a.id, a.title, a.url, a.fetched_at, a.matched, a.join_reason, f.name AS feed
+        SELECT a.id, a.title, a.url, a.fetched_at, a.matched, a.join_reason, a.join_similarity,
+               f.name AS feed
         FROM articles a JOIN feeds f ON f.id = a.feed_id
         WHERE a.story_id = ? AND a.id != ? ORDER BY a.fetched_at, a.id""", (story_id, article_id)))
 

@@ -107,8 +107,10 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
                                                  if article.extraction_error else ""))]
     if article.story_id:
         others = f"{len(article.members)} other article(s)" if article.members else "no other outlet yet"
-        meta.append(("story", f"#{article.story_id}, {others}"
-                     + (f"; joined by {article.join_reason}" if article.join_reason else "")))
+        opened = "; this article opened it" if article.join and article.join.opened and article.members else ""
+        meta.append(("story", f"#{article.story_id}, {others}{opened}"))
+    if article.join and not article.join.opened:
+        meta.append(("joined", _join_line(article.join)))
     if article.verdict:
         last = article.feedback[0]
         meta.append(("feedback", last.verdict + (f" — {last.note}" if last.note else "")))
@@ -117,7 +119,7 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
     if article.members:
         out += ["", "Same story elsewhere:"]
         out += [f"  #{m.id:<6}{short_time(m.fetched_at)}  {m.feed}: {m.title}"
-                + ("  (matched)" if m.matched else "") for m in article.members]
+                + ("  (matched)" if m.matched else "") + _member_join(m) for m in article.members]
     out += ["", "Alerts:"] + ([f"  {a.channel}: {a.status}, {a.attempts} attempt(s)"
                               + (f", sent {short_time(a.sent_at)}" if a.sent_at else "")
                               + (f" — {a.last_error}" if a.last_error else "")
@@ -125,6 +127,30 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
     if not no_text:
         out += ["", "Text:", _paint(review.highlight_field(article, "text"), color)]
     click.echo("\n".join(out))
+
+
+JOIN_PHRASES = {"similar": "near-duplicate of", "content_hash": "identical text to",
+                "canonical_url": "same canonical URL as"}
+
+
+def _join_line(join: review.JoinView) -> str:
+    """"near-duplicate of #7 (Daily Sabah: “…”): 64% of 3-word phrases shared, SimHash 13 of 64 bits apart"."""
+    if join.other_id is None:
+        return f"{join.label or 'unknown reason'} (the article it was compared with is gone)"
+    title = join.other_title or ""
+    title = title if len(title) <= 70 else title[:69].rstrip() + "…"
+    line = f"{JOIN_PHRASES.get(join.reason, join.label)} #{join.other_id} ({join.other_feed}: “{title}”)"
+    if join.reason == "content_hash":
+        return line + ": the same words once case, punctuation and spacing are ignored"
+    return line + (f": {join.measure}" if join.measure else "")
+
+
+def _member_join(member: review.MemberView) -> str:
+    if not member.join_reason:
+        return "  — opened the story"
+    share = (f", {member.join_similarity:.0%} of 3-word phrases shared"
+             if member.join_reason == "similar" and member.join_similarity is not None else "")
+    return f"  — joined as {member.join_label}{share}"
 
 
 def _explanation(article: review.ArticleView, color: bool) -> list[str]:

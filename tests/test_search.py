@@ -1,0 +1,196 @@
+"""`watcher search` folds text the way the matcher does (search_index), on a
+database filled by a real `watcher run --once` (see review_world.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+import review_world
+from review_world import invoke
+from watcher import review, search, web
+from watcher.normalisation import normalise
+from watcher.store import Store
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return review_world.shared(tmp_path_factory)
+
+
+def rows(world, sql, params=()):
+    with sqlite3.connect(world.database) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def found(world, *query) -> list[dict]:
+    result = invoke(world, "search", "--json", "--limit", "50", *query)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def titles(hits) -> set[str]:
+    return {h["title"] for h in hits}
+
+
+TR_PACT = review_world.TURKISH[0][0]
+AR_PACT, AR_MINISTER, AR_GOLD = (t for t, _ in review_world.ARABIC)
+
+
+def test_every_stored_article_is_indexed_as_the_matcher_folds_it(world):
+    articles = dict(((i, (t, x)) for i, t, x in rows(world, "SELECT id, title, text FROM articles")))
+    index = {i: (t, x) for i, t, x in rows(world, "SELECT rowid, title, text FROM search_index")}
+    assert index.keys() == articles.keys()
+    for article_id, (title, text) in articles.items():
+        assert index[article_id] == (normalise(title or "").text, normalise(text or "").text)
+
+
+def test_turkish_dotless_i_and_accents_fold(world):
+    kasim = found(world, "kasim")
+    assert titles(kasim) == {TR_PACT}
+    assert kasim[0]["highlights"] == ["Kasım"]
+    assert "3 Kasım'da Ankara'da savunma" in kasim[0]["snippet"]      # the original words, not folded ones
+    assert found(world, "KASIM") == kasim == found(world, "Kasım")
+    assert TR_PACT in titles(found(world, "turkiye"))
+    yildiz = found(world, "yildiz")                                    # "Dr. Nilay Yıldız" in a seed article
+    assert len(yildiz) == 1 and yildiz[0]["highlights"] == ["Yıldız"]
+    assert yildiz[0]["snippet"].startswith("…") and "Nilay Yıldız of the Center" in yildiz[0]["snippet"]
+
+
+def test_a_word_with_an_apostrophe_suffix_is_a_phrase(world):
+    hits = found(world, "Türkiye'nin")
+    assert titles(hits) == {review_world.TURKISH[1][0]}
+    assert hits[0]["highlights"] == ["Türkiye'nin"]                    # the phrase, marked as written
+    assert "Türkiye'nin Suriye ile" in hits[0]["snippet"]
+
+
+def test_arabic_hamza_ta_marbuta_and_vowel_marks_fold(world):
+    ankara = found(world, "انقرة")                                     # plain alef; the text has أنقرة
+    assert titles(ankara) == {AR_PACT, AR_MINISTER}
+    assert all(h["highlights"] == ["أنقرة"] for h in ankara)
+    assert titles(found(world, "قصره")) == {AR_MINISTER}                # ha for ta marbuta ("أبو قصرة")
+    dollar = found(world, "الدولار")                                     # the text has الدُّولَار (harakat)
+    assert titles(dollar) == {AR_GOLD} and dollar[0]["highlights"] == ["الدُّولَار"]
+    assert found(world, "الدُّولَار") == dollar
+    assert found(world, "تُرْكِيَا") == found(world, "تركيا")             # marks in the query too
+    assert found(world, "الـذهـب") == found(world, "الذهب")              # tatweel
+
+
+def test_arabic_words_are_found_with_a_conjunction_written_on(world):
+    syria = found(world, "سوريا")
+    assert AR_PACT in titles(syria)                                     # "تركيا وسوريا"
+    assert "وسوريا" in [h for hit in syria for h in hit["highlights"]]
+
+
+def test_english_phrases_keep_word_order(world):
+    phrase = found(world, '"joint training"')
+    assert phrase and all(any(h.casefold() == "joint training" for h in hit["highlights"]) for hit in phrase)
+    assert titles(phrase) <= titles(found(world, "joint", "training"))
+    assert found(world, '"training joint"') == []
+    assert found(world, '"defense fair"') and not found(world, '"fair defense"')
+
+
+def test_or_not_prefix_and_brackets(world):
+    both = titles(found(world, "ankara", "OR", "şam"))
+    assert titles(found(world, "ankara")) <= both
+    no_istanbul = titles(found(world, "suriye", "NOT", "istanbul"))
+    assert TR_PACT in no_istanbul and review_world.TURKISH[1][0] not in no_istanbul
+    assert titles(found(world, "(ankara OR şam) savunma")) == {TR_PACT}
+    prefix = found(world, "savunm*")
+    assert TR_PACT in titles(prefix) and "savunma" in [h.casefold() for hit in prefix for h in hit["highlights"]]
+    assert found(world, "--matched", "altın OR الذهب") == []            # gold is in an unmatched article
+
+
+HOSTILE = {
+    '"': "no word to search for",
+    "AND OR": "no word to search for",
+    "*": "no word to search for",
+    "NEAR(": "bracket is not closed",
+    "(": "no word to search for",
+    "(ankara": "bracket is not closed",
+    "ankara)": "closing bracket has no opening one",
+    "a NOT": "NOT needs a word on each side",
+    "OR ankara": "OR needs a word on each side",
+    "ankara OR": "OR needs a word on each side",
+    "() ankara": "brackets must hold words",
+}
+
+
+def test_hostile_queries_get_a_message_not_a_traceback(world):
+    for query, message in HOSTILE.items():
+        result = invoke(world, "search", query)
+        assert result.exit_code == 2, (query, result.output)
+        assert result.stderr.startswith("watcher: ") and message in result.stderr, (query, result.stderr)
+        assert "Traceback" not in result.output
+    for query in ['"unbalanced quote', "col:umn", "ankara NEAR şam", "a* b*", "'; DROP TABLE articles; --",
+                  "title:ankara", "^ankara", "ankara + şam", "x" * 5000, "🙂 ankara"]:
+        result = invoke(world, "search", query)
+        assert result.exit_code == 0, (query, result.output)
+    assert rows(world, "SELECT COUNT(*) FROM articles")[0][0] > 0
+    assert titles(found(world, '"joint training')) == titles(found(world, '"joint training"'))
+
+
+def test_hostile_queries_on_the_web_page(world):
+    server = web.WebServer(web.WebSettings(database=world.database, port=0),
+                           clock=lambda: datetime.now(timezone.utc))
+    url = server.start()
+    try:
+        page = httpx.get(url + "/search", params={"q": "NEAR("})
+        assert page.status_code == 200 and "bracket is not closed" in page.text
+        good = httpx.get(url + "/search", params={"q": "kasim"})
+        assert "<mark" in good.text and ">Kasım</mark>" in good.text
+    finally:
+        server.stop()
+
+
+def test_query_compiles_to_quoted_fts5_only():
+    query = search.compile_query('kasım "Suriye\'ye" NEAR x* OR (a NOT b)')
+    assert query.fts == '(("kasim" AND "suriye ye" AND "near" AND "x"*) OR ("a" NOT "b"))'   # AND before OR
+    arabic = search.compile_query("تركيا")
+    assert arabic.fts.count('"') == 2 * 12 and '"وتركيا"' in arabic.fts
+    with pytest.raises(search.QueryError, match="OR needs a word"):
+        search.compile_query("a OR OR b")
+
+
+def test_snippet_marks_original_words_around_the_densest_hits():
+    text = ("İstanbul " + "filler words here " * 30 + "Kasım ayında Türkiye ve Suriye görüştü. "
+            + "more filler " * 40)
+    norm = normalise(text).text
+    start = norm.index("kasim")
+    highlighted = (norm[:start] + search.START + "kasim" + search.END + norm[start + 5:])
+    turkiye = highlighted.index("turkiye")
+    highlighted = highlighted[:turkiye] + search.START + "turkiye" + search.END + highlighted[turkiye + 7:]
+    segments = search.snippet(text, highlighted)
+    assert [s.text for s in segments if s.mark] == ["Kasım", "Türkiye"]
+    joined = "".join(s.text for s in segments)
+    assert joined.startswith("…") and joined.endswith("…") and "Kasım ayında Türkiye ve Suriye" in joined
+    assert len(joined) < 400
+    assert search.snippet(text, norm) == ()                             # nothing matched in this column
+
+
+def test_a_database_from_before_the_index_is_back_filled(world, tmp_path):
+    old = world.copy(tmp_path / "old")
+    with sqlite3.connect(old.database) as conn:                         # what schema v3 looked like
+        conn.execute("DROP TRIGGER search_index_forget")
+        conn.execute("DROP TABLE search_index")
+        conn.execute("PRAGMA user_version = 3")
+    status = json.loads(invoke(old, "status", "--json").stdout)         # opening migrates
+    assert status["schema_version"] == 4
+    assert titles(found(old, "kasim")) == {TR_PACT}
+    assert rows(old, "SELECT COUNT(*) FROM search_index") == rows(old, "SELECT COUNT(*) FROM articles")
+
+
+def test_pruned_articles_leave_the_index(world, tmp_path):
+    own = world.copy(tmp_path / "own")
+    assert found(own, "الذهب")
+    store = Store.open(own.database)
+    pruned = review.prune(store, 30, datetime.now(timezone.utc) + timedelta(days=31))
+    store.close()
+    assert pruned.articles > 0
+    assert found(own, "الذهب") == []
+    assert rows(own, "SELECT COUNT(*) FROM search_index WHERE rowid NOT IN (SELECT id FROM articles)") == [(0,)]
+    assert rows(own, "SELECT COUNT(*) FROM search_index") == rows(own, "SELECT COUNT(*) FROM articles")
