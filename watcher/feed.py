@@ -46,6 +46,7 @@ class FeedEntry:
     author: str | None
     published: datetime | None   # aware UTC
     language: str | None
+    updated: datetime | None = None  # aware UTC: when the publisher says it last changed
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def _xml_entry(entry, base_url: str, feed_language: str | None,
         author=_plain(_xml_author(entry), is_html=True) or feed_author,
         published=_from_struct(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")),
         language=_entry_language(entry) or feed_language,
+        updated=_from_struct(dict.get(entry, "updated_parsed")),
     )
 
 
@@ -303,6 +305,7 @@ def _json_entry(item: dict, base_url: str, feed_language, feed_author) -> FeedEn
         author=_json_author(item) or feed_author,
         published=_from_iso(item.get("date_published")) or _from_iso(item.get("date_modified")),
         language=_language(item.get("language")) or feed_language,
+        updated=_from_iso(item.get("date_modified")),
     )
 
 

@@ -14,6 +14,7 @@ the feed and skips what is already stored.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from watcher.extraction import ExtractionError, Extractor
 from watcher.feed import FeedEntry, FeedError, ParsedFeed, parse_feed
 from watcher.matcher import Document, Matcher, RuleMatch
 from watcher.store import Store
-from watcher.story import Stories
+from watcher.story import Placement, Stories
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
                "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
@@ -64,6 +65,13 @@ class RunSummary:
     alerts_queued: int
     errors: int
     results: tuple[PollResult, ...]
+
+
+def _revision(entry: FeedEntry) -> dict:
+    """What an entry's row remembers to notice a later edit."""
+    updated = entry.updated
+    digest = hashlib.blake2b(" ".join(entry.summary.split()).encode(), digest_size=12).hexdigest()
+    return {"updated": updated.isoformat() if updated else None, "summary_hash": digest}
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,10 @@ class Pipeline:
                 # Interrupted: keep the old validators so the next poll re-reads the feed.
                 return health.Outcome(health.ERROR, http_status=status, entries_new=new,
                                       error="interrupted by shutdown"), stored, queued
+            seen = self._seen(row["id"], entry)
+            if seen is not None:
+                queued += self._revise_if_edited(feed, entry, seen)
+                continue
             if self._known(row["id"], entry):
                 continue
             new += 1
@@ -144,11 +156,15 @@ class Pipeline:
                               error=parsed.warning), stored, queued
 
     # -- one entry --------------------------------------------------------
+    def _seen(self, feed_id: int, entry: FeedEntry) -> dict | None:
+        rows = self.store.query("SELECT * FROM entries WHERE feed_id = ? AND guid = ?",
+                                (feed_id, entry.guid))
+        return rows[0] if rows else None
+
     def _known(self, feed_id: int, entry: FeedEntry) -> bool:
         """Seen before in this feed, or the same article already stored through
         another feed or under an older GUID (then only the entry is recorded)."""
-        if self.store.query("SELECT 1 FROM entries WHERE feed_id = ? AND guid = ?",
-                            (feed_id, entry.guid)):
+        if self._seen(feed_id, entry) is not None:
             return True
         canonical = self._canonical(feed_id, entry)
         # One statement, one snapshot: the article, or an entry whose article
@@ -222,29 +238,79 @@ class Pipeline:
             }).last_pk
             search.index_article(db, article_id, title, body.text)
             story_id = self.stories.attach(article_id, placement, title=title, now=now)
-            for match in matches:
-                db["matches"].insert({
-                    "article_id": article_id, "rule_id": match.rule_id,
-                    "rule_title": match.title, "severity": match.severity,
-                    "score": match.score, "hits": [h for h in match.to_json()["hits"]],
-                    "matched_at": stamp,
-                })
-            new_rules = self.stories.add_rules(story_id, [m.rule_id for m in matches])
-            queued = 0
-            if matches and (placement.story_id is None
-                            or (self.parts.config.alerts.notify_new_rules and new_rules)):
-                queued = outbox.enqueue(db, story_id=story_id, article_id=article_id,
-                                        matches=matches, channels=self.parts.config.channels,
-                                        now=now)
+            queued = self._record_matches(db, article_id, story_id, matches, now)
             self._insert_entry(feed_id, entry, canonical, article_id)
         return 1, queued
+
+    def _record_matches(self, db, article_id: int, story_id: int,
+                        matches: Sequence[RuleMatch], now: datetime) -> int:
+        """Store an article's matches (replacing older ones) and queue its alerts:
+        a story alerts when it first matches anything; a member matching a rule
+        the story had not matched alerts again only with [alerts] notify_new_rules."""
+        db.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
+        for match in matches:
+            db["matches"].insert({
+                "article_id": article_id, "rule_id": match.rule_id,
+                "rule_title": match.title, "severity": match.severity,
+                "score": match.score, "hits": match.to_json()["hits"],
+                "matched_at": now.isoformat(),
+            })
+        had_rules = self.stories.rules(story_id)
+        new_rules = self.stories.add_rules(story_id, [m.rule_id for m in matches], now)
+        if not matches or not (not had_rules
+                               or (self.parts.config.alerts.notify_new_rules and new_rules)):
+            return 0
+        return outbox.enqueue(db, story_id=story_id, article_id=article_id, matches=matches,
+                              channels=self.parts.config.channels, now=now)
 
     def _insert_entry(self, feed_id: int, entry: FeedEntry, canonical: str,
                       article_id: int | None) -> None:
         self.store.db["entries"].insert({
             "feed_id": feed_id, "guid": entry.guid, "url": entry.url,
             "canonical_url": canonical, "article_id": article_id,
-            "first_seen": self.parts.clock().isoformat()}, ignore=True)
+            "first_seen": self.parts.clock().isoformat(), **_revision(entry)}, ignore=True)
+
+    # -- edited articles --------------------------------------------------
+    def _revise_if_edited(self, feed: FeedConfig, entry: FeedEntry, seen: dict) -> int:
+        """A known entry whose feed says it changed (a newer <updated> time, or
+        another summary) is fetched again; if its text changed, the article is
+        updated in place, re-matched, and keeps its story. Returns alerts queued."""
+        revision = _revision(entry)
+        newer = revision["updated"] and seen["updated"] and revision["updated"] > seen["updated"]
+        resummarised = seen["summary_hash"] and revision["summary_hash"] != seen["summary_hash"]
+        if not (newer or resummarised):
+            return 0
+        queued = 0
+        if seen["article_id"] is not None:
+            queued = self._revise(feed, entry, seen["article_id"])
+        with self.store.atomic() as db:
+            db["entries"].update(seen["id"], revision)
+        return queued
+
+    def _revise(self, feed: FeedConfig, entry: FeedEntry, article_id: int) -> int:
+        stored = self.store.query("SELECT * FROM articles WHERE id = ?", (article_id,))[0]
+        body = self._body(feed, entry)
+        if body.extraction == "summary" and stored["extraction"] == "full":
+            return 0          # the page failed this time: keep the full text we have
+        chash = identity.content_hash(body.text) if body.text.strip() else None
+        if chash == stored["content_hash"] and body.text == stored["text"]:
+            return 0
+        title = entry.title or body.title or stored["title"] or ""
+        matches = self.parts.matcher.match(Document(
+            id=entry.guid, title=title, text=body.text, summary=entry.summary,
+            url=entry.url, language=body.language or stored["language"]))
+        now = self.parts.clock()
+        with self.store.atomic() as db:
+            db["articles"].update(article_id, {
+                "title": title, "text": body.text, "summary": entry.summary,
+                "extraction": body.extraction, "extraction_error": body.error,
+                "content_hash": chash, "updated_at": now.isoformat(), "matched": int(bool(matches)),
+                "simhash": similarity.fingerprint(body.text) if body.text.strip() else None})
+            search.index_article(db, article_id, title, body.text)
+            self.stories.attach(article_id, Placement(
+                stored["story_id"], stored["duplicate_of"], stored["join_reason"],
+                stored["join_similarity"], article_id=article_id), title=title, now=now)
+            return self._record_matches(db, article_id, stored["story_id"], matches, now)
 
     # -- bookkeeping ------------------------------------------------------
     def _record(self, row: dict, feed: FeedConfig, outcome: health.Outcome,

@@ -202,11 +202,19 @@ def _v4_folded_search(db: sqlite_utils.Database) -> None:
     search.create(db)
 
 
+def _v5_entry_revisions(db: sqlite_utils.Database) -> None:
+    db.executescript("""
+        ALTER TABLE entries ADD COLUMN updated TEXT;       -- the feed's <updated> time, if any
+        ALTER TABLE entries ADD COLUMN summary_hash TEXT;  -- of the feed's summary, to notice edits
+    """)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
     Migration(3, "indexes for reviewing and pruning", _v3_review_indexes),
     Migration(4, "search index folded like the matcher", _v4_folded_search),
+    Migration(5, "entry revisions: the feed's updated time and summary", _v5_entry_revisions),
 )
 
 

@@ -207,6 +207,11 @@ class Stories:
         if rows and self._seen_id is not None:
             self.index.add(article_id, rows[0][0], rows[0][1] or 0.0)
 
+    def rules(self, story_id: int) -> tuple[str, ...]:
+        """The rules any member of the story has matched so far."""
+        rows = self.store.query("SELECT rules FROM stories WHERE id = ?", (story_id,))
+        return tuple(_rule_list(rows[0]["rules"])) if rows else ()
+
     def add_rules(self, story_id: int, rule_ids: Iterable[str],
                   now: datetime | None = None) -> tuple[str, ...]:
         """Record rules matched by a member; returns those the story had not
