@@ -14,7 +14,7 @@ import review_world
 from review_world import invoke
 from watcher import review, search, web
 from watcher.normalisation import normalise
-from watcher.store import Store
+from watcher.store import MIGRATIONS, Store
 
 
 @pytest.fixture(scope="module")
@@ -174,13 +174,22 @@ def test_snippet_marks_original_words_around_the_densest_hits():
 
 def test_a_database_from_before_the_index_is_back_filled(world, tmp_path):
     old = world.copy(tmp_path / "old")
-    with sqlite3.connect(old.database) as conn:                         # what schema v3 looked like
+    with sqlite3.connect(old.database) as conn:                         # the tables before schema v4
         conn.execute("DROP TRIGGER search_index_forget")
         conn.execute("DROP TABLE search_index")
-        conn.execute("PRAGMA user_version = 3")
-    status = json.loads(invoke(old, "status", "--json").stdout)         # opening migrates
-    assert status["schema_version"] == 4
+    store = Store.open(old.database, migrate=False)
+    (v4,) = [m for m in MIGRATIONS if m.version == 4]
+    with store.atomic():
+        v4.apply(store.db)
+    store.close()
     assert titles(found(old, "kasim")) == {TR_PACT}
+    assert rows(old, "SELECT COUNT(*) FROM search_index") == rows(old, "SELECT COUNT(*) FROM articles")
+    store = Store.open(old.database)
+    with store.atomic():                                                # the delete trigger came back
+        store.db.execute("DELETE FROM feedback")
+        store.db.execute("UPDATE entries SET article_id = NULL")
+        store.db.execute("DELETE FROM articles WHERE id = (SELECT MAX(id) FROM articles WHERE matched = 0)")
+    store.close()
     assert rows(old, "SELECT COUNT(*) FROM search_index") == rows(old, "SELECT COUNT(*) FROM articles")
 
 

@@ -185,6 +185,9 @@ TABLE_DOCS = {
     "feedback": "Relevant/irrelevant verdicts on articles; the newest per article counts.",
     "runs": "One row per polling run.",
     "polls": "One row per poll of one feed.",
+    "search_index": "What `watcher search` searches: each article's title and text (rowid = article id) "
+                    "folded as the rules fold them (Kasım -> kasim, أنقرة -> انقره). "
+                    "articles_fts is the plain index behind this browser's search box.",
 }
 
 CANNED_QUERIES = {
