@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from watcher.highlight import Segment, highlight
@@ -37,6 +36,8 @@ from watcher.normalisation import Normalised, normalise
 TABLE = "search_index"
 START, END = "\x01", "\x02"          # markers FTS5 highlight() puts around matched words
 REBUILD_BATCH = 500
+MAX_TERMS = 64               # words and phrases in one query
+MAX_DEPTH = 16               # brackets inside brackets
 _PROCLITICS = tuple("وفبكل") + ("وب", "ول", "وك", "فب", "فل", "فك")
 _KEYWORDS = {"OR", "AND", "NOT"}
 _JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad"}    # inside a word: tatweel, ZWNJ, ZWJ, soft hyphen
@@ -60,29 +61,33 @@ class QueryError(ValueError):
 
 def index_article(db, article_id: int, title: str | None, text: str | None) -> None:
     """(Re)index one article's title and text. Call inside the transaction
-    that stores the article."""
+    that stores or updates the article."""
     db.execute(f"DELETE FROM {TABLE} WHERE rowid = ?", (article_id,))
     db.execute(f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
                (article_id, fold(title), fold(text)))
 
 
-def forget(db, ids: Iterable[int]) -> None:
-    """Drop articles from the index (the delete trigger does this on its own)."""
-    db.executemany(f"DELETE FROM {TABLE} WHERE rowid = ?", [(i,) for i in ids])
-
-
 def create(db) -> None:
-    """The table and its delete trigger, filled from every stored article."""
+    """The table and its delete trigger, filled from every stored article
+    (schema migration 4). Call inside a transaction."""
     for statement in SCHEMA:
         db.execute(statement)
+    rebuild(db)
+
+
+def rebuild(db) -> None:
+    """Fold every stored article again. If ``normalisation`` ever changes how
+    text folds, add a schema migration that calls this: queries are folded
+    the new way and would miss text folded the old way."""
+    db.execute(f"DELETE FROM {TABLE}")
     last = 0
     while True:
         rows = db.execute("SELECT id, title, text FROM articles WHERE id > ? ORDER BY id LIMIT ?",
                           (last, REBUILD_BATCH)).fetchall()
         if not rows:
             return
-        for article_id, title, text in rows:
-            index_article(db, article_id, title, text)
+        db.conn.executemany(f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
+                       [(i, fold(title), fold(text)) for i, title, text in rows])
         last = rows[-1][0]
 
 
@@ -111,8 +116,11 @@ HELP = ('words are combined with AND; use OR between alternatives, NOT to exclud
 def compile_query(text: str) -> Query:
     """The user's query as a safe FTS5 expression over the folded index."""
     tokens = _tokens(text)
-    if not any(isinstance(t, Term) for t in tokens):
+    terms = sum(isinstance(t, Term) for t in tokens)
+    if not terms:
         raise QueryError("the search query has no word to search for; give one or more words")
+    if terms > MAX_TERMS:
+        raise QueryError(f"the search query has {terms} words and phrases; search for at most {MAX_TERMS}")
     parser = _Parser(tokens)
     fts = parser.expression()
     if parser.pos < len(tokens):
@@ -185,6 +193,8 @@ class _Parser:
             return term_fts(token)
         if token == "(":
             self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"brackets are nested more than {MAX_DEPTH} deep; {HELP}")
             inner = self.expression()
             if self.take() != ")":
                 raise QueryError(f"a bracket is not closed; {HELP}")

@@ -178,9 +178,11 @@ def _explanation(article: review.ArticleView, color: bool) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per article.")
 @click.pass_obj
 def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
-    """Full-text search over every stored article (matched or not).
+    """Full-text search over every stored article (matched or not), folded as
+    the rules fold text: kasim finds Kasım, انقرة finds أنقرة.
 
-    Words are ANDed; FTS5 syntax works too: ankara OR şam, "joint roadmap", savunma*."""
+    Words are ANDed; also: ankara OR şam, suriye NOT istanbul, "joint roadmap",
+    savunma*, (ankara OR şam) savunma."""
     try:
         hits = review.search(ctx.store(), " ".join(query), limit=limit, matched_only=matched_only)
     except ReviewError as exc:
