@@ -21,7 +21,9 @@ hold more than ``MAX_MARKUP`` markup characters, and closes it with the
 document's own tail. Real feeds have about 1.5 of them per 100 bytes. An
 element with more than ``MAX_ATTRIBUTES`` attributes is refused (the stdlib's
 SAX makes attributes cost n²: 190,000 on one element take eight minutes), and
-so is a document with more than ``MAX_PREFIXES`` namespace prefixes.
+so is a document with more than ``MAX_PREFIXES`` namespace prefixes. Person
+elements (author, dc:creator, ...) keep ``MAX_PERSON`` bytes of text, as
+feedparser's e-mail regex is quadratic.
 
 Both work on UTF-8 (or at least ASCII-compatible) bytes; the caller converts
 first, so a UTF-16 or UTF-7 document cannot smuggle a DOCTYPE past them.
@@ -37,6 +39,7 @@ MAX_ENTITY_VALUE = 100       # characters of replacement text per entity
 MAX_MARKUP = 200_000         # '<', '&' and '=' characters kept, at most
 MAX_ATTRIBUTES = 64          # per element: Python's SAX looks each one up linearly (quadratic)
 MAX_PREFIXES = 200           # distinct namespace prefixes: feedparser scans them all per element
+MAX_PERSON = 1000            # bytes of text in an author/creator/... element
 _MAX_UNSAFE_NAMES = 1000     # other declared names whose references are deleted
 _MAX_TAIL = 65_536           # bytes of document tail kept after the last entry kept
 
@@ -192,6 +195,11 @@ def bound(data: bytes, *, max_entries: int) -> tuple[bytes, str | None]:
     """The document cut to what feedparser may be given, and a note if it was cut."""
     _check_attributes(data)
     _check_prefixes(data)
+    data, note = _cut_entries(data, max_entries)
+    return _shorten_people(data), note
+
+
+def _cut_entries(data: bytes, max_entries: int) -> tuple[bytes, str | None]:
     ends = [m.end() for m in _ENTRY_END.finditer(data)]
     kept, tags, start = 0, 0, 0
     for end in ends[:max_entries]:
@@ -213,6 +221,37 @@ def bound(data: bytes, *, max_entries: int) -> tuple[bytes, str | None]:
         note = (f"only the first {kept} of {len(ends)} entries were read: the rest would "
                 f"exceed {MAX_MARKUP:,} tags, entity references and attributes")
     return data[:ends[kept - 1]] + tail, note
+
+
+_PERSON = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?(?:author|creator|publisher|contributor|managingeditor|"
+                     rb"webmaster|owner|name|email))(?:\s[^<>]*)?>", re.I)
+
+
+def _shorten_people(data: bytes) -> bytes:
+    """Person elements (author, dc:creator, ...) cut to MAX_PERSON bytes of text:
+    feedparser's e-mail regex is quadratic (200 kB of 'a.' take four minutes)."""
+    out, last = [], 0
+    for match in _PERSON.finditer(data):
+        start = match.end()
+        cdata = data.startswith(b"<![CDATA[", start)
+        end = data.find(b"]]>" if cdata else b"<", start + (9 if cdata else 0))
+        end = len(data) if end < 0 else end
+        text_start = start + (9 if cdata else 0)
+        if end - text_start <= MAX_PERSON or start < last:
+            continue
+        out += [data[last:text_start], _clip(data[text_start:text_start + MAX_PERSON])]
+        last = end
+    return b"".join(out) + data[last:] if out else data
+
+
+def _clip(text: bytes) -> bytes:
+    """``text`` without a trailing partial UTF-8 character or entity reference."""
+    while text and text[-1] & 0xC0 == 0x80:
+        text = text[:-1]
+    if text and text[-1] >= 0xC0:
+        text = text[:-1]
+    amp = text.rfind(b"&")
+    return text[:amp] if amp >= 0 and b";" not in text[amp:] else text
 
 
 _LONG_TAG = re.compile(rb"<[^<>]{1024,}>")
