@@ -27,8 +27,9 @@ def rows(world, sql, params=()):
         return conn.execute(sql, params).fetchall()
 
 
-def found(world, *query) -> list[dict]:
-    result = invoke(world, "search", "--json", "--limit", "50", *query)
+def found(world, *query, matched: bool = False) -> list[dict]:
+    options = ["--json", "--limit", "50"] + (["--matched"] if matched else [])
+    result = invoke(world, "search", *options, "--", *query)
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -99,10 +100,13 @@ def test_or_not_prefix_and_brackets(world):
     assert titles(found(world, "ankara")) <= both
     no_istanbul = titles(found(world, "suriye", "NOT", "istanbul"))
     assert TR_PACT in no_istanbul and review_world.TURKISH[1][0] not in no_istanbul
+    assert titles(found(world, "suriye -istanbul")) == no_istanbul
+    assert titles(found(world, "-5 derece")) == titles(found(world, "5 derece"))   # a leading "-" is no NOT
     assert titles(found(world, "(ankara OR şam) savunma")) == {TR_PACT}
     prefix = found(world, "savunm*")
     assert TR_PACT in titles(prefix) and "savunma" in [h.casefold() for hit in prefix for h in hit["highlights"]]
-    assert found(world, "--matched", "altın OR الذهب") == []            # gold is in an unmatched article
+    assert titles(found(world, "altın OR الذهب")) == {AR_GOLD}
+    assert found(world, "altın OR الذهب", matched=True) == []            # gold is in an unmatched article
 
 
 HOSTILE = {

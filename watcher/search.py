@@ -15,8 +15,9 @@ deletes an article's entry when the article is deleted (pruning, or anyone
 deleting rows with another SQLite tool). A trigger cannot fold (folding is
 Python), which is why inserts go through :func:`index_article`.
 
-The query language: words are ANDed; ``OR`` between alternatives, ``NOT`` to
-exclude (``ankara NOT football``), ``"a phrase"``, ``prefix*``, brackets.
+The query language: words are ANDed; ``OR`` between alternatives, ``NOT`` (or
+``-word``) to exclude (``ankara NOT football``, ``ankara -football``),
+``"a phrase"``, ``prefix*``, brackets.
 A word that folds into several words ("Suriye'ye" -> ``suriye ye``) is
 searched as a phrase. An Arabic word also finds itself with one or two
 one-letter prefixes written on (و ف ب ك ل: ``تركيا`` finds ``وتركيا``), as
@@ -137,6 +138,9 @@ def _tokens(text: str) -> list:
             out.append(")")
         elif m.group("word") in _KEYWORDS:
             out.append(m.group("word"))
+        elif m.group("word") and m.group("word")[0] == "-" and out and fold(m.group("word")):
+            out.append("NOT")                    # "ankara -football" = "ankara NOT football"
+            out.extend(_tokens(m.group("word")[1:]))
         else:
             raw = m.group("word") if m.group("word") is not None else m.group("phrase")
             prefix = bool(m.group("pstar")) or (m.group("word") or "").endswith("*")
