@@ -369,6 +369,17 @@ def test_html_in_titles_and_summaries_becomes_plain_text():
     assert entry.summary == "The full text, much longer than the rest."
 
 
+@pytest.mark.parametrize("html", ["<!--" * 45_000, "<a" * 90_000, "</" * 90_000, "<![CDATA[" * 45_000],
+                         ids=["comments", "tags", "closers", "cdata"])
+def test_malformed_html_in_content_costs_linear_time(html):
+    # The stdlib's HTMLParser takes minutes on these; feed content is where they live.
+    items = f"<item><title>x</title><description><![CDATA[{html}]]></description></item>"
+    started = time.process_time()
+    [entry] = parse_feed(rss(items), url="https://example.org/feed").entries
+    assert time.process_time() - started < 2.0
+    assert entry.title == "x"
+
+
 def test_dates_with_offsets_become_aware_utc():
     items = ("<item><title>a</title><pubDate>Tue, 03 Jun 2025 09:39:21 +0300</pubDate></item>"
              "<item><title>b</title><pubDate>not a date</pubDate></item>")

@@ -21,7 +21,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXParseException
 
@@ -333,34 +332,22 @@ def _from_iso(value) -> datetime | None:
 
 # --- shared: text, links, ids, languages ------------------------------------
 
-class _TextCollector(HTMLParser):
-    """Visible text of an HTML fragment; block elements become spaces."""
+# HTML to text with regular expressions that each scan a character once: the
+# stdlib's HTMLParser is quadratic on malformed input ('<!--' x 100,000 takes
+# minutes), and feed content is exactly where malformed HTML lives.
+_MARKUP = re.compile(
+    r"<!--.*?(?:-->|\Z)"                                                 # comment, maybe unclosed
+    r"|<(script|style|noscript|template)\b[^<>]*>.*?(?:</\1\s*>|\Z)"     # invisible element
+    r"|</?([A-Za-z][^\s/<>]*)[^<>]*>"                                    # any other tag
+    r"|<[!?][^<>]*>",                                                    # declaration, PI, CDATA
+    re.S | re.I)
+_INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
+           "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
 
-    _SKIP = {"script", "style", "noscript", "template", "head", "title"}
-    _SPACE = {"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
-              "blockquote", "pre", "ul", "ol", "table", "section", "article", "figure",
-              "figcaption", "hr", "img", "dd", "dt"}
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag, attrs) -> None:
-        if tag in self._SKIP:
-            self.skipping += 1
-        elif tag in self._SPACE:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag) -> None:
-        if tag in self._SKIP:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in self._SPACE:
-            self.parts.append(" ")
-
-    def handle_data(self, data) -> None:
-        if not self.skipping:
-            self.parts.append(data)
+def _tag_space(match: re.Match) -> str:
+    name = match.group(2)
+    return "" if name and name.lower() in _INLINE else " "
 
 
 _HTML_TAG = re.compile(r"</?(p|a|div|br|span|img|b|i|em|strong|ul|li|table|script|style)\b[^<>]*>", re.I)
@@ -382,10 +369,7 @@ def _plain(value: str | None, *, is_html: bool) -> str:
 
 
 def _strip_html(value: str) -> str:
-    collector = _TextCollector()
-    collector.feed(value)
-    collector.close()
-    return "".join(collector.parts)
+    return html.unescape(_MARKUP.sub(_tag_space, value))
 
 
 def _text(value) -> str:
