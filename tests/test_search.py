@@ -62,6 +62,14 @@ def test_turkish_dotless_i_and_accents_fold(world):
     assert yildiz[0]["snippet"].startswith("…") and "Nilay Yıldız of the Center" in yildiz[0]["snippet"]
 
 
+def test_the_terminal_shows_found_words_marked_in_title_and_snippet(world):
+    out = invoke(world, "search", "suriye", "savunma", "--limit", "50").stdout
+    assert "Türkiye ile [[Suriye]] arasında [[savunma]] işbirliği anlaşması" in out
+    assert "Türkiye ile [[Suriye]], 3 Kasım'da Ankara'da [[savunma]] alanında" in out
+    hit = next(h for h in found(world, "انقرة") if h["title"] == AR_MINISTER)
+    assert hit["title_highlights"] == ["أنقرة"] and hit["highlights"] == ["أنقرة"]
+
+
 def test_a_word_with_an_apostrophe_suffix_is_a_phrase(world):
     hits = found(world, "Türkiye'nin")
     assert titles(hits) == {review_world.TURKISH[1][0]}

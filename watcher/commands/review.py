@@ -192,7 +192,8 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
             _emit_json({"id": h.article_id, "title": h.title, "feed": h.feed, "url": h.url,
                         "fetched_at": h.fetched_at, "matched": h.matched,
                         "snippet": "".join(s.text for s in h.snippet),
-                        "highlights": [s.text for s in h.snippet if s.mark]})
+                        "highlights": [s.text for s in h.snippet if s.mark],
+                        "title_highlights": [s.text for s in h.title_marked if s.mark]})
         return
     if not hits:
         click.echo("no article matches that search")
@@ -201,7 +202,8 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
     for h in hits:
         flag = " ✓ matched" if h.matched else ""
         click.echo(click.style(f"#{h.article_id}", bold=color)
-                   + f"  {short_time(h.fetched_at)}  {h.feed}{flag}\n  {h.title}\n  "
+                   + f"  {short_time(h.fetched_at)}  {h.feed}{flag}\n  "
+                   + (_paint(h.title_marked, color) if h.title_marked else h.title) + "\n  "
                    + " ".join(_paint(h.snippet, color).split()) + "\n")
 
 
