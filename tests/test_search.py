@@ -219,3 +219,17 @@ def test_pruned_articles_leave_the_index(world, tmp_path):
     assert found(own, "الذهب") == []
     assert rows(own, "SELECT COUNT(*) FROM search_index WHERE rowid NOT IN (SELECT id FROM articles)") == [(0,)]
     assert rows(own, "SELECT COUNT(*) FROM search_index") == rows(own, "SELECT COUNT(*) FROM articles")
+
+
+def test_an_article_indexed_again_is_found_by_its_new_words_only(world, tmp_path):
+    own = world.copy(tmp_path / "own")
+    (article_id,) = rows(own, "SELECT id FROM articles WHERE title = ?", (AR_GOLD,))[0]
+    store = Store.open(own.database)
+    with store.atomic() as db:                                          # what an edited article gets
+        db["articles"].update(article_id, {"text": "Altın fiyatları Kasım ayında düştü."})
+        search.index_article(db, article_id, AR_GOLD, "Altın fiyatları Kasım ayında düştü.")
+    store.close()
+    assert found(own, "الذهب") and titles(found(own, "altin")) == {AR_GOLD}   # the title still has الذهب
+    assert found(own, "الدولار") == []
+    assert titles(found(own, "kasim")) == {TR_PACT, AR_GOLD}
+    assert rows(own, "SELECT COUNT(*) FROM search_index WHERE rowid = ?", (article_id,)) == [(1,)]
