@@ -233,3 +233,57 @@ def test_an_article_indexed_again_is_found_by_its_new_words_only(world, tmp_path
     assert found(own, "الدولار") == []
     assert titles(found(own, "kasim")) == {TR_PACT, AR_GOLD}
     assert rows(own, "SELECT COUNT(*) FROM search_index WHERE rowid = ?", (article_id,)) == [(1,)]
+
+
+REAL = review_world.ROOT.parent / "shared" / "fixtures" / "real" / "html"
+
+
+def real_texts() -> list[tuple[str, str]]:
+    """(title, text) of real articles: scrapinghub's gold bodies, trafilatura's
+    multilingual gold titles and snippets, and the seed corpus."""
+    gold = json.loads((REAL / "scrapinghub" / "ground-truth.json").read_text(encoding="utf-8"))
+    out = [((v.get("headline") or "")[:200], v["articleBody"]) for v in gold.values() if v.get("articleBody")]
+    evaldata = json.loads((REAL / "trafilatura" / "evaldata.json").read_text(encoding="utf-8"))
+    out += [(v.get("title") or "", " ".join(str(v.get("with", "")).strip("[]").split("', '")))
+            for v in evaldata.values()]
+    return out + [(title, text) for _, title, text in review_world.seed_articles()]
+
+
+def test_a_rare_word_of_any_real_article_is_found_and_marked_as_written(tmp_path):
+    import re
+    texts = real_texts()
+    store = Store.open(tmp_path / "real.db")
+    with store.atomic() as db:
+        db["feeds"].insert({"id": 1, "url": "https://x.example/rss", "name": "x", "created_at": "2026-11-21"})
+        for i, (title, text) in enumerate(texts, 1):
+            db["articles"].insert({"id": i, "feed_id": 1, "url": f"https://x.example/{i}",
+                                   "canonical_url": f"https://x.example/{i}", "title": title, "text": text,
+                                   "fetched_at": "2026-11-21", "updated_at": "2026-11-21", "extraction": "full"})
+            search.index_article(db, i, title, text)
+    words = {}                                                   # folded word -> (article id, as written)
+    seen = {}
+    for i, (title, text) in enumerate(texts, 1):
+        for w in re.findall(r"\w+", f"{title} {text}"):
+            key = search.fold(w)
+            seen.setdefault(key, set()).add(i)
+            if len(w) >= 5 and w.isalpha() and " " not in key:
+                words.setdefault(key, (i, w))
+    rare = sorted(((key, i, w) for key, (i, w) in words.items() if seen[key] == {i}),
+                  key=lambda r: r[2].isascii())                  # accented words first
+    picked = {}
+    for key, i, w in rare:                                       # up to three rare words per article
+        if len(picked.setdefault(i, [])) < 3:
+            picked[i].append((key, w))
+    checked = 0
+    folded_only = 0
+    for i, pairs in picked.items():
+        for key, w in pairs:
+            for query in {w, key}:                               # as written, and folded ("guinee")
+                hits = review.search(store, query, limit=5)
+                assert [h.article_id for h in hits] == [i], (query, i)
+                marks = [s.text for s in hits[0].snippet + hits[0].title_marked if s.mark]
+                assert w in marks or key in {search.fold(m) for m in marks}, (query, marks)
+                checked += 1
+            folded_only += key != w.casefold()
+    store.close()
+    assert len(picked) > 100 and checked > 600 and folded_only > 40, (len(picked), checked, folded_only)
