@@ -466,15 +466,25 @@ def search(store: Store, query: str, *, limit: int = 20, matched_only: bool = Fa
         raise ReviewError(f"the search failed ({exc}); {folded_search.HELP}") from None
 
 
-def _search_rows(store: Store, match: str, limit: int, matched_only: bool):
-    return store.db.execute(f"""
+def _search_rows(store: Store, match: str, limit: int, matched_only: bool) -> list[tuple]:
+    """The best ``limit`` articles, then their columns and highlights: texts and
+    highlights are read for the rows shown only, not for every match."""
+    join = ("JOIN articles a ON a.id = search_index.rowid AND a.matched = 1"
+            if matched_only else "")
+    best = [r[0] for r in store.db.execute(f"""
+        SELECT search_index.rowid FROM search_index {join} WHERE search_index MATCH :q
+        ORDER BY bm25(search_index, 2.0, 1.0) LIMIT :limit""", {"q": match, "limit": limit})]
+    if not best:
+        return []
+    rows = {r[0]: r for r in store.db.execute(f"""
         SELECT a.id, a.title, a.text, a.url, a.fetched_at, a.matched, f.name,
                highlight(search_index, 0, char(1), char(2)),
                highlight(search_index, 1, char(1), char(2))
         FROM search_index JOIN articles a ON a.id = search_index.rowid
         JOIN feeds f ON f.id = a.feed_id
-        WHERE search_index MATCH :q {'AND a.matched = 1' if matched_only else ''}
-        ORDER BY bm25(search_index, 2.0, 1.0) LIMIT :limit""", {"q": match, "limit": limit})
+        WHERE search_index MATCH ? AND search_index.rowid IN ({','.join('?' * len(best))})""",
+        (match, *best))}
+    return [rows[i] for i in best if i in rows]
 
 
 def _search_hit(article_id, title, text, url, fetched_at, matched, feed, title_hl, text_hl) -> SearchHit:
