@@ -140,6 +140,13 @@ def test_article_page_says_why_a_copy_joined_its_story(page, site, world):
     assert "This article opened the story" in page.locator(".members").inner_text()
     member = page.locator(".members li", has=page.locator(f"a[href='/article/{copy}']")).inner_text()
     assert re.search(r"joined as near-duplicate \(\d+% of 3-word phrases shared\)", member), member
+    _, title, _ = review_world.seed_articles()[1]
+    (exact, original), = query(world, "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of "
+                                      "IS NOT NULL", (title,))
+    page.goto(f"{site}/article/{exact}")
+    text = " ".join(page.locator(".members .joined").inner_text().split())
+    assert text.startswith("Joined this story with the same text as #%d Daily Sabah: " % original), text
+    assert text.endswith("(the same words once case, punctuation and spacing are ignored).")
 
 
 def test_search_feeds_outbox_and_rules_pages(page, site):
