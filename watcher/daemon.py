@@ -76,7 +76,7 @@ class Daemon:
         scheduler.add_job(self._dispatch, "interval", seconds=self.tick, args=[store],
                           next_run_time=datetime.now(timezone.utc), id="dispatch")
         if self.maintenance:
-            scheduler.add_job(self.maintenance, "interval", hours=6, args=[store],
+            scheduler.add_job(self._maintain, "interval", hours=6,
                               next_run_time=datetime.now(timezone.utc), id="maintenance")
         if self.sender:
             self.sender.start()
@@ -92,6 +92,16 @@ class Daemon:
                 self.sender.stop(timeout=max(1.0, self.grace / 2))
             store.close()
         return finished
+
+    def _maintain(self) -> None:
+        """Log maintenance (pruning) on a connection of its own."""
+        store = Store.open(self.config.database)
+        try:
+            self.maintenance(store)
+        except Exception:  # never let maintenance kill the scheduler thread silently
+            log.exception("maintenance failed")
+        finally:
+            store.close()
 
     def stop(self) -> None:
         self.parts.stop.set()

@@ -87,7 +87,11 @@ def _maintenance(config, ctx: CliContext):
     from watcher.review import prune
 
     def maintain(store: Store) -> None:
-        prune(store, config.keep_days, ctx.clock())
+        pruned = prune(store, config.keep_days, ctx.clock())
+        if pruned.articles:
+            logging.getLogger("watcher.daemon").info(
+                "pruned %d unmatched article(s) fetched before %s (keep_days = %s)",
+                pruned.articles, pruned.cutoff[:10], config.keep_days)
     return maintain
 
 
