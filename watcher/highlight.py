@@ -1,14 +1,12 @@
-"""Cutting text into plain and highlighted segments: for hits (offsets) and for
-FTS5 snippets (marker characters). Shared by the terminal and the web page,
-which each render a marked segment their own way (colour, ``<mark>``)."""
+"""Cutting text into plain and highlighted segments, from offsets: of rule hits,
+and of the words a search found (see :mod:`watcher.search`). Shared by the
+terminal and the web page, which each render a marked segment their own way
+(colour, ``<mark>``)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-FTS_START, FTS_END = "\x01", "\x02"     # what review.search asks FTS5 to wrap matches in
 
 
 @dataclass(frozen=True)
@@ -39,13 +37,4 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> tuple[Segment
         pos = end
     if pos < len(text) or not out:
         out.append(Segment(text[pos:]))
-    return tuple(out)
-
-
-def marked_segments(snippet: str) -> tuple[Segment, ...]:
-    """An FTS5 snippet with FTS_START/FTS_END markers -> segments."""
-    out = []
-    for i, part in enumerate(re.split(f"[{FTS_START}{FTS_END}]", snippet)):
-        if part:
-            out.append(Segment(part, mark=bool(i % 2)))
     return tuple(out)

@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from watcher.config import SEVERITIES, DedupConfig
 from watcher.duration import DurationError, parse_duration
 from watcher import search as folded_search
-from watcher.highlight import Segment, highlight, marked_segments  # noqa: F401 (re-exported)
+from watcher.highlight import Segment, highlight  # noqa: F401 (re-exported)
 from watcher.retention import Pruned, PruneError, prune  # noqa: F401 (the daemon calls review.prune)
 from watcher.store import Store
 from watcher.story import Stories
