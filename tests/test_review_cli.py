@@ -311,7 +311,7 @@ def test_commands_on_an_empty_database(tmp_path):
     from watcher.cli import main
     run = lambda *a: CliRunner().invoke(main, ["--config", str(config), *a], catch_exceptions=False)  # noqa: E731
     assert run("log").stdout.startswith("(none)")
-    assert run("search", "anything").stdout.strip() == "no article matches that search"
+    assert run("search", "anything").stdout.startswith("no article matches that search (searched for: anything;")
     assert run("export").stdout == ""
     assert "0 article(s) scanned" in run("backtest").stdout
     stats = run("rules", "stats").stdout

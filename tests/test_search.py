@@ -70,6 +70,13 @@ def test_the_terminal_shows_found_words_marked_in_title_and_snippet(world):
     assert hit["title_highlights"] == ["أنقرة"] and hit["highlights"] == ["أنقرة"]
 
 
+def test_no_result_says_what_was_searched_for(world):
+    out = invoke(world, "search", "Suriyeye'de", "KASIMDA").stdout
+    assert out.startswith('no article matches that search (searched for: "suriyeye de" kasimda;')
+    assert "word* also finds longer words" in out
+    assert found(world, "kasim*") == found(world, "kasim")
+
+
 def test_a_word_with_an_apostrophe_suffix_is_a_phrase(world):
     hits = found(world, "Türkiye'nin")
     assert titles(hits) == {review_world.TURKISH[1][0]}
@@ -157,8 +164,9 @@ def test_hostile_queries_on_the_web_page(world):
     try:
         page = httpx.get(url + "/search", params={"q": "NEAR("})
         assert page.status_code == 200 and "bracket is not closed" in page.text
-        good = httpx.get(url + "/search", params={"q": "kasim"})
+        good = httpx.get(url + "/search", params={"q": "Kasım"})
         assert "<mark" in good.text and ">Kasım</mark>" in good.text
+        assert '1 result for <code class="searched">kasim</code>.' in good.text
     finally:
         server.stop()
 

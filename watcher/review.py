@@ -466,6 +466,15 @@ def search(store: Store, query: str, *, limit: int = 20, matched_only: bool = Fa
         raise ReviewError(f"the search failed ({exc}); {folded_search.HELP}") from None
 
 
+def searched_for(query: str) -> str:
+    """The query's words as search sees them (folded), for "no result" messages;
+    "" when the query cannot be used."""
+    try:
+        return folded_search.describe(folded_search.compile_query(query))
+    except folded_search.QueryError:
+        return ""
+
+
 def _search_rows(store: Store, match: str, limit: int, matched_only: bool) -> list[tuple]:
     """The best ``limit`` articles, then their columns and highlights: texts and
     highlights are read for the rows shown only, not for every match."""

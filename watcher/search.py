@@ -129,6 +129,12 @@ def compile_query(text: str) -> Query:
     return Query(fts, tuple(t for t in tokens if isinstance(t, Term)))
 
 
+def describe(query: Query) -> str:
+    """The terms as searched: ``kasim "suriye ye" savunm*``."""
+    return " ".join(('"' + " ".join(t.words) + '"' if len(t.words) > 1 else t.words[0])
+                    + ("*" if t.prefix else "") for t in query.terms)
+
+
 def _tokens(text: str) -> list:
     out: list = []
     for m in _LEXER.finditer(text):

@@ -439,7 +439,8 @@ async def search_view(datasette, request):
         except review.ReviewError as exc:
             error = str(exc)
     return await _page(datasette, request, "search.html", {
-        "nav": "search", "q": query or "", "matched": matched_only, "hits": hits, "error": error})
+        "nav": "search", "q": query or "", "matched": matched_only, "hits": hits, "error": error,
+        "searched": review.searched_for(query) if query else ""})
 
 
 async def feeds_view(datasette, request):

@@ -196,7 +196,8 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
                         "title_highlights": [s.text for s in h.title_marked if s.mark]})
         return
     if not hits:
-        click.echo("no article matches that search")
+        click.echo(f"no article matches that search (searched for: {review.searched_for(' '.join(query))}; "
+                   "a word* also finds longer words)")
         return
     color = _color()
     for h in hits:
