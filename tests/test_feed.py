@@ -369,8 +369,9 @@ def test_html_in_titles_and_summaries_becomes_plain_text():
     assert entry.summary == "The full text, much longer than the rest."
 
 
-@pytest.mark.parametrize("html", ["<!--" * 45_000, "<a" * 90_000, "</" * 90_000, "<![CDATA[" * 45_000],
-                         ids=["comments", "tags", "closers", "cdata"])
+@pytest.mark.parametrize("html", ["<!--" * 45_000, "<a" * 90_000, "</" * 90_000, "<![CDATA[" * 45_000,
+                                  "<" + "a" * 600_000],
+                         ids=["comments", "tags", "closers", "cdata", "endless-tag"])
 def test_malformed_html_in_content_costs_linear_time(html):
     # The stdlib's HTMLParser takes minutes on these; feed content is where they live.
     items = f"<item><title>x</title><description><![CDATA[{html}]]></description></item>"

@@ -29,10 +29,10 @@ from multiprocessing.connection import Connection
 _NEAR_BOUND = 0.75      # share of the memory bound that marks a page as a memory hog
 _LANG_SNIFF = 200_000   # bytes of the page searched for a declared language
 _DECLARED_LANGUAGE = [
-    re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
-    re.compile(rb"<meta\b[^>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*?"
+    re.compile(rb"<html\b[^<>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
+    re.compile(rb"<meta\b[^<>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^<>]*?"
                rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
-    re.compile(rb"<meta\b[^>]*?property\s*=\s*[\"']?og:locale[\"']?[^>]*?"
+    re.compile(rb"<meta\b[^<>]*?property\s*=\s*[\"']?og:locale[\"']?[^<>]*?"
                rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
 ]
 

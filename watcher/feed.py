@@ -181,7 +181,7 @@ def _xml_problem(exc: SAXParseException) -> str:
             f"{exc.getMessage()})")
 
 
-_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)", re.I)
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^<>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)", re.I)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
 
 
@@ -337,9 +337,9 @@ def _from_iso(value) -> datetime | None:
 # minutes), and feed content is exactly where malformed HTML lives.
 _MARKUP = re.compile(
     r"<!--.*?(?:-->|\Z)"                                                 # comment, maybe unclosed
-    r"|<(script|style|noscript|template)\b[^<>]*>.*?(?:</\1\s*>|\Z)"     # invisible element
-    r"|</?([A-Za-z][^\s/<>]*)[^<>]*>"                                    # any other tag
-    r"|<[!?][^<>]*>",                                                    # declaration, PI, CDATA
+    r"|<(script|style|noscript|template)\b[^<>]*+>.*?(?:</\1\s*>|\Z)"     # invisible element
+    r"|</?([A-Za-z][^\s/<>]*+)[^<>]*+>"                                    # any other tag
+    r"|<[!?][^<>]*+>",                                                    # declaration, PI, CDATA
     re.S | re.I)
 _INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
            "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
@@ -350,7 +350,7 @@ def _tag_space(match: re.Match) -> str:
     return "" if name and name.lower() in _INLINE else " "
 
 
-_HTML_TAG = re.compile(r"</?(p|a|div|br|span|img|b|i|em|strong|ul|li|table|script|style)\b[^<>]*>", re.I)
+_HTML_TAG = re.compile(r"</?(p|a|div|br|span|img|b|i|em|strong|ul|li|table|script|style)\b[^<>]*+>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

@@ -188,7 +188,7 @@ def _substitute(body: bytes, safe: dict[bytes, bytes], unsafe: set[bytes]) -> tu
 
 # --- bounding ----------------------------------------------------------------
 
-_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.I)
+_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*+:)?(?:item|entry)\s*+>", re.I)
 
 
 def bound(data: bytes, *, max_entries: int) -> tuple[bytes, str | None]:
@@ -223,8 +223,8 @@ def _cut_entries(data: bytes, max_entries: int) -> tuple[bytes, str | None]:
     return data[:ends[kept - 1]] + tail, note
 
 
-_PERSON = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?(?:author|creator|publisher|contributor|managingeditor|"
-                     rb"webmaster|owner|name|email))(?:\s[^<>]*)?>", re.I)
+_PERSON = re.compile(rb"<((?:[A-Za-z_][\w.-]*+:)?(?:author|creator|publisher|contributor|managingeditor|"
+                     rb"webmaster|owner|name|email))(?:\s[^<>]*+)?>", re.I)
 
 
 def _shorten_people(data: bytes) -> bytes:
@@ -254,8 +254,8 @@ def _clip(text: bytes) -> bytes:
     return text[:amp] if amp >= 0 and b";" not in text[amp:] else text
 
 
-_LONG_TAG = re.compile(rb"<[^<>]{1024,}>")
-_ATTRIBUTE = re.compile(rb"\s[^\s=<>\"']+\s*=")
+_LONG_TAG = re.compile(rb"<[^<>]{1024,}+>")
+_ATTRIBUTE = re.compile(rb"\s[^\s=<>\"']++\s*+=")
 
 
 def _check_attributes(data: bytes) -> None:
@@ -268,7 +268,7 @@ def _check_attributes(data: bytes) -> None:
                               "refusing to parse it")
 
 
-_PREFIX = re.compile(rb"xmlns:([^\s=<>\"']+)\s*=")
+_PREFIX = re.compile(rb"xmlns:([^\s=<>\"']++)\s*+=")
 
 
 def _check_prefixes(data: bytes) -> None:
