@@ -81,11 +81,14 @@ def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFe
         defused, defuse_note = xmlguard.defuse(bounded)
     except xmlguard.MarkupError as exc:
         raise FeedError(f"not a feed: {exc}") from None
-    parsed = feedparser.parse(
-        io.BytesIO(defused),
-        response_headers={"content-type": "application/xml; charset=utf-8"},
-        sanitize_html=False, resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(defused),
+            response_headers={"content-type": "application/xml; charset=utf-8"},
+            sanitize_html=False, resolve_relative_uris=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - a parser bug on odd input is this feed's error
+        raise FeedError(f"not a feed: the feed parser failed ({type(exc).__name__}: {exc})") from None
     if not parsed.entries and not parsed.version:
         raise FeedError(_not_a_feed(defused, content_type, parsed))
     feed = parsed.feed
