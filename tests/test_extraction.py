@@ -165,7 +165,7 @@ def test_deeply_nested_divs_end_quickly_as_empty(extractor):
 
 def test_too_small_memory_bound_says_which_setting_to_raise(normal_page):
     html, url = normal_page
-    with Extractor(timeout=30, memory_mb=64) as tiny:
+    with Extractor(timeout=30, memory_mb=16) as tiny:
         with pytest.raises(ExtractionError) as caught:
             tiny.extract(html, url=url)
     assert caught.value.kind == "failed"
