@@ -195,7 +195,7 @@ def test_bbc_rss():
     assert entry.url == "http://www.bbc.co.uk/programmes/m000sjxt"
     assert entry.title == "Marcus Aurelius"
     assert entry.summary.startswith("Melvyn Bragg and guests discuss the man who")
-    assert entry.published == utc(2021, 2, 25, 10, 15)
+    assert entry.published == utc(2021, 2, 25, 10, 15) and entry.updated is None
     assert entry.author == "BBC Radio 4"
 
 
@@ -214,7 +214,7 @@ def test_atom_ids_are_kept_as_written_not_resolved():
     [entry] = parse("feed-rs/atom/atom_example_reddit.xml", url="https://www.reddit.com/r/rust/.rss").entries
     assert entry.guid == "t3_glvkc5"
     assert entry.author == "/u/llogiq"
-    assert entry.published == utc(2020, 5, 18, 5, 44, 47)
+    assert entry.published == entry.updated == utc(2020, 5, 18, 5, 44, 47)
 
 
 def test_json_feed_1_0():
@@ -224,7 +224,7 @@ def test_json_feed_1_0():
     assert first.guid == first.url == "https://daringfireball.net/linked/2020/01/24/bezos-iphone-x"
     assert first.title == "How Jeff Bezos’s iPhone X Was Hacked"
     assert first.summary.startswith("Good summary from The New York Times.")
-    assert first.published == utc(2020, 1, 24, 23, 46, 57)
+    assert first.published == first.updated == utc(2020, 1, 24, 23, 46, 57)
     assert first.author == "John Gruber"
 
 
