@@ -28,7 +28,7 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
-from watcher import xmlguard
+from watcher import markup, xmlguard
 
 MAX_ENTRIES = 500            # entries kept per document, first ones first
 _MAX_TEXT = 500_000          # characters of one title/summary looked at
@@ -335,24 +335,6 @@ def _from_iso(value) -> datetime | None:
 
 # --- shared: text, links, ids, languages ------------------------------------
 
-# HTML to text with regular expressions that each scan a character once: the
-# stdlib's HTMLParser is quadratic on malformed input ('<!--' x 100,000 takes
-# minutes), and feed content is exactly where malformed HTML lives.
-_MARKUP = re.compile(
-    r"<!--.*?(?:-->|\Z)"                                                 # comment, maybe unclosed
-    r"|<(script|style|noscript|template)\b[^<>]*+>.*?(?:</\1\s*>|\Z)"     # invisible element
-    r"|</?([A-Za-z][^\s/<>]*+)[^<>]*+>"                                    # any other tag
-    r"|<[!?][^<>]*+>",                                                    # declaration, PI, CDATA
-    re.S | re.I)
-_INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
-           "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
-
-
-def _tag_space(match: re.Match) -> str:
-    name = match.group(2)
-    return "" if name and name.lower() in _INLINE else " "
-
-
 _HTML_TAG = re.compile(r"</?(p|a|div|br|span|img|b|i|em|strong|ul|li|table|script|style)\b[^<>]*+>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -372,7 +354,7 @@ def _plain(value: str | None, *, is_html: bool) -> str:
 
 
 def _strip_html(value: str) -> str:
-    return html.unescape(_MARKUP.sub(_tag_space, value))
+    return html.unescape(markup.strip_tags(value))
 
 
 def _text(value) -> str:

@@ -13,11 +13,11 @@ import io
 import json
 import os
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import click
 
+from watcher import markup
 from watcher.console import CliContext, fail
 from watcher.matcher import Document, Matcher, RuleMatch
 from watcher.rules import RuleSet, RulesError, load_rules
@@ -221,7 +221,7 @@ class Pages:
         try:
             extracted = self._extractor.extract(data, url=Path(name).resolve().as_uri())
         except ExtractionError:
-            return _visible_text(data.decode("utf-8", errors="replace"))
+            return markup.visible_text(data.decode("utf-8", errors="replace"))
         return extracted.title or "", extracted.text
 
     def close(self) -> None:
@@ -234,44 +234,6 @@ class Pages:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _TextOnly(HTMLParser):
-    _SKIP = {"script", "style", "noscript", "template", "svg"}
-    _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
-              "header", "footer", "blockquote", "pre", "title"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: list[str] = []
-        self.stack: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self._SKIP or tag == "title":
-            self.stack.append(tag)
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if self.stack and self.stack[-1] == tag:
-            self.stack.pop()
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if not self.stack:
-            self.parts.append(data)
-        elif self.stack[-1] == "title":
-            self.title.append(data)
-
-
-def _visible_text(html: str) -> tuple[str, str]:
-    parser = _TextOnly()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return " ".join("".join(parser.title).split()), "\n".join(line for line in lines if line)
 
 
 def _print_explanation(name: str, doc: Document, matches: tuple[RuleMatch, ...]) -> None:
