@@ -38,6 +38,9 @@ def test_every_problem_is_reported_together_with_its_key(tmp_path):
 databse = "x.db"
 poll_interval = "soon"
 
+[extraction]
+memory_mb = 64
+
 [network]
 timeout = -3
 allow_private = ["10.0.0.0/8", "not-a-net"]
@@ -59,6 +62,7 @@ name = "ops"
     assert "watcher.databse" in keys            # typo refused, not silently defaulted
     assert "watcher.poll_interval" in keys
     assert "network.timeout" in keys
+    assert "extraction.memory_mb" in keys
     assert "network.allow_private[1]" in keys
     assert "feeds[0].url" in keys
     assert "feeds[0].intervall" in keys

@@ -23,6 +23,7 @@ SEVERITIES = ("low", "medium", "high", "critical")
 CHANNEL_MODES = ("immediate", "digest")
 CHANNEL_FORMATS = ("text", "markdown", "html")
 CONFIG_ENV = "WATCHER_CONFIG"
+MIN_EXTRACTION_MB = 192                      # the worker's own imports take ~100 MB
 DEFAULT_CONFIG_NAME = "watcher.toml"
 
 
@@ -263,10 +264,13 @@ class _Validator:
     def extraction(self, raw: dict) -> ExtractionConfig:
         e = self.section(raw, "extraction", {"timeout", "memory_mb"})
         d = ExtractionConfig()
+        memory = self.positive_int(e, "extraction.", "memory_mb", d.memory_mb)
+        if memory < MIN_EXTRACTION_MB:
+            self.fail("extraction.memory_mb", f"{memory} MB cannot even load the extractor; "
+                      f"give at least {MIN_EXTRACTION_MB} (default {d.memory_mb})")
+            memory = d.memory_mb
         return ExtractionConfig(
-            timeout=self.duration(e, "extraction.", "timeout", d.timeout),
-            memory_mb=self.positive_int(e, "extraction.", "memory_mb", d.memory_mb),
-        )
+            timeout=self.duration(e, "extraction.", "timeout", d.timeout), memory_mb=memory)
 
     def dedup(self, raw: dict) -> DedupConfig:
         s = self.section(raw, "dedup", {"window_days", "max_distance", "min_resemblance"})
