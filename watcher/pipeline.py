@@ -46,7 +46,6 @@ class Parts:
     matcher: Matcher
     clock: Callable[[], datetime]
     stop: threading.Event = field(default_factory=threading.Event)
-    extract_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)
@@ -210,9 +209,8 @@ class Pipeline:
             return _Body(entry.summary, "summary", f"page: {exc}")
         if page.status != 200:
             return _Body(entry.summary, "summary", f"page: HTTP {page.status} from {page.url}")
-        try:
-            with self.parts.extract_lock:
-                got = self.parts.extractor.extract(page.body, url=page.url)
+        try:   # the extractor serialises its one worker process itself
+            got = self.parts.extractor.extract(page.body, url=page.url)
         except ExtractionError as exc:
             return _Body(entry.summary, "summary", f"extraction: {exc}")
         return _Body(got.text, "full", None, got.title, got.author, got.published, got.language)
