@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from watcher import config as config_mod
+from watcher import config as config_mod, timestamp
 from watcher.store import Store, StoreError
 
 EXIT_USER_ERROR = 2
@@ -55,14 +55,7 @@ class CliContext:
     clock = staticmethod(utc_now)
 
 
-def short_time(value: str | None) -> str:
-    """ISO timestamp -> '2026-11-21 05:12' for tables."""
-    if not value:
-        return "-"
-    try:
-        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
+short_time = timestamp.short
 
 
 def table(records: list[dict], columns: list[str], *, width: int = 60) -> str:

@@ -39,7 +39,7 @@ from datasette.app import Datasette
 from datasette.plugins import pm
 from datasette.utils.asgi import Response
 
-from watcher import chart, feedback, review
+from watcher import chart, feedback, review, timestamp
 from watcher.config import SEVERITIES, Config
 from watcher.store import Store
 
@@ -316,12 +316,7 @@ def _ago(value: str | None, now: datetime) -> str:
 
 
 def _short_time(value: str | None) -> str:
-    if not value:
-        return "–"
-    try:
-        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
+    return timestamp.short(value, empty="–")
 
 
 def _arg(request, name: str) -> str | None:
