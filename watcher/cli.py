@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from watcher.commands import alerting, matching, review, spine
-from watcher.console import CliContext
+from watcher.console import CliContext, WatcherGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=WatcherGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", default=None,
               help="Config file (default: $WATCHER_CONFIG, else ./watcher.toml).")
 @click.pass_context
@@ -32,4 +32,4 @@ for module in (spine, matching, alerting, review):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(main(prog_name="watcher"))

@@ -19,6 +19,7 @@ NOT_MODIFIED = "not_modified"
 ERROR = "error"
 THROTTLED = "throttled"
 GONE = "gone"
+INTERRUPTED = "interrupted"          # stopped between entries by a shutdown: not the feed's fault
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ def backoff(interval: float, errors: int) -> float:
 def next_state(feed: dict, outcome: Outcome, *, interval: float, now: datetime) -> dict:
     """The feed row's columns after ``outcome`` (a dict to update the row with)."""
     stamp = now.isoformat()
+    if outcome.status == INTERRUPTED:    # the feed stays as it was, due again at once
+        return {"last_polled": stamp}
     update = {"last_polled": stamp, "last_status": outcome.status,
               "last_http_status": outcome.http_status}
     if outcome.status in (OK, NOT_MODIFIED):

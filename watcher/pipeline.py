@@ -138,7 +138,7 @@ class Pipeline:
         for entry in reversed(parsed.entries):      # oldest first: the first copy opens the story
             if self.parts.stop.is_set():
                 # Interrupted: keep the old validators so the next poll re-reads the feed.
-                return health.Outcome(health.ERROR, http_status=status, entries_new=new,
+                return health.Outcome(health.INTERRUPTED, http_status=status, entries_new=new,
                                       error="interrupted by shutdown"), stored, queued
             seen = self._seen(row["id"], entry)
             if seen is not None:

@@ -7,7 +7,7 @@ import logging
 
 import click
 
-from watcher.console import CliContext, fail, short_time, table
+from watcher.console import CliContext, Id, fail, short_time, table
 
 STATUS_CHOICES = ["pending", "sending", "sent", "dead"]
 
@@ -24,7 +24,7 @@ def _quiet_logs(config) -> None:
         install(handler, config.channels)
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, short_help="The alert outbox: pending, sent and dead alerts.")
 @click.option("--status", type=click.Choice(STATUS_CHOICES), default=None, help="Only alerts in this state.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
@@ -69,7 +69,8 @@ def _print_table(rows: list[dict], counts: dict[str, int]) -> None:
         row["feed"], row["headline"] = _cut(row["feed"], 24), _cut(row["headline"], 48)
         row["last_error"] = _cut(row["last_error"], 120)
     click.echo(table(rows, ["id", "status", "channel", "attempts", "when", "feed", "headline",
-                            "last_error"], width=120))
+                            "last_error"], width=120, headers={"when": "sent/next try"},
+                     flex=(("headline", 28), ("feed", 14))))
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
     if counts.get("dead"):
         click.echo("fix the channel, then `watcher alerts retry --dead` (or `--all`) and "
@@ -80,8 +81,8 @@ def _cut(text: str | None, width: int) -> str | None:
     return text if text is None or len(text) <= width else text[: width - 1] + "…"
 
 
-@alerts.command()
-@click.argument("ids", nargs=-1, type=int)
+@alerts.command(short_help="Make alerts due now: IDs, --dead or --all.")
+@click.argument("ids", nargs=-1, type=Id("an alert", "`watcher alerts`"))
 @click.option("--dead", is_flag=True, help="Every dead alert.")
 @click.option("--all", "every", is_flag=True, help="Every alert not yet sent (pending or dead).")
 @click.pass_obj
@@ -110,7 +111,7 @@ def retry(ctx: CliContext, ids: tuple[int, ...], dead: bool, every: bool) -> Non
     click.echo(f"{count} alert(s) due now; the running watcher or `watcher run --once` sends them")
 
 
-@click.command()
+@click.command(short_help="Send a test message to a channel.")
 @click.option("--test", "channel_name", metavar="CHANNEL", required=True,
               help="Send a test message to this channel and show the service's answer.")
 @click.pass_obj

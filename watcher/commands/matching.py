@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from watcher import markup
-from watcher.console import CliContext, fail
+from watcher.console import CliContext, fail, problems_message
 from watcher.matcher import Document, Matcher, RuleMatch
 from watcher.rules import RuleSet, RulesError, load_rules
 
@@ -33,14 +33,14 @@ def load_rule_set(obj: CliContext, rule_paths: tuple[str, ...]) -> RuleSet:
     try:
         rule_set = load_rules(paths)
     except RulesError as exc:
-        fail(str(exc))
+        fail(problems_message(exc.problems, "the rule files"))
         raise  # unreachable
     for warning in rule_set.warnings:
         click.echo(f"watcher: warning: {warning}", err=True)
     return rule_set
 
 
-@click.command("match")
+@click.command("match", short_help="Run the rules over files and explain every match.")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--jsonl", is_flag=True,
               help="FILEs hold one JSON object per line (id, title, text; optional summary, url, "
@@ -185,10 +185,27 @@ def _match_file(matcher: Matcher, name: str, pages: "Pages") -> bool:
     if len(data) > MAX_FILE_BYTES:
         click.echo(f"watcher: {name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; skipped", err=True)
         return False
+    unusable = _not_text(data)
+    if unusable:
+        click.echo(f"watcher: {name}: {unusable}; skipped (give text, HTML or gzip-compressed pages)", err=True)
+        return False
     doc = _document(name, data, pages)
     matches = matcher.match(doc)
     _print_explanation(name, doc, matches)
     return True
+
+
+def _not_text(data: bytes) -> str | None:
+    """Why these bytes are no document to match (empty, or binary), or None."""
+    if not data.strip():
+        return "the file is empty" if not data else "the file holds only blank space"
+    head = data[:8192]
+    if b"\x00" in head:
+        return "not a text file (binary data)"
+    decoded = head.decode("utf-8", errors="replace")
+    if decoded.count("\ufffd") > len(decoded) // 3:
+        return "not a text file (mostly bytes that are not UTF-8 text)"
+    return None
 
 
 def _document(name: str, data: bytes, pages: "Pages") -> Document:
@@ -252,12 +269,12 @@ def _print_explanation(name: str, doc: Document, matches: tuple[RuleMatch, ...])
 
 # --- rules group -----------------------------------------------------------------
 
-@click.group("rules")
+@click.group("rules", short_help="Rule files: draft rules from seeds, statistics.")
 def rules() -> None:
     """Work with rule files (see rules/README.md for the rule language)."""
 
 
-@rules.command("derive")
+@rules.command("derive", short_help="Draft a rule file from a folder of example articles.")
 @click.argument("seed_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--background", type=click.Path(exists=True, path_type=Path), default=None,
               help="Folder of general news to contrast with (*.txt, *.jsonl with \"text\", or JSON gold "

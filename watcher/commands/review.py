@@ -15,7 +15,8 @@ import click
 
 from watcher import review
 from watcher.config import SEVERITIES
-from watcher.console import CliContext, fail, short_time, table
+from watcher.console import (EXIT_INTERRUPTED, CliContext, Id, cut, fail, problems_message, short_time,
+                             table, terminal_width)
 from watcher.review import Filter, ReviewError, Segment
 
 MARK_OPEN, MARK_CLOSE = "[[", "]]"      # highlight when the terminal has no colour
@@ -26,12 +27,42 @@ def _emit_json(obj) -> None:
 
 
 def _filter(ctx: CliContext, rule, feed, severity, since, limit) -> Filter:
+    if rule or feed:
+        _known_names(ctx, rule, feed)
     try:
         return Filter(rule=rule, feed=feed, severity=severity, limit=limit,
                       since=review.parse_since(since, ctx.clock()) if since else None)
     except ReviewError as exc:
         fail(str(exc))
         raise  # unreachable
+
+
+def _known_names(ctx: CliContext, rule: str | None, feed: str | None) -> None:
+    """--rule and --feed must name a rule or feed the watcher knows (configured,
+    or seen in the log): a typo must not look like an empty log."""
+    store = ctx.store()
+    try:
+        if rule:
+            rules = {r["rule_id"] for r in store.query("SELECT DISTINCT rule_id FROM matches")}
+            rules |= {r for r, _, _ in _known_rules(ctx)}
+            if rule not in rules:
+                fail(f"--rule {rule!r}: no such rule in the rule files or the log; "
+                     f"known rules: {_listing(rules, rule)}")
+        if feed:
+            rows = store.query("SELECT name, url FROM feeds")
+            names = {r["name"] for r in rows} | {f.name for f in ctx.config().feeds}
+            if feed not in names and feed not in {r["url"] for r in rows}:
+                fail(f"--feed {feed!r}: no feed with that name or URL; feeds: {_listing(names, feed)}")
+    finally:
+        store.close()
+
+
+def _listing(names: set[str], wanted: str) -> str:
+    """The known names, a near miss first ("did you mean")."""
+    close = sorted(n for n in names if n.casefold() == wanted.casefold()
+                   or wanted.casefold() in n.casefold())
+    shown = ", ".join(sorted(names)) or "none yet"
+    return (f"did you mean {close[0]!r}? " if close else "") + shown
 
 
 def filter_options(func):
@@ -78,7 +109,8 @@ def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, as_json) -> Non
     click.echo(table([{
         "id": r.article_id, "time": r.seen, "severity": r.severity, "rules": ", ".join(r.rules),
         "headline": r.title, "source": r.feed, "outlets": r.outlets, "alerts": r.alert_status,
-    } for r in rows], ["id", "time", "severity", "rules", "headline", "source", "outlets", "alerts"]))
+    } for r in rows], ["id", "time", "severity", "rules", "headline", "source", "outlets", "alerts"],
+        flex=(("headline", 28), "rules", "source", ("headline", 12))))
     if rows:
         click.echo("\n`watcher show ID` explains one article.")
 
@@ -86,7 +118,7 @@ def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, as_json) -> Non
 # -- show ----------------------------------------------------------------------------
 
 @click.command()
-@click.argument("article_id", type=int, metavar="ID")
+@click.argument("article_id", type=Id("an article", "`watcher log` or `watcher search`"), metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="The article as one JSON object.")
 @click.option("--no-text", is_flag=True, help="Leave out the article text.")
 @click.pass_obj
@@ -171,7 +203,7 @@ def _explanation(article: review.ArticleView, color: bool) -> list[str]:
 
 # -- search -------------------------------------------------------------------------
 
-@click.command()
+@click.command(short_help="Full-text search over every stored article.")
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, review.MAX_LIMIT))
 @click.option("--matched", "matched_only", is_flag=True, help="Only articles that matched a rule.")
@@ -210,7 +242,7 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
 
 # -- export -------------------------------------------------------------------------
 
-@click.command()
+@click.command(short_help="Stored articles as JSON lines or CSV.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None,
               help="Output format (default jsonl).")
 @click.option("--jsonl", "fmt", flag_value="jsonl", help="Same as --format jsonl.")
@@ -239,7 +271,7 @@ def export(ctx: CliContext, fmt, everything, rule, feed, severity, since, limit,
 
 # -- backtest -----------------------------------------------------------------------
 
-@click.command()
+@click.command(short_help="Run rules over stored articles: what would match now.")
 @click.option("--rules", "rule_paths", multiple=True, type=click.Path(exists=True),
               help="Candidate rule file or folder (repeatable). Default: the configured rules.")
 @click.option("--since", metavar="WHEN", help='Only articles fetched since ("30d", "2026-10-01").')
@@ -260,7 +292,7 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     try:
         rule_set = load_rules(paths)
     except RulesError as exc:
-        fail("the rules have problems:\n" + "\n".join(f"  - {p}" for p in exc.problems))
+        fail(problems_message(exc.problems, "the rule files"))
     matcher = Matcher(rule_set)
     store = ctx.store()
     try:
@@ -268,10 +300,14 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     except ReviewError as exc:
         fail(str(exc))
     total = bt.count(store, since=since_iso)
-    with click.progressbar(length=total, label="matching stored articles", file=sys.stderr,
-                           show_pos=True) as bar:
-        report = bt.run(store, matcher, since=since_iso, progress=bar.update, examples=examples,
-                        rules=[(r.id, r.title) for r in rule_set.rules])
+    try:
+        with click.progressbar(length=total, label="matching stored articles", file=sys.stderr,
+                               show_pos=True) as bar:
+            report = bt.run(store, matcher, since=since_iso, progress=bar.update, examples=examples,
+                            rules=[(r.id, r.title) for r in rule_set.rules])
+    except KeyboardInterrupt:
+        click.echo("", err=True)
+        fail("backtest interrupted; it writes nothing, so nothing changed", EXIT_INTERRUPTED)
     if as_json:
         _emit_json({**asdict(report), "new_total": report.new_total, "lost_total": report.lost_total})
         return
@@ -285,13 +321,14 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
         if changes:
             click.echo(f"\n{label}:")
             for c in changes:
-                click.echo(f"  #{c.article_id:<6}{c.rule_id:<24}{c.title}")
+                line = f"  #{c.article_id:<6}{c.rule_id:<24}{' '.join(c.title.split())}"
+                click.echo(cut(line, terminal_width() or len(line)))
 
 
 # -- feedback ------------------------------------------------------------------------
 
-@click.command()
-@click.argument("article_id", type=int, metavar="ID")
+@click.command(short_help="Mark an article relevant or irrelevant.")
+@click.argument("article_id", type=Id("an article", "`watcher log` or `watcher search`"), metavar="ID")
 @click.argument("verdict", type=click.Choice(["relevant", "irrelevant"]))
 @click.option("--note", help="Why (kept with the verdict).")
 @click.pass_obj
@@ -308,7 +345,7 @@ def feedback(ctx: CliContext, article_id: int, verdict: str, note: str | None) -
 
 # -- rules stats ---------------------------------------------------------------------
 
-@click.command()
+@click.command(short_help="Per rule: matches, stories, feedback, noisy flag.")
 @click.option("--since", metavar="WHEN", help='Only articles fetched since ("30d", "2026-10-01").')
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per rule.")
 @click.pass_obj
@@ -347,7 +384,7 @@ def _known_rules(ctx: CliContext) -> list[tuple[str, str, str]]:
 
 # -- status ------------------------------------------------------------------------------
 
-@click.command()
+@click.command(short_help="The database: size, counts, outbox, age of the log.")
 @click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
 @click.pass_obj
 def status(ctx: CliContext, as_json: bool) -> None:

@@ -8,7 +8,8 @@ import os
 import click
 
 from watcher import health
-from watcher.console import CliContext, fail, setup_logging, table
+from watcher.console import (EXIT_INTERRUPTED, CliContext, database_problem, fail, problems_message,
+                             setup_logging, table)
 from watcher.duration import DurationError, parse_duration
 from watcher.lock import InstanceLock, LockError
 from watcher.store import Store
@@ -24,7 +25,7 @@ def _matcher(ctx: CliContext):
     try:
         return Matcher(load_rules(ctx.config().rules))
     except RulesError as exc:
-        fail("the rules have problems:\n" + "\n".join(f"  - {p}" for p in exc.problems))
+        fail(problems_message(exc.problems, "the rule files"))
         raise  # unreachable
 
 
@@ -48,19 +49,16 @@ def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
     setup_logging(log_level, config)
     matcher = _matcher(ctx)
     try:
-        lock = InstanceLock(config.database).acquire()
+        lock = InstanceLock(ctx.database()).acquire()
     except LockError as exc:
         fail(str(exc))
-    parts = pipeline.build_parts(config, ctx.clock, matcher)
     store = ctx.store()
+    parts = pipeline.build_parts(config, ctx.clock, matcher)
     sender = _sender(store, config, ctx)
     finished = True
     try:
         if once:
-            summary = pipeline.run_once(parts, store, lambda: Store.open(config.database))
-            _print_summary(summary, {f.url: f.name for f in config.feeds})
-            if config.channels:
-                _print_delivery(sender.drain(ctx.clock()))
+            _run_once(parts, store, sender, config, ctx)
         else:
             finished = Daemon(parts, sender=sender, maintenance=_maintenance(config, ctx),
                               grace=grace_seconds).run()
@@ -72,6 +70,34 @@ def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
         logging.shutdown()
         os._exit(0)
     parts.client.close()
+
+
+def _run_once(parts, store: Store, sender, config, ctx: CliContext) -> None:
+    """One pass; Ctrl-C (or SIGTERM) stops the polls between entries, so what
+    was stored stays whole, and says so."""
+    import signal
+
+    from watcher import pipeline
+
+    def interrupt(signum, frame):
+        parts.stop.set()          # polls under way stop before their next entry
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = pipeline.run_once(parts, store, lambda: Store.open(config.database))
+        _print_summary(summary, {f.url: f.name for f in config.feeds})
+        if config.channels:
+            _print_delivery(sender.drain(ctx.clock()))
+    except KeyboardInterrupt:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        click.echo("", err=True)
+        fail("interrupted; the entries stored so far are kept, and the next `watcher run` "
+             "picks up the rest", EXIT_INTERRUPTED)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _sender(store: Store, config, ctx: CliContext):
@@ -113,7 +139,7 @@ def _without_url(error: str | None, url: str) -> str | None:
     """Errors name the URL they concern; beside the feed's name its own URL is noise."""
     if error and error.startswith(url + ": "):
         return error[len(url) + 2:]
-    return error
+    return error.replace(f" from {url}", "") if error else error
 
 
 def _print_delivery(result) -> None:
@@ -121,7 +147,7 @@ def _print_delivery(result) -> None:
         click.echo(str(result))
 
 
-@click.command()
+@click.command(short_help="Validate the config, rules, channels and database.")
 @click.pass_obj
 def check(ctx: CliContext) -> None:
     """Validate the config, the rules and every channel URL; exit 2 on problems."""
@@ -141,8 +167,10 @@ def check(ctx: CliContext) -> None:
     from watcher.notifier import check_channels
 
     problems += check_channels(config.channels, rules)
+    if database_problem(config):
+        problems.append(database_problem(config))
     if problems:
-        fail(f"{len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+        fail(problems_message(problems, str(config.path)))
     click.echo(f"{config.path}: OK — {len(config.feeds)} feed(s), {len(rules)} rule(s), "
                f"{len(config.channels)} channel(s), database {config.database}")
 
@@ -175,7 +203,7 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
             click.echo(json.dumps(record, ensure_ascii=False))
         return
     click.echo(table(records, ["name", "status", "last_poll", "errors", "next_due",
-                               "articles", "last_error"]))
+                               "articles", "last_error"], width=200, flex=("last_error", "name")))
 
 
 def _status(row: dict) -> str:
@@ -183,7 +211,7 @@ def _status(row: dict) -> str:
         return "never polled"
     if row.get("gone"):
         return "gone"
-    return row.get("last_status") or "never polled"
+    return row.get("last_status") or ("interrupted" if row.get("last_polled") else "never polled")
 
 
 COMMANDS = [run, check, feeds]
