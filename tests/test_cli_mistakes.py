@@ -141,7 +141,7 @@ CASES = [
 def test_a_mistake_is_one_line_naming_it(world, odd, case, key, args, code, words):
     if case == "database folder read-only" and os.geteuid() == 0:
         pytest.skip("root writes in read-only folders")
-    config = world / "watcher.toml" if key is None else (odd[key] if key != "base" else odd["base"])
+    config = world / "watcher.toml" if key is None else odd[key]
     base = str(odd["base"])
     out = cli(config, *[a.replace("{base}", base) for a in args])
     assert "Traceback" not in out.stderr, out.stderr
@@ -232,6 +232,7 @@ def test_ctrl_c_during_run_once_stops_cleanly_and_the_next_run_goes_on(tmp_path)
         again = watcher(config, "run", "--once")
         assert again.exit_code == 0, again.output
         assert "polled 1 feed(s)" in again.output
+        assert " INFO " not in again.output                     # --once: its summary, warnings only
         assert rows(tmp_path, "SELECT count(*) AS n FROM articles")[0]["n"] == 5
 
 

@@ -310,7 +310,7 @@ def test_commands_on_an_empty_database(tmp_path):
     from click.testing import CliRunner
     from watcher.cli import main
     run = lambda *a: CliRunner().invoke(main, ["--config", str(config), *a], catch_exceptions=False)  # noqa: E731
-    assert run("log").stdout.startswith("(none)")
+    assert run("log").stdout.startswith("no article stored yet: `watcher run --once` polls the feeds")
     assert run("search", "anything").stdout.startswith("no article matches that search (searched for: anything;")
     assert run("export").stdout == ""
     assert "0 article(s) scanned" in run("backtest").stdout

@@ -106,13 +106,30 @@ def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, as_json) -> Non
             _emit_json({**asdict(row), "rules": list(row.rules), "alert_status": row.alert_status,
                         "alerts": dict(row.alerts)})
         return
+    if not rows:
+        click.echo(_nothing_logged(ctx, bool(rule or feed or severity or since)))
+        return
     click.echo(table([{
         "id": r.article_id, "time": r.seen, "severity": r.severity, "rules": ", ".join(r.rules),
         "headline": r.title, "source": r.feed, "outlets": r.outlets, "alerts": r.alert_status,
     } for r in rows], ["id", "time", "severity", "rules", "headline", "source", "outlets", "alerts"],
         flex=(("headline", 28), "rules", "source", ("headline", 12))))
-    if rows:
-        click.echo("\n`watcher show ID` explains one article.")
+    click.echo("\n`watcher show ID` explains one article.")
+
+
+def _nothing_logged(ctx: CliContext, filtered: bool) -> str:
+    """Why `watcher log` is empty, and what to do."""
+    store = ctx.store()
+    try:
+        stored = store.query("SELECT COUNT(*) AS n, SUM(matched) AS m FROM articles")[0]
+    finally:
+        store.close()
+    if not stored["n"]:
+        return "no article stored yet: `watcher run --once` polls the feeds (`watcher feeds` shows how they fare)"
+    if filtered and stored["m"]:
+        return f"no matched story fits these filters ({stored['m']} matched article(s) in all)"
+    return (f"no article has matched a rule yet ({stored['n']} stored); "
+            "`watcher search WORDS` looks through all of them")
 
 
 # -- show ----------------------------------------------------------------------------
@@ -395,10 +412,20 @@ def status(ctx: CliContext, as_json: bool) -> None:
         _emit_json({**asdict(st), "counts": dict(st.counts), "alerts": dict(st.alerts),
                     "keep_days": keep})
         return
+    store = ctx.store()
+    try:
+        last_poll = store.query("SELECT MAX(last_polled) AS t FROM feeds")[0]["t"]
+    finally:
+        store.close()
+    span = (f"{short_time(st.oldest_article)} … {short_time(st.newest_article)}" if st.oldest_article
+            else "none stored yet")
+    polled = (short_time(last_poll) if last_poll
+              else "never: `watcher run --once` polls the feeds once, `watcher run` keeps polling")
     lines = [f"database   {st.path} ({_size(st.size_bytes)}, schema v{st.schema_version})",
-             f"articles   {short_time(st.oldest_article)} … {short_time(st.newest_article)}"
+             f"articles   {span}"
              + (f"; unmatched ones pruned after {keep:g} days" if keep else "; nothing is pruned"),
-             f"last run   {short_time(st.last_run)}", ""]
+             f"last poll  {polled}"
+             + (f" (last `watcher run --once` started {short_time(st.last_run)})" if st.last_run else ""), ""]
     lines += [f"  {name:<18}{n:>8}" for name, n in st.counts]
     lines += [f"  {'alerts ' + name:<18}{n:>8}" for name, n in st.alerts]
     click.echo("\n".join(lines))

@@ -33,8 +33,10 @@ def _matcher(ctx: CliContext):
 @click.option("--once", is_flag=True, help="Poll every due feed once, send due alerts, and exit.")
 @click.option("--grace", default="20s", show_default=True, metavar="DURATION",
               help="On SIGTERM/SIGINT, how long to wait for polls under way.")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-level", default=None,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Log detail on stderr. Default: INFO for the daemon; WARNING with --once, "
+                   "which prints its own summary.")
 @click.pass_obj
 def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
     """Poll the configured feeds (forever, or --once)."""
@@ -46,7 +48,7 @@ def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
         grace_seconds = parse_duration(grace)
     except DurationError as exc:
         fail(f"--grace: {exc}")
-    setup_logging(log_level, config)
+    setup_logging(log_level or ("WARNING" if once else "INFO"), config)
     matcher = _matcher(ctx)
     try:
         lock = InstanceLock(ctx.database()).acquire()
