@@ -54,7 +54,9 @@ def world(tmp_path_factory):
         room.add_real_pages(1)
         feed = room.publish("/feed.xml")
         server.route("/hook", body=b"{}", content_type="application/json")
-        write_config(folder, [("Example News", feed)], rules=RULES, extra=(
+        server.route("/broken.xml", body=b"gone fishing", status=404)
+        write_config(folder, [("Example News", feed), ("Broken Wire", server.url("/broken.xml"))],
+                     rules=RULES, extra=(
             f'[[channels]]\nname = "desk"\nurl = "json://127.0.0.1:{server.port}/hook"\n'))
         result = watcher(folder / "watcher.toml", "run", "--once")
         assert result.exit_code == 0, result.output
@@ -258,3 +260,16 @@ def test_ctrl_c_during_backtest_is_a_short_message(world, tmp_path):
     assert run.returncode == 130 and "Traceback" not in seen + err, seen + err
     assert err.strip().splitlines()[-1] == "watcher: backtest interrupted; it writes nothing, so nothing changed"
     assert "article(s) scanned" not in out
+
+
+def test_a_second_run_says_which_feeds_it_left_alone(world, tmp_path):
+    database = tmp_path / "copy.db"
+    database.write_bytes((world / "watcher.db").read_bytes())
+    config = with_database(world, tmp_path / "c", str(database))
+    out = cli(config, "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert "polled 1 feed(s): 0 new entries" in out.stdout
+    assert "1 feed(s) left alone (backing off after errors" in out.stdout
+    feeds = cli(config, "feeds")
+    broken = next(line for line in feeds.stdout.splitlines() if line.startswith("Broken Wire"))
+    assert broken.split()[2] == "error" and broken.endswith("HTTP 404")      # no URL repeated

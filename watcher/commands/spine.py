@@ -88,9 +88,9 @@ def _run_once(parts, store: Store, sender, config, ctx: CliContext) -> None:
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         summary = pipeline.run_once(parts, store, lambda: Store.open(config.database))
-        _print_summary(summary, {f.url: f.name for f in config.feeds})
+        _print_summary(summary, {f.url: f.name for f in config.feeds}, len(config.feeds))
         if config.channels:
-            _print_delivery(sender.drain(ctx.clock()))
+            _print_delivery(sender.drain(ctx.clock()), store)
     except KeyboardInterrupt:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -123,7 +123,7 @@ def _maintenance(config, ctx: CliContext):
     return maintain
 
 
-def _print_summary(summary, names: dict[str, str]) -> None:
+def _print_summary(summary, names: dict[str, str], configured: int) -> None:
     for result in summary.results:
         outcome = result.outcome
         name = names.get(result.feed, result.feed)
@@ -134,7 +134,15 @@ def _print_summary(summary, names: dict[str, str]) -> None:
                        err=True)
     click.echo(f"polled {summary.feeds_polled} feed(s): {summary.entries_new} new entries, "
                f"{summary.articles_stored} articles stored, {summary.alerts_queued} alerts queued, "
-               f"{summary.errors} feed error(s)")
+               f"{summary.errors} feed error(s)" + _waiting(configured - summary.feeds_polled))
+
+
+def _waiting(feeds: int) -> str:
+    """Feeds a pass leaves alone (backing off, throttled, gone) are not silently missing."""
+    if feeds <= 0:
+        return ""
+    return (f"; {feeds} feed(s) left alone (backing off after errors, throttled, or gone; "
+            "`watcher feeds` says when they are due)")
 
 
 def _without_url(error: str | None, url: str) -> str | None:
@@ -144,9 +152,11 @@ def _without_url(error: str | None, url: str) -> str | None:
     return error.replace(f" from {url}", "") if error else error
 
 
-def _print_delivery(result) -> None:
-    if result is not None:
-        click.echo(str(result))
+def _print_delivery(result, store: Store) -> None:
+    if result is None:
+        return
+    waiting = store.query("SELECT COUNT(*) AS n FROM alerts WHERE status = 'pending'")[0]["n"]
+    click.echo(str(result) + (f"; {waiting} wait for a later attempt (`watcher alerts`)" if waiting else ""))
 
 
 @click.command(short_help="Validate the config, rules, channels and database.")
