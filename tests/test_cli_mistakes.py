@@ -81,8 +81,12 @@ def odd(world, tmp_path_factory):
     (base / "binary.dat").write_bytes(bytes(range(256)) * 40)
     (base / "docs.jsonl").write_text('{"id": 1, "title": "Turkey and Syria sign defence pact", "text": ""}\n'
                                      "this line is not JSON\n", encoding="utf-8")
+    (base / "broken.toml").write_text("[watcher\n", encoding="utf-8")
+    (base / "latin1.toml").write_bytes('[watcher]\ndatabase = "günlük.db"\n'.encode("latin-1"))
     return {
         "base": base,
+        "broken toml": base / "broken.toml",
+        "latin-1 config": base / "latin1.toml",
         "missing config": base / "nope.toml",
         "no folder": with_database(world, base / "c1", str(base / "no" / "such" / "folder" / "watcher.db")),
         "parent is a file": with_database(world, base / "c2", str(base / "afile" / "watcher.db")),
@@ -97,6 +101,8 @@ def odd(world, tmp_path_factory):
 CASES = [
     ("missing config", "missing config", ["status"], 2, ["nope.toml", "not found", "--config"]),
     ("config is a folder", "base", ["status"], 2, ["is a folder", "--config"]),
+    ("config not TOML", "broken toml", ["log"], 2, ["broken.toml", "not valid TOML", "line 1"]),
+    ("config not UTF-8", "latin-1 config", ["log"], 2, ["latin1.toml", "not UTF-8", "save the file as UTF-8"]),
     ("database folder missing", "no folder", ["status"], 2, ["does not exist", "mkdir -p", "[watcher] database"]),
     ("database folder missing (run)", "no folder", ["run", "--once"], 2, ["does not exist", "mkdir -p"]),
     ("database folder missing (check)", "no folder", ["check"], 2, ["does not exist", "[watcher] database"]),
@@ -133,6 +139,8 @@ CASES = [
     ("match bad rules", None, ["match", "--rules", "{base}/notes.db", "{base}/empty.txt"], 2, ["notes.db"]),
     ("derive from an empty folder", None, ["rules", "derive", "{base}/empty-seeds"], 2,
      ["empty-seeds", "no .txt"]),
+    ("derive into a missing folder", None, ["rules", "derive", str(ROOT / "seeds"), "-o", "/nonexistent/d.toml"], 2,
+     ["-o /nonexistent/d.toml", "existing folder"]),
     ("derive from a missing folder", None, ["rules", "derive", "/nonexistent"], 2, ["/nonexistent", "does not exist"]),
     ("unknown command", None, ["stats"], 2, ["no such command 'stats'", "status"]),
     ("unknown option", None, ["log", "--colour"], 2, ["--colour", "watcher log --help"]),

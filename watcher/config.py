@@ -133,8 +133,11 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Confi
         raise ConfigError(path, [
             "file not found; pass --config PATH, set WATCHER_CONFIG, or copy "
             "config.example.toml to watcher.toml"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, [f"cannot read the file: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                                 "save the file as UTF-8"]) from None
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read the file: {exc.strerror or exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
     return _Validator(path, environ).config(raw)

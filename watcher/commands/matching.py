@@ -293,6 +293,8 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
     """
     from watcher import derivation
 
+    if output is not None and not output.resolve().parent.is_dir():
+        fail(f"-o {output}: the folder {output.resolve().parent} does not exist; give a file in an existing folder")
     background = background or derivation.default_background()
     if background is None:
         fail("no background corpus found; pass --background DIR (a folder of general news texts)")
@@ -305,7 +307,11 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
     if output is None:
         click.echo(draft.toml, nl=False)
     else:
-        output.write_text(draft.toml, encoding="utf-8")
+        try:
+            output.write_text(draft.toml, encoding="utf-8")
+        except OSError as exc:
+            fail(f"-o {output}: cannot write the draft there ({exc.strerror or exc}); "
+                 "give a file in an existing folder")
     click.echo(f"watcher: {len(draft.entities)} entities and {len(draft.terms)} terms from "
                f"{draft.seed_count} seed documents against {draft.background_count} background documents"
                + (f"; draft written to {output}" if output else ""), err=True)
