@@ -143,6 +143,8 @@ CASES = [
      ["-o /nonexistent/d.toml", "existing folder"]),
     ("derive from a missing folder", None, ["rules", "derive", "/nonexistent"], 2, ["/nonexistent", "does not exist"]),
     ("unknown command", None, ["stats"], 2, ["no such command 'stats'", "status"]),
+    ("option without its value", None, ["feedback", "1", "relevant", "--note"], 2,
+     ["watcher feedback: option '--note' requires an argument", "watcher feedback --help"]),
     ("unknown option", None, ["log", "--colour"], 2, ["--colour", "watcher log --help"]),
 ]
 

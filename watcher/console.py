@@ -55,6 +55,20 @@ class WatcherGroup(click.Group):
             fail("interrupted", EXIT_INTERRUPTED)
         raise SystemExit(code if isinstance(code, int) else 0)
 
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["watcher.command"] = (name, command)
+        return name, command, rest
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:     # click leaves out the context of some parse errors
+            if exc.ctx is None and "watcher.command" in ctx.meta:
+                name, command = ctx.meta["watcher.command"]
+                exc.ctx = click.Context(command, info_name=name, parent=ctx)
+            raise
+
 
 def _usage_error(exc: click.UsageError) -> None:
     command = exc.ctx.command_path if exc.ctx else "watcher"

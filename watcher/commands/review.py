@@ -333,7 +333,8 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
                f"(+{report.new_total} new hit(s), -{report.lost_total} lost).\n")
     click.echo(table([{"rule": r.rule_id, "title": r.title, "before": r.before, "now": r.after,
                        "new": f"+{r.new}" if r.new else "", "lost": f"-{r.lost}" if r.lost else ""}
-                      for r in report.rules], ["rule", "title", "before", "now", "new", "lost"]))
+                      for r in report.rules], ["rule", "title", "before", "now", "new", "lost"],
+                     flex=(("title", 20), ("rule", 16))))
     for label, changes in (("New hits", report.new), ("Lost hits", report.lost)):
         if changes:
             click.echo(f"\n{label}:")
