@@ -283,3 +283,20 @@ def test_a_second_run_says_which_feeds_it_left_alone(world, tmp_path):
     feeds = cli(config, "feeds")
     broken = next(line for line in feeds.stdout.splitlines() if line.startswith("Broken Wire"))
     assert broken.split()[2] == "error" and broken.endswith("HTTP 404")      # no URL repeated
+
+
+def test_terminal_escapes_in_stored_text_never_reach_the_terminal(world, tmp_path):
+    """Feed text is untrusted: a title or text holding escapes (window title,
+    clear screen), a carriage return or a bidi override is shown without them."""
+    database = tmp_path / "copy.db"
+    database.write_bytes((world / "watcher.db").read_bytes())
+    evil = "Pact \x1b]0;pwned\x07signed\r in \u202eAnkara \x1b[2J"
+    with sqlite3.connect(database) as conn:
+        article = conn.execute("SELECT id FROM articles WHERE matched = 1 ORDER BY id LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE articles SET title = ?, text = text || ? WHERE id = ?", (evil, " " + evil, article))
+    config = with_database(world, tmp_path / "c", str(database))
+    for args in (["log"], ["show", str(article)], ["search", "pact"], ["alerts"]):
+        out = cli(config, *args)
+        assert out.returncode == 0, (args, out.stderr)
+        assert not {"\x1b", "\x07", "\r", "\u202e"} & set(out.stdout), (args, out.stdout)
+    assert "]0;pwnedsigned in Ankara [2J" in cli(config, "show", str(article), "--no-text").stdout

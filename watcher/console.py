@@ -5,6 +5,7 @@ one-line message and exit code 2 (never a traceback)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -234,7 +235,16 @@ def _cell(key: str, value, width: int = 60) -> str:
         return "-"
     if key.endswith(("_poll", "_due", "_at", "_success", "published")) or key in ("time",):
         value = short_time(str(value))
-    return cut(" ".join(str(value).split()), width)
+    return cut(" ".join(printable(str(value)).split()), width)
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text from feeds, safe for a terminal: no escapes, carriage returns or bidi
+    overrides (tabs and newlines stay)."""
+    return _UNPRINTABLE.sub("", text)
 
 
 def cut(text: str, width: int) -> str:

@@ -8,6 +8,7 @@ or one object for single-item commands).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import asdict
 
@@ -15,8 +16,8 @@ import click
 
 from watcher import review
 from watcher.config import SEVERITIES
-from watcher.console import (EXIT_INTERRUPTED, CliContext, Id, cut, fail, problems_message, short_time,
-                             table, terminal_width)
+from watcher.console import (EXIT_INTERRUPTED, CliContext, Id, cut, fail, printable, problems_message,
+                             short_time, table, terminal_width)
 from watcher.review import Filter, ReviewError, Segment
 
 MARK_OPEN, MARK_CLOSE = "[[", "]]"      # highlight when the terminal has no colour
@@ -79,11 +80,24 @@ def filter_options(func):
     return func
 
 
+HIT, END_HIT, BOLD, END_BOLD = "\ue000", "\ue001", "\ue002", "\ue003"   # styled at the very end
+
+
 def _paint(segments: tuple[Segment, ...], color: bool) -> str:
     if color:
-        return "".join(click.style(s.text, fg="yellow", bold=True, underline=True) if s.mark
-                       else s.text for s in segments)
+        return "".join(f"{HIT}{printable(s.text)}{END_HIT}" if s.mark else s.text for s in segments)
     return "".join(f"{MARK_OPEN}{s.text}{MARK_CLOSE}" if s.mark else s.text for s in segments)
+
+
+def _styled(text: str, color: bool) -> str:
+    """Feed text is untrusted: its control characters (terminal escapes, carriage
+    returns, bidi overrides) go; then our own highlights become colours."""
+    text = printable(text)
+    if not color:
+        return text.replace(BOLD, "").replace(END_BOLD, "")
+    text = re.sub(f"{HIT}(.*?){END_HIT}", lambda m: click.style(m.group(1), fg="yellow", bold=True,
+                                                                underline=True), text, flags=re.S)
+    return re.sub(f"{BOLD}(.*?){END_BOLD}", lambda m: click.style(m.group(1), bold=True), text, flags=re.S)
 
 
 def _color() -> bool:
@@ -148,7 +162,7 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
         _emit_json(asdict(article))
         return
     color = _color()
-    out = [click.style(f"#{article.id}  ", bold=color) + _paint(review.highlight_field(article, "title"), color)]
+    out = [f"{BOLD}#{article.id}{END_BOLD}  " + _paint(review.highlight_field(article, "title"), color)]
     meta = [("feed", article.feed), ("url", article.url),
             ("published", short_time(article.published)), ("fetched", short_time(article.fetched_at)),
             ("language", article.language or "-"),
@@ -175,7 +189,7 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
                               for a in article.alerts] or ["  (none)"])
     if not no_text:
         out += ["", "Text:", _paint(review.highlight_field(article, "text"), color)]
-    click.echo("\n".join(out))
+    click.echo(_styled("\n".join(out), color))
 
 
 JOIN_PHRASES = {"similar": "near-duplicate of", "content_hash": "identical text to",
@@ -251,10 +265,10 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
     color = _color()
     for h in hits:
         flag = " ✓ matched" if h.matched else ""
-        click.echo(click.style(f"#{h.article_id}", bold=color)
+        click.echo(_styled(f"{BOLD}#{h.article_id}{END_BOLD}"
                    + f"  {short_time(h.fetched_at)}  {h.feed}{flag}\n  "
                    + (_paint(h.title_marked, color) if h.title_marked else h.title) + "\n  "
-                   + " ".join(_paint(h.snippet, color).split()) + "\n")
+                   + " ".join(_paint(h.snippet, color).split()) + "\n", color))
 
 
 # -- export -------------------------------------------------------------------------
