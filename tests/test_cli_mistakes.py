@@ -165,6 +165,12 @@ def test_a_mistake_is_one_line_naming_it(world, odd, case, key, args, code, word
         assert word.replace("{base}", base).lower() in message.lower(), (word, message)
 
 
+def test_a_missing_config_from_the_environment_says_so(tmp_path):
+    out = cli(None, "log", env={"WATCHER_CONFIG": str(tmp_path / "gone.toml")})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"watcher: {tmp_path / 'gone.toml'} (from $WATCHER_CONFIG): file not found")
+
+
 def test_a_database_that_cannot_be_created_is_named(world, tmp_path):
     """A folder SQLite cannot create files in (as root, /proc refuses)."""
     folder = Path("/proc") if os.geteuid() == 0 else tmp_path / "ro"

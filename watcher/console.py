@@ -110,10 +110,12 @@ class CliContext:
     config_path: Path
     environ: Mapping[str, str]
     _config: config_mod.Config | None = field(default=None, repr=False)
+    from_env: bool = False
 
     @classmethod
     def create(cls, explicit: str | None, *, environ: Mapping[str, str], cwd: Path) -> "CliContext":
-        return cls(config_mod.resolve_path(explicit, environ=environ, cwd=cwd), environ)
+        return cls(config_mod.resolve_path(explicit, environ=environ, cwd=cwd), environ,
+                   from_env=not explicit and bool(environ.get(config_mod.CONFIG_ENV)))
 
     def config(self) -> config_mod.Config:
         if self._config is None:
@@ -124,8 +126,12 @@ class CliContext:
             try:
                 self._config = config_mod.load(self.config_path, environ=self.environ)
             except config_mod.ConfigError as exc:
-                fail(f"{exc.path}: " + problems_message(exc.problems, "the configuration"))
+                fail(f"{exc.path}{self._source()}: " + problems_message(exc.problems, "the configuration"))
         return self._config
+
+    def _source(self) -> str:
+        """Where the config path came from, when it was not --config."""
+        return f" (from ${config_mod.CONFIG_ENV})" if self.from_env else ""
 
     def database(self) -> Path:
         """The configured database path, once it is known to be usable."""
