@@ -81,7 +81,7 @@ class Daemon:
         if self.sender:
             self.sender.start()
         scheduler.start()
-        log.info("watching %d feeds; database %s", len(self.config.feeds), self.config.database)
+        log.info("watching %d feed(s); database %s", len(self.config.feeds), self.config.database)
         try:
             self.parts.stop.wait()
         finally:
