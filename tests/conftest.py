@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from alerts_support import Mailbox, Webhook
 from httpserver import LoopbackServer
 from watcher.client import Client, NetworkPolicy
 
@@ -49,3 +50,27 @@ def loopback_client(loopback_policy: NetworkPolicy) -> Iterator[Client]:
         yield client
 
 # </fixtures: client> ------------------------------------------------------
+
+
+# -- alerts: a loopback webhook endpoint and SMTP server ---------------------
+
+@pytest.fixture
+def hook() -> Iterator[Webhook]:
+    server = Webhook()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hooks() -> Iterator[list[Webhook]]:
+    servers = [Webhook(), Webhook()]
+    yield servers
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    server = Mailbox()
+    yield server
+    server.close()

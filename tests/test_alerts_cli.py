@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from alerts_support import Clock, Webhook, open_store, queue_story, write_config
+from alerts_support import Clock, open_store, queue_story, write_config
 from watcher.cli import main
 from watcher.sender import Sender
 
@@ -33,14 +33,6 @@ def watcher(cfg, *args):
                               capture_output=True, text=True, timeout=120)
     result = CliRunner().invoke(main, ["--config", str(cfg.path), *args], catch_exceptions=False)
     return Done(result.exit_code, result.stdout, result.stderr)
-
-
-@pytest.fixture
-def hooks():
-    servers = [Webhook(), Webhook()]
-    yield servers
-    for server in servers:
-        server.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import re
 import markdown
 import pytest
 
-from alerts_support import Mailbox, Webhook
 from watcher.config import ChannelConfig
 from watcher.message import AlertContent, HitLine, Limits, Message, RuleLine, render
 from watcher.notifier import Notifier, check_channels, safe_url
@@ -22,20 +21,6 @@ HOSTILE = AlertContent(
     rules=(RuleLine("tr-sy", "Turkey–Syria defence", "high", (
         HitLine("Türkiye", "turkey", "title", "Türkiye <i>and</i> Syria <@&123> <!channel>"),)),),
     also=("Anadolu Agency",))
-
-
-@pytest.fixture
-def hook():
-    server = Webhook()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def mailbox():
-    server = Mailbox()
-    yield server
-    server.close()
 
 
 def channel(url: str, fmt: str = "text", name: str = "ops") -> ChannelConfig:

@@ -6,27 +6,10 @@ from __future__ import annotations
 import random
 import threading
 
-import pytest
-
-from alerts_support import (NOW, Clock, Mailbox, Webhook, open_store, queue_story, wait_for,
+from alerts_support import (NOW, Clock, Webhook, open_store, queue_story, wait_for,
                             write_config)
 from watcher import outbox
 from watcher.sender import Sender
-
-
-@pytest.fixture
-def hooks():
-    servers = [Webhook(), Webhook()]
-    yield servers
-    for server in servers:
-        server.close()
-
-
-@pytest.fixture
-def mailbox():
-    server = Mailbox()
-    yield server
-    server.close()
 
 
 def two_hooks(tmp_path, a: Webhook, b: Webhook, *, extra: str = "", alerts: str = ""):

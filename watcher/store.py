@@ -3,7 +3,7 @@
 This is the only module that imports ``sqlite_utils``. Other modules receive
 a :class:`Store` and use ``store.db`` (a ``sqlite_utils.Database``) for table
 operations, always inside ``store.atomic()`` when they write more than one
-row. ``with db.conn:`` is NOT atomic with sqlite-utils (it commits on its
+row. A ``with`` block on the raw connection is NOT atomic with sqlite-utils (it commits on its
 own); ``store.atomic()`` is.
 
 Timestamps are ISO-8601 UTC strings (``2026-11-21T05:12:35+00:00``), so
