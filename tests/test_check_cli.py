@@ -29,14 +29,20 @@ def test_check_reports_config_problems_with_file_and_key(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_check_reports_rule_problems_and_run_refuses_to_start(tmp_path):
+def config_with_rules(tmp_path, name: str, rules_toml: str):
+    """A watcher.toml whose only rule file is ``name`` holding ``rules_toml``."""
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "broken.toml").write_text(
-        '[[rules]]\nid = "r1"\ntitle = "Broken"\nseverity = "high"\n'
-        'condition = { any = [{ entity = "nobody" }] }\n')
+    (rules / name).write_text(rules_toml)
     config = tmp_path / "watcher.toml"
     config.write_text(f'[watcher]\nrules = ["{rules}"]\n')
+    return config
+
+
+def test_check_reports_rule_problems_and_run_refuses_to_start(tmp_path):
+    config = config_with_rules(tmp_path, "broken.toml",
+                               '[[rules]]\nid = "r1"\ntitle = "Broken"\nseverity = "high"\n'
+                               'condition = { any = [{ entity = "nobody" }] }\n')
     result = watcher("--config", str(config), "check")
     assert result.returncode == 2
     assert "broken.toml" in result.stderr and "r1" in result.stderr and "nobody" in result.stderr
@@ -62,13 +68,9 @@ def test_a_missing_config_says_how_to_fix_it(tmp_path):
 
 
 def test_check_refuses_a_rule_that_names_an_unknown_channel(tmp_path):
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.toml").write_text(
-        '[[rules]]\nid = "r1"\ntitle = "Ankara"\nseverity = "high"\nchannels = ["pager"]\n'
-        'condition = { any = [{ term = "Ankara" }] }\n')
-    config = tmp_path / "watcher.toml"
-    config.write_text(f'[watcher]\nrules = ["{rules}"]\n')
+    config = config_with_rules(tmp_path, "r.toml",
+                               '[[rules]]\nid = "r1"\ntitle = "Ankara"\nseverity = "high"\n'
+                               'channels = ["pager"]\ncondition = { any = [{ term = "Ankara" }] }\n')
     result = watcher("--config", str(config), "check")
     assert result.returncode == 2
     assert "r.toml: rule 'r1' names channel 'pager'" in result.stderr

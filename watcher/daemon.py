@@ -18,16 +18,14 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from watcher import sources
+from watcher import retention, sources
 from watcher.config import Config, FeedConfig
-from watcher.lock import InstanceLock
-from watcher.pipeline import Parts, Pipeline
+from watcher.pipeline import Parts, ThreadPipelines
 from watcher.store import Store
 
 log = logging.getLogger("watcher.daemon")
@@ -44,18 +42,16 @@ def tick_for(config: Config) -> float:
 
 
 class Daemon:
-    def __init__(self, parts: Parts, *, sender=None, maintenance: Callable[[Store], None] | None = None,
+    def __init__(self, parts: Parts, *, sender=None,
                  tick: float | None = None, grace: float = GRACE_SECONDS) -> None:
         self.parts = parts
         self.config: Config = parts.config
         self.sender = sender
-        self.maintenance = maintenance
         self.tick = tick or tick_for(parts.config)
         self.grace = grace
         self._in_flight: dict[str, Future] = {}
         self._guard = threading.Lock()
-        self._local = threading.local()
-        self._stores: list[Store] = []
+        self._pipelines = ThreadPipelines(parts, lambda: Store.open(self.config.database))
         self._pool = ThreadPoolExecutor(max_workers=self.config.network.max_connections,
                                         thread_name_prefix="poll")
 
@@ -75,7 +71,7 @@ class Daemon:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         scheduler.add_job(self._dispatch, "interval", seconds=self.tick, args=[store],
                           next_run_time=datetime.now(timezone.utc), id="dispatch")
-        if self.maintenance:
+        if self.config.keep_days:
             scheduler.add_job(self._maintain, "interval", hours=6,
                               next_run_time=datetime.now(timezone.utc), id="maintenance")
         if self.sender:
@@ -88,18 +84,23 @@ class Daemon:
             log.info("stopping: waiting up to %.0f s for polls under way", self.grace)
             scheduler.shutdown(wait=False)
             finished = self._drain()
+            if finished:
+                self._pipelines.close()
             if self.sender:
                 self.sender.stop(timeout=max(1.0, self.grace / 2))
             store.close()
         return finished
 
     def _maintain(self) -> None:
-        """Log maintenance (pruning) on a connection of its own."""
+        """Prune unmatched articles past ``[watcher] keep_days``, on a connection of its own."""
         store = Store.open(self.config.database)
         try:
-            self.maintenance(store)
+            pruned = retention.prune(store, self.config.keep_days, self.parts.clock())
+            if pruned.articles:
+                log.info("pruned %d unmatched article(s) fetched before %s (keep_days = %s)",
+                         pruned.articles, pruned.cutoff[:10], self.config.keep_days)
         except Exception:  # never let maintenance kill the scheduler thread silently
-            log.exception("maintenance failed")
+            log.exception("pruning failed")
         finally:
             store.close()
 
@@ -146,12 +147,7 @@ class Daemon:
             self.sender.wake()
 
     def _poll(self, feed: FeedConfig) -> None:
-        if not hasattr(self._local, "pipeline"):
-            store = Store.open(self.config.database)
-            with self._guard:
-                self._stores.append(store)
-            self._local.pipeline = Pipeline(self.parts, store)
-        result = self._local.pipeline.poll(feed)
+        result = self._pipelines.poll(feed)
         outcome = result.outcome
         if outcome.error:
             log.warning("%s: %s: %s", feed.name, outcome.status, outcome.error)
@@ -159,6 +155,3 @@ class Daemon:
             log.info("%s: %s, %d new, %d stored, %d alerts queued", feed.name, outcome.status,
                      outcome.entries_new, result.articles_stored, result.alerts_queued)
 
-
-def acquire_lock(config: Config) -> InstanceLock:
-    return InstanceLock(config.database).acquire()

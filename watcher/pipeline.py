@@ -324,31 +324,47 @@ class Pipeline:
                 "error": outcome.error})
 
 
-def poll_due(parts: Parts, open_store: Callable[[], Store], feeds: Sequence[FeedConfig],
-             *, workers: int) -> RunSummary:
-    """Poll ``feeds`` with ``workers`` threads, each on its own connection."""
-    local = threading.local()
-    opened: list[Store] = []
-    lock = threading.Lock()
+class ThreadPipelines:
+    """One :class:`Pipeline` per worker thread, each on its own database
+    connection (a SQLite connection is not shared between writers)."""
 
-    def work(feed: FeedConfig) -> PollResult:
+    def __init__(self, parts: Parts, open_store: Callable[[], Store]) -> None:
+        self.parts = parts
+        self.open_store = open_store
+        self._local = threading.local()
+        self._opened: list[Store] = []
+        self._lock = threading.Lock()
+
+    def poll(self, feed: FeedConfig) -> PollResult:
+        """Poll ``feed`` on this thread's pipeline; a failure of the database
+        itself becomes the feed's recorded error, never the caller's exception."""
         try:
-            if not hasattr(local, "pipeline"):
-                store = open_store()
-                with lock:
-                    opened.append(store)
-                local.pipeline = Pipeline(parts, store)
-            return local.pipeline.poll(feed)
-        except Exception as exc:   # the database itself failed: report, go on with the others
+            if not hasattr(self._local, "pipeline"):
+                store = self.open_store()
+                with self._lock:
+                    self._opened.append(store)
+                self._local.pipeline = Pipeline(self.parts, store)
+            return self._local.pipeline.poll(feed)
+        except Exception as exc:
             return PollResult(feed.url, health.Outcome(
                 health.ERROR, error=f"could not record the poll: {type(exc).__name__}: {exc}"))
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
-            results = tuple(pool.map(work, feeds))
-    finally:
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
         for store in opened:
             store.close()
+
+
+def poll_due(parts: Parts, open_store: Callable[[], Store], feeds: Sequence[FeedConfig],
+             *, workers: int) -> RunSummary:
+    """Poll ``feeds`` with ``workers`` threads, each on its own connection."""
+    pipelines = ThreadPipelines(parts, open_store)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
+            results = tuple(pool.map(pipelines.poll, feeds))
+    finally:
+        pipelines.close()
     return summarize(results)
 
 

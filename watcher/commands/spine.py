@@ -42,6 +42,7 @@ def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
     """Poll the configured feeds (forever, or --once)."""
     from watcher import pipeline
     from watcher.daemon import Daemon
+    from watcher.sender import Sender
 
     config = ctx.config()
     try:
@@ -56,14 +57,13 @@ def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
         fail(str(exc))
     store = ctx.store()
     parts = pipeline.build_parts(config, ctx.clock, matcher)
-    sender = _sender(store, config, ctx)
+    sender = Sender(store, config, ctx.clock)
     finished = True
     try:
         if once:
             _run_once(parts, store, sender, config, ctx)
         else:
-            finished = Daemon(parts, sender=sender, maintenance=_maintenance(config, ctx),
-                              grace=grace_seconds).run()
+            finished = Daemon(parts, sender=sender, grace=grace_seconds).run()
     finally:
         parts.extractor.close()
         store.close()
@@ -92,7 +92,7 @@ def _run_once(parts, store: Store, sender, config, ctx: CliContext) -> None:
         if config.channels:
             _print_delivery(sender.drain(ctx.clock()), store)
     except KeyboardInterrupt:
-        for sig, handler in previous.items():
+        for sig, handler in previous.items():   # a second Ctrl-C now must not raise in here
             signal.signal(sig, handler)
         click.echo("", err=True)
         fail("interrupted; the entries stored so far are kept, and the next `watcher run` "
@@ -100,27 +100,6 @@ def _run_once(parts, store: Store, sender, config, ctx: CliContext) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _sender(store: Store, config, ctx: CliContext):
-    from watcher.sender import Sender
-
-    sender = Sender(store, config, ctx.clock)
-    return sender
-
-
-def _maintenance(config, ctx: CliContext):
-    if not config.keep_days:
-        return None
-    from watcher.review import prune
-
-    def maintain(store: Store) -> None:
-        pruned = prune(store, config.keep_days, ctx.clock())
-        if pruned.articles:
-            logging.getLogger("watcher.daemon").info(
-                "pruned %d unmatched article(s) fetched before %s (keep_days = %s)",
-                pruned.articles, pruned.cutoff[:10], config.keep_days)
-    return maintain
 
 
 def _print_summary(summary, names: dict[str, str], configured: int) -> None:
