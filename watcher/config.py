@@ -20,6 +20,12 @@ from watcher.duration import DurationError, parse_duration
 
 DEFAULT_USER_AGENT = "watcher/0.1 (+https://github.com/watcher/watcher; self-hosted news watcher)"
 SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def severity_rank(severity: str | None) -> int:
+    """Position in SEVERITIES (lowest first); -1 for none or an unknown one."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
 CHANNEL_MODES = ("immediate", "digest")
 CHANNEL_FORMATS = ("text", "markdown", "html")
 CONFIG_ENV = "WATCHER_CONFIG"

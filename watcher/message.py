@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from watcher.config import SEVERITIES
+from watcher.config import severity_rank
 
 ZWSP = "\u200b"
 MAX_HEADLINE = 300
@@ -135,11 +135,8 @@ def load_content(db, *, article_id: int, story_id: int, channel=None) -> AlertCo
     return AlertContent(
         headline=row.get("title") or "(untitled)", source=row.get("feed") or "(unknown feed)",
         published=row.get("published"), link=row.get("url"),
-        rules=tuple(sorted(rules, key=lambda r: -_rank(r.severity))), also=also)
+        rules=tuple(sorted(rules, key=lambda r: -severity_rank(r.severity))), also=also)
 
-
-def _rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 def _rule_line(row: dict) -> RuleLine:
@@ -157,9 +154,9 @@ def _rule_line(row: dict) -> RuleLine:
 def _for_channel(rules: tuple[RuleLine, ...], channel) -> tuple[RuleLine, ...]:
     if channel is None:
         return rules
-    floor = _rank(channel.severity) if channel.severity else -1
+    floor = severity_rank(channel.severity) if channel.severity else -1
     taken = tuple(r for r in rules if ("*" in channel.rules or r.rule_id in channel.rules)
-                  and _rank(r.severity) >= floor)
+                  and severity_rank(r.severity) >= floor)
     return taken or rules
 
 

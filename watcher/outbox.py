@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
-from watcher.config import SEVERITIES, AlertsConfig, ChannelConfig
+from watcher.config import AlertsConfig, ChannelConfig, severity_rank
 from watcher.duration import parse_duration
 from watcher.store import immediate
 
@@ -32,9 +32,6 @@ MAX_ERROR = 1000
 
 
 # -- routing -------------------------------------------------------------------
-
-def _rank(severity: str | None) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 def takes(channel: ChannelConfig, match) -> bool:
@@ -46,7 +43,7 @@ def takes(channel: ChannelConfig, match) -> bool:
     if channel.name in getattr(match, "channels", ()):
         return True
     listed = "*" in channel.rules or match.rule_id in channel.rules
-    return listed and (channel.severity is None or _rank(match.severity) >= _rank(channel.severity))
+    return listed and (channel.severity is None or severity_rank(match.severity) >= severity_rank(channel.severity))
 
 
 def route(channels: Sequence[ChannelConfig], matches: Sequence) -> list[ChannelConfig]:

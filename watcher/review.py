@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from watcher.config import SEVERITIES, DedupConfig
+from watcher.config import SEVERITIES, DedupConfig, severity_rank
 from watcher.duration import DurationError, parse_duration
 from watcher import search as folded_search
 from watcher.highlight import Segment, highlight  # noqa: F401 (re-exported)
@@ -71,9 +71,6 @@ def parse_since(text: str, now: datetime) -> str:
                           f'or a date such as "2026-11-01"') from None
     return moment.astimezone(timezone.utc).isoformat()
 
-
-def severity_rank(severity: str | None) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 def filter_sql(flt: Filter, *, matched_only: bool) -> tuple[str, dict]:
