@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from alerts_support import Clock, Mailbox, Webhook, open_store, queue_story, write_config  # noqa: E402
 from watcher.config import ChannelConfig  # noqa: E402
-from watcher.message import AlertContent, HitLine, Message, RuleLine, render  # noqa: E402
-from watcher.notifier import Notifier  # noqa: E402
-from watcher.redaction import install  # noqa: E402
-from watcher.sender import Sender  # noqa: E402
+from watcher.notify.message import AlertContent, HitLine, Message, RuleLine, render  # noqa: E402
+from watcher.notify.notifier import Notifier  # noqa: E402
+from watcher.notify.redaction import install  # noqa: E402
+from watcher.notify.sender import Sender  # noqa: E402
 
 
 def drain_rate(n: int, channels: int) -> float:

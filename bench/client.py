@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from httpserver import LoopbackServer, gzip_bomb  # noqa: E402
 
-from watcher.client import Client, FetchError, NetworkPolicy  # noqa: E402
+from watcher.fetch.client import Client, FetchError, NetworkPolicy  # noqa: E402
 
 MB = 1024 * 1024
 

@@ -34,10 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watcher import identity, similarity  # noqa: E402
+from watcher.dedup import identity
+from watcher.dedup import similarity  # noqa: E402
 from watcher.config import DedupConfig  # noqa: E402
-from watcher.store import Store  # noqa: E402
-from watcher.story import Stories  # noqa: E402
+from watcher.store.database import Store  # noqa: E402
+from watcher.dedup.story import Stories  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "fixtures" / "real" / "html" / "scrapinghub"
 SEEDS = ROOT / "seeds"
@@ -225,7 +226,7 @@ def extracted_vs_gold(bodies: dict[str, str]) -> None:
     from one site (where leftover site furniture could make them alike)."""
     from urllib.parse import urlsplit
 
-    from watcher.extraction import ExtractionError, Extractor
+    from watcher.extract.extractor import ExtractionError, Extractor
     gold = json.loads((REAL / "ground-truth.json").read_text(encoding="utf-8"))
     cfg, extracted = DedupConfig(), {}
     with Extractor() as extractor:

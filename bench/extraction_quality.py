@@ -114,7 +114,7 @@ def snippet_scores(results: list[tuple[SnippetPage, str]]) -> dict[str, float]:
 # --- running the Extractor --------------------------------------------------
 
 def extract_text(extractor, html: bytes, url: str) -> str:
-    from watcher.extraction import ExtractionError
+    from watcher.extract.extractor import ExtractionError
 
     try:
         return extractor.extract(html, url=url).text
@@ -132,7 +132,7 @@ def score_snippets(extractor, pages: list[SnippetPage]) -> dict[str, float]:
 
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from watcher.extraction import Extractor
+    from watcher.extract.extractor import Extractor
 
     gold, snippets = gold_pages(), snippet_pages()
     with Extractor() as extractor:

@@ -59,7 +59,7 @@ def main() -> int:
     args.add_argument("--repeat", type=int, default=5)
     repeat = args.parse_args().repeat
     sys.path.insert(0, str(ROOT))
-    from watcher.feed import parse_feed
+    from watcher.parse.feed import parse_feed
 
     files = sorted(p for p in FEEDS.rglob("*") if p.is_file())
     per_file = {p: median_seconds(parse_feed, p.read_bytes(), repeat) for p in files}

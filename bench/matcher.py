@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watcher.matcher import Document, Matcher  # noqa: E402
-from watcher.normalisation import normalise  # noqa: E402
-from watcher.rules import load_rules  # noqa: E402
+from watcher.match.matcher import Document, Matcher  # noqa: E402
+from watcher.text.fold import normalise  # noqa: E402
+from watcher.match.rules import load_rules  # noqa: E402
 
 GOLD = ROOT.parent / "shared" / "fixtures" / "real" / "html" / "scrapinghub" / "ground-truth.json"
 COMMON = ["army", "government", "said", "training", "president", "market", "police", "minister", "company"]

@@ -27,10 +27,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from httpserver import LoopbackServer  # noqa: E402
 from newsroom import Newsroom, write_config  # noqa: E402
 
-from watcher import config as config_mod, pipeline  # noqa: E402
-from watcher.matcher import Matcher  # noqa: E402
-from watcher.rules import load_rules  # noqa: E402
-from watcher.store import Store  # noqa: E402
+from watcher import config as config_mod
+from watcher import pipeline  # noqa: E402
+from watcher.match.matcher import Matcher  # noqa: E402
+from watcher.match.rules import load_rules  # noqa: E402
+from watcher.store.database import Store  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 
 

@@ -26,10 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watcher import backtest, export, review, search, web  # noqa: E402
-from watcher.matcher import Matcher  # noqa: E402
-from watcher.rules import load_rules  # noqa: E402
-from watcher.store import Store  # noqa: E402
+from watcher.review import backtest
+from watcher.review import export
+from watcher.review import queries as review
+from watcher.review import search
+from watcher.web import server as web  # noqa: E402
+from watcher.match.matcher import Matcher  # noqa: E402
+from watcher.match.rules import load_rules  # noqa: E402
+from watcher.store.database import Store  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)
 PHRASE = '"joint training"'

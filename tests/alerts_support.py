@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from watcher import config as config_mod
-from watcher.store import Store
+from watcher.store.database import Store
 
 NOW = datetime(2025, 11, 21, 6, 0, tzinfo=timezone.utc)   # in the past, for subprocess runs on the real clock
 
@@ -203,7 +203,7 @@ class Clock:
 def queue_story(store: Store, cfg, title: str, *, rule: str = "tr-sy-defence", severity: str = "high",
                 now=None, **kw) -> tuple[int, int]:
     """What the pipeline does for a matched article: rows + outbox in one transaction."""
-    from watcher import outbox
+    from watcher.notify import outbox
     story, article = add_article(store, title=title, rules=((rule, "Turkey–Syria defence", severity),), **kw)
     with store.atomic() as db:
         outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch(rule, severity=severity)],

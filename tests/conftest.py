@@ -8,7 +8,7 @@ import pytest
 
 from alerts_support import Mailbox, Webhook
 from httpserver import LoopbackServer
-from watcher.client import Client, NetworkPolicy
+from watcher.fetch.client import Client, NetworkPolicy
 
 TEST_USER_AGENT = "watcher-tests/1 (+loopback)"
 

@@ -139,7 +139,7 @@ def watcher(config: Path, *args: str):
     """`watcher --config CONFIG ARGS...` in-process through the real CLI."""
     from click.testing import CliRunner
 
-    from watcher.cli import main
+    from watcher.cli.main import main
 
     return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
 

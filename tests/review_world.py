@@ -23,7 +23,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from httpserver import LoopbackServer
-from watcher.cli import main
+from watcher.cli.main import main
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

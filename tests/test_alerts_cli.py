@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from alerts_support import Clock, open_store, queue_story, write_config
-from watcher.cli import main
-from watcher.sender import Sender
+from watcher.cli.main import main
+from watcher.notify.sender import Sender
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 
@@ -29,7 +29,7 @@ class Done:
 def watcher(cfg, *args):
     """The CLI in this process (fast); `run` in a real process, as a user starts it."""
     if args[0] == "run":
-        return subprocess.run([sys.executable, "-m", "watcher.cli", "--config", str(cfg.path), *args],
+        return subprocess.run([sys.executable, "-m", "watcher", "--config", str(cfg.path), *args],
                               capture_output=True, text=True, timeout=120)
     result = CliRunner().invoke(main, ["--config", str(cfg.path), *args], catch_exceptions=False)
     return Done(result.exit_code, result.stdout, result.stderr)

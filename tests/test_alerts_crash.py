@@ -33,7 +33,7 @@ WORDS = ("harbour lantern orchard violin glacier copper meadow falcon quarry rib
 
 FORK_SERVER = r"""
 import os, sys
-import apprise, watcher.cli, watcher.pipeline, watcher.sender, watcher.daemon, watcher.rules, watcher.matcher
+import apprise, watcher.cli.main, watcher.pipeline, watcher.notify.sender, watcher.daemon.scheduler, watcher.match.rules, watcher.match.matcher
 apprise.Apprise.instantiate("json://127.0.0.1:9/warm")      # load apprise's plugins once
 args, log = sys.argv[1:-1], sys.argv[-1]
 for line in sys.stdin:
@@ -43,7 +43,7 @@ for line in sys.stdin:
         os.dup2(fd, 1); os.dup2(fd, 2)
         code = 0
         try:
-            watcher.cli.main(args, prog_name="watcher")
+            watcher.cli.main.main(args, prog_name="watcher")
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -234,7 +234,7 @@ url = "{box.url()}"
 name = "hook"
 url = "{hook.url()}"
 """)
-            daemon = subprocess.Popen([sys.executable, "-m", "watcher.cli", "--config", str(config), "run"],
+            daemon = subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(config), "run"],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
                 wait_for(lambda: len(hook.titles()) == 3, timeout=60)

@@ -10,10 +10,10 @@ import pytest
 
 import review_world
 from review_world import RULES_V1, RULES_V2, invoke
-from watcher import backtest
-from watcher.matcher import Matcher
-from watcher.rules import load_rules
-from watcher.store import Store
+from watcher.review import backtest
+from watcher.match.matcher import Matcher
+from watcher.match.rules import load_rules
+from watcher.store.database import Store
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from newsroom import ROOT
 
 
 def watcher(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "watcher.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "watcher", *args], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=120)
 
 

@@ -1,5 +1,5 @@
 """The command line under user mistakes and odd states, as a user runs it
-(`python -m watcher.cli` in a subprocess): every mistake ends in one line on
+(`python -m watcher` in a subprocess): every mistake ends in one line on
 stderr that names what is wrong and how to fix it, exit code 2 — never a
 traceback. Ctrl-C ends `run --once` and `backtest` with a short message
 (exit 130), and the next run picks up what the interrupted one left.
@@ -22,14 +22,14 @@ import pytest
 
 from httpserver import LoopbackServer
 from newsroom import Newsroom, rows, watcher, write_config
-from watcher.lock import InstanceLock
+from watcher.daemon.lock import InstanceLock
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "tests" / "data" / "review_rules" / "v1"     # tr-sy-defence, drones, football
 
 
 def cli(config: Path | None, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "watcher.cli"] + (["--config", str(config)] if config else []) + list(args)
+    command = [sys.executable, "-m", "watcher"] + (["--config", str(config)] if config else []) + list(args)
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,
                           env={**os.environ, "COLUMNS": "120", **(env or {})})
 
@@ -226,7 +226,7 @@ def test_tables_fit_a_120_column_terminal(world):
 
 
 def _start(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "watcher.cli", "--config", str(config), *args],
+    return subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(config), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 

@@ -16,9 +16,9 @@ import pytest
 
 from conftest import TEST_USER_AGENT
 from httpserver import TLS_CERT, LoopbackServer, SilentListener, free_port, gzip_bomb, zeros
-from watcher import address
-from watcher.client import Client, FetchError, NetworkPolicy, parse_retry_after
-from watcher.decompression import ACCEPT_ENCODING
+from watcher.fetch import address
+from watcher.fetch.client import Client, FetchError, NetworkPolicy, parse_retry_after
+from watcher.fetch.decompression import ACCEPT_ENCODING
 
 KB, MB = 1024, 1024 * 1024
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

@@ -22,7 +22,7 @@ def server():
 
 
 def start(config, *args):
-    return subprocess.Popen([sys.executable, "-m", "watcher.cli", "--config", str(config), "run", *args],
+    return subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(config), "run", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -55,7 +55,7 @@ def test_daemon_polls_refuses_a_second_instance_and_stops_on_sigterm(tmp_path, s
     daemon = start(config)
     try:
         assert wait_for(lambda: count(db, "SELECT count(*) FROM articles") == 5), daemon.stderr
-        second = subprocess.run([sys.executable, "-m", "watcher.cli", "--config", str(config), "run", "--once"],
+        second = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
                                 capture_output=True, text=True, timeout=60)
         assert second.returncode == 2
         assert "already running" in second.stderr and "Traceback" not in second.stderr
@@ -67,7 +67,7 @@ def test_daemon_polls_refuses_a_second_instance_and_stops_on_sigterm(tmp_path, s
         if daemon.poll() is None:
             daemon.kill()
     # The lock is released: a new run works.
-    again = subprocess.run([sys.executable, "-m", "watcher.cli", "--config", str(config), "run", "--once"],
+    again = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
 
@@ -98,7 +98,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, server)
                             "(SELECT 1 FROM articles a WHERE a.id = e.article_id)").fetchone()[0] == 0
         conn.close()
     assert kills >= 8, f"only {kills} of {runs} kills landed while the watcher was working"
-    final = subprocess.run([sys.executable, "-m", "watcher.cli", "--config", str(config), "run", "--once"],
+    final = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
                            capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr
     conn = sqlite3.connect(db)

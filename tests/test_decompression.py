@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from watcher.decompression import CorruptBody, Decoder, TooLarge
+from watcher.fetch.decompression import CorruptBody, Decoder, TooLarge
 
 TEXT = ("Türkiye ve Suriye savunma işbirliği anlaşması imzaladı. " * 400).encode()
 

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from httpserver import LoopbackServer
 from newsroom import REAL, ROOT, article_html, rows, seed_texts
-from watcher.cli import main
-from watcher.identity import canonical_url
+from watcher.cli.main import main
+from watcher.dedup.identity import canonical_url
 
 FEEDS = REAL / "feeds" / "rss-parser"
 EVERYTHING = """[[rules]]

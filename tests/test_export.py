@@ -11,8 +11,9 @@ import pytest
 
 import review_world
 from review_world import invoke
-from watcher import export, review
-from watcher.store import Store
+from watcher.review import export
+from watcher.review import queries as review
+from watcher.store.database import Store
 
 KEYS = {"id", "url", "feed", "title", "published", "fetched_at", "language", "text", "extraction",
         "matched", "rules", "canonical_url", "story", "duplicate_of", "join_reason", "join_similarity",

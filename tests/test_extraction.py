@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.extraction import Extracted, ExtractionError, Extractor
+from watcher.extract.extractor import Extracted, ExtractionError, Extractor
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_HTML = ROOT.parent / "shared" / "fixtures" / "real" / "html"

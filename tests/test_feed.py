@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.feed import MAX_ENTRIES, FeedError, ParsedFeed, parse_feed
+from watcher.parse.feed import MAX_ENTRIES, FeedError, ParsedFeed, parse_feed
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
 FEEDS = REAL / "feeds"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from watcher.identity import MIN_WORDS, canonical_url, content_hash, normal_words
+from watcher.dedup.identity import MIN_WORDS, canonical_url, content_hash, normal_words
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
 
@@ -155,7 +155,7 @@ def test_normal_words_split_unspaced_scripts_and_keep_arabic_turkish_words():
 
 
 def test_a_huge_text_is_read_only_as_far_as_max_chars():
-    from watcher.identity import MAX_CHARS
+    from watcher.dedup.identity import MAX_CHARS
     huge = (TEXT + "\n") * (3 * MAX_CHARS // len(TEXT))
     assert len(huge) > 2 * MAX_CHARS
     assert content_hash(huge) == content_hash(huge[:MAX_CHARS] + " and a different ending")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from watcher import markup
+from watcher.parse import markup
 
 
 def test_visible_text_keeps_blocks_as_lines_and_drops_invisible_parts():

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from watcher.cli import main
-from watcher.normalisation import normalise_term
-from watcher.rules import load_rules
+from watcher.cli.main import main
+from watcher.text.fold import normalise_term
+from watcher.match.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -100,7 +100,7 @@ def test_bad_lines_get_an_error_line_in_place_and_exit_1(tmp_path):
 
 
 def test_undecodable_and_overlong_lines_are_errors_not_crashes(tmp_path, monkeypatch):
-    from watcher.commands import matching
+    from watcher.cli import matching
 
     monkeypatch.setattr(matching, "MAX_LINE_BYTES", 64)
     path = tmp_path / "in.jsonl"
@@ -260,7 +260,7 @@ def test_help(tmp_path, command):
     ("the Ministry of National Defense said", ["Ministry of National Defense"]),
 ])
 def test_derive_finds_names(text, names):
-    from watcher.derivation import name_candidates
+    from watcher.match.derivation import name_candidates
 
     assert [name for name, _, initial in name_candidates(text) if not initial] == names
 
@@ -273,7 +273,7 @@ def test_derive_finds_names(text, names):
     ("Abu Qasra", "Murhaf Abu Qasra", False),
 ])
 def test_derive_spelling_variants(a, b, same):
-    from watcher.derivation import _variants
+    from watcher.match.derivation import _variants
 
     assert _variants(normalise_term(a), normalise_term(b)) is same
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from watcher.matcher import MAX_SHOWN, Document, Matcher
-from watcher.rules import load_rules
+from watcher.match.matcher import MAX_SHOWN, Document, Matcher
+from watcher.match.rules import load_rules
 
 RULES = """
 [[entities]]

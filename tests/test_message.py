@@ -11,7 +11,7 @@ import markdown
 import pytest
 
 from alerts_support import NOW, add_article, open_store, write_config
-from watcher.message import (ZWSP, AlertContent, HitLine, Limits, RuleLine, clean_line, load_content,
+from watcher.notify.message import (ZWSP, AlertContent, HitLine, Limits, RuleLine, clean_line, load_content,
                              neutralise, render, render_digest, safe_link, channel_test_message)
 
 HOSTILE = "Türkiye & Syria <script>alert(1)</script> **pact** [x](javascript:alert(1)) @everyone"
@@ -200,7 +200,7 @@ class _Tags(HTMLParser):
 
 
 def real_entries():
-    from watcher.feed import FeedError, parse_feed
+    from watcher.parse.feed import FeedError, parse_feed
 
     for path in sorted(p for p in REAL_FEEDS.rglob("*") if p.is_file()):
         try:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from watcher.normalisation import at_word_end, at_word_start, normalise, normalise_term
+from watcher.text.fold import at_word_end, at_word_start, normalise, normalise_term
 
 
 @pytest.mark.parametrize("written, expected", [

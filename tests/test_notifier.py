@@ -11,8 +11,8 @@ import markdown
 import pytest
 
 from watcher.config import ChannelConfig
-from watcher.message import AlertContent, HitLine, Limits, Message, RuleLine, render
-from watcher.notifier import Notifier, check_channels, safe_url
+from watcher.notify.message import AlertContent, HitLine, Limits, Message, RuleLine, render
+from watcher.notify.notifier import Notifier, check_channels, safe_url
 
 HOSTILE = AlertContent(
     headline="Pact <script>alert(1)</script> & **bold** @everyone\r\nBcc: victim@example.com",
@@ -150,7 +150,7 @@ def test_unusable_channel_send_says_why():
 
 
 def test_check_channels_reports_routes_that_can_never_alert():
-    from watcher.rules import load_rules
+    from watcher.match.rules import load_rules
 
     rules = load_rules([Path(__file__).resolve().parents[1] / "rules"]).rules
     rule_ids = {r.id for r in rules}

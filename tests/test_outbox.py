@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from alerts_support import NOW, FakeMatch, add_article, open_store, write_config
-from watcher import outbox
+from watcher.notify import outbox
 from watcher.config import AlertsConfig
 
 CHANNELS = """

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from httpserver import LoopbackServer
 from newsroom import REAL, write_config
-from watcher.cli import main
+from watcher.cli.main import main
 
 FEEDS = sorted(p for p in (REAL / "feeds").rglob("*") if p.is_file())
 TYPES = {".json": "application/feed+json", ".atom": "application/atom+xml"}

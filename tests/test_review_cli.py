@@ -12,8 +12,8 @@ import pytest
 
 import review_world
 from review_world import invoke
-from watcher import review
-from watcher.store import Store
+from watcher.review import queries as review
+from watcher.store.database import Store
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +308,7 @@ def test_commands_on_an_empty_database(tmp_path):
     config = tmp_path / "watcher.toml"
     config.write_text(f'[watcher]\ndatabase = "{tmp_path / "w.db"}"\nrules = ["{review_world.RULES_V1}"]\n')
     from click.testing import CliRunner
-    from watcher.cli import main
+    from watcher.cli.main import main
     run = lambda *a: CliRunner().invoke(main, ["--config", str(config), *a], catch_exceptions=False)  # noqa: E731
     assert run("log").stdout.startswith("no article stored yet: `watcher run --once` polls the feeds")
     assert run("search", "anything").stdout.startswith("no article matches that search (searched for: anything;")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from watcher.rules import Group, Leaf, Near, RulesError, load_rules
-from watcher.patterns import pattern_problem, required_literal
+from watcher.match.rules import Group, Leaf, Near, RulesError, load_rules
+from watcher.match.patterns import pattern_problem, required_literal
 
 ENTITIES = """
 [[entities]]

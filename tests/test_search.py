@@ -12,9 +12,11 @@ import pytest
 
 import review_world
 from review_world import invoke
-from watcher import review, search, web
-from watcher.normalisation import normalise
-from watcher.store import MIGRATIONS, Store
+from watcher.review import queries as review
+from watcher.review import search
+from watcher.web import server as web
+from watcher.text.fold import normalise
+from watcher.store.database import MIGRATIONS, Store
 
 
 @pytest.fixture(scope="module")

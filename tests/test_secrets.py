@@ -23,13 +23,13 @@ import pytest
 from click.testing import CliRunner
 
 from alerts_support import Clock, Mailbox, Webhook, free_port, open_store, queue_story, write_config
-from watcher import redaction
-from watcher.cli import main
+from watcher.notify import redaction
+from watcher.cli.main import main
 from watcher.config import ChannelConfig
-from watcher.message import Message
-from watcher.notifier import Notifier, check_channels, safe_url
-from watcher.redaction import Redactor, secret_parts
-from watcher.sender import Sender
+from watcher.notify.message import Message
+from watcher.notify.notifier import Notifier, check_channels, safe_url
+from watcher.notify.redaction import Redactor, secret_parts
+from watcher.notify.sender import Sender
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 CANARY = re.compile(r"CANARY\w*|4242424242|mail-pass")
@@ -152,7 +152,7 @@ def test_no_secret_in_the_database_or_cli_output(tmp_path, servers, no_internet)
     env = {**os.environ, **no_internet}
 
     # The DEBUG run as a user starts it (its own process: real logging set-up)...
-    run = subprocess.run([sys.executable, "-m", "watcher.cli", "--config", str(cfg.path), "run", "--once",
+    run = subprocess.run([sys.executable, "-m", "watcher", "--config", str(cfg.path), "run", "--once",
                           "--log-level", "DEBUG"], capture_output=True, text=True, timeout=120, env=env)
     out = run.stdout + run.stderr
     assert "alerts: 4 sent, 6 failed (will retry), 0 dead" in out

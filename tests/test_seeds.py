@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from watcher.matcher import Document, Matcher
-from watcher.normalisation import normalise_term
-from watcher.rules import load_rules
+from watcher.match.matcher import Document, Matcher
+from watcher.text.fold import normalise_term
+from watcher.match.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))

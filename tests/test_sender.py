@@ -8,8 +8,8 @@ import threading
 
 from alerts_support import (NOW, Clock, Webhook, open_store, queue_story, wait_for,
                             write_config)
-from watcher import outbox
-from watcher.sender import Sender
+from watcher.notify import outbox
+from watcher.notify.sender import Sender
 
 
 def two_hooks(tmp_path, a: Webhook, b: Webhook, *, extra: str = "", alerts: str = ""):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from watcher.config import DedupConfig
-from watcher.similarity import (
+from watcher.dedup.similarity import (
     FingerprintIndex, distance, fingerprint, resemblance, shingle_set,
 )
 
@@ -203,7 +203,7 @@ def test_index_grows_and_reports_its_memory():
 def test_real_pages_through_the_extractor_join_their_clean_gold_text(gold):
     """The same article as two sites give it: the real page with its navigation,
     captions and links, extracted by the watcher, against the clean gold text."""
-    from watcher.extraction import Extractor
+    from watcher.extract.extractor import Extractor
     urls = {key: row["url"] for key, row in
             json.loads((PAGES / "ground-truth.json").read_text(encoding="utf-8")).items()}
     keys = list(gold)[::9]                                    # 13 pages from all over the set
@@ -234,7 +234,7 @@ def test_site_furniture_left_around_two_different_articles_does_not_join_them(go
 
 
 def test_short_lines_do_not_count():
-    from watcher.similarity import content_words
+    from watcher.dedup.similarity import content_words
     text = "Home\nWorld | Sport\nShare on Facebook\n" + TEXT_LINE + "\n© 2026 Daily Sabah\nPrivacy Policy"
     assert content_words(text) == content_words(TEXT_LINE)
     assert fingerprint(text * 5) == fingerprint(TEXT_LINE * 5)

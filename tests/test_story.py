@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from watcher.config import DedupConfig
-from watcher.identity import canonical_url, content_hash
-from watcher.similarity import fingerprint
-from watcher.store import Store
-from watcher.story import Stories
+from watcher.dedup.identity import canonical_url, content_hash
+from watcher.dedup.similarity import fingerprint
+from watcher.store.database import Store
+from watcher.dedup.story import Stories
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"

@@ -16,7 +16,7 @@ import pytest
 
 import review_world
 from review_world import invoke
-from watcher import web
+from watcher.web import server as web
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -265,7 +265,7 @@ def test_bad_filter_values_show_a_message_not_an_error(site):
 
 
 def test_every_page_works_on_a_new_empty_database(tmp_path):
-    from watcher.store import Store
+    from watcher.store.database import Store
     Store.open(tmp_path / "empty.db").close()
     server = web.WebServer(web.WebSettings(database=tmp_path / "empty.db", port=0), clock=clock)
     url = server.start()
@@ -325,7 +325,7 @@ def test_watcher_serve_runs_until_stopped(world):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", "--config", str(world.config), "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(world.config), "serve",
                              "--port", str(port)], stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30

@@ -22,14 +22,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from watcher import health, identity, outbox, search, similarity, sources
-from watcher.client import Client, FetchError, NetworkPolicy
+from watcher import health
+from watcher.dedup import identity
+from watcher.notify import outbox
+from watcher.review import search
+from watcher.dedup import similarity
+from watcher.sources import schedule as sources
+from watcher.fetch.client import Client, FetchError, NetworkPolicy
 from watcher.config import Config, FeedConfig
-from watcher.extraction import ExtractionError, Extractor
-from watcher.feed import FeedEntry, FeedError, ParsedFeed, parse_feed
-from watcher.matcher import Document, Matcher, RuleMatch
-from watcher.store import Store
-from watcher.story import Placement, Stories
+from watcher.extract.extractor import ExtractionError, Extractor
+from watcher.parse.feed import FeedEntry, FeedError, ParsedFeed, parse_feed
+from watcher.match.matcher import Document, Matcher, RuleMatch
+from watcher.store.database import Store
+from watcher.dedup.story import Placement, Stories
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
                "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")

@@ -1,0 +1,278 @@
+"""What every CLI command shares: finding and loading the config, opening the
+store, fitting tables to the terminal, and turning user mistakes into a
+one-line message and exit code 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from watcher import config as config_mod
+from watcher import timestamp
+from watcher.store.database import Store, StoreError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130          # the shell's convention for Ctrl-C (128 + SIGINT)
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def utc_now() -> datetime:
+    """The real clock, handed to the library by the shells (the library never reads it)."""
+    return datetime.now(timezone.utc)
+
+
+def fail(message: str, code: int = EXIT_USER_ERROR) -> None:
+    click.echo(f"watcher: {message}", err=True)
+    raise SystemExit(code)
+
+
+def problems_message(problems: Sequence[object], what: str) -> str:
+    """One problem on one line; several as a list under a heading."""
+    if len(problems) == 1:
+        return str(problems[0])
+    return f"{len(problems)} problems in {what}:\n" + "\n".join(f"  - {p}" for p in problems)
+
+
+class WatcherGroup(click.Group):
+    """click's group, but every command-line mistake is one line naming the
+    command and where to look, and Ctrl-C is a short message (exit 130)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            _usage_error(exc)
+        except click.ClickException as exc:       # e.g. -o FILE that cannot be opened
+            fail(_sentence(exc.format_message()), EXIT_USER_ERROR if exc.exit_code in (1, 2) else exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            fail("interrupted", EXIT_INTERRUPTED)
+        raise SystemExit(code if isinstance(code, int) else 0)
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["watcher.command"] = (name, command)
+        return name, command, rest
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:     # click leaves out the context of some parse errors
+            if exc.ctx is None and "watcher.command" in ctx.meta:
+                name, command = ctx.meta["watcher.command"]
+                exc.ctx = click.Context(command, info_name=name, parent=ctx)
+            raise
+
+
+def _usage_error(exc: click.UsageError) -> None:
+    command = exc.ctx.command_path if exc.ctx else "watcher"
+    message = _sentence(exc.format_message())
+    if message.endswith("?"):                      # "Did you mean 'status'?"
+        fail(message if command == "watcher" else f"{command}: {message}")
+    wants_usage = message.startswith(("missing argument", "got unexpected extra argument"))
+    hint = f"usage: {exc.ctx.get_usage().removeprefix('Usage: ')}; " if exc.ctx and wants_usage else ""
+    click.echo(f"{command}: {message} ({hint}see `{command} --help`)", err=True)
+    raise SystemExit(EXIT_USER_ERROR)
+
+
+def _sentence(message: str) -> str:
+    message = " ".join(message.split()).rstrip(".")
+    return message[:1].lower() + message[1:]
+
+
+class Id(click.ParamType):
+    """A row id (a whole number from 1), with where to find one when it is not."""
+
+    name = "ID"
+
+    def __init__(self, thing: str, listed_by: str) -> None:
+        self.thing, self.listed_by = thing, listed_by
+
+    def convert(self, value, param, ctx):
+        try:
+            number = int(str(value).strip().lstrip("#"))
+        except ValueError:
+            number = 0
+        if number < 1:
+            self.fail(f"{value!r} is not {self.thing} id: give the number {self.listed_by} shows", param, ctx)
+        return number
+
+
+@dataclass
+class CliContext:
+    config_path: Path
+    environ: Mapping[str, str]
+    _config: config_mod.Config | None = field(default=None, repr=False)
+    from_env: bool = False
+
+    @classmethod
+    def create(cls, explicit: str | None, *, environ: Mapping[str, str], cwd: Path) -> "CliContext":
+        return cls(config_mod.resolve_path(explicit, environ=environ, cwd=cwd), environ,
+                   from_env=not explicit and bool(environ.get(config_mod.CONFIG_ENV)))
+
+    def config(self) -> config_mod.Config:
+        if self._config is None:
+            if self.config_path.is_dir():
+                inside = self.config_path / config_mod.DEFAULT_CONFIG_NAME
+                fail(f"{self.config_path} is a folder, not a config file; pass --config "
+                     f"{inside if inside.is_file() else 'PATH/TO/watcher.toml'}")
+            try:
+                self._config = config_mod.load(self.config_path, environ=self.environ)
+            except config_mod.ConfigError as exc:
+                fail(f"{exc.path}{self._source()}: " + problems_message(exc.problems, "the configuration"))
+        return self._config
+
+    def _source(self) -> str:
+        """Where the config path came from, when it was not --config."""
+        return f" (from ${config_mod.CONFIG_ENV})" if self.from_env else ""
+
+    def database(self) -> Path:
+        """The configured database path, once it is known to be usable."""
+        cfg = self.config()
+        problem = database_problem(cfg)
+        if problem:
+            fail(problem)
+        return cfg.database
+
+    def store(self) -> Store:
+        path = self.database()
+        existed = path.exists()
+        try:
+            return Store.open(path)
+        except StoreError as exc:
+            if existed and not _looks_like_sqlite(path):
+                fail(f"{path} is not a watcher database (not an SQLite file); {_fix_hint(self.config())}")
+            if not existed:
+                fail(f"{exc}; check that this user can create files in {path.parent}, or fix "
+                     f"[watcher] database in {self.config().path}")
+            fail(str(exc))
+            raise  # unreachable
+
+    clock = staticmethod(utc_now)
+
+
+def database_problem(cfg: config_mod.Config) -> str | None:
+    """Why the configured database cannot be used (its folder is missing or
+    read-only, or it is a folder itself), or None."""
+    path = cfg.database
+    if str(path) == ":memory:":
+        return None
+    where = f"fix [watcher] database in {cfg.path}"
+    folder = path.parent
+    if path.is_dir():
+        return f"the database {path} is a folder; {where} to name a file, e.g. {path / 'watcher.db'}"
+    if not folder.exists():
+        return f"the folder of the database {path} does not exist; create it (mkdir -p {folder}) or {where}"
+    if not folder.is_dir():
+        return f"the database {path} would be inside {folder}, which is a file, not a folder; {where}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (f"cannot write in {folder}, the folder of the database (SQLite keeps its journal "
+                f"beside it); give this user write access to it or {where}")
+    return None
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError:
+        return True                                # let SQLite's own message speak
+    return head in (b"", SQLITE_MAGIC)
+
+
+def _fix_hint(cfg: config_mod.Config) -> str:
+    return f"fix [watcher] database in {cfg.path}, or move that file away to start a new log there"
+
+
+short_time = timestamp.short
+
+
+def terminal_width() -> int | None:
+    """Columns to fit tables to: $COLUMNS, else the terminal's width; None when
+    the output goes to a pipe or a file (scripts and grep get whole cells)."""
+    import sys
+
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    try:
+        return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def table(records: list[dict], columns: list[str], *, width: int = 60,
+          flex: Sequence[str | tuple[str, int]] = (),
+          headers: Mapping[str, str] | None = None, max_width: int | None = None) -> str:
+    """A plain-text table for people (``--json`` is for scripts). Cells are cut
+    at ``width``; then the ``flex`` columns, in that order, are cut further
+    (each down to its floor: 12 characters, or ``(column, floor)``) until the
+    table fits the terminal. A column may be named twice, with a lower floor."""
+    from tabulate import tabulate
+
+    if not records:
+        return "(none)"
+    names = [(headers or {}).get(c, c.replace("_", " ")) for c in columns]
+    rows = [[_cell(c, r.get(c), width) for c in columns] for r in records]
+    limit = max_width or terminal_width()
+    widths = [max(len(n) + 2, *(len(row[i]) for row in rows)) for i, n in enumerate(names)]
+    excess = sum(widths) + 2 * (len(columns) - 1) - limit if limit else 0
+    for item in flex:
+        name, floor = item if isinstance(item, tuple) else (item, 12)
+        i = columns.index(name)
+        if excess <= 0 or widths[i] <= floor:
+            continue
+        room = max(floor, len(names[i]) + 2, widths[i] - excess)
+        excess -= widths[i] - room
+        widths[i] = room
+        for row in rows:
+            row[i] = cut(row[i], room)
+    return tabulate(rows, headers=names)
+
+
+def _cell(key: str, value, width: int = 60) -> str:
+    if value is None:
+        return "-"
+    if key.endswith(("_poll", "_due", "_at", "_success", "published")) or key in ("time",):
+        value = short_time(str(value))
+    return cut(" ".join(printable(str(value)).split()), width)
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text from feeds, safe for a terminal: no escapes, carriage returns or bidi
+    overrides (tabs and newlines stay)."""
+    return _UNPRINTABLE.sub("", text)
+
+
+def cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def setup_logging(level: str, config: config_mod.Config) -> None:
+    """Log to stderr; channel secrets are redacted from every record, and
+    apprise/urllib3 (which print tokens at DEBUG) are kept at WARNING."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    try:
+        from watcher.notify.redaction import install as install_redaction
+        install_redaction(handler, config.channels)
+    except ImportError:  # pragma: no cover - the alerts part is not built yet
+        pass
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("apprise", "urllib3", "httpx", "httpcore", "apscheduler", "trafilatura",
+                  "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

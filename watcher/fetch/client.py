@@ -1,0 +1,522 @@
+"""The guarded HTTP client: the only module that imports httpx (and httpcore).
+
+Every fetch of a feed or a page goes through ``Client.get``, which
+
+* refuses anything but http:// and https://, and follows redirects itself
+  (at most ``max_redirects``), checking every hop;
+* resolves host names itself and connects only to addresses that pass
+  ``watcher.address.refusal`` (no loopback, private, link-local, ... unless
+  ``allow_private`` covers them); the connected socket's peer is checked again,
+  so a DNS answer that changes between look-ups cannot slip through, while
+  TLS SNI and the Host header still carry the host name;
+* holds a TOTAL wall-clock deadline for DNS, connect, TLS, headers, every
+  redirect and every body read (each socket operation waits at most for the
+  time left), so a server that trickles or hangs is cut at the deadline;
+* caps the raw and the decoded body (``max_bytes``), refusing early on a large
+  Content-Length and stopping a decompression bomb as soon as it passes the cap;
+* returns HTTP error statuses as a ``Response`` and raises ``FetchError`` with a
+  ``kind`` and a message naming the URL for everything else.
+
+One ``Client`` may be shared by several threads (the deadline is per thread).
+Cookies are never kept, and proxy/netrc settings from the environment are
+ignored; ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` are honoured for private CAs.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from ipaddress import IPv4Network, IPv6Network, ip_network
+
+import httpcore
+import httpx
+
+from watcher.fetch import address
+from watcher.fetch.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, TooLarge
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+DEFAULT_ACCEPT = "*/*"
+_DNS_SLOTS = 16                   # look-ups at once; a hung one costs a slot, not the deadline
+
+_PASSWORD_IN_URL = re.compile(r"(://[^/@\s:]*:)[^/@\s]*@")   # messages never show a URL's password
+Resolver = Callable[[str, int], Sequence[str]]
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    timeout: float            # TOTAL deadline per request incl. redirects, seconds
+    user_agent: str
+    max_redirects: int = 5
+    allow_private: tuple[IPv4Network | IPv6Network, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (self.timeout > 0 and math.isfinite(self.timeout)):
+            raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
+        if self.max_redirects < 0:
+            raise ValueError(f"max_redirects must be 0 or more, got {self.max_redirects!r}")
+        # CIDR strings are accepted for convenience and stored as networks.
+        nets = tuple(ip_network(n, strict=False) if isinstance(n, str) else n for n in self.allow_private)
+        object.__setattr__(self, "allow_private", nets)
+
+
+@dataclass(frozen=True)
+class Response:
+    url: str                  # final URL after redirects
+    status: int               # any HTTP status, 304 included
+    headers: tuple[tuple[str, str], ...]   # (lower-case name, value) as received
+    body: bytes               # decoded (gunzipped) body, capped
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    retry_after: float | None # seconds, parsed from Retry-After (delta or date) on 429/503
+
+    def header(self, name: str) -> str | None:
+        """The header's value (several values joined by ", "), or None."""
+        values = [v for k, v in self.headers if k == name.lower()]
+        return ", ".join(values) if values else None
+
+
+class FetchError(Exception):
+    """A fetch failed below HTTP. ``kind`` is one of 'timeout', 'too_large',
+    'private_address', 'redirects', 'scheme', 'connection', 'tls', 'protocol'."""
+
+    def __init__(self, kind: str, url: str, detail: str) -> None:
+        super().__init__(_PASSWORD_IN_URL.sub(r"\1***@", f"{url}: {detail}"))
+        self.kind = kind
+        self.url = url
+        self.detail = detail
+
+
+class Client:
+    """Fetches URLs under a ``NetworkPolicy``. Use as a context manager or call ``close``.
+
+    ``clock`` (aware UTC) is used for a Retry-After date only when the answer
+    has no Date header; ``resolver(host, port) -> [ip, ...]`` replaces the
+    system resolver (tests)."""
+
+    def __init__(self, policy: NetworkPolicy, *, clock: Callable[[], datetime] | None = None,
+                 resolver: Resolver | None = None) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._deadlines = _Deadlines()
+        lookups = _Lookups(resolver or _system_resolve, _DNS_SLOTS)
+        backend = _GuardedBackend(policy.allow_private, self._deadlines, lookups)
+        self._http = httpx.Client(transport=_Transport(backend), follow_redirects=False,
+                                  trust_env=False, cookies=_no_cookies())
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, url: str, *, max_bytes: int, etag: str | None = None,
+            last_modified: str | None = None, accept: str | None = None) -> Response:
+        deadline = time.monotonic() + self._policy.timeout
+        headers = self._headers(etag, last_modified, accept)
+        current = url
+        with self._deadlines.until(deadline):
+            for _ in range(self._policy.max_redirects + 1):
+                result = self._hop(url, current, headers, max_bytes, deadline)
+                if isinstance(result, Response):
+                    return result
+                current = result
+        raise FetchError("redirects", url, f"more than {self._policy.max_redirects} redirects "
+                         f"(the last one to {current}); giving up")
+
+    def _headers(self, etag: str | None, last_modified: str | None, accept: str | None) -> dict:
+        headers = {"User-Agent": self._policy.user_agent, "Accept": accept or DEFAULT_ACCEPT,
+                   "Accept-Encoding": ACCEPT_ENCODING,
+                   "If-None-Match": etag, "If-Modified-Since": last_modified}
+        return {k: _header_value(v) for k, v in headers.items() if _header_value(v)}
+
+    def _hop(self, url: str, current: str, headers: dict, max_bytes: int,
+             deadline: float) -> Response | str:
+        """One request to ``current``: a Response, or the next URL to go to."""
+        hop = _checked_url(url, current)
+        with _translated(url, current, self._policy.timeout):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise httpx.TimeoutException("total deadline reached between redirects")
+            request = self._http.build_request("GET", hop, headers=headers,
+                                               timeout=httpx.Timeout(remaining))
+            with _sent(self._http, request) as response:
+                location = response.headers.get("location")
+                if response.status_code in REDIRECT_STATUSES and location:
+                    _drain_small(response)
+                    return _joined(url, hop, location)
+                body = _read_body(response, max_bytes, deadline)
+                return self._response(current, response, body)
+
+    def _response(self, current: str, response: httpx.Response, body: bytes) -> Response:
+        h = response.headers
+        retry_after = None
+        if response.status_code in RETRY_AFTER_STATUSES and "retry-after" in h:
+            retry_after = parse_retry_after(h["retry-after"], date=h.get("date"), clock=self._clock)
+        return Response(url=current, status=response.status_code,
+                        headers=tuple(h.multi_items()), body=body,
+                        content_type=h.get("content-type"), etag=h.get("etag"),
+                        last_modified=h.get("last-modified"), retry_after=retry_after)
+
+
+def _header_value(value: str | None) -> bytes | None:
+    """A header value as bytes (UTF-8, as servers send non-ASCII ETags), or None
+    when absent or unsafe (a line break or NUL would split the request)."""
+    if not value or any(c in value for c in "\r\n\0"):
+        return None
+    return value.encode("utf-8")
+
+
+def parse_retry_after(value: str, *, date: str | None = None,
+                      clock: Callable[[], datetime] | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value: delta-seconds, or an HTTP-date
+    measured against the answer's Date header (else ``clock``). None if unusable."""
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    when = _http_date(value)
+    now = _http_date(date) if date else None
+    if now is None and clock is not None:
+        now = clock()
+    if when is None or now is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+# --- URLs -------------------------------------------------------------------
+
+def _checked_url(url: str, hop: str) -> httpx.URL:
+    via = "" if hop == url else f"redirected to {hop}, which "
+    try:
+        parsed = httpx.URL(hop)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise FetchError("scheme", url, f"{via}is not a valid URL ({exc})") from None
+    if parsed.scheme not in ("http", "https"):
+        scheme = f"{parsed.scheme}:" if parsed.scheme else "a URL without a scheme"
+        raise FetchError("scheme", url, f"{via}uses {scheme}; only http:// and https:// URLs "
+                         "are fetched") from None
+    if not parsed.host:
+        raise FetchError("scheme", url, f"{via}has no host name") from None
+    return parsed
+
+
+def _joined(url: str, hop: httpx.URL, location: str) -> str:
+    try:
+        return str(hop.join(location.strip()))
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise FetchError("protocol", url, f"{hop} redirects to an invalid Location "
+                         f"{location!r} ({exc})") from None
+
+
+# --- the body -----------------------------------------------------------------
+
+def _read_body(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    if response.status_code in (204, 304):      # no body, whatever Content-Length says
+        return b""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _BodyTooLarge(f"the server announces {int(declared):,} bytes (Content-Length), "
+                            f"more than the {max_bytes:,}-byte limit")
+    decoder = Decoder(response.headers.get("content-encoding"), max_bytes)
+    parts, received = [], 0
+    try:
+        for chunk in response.iter_raw():
+            received += len(chunk)
+            if received > max_bytes:
+                raise _BodyTooLarge(f"the body is larger than the {max_bytes:,}-byte limit")
+            parts.append(decoder.feed(chunk))
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout(f"body incomplete ({received:,} bytes so far)")
+        parts.append(decoder.finish())
+    except TooLarge:
+        raise _BodyTooLarge(f"the body decompresses ({response.headers.get('content-encoding')}) "
+                            f"to more than the {max_bytes:,}-byte limit") from None
+    return b"".join(parts)
+
+
+def _drain_small(response: httpx.Response, limit: int = 64 * 1024) -> None:
+    """Reads a short redirect body so the connection can be reused; larger ones are dropped."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) <= limit:
+        for _ in response.iter_raw():   # raw: never decompressed
+            pass
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+# --- errors -------------------------------------------------------------------
+
+@contextmanager
+def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
+    """Turns every transport failure into a FetchError naming ``url``."""
+    via = "" if current == url else f"(redirected to {current}) "
+    try:
+        yield
+    except FetchError:
+        raise
+    except _Refused as exc:
+        raise FetchError("private_address", url, f"{via}{exc}") from None
+    except _Unresolvable as exc:
+        raise FetchError("connection", url, f"{via}{exc}") from None
+    except _BodyTooLarge as exc:
+        raise FetchError("too_large", url, f"{via}{exc}") from None
+    except CorruptBody as exc:
+        raise FetchError("protocol", url, f"{via}{exc}") from None
+    except httpx.TimeoutException:
+        raise FetchError("timeout", url, f"{via}no complete answer within {timeout:g} s "
+                         "(total deadline)") from None
+    except (httpx.HTTPError, OSError) as exc:
+        kind, detail = _classified(exc)
+        raise FetchError(kind, url, f"{via}{detail}") from None
+
+
+def _classified(exc: BaseException) -> tuple[str, str]:
+    chain = list(_chain(exc))
+    tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
+    if tls is not None:
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            return "tls", f"TLS failed: certificate verify failed ({tls.verify_message})"
+        reason = getattr(tls, "reason", None) or str(tls)
+        hint = " (does this port speak plain http?)" if reason == "WRONG_VERSION_NUMBER" else ""
+        return "tls", f"TLS failed: {reason}{hint}"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection", "connection refused (nothing listens on that port?)"
+    message = _first_message(chain)
+    if "disconnected" in message or "closed connection" in message:
+        return "connection", f"the server closed the connection early ({message})"
+    if any(isinstance(e, (httpx.ProtocolError, httpcore.ProtocolError)) for e in chain):
+        return "protocol", f"the server's answer is not valid HTTP ({message})"
+    if any(isinstance(e, (httpx.UnsupportedProtocol, httpx.InvalidURL)) for e in chain):
+        return "scheme", f"cannot be fetched ({message})"
+    if any(isinstance(e, (httpx.ReadError, httpx.WriteError)) for e in chain):
+        return "connection", f"connection lost ({message})"
+    return "connection", f"cannot connect ({message})"
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _first_message(chain: list[BaseException]) -> str:
+    for e in reversed(chain):   # the root cause says most
+        if str(e):
+            return str(e)
+    return type(chain[0]).__name__
+
+
+# --- transport: resolve, check, connect, keep to the deadline -----------------
+
+class _Refused(Exception):
+    pass
+
+
+class _Unresolvable(Exception):
+    pass
+
+
+class _Deadlines:
+    """The current thread's deadline (time.monotonic()), shared with the sockets."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def until(self, at: float) -> Iterator[None]:
+        previous = getattr(self._local, "at", None)
+        self._local.at = at
+        try:
+            yield
+        finally:
+            self._local.at = previous
+
+    def bound(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """``timeout`` shortened to the time left; ``error`` if none is left."""
+        at = getattr(self._local, "at", None)
+        if at is None:
+            return timeout
+        remaining = at - time.monotonic()
+        if remaining <= 0:
+            raise error("total deadline reached")
+        return remaining if timeout is None else min(timeout, remaining)
+
+
+class _Lookups:
+    """Name look-ups in daemon threads (getaddrinfo cannot be interrupted), at most
+    ``slots`` at once: a hung resolver costs a thread, never the deadline or a clean exit."""
+
+    def __init__(self, resolver: Resolver, slots: int) -> None:
+        self._resolver = resolver
+        self._slots = threading.BoundedSemaphore(slots)
+
+    def resolve(self, host: str, port: int, wait: float | None) -> Sequence[str]:
+        started = time.monotonic()
+        if not self._slots.acquire(timeout=wait):
+            raise httpcore.ConnectTimeout(f"no free slot to look up {host} in time")
+        outcome: list = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome.append(self._resolver(host, port))
+            except Exception as exc:  # handed to the waiting thread
+                outcome.append(exc)
+            finally:
+                self._slots.release()
+                done.set()
+
+        threading.Thread(target=run, name=f"watcher-dns {host}", daemon=True).start()
+        if not done.wait(None if wait is None else max(0.0, wait - (time.monotonic() - started))):
+            raise httpcore.ConnectTimeout(f"DNS look-up of {host} did not finish in time")
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+
+def _system_resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    def __init__(self, allow: Sequence[IPv4Network | IPv6Network], deadlines: _Deadlines,
+                 lookups: _Lookups) -> None:
+        self._allow = tuple(allow)
+        self._deadlines = deadlines
+        self._lookups = lookups
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options=None) -> httpcore.NetworkStream:
+        candidates = self._resolve(host, port, timeout)
+        allowed = [ip for ip in candidates if address.refusal(ip, self._allow) is None]
+        if not allowed:
+            ip = candidates[0]
+            raise _Refused(_refusal_message(host, ip, address.refusal(ip, self._allow)))
+        failure: Exception | None = None
+        for ip in allowed:
+            try:
+                stream = self._inner.connect_tcp(
+                    str(ip), port, self._deadlines.bound(timeout, httpcore.ConnectTimeout),
+                    local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+                continue
+            self._check_peer(host, stream)
+            return _GuardedStream(stream, self._deadlines)
+        raise failure
+
+    def _resolve(self, host: str, port: int, timeout: float | None) -> list[address.IPAddress]:
+        literal = address.parse(host)
+        if literal is not None:
+            return [literal]
+        wait = self._deadlines.bound(timeout, httpcore.ConnectTimeout)
+        try:
+            answers = self._lookups.resolve(host, port, wait)
+        except (OSError, UnicodeError) as exc:
+            raise _Unresolvable(f"cannot resolve host name {host} ({exc})") from None
+        ips = [ip for ip in map(address.parse, answers) if ip is not None]
+        if not ips:
+            raise _Unresolvable(f"cannot resolve host name {host} (no addresses)")
+        return ips
+
+    def _check_peer(self, host: str, stream: httpcore.NetworkStream) -> None:
+        sock = stream.get_extra_info("socket")
+        peer = address.parse(sock.getpeername()[0]) if sock is not None else None
+        reason = address.refusal(peer, self._allow) if peer is not None else "unknown address"
+        if reason is not None:
+            stream.close()
+            raise _Refused(_refusal_message(host, peer, reason))
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def _refusal_message(host: str, ip: object, reason: str) -> str:
+    named = "" if address.parse(host) == ip else f" ({host})"
+    return (f"refused to connect to {ip}{named}: {reason}; if this server is meant to be "
+            f"reached, add it to network.allow_private")
+
+
+class _GuardedStream(httpcore.NetworkStream):
+    """A socket stream whose every wait is cut to the time left before the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadlines: _Deadlines) -> None:
+        self._inner = inner
+        self._deadlines = deadlines
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadlines.bound(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadlines.bound(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname,
+                                      self._deadlines.bound(timeout, httpcore.ConnectTimeout))
+        return _GuardedStream(inner, self._deadlines)
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+class _Transport(httpx.HTTPTransport):
+    """httpx's transport with its connection pool on the guarded backend
+    (httpx has no public hook for the network backend)."""
+
+    def __init__(self, backend: _GuardedBackend) -> None:
+        ssl_context = httpx.create_ssl_context(trust_env=True)
+        super().__init__(verify=ssl_context, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
+            network_backend=backend)
+
+
+@contextmanager
+def _sent(http: httpx.Client, request: httpx.Request) -> Iterator[httpx.Response]:
+    response = http.send(request, stream=True)
+    try:
+        yield response
+    finally:
+        response.close()
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing: feeds must not track us, and months of cookies must not pile up."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))

@@ -1,0 +1,356 @@
+"""Search that folds text the way the matcher does.
+
+SQLite's own tokenizer (``unicode61 remove_diacritics 2``) keeps Turkish
+dotless ``ı`` apart from ``i`` (``kasim`` misses ``Kasım``) and Arabic hamza
+forms, ta marbuta and alef maqsura apart from their plain letters. So the
+watcher keeps a second FTS5 table, ``search_index`` (rowid = article id,
+columns ``title`` and ``text``), holding each article's text *as the matcher
+sees it*: ``normalisation.normalise(...).text``, a string of folded words
+separated by single spaces. A query is folded the same way and compiled into
+safe FTS5 syntax here; nothing the user types reaches FTS5 unquoted.
+
+Keeping it in sync: the pipeline calls :func:`index_article` right after it
+inserts an article, in the same transaction; a trigger on ``articles``
+deletes an article's entry when the article is deleted (pruning, or anyone
+deleting rows with another SQLite tool). A trigger cannot fold (folding is
+Python), which is why inserts go through :func:`index_article`.
+
+The query language: words are ANDed; ``OR`` between alternatives, ``NOT`` (or
+``-word``) to exclude (``ankara NOT football``, ``ankara -football``),
+``"a phrase"``, ``prefix*``, brackets.
+A word that folds into several words ("Suriye'ye" -> ``suriye ye``) is
+searched as a phrase. An Arabic word also finds itself with one or two
+one-letter prefixes written on (و ف ب ك ل: ``تركيا`` finds ``وتركيا``), as
+the matcher does. Mistakes (an unclosed bracket, ``OR`` with nothing on one
+side, nothing searchable at all) raise :class:`QueryError` with a message.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from watcher.text.highlight import Segment, highlight
+from watcher.text.fold import Normalised, normalise
+
+TABLE = "search_index"
+START, END = "\x01", "\x02"          # markers FTS5 highlight() puts around matched words
+REBUILD_BATCH = 500
+MAX_TERMS = 64               # words and phrases in one query
+MAX_DEPTH = 16               # brackets inside brackets
+_PROCLITICS = tuple("وفبكل") + ("وب", "ول", "وك", "فب", "فل", "فك")
+_KEYWORDS = {"OR", "AND", "NOT"}
+_JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad"}    # inside a word: tatweel, ZWNJ, ZWJ, soft hyphen
+_LEXER = re.compile(r'"(?P<phrase>[^"]*)"?(?P<pstar>\*?)|(?P<open>\()|(?P<close>\))|(?P<word>[^\s"()]+)')
+
+# The folded text holds only letters, digits and single spaces, so the 'ascii'
+# tokenizer (which splits at ASCII non-alphanumerics and keeps every other
+# character in a word) cuts it into exactly the normaliser's words.
+SCHEMA = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(title, text, tokenize = 'ascii')",
+    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_forget AFTER DELETE ON articles BEGIN "
+    f"DELETE FROM {TABLE} WHERE rowid = old.id; END",
+)
+
+
+class QueryError(ValueError):
+    """The search query cannot be used; the message says why and what works."""
+
+
+# -- the index ----------------------------------------------------------------
+
+def index_article(db, article_id: int, title: str | None, text: str | None) -> None:
+    """(Re)index one article's title and text. Call inside the transaction
+    that stores or updates the article."""
+    db.execute(f"DELETE FROM {TABLE} WHERE rowid = ?", (article_id,))
+    db.execute(f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
+               (article_id, fold(title), fold(text)))
+
+
+def create(db) -> None:
+    """The table and its delete trigger, filled from every stored article
+    (schema migration 4). Call inside a transaction."""
+    for statement in SCHEMA:
+        db.execute(statement)
+    rebuild(db)
+
+
+def rebuild(db) -> None:
+    """Fold every stored article again. If ``normalisation`` ever changes how
+    text folds, add a schema migration that calls this: queries are folded
+    the new way and would miss text folded the old way."""
+    db.execute(f"DELETE FROM {TABLE}")
+    last = 0
+    while True:
+        rows = db.execute("SELECT id, title, text FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+                          (last, REBUILD_BATCH)).fetchall()
+        if not rows:
+            return
+        db.conn.executemany(f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
+                       [(i, fold(title), fold(text)) for i, title, text in rows])
+        last = rows[-1][0]
+
+
+def fold(text: str | None) -> str:
+    return normalise(text or "").text
+
+
+# -- the query ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]       # folded words, searched as a phrase
+    prefix: bool = False         # the last word is a prefix
+
+
+@dataclass(frozen=True)
+class Query:
+    fts: str                     # safe FTS5 MATCH expression
+    terms: tuple[Term, ...]      # every term, in the order typed
+
+
+HELP = ('words are combined with AND; use OR between alternatives, NOT to exclude, '
+        '"quotes" for a phrase, word* for words starting with it, and brackets to group')
+
+
+def compile_query(text: str) -> Query:
+    """The user's query as a safe FTS5 expression over the folded index."""
+    tokens = _tokens(text)
+    terms = sum(isinstance(t, Term) for t in tokens)
+    if not terms:
+        raise QueryError("the search query has no word to search for; give one or more words")
+    if terms > MAX_TERMS:
+        raise QueryError(f"the search query has {terms} words and phrases; search for at most {MAX_TERMS}")
+    parser = _Parser(tokens)
+    fts = parser.expression()
+    if parser.pos < len(tokens):
+        raise QueryError(f"a closing bracket has no opening one; {HELP}")
+    return Query(fts, tuple(t for t in tokens if isinstance(t, Term)))
+
+
+def describe(query: Query) -> str:
+    """The terms as searched: ``kasim "suriye ye" savunm*``."""
+    return " ".join(('"' + " ".join(t.words) + '"' if len(t.words) > 1 else t.words[0])
+                    + ("*" if t.prefix else "") for t in query.terms)
+
+
+def _tokens(text: str) -> list:
+    out: list = []
+    for m in _LEXER.finditer(text):
+        if m.group("open"):
+            out.append("(")
+        elif m.group("close"):
+            out.append(")")
+        elif m.group("word") in _KEYWORDS:
+            out.append(m.group("word"))
+        elif m.group("word") and m.group("word")[0] == "-" and out and fold(m.group("word")):
+            out.append("NOT")                    # "ankara -football" = "ankara NOT football"
+            out.extend(_tokens(m.group("word")[1:]))
+        else:
+            raw = m.group("word") if m.group("word") is not None else m.group("phrase")
+            prefix = bool(m.group("pstar")) or (m.group("word") or "").endswith("*")
+            words = tuple(fold(raw).split())
+            if words:
+                out.append(Term(words, prefix))
+    return out
+
+
+class _Parser:
+    """or := and (OR and)* ; and := not (AND? not)* ; not := atom (NOT atom)* ;
+    atom := term | ( or ). Emits fully bracketed FTS5."""
+
+    def __init__(self, tokens: list) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.depth = 0
+
+    def peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self):
+        token = self.peek()
+        self.pos += 1
+        return token
+
+    def expression(self) -> str:
+        parts = [self.conjunction()]
+        while self.peek() == "OR":
+            self.take()
+            parts.append(self.conjunction("OR"))
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def conjunction(self, after: str | None = None) -> str:
+        parts = [self.negation(after)]
+        while self.peek() not in (None, "OR", ")"):
+            if self.peek() == "AND":
+                self.take()
+                parts.append(self.negation("AND"))
+            else:
+                parts.append(self.negation())
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def negation(self, after: str | None = None) -> str:
+        left = self.atom(after)
+        while self.peek() == "NOT":
+            self.take()
+            left = f"({left} NOT {self.atom('NOT')})"
+        return left
+
+    def atom(self, after: str | None) -> str:
+        token = self.take()
+        if isinstance(token, Term):
+            return term_fts(token)
+        if token == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"brackets are nested more than {MAX_DEPTH} deep; {HELP}")
+            inner = self.expression()
+            if self.take() != ")":
+                raise QueryError(f"a bracket is not closed; {HELP}")
+            self.depth -= 1
+            return inner
+        if token is None and self.depth:
+            raise QueryError(f"a bracket is not closed; {HELP}")
+        if after or token in _KEYWORDS:
+            raise QueryError(f"{after or token} needs a word on each side; {HELP}")
+        raise QueryError(f"brackets must hold words; {HELP}")
+
+
+def term_fts(term: Term) -> str:
+    """One term as FTS5: a quoted phrase, with its Arabic prefixed forms."""
+    star = "*" if term.prefix else ""
+    first, rest = term.words[0], term.words[1:]
+    firsts = [first]
+    if _is_arabic(first) and len(first) >= 3:
+        firsts += [p + first for p in _PROCLITICS]
+    phrases = ['"' + " ".join((f, *rest)).replace('"', '""') + '"' + star for f in firsts]
+    return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
+
+
+def _is_arabic(word: str) -> bool:
+    return "\u0600" <= word[0] <= "\u06ff"
+
+
+# -- from folded matches back to the original text --------------------------------
+
+def marked_spans(highlighted: str) -> tuple[str, list[tuple[int, int]]]:
+    """FTS5 highlight() output -> (the folded text, [(start, end)] of matched words)."""
+    plain: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos, start = 0, None
+    for part in re.split(f"([{START}{END}])", highlighted):
+        if part == START:
+            start = pos
+        elif part == END:
+            if start is not None and pos > start:
+                spans.append((start, pos))
+            start = None
+        else:
+            plain.append(part)
+            pos += len(part)
+    return "".join(plain), spans
+
+
+def original_spans(original: str, folded: str, spans: list[tuple[int, int]],
+                   upto: int | None = None) -> list[tuple[int, int]]:
+    """Folded spans mapped to offsets into ``original``. Only spans that start
+    before ``upto`` (folded offset; all when None) are mapped, and the text is
+    folded only as far as needed. [] when the index no longer agrees with the
+    text (folding rules changed since it was indexed)."""
+    wanted = [s for s in spans if upto is None or s[0] < upto]
+    if not wanted:
+        return []
+    norm = _fold_through(original, max(e for _, e in wanted))
+    if not folded.startswith(norm.text[:max(e for _, e in wanted)]):
+        return []
+    return [_whole_word(original, *norm.span(s, e)) for s, e in wanted if e <= len(norm.text)]
+
+
+def _whole_word(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span to the word around it: the folded word "ذهب" is "الذهب" as written."""
+    while start > 0 and _in_word(text[start - 1]):
+        start -= 1
+    while end < len(text) and _in_word(text[end]):
+        end += 1
+    return start, end
+
+
+def _in_word(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LMN" or char in _JOINERS
+
+
+def _fold_through(original: str, need: int) -> Normalised:
+    """The normalised form of a prefix of ``original`` long enough to map
+    folded offsets below ``need`` (the whole text at worst)."""
+    cut = need + need // 4 + 256
+    while True:
+        if cut >= len(original):
+            return normalise(original)
+        norm = normalise(original[:cut])
+        if norm.token_starts and norm.token_starts[-1] > need:
+            return norm
+        cut *= 2
+
+
+# -- snippets -------------------------------------------------------------------------
+
+SNIPPET_CHARS = 240          # about the length of FTS5's 24-word snippet
+LEAD_CHARS = 60              # context kept before the first matched word
+_MAX_SPANS = 400             # matched words considered when choosing the window
+_SPACE = re.compile(r"\s")
+
+
+def marked(original: str, highlighted: str) -> tuple[Segment, ...]:
+    """The whole of ``original`` with the words FTS5 matched marked."""
+    folded, spans = marked_spans(highlighted)
+    return highlight(original, ((s, e, "") for s, e in original_spans(original, folded, spans)))
+
+
+def snippet(original: str, highlighted: str) -> tuple[Segment, ...]:
+    """A window of ``original`` around the densest run of matched words,
+    those words marked; () when nothing matched in this column."""
+    folded, spans = marked_spans(highlighted)
+    if not spans:
+        return ()
+    spans = spans[:_MAX_SPANS]
+    best = _densest(folded, spans)
+    mapped = original_spans(original, folded, spans[best:], spans[best][0] + SNIPPET_CHARS)
+    first = mapped[0][0] if mapped else 0
+    start = _snap_start(original, max(0, first - LEAD_CHARS), first)
+    end = _snap_end(original, start + SNIPPET_CHARS, mapped[0][1] if mapped else 0)
+    inside = [(s - start, e - start, "") for s, e in mapped if s >= start and e <= end]
+    out = list(highlight(original[start:end], inside))
+    if start > 0:
+        out.insert(0, Segment("…"))
+    if end < len(original):
+        out.append(Segment("…"))
+    return tuple(out)
+
+
+def _densest(folded: str, spans: list[tuple[int, int]]) -> int:
+    """Index of the span that starts the window with the most distinct
+    matched words (then the most matched words); the earliest on a tie."""
+    best, best_score = 0, (0, 0)
+    for i, (start, _) in enumerate(spans):
+        window = [folded[s:e] for s, e in spans[i:] if e <= start + SNIPPET_CHARS - LEAD_CHARS]
+        score = (len(set(window)), len(window))
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+def _snap_start(text: str, start: int, first: int) -> int:
+    """Move ``start`` forward to a word start, not past ``first``."""
+    if start == 0:
+        return 0
+    space = _SPACE.search(text, start - 1, first)
+    return space.end() if space else start
+
+
+def _snap_end(text: str, end: int, floor: int) -> int:
+    """Move ``end`` back to a word end, not before ``floor``."""
+    if end >= len(text):
+        return len(text)
+    cut = max((m.start() for m in _SPACE.finditer(text, floor, end + 1)), default=end)
+    return cut
