@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import ParseError, XMLPullParser
 
-from watcher.parse import xmlguard
+from watcher.parse import xmlfix, xmlguard
 from watcher.parse.feed import MAX_ENTRIES, FeedEntry, FeedError, ParsedFeed
 
 MAX_URLS = 50_000            # <url> elements read per file (the sitemap protocol's maximum)
@@ -81,8 +81,9 @@ def _local(tag: str) -> str:
 
 
 def _xml(data: bytes, url: str) -> Sitemap:
+    repaired, bare = xmlfix.escape_bare_ampersands(_cut(data))
     try:
-        defused, note = xmlguard.defuse(_cut(data))
+        defused, note = xmlguard.defuse(repaired)
     except xmlguard.MarkupError as exc:
         raise FeedError(f"not a sitemap: {exc}") from None
     parser = XMLPullParser(events=("start", "end"))
@@ -141,7 +142,7 @@ def _xml(data: bytes, url: str) -> Sitemap:
             raise FeedError(f"not a sitemap: {problem}") from None
     if root_name is None:
         raise FeedError("not a sitemap: no XML element in the document")
-    notes = [note, stopped, f"{problem}; the part before it was read" if problem else None]
+    notes = [note, f"{bare} bare '&' characters were read as '&amp;'" if bare else None, stopped, f"{problem}; the part before it was read" if problem else None]
     if root_name == "sitemapindex":
         links = _absolute_unique(children, url)
         return Sitemap(feed=ParsedFeed(title=None, language=None, entries=(), warning=_join(notes)),
