@@ -72,9 +72,10 @@ def channel_name(value: str) -> str:
     return text
 
 
-def preview_url(channel: str, *, before: int | None = None) -> str:
-    base = f"https://t.me/s/{channel}"
-    return f"{base}?before={before}" if before is not None else base
+def preview_url(channel: str, *, before: int | None = None, base: str = "https://t.me") -> str:
+    """``https://t.me/s/<channel>[?before=<id>]`` (``base`` is for tests and mirrors)."""
+    page = f"{base.rstrip('/')}/s/{channel}"
+    return f"{page}?before={before}" if before is not None else page
 
 
 def permalink(channel: str, post_id: int) -> str:
