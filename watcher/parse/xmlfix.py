@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import re
 
-_BARE = re.compile(rb"&(?!(?:[A-Za-z_][\w.-]{0,63}|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});)")
+_BARE = re.compile(rb"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)"     # left as they are
+                   rb"|&(?!(?:[A-Za-z_][\w.-]{0,63}|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});)", re.S)
 
 
 def escape_bare_ampersands(data: bytes) -> tuple[bytes, int]:
-    """``data`` with each bare ``&`` written as ``&amp;``, and how many there were."""
-    return _BARE.subn(b"&amp;", data)
+    """``data`` with each bare ``&`` outside CDATA sections and comments written as
+    ``&amp;``, and how many there were."""
+    count = 0
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        nonlocal count
+        if match.group(0) != b"&":
+            return match.group(0)
+        count += 1
+        return b"&amp;"
+
+    return _BARE.sub(fix, data), count
