@@ -31,7 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 MAX_LAYERS = 3
 _MAX_URL = 8192
 _GOOGLE_HOST = re.compile(r"^(www\.)?google\.(com|[a-z]{2,3}|com?\.[a-z]{2})$")
-_NEWS_PATH = re.compile(r"^/(?:__i/rss/rd/|rss/)?articles/([A-Za-z0-9_-]{4,4096})/?$")
+_NEWS_PATH = re.compile(r"^/(?:__i/rss/rd/|rss/)?(?:articles|read)/([^/]+)/?$")
+_NEWS_ID = re.compile(r"^[A-Za-z0-9_-]{4,4096}$")
 _FEEDBURNER_HOSTS = ("feedproxy.google.com", "feeds.feedburner.com", "feeds2.feedburner.com")
 
 
@@ -133,7 +134,7 @@ def _b64(text: str) -> bytes | None:
 
 def _google_news(article_id: str) -> str | None:
     """The first http(s) string field of the id's protobuf (old-style ids), else None."""
-    data = _b64(article_id)
+    data = _b64(article_id) if _NEWS_ID.match(article_id) else None
     if not data:
         return None
     for value in _protobuf_strings(data):
