@@ -33,7 +33,11 @@ _MAX_URL = 8192
 _GOOGLE_HOST = re.compile(r"^(www\.)?google\.(com|[a-z]{2,3}|com?\.[a-z]{2})$")
 _NEWS_PATH = re.compile(r"^/(?:__i/rss/rd/|rss/)?(?:articles|read)/([^/]+)/?$")
 _NEWS_ID = re.compile(r"^[A-Za-z0-9_-]{4,4096}$")
-_FEEDBURNER_HOSTS = ("feedproxy.google.com", "feeds.feedburner.com", "feeds2.feedburner.com")
+_FEEDBURNER_HOSTS = (
+    "feedproxy.google.com",
+    "feeds.feedburner.com",
+    "feeds2.feedburner.com",
+)
 
 
 def unwrap(url: str) -> str | None:
@@ -97,7 +101,7 @@ def _target(url: str) -> str | None:
         if path.lower() == "/ck/a":
             return _bing_click(params)
         return _first_http(params, "url")
-    return None                                   # FeedBurner: the target is not in the link
+    return None  # FeedBurner: the target is not in the link
 
 
 def _first_http(params: dict[str, list[str]], *names: str) -> str | None:
@@ -110,7 +114,11 @@ def _first_http(params: dict[str, list[str]], *names: str) -> str | None:
 
 def _is_http(value: str) -> bool:
     value = value.strip()
-    if not value or len(value) > _MAX_URL or any(ch.isspace() or ord(ch) < 32 for ch in value):
+    if (
+        not value
+        or len(value) > _MAX_URL
+        or any(ch.isspace() or ord(ch) < 32 for ch in value)
+    ):
         return False
     try:
         parts = urlsplit(value)
@@ -163,7 +171,7 @@ def _protobuf_strings(data: bytes):
             length, i = _varint(data, i)
             if length is None or i is None or i + length > len(data):
                 return
-            yield data[i:i + length]
+            yield data[i : i + length]
             i += length
         elif wire == 1:
             i += 8

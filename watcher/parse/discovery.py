@@ -24,25 +24,48 @@ from watcher.parse import htmltree
 
 MAX_CANDIDATES = 20
 _FEED_TYPES = {
-    "application/rss+xml": "rss", "application/atom+xml": "atom", "application/rdf+xml": "rdf",
-    "application/feed+json": "json", "application/json": "json", "application/x.atom+xml": "atom",
-    "application/x-atom+xml": "atom", "text/xml": "rss", "application/xml": "rss", "application/rss": "rss",
+    "application/rss+xml": "rss",
+    "application/atom+xml": "atom",
+    "application/rdf+xml": "rdf",
+    "application/feed+json": "json",
+    "application/json": "json",
+    "application/x.atom+xml": "atom",
+    "application/x-atom+xml": "atom",
+    "text/xml": "rss",
+    "application/xml": "rss",
+    "application/rss": "rss",
 }
-_FEEDISH = re.compile(r"(?:\.(?:rss|atom|rdf)(?:$|\?)|/(?:feed|rss|atom)(?:/|\.xml|$|\?)|[/.?&=]rss2?(?:$|[/.?&]))", re.I)
-COMMON_PATHS = ("/feed", "/rss", "/feed.xml", "/rss.xml", "/atom.xml", "/index.xml", "/feed/",
-                "/rss/", "/feeds/posts/default", "/?feed=rss2", "/feed.json")
+_FEEDISH = re.compile(
+    r"(?:\.(?:rss|atom|rdf)(?:$|\?)|/(?:feed|rss|atom)(?:/|\.xml|$|\?)|[/.?&=]rss2?(?:$|[/.?&]))",
+    re.IGNORECASE,
+)
+COMMON_PATHS = (
+    "/feed",
+    "/rss",
+    "/feed.xml",
+    "/rss.xml",
+    "/atom.xml",
+    "/index.xml",
+    "/feed/",
+    "/rss/",
+    "/feeds/posts/default",
+    "/?feed=rss2",
+    "/feed.json",
+)
 
 
 @dataclass(frozen=True)
 class FeedLink:
     url: str
     title: str
-    kind: str                 # "rss" | "atom" | "rdf" | "json" | "link" (a link that looks like a feed)
+    kind: (
+        str  # "rss" | "atom" | "rdf" | "json" | "link" (a link that looks like a feed)
+    )
 
 
 @dataclass(frozen=True)
 class Discovery:
-    feeds: tuple[FeedLink, ...]      # named by <link rel="alternate">, in page order
+    feeds: tuple[FeedLink, ...]  # named by <link rel="alternate">, in page order
     candidates: tuple[FeedLink, ...]  # links in the page that look like feeds
     title: str | None
 
@@ -60,19 +83,32 @@ def discover(data: bytes, *, url: str, content_type: str | None = None) -> Disco
         kind = _FEED_TYPES.get((link.attr("type") or "").split(";")[0].strip().lower())
         if "alternate" not in rel or kind is None or "stylesheet" in rel:
             continue
-        if kind == "json" and (link.attr("type") or "").lower().startswith("application/json") and \
-                not (link.attr("title") or "").strip():
-            continue                     # oEmbed and API links use application/json too
+        if (
+            kind == "json"
+            and (link.attr("type") or "").lower().startswith("application/json")
+            and not (link.attr("title") or "").strip()
+        ):
+            continue  # oEmbed and API links use application/json too
         href = _absolute(link.attr("href"), base)
         if href and href not in {f.url for f in feeds}:
-            feeds.append(FeedLink(url=href, title=" ".join((link.attr("title") or "").split()), kind=kind))
+            feeds.append(
+                FeedLink(
+                    url=href,
+                    title=" ".join((link.attr("title") or "").split()),
+                    kind=kind,
+                )
+            )
         if len(feeds) >= MAX_CANDIDATES:
             break
     known = {f.url for f in feeds}
     candidates: list[FeedLink] = []
     for anchor in root.iter("a"):
         href = _absolute(anchor.attr("href"), base)
-        if not href or href in known or not _FEEDISH.search(urlsplit(href).path + "?" + urlsplit(href).query):
+        if (
+            not href
+            or href in known
+            or not _FEEDISH.search(urlsplit(href).path + "?" + urlsplit(href).query)
+        ):
             continue
         known.add(href)
         candidates.append(FeedLink(url=href, title=anchor.text()[:200], kind="link"))
@@ -97,7 +133,7 @@ def robots_url(url: str) -> str:
 def robots_sitemaps(data: bytes, *, url: str) -> tuple[str, ...]:
     """The ``Sitemap:`` URLs of a robots.txt fetched from ``url`` (at most MAX_CANDIDATES)."""
     found: list[str] = []
-    for line in data[:512 * 1024].decode("utf-8", errors="replace").splitlines():
+    for line in data[: 512 * 1024].decode("utf-8", errors="replace").splitlines():
         name, _, value = line.partition(":")
         if name.strip().lower() != "sitemap":
             continue
@@ -120,9 +156,9 @@ def _absolute(href: str | None, base: str) -> str | None:
     if not href or not href.strip():
         return None
     href = re.sub(r"[\t\r\n]", "", href).strip()
-    if href.lower().startswith("feed://"):            # feed://host/path
+    if href.lower().startswith("feed://"):  # feed://host/path
         href = "http://" + href[7:]
-    elif href.lower().startswith("feed:"):            # feed:https://host/path
+    elif href.lower().startswith("feed:"):  # feed:https://host/path
         href = href[5:]
     try:
         absolute = urljoin(base, href)

@@ -18,15 +18,28 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import lxml.etree
-import lxml.html
+import lxml.etree  # type: ignore[import-untyped]
+import lxml.html  # type: ignore[import-untyped]
 from cssselect import SelectorError
-from lxml.cssselect import CSSSelector
+from lxml.cssselect import CSSSelector  # type: ignore[import-untyped]
 
-MAX_BYTES = 16 * 1024 * 1024     # a page is cut here before parsing
+MAX_BYTES = 16 * 1024 * 1024  # a page is cut here before parsing
 _SNIFF = 4096
 _BREAKS = {"br"}
-_BLOCKS = {"p", "div", "li", "tr", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCKS = {
+    "p",
+    "div",
+    "li",
+    "tr",
+    "blockquote",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+}
 
 
 class MarkupError(Exception):
@@ -74,7 +87,9 @@ class Node:
 
     def within_class(self, name: str) -> bool:
         """Whether an ancestor's class list contains ``name``."""
-        return any(name in (el.get("class") or "").split() for el in self._el.iterancestors())
+        return any(
+            name in (el.get("class") or "").split() for el in self._el.iterancestors()
+        )
 
     def text(self) -> str:
         """The element's text, single-spaced (entities decoded)."""
@@ -113,7 +128,9 @@ class Node:
 
     def select(self, selector: Selector) -> list[Node]:
         """Descendants matching a compiled CSS selector, in document order."""
-        return [Node(el) for el in selector.matcher(self._el) if isinstance(el.tag, str)]
+        return [
+            Node(el) for el in selector.matcher(self._el) if isinstance(el.tag, str)
+        ]
 
     def __repr__(self) -> str:
         return f"<Node {self.tag} class={self.attr('class')!r}>"
@@ -149,9 +166,18 @@ def parse_html(data: bytes, *, content_type: str | None = None) -> Node:
     return Node(root)
 
 
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
-_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]{1,40})", re.I)
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""",
+    re.IGNORECASE,
+)
+_HEADER_CHARSET = re.compile(
+    r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]{1,40})", re.IGNORECASE
+)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def decode(data: bytes, content_type: str | None = None) -> str:
@@ -162,16 +188,17 @@ def decode(data: bytes, content_type: str | None = None) -> str:
             candidates.append(name)
     if found := _HEADER_CHARSET.search(content_type or ""):
         candidates.append(found.group(1))
-    if found := _META_CHARSET.search(data[:_SNIFF]):
-        candidates.append(found.group(1).decode("ascii"))
+    if meta := _META_CHARSET.search(data[:_SNIFF]):
+        candidates.append(meta.group(1).decode("ascii"))
     for name in [*candidates, "utf-8"]:
         try:
             codec = codecs.lookup(name).name
         except LookupError:
             continue
         if codec in ("utf-16", "utf-16-le", "utf-16-be") and not data.startswith(
-                (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            continue                     # a page that claims UTF-16 but has no BOM: ASCII-compatible bytes
+            (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+        ):
+            continue  # a page that claims UTF-16 but has no BOM: ASCII-compatible bytes
         text = data.decode(codec, errors="replace")
         return text.removeprefix("\ufeff")
     return data.decode("utf-8", errors="replace")

@@ -24,15 +24,15 @@ from watcher.match.patterns import pattern_problem
 from watcher.parse import htmltree
 from watcher.parse.feed import MAX_ENTRIES, FeedEntry, FeedError, ParsedFeed
 
-MAX_LINKS = 20_000           # anchors looked at per page
-MAX_URL = 2_048              # characters of a URL a pattern sees
+MAX_LINKS = 20_000  # anchors looked at per page
+MAX_URL = 2_048  # characters of a URL a pattern sees
 _MAX_TITLE = 300
 
 
 @dataclass(frozen=True)
 class LinkRule:
-    pattern: re.Pattern[str] | None = None        # from compile_pattern
-    selector: htmltree.Selector | None = None     # from compile_selector
+    pattern: re.Pattern[str] | None = None  # from compile_pattern
+    selector: htmltree.Selector | None = None  # from compile_selector
     same_site: bool = True
 
 
@@ -53,7 +53,9 @@ def compile_selector(text: str) -> htmltree.Selector:
     return htmltree.compile_selector(text)
 
 
-def index_links(data: bytes, *, url: str, rule: LinkRule, content_type: str | None = None) -> ParsedFeed:
+def index_links(
+    data: bytes, *, url: str, rule: LinkRule, content_type: str | None = None
+) -> ParsedFeed:
     """The article links of an index page fetched from ``url``."""
     try:
         root = htmltree.parse_html(data, content_type=content_type)
@@ -79,18 +81,36 @@ def index_links(data: bytes, *, url: str, rule: LinkRule, content_type: str | No
             continue
         seen.add(link)
         title = anchor.text()[:_MAX_TITLE] or (anchor.attr("title") or "")[:_MAX_TITLE]
-        entries.append(FeedEntry(guid=link, url=link, title=title, summary="", author=None,
-                                 published=None, language=None))
+        entries.append(
+            FeedEntry(
+                guid=link,
+                url=link,
+                title=title,
+                summary="",
+                author=None,
+                published=None,
+                language=None,
+            )
+        )
         if len(entries) >= MAX_ENTRIES:
             capped = True
             break
-    notes = [f"only the first {MAX_LINKS:,} links of the page were looked at"
-             if capped and looked > MAX_LINKS else None,
-             f"only the first {MAX_ENTRIES} matching links were kept" if len(entries) >= MAX_ENTRIES else None,
-             _nothing_note(rule) if not entries else None]
+    notes = [
+        f"only the first {MAX_LINKS:,} links of the page were looked at"
+        if capped and looked > MAX_LINKS
+        else None,
+        f"only the first {MAX_ENTRIES} matching links were kept"
+        if len(entries) >= MAX_ENTRIES
+        else None,
+        _nothing_note(rule) if not entries else None,
+    ]
     title = next((t.text() for t in root.iter("title")), "") or None
-    return ParsedFeed(title=title, language=_language(root), entries=tuple(entries),
-                      warning="; ".join(n for n in notes if n) or None)
+    return ParsedFeed(
+        title=title,
+        language=_language(root),
+        entries=tuple(entries),
+        warning="; ".join(n for n in notes if n) or None,
+    )
 
 
 def _anchors(root: htmltree.Node, rule: LinkRule):
@@ -105,8 +125,15 @@ def _anchors(root: htmltree.Node, rule: LinkRule):
 
 
 def _nothing_note(rule: LinkRule) -> str:
-    what = [w for w, on in (("the selector", rule.selector is not None), ("the link pattern", rule.pattern is not None),
-                            ("same-site links only", rule.same_site)) if on]
+    what = [
+        w
+        for w, on in (
+            ("the selector", rule.selector is not None),
+            ("the link pattern", rule.pattern is not None),
+            ("same-site links only", rule.same_site),
+        )
+        if on
+    ]
     return f"no links on the page matched ({', '.join(what) or 'no rule'}); check the page or the rule"
 
 

@@ -23,19 +23,20 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import cast
 from urllib.parse import urlsplit
-from xml.etree.ElementTree import ParseError, XMLPullParser
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 from xml.sax.saxutils import escape, quoteattr
 
 from watcher.parse import xmlfix, xmlguard
 
 MAX_FEEDS = 5_000
-MAX_DEPTH = 16               # folder names kept per feed
-MAX_TAG = 100                # characters of one tag
+MAX_DEPTH = 16  # folder names kept per feed
+MAX_TAG = 100  # characters of one tag
 _CHUNK = 64 * 1024
 
 
@@ -55,7 +56,7 @@ class OpmlFeed:
 class OpmlDocument:
     title: str | None
     feeds: tuple[OpmlFeed, ...]
-    warning: str | None              # what was skipped or cut, in one line
+    warning: str | None  # what was skipped or cut, in one line
 
 
 def read_opml(data: bytes) -> OpmlDocument:
@@ -67,8 +68,10 @@ def read_opml(data: bytes) -> OpmlDocument:
         defused, note = xmlguard.defuse(repaired)
     except xmlguard.MarkupError as exc:
         raise OpmlError(f"not an OPML file: {exc}") from None
-    parser = XMLPullParser(events=("start", "end"))
-    folders: list[str | None] = []           # one slot per open <outline>: its folder name or None
+    parser: XMLPullParser[Element] = XMLPullParser(events=("start", "end"))
+    folders: list[
+        str | None
+    ] = []  # one slot per open <outline>: its folder name or None
     feeds: dict[str, OpmlFeed] = {}
     title: str | None = None
     root: str | None = None
@@ -77,13 +80,15 @@ def read_opml(data: bytes) -> OpmlDocument:
     in_head = False
     try:
         for start in range(0, len(defused), _CHUNK):
-            parser.feed(defused[start:start + _CHUNK])
-            for event, element in parser.read_events():
+            parser.feed(defused[start : start + _CHUNK])
+            for event, element in _events(parser):
                 name = element.tag.rsplit("}", 1)[-1].lower()
                 if root is None:
                     root = name
                     if name != "opml":
-                        raise OpmlError(f"not an OPML file: the root element is <{name}>, not <opml>")
+                        raise OpmlError(
+                            f"not an OPML file: the root element is <{name}>, not <opml>"
+                        )
                 if name == "head":
                     in_head = event == "start"
                 elif name == "title" and in_head and event == "end":
@@ -96,7 +101,9 @@ def read_opml(data: bytes) -> OpmlDocument:
                     continue
                 attrs = {k.lower(): v for k, v in element.attrib.items()}
                 url = (attrs.get("xmlurl") or "").strip()
-                label = " ".join((attrs.get("text") or attrs.get("title") or "").split())
+                label = " ".join(
+                    (attrs.get("text") or attrs.get("title") or "").split()
+                )
                 if not url:
                     folders.append(label[:MAX_TAG] or None)
                     continue
@@ -106,14 +113,24 @@ def read_opml(data: bytes) -> OpmlDocument:
                     continue
                 path = [f for f in folders[:-1] if f]
                 deep = deep or len(path) > MAX_DEPTH
-                tags = _unique(path[:MAX_DEPTH] + _categories(attrs.get("category") or ""))
+                tags = _unique(
+                    path[:MAX_DEPTH] + _categories(attrs.get("category") or "")
+                )
                 html_url = (attrs.get("htmlurl") or "").strip()
-                feed = OpmlFeed(url=url, title=label or url, html_url=html_url if _http(html_url) else None,
-                                tags=tuple(tags))
+                feed = OpmlFeed(
+                    url=url,
+                    title=label or url,
+                    html_url=html_url if _http(html_url) else None,
+                    tags=tuple(tags),
+                )
                 if url in feeds:
                     known = feeds[url]
-                    feeds[url] = OpmlFeed(known.url, known.title, known.html_url,
-                                          tuple(_unique([*known.tags, *feed.tags])))
+                    feeds[url] = OpmlFeed(
+                        known.url,
+                        known.title,
+                        known.html_url,
+                        tuple(_unique([*known.tags, *feed.tags])),
+                    )
                 elif len(feeds) < MAX_FEEDS:
                     feeds[url] = feed
                 else:
@@ -125,18 +142,28 @@ def read_opml(data: bytes) -> OpmlDocument:
             parser.close()
     except ParseError as exc:
         line, column = getattr(exc, "position", (0, 0))
-        raise OpmlError(f"not an OPML file: not well-formed XML (line {line}, column {column})") from None
+        raise OpmlError(
+            f"not an OPML file: not well-formed XML (line {line}, column {column})"
+        ) from None
     if root is None:
         raise OpmlError("not an OPML file: no XML element in it")
-    notes = [note,
-             f"{bare} bare '&' characters were read as '&amp;'" if bare else None,
-             f"{len(skipped)} outlines whose xmlUrl is not an http(s) URL were skipped "
-             f"(first: {skipped[0][:80]!r})" if skipped else None,
-             f"folders nested more than {MAX_DEPTH} deep: only the outer {MAX_DEPTH} became tags"
-             if deep else None,
-             f"only the first {MAX_FEEDS:,} feeds were read" if stopped else None]
-    return OpmlDocument(title=title, feeds=tuple(feeds.values()),
-                        warning="; ".join(n for n in notes if n) or None)
+    notes = [
+        note,
+        f"{bare} bare '&' characters were read as '&amp;'" if bare else None,
+        f"{len(skipped)} outlines whose xmlUrl is not an http(s) URL were skipped "
+        f"(first: {skipped[0][:80]!r})"
+        if skipped
+        else None,
+        f"folders nested more than {MAX_DEPTH} deep: only the outer {MAX_DEPTH} became tags"
+        if deep
+        else None,
+        f"only the first {MAX_FEEDS:,} feeds were read" if stopped else None,
+    ]
+    return OpmlDocument(
+        title=title,
+        feeds=tuple(feeds.values()),
+        warning="; ".join(n for n in notes if n) or None,
+    )
 
 
 def write_opml(feeds: Sequence[OpmlFeed], *, title: str, now: datetime) -> bytes:
@@ -145,14 +172,23 @@ def write_opml(feeds: Sequence[OpmlFeed], *, title: str, now: datetime) -> bytes
     folders: dict[str, list[OpmlFeed]] = {}
     for feed in feeds:
         if feed.tags:
-            folders.setdefault(" ".join(feed.tags[0].split())[:MAX_TAG], []).append(feed)
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">', "  <head>",
-             f"    <title>{escape(title)}</title>",
-             f"    <dateCreated>{format_datetime(now.astimezone(timezone.utc), usegmt=True)}</dateCreated>",
-             "  </head>", "  <body>"]
+            folders.setdefault(" ".join(feed.tags[0].split())[:MAX_TAG], []).append(
+                feed
+            )
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "  <head>",
+        f"    <title>{escape(title)}</title>",
+        f"    <dateCreated>{format_datetime(now.astimezone(UTC), usegmt=True)}</dateCreated>",
+        "  </head>",
+        "  <body>",
+    ]
     lines += [_outline(f, "    ") for f in loose]
     for folder, members in folders.items():
-        lines.append(f"    <outline text={quoteattr(folder)} title={quoteattr(folder)}>")
+        lines.append(
+            f"    <outline text={quoteattr(folder)} title={quoteattr(folder)}>"
+        )
         lines += [_outline(f, "      ") for f in members]
         lines.append("    </outline>")
     lines += ["  </body>", "</opml>", ""]
@@ -160,7 +196,12 @@ def write_opml(feeds: Sequence[OpmlFeed], *, title: str, now: datetime) -> bytes
 
 
 def _outline(feed: OpmlFeed, indent: str) -> str:
-    attrs = [("type", "rss"), ("text", feed.title), ("title", feed.title), ("xmlUrl", feed.url)]
+    attrs = [
+        ("type", "rss"),
+        ("text", feed.title),
+        ("title", feed.title),
+        ("xmlUrl", feed.url),
+    ]
     if feed.html_url:
         attrs.append(("htmlUrl", feed.html_url))
     others = [_clean_tag(t) for t in feed.tags[1:]]
@@ -207,6 +248,15 @@ def _utf8(data: bytes) -> bytes:
     """UTF-16 files re-encoded as UTF-8 (the byte-level guard needs ASCII-compatible bytes)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = data.decode("utf-16", errors="replace")
-        text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text)
+        text = re.sub(
+            r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text
+        )
         return text.encode("utf-8")
     return data
+
+
+def _events(parser: XMLPullParser[Element]) -> Iterator[tuple[str, Element]]:
+    """The parser's (event, element) pairs (start/end events only carry elements)."""
+    for event, element in cast("Iterator[tuple[str, object]]", parser.read_events()):
+        if isinstance(element, Element):
+            yield event, element

@@ -21,25 +21,27 @@ from __future__ import annotations
 import codecs
 import email.utils
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import cast
 from urllib.parse import urljoin, urlsplit
-from xml.etree.ElementTree import ParseError, XMLPullParser
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
 from watcher.parse import xmlfix, xmlguard
 from watcher.parse.feed import MAX_ENTRIES, FeedEntry, FeedError, ParsedFeed
 
-MAX_URLS = 50_000            # <url> elements read per file (the sitemap protocol's maximum)
-MAX_SITEMAPS = 1_000         # child sitemaps listed per index
-MAX_LOC = 2_048              # characters of a URL
+MAX_URLS = 50_000  # <url> elements read per file (the sitemap protocol's maximum)
+MAX_SITEMAPS = 1_000  # child sitemaps listed per index
+MAX_LOC = 2_048  # characters of a URL
 _CHUNK = 64 * 1024
 _SNIFF = 2048
 
 
 @dataclass(frozen=True)
 class Sitemap:
-    feed: ParsedFeed                  # the URLs as entries, newest first
-    sitemaps: tuple[str, ...]         # child sitemaps of an index, in document order
+    feed: ParsedFeed  # the URLs as entries, newest first
+    sitemaps: tuple[str, ...]  # child sitemaps of an index, in document order
     is_index: bool
 
 
@@ -60,18 +62,23 @@ def parse_sitemap(data: bytes, *, url: str, content_type: str | None = None) -> 
     if data[:2] == b"\x1f\x8b":
         raise FeedError("not a sitemap: the document is still gzip-compressed")
     head = data[:_SNIFF].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head.startswith(b"<") and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if not head.startswith(b"<") and not data.startswith(
+        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    ):
         return _plain_text(data, url)
     return _xml(_utf8(data), url)
 
 
 # --- XML ------------------------------------------------------------------------
 
+
 def _utf8(data: bytes) -> bytes:
     """UTF-16 documents re-encoded as UTF-8 (the byte-level guard needs ASCII-compatible bytes)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = data.decode("utf-16", errors="replace")
-        text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text)
+        text = re.sub(
+            r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text
+        )
         return text.encode("utf-8")
     return data
 
@@ -86,7 +93,7 @@ def _xml(data: bytes, url: str) -> Sitemap:
         defused, note = xmlguard.defuse(repaired)
     except xmlguard.MarkupError as exc:
         raise FeedError(f"not a sitemap: {exc}") from None
-    parser = XMLPullParser(events=("start", "end"))
+    parser: XMLPullParser[Element] = XMLPullParser(events=("start", "end"))
     root_name: str | None = None
     path: list[str] = []
     records: list[_Record] = []
@@ -96,8 +103,8 @@ def _xml(data: bytes, url: str) -> Sitemap:
     seen_urls = 0
     try:
         for start in range(0, len(defused), _CHUNK):
-            parser.feed(defused[start:start + _CHUNK])
-            for event, element in parser.read_events():
+            parser.feed(defused[start : start + _CHUNK])
+            for event, element in _events(parser):
                 name = _local(element.tag)
                 if event == "start":
                     if root_name is None:
@@ -142,11 +149,21 @@ def _xml(data: bytes, url: str) -> Sitemap:
             raise FeedError(f"not a sitemap: {problem}") from None
     if root_name is None:
         raise FeedError("not a sitemap: no XML element in the document")
-    notes = [note, f"{bare} bare '&' characters were read as '&amp;'" if bare else None, stopped, f"{problem}; the part before it was read" if problem else None]
+    notes = [
+        note,
+        f"{bare} bare '&' characters were read as '&amp;'" if bare else None,
+        stopped,
+        f"{problem}; the part before it was read" if problem else None,
+    ]
     if root_name == "sitemapindex":
         links = _absolute_unique(children, url)
-        return Sitemap(feed=ParsedFeed(title=None, language=None, entries=(), warning=_join(notes)),
-                       sitemaps=tuple(links), is_index=True)
+        return Sitemap(
+            feed=ParsedFeed(
+                title=None, language=None, entries=(), warning=_join(notes)
+            ),
+            sitemaps=tuple(links),
+            is_index=True,
+        )
     return _urlset(records, url, notes)
 
 
@@ -160,18 +177,24 @@ def _cut(data: bytes) -> bytes:
             return data
         end += 5
     close = data.find(b">", end)
-    return data if close < 0 else data[:close + 1]
+    return data if close < 0 else data[: close + 1]
 
 
 def _check_root(name: str, data: bytes) -> None:
     if name in ("urlset", "sitemapindex"):
         return
     if name in ("rss", "feed", "rdf"):
-        raise FeedError(f"not a sitemap: the document is a feed (<{name}>); add it as a feed instead")
+        raise FeedError(
+            f"not a sitemap: the document is a feed (<{name}>); add it as a feed instead"
+        )
     if name == "html" or b"<html" in data[:_SNIFF].lower():
-        raise FeedError("not a sitemap: the document is an HTML page; sitemaps are listed in the "
-                        "site's /robots.txt (Sitemap: lines)")
-    raise FeedError(f"not a sitemap: the root element <{name}> is not <urlset> or <sitemapindex>")
+        raise FeedError(
+            "not a sitemap: the document is an HTML page; sitemaps are listed in the "
+            "site's /robots.txt (Sitemap: lines)"
+        )
+    raise FeedError(
+        f"not a sitemap: the root element <{name}> is not <urlset> or <sitemapindex>"
+    )
 
 
 def _news(record: _Record, name: str, text: str) -> None:
@@ -214,18 +237,38 @@ def _urlset(records: list[_Record], base: str, notes: list[str | None]) -> Sitem
         language = _language(record.language)
         if language:
             languages.add(language)
-        entries.append(FeedEntry(guid=link, url=link, title=" ".join(record.title.split()), summary="",
-                                 author=None, published=published, language=language, updated=lastmod))
+        entries.append(
+            FeedEntry(
+                guid=link,
+                url=link,
+                title=" ".join(record.title.split()),
+                summary="",
+                author=None,
+                published=published,
+                language=language,
+                updated=lastmod,
+            )
+        )
     if dropped:
         notes.append(f"{dropped} <loc> values that are not http(s) URLs were skipped")
     if len(entries) >= MAX_ENTRIES and len(ordered) > MAX_ENTRIES:
-        notes.append(f"{len(ordered):,} URLs in the sitemap, only the {MAX_ENTRIES} newest were kept")
-    return Sitemap(feed=ParsedFeed(title=None, language=languages.pop() if len(languages) == 1 else None,
-                                   entries=tuple(entries), warning=_join(notes)),
-                   sitemaps=(), is_index=False)
+        notes.append(
+            f"{len(ordered):,} URLs in the sitemap, only the {MAX_ENTRIES} newest were kept"
+        )
+    return Sitemap(
+        feed=ParsedFeed(
+            title=None,
+            language=languages.pop() if len(languages) == 1 else None,
+            entries=tuple(entries),
+            warning=_join(notes),
+        ),
+        sitemaps=(),
+        is_index=False,
+    )
 
 
 # --- plain text --------------------------------------------------------------------
+
 
 def _plain_text(data: bytes, url: str) -> Sitemap:
     head = data[:_SNIFF].lower()
@@ -240,8 +283,11 @@ def _plain_text(data: bytes, url: str) -> Sitemap:
             lines.append(_Record(loc=text[:MAX_LOC], position=count + 1))
     if not any(_absolute(r.loc, url) and "://" in r.loc for r in lines[:50]):
         raise FeedError("not a sitemap: neither XML nor a list of URLs (one per line)")
-    notes: list[str | None] = [f"only the first {MAX_URLS:,} lines were read"
-                               if data.count(b"\n") >= MAX_URLS else None]
+    notes: list[str | None] = [
+        f"only the first {MAX_URLS:,} lines were read"
+        if data.count(b"\n") >= MAX_URLS
+        else None
+    ]
     return _urlset(lines, url, notes)
 
 
@@ -251,11 +297,15 @@ _WHITESPACE = re.compile(r"[\t\r\n]")
 
 
 def _absolute(loc: str, base: str) -> str | None:
-    loc = _WHITESPACE.sub("", loc.strip())          # browsers drop tabs and newlines inside URLs
+    loc = _WHITESPACE.sub(
+        "", loc.strip()
+    )  # browsers drop tabs and newlines inside URLs
     if not loc or " " in loc:
         return None
     try:
-        absolute = loc if loc.startswith(("https://", "http://")) else urljoin(base, loc)
+        absolute = (
+            loc if loc.startswith(("https://", "http://")) else urljoin(base, loc)
+        )
         parts = urlsplit(absolute)
     except ValueError:
         return None
@@ -285,9 +335,9 @@ def _date(value: str) -> datetime | None:
         except (TypeError, ValueError, IndexError):
             return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
 
@@ -302,3 +352,10 @@ def _language(value: str) -> str | None:
 
 def _join(notes: list[str | None]) -> str | None:
     return "; ".join(n for n in notes if n) or None
+
+
+def _events(parser: XMLPullParser[Element]) -> Iterator[tuple[str, Element]]:
+    """The parser's (event, element) pairs (start/end events only carry elements)."""
+    for event, element in cast("Iterator[tuple[str, object]]", parser.read_events()):
+        if isinstance(element, Element):
+            yield event, element

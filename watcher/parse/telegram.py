@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from watcher.parse import htmltree
 from watcher.parse.feed import FeedEntry, FeedError, ParsedFeed
 
-MAX_POSTS = 100              # per page (Telegram shows about 20)
+MAX_POSTS = 100  # per page (Telegram shows about 20)
 _TITLE_CHARS = 140
 _INVISIBLE = " \u200b\u200c\u200d\u2060\ufeff"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
@@ -39,20 +39,22 @@ _POST = re.compile(r"^([A-Za-z0-9_]{1,64})/([0-9]{1,12})$")
 class Post:
     entry: FeedEntry
     id: int
-    links: tuple[str, ...]            # http(s) links in the text and the link preview, in order
-    forwarded_from: str | None        # "Name" or "Name (https://t.me/...)"
-    views: str | None                 # as shown ("28.6K")
+    links: tuple[str, ...]  # http(s) links in the text and the link preview, in order
+    forwarded_from: str | None  # "Name" or "Name (https://t.me/...)"
+    views: str | None  # as shown ("28.6K")
 
 
 @dataclass(frozen=True)
 class ChannelPage:
     channel: str
     title: str | None
-    posts: tuple[Post, ...]           # oldest first, as on the page
-    feed: ParsedFeed                  # the same posts, newest first
-    oldest_id: int | None             # fetch preview_url(channel, before=oldest_id) for older posts
+    posts: tuple[Post, ...]  # oldest first, as on the page
+    feed: ParsedFeed  # the same posts, newest first
+    oldest_id: (
+        int | None
+    )  # fetch preview_url(channel, before=oldest_id) for older posts
     newest_id: int | None
-    has_older: bool                   # the page links to older posts
+    has_older: bool  # the page links to older posts
 
 
 def channel_name(value: str) -> str:
@@ -60,19 +62,27 @@ def channel_name(value: str) -> str:
 
     ValueError (saying what a channel name looks like) for anything else."""
     text = value.strip()
-    if re.match(r"^(https?://)?(www\.)?(t\.me|telegram\.me)/", text, re.I):
-        path = urlsplit(text if "://" in text else "https://" + text).path.strip("/").split("/")
+    if re.match(r"^(https?://)?(www\.)?(t\.me|telegram\.me)/", text, re.IGNORECASE):
+        path = (
+            urlsplit(text if "://" in text else "https://" + text)
+            .path.strip("/")
+            .split("/")
+        )
         if path and path[0] == "s":
             path = path[1:]
         text = path[0] if path else ""
     text = text.removeprefix("@")
     if not _NAME.match(text):
-        raise ValueError(f"not a public Telegram channel name: {value!r} (expected a name of 5-32 "
-                         "letters, digits or _ starting with a letter, @name, or https://t.me/name)")
+        raise ValueError(
+            f"not a public Telegram channel name: {value!r} (expected a name of 5-32 "
+            "letters, digits or _ starting with a letter, @name, or https://t.me/name)"
+        )
     return text
 
 
-def preview_url(channel: str, *, before: int | None = None, base: str = "https://t.me") -> str:
+def preview_url(
+    channel: str, *, before: int | None = None, base: str = "https://t.me"
+) -> str:
     """``https://t.me/s/<channel>[?before=<id>]`` (``base`` is for tests and mirrors)."""
     page = f"{base.rstrip('/')}/s/{channel}"
     return f"{page}?before={before}" if before is not None else page
@@ -82,7 +92,9 @@ def permalink(channel: str, post_id: int) -> str:
     return f"https://t.me/{channel}/{post_id}"
 
 
-def parse_preview(data: bytes, *, channel: str, content_type: str | None = None) -> ChannelPage:
+def parse_preview(
+    data: bytes, *, channel: str, content_type: str | None = None
+) -> ChannelPage:
     """Posts of one preview page of ``channel`` (a name from :func:`channel_name`)."""
     try:
         root = htmltree.parse_html(data, content_type=content_type)
@@ -107,23 +119,31 @@ def parse_preview(data: bytes, *, channel: str, content_type: str | None = None)
             continue
         posts.append(_post(node, match.group(1), int(match.group(2))))
     if messages and not posts and unreadable:
-        raise FeedError(f"the Telegram preview of @{channel} has changed its markup: {len(messages)} "
-                        "messages without a readable data-post id; the watcher needs an update "
-                        "(nothing is wrong with your configuration)")
+        raise FeedError(
+            f"the Telegram preview of @{channel} has changed its markup: {len(messages)} "
+            "messages without a readable data-post id; the watcher needs an update "
+            "(nothing is wrong with your configuration)"
+        )
     posts.sort(key=lambda p: p.id)
     ids = [p.id for p in posts]
-    notes = [f"{unreadable} messages without a post id were skipped" if unreadable else None,
-             f"{foreign} posts of other channels were skipped" if foreign else None,
-             f"{len(messages)} messages on the page, only the first {MAX_POSTS} were read"
-             if len(messages) > MAX_POSTS else None]
+    notes = [
+        f"{unreadable} messages without a post id were skipped" if unreadable else None,
+        f"{foreign} posts of other channels were skipped" if foreign else None,
+        f"{len(messages)} messages on the page, only the first {MAX_POSTS} were read"
+        if len(messages) > MAX_POSTS
+        else None,
+    ]
     title = _channel_title(root)
     return ChannelPage(
         channel=channel,
         title=title,
         posts=tuple(posts),
-        feed=ParsedFeed(title=title, language=None,
-                        entries=tuple(p.entry for p in reversed(posts)),
-                        warning="; ".join(n for n in notes if n) or None),
+        feed=ParsedFeed(
+            title=title,
+            language=None,
+            entries=tuple(p.entry for p in reversed(posts)),
+            warning="; ".join(n for n in notes if n) or None,
+        ),
         oldest_id=min(ids) if ids else None,
         newest_id=max(ids) if ids else None,
         has_older=_has_older(root),
@@ -137,12 +157,18 @@ def _messages(root: htmltree.Node):
 
 
 def _no_posts_message(root: htmltree.Node, channel: str) -> str:
-    if root.first_by_class("tgme_username_link") is not None or root.first_by_class("tgme_page_extra"):
-        return (f"Telegram channel @{channel} has no public preview: t.me/s/{channel} shows Telegram's "
-                "contact page (no such channel, a user or bot, or a private channel); check the name")
-    return (f"the Telegram preview of @{channel} has changed its markup: no .tgme_widget_message posts "
-            "and no .tgme_channel_history section; the watcher needs an update "
-            "(nothing is wrong with your configuration)")
+    if root.first_by_class("tgme_username_link") is not None or root.first_by_class(
+        "tgme_page_extra"
+    ):
+        return (
+            f"Telegram channel @{channel} has no public preview: t.me/s/{channel} shows Telegram's "
+            "contact page (no such channel, a user or bot, or a private channel); check the name"
+        )
+    return (
+        f"the Telegram preview of @{channel} has changed its markup: no .tgme_widget_message posts "
+        "and no .tgme_channel_history section; the watcher needs an update "
+        "(nothing is wrong with your configuration)"
+    )
 
 
 def _post(node: htmltree.Node, channel: str, post_id: int) -> Post:
@@ -152,17 +178,37 @@ def _post(node: htmltree.Node, channel: str, post_id: int) -> Post:
     forwarded = _forwarded(node)
     links = _links(node, text_node)
     media = _media_label(node)
-    summary = "\n".join(part for part in (f"Forwarded from {forwarded}" if forwarded else "",
-                                          text or media, _preview_text(node)) if part)
+    summary = "\n".join(
+        part
+        for part in (
+            f"Forwarded from {forwarded}" if forwarded else "",
+            text or media,
+            _preview_text(node),
+        )
+        if part
+    )
     first_line = (text or media or "").split("\n", 1)[0].strip(_INVISIBLE)
-    title = first_line if len(first_line) <= _TITLE_CHARS else first_line[:_TITLE_CHARS - 1].rstrip() + "…"
+    title = (
+        first_line
+        if len(first_line) <= _TITLE_CHARS
+        else first_line[: _TITLE_CHARS - 1].rstrip() + "…"
+    )
     author_node = node.first_by_class("tgme_widget_message_from_author")
     owner_node = node.first_by_class("tgme_widget_message_owner_name")
-    author = (author_node.text() if author_node else "") or (owner_node.text() if owner_node else "")
+    author = (author_node.text() if author_node else "") or (
+        owner_node.text() if owner_node else ""
+    )
     views_node = node.first_by_class("tgme_widget_message_views")
     return Post(
-        entry=FeedEntry(guid=link, url=link, title=title, summary=summary, author=author or None,
-                        published=_date(node), language=None),
+        entry=FeedEntry(
+            guid=link,
+            url=link,
+            title=title,
+            summary=summary,
+            author=author or None,
+            published=_date(node),
+            language=None,
+        ),
         id=post_id,
         links=links,
         forwarded_from=forwarded,
@@ -184,7 +230,11 @@ def _forwarded(node: htmltree.Node) -> str | None:
         return None
     label = name.text()
     href = name.attr("href")
-    return f"{label} ({href})" if href and href.startswith("https://t.me/") else label or None
+    return (
+        f"{label} ({href})"
+        if href and href.startswith("https://t.me/")
+        else label or None
+    )
 
 
 def _links(node: htmltree.Node, text_node: htmltree.Node | None) -> tuple[str, ...]:
@@ -195,7 +245,7 @@ def _links(node: htmltree.Node, text_node: htmltree.Node | None) -> tuple[str, .
         candidates.append(preview)
     for anchor in candidates:
         href = (anchor.attr("href") or "").strip()
-        if href.startswith("?"):                       # hashtag search inside the channel
+        if href.startswith("?"):  # hashtag search inside the channel
             continue
         absolute = urljoin("https://t.me/", href)
         if urlsplit(absolute).scheme in ("http", "https") and absolute not in found:
@@ -207,15 +257,29 @@ def _preview_text(node: htmltree.Node) -> str:
     preview = node.first_by_class("tgme_widget_message_link_preview")
     if preview is None:
         return ""
-    parts = [n.text() for name in ("link_preview_site_name", "link_preview_title", "link_preview_description")
-             for n in [preview.first_by_class(name)] if n is not None]
+    parts = [
+        n.text()
+        for name in (
+            "link_preview_site_name",
+            "link_preview_title",
+            "link_preview_description",
+        )
+        for n in [preview.first_by_class(name)]
+        if n is not None
+    ]
     return " — ".join(p for p in parts if p)
 
 
-_MEDIA = (("tgme_widget_message_photo_wrap", "[Photo]"), ("tgme_widget_message_video_player", "[Video]"),
-          ("tgme_widget_message_roundvideo_player", "[Video]"), ("tgme_widget_message_voice", "[Voice]"),
-          ("tgme_widget_message_document_wrap", "[Document]"), ("tgme_widget_message_poll", "[Poll]"),
-          ("tgme_widget_message_location_wrap", "[Location]"), ("tgme_widget_message_sticker", "[Sticker]"))
+_MEDIA = (
+    ("tgme_widget_message_photo_wrap", "[Photo]"),
+    ("tgme_widget_message_video_player", "[Video]"),
+    ("tgme_widget_message_roundvideo_player", "[Video]"),
+    ("tgme_widget_message_voice", "[Voice]"),
+    ("tgme_widget_message_document_wrap", "[Document]"),
+    ("tgme_widget_message_poll", "[Poll]"),
+    ("tgme_widget_message_location_wrap", "[Location]"),
+    ("tgme_widget_message_sticker", "[Sticker]"),
+)
 
 
 def _media_label(node: htmltree.Node) -> str:
@@ -237,7 +301,9 @@ def _date(node: htmltree.Node) -> datetime | None:
                 parsed = datetime.fromisoformat(value.strip())
             except ValueError:
                 return None
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(
+                UTC
+            )
     return None
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 
-_BARE = re.compile(rb"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)"     # left as they are
-                   rb"|&(?!(?:[A-Za-z_][\w.-]{0,63}|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});)", re.S)
+_BARE = re.compile(
+    rb"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)"  # left as they are
+    rb"|&(?!(?:[A-Za-z_][\w.-]{0,63}|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});)",
+    re.DOTALL,
+)
 
 
 def escape_bare_ampersands(data: bytes) -> tuple[bytes, int]:

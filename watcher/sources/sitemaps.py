@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from watcher.fetch.client import FetchError, Response
@@ -27,21 +27,28 @@ from watcher.fetch.decompression import CorruptBody, Decoder, TooLarge
 from watcher.parse.feed import MAX_ENTRIES, FeedEntry, FeedError, ParsedFeed
 from watcher.parse.sitemap import parse_sitemap
 
-MAX_DEPTH = 2                # index -> index -> urlset
-MAX_SITEMAPS = 25            # fetches per walk, the first one included
-MAX_INFLATED = 50 * 1024 * 1024   # bytes of one gzip sitemap, inflated (the protocol's own limit)
-_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+MAX_DEPTH = 2  # index -> index -> urlset
+MAX_SITEMAPS = 25  # fetches per walk, the first one included
+MAX_INFLATED = (
+    50 * 1024 * 1024
+)  # bytes of one gzip sitemap, inflated (the protocol's own limit)
+_OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class SitemapWalk:
-    feed: ParsedFeed                  # every URL found, newest first
-    fetched: tuple[str, ...]          # sitemaps fetched, in order
-    problems: tuple[str, ...]         # one line per sitemap that failed or was left out
+    feed: ParsedFeed  # every URL found, newest first
+    fetched: tuple[str, ...]  # sitemaps fetched, in order
+    problems: tuple[str, ...]  # one line per sitemap that failed or was left out
 
 
-def walk_sitemaps(url: str, get: Callable[[str], Response], *, max_depth: int = MAX_DEPTH,
-                  max_sitemaps: int = MAX_SITEMAPS) -> SitemapWalk:
+def walk_sitemaps(
+    url: str,
+    get: Callable[[str], Response],
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_sitemaps: int = MAX_SITEMAPS,
+) -> SitemapWalk:
     """Fetch ``url`` and, if it is an index, its children (bounded, loop-safe)."""
     queue: list[tuple[str, int]] = [(url, 0)]
     seen = {_key(url)}
@@ -71,20 +78,35 @@ def walk_sitemaps(url: str, get: Callable[[str], Response], *, max_depth: int = 
         for child in sitemap.sitemaps:
             key = _key(child)
             if key in seen:
-                problems.append(f"{current}: lists {child} again (a loop); not fetched twice")
+                problems.append(
+                    f"{current}: lists {child} again (a loop); not fetched twice"
+                )
                 continue
             seen.add(key)
             if depth + 1 > max_depth:
-                problems.append(f"{current}: {child} is nested deeper than {max_depth} levels; not fetched")
+                problems.append(
+                    f"{current}: {child} is nested deeper than {max_depth} levels; not fetched"
+                )
                 continue
             queue.append((child, depth + 1))
     if left_out:
-        problems.append(f"{left_out} more sitemaps were not fetched: at most {max_sitemaps} per poll")
-    ordered = sorted(entries.values(), key=lambda e: e.published or _OLDEST, reverse=True)
+        problems.append(
+            f"{left_out} more sitemaps were not fetched: at most {max_sitemaps} per poll"
+        )
+    ordered = sorted(
+        entries.values(), key=lambda e: e.published or _OLDEST, reverse=True
+    )
     language = next(iter(languages)) if len(languages) == 1 else None
-    return SitemapWalk(feed=ParsedFeed(title=None, language=language, entries=tuple(ordered[:MAX_ENTRIES]),
-                                       warning="; ".join(problems[:5]) or None),
-                       fetched=tuple(fetched), problems=tuple(problems))
+    return SitemapWalk(
+        feed=ParsedFeed(
+            title=None,
+            language=language,
+            entries=tuple(ordered[:MAX_ENTRIES]),
+            warning="; ".join(problems[:5]) or None,
+        ),
+        fetched=tuple(fetched),
+        problems=tuple(problems),
+    )
 
 
 def _fetch(url: str, get: Callable[[str], Response]):
@@ -97,7 +119,9 @@ def _fetch(url: str, get: Callable[[str], Response]):
         try:
             body = decoder.feed(body) + decoder.finish()
         except TooLarge:
-            raise FeedError(f"the gzip sitemap inflates to more than {MAX_INFLATED // (1024 * 1024)} MB") from None
+            raise FeedError(
+                f"the gzip sitemap inflates to more than {MAX_INFLATED // (1024 * 1024)} MB"
+            ) from None
         except CorruptBody as exc:
             raise FeedError(f"not a sitemap: {exc}") from None
     return parse_sitemap(body, url=response.url, content_type=response.content_type)
@@ -106,6 +130,14 @@ def _fetch(url: str, get: Callable[[str], Response]):
 def _key(url: str) -> str:
     try:
         parts = urlsplit(url.strip())
-        return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+        return urlunsplit(
+            (
+                parts.scheme.lower(),
+                parts.netloc.lower(),
+                parts.path or "/",
+                parts.query,
+                "",
+            )
+        )
     except ValueError:
         return url

@@ -26,14 +26,20 @@ MAX_PAGES = 5
 
 @dataclass(frozen=True)
 class ChannelRead:
-    feed: ParsedFeed                  # all posts read, newest first
-    posts: tuple[Post, ...]           # the same, with links and forwarded-from
-    pages: int                        # preview pages fetched
+    feed: ParsedFeed  # all posts read, newest first
+    posts: tuple[Post, ...]  # the same, with links and forwarded-from
+    pages: int  # preview pages fetched
     newest_id: int | None
 
 
-def read_channel(channel: str, get: Callable[[str], Response], *, max_pages: int = MAX_PAGES,
-                 known_newest: int | None = None, base: str = "https://t.me") -> ChannelRead:
+def read_channel(
+    channel: str,
+    get: Callable[[str], Response],
+    *,
+    max_pages: int = MAX_PAGES,
+    known_newest: int | None = None,
+    base: str = "https://t.me",
+) -> ChannelRead:
     """Posts of ``channel`` (a name from ``watcher.parse.telegram.channel_name``)."""
     posts: dict[int, Post] = {}
     notes: list[str] = []
@@ -65,18 +71,31 @@ def read_channel(channel: str, get: Callable[[str], Response], *, max_pages: int
         before = page.oldest_id
     else:
         if posts and known_newest is None:
-            notes.append(f"read the newest {pages} preview pages; older posts are left out")
+            notes.append(
+                f"read the newest {pages} preview pages; older posts are left out"
+            )
     ordered = tuple(posts[i] for i in sorted(posts, reverse=True))
     return ChannelRead(
-        feed=ParsedFeed(title=title, language=None, entries=tuple(p.entry for p in ordered),
-                        warning="; ".join(notes) or None),
-        posts=ordered, pages=pages, newest_id=max(posts) if posts else None)
+        feed=ParsedFeed(
+            title=title,
+            language=None,
+            entries=tuple(p.entry for p in ordered),
+            warning="; ".join(notes) or None,
+        ),
+        posts=ordered,
+        pages=pages,
+        newest_id=max(posts) if posts else None,
+    )
 
 
 def _page(url: str, channel: str, get: Callable[[str], Response]) -> ChannelPage:
     response = get(url)
     if response.status == 404:
-        raise FeedError(f"Telegram channel @{channel}: {url} answered 404 (no such public channel)")
+        raise FeedError(
+            f"Telegram channel @{channel}: {url} answered 404 (no such public channel)"
+        )
     if response.status != 200:
         raise FeedError(f"Telegram preview {url} answered HTTP {response.status}")
-    return parse_preview(response.body, channel=channel, content_type=response.content_type)
+    return parse_preview(
+        response.body, channel=channel, content_type=response.content_type
+    )
