@@ -46,6 +46,11 @@ class MarkupError(Exception):
     """The bytes could not be read as an HTML page; the message says why."""
 
 
+_BY_CLASS = lxml.etree.XPath(
+    "descendant-or-self::*[contains(concat(' ', normalize-space(@class), ' '), $c)]"
+)
+
+
 class Node:
     """One element of a parsed page (a thin view; never holds lxml types outside)."""
 
@@ -78,9 +83,18 @@ class Node:
 
     def by_class(self, name: str) -> Iterator[Node]:
         """Descendants (and self) whose class list contains ``name``, in document order."""
+        for el in _BY_CLASS(self._el, c=f" {name} "):
+            yield Node(el)
+
+    def class_index(self) -> dict[str, list[Node]]:
+        """Every class name in this subtree (self included) -> its elements, in document order."""
+        index: dict[str, list[Node]] = {}
         for el in self._el.iter():
-            if isinstance(el.tag, str) and name in (el.get("class") or "").split():
-                yield Node(el)
+            for name in (
+                (el.get("class") or "").split() if isinstance(el.tag, str) else ()
+            ):
+                index.setdefault(name, []).append(Node(el))
+        return index
 
     def first_by_class(self, name: str) -> Node | None:
         return next(self.by_class(name), None)

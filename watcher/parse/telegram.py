@@ -173,17 +173,18 @@ def _no_posts_message(root: htmltree.Node, channel: str) -> str:
 
 def _post(node: htmltree.Node, channel: str, post_id: int) -> Post:
     link = permalink(channel, post_id)
-    text_node = _own(node, "tgme_widget_message_text")
+    index = node.class_index()
+    text_node = _own(index, "tgme_widget_message_text")
     text = text_node.lines() if text_node else ""
-    forwarded = _forwarded(node)
-    links = _links(node, text_node)
-    media = _media_label(node)
+    forwarded = _forwarded(index)
+    links = _links(index, text_node)
+    media = _media_label(index)
     summary = "\n".join(
         part
         for part in (
             f"Forwarded from {forwarded}" if forwarded else "",
             text or media,
-            _preview_text(node),
+            _preview_text(index),
         )
         if part
     )
@@ -193,12 +194,12 @@ def _post(node: htmltree.Node, channel: str, post_id: int) -> Post:
         if len(first_line) <= _TITLE_CHARS
         else first_line[: _TITLE_CHARS - 1].rstrip() + "…"
     )
-    author_node = node.first_by_class("tgme_widget_message_from_author")
-    owner_node = node.first_by_class("tgme_widget_message_owner_name")
+    author_node = _first(index, "tgme_widget_message_from_author")
+    owner_node = _first(index, "tgme_widget_message_owner_name")
     author = (author_node.text() if author_node else "") or (
         owner_node.text() if owner_node else ""
     )
-    views_node = node.first_by_class("tgme_widget_message_views")
+    views_node = _first(index, "tgme_widget_message_views")
     return Post(
         entry=FeedEntry(
             guid=link,
@@ -206,7 +207,7 @@ def _post(node: htmltree.Node, channel: str, post_id: int) -> Post:
             title=title,
             summary=summary,
             author=author or None,
-            published=_date(node),
+            published=_date(node, index),
             language=None,
         ),
         id=post_id,
@@ -216,16 +217,24 @@ def _post(node: htmltree.Node, channel: str, post_id: int) -> Post:
     )
 
 
-def _own(node: htmltree.Node, name: str) -> htmltree.Node | None:
+Index = dict[str, list[htmltree.Node]]
+
+
+def _first(index: Index, name: str) -> htmltree.Node | None:
+    found = index.get(name)
+    return found[0] if found else None
+
+
+def _own(index: Index, name: str) -> htmltree.Node | None:
     """The first ``name`` element of this post that is not inside a reply quote."""
-    for found in node.by_class(name):
+    for found in index.get(name, ()):
         if not found.within_class("tgme_widget_message_reply"):
             return found
     return None
 
 
-def _forwarded(node: htmltree.Node) -> str | None:
-    name = node.first_by_class("tgme_widget_message_forwarded_from_name")
+def _forwarded(index: Index) -> str | None:
+    name = _first(index, "tgme_widget_message_forwarded_from_name")
     if name is None:
         return None
     label = name.text()
@@ -237,10 +246,10 @@ def _forwarded(node: htmltree.Node) -> str | None:
     )
 
 
-def _links(node: htmltree.Node, text_node: htmltree.Node | None) -> tuple[str, ...]:
+def _links(index: Index, text_node: htmltree.Node | None) -> tuple[str, ...]:
     found: list[str] = []
     candidates = list(text_node.iter("a")) if text_node else []
-    preview = node.first_by_class("tgme_widget_message_link_preview")
+    preview = _first(index, "tgme_widget_message_link_preview")
     if preview is not None:
         candidates.append(preview)
     for anchor in candidates:
@@ -253,8 +262,8 @@ def _links(node: htmltree.Node, text_node: htmltree.Node | None) -> tuple[str, .
     return tuple(found)
 
 
-def _preview_text(node: htmltree.Node) -> str:
-    preview = node.first_by_class("tgme_widget_message_link_preview")
+def _preview_text(index: Index) -> str:
+    preview = _first(index, "tgme_widget_message_link_preview")
     if preview is None:
         return ""
     parts = [
@@ -282,18 +291,18 @@ _MEDIA = (
 )
 
 
-def _media_label(node: htmltree.Node) -> str:
+def _media_label(index: Index) -> str:
     for name, label in _MEDIA:
-        if node.first_by_class(name) is not None:
+        if name in index:
             if label == "[Poll]":
-                question = node.first_by_class("tgme_widget_message_poll_question")
+                question = _first(index, "tgme_widget_message_poll_question")
                 return f"[Poll] {question.text()}" if question else label
             return label
     return ""
 
 
-def _date(node: htmltree.Node) -> datetime | None:
-    holder = node.first_by_class("tgme_widget_message_date") or node
+def _date(node: htmltree.Node, index: Index) -> datetime | None:
+    holder = _first(index, "tgme_widget_message_date") or node
     for time_node in holder.iter("time"):
         value = time_node.attr("datetime")
         if value:
