@@ -20,13 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watcher.dedup.unwrap import unwrap  # noqa: E402
-from watcher.parse.discovery import discover  # noqa: E402
-from watcher.parse.feed import parse_feed  # noqa: E402
-from watcher.parse.links import LinkRule, compile_pattern, index_links  # noqa: E402
-from watcher.parse.opml import read_opml, write_opml  # noqa: E402
-from watcher.parse.sitemap import parse_sitemap  # noqa: E402
-from watcher.parse.telegram import parse_preview  # noqa: E402
+from watcher.dedup.unwrap import unwrap
+from watcher.parse.discovery import discover
+from watcher.parse.feed import parse_feed
+from watcher.parse.links import LinkRule, compile_pattern, index_links
+from watcher.parse.opml import read_opml, write_opml
+from watcher.parse.sitemap import parse_sitemap
+from watcher.parse.telegram import parse_preview
 
 DATA = ROOT / "tests" / "data" / "sources"
 REAL = ROOT.parent / "shared" / "fixtures" / "real" / "html" / "trafilatura"
