@@ -20,13 +20,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watcher.dedup.unwrap import unwrap
-from watcher.parse.discovery import discover
-from watcher.parse.feed import parse_feed
-from watcher.parse.links import LinkRule, compile_pattern, index_links
-from watcher.parse.opml import read_opml, write_opml
-from watcher.parse.sitemap import parse_sitemap
-from watcher.parse.telegram import parse_preview
+from watcher.dedup.unwrap import unwrap  # noqa: E402
+from watcher.match.patterns import pattern_problem  # noqa: E402
+from watcher.parse.discovery import discover  # noqa: E402
+from watcher.parse.feed import parse_feed  # noqa: E402
+from watcher.parse.links import LinkRule, compile_pattern, index_links  # noqa: E402
+from watcher.parse.opml import read_opml, write_opml  # noqa: E402
+from watcher.parse.sitemap import parse_sitemap  # noqa: E402
+from watcher.parse.telegram import parse_preview  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "sources"
 REAL = ROOT.parent / "shared" / "fixtures" / "real" / "html" / "trafilatura"
@@ -58,22 +59,12 @@ def main() -> None:
     opml = read(DATA / "opml" / "donthypeme_feeds.opml")
     bbc = read(REAL / "bbc.com.52241221.html")
     heise = read(REAL / "heise.de.lithium.html")
-    news_links = [
-        e.url for e in parse_feed(news, url="https://news.google.com/rss").entries
-    ]
-    alert_links = [
-        e.url
-        for e in parse_feed(
-            alerts, url="https://www.google.com/alerts/feeds/1/2"
-        ).entries
-    ]
+    news_links = [e.url for e in parse_feed(news, url="https://news.google.com/rss").entries]
+    alert_links = [e.url for e in parse_feed(alerts, url="https://www.google.com/alerts/feeds/1/2").entries]
     doc = read_opml(opml)
     million = (
         b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        + b"".join(
-            b"<url><loc>https://big.example/a/%d</loc></url>" % i
-            for i in range(1_000_000)
-        )
+        + b"".join(b"<url><loc>https://big.example/a/%d</loc></url>" % i for i in range(1_000_000))
         + b"</urlset>"
     )
     links = (
@@ -111,7 +102,7 @@ def main() -> None:
             lambda: index_links(
                 bbc,
                 url="https://www.bbc.com/news/x",
-                rule=LinkRule(pattern=compile_pattern(r"/news/[a-z_-]+-\d+$")),
+                rule=LinkRule(pattern=compile_pattern(r"/news/[a-z_-]+-\d+$", problem=pattern_problem)),
             ),
         ),
         (

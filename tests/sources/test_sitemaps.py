@@ -10,17 +10,16 @@ import pytest
 from httpserver import gzip_bomb, zeros
 
 from watcher.dedup.identity import canonical_url
+from watcher.fetch.client import FetchError
 from watcher.parse.feed import MAX_ENTRIES, FeedError
-from watcher.parse.sitemap import MAX_URLS, parse_sitemap
-from watcher.sources.sitemaps import walk_sitemaps
+from watcher.parse.sitemap import MAX_URLS, parse_sitemap, walk_sitemaps
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sources" / "sitemap"
 NYT = (DATA / "nytimes_news_sitemap.xml").read_bytes()
 SITEMAPS_ORG = (DATA / "trafilatura_sitemap.xml").read_bytes()
+ERRORS = (FeedError, FetchError)
 INDEX = (DATA / "trafilatura_sitemap_index.xml").read_bytes()
-URLSET = (
-    b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-)
+URLSET = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
 
 
 def test_a_real_news_sitemap_gives_titles_dates_and_language_newest_first():
@@ -64,17 +63,14 @@ def test_a_sitemap_index_lists_its_children_and_no_entries():
 
 
 def test_messy_real_world_values_are_read_and_bad_ones_skipped():
-    body = (
-        URLSET
-        + (
-            b"<url><loc>\n\t\thttp://hukumonline.dev/berita/baca/lt50f901630e6d0/ky\n\t\t</loc>"
-            b"<news:news xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'><news:publication_date>"
-            b"\n\t\tFri, 18 Jan 2013 02:52:48 +0700\n\t</news:publication_date></news:news></url>"
-            b"<url><loc>javascript:alert(1)</loc></url>"
-            b"<url><loc>/relative/page</loc><lastmod>2024-01-25T04:30:07+01:00</lastmod></url>"
-            b"<url><loc>https://x.example/a?b=1&c=2</loc></url>"  # a bare & (real exporters write these)
-            b"</urlset>"
-        )
+    body = URLSET + (
+        b"<url><loc>\n\t\thttp://hukumonline.dev/berita/baca/lt50f901630e6d0/ky\n\t\t</loc>"
+        b"<news:news xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'><news:publication_date>"
+        b"\n\t\tFri, 18 Jan 2013 02:52:48 +0700\n\t</news:publication_date></news:news></url>"
+        b"<url><loc>javascript:alert(1)</loc></url>"
+        b"<url><loc>/relative/page</loc><lastmod>2024-01-25T04:30:07+01:00</lastmod></url>"
+        b"<url><loc>https://x.example/a?b=1&c=2</loc></url>"  # a bare & (real exporters write these)
+        b"</urlset>"
     )
     sitemap = parse_sitemap(body, url="https://x.example/sitemap.xml")
     urls = [e.url for e in sitemap.feed.entries]
@@ -83,9 +79,7 @@ def test_messy_real_world_values_are_read_and_bad_ones_skipped():
         "http://hukumonline.dev/berita/baca/lt50f901630e6d0/ky",
         "https://x.example/a?b=1&c=2",
     ]
-    assert sitemap.feed.entries[1].published == datetime(
-        2013, 1, 17, 19, 52, 48, tzinfo=UTC
-    )
+    assert sitemap.feed.entries[1].published == datetime(2013, 1, 17, 19, 52, 48, tzinfo=UTC)
     assert "1 <loc> values that are not http(s) URLs" in sitemap.feed.warning
     assert "bare '&'" in sitemap.feed.warning
 
@@ -109,7 +103,8 @@ def test_a_plain_text_sitemap_is_read():
         (b"<!DOCTYPE html><html><body>hello</body></html>", "HTML page"),
         (b"<?xml version='1.0'?><catalog/>", "root element <catalog>"),
         (URLSET + b"<url><loc>https://a.example/1</loc>", "not well-formed"),
-        (b"\x1f\x8b\x08\x00", "gzip"),
+        (b"\x1f\x8b\x08\x00", "gzip data is cut short"),
+        (b"\x1f\x8b\x08\x00garbage-garbage", "broken gzip"),
         (b"just some words\nnot urls", "neither XML nor a list of URLs"),
     ],
 )
@@ -120,8 +115,7 @@ def test_what_is_not_a_sitemap_is_an_error_that_says_what_it_is(body, message):
 
 def test_a_truncated_sitemap_keeps_what_came_before_the_break():
     body = (
-        URLSET
-        + b"<url><loc>https://a.example/1</loc></url><url><loc>https://a.example/2</loc></url><url><lo"
+        URLSET + b"<url><loc>https://a.example/1</loc></url><url><loc>https://a.example/2</loc></url><url><lo"
     )
     sitemap = parse_sitemap(body, url="https://a.example/sitemap.xml")
     assert [e.url for e in sitemap.feed.entries] == [
@@ -135,8 +129,7 @@ def test_entity_declarations_are_never_expanded():
     bomb = (
         b'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY a "aaaaaaaaaa">'
         + b"".join(
-            b'<!ENTITY %c "&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;">'
-            % ((c,) + (c - 1,) * 10)
+            b'<!ENTITY %c "&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;">' % ((c,) + (c - 1,) * 10)
             for c in range(ord("b"), ord("k"))
         )
         + b'<!ENTITY ext SYSTEM "file:///etc/passwd">]>'
@@ -177,7 +170,15 @@ def _index(*children: str) -> bytes:
 
 
 def _get(client):
-    return lambda url: client.get(url, max_bytes=2_000_000)
+    """What the pipeline will pass: the guarded GET, an HTTP error as FeedError, then the parser."""
+
+    def load(url: str):
+        response = client.get(url, max_bytes=2_000_000)
+        if response.status != 200:
+            raise FeedError(f"HTTP {response.status}")
+        return parse_sitemap(response.body, url=response.url, content_type=response.content_type)
+
+    return load
 
 
 def test_an_index_with_a_gzip_child_a_loop_and_a_huge_child_is_walked_within_bounds(
@@ -196,28 +197,22 @@ def test_an_index_with_a_gzip_child_a_loop_and_a_huge_child_is_walked_within_bou
         content_type="application/xml",
     )
     s.route("/news.xml.gz", gzip.compress(NYT), content_type="application/x-gzip")
-    s.route(
-        "/huge.xml", zeros(1 << 30), content_type="application/xml"
-    )  # 1 GiB, streamed
-    s.route(
-        "/bomb.xml.gz", gzip_bomb(1 << 30), content_type="application/x-gzip"
-    )  # 1 MB on the wire
+    s.route("/huge.xml", zeros(1 << 30), content_type="application/xml")  # 1 GiB, streamed
+    s.route("/bomb.xml.gz", gzip_bomb(1 << 30), content_type="application/x-gzip")  # 1 MB on the wire
     s.route(
         "/more_index.xml",
         _index(s.url("/sitemap_index.xml"), s.url("/site.xml")),
         content_type="application/xml",
     )
     s.route("/site.xml", SITEMAPS_ORG, content_type="application/xml")
-    walk = walk_sitemaps(s.url("/sitemap_index.xml"), _get(loopback_client))
+    walk = walk_sitemaps(s.url("/sitemap_index.xml"), _get(loopback_client), errors=ERRORS)
     urls = {e.url for e in walk.feed.entries}
     assert len(walk.feed.entries) == 343 + 84
     assert "http://www.nytimes.com/2011/04/19/us/19tornado.html" in urls
     dates = [e.published for e in walk.feed.entries]
-    assert dates == sorted(
-        dates, reverse=True
-    )  # sitemaps.org (2016) before the NYT (2011)
+    assert dates == sorted(dates, reverse=True)  # sitemaps.org (2016) before the NYT (2011)
     assert dates[0] == datetime(2016, 11, 21, tzinfo=UTC)
-    assert [u.rsplit("/", 1)[1] for u in walk.fetched] == [
+    assert [u.rsplit("/", 1)[1] for u in walk.loaded] == [
         "sitemap_index.xml",
         "news.xml.gz",
         "huge.xml",
@@ -245,17 +240,15 @@ def test_depth_and_count_bounds_hold(http_server, loopback_client):
         for i in range(10):
             s.route(
                 f"/leaf{level}-{i}.xml",
-                URLSET
-                + b"<url><loc>https://a.example/%d/%d</loc></url></urlset>"
-                % (level, i),
+                URLSET + b"<url><loc>https://a.example/%d/%d</loc></url></urlset>" % (level, i),
                 content_type="application/xml",
             )
     walk = walk_sitemaps(
-        s.url("/level0.xml"), _get(loopback_client), max_depth=2, max_sitemaps=8
+        s.url("/level0.xml"), _get(loopback_client), errors=ERRORS, max_depth=2, max_sitemaps=8
     )
-    assert len(walk.fetched) == 8
-    assert not any("level3" in u for u in walk.fetched)
-    assert any("more sitemaps were not fetched" in p for p in walk.problems)
+    assert len(walk.loaded) == 8
+    assert not any("level3" in u for u in walk.loaded)
+    assert any("more sitemaps were not loaded" in p for p in walk.problems)
 
 
 def test_a_first_sitemap_that_fails_is_the_sources_error(http_server, loopback_client):
@@ -266,7 +259,7 @@ def test_a_first_sitemap_that_fails_is_the_sources_error(http_server, loopback_c
         content_type="text/html",
     )
     with pytest.raises(FeedError, match="HTTP 404"):
-        walk_sitemaps(http_server.url("/sitemap.xml"), _get(loopback_client))
+        walk_sitemaps(http_server.url("/sitemap.xml"), _get(loopback_client), errors=ERRORS)
 
 
 def test_a_sitemap_entry_dedups_with_the_same_article_linked_elsewhere():

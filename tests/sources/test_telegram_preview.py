@@ -9,12 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from watcher.fetch.client import Client
+from watcher.fetch.client import Client, FetchError
 from watcher.parse.feed import FeedError
-from watcher.parse.telegram import channel_name, parse_preview, preview_url
-from watcher.sources.telegram import read_channel
+from watcher.parse.telegram import channel_name, parse_preview, preview_url, read_channel
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sources" / "telegram"
+ERRORS = (FeedError, FetchError)
 XCAREERS = (DATA / "xcareers.html").read_bytes()
 TCHAN = (DATA / "tchantest_assembled.html").read_bytes()
 
@@ -30,38 +30,28 @@ def test_every_post_of_a_real_preview_page_is_an_entry_with_its_permanent_link_a
     page = parse_preview(XCAREERS, channel="xCareers")
     ids = [p.id for p in page.posts]
     assert ids == sorted(ids) and ids[0] == 1491 and ids[-1] == 1511
-    assert (
-        len(ids) == len(set(ids)) == 19
-    )  # 20 messages on the page, one a service message
+    assert len(ids) == len(set(ids)) == 19  # 20 messages on the page, one a service message
     first = page.posts[0].entry
     assert first.guid == first.url == "https://t.me/xCareers/1491"
     assert first.published == utc(2020, 4, 30, 17, 0, 4)
     assert first.title == "РАЗРАБОТЧИК IOS 🔥"
     assert "Опыт разработки мобильных приложений от двух лет" in first.summary
     assert "\n" in first.summary  # <br> kept as line breaks
-    assert (
-        page.feed.entries[0].url == "https://t.me/xCareers/1511"
-    )  # the feed: newest first
+    assert page.feed.entries[0].url == "https://t.me/xCareers/1511"  # the feed: newest first
     assert page.title == "xCareers: Digital Jobs"
 
 
 def test_the_oldest_post_id_pages_back_with_before():
     page = parse_preview(XCAREERS, channel="xCareers")
     assert page.oldest_id == 1491 and page.newest_id == 1511 and page.has_older
-    assert (
-        preview_url("xCareers", before=page.oldest_id)
-        == "https://t.me/s/xCareers?before=1491"
-    )
+    assert preview_url("xCareers", before=page.oldest_id) == "https://t.me/s/xCareers?before=1491"
 
 
 def test_links_in_a_post_are_absolute_and_hashtag_searches_are_not_links():
     page = parse_preview(XCAREERS, channel="xCareers")
     post = next(p for p in page.posts if p.id == 1495)
     assert post.links[0] == "http://chnly.pro/file/cf505ef9a0ef41d58507cb544ecb0478"
-    assert any(
-        link.startswith("https://zimad.com/ru/careers/aso-specialist")
-        for link in post.links
-    )
+    assert any(link.startswith("https://zimad.com/ru/careers/aso-specialist") for link in post.links)
     assert not any("?q=" in link for p in page.posts for link in p.links)
     assert not page.posts[0].entry.title.startswith("\u200b")
 
@@ -79,14 +69,8 @@ def test_forwarded_from_signed_edited_and_link_posts_as_tchan_recorded_them():
     assert by_id[79].entry.author == "Álvaro Justen"  # signed post
     assert by_id[79].entry.title == "Signed and not edited"
     assert by_id[24].links == ("https://brasil.io/",)
-    assert (
-        by_id[24].entry.summary == "This is a message with a link\nhttps://brasil.io/"
-    )
-    assert (
-        by_id[94]
-        .links[0]
-        .startswith("https://agenciabrasil.ebc.com.br/justica/noticia/2022-08/")
-    )
+    assert by_id[24].entry.summary == "This is a message with a link\nhttps://brasil.io/"
+    assert by_id[94].links[0].startswith("https://agenciabrasil.ebc.com.br/justica/noticia/2022-08/")
     assert by_id[24].entry.published == utc(2023, 2, 24, 7, 48, 2)
 
 
@@ -104,9 +88,7 @@ def test_service_messages_are_not_posts_and_media_posts_say_what_they_are():
 
 
 def test_a_channel_that_does_not_exist_is_an_error_naming_it():
-    with pytest.raises(
-        FeedError, match=r"@no_such_channel_x has no public preview.*check the name"
-    ):
+    with pytest.raises(FeedError, match=r"@no_such_channel_x has no public preview.*check the name"):
         parse_preview(
             (DATA / "reconstructed_unknown_channel.html").read_bytes(),
             channel="no_such_channel_x",
@@ -169,17 +151,13 @@ def test_a_bad_channel_name_says_what_a_name_looks_like(given):
 def _pages_of(html: bytes) -> dict[int | None, bytes]:
     """The assembled real page cut into three preview pages linked by ?before=."""
     text = html.decode("utf-8")
-    head, rest = text.split(
-        '<section class="tgme_channel_history js-message_history">', 1
-    )
-    blocks = re.split(
-        r'(?=<div class="tgme_widget_message_wrap)', rest.split("</section>", 1)[0]
-    )[1:]
+    head, rest = text.split('<section class="tgme_channel_history js-message_history">', 1)
+    blocks = re.split(r'(?=<div class="tgme_widget_message_wrap)', rest.split("</section>", 1)[0])[1:]
     ids = [int(re.search(r'data-post="tchantest/(\d+)"', b).group(1)) for b in blocks]
     cuts = {None: lambda i: i >= 62, 62: lambda i: 13 <= i < 62, 13: lambda i: i < 13}
     pages = {}
     for before, keep in cuts.items():
-        chosen = [b for b, i in zip(blocks, ids) if keep(i)]
+        chosen = [b for b, i in zip(blocks, ids, strict=True) if keep(i)]
         oldest = min(i for i in ids if keep(i))
         more = (
             f'<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="/s/tchantest?before='
@@ -218,14 +196,23 @@ def channel_server(http_server):
 
 
 def _get(client: Client):
-    return lambda url: client.get(url, max_bytes=5_000_000)
+    """What the pipeline will pass: the guarded GET, an HTTP error as FeedError, then the parser."""
+
+    def load(url: str):
+        response = client.get(url, max_bytes=5_000_000)
+        channel = urlsplit(url).path.rsplit("/", 1)[-1]
+        if response.status == 404:
+            raise FeedError(f"Telegram channel @{channel}: {url} answered 404 (no such public channel)")
+        if response.status != 200:
+            raise FeedError(f"Telegram preview {url} answered HTTP {response.status}")
+        return parse_preview(response.body, channel=channel, content_type=response.content_type)
+
+    return load
 
 
 def test_the_first_poll_pages_back_up_to_the_limit(channel_server, loopback_client):
     server, asked = channel_server
-    read = read_channel(
-        "tchantest", _get(loopback_client), max_pages=2, base=server.url("/")
-    )
+    read = read_channel("tchantest", _get(loopback_client), errors=ERRORS, max_pages=2, base=server.url("/"))
     assert asked == [None, 62]
     assert read.pages == 2
     ids = [p.id for p in read.posts]
@@ -235,25 +222,20 @@ def test_the_first_poll_pages_back_up_to_the_limit(channel_server, loopback_clie
 
 def test_paging_stops_where_the_channel_begins(channel_server, loopback_client):
     server, asked = channel_server
-    read = read_channel(
-        "tchantest", _get(loopback_client), max_pages=10, base=server.url("/")
-    )
+    read = read_channel("tchantest", _get(loopback_client), errors=ERRORS, max_pages=10, base=server.url("/"))
     assert asked == [None, 62, 13]
     assert min(p.id for p in read.posts) == 5 and read.feed.warning is None
 
 
-def test_a_later_poll_reads_one_page_and_brings_nothing_new(
-    channel_server, loopback_client
-):
+def test_a_later_poll_reads_one_page_and_brings_nothing_new(channel_server, loopback_client):
     server, asked = channel_server
-    first = read_channel(
-        "tchantest", _get(loopback_client), max_pages=3, base=server.url("/")
-    )
+    first = read_channel("tchantest", _get(loopback_client), errors=ERRORS, max_pages=3, base=server.url("/"))
     stored = {e.guid for e in first.feed.entries}
     asked.clear()
     second = read_channel(
         "tchantest",
         _get(loopback_client),
+        errors=ERRORS,
         max_pages=3,
         known_newest=first.newest_id,
         base=server.url("/"),
@@ -262,12 +244,10 @@ def test_a_later_poll_reads_one_page_and_brings_nothing_new(
     assert {e.guid for e in second.feed.entries} <= stored
 
 
-def test_a_missing_channel_on_loopback_is_the_sources_error(
-    http_server, loopback_client
-):
+def test_a_missing_channel_on_loopback_is_the_sources_error(http_server, loopback_client):
     http_server.route("/s/gone_channel", b"", status=404)
     with pytest.raises(FeedError, match="404"):
-        read_channel("gone_channel", _get(loopback_client), base=http_server.url("/"))
+        read_channel("gone_channel", _get(loopback_client), errors=ERRORS, base=http_server.url("/"))
 
 
 def test_a_failing_older_page_keeps_the_newer_posts(http_server, loopback_client):
@@ -278,11 +258,7 @@ def test_a_failing_older_page_keeps_the_newer_posts(http_server, loopback_client
         query = parse_qs(urlsplit(handler.path).query)
         before = int(query["before"][0]) if "before" in query else None
         asked.append(before)
-        body = (
-            first
-            if before is None
-            else b"<html><body><p>Service unavailable</p></body></html>"
-        )
+        body = first if before is None else b"<html><body><p>Service unavailable</p></body></html>"
         handler.send_response(200 if before is None else 503)
         handler.send_header("Content-Type", "text/html; charset=utf-8")
         handler.send_header("Content-Length", str(len(body)))
@@ -291,10 +267,8 @@ def test_a_failing_older_page_keeps_the_newer_posts(http_server, loopback_client
 
     http_server.route_handler("/s/tchantest", answer)
     read = read_channel(
-        "tchantest", _get(loopback_client), max_pages=5, base=http_server.url("/")
+        "tchantest", _get(loopback_client), errors=ERRORS, max_pages=5, base=http_server.url("/")
     )
     assert asked == [None, 62]
     assert {p.id for p in read.posts} >= {62, 94}
-    assert "older posts not read" in (read.feed.warning or "") and "503" in (
-        read.feed.warning or ""
-    )
+    assert "older posts not read" in (read.feed.warning or "") and "503" in (read.feed.warning or "")

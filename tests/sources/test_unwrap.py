@@ -17,9 +17,7 @@ NEWS = (DATA / "google_news_top_stories.xml").read_bytes()
 ALERTS = (DATA / "google_alerts_atom.xml").read_bytes()
 FEEDBURNER = (DATA / "feedburner_xhtml.xml").read_bytes()
 NEW_STYLE = [
-    line.strip()
-    for line in (DATA / "google_news_new_format_links.txt").read_text().splitlines()
-    if line
+    line.strip() for line in (DATA / "google_news_new_format_links.txt").read_text().splitlines() if line
 ]
 
 
@@ -31,7 +29,7 @@ def test_every_old_style_google_news_link_decodes_to_its_publishers_article():
     feed = parse_feed(NEWS, url="https://news.google.com/rss?hl=en-US&gl=US&ceid=US:en")
     sources = [m.decode() for m in re.findall(rb'<source url="([^"]+)"', NEWS)]
     assert len(feed.entries) == len(sources) == 38
-    for entry, source in zip(feed.entries, sources):
+    for entry, source in zip(feed.entries, sources, strict=True):
         assert is_wrapper(entry.url)
         target = unwrap(entry.url)
         assert target is not None and not is_wrapper(target)
@@ -62,9 +60,7 @@ def test_google_alerts_links_unwrap_to_the_publisher_and_dedup_with_its_own_feed
     assert len(feed.entries) == 20
     targets = [unwrap(e.url) for e in feed.entries]
     assert all(t and "google." not in _host(t) for t in targets)
-    assert (
-        targets[1] == "https://investorplace.com/2019/07/slack-stock-truly-compelling/"
-    )
+    assert targets[1] == "https://investorplace.com/2019/07/slack-stock-truly-compelling/"
     # the publisher's own feed links the same article with tracking parameters
     assert canonical_url(targets[1]) == canonical_url(
         "https://investorplace.com/2019/07/slack-stock-truly-compelling/?utm_source=feedburner&utm_medium=rss"
@@ -72,13 +68,9 @@ def test_google_alerts_links_unwrap_to_the_publisher_and_dedup_with_its_own_feed
 
 
 def test_feedburner_links_carry_no_target_and_are_left_to_one_redirect():
-    feed = parse_feed(
-        FEEDBURNER, url="http://feeds.feedburner.com/RotoAuthorityFantasyBaseball"
-    )
+    feed = parse_feed(FEEDBURNER, url="http://feeds.feedburner.com/RotoAuthorityFantasyBaseball")
     links = [e.url for e in feed.entries]
-    assert links and all(
-        link.startswith("http://feedproxy.google.com/~r/") for link in links
-    )
+    assert links and all(link.startswith("http://feedproxy.google.com/~r/") for link in links)
     assert all(unwrap(link) is None for link in links)
 
 

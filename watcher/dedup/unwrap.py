@@ -114,11 +114,7 @@ def _first_http(params: dict[str, list[str]], *names: str) -> str | None:
 
 def _is_http(value: str) -> bool:
     value = value.strip()
-    if (
-        not value
-        or len(value) > _MAX_URL
-        or any(ch.isspace() or ord(ch) < 32 for ch in value)
-    ):
+    if not value or len(value) > _MAX_URL or any(ch.isspace() or ord(ch) < 32 for ch in value):
         return False
     try:
         parts = urlsplit(value)

@@ -58,9 +58,7 @@ COMMON_PATHS = (
 class FeedLink:
     url: str
     title: str
-    kind: (
-        str  # "rss" | "atom" | "rdf" | "json" | "link" (a link that looks like a feed)
-    )
+    kind: str  # "rss" | "atom" | "rdf" | "json" | "link" (a link that looks like a feed)
 
 
 @dataclass(frozen=True)
@@ -104,11 +102,7 @@ def discover(data: bytes, *, url: str, content_type: str | None = None) -> Disco
     candidates: list[FeedLink] = []
     for anchor in root.iter("a"):
         href = _absolute(anchor.attr("href"), base)
-        if (
-            not href
-            or href in known
-            or not _FEEDISH.search(urlsplit(href).path + "?" + urlsplit(href).query)
-        ):
+        if not href or href in known or not _FEEDISH.search(urlsplit(href).path + "?" + urlsplit(href).query):
             continue
         known.add(href)
         candidates.append(FeedLink(url=href, title=anchor.text()[:200], kind="link"))

@@ -18,10 +18,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import lxml.etree  # type: ignore[import-untyped]
-import lxml.html  # type: ignore[import-untyped]
+import lxml.etree
+import lxml.html
 from cssselect import SelectorError
-from lxml.cssselect import CSSSelector  # type: ignore[import-untyped]
+from lxml.cssselect import CSSSelector
 
 MAX_BYTES = 16 * 1024 * 1024  # a page is cut here before parsing
 _SNIFF = 4096
@@ -46,9 +46,7 @@ class MarkupError(Exception):
     """The bytes could not be read as an HTML page; the message says why."""
 
 
-_BY_CLASS = lxml.etree.XPath(
-    "descendant-or-self::*[contains(concat(' ', normalize-space(@class), ' '), $c)]"
-)
+_BY_CLASS = lxml.etree.XPath("descendant-or-self::*[contains(concat(' ', normalize-space(@class), ' '), $c)]")
 
 
 class Node:
@@ -90,9 +88,7 @@ class Node:
         """Every class name in this subtree (self included) -> its elements, in document order."""
         index: dict[str, list[Node]] = {}
         for el in self._el.iter():
-            for name in (
-                (el.get("class") or "").split() if isinstance(el.tag, str) else ()
-            ):
+            for name in (el.get("class") or "").split() if isinstance(el.tag, str) else ():
                 index.setdefault(name, []).append(Node(el))
         return index
 
@@ -101,9 +97,7 @@ class Node:
 
     def within_class(self, name: str) -> bool:
         """Whether an ancestor's class list contains ``name``."""
-        return any(
-            name in (el.get("class") or "").split() for el in self._el.iterancestors()
-        )
+        return any(name in (el.get("class") or "").split() for el in self._el.iterancestors())
 
     def text(self) -> str:
         """The element's text, single-spaced (entities decoded)."""
@@ -142,9 +136,7 @@ class Node:
 
     def select(self, selector: Selector) -> list[Node]:
         """Descendants matching a compiled CSS selector, in document order."""
-        return [
-            Node(el) for el in selector.matcher(self._el) if isinstance(el.tag, str)
-        ]
+        return [Node(el) for el in selector.matcher(self._el) if isinstance(el.tag, str)]
 
     def __repr__(self) -> str:
         return f"<Node {self.tag} class={self.attr('class')!r}>"
@@ -184,9 +176,7 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""",
     re.IGNORECASE,
 )
-_HEADER_CHARSET = re.compile(
-    r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]{1,40})", re.IGNORECASE
-)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]{1,40})", re.IGNORECASE)
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16"),

@@ -9,18 +9,18 @@ absolute URL), or both; by default only links on the page's own site (its host,
 place wins; page order is kept (index pages list the newest first).
 
 Patterns run on Python's ``re``, which backtracks: :func:`compile_pattern`
-refuses the constructs that can take exponential time (the same static check
-rule regexes get, ``watcher.match.patterns``), and each URL matched is cut to
+refuses the constructs that can take exponential time (with the same static
+check rule regexes get, ``watcher.match.patterns.pattern_problem``, handed in), and each URL matched is cut to
 ``MAX_URL`` characters. At most ``MAX_LINKS`` anchors are looked at.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from watcher.match.patterns import pattern_problem
 from watcher.parse import htmltree
 from watcher.parse.feed import MAX_ENTRIES, FeedEntry, FeedError, ParsedFeed
 
@@ -36,15 +36,19 @@ class LinkRule:
     same_site: bool = True
 
 
-def compile_pattern(text: str) -> re.Pattern[str]:
-    """A link pattern, or ValueError saying why it cannot be used."""
+def compile_pattern(text: str, *, problem: Callable[[str], str | None]) -> re.Pattern[str]:
+    """A link pattern, or ValueError saying why it cannot be used.
+
+    ``problem`` is the static check for patterns that can take exponential time
+    (``watcher.match.patterns.pattern_problem``, passed in by the composition
+    root: a parse module may not import the match stage)."""
     try:
         compiled = re.compile(text)
     except re.error as exc:
         raise ValueError(f"not a regular expression: {text!r} ({exc})") from None
-    problem = pattern_problem(text)
-    if problem:
-        raise ValueError(f"link pattern {text!r} refused: {problem}")
+    refused = problem(text)
+    if refused:
+        raise ValueError(f"link pattern {text!r} refused: {refused}")
     return compiled
 
 
@@ -53,9 +57,7 @@ def compile_selector(text: str) -> htmltree.Selector:
     return htmltree.compile_selector(text)
 
 
-def index_links(
-    data: bytes, *, url: str, rule: LinkRule, content_type: str | None = None
-) -> ParsedFeed:
+def index_links(data: bytes, *, url: str, rule: LinkRule, content_type: str | None = None) -> ParsedFeed:
     """The article links of an index page fetched from ``url``."""
     try:
         root = htmltree.parse_html(data, content_type=content_type)
@@ -99,9 +101,7 @@ def index_links(
         f"only the first {MAX_LINKS:,} links of the page were looked at"
         if capped and looked > MAX_LINKS
         else None,
-        f"only the first {MAX_ENTRIES} matching links were kept"
-        if len(entries) >= MAX_ENTRIES
-        else None,
+        f"only the first {MAX_ENTRIES} matching links were kept" if len(entries) >= MAX_ENTRIES else None,
         _nothing_note(rule) if not entries else None,
     ]
     title = next((t.text() for t in root.iter("title")), "") or None

@@ -69,9 +69,7 @@ def read_opml(data: bytes) -> OpmlDocument:
     except xmlguard.MarkupError as exc:
         raise OpmlError(f"not an OPML file: {exc}") from None
     parser: XMLPullParser[Element] = XMLPullParser(events=("start", "end"))
-    folders: list[
-        str | None
-    ] = []  # one slot per open <outline>: its folder name or None
+    folders: list[str | None] = []  # one slot per open <outline>: its folder name or None
     feeds: dict[str, OpmlFeed] = {}
     title: str | None = None
     root: str | None = None
@@ -86,9 +84,7 @@ def read_opml(data: bytes) -> OpmlDocument:
                 if root is None:
                     root = name
                     if name != "opml":
-                        raise OpmlError(
-                            f"not an OPML file: the root element is <{name}>, not <opml>"
-                        )
+                        raise OpmlError(f"not an OPML file: the root element is <{name}>, not <opml>")
                 if name == "head":
                     in_head = event == "start"
                 elif name == "title" and in_head and event == "end":
@@ -101,9 +97,7 @@ def read_opml(data: bytes) -> OpmlDocument:
                     continue
                 attrs = {k.lower(): v for k, v in element.attrib.items()}
                 url = (attrs.get("xmlurl") or "").strip()
-                label = " ".join(
-                    (attrs.get("text") or attrs.get("title") or "").split()
-                )
+                label = " ".join((attrs.get("text") or attrs.get("title") or "").split())
                 if not url:
                     folders.append(label[:MAX_TAG] or None)
                     continue
@@ -113,9 +107,7 @@ def read_opml(data: bytes) -> OpmlDocument:
                     continue
                 path = [f for f in folders[:-1] if f]
                 deep = deep or len(path) > MAX_DEPTH
-                tags = _unique(
-                    path[:MAX_DEPTH] + _categories(attrs.get("category") or "")
-                )
+                tags = _unique(path[:MAX_DEPTH] + _categories(attrs.get("category") or ""))
                 html_url = (attrs.get("htmlurl") or "").strip()
                 feed = OpmlFeed(
                     url=url,
@@ -142,9 +134,7 @@ def read_opml(data: bytes) -> OpmlDocument:
             parser.close()
     except ParseError as exc:
         line, column = getattr(exc, "position", (0, 0))
-        raise OpmlError(
-            f"not an OPML file: not well-formed XML (line {line}, column {column})"
-        ) from None
+        raise OpmlError(f"not an OPML file: not well-formed XML (line {line}, column {column})") from None
     if root is None:
         raise OpmlError("not an OPML file: no XML element in it")
     notes = [
@@ -172,9 +162,7 @@ def write_opml(feeds: Sequence[OpmlFeed], *, title: str, now: datetime) -> bytes
     folders: dict[str, list[OpmlFeed]] = {}
     for feed in feeds:
         if feed.tags:
-            folders.setdefault(" ".join(feed.tags[0].split())[:MAX_TAG], []).append(
-                feed
-            )
+            folders.setdefault(" ".join(feed.tags[0].split())[:MAX_TAG], []).append(feed)
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
@@ -186,9 +174,7 @@ def write_opml(feeds: Sequence[OpmlFeed], *, title: str, now: datetime) -> bytes
     ]
     lines += [_outline(f, "    ") for f in loose]
     for folder, members in folders.items():
-        lines.append(
-            f"    <outline text={quoteattr(folder)} title={quoteattr(folder)}>"
-        )
+        lines.append(f"    <outline text={quoteattr(folder)} title={quoteattr(folder)}>")
         lines += [_outline(f, "      ") for f in members]
         lines.append("    </outline>")
     lines += ["  </body>", "</opml>", ""]
@@ -248,9 +234,7 @@ def _utf8(data: bytes) -> bytes:
     """UTF-16 files re-encoded as UTF-8 (the byte-level guard needs ASCII-compatible bytes)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = data.decode("utf-16", errors="replace")
-        text = re.sub(
-            r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text
-        )
+        text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text)
         return text.encode("utf-8")
     return data
 

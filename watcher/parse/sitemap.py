@@ -4,9 +4,11 @@ A ``<urlset>`` gives one :class:`FeedEntry` per ``<url>``: its ``<loc>`` is the
 guid and link, the Google News extension gives title, publication date and
 language, ``<lastmod>`` the date otherwise. Entries come newest first (dated
 ones by date, then undated ones in document order), at most ``MAX_ENTRIES``.
-A ``<sitemapindex>`` gives child sitemap URLs instead, in document order: the
-caller fetches them through the guarded client, with its own depth and count
-bounds and loop detection (``watcher.sources.sitemaps``). A plain-text sitemap
+A ``<sitemapindex>`` gives child sitemap URLs instead, in document order;
+:func:`walk_sitemaps` loads them through a function the caller gives (the
+guarded client's GET, then :func:`parse_sitemap`), breadth first, with depth
+and count bounds and loop detection. ``sitemap.xml.gz`` files are inflated
+here, to at most ``MAX_INFLATED`` bytes. A plain-text sitemap
 (one URL a line) is read too.
 
 Bounded: the document is defused first (``xmlguard.defuse``: no DOCTYPE, so
@@ -21,11 +23,12 @@ from __future__ import annotations
 import codecs
 import email.utils
 import re
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
 from watcher.parse import xmlfix, xmlguard
@@ -34,6 +37,9 @@ from watcher.parse.feed import MAX_ENTRIES, FeedEntry, FeedError, ParsedFeed
 MAX_URLS = 50_000  # <url> elements read per file (the sitemap protocol's maximum)
 MAX_SITEMAPS = 1_000  # child sitemaps listed per index
 MAX_LOC = 2_048  # characters of a URL
+MAX_INFLATED = 50 * 1024 * 1024  # bytes of a gzip sitemap (.xml.gz), inflated: the protocol's own limit
+MAX_DEPTH = 2  # walk: index -> index -> urlset
+MAX_SITEMAPS = 25  # walk: sitemaps loaded per walk, the first one included
 _CHUNK = 64 * 1024
 _SNIFF = 2048
 
@@ -60,13 +66,27 @@ def parse_sitemap(data: bytes, *, url: str, content_type: str | None = None) -> 
     if not data.strip():
         raise FeedError("empty document: the server sent no content")
     if data[:2] == b"\x1f\x8b":
-        raise FeedError("not a sitemap: the document is still gzip-compressed")
+        data = _gunzip(data)
     head = data[:_SNIFF].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head.startswith(b"<") and not data.startswith(
-        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-    ):
+    if not head.startswith(b"<") and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _plain_text(data, url)
     return _xml(_utf8(data), url)
+
+
+# --- gzip files (sitemap.xml.gz served as a file, not as a Content-Encoding) ---
+
+
+def _gunzip(data: bytes) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, MAX_INFLATED + 1)
+    except zlib.error as exc:
+        raise FeedError(f"not a sitemap: broken gzip data ({exc})") from None
+    if len(out) > MAX_INFLATED:
+        raise FeedError(f"the gzip sitemap inflates to more than {MAX_INFLATED // (1024 * 1024)} MB; refused")
+    if not inflater.eof:
+        raise FeedError("not a sitemap: the gzip data is cut short")
+    return out
 
 
 # --- XML ------------------------------------------------------------------------
@@ -76,9 +96,7 @@ def _utf8(data: bytes) -> bytes:
     """UTF-16 documents re-encoded as UTF-8 (the byte-level guard needs ASCII-compatible bytes)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = data.decode("utf-16", errors="replace")
-        text = re.sub(
-            r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text
-        )
+        text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text)
         return text.encode("utf-8")
     return data
 
@@ -158,9 +176,7 @@ def _xml(data: bytes, url: str) -> Sitemap:
     if root_name == "sitemapindex":
         links = _absolute_unique(children, url)
         return Sitemap(
-            feed=ParsedFeed(
-                title=None, language=None, entries=(), warning=_join(notes)
-            ),
+            feed=ParsedFeed(title=None, language=None, entries=(), warning=_join(notes)),
             sitemaps=tuple(links),
             is_index=True,
         )
@@ -184,17 +200,13 @@ def _check_root(name: str, data: bytes) -> None:
     if name in ("urlset", "sitemapindex"):
         return
     if name in ("rss", "feed", "rdf"):
-        raise FeedError(
-            f"not a sitemap: the document is a feed (<{name}>); add it as a feed instead"
-        )
+        raise FeedError(f"not a sitemap: the document is a feed (<{name}>); add it as a feed instead")
     if name == "html" or b"<html" in data[:_SNIFF].lower():
         raise FeedError(
             "not a sitemap: the document is an HTML page; sitemaps are listed in the "
             "site's /robots.txt (Sitemap: lines)"
         )
-    raise FeedError(
-        f"not a sitemap: the root element <{name}> is not <urlset> or <sitemapindex>"
-    )
+    raise FeedError(f"not a sitemap: the root element <{name}> is not <urlset> or <sitemapindex>")
 
 
 def _news(record: _Record, name: str, text: str) -> None:
@@ -252,9 +264,7 @@ def _urlset(records: list[_Record], base: str, notes: list[str | None]) -> Sitem
     if dropped:
         notes.append(f"{dropped} <loc> values that are not http(s) URLs were skipped")
     if len(entries) >= MAX_ENTRIES and len(ordered) > MAX_ENTRIES:
-        notes.append(
-            f"{len(ordered):,} URLs in the sitemap, only the {MAX_ENTRIES} newest were kept"
-        )
+        notes.append(f"{len(ordered):,} URLs in the sitemap, only the {MAX_ENTRIES} newest were kept")
     return Sitemap(
         feed=ParsedFeed(
             title=None,
@@ -284,9 +294,7 @@ def _plain_text(data: bytes, url: str) -> Sitemap:
     if not any(_absolute(r.loc, url) and "://" in r.loc for r in lines[:50]):
         raise FeedError("not a sitemap: neither XML nor a list of URLs (one per line)")
     notes: list[str | None] = [
-        f"only the first {MAX_URLS:,} lines were read"
-        if data.count(b"\n") >= MAX_URLS
-        else None
+        f"only the first {MAX_URLS:,} lines were read" if data.count(b"\n") >= MAX_URLS else None
     ]
     return _urlset(lines, url, notes)
 
@@ -297,15 +305,11 @@ _WHITESPACE = re.compile(r"[\t\r\n]")
 
 
 def _absolute(loc: str, base: str) -> str | None:
-    loc = _WHITESPACE.sub(
-        "", loc.strip()
-    )  # browsers drop tabs and newlines inside URLs
+    loc = _WHITESPACE.sub("", loc.strip())  # browsers drop tabs and newlines inside URLs
     if not loc or " " in loc:
         return None
     try:
-        absolute = (
-            loc if loc.startswith(("https://", "http://")) else urljoin(base, loc)
-        )
+        absolute = loc if loc.startswith(("https://", "http://")) else urljoin(base, loc)
         parts = urlsplit(absolute)
     except ValueError:
         return None
@@ -359,3 +363,92 @@ def _events(parser: XMLPullParser[Element]) -> Iterator[tuple[str, Element]]:
     for event, element in cast("Iterator[tuple[str, object]]", parser.read_events()):
         if isinstance(element, Element):
             yield event, element
+
+
+# --- walking an index ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SitemapWalk:
+    feed: ParsedFeed  # every URL found, each once, newest first
+    loaded: tuple[str, ...]  # sitemaps loaded, in order
+    problems: tuple[str, ...]  # one line per sitemap that failed or was left out
+
+
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+
+def walk_sitemaps(
+    url: str,
+    load: Callable[[str], Sitemap],
+    *,
+    errors: tuple[type[Exception], ...] = (FeedError,),
+    max_depth: int = MAX_DEPTH,
+    max_sitemaps: int = MAX_SITEMAPS,
+) -> SitemapWalk:
+    """Load ``url`` and, if it is an index, its children: breadth first, each once
+    (loop detection on the URL without fragment, scheme and host case-folded), at
+    most ``max_depth`` levels below the first and ``max_sitemaps`` loads in all.
+
+    ``load(url)`` fetches through the guarded client (the source's headers, size
+    cap, per-host limit) and returns :func:`parse_sitemap` of the body; it raises
+    one of ``errors`` (FeedError, and the client's FetchError) for a sitemap that
+    fails. A failing first sitemap is the source's error (FeedError); a failing
+    child is a problem noted in the result, and the others still count."""
+    queue: list[tuple[str, int]] = [(url, 0)]
+    seen = {_key(url)}
+    loaded: list[str] = []
+    problems: list[str] = []
+    entries: dict[str, FeedEntry] = {}
+    languages: set[str | None] = set()
+    left_out = 0
+    while queue:
+        current, depth = queue.pop(0)
+        if len(loaded) >= max_sitemaps:
+            left_out += 1
+            continue
+        loaded.append(current)
+        try:
+            sitemap = load(current)
+        except errors as exc:
+            if current == url:
+                raise FeedError(str(exc)) from None
+            problems.append(f"{current}: {exc}")
+            continue
+        if sitemap.feed.warning:
+            problems.append(f"{current}: {sitemap.feed.warning}")
+        for entry in sitemap.feed.entries:
+            entries.setdefault(entry.guid, entry)
+        languages.add(sitemap.feed.language)
+        for child in sitemap.sitemaps:
+            key = _key(child)
+            if key in seen:
+                problems.append(f"{current}: lists {child} again (a loop); not loaded twice")
+                continue
+            seen.add(key)
+            if depth + 1 > max_depth:
+                problems.append(f"{current}: {child} is nested deeper than {max_depth} levels; not loaded")
+                continue
+            queue.append((child, depth + 1))
+    if left_out:
+        problems.append(f"{left_out} more sitemaps were not loaded: at most {max_sitemaps} per poll")
+    ordered = sorted(entries.values(), key=lambda e: e.published or _OLDEST, reverse=True)
+    language = next(iter(languages)) if len(languages) == 1 else None
+    return SitemapWalk(
+        feed=ParsedFeed(
+            title=None,
+            language=language,
+            entries=tuple(ordered[:MAX_ENTRIES]),
+            warning="; ".join(problems[:5]) or None,
+        ),
+        loaded=tuple(loaded),
+        problems=tuple(problems),
+    )
+
+
+def _key(url: str) -> str:
+    try:
+        parts = urlsplit(url.strip())
+        return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+    except ValueError:
+        return url

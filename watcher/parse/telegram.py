@@ -21,6 +21,7 @@ proxy or a changed page might) are left out with a note.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -50,9 +51,7 @@ class ChannelPage:
     title: str | None
     posts: tuple[Post, ...]  # oldest first, as on the page
     feed: ParsedFeed  # the same posts, newest first
-    oldest_id: (
-        int | None
-    )  # fetch preview_url(channel, before=oldest_id) for older posts
+    oldest_id: int | None  # fetch preview_url(channel, before=oldest_id) for older posts
     newest_id: int | None
     has_older: bool  # the page links to older posts
 
@@ -63,11 +62,7 @@ def channel_name(value: str) -> str:
     ValueError (saying what a channel name looks like) for anything else."""
     text = value.strip()
     if re.match(r"^(https?://)?(www\.)?(t\.me|telegram\.me)/", text, re.IGNORECASE):
-        path = (
-            urlsplit(text if "://" in text else "https://" + text)
-            .path.strip("/")
-            .split("/")
-        )
+        path = urlsplit(text if "://" in text else "https://" + text).path.strip("/").split("/")
         if path and path[0] == "s":
             path = path[1:]
         text = path[0] if path else ""
@@ -80,9 +75,7 @@ def channel_name(value: str) -> str:
     return text
 
 
-def preview_url(
-    channel: str, *, before: int | None = None, base: str = "https://t.me"
-) -> str:
+def preview_url(channel: str, *, before: int | None = None, base: str = "https://t.me") -> str:
     """``https://t.me/s/<channel>[?before=<id>]`` (``base`` is for tests and mirrors)."""
     page = f"{base.rstrip('/')}/s/{channel}"
     return f"{page}?before={before}" if before is not None else page
@@ -92,9 +85,7 @@ def permalink(channel: str, post_id: int) -> str:
     return f"https://t.me/{channel}/{post_id}"
 
 
-def parse_preview(
-    data: bytes, *, channel: str, content_type: str | None = None
-) -> ChannelPage:
+def parse_preview(data: bytes, *, channel: str, content_type: str | None = None) -> ChannelPage:
     """Posts of one preview page of ``channel`` (a name from :func:`channel_name`)."""
     try:
         root = htmltree.parse_html(data, content_type=content_type)
@@ -157,9 +148,7 @@ def _messages(root: htmltree.Node):
 
 
 def _no_posts_message(root: htmltree.Node, channel: str) -> str:
-    if root.first_by_class("tgme_username_link") is not None or root.first_by_class(
-        "tgme_page_extra"
-    ):
+    if root.first_by_class("tgme_username_link") is not None or root.first_by_class("tgme_page_extra"):
         return (
             f"Telegram channel @{channel} has no public preview: t.me/s/{channel} shows Telegram's "
             "contact page (no such channel, a user or bot, or a private channel); check the name"
@@ -189,16 +178,10 @@ def _post(node: htmltree.Node, channel: str, post_id: int) -> Post:
         if part
     )
     first_line = (text or media or "").split("\n", 1)[0].strip(_INVISIBLE)
-    title = (
-        first_line
-        if len(first_line) <= _TITLE_CHARS
-        else first_line[: _TITLE_CHARS - 1].rstrip() + "…"
-    )
+    title = first_line if len(first_line) <= _TITLE_CHARS else first_line[: _TITLE_CHARS - 1].rstrip() + "…"
     author_node = _first(index, "tgme_widget_message_from_author")
     owner_node = _first(index, "tgme_widget_message_owner_name")
-    author = (author_node.text() if author_node else "") or (
-        owner_node.text() if owner_node else ""
-    )
+    author = (author_node.text() if author_node else "") or (owner_node.text() if owner_node else "")
     views_node = _first(index, "tgme_widget_message_views")
     return Post(
         entry=FeedEntry(
@@ -239,11 +222,7 @@ def _forwarded(index: Index) -> str | None:
         return None
     label = name.text()
     href = name.attr("href")
-    return (
-        f"{label} ({href})"
-        if href and href.startswith("https://t.me/")
-        else label or None
-    )
+    return f"{label} ({href})" if href and href.startswith("https://t.me/") else label or None
 
 
 def _links(index: Index, text_node: htmltree.Node | None) -> tuple[str, ...]:
@@ -310,9 +289,7 @@ def _date(node: htmltree.Node, index: Index) -> datetime | None:
                 parsed = datetime.fromisoformat(value.strip())
             except ValueError:
                 return None
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(
-                UTC
-            )
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     return None
 
 
@@ -329,3 +306,80 @@ def _channel_title(root: htmltree.Node) -> str | None:
 
 def _has_older(root: htmltree.Node) -> bool:
     return any(n.attr("data-before") for n in root.by_class("tme_messages_more"))
+
+
+# --- reading a channel: the first page, then older pages ---------------------------
+
+MAX_PAGES = 5
+
+
+@dataclass(frozen=True)
+class ChannelRead:
+    feed: ParsedFeed  # all posts read, newest first
+    posts: tuple[Post, ...]  # the same, with links and forwarded-from
+    pages: int  # preview pages loaded
+    newest_id: int | None
+
+
+def read_channel(
+    channel: str,
+    load: Callable[[str], ChannelPage],
+    *,
+    errors: tuple[type[Exception], ...] = (FeedError,),
+    max_pages: int = MAX_PAGES,
+    known_newest: int | None = None,
+    base: str = "https://t.me",
+) -> ChannelRead:
+    """Posts of ``channel``: its preview page, then ``?before=<oldest id>`` while the
+    page links to older posts, up to ``max_pages`` pages (the first poll of a
+    channel reaches back that far). A page reaching ``known_newest`` (the newest
+    post id already stored) ends paging, so later polls load one page; so does a
+    page that brings no older post (a loop).
+
+    ``load(url)`` fetches through the guarded client and returns
+    :func:`parse_preview` of the body (FeedError for an HTTP error: a 404 is a
+    channel that does not exist); it raises one of ``errors``. A failing first
+    page is the source's error (FeedError); a failing older page ends paging
+    with a note."""
+    posts: dict[int, Post] = {}
+    notes: list[str] = []
+    title = None
+    pages = 0
+    before: int | None = None
+    while pages < max(1, max_pages):
+        try:
+            page = load(preview_url(channel, before=before, base=base))
+        except errors as exc:
+            if pages == 0:
+                raise FeedError(str(exc)) from None
+            notes.append(f"older posts not read: {exc}")
+            break
+        pages += 1
+        title = title or page.title
+        if page.feed.warning:
+            notes.append(page.feed.warning)
+        for post in page.posts:
+            posts.setdefault(post.id, post)
+        if page.oldest_id is None or not page.has_older:
+            break
+        if known_newest is not None and page.oldest_id <= known_newest:
+            break
+        if before is not None and page.oldest_id >= before:
+            notes.append(f"page before={before} brought no older post; paging stopped")
+            break
+        before = page.oldest_id
+    else:
+        if posts and known_newest is None:
+            notes.append(f"read the newest {pages} preview pages; older posts are left out")
+    ordered = tuple(posts[i] for i in sorted(posts, reverse=True))
+    return ChannelRead(
+        feed=ParsedFeed(
+            title=title,
+            language=None,
+            entries=tuple(p.entry for p in ordered),
+            warning="; ".join(notes) or None,
+        ),
+        posts=ordered,
+        pages=pages,
+        newest_id=max(posts) if posts else None,
+    )
