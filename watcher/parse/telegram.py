@@ -6,6 +6,9 @@ latest posts, oldest first, each a ``.tgme_widget_message`` with
 date in ``.tgme_widget_message_date time[datetime]``. ``?before=<id>`` gives
 the posts older than ``id``. Each post becomes a :class:`FeedEntry` whose
 guid and link are its permanent link ``https://t.me/<channel>/<id>``.
+:func:`read_channel` pages back through a loader the caller gives (the
+guarded client's GET, then :func:`parse_preview`), bounded by a page count
+and by the newest post already stored.
 
 This markup is Telegram's, undocumented, and can change. When a page holds
 no posts in the expected markup and is not Telegram's page for an unknown
