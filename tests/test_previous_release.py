@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from watcher.cli.main import main
 from watcher.store.database import Store
-from watcher.store.database import MIGRATIONS
+from watcher.store.schema import MIGRATIONS
 
 DATA = Path(__file__).resolve().parent / "data"
 FIXTURE = DATA / "previous_release.db"

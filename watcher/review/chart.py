@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from watcher.review.queries import DayCount
+from watcher.review.stats import DayCount
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
            "#db2777", "#4b5563", "#65a30d", "#9333ea")

@@ -27,7 +27,8 @@ import json
 from collections.abc import Iterator
 from typing import TextIO
 
-from watcher.review.queries import Filter, filter_sql
+from watcher.review.log import Filter
+from watcher.store import alerts, articles, matches
 from watcher.store.database import Store
 
 FORMATS = ("jsonl", "csv")
@@ -40,14 +41,11 @@ BATCH = 200
 def records(store: Store, flt: Filter = Filter(limit=None), *,
             matched_only: bool = False) -> Iterator[dict]:
     """Every stored article passing ``flt`` (oldest first), as export records."""
-    where, params = filter_sql(flt, matched_only=matched_only)
+    selection = flt.selection(matched_only=matched_only)
     last, left = 0, flt.limit
     while left is None or left > 0:
         size = BATCH if left is None else min(BATCH, left)
-        rows = store.query(f"""
-            SELECT a.*, f.name AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id
-            WHERE a.id > :last AND {where} ORDER BY a.id LIMIT :size""",
-                           {**params, "last": last, "size": size})
+        rows = articles.page(store, selection, after=last, size=size)
         if not rows:
             return
         for row in rows:
@@ -59,16 +57,15 @@ def records(store: Store, flt: Filter = Filter(limit=None), *,
 def _record(store: Store, a: dict) -> dict:
     rules = [{"id": m["rule_id"], "title": m["rule_title"], "severity": m["severity"],
               "score": m["score"], "hits": _json_list(m["hits"])}
-             for m in store.query("SELECT * FROM matches WHERE article_id = ? ORDER BY id", (a["id"],))]
-    alerts = store.query("""SELECT channel, status, attempts, last_error, sent_at FROM alerts
-                            WHERE article_id = ? ORDER BY id""", (a["id"],))
+             for m in matches.of_article(store, a["id"])]
     return {
         "id": a["id"], "url": a["url"], "feed": a["feed"], "title": a["title"],
         "published": a["published"], "fetched_at": a["fetched_at"], "language": a["language"],
         "text": a["text"], "extraction": a["extraction"], "matched": bool(a["matched"]),
         "rules": rules, "canonical_url": a["canonical_url"], "story": a["story_id"],
         "duplicate_of": a["duplicate_of"], "join_reason": a["join_reason"],
-        "join_similarity": a["join_similarity"], "alerts": alerts,
+        "join_similarity": a["join_similarity"],
+        "alerts": alerts.of_article(store, a["id"]),
     }
 
 
