@@ -32,11 +32,14 @@ def rows(path: Path, sql: str) -> list[dict]:
 def before() -> dict[str, list[dict]]:
     """What the old release wrote, read straight from the untouched fixture."""
     return {
-        "articles": rows(FIXTURE, "SELECT id, title, url, story_id, duplicate_of, join_reason, matched "
-                                  "FROM articles ORDER BY id"),
+        "articles": rows(
+            FIXTURE,
+            "SELECT id, title, url, story_id, duplicate_of, join_reason, matched FROM articles ORDER BY id",
+        ),
         "stories": rows(FIXTURE, "SELECT * FROM stories ORDER BY id"),
-        "alerts": rows(FIXTURE, "SELECT id, story_id, article_id, channel, status, attempts "
-                                "FROM alerts ORDER BY id"),
+        "alerts": rows(
+            FIXTURE, "SELECT id, story_id, article_id, channel, status, attempts FROM alerts ORDER BY id"
+        ),
         "feedback": rows(FIXTURE, "SELECT * FROM feedback ORDER BY id"),
         "matches": rows(FIXTURE, "SELECT article_id, rule_id FROM matches ORDER BY id"),
     }
@@ -48,8 +51,9 @@ def old(tmp_path) -> tuple[Path, Path]:
     database = tmp_path / "watcher.db"
     shutil.copy(FIXTURE, database)
     config = tmp_path / "watcher.toml"
-    config.write_text(f'[watcher]\ndatabase = "{database}"\nrules = ["{DATA / "review_rules" / "v1"}"]\n',
-                      encoding="utf-8")
+    config.write_text(
+        f'[watcher]\ndatabase = "{database}"\nrules = ["{DATA / "review_rules" / "v1"}"]\n', encoding="utf-8"
+    )
     return database, config
 
 
@@ -72,15 +76,18 @@ def test_it_opens_upgrades_and_keeps_every_row(old, before):
     store = Store.open(database)
     assert store.version == MIGRATIONS[-1].version
     store.close()
-    store = Store.open(database)                  # opening again changes nothing: migrations are idempotent
+    store = Store.open(database)  # opening again changes nothing: migrations are idempotent
     assert store.version == MIGRATIONS[-1].version
     store.close()
     after = {
-        "articles": rows(database, "SELECT id, title, url, story_id, duplicate_of, join_reason, matched "
-                                   "FROM articles ORDER BY id"),
+        "articles": rows(
+            database,
+            "SELECT id, title, url, story_id, duplicate_of, join_reason, matched FROM articles ORDER BY id",
+        ),
         "stories": rows(database, "SELECT * FROM stories ORDER BY id"),
-        "alerts": rows(database, "SELECT id, story_id, article_id, channel, status, attempts "
-                                 "FROM alerts ORDER BY id"),
+        "alerts": rows(
+            database, "SELECT id, story_id, article_id, channel, status, attempts FROM alerts ORDER BY id"
+        ),
         "feedback": rows(database, "SELECT * FROM feedback ORDER BY id"),
         "matches": rows(database, "SELECT article_id, rule_id FROM matches ORDER BY id"),
     }
@@ -90,29 +97,39 @@ def test_it_opens_upgrades_and_keeps_every_row(old, before):
 
 def test_log_show_alerts_and_search_read_the_old_database(old, before):
     _, config = old
-    logged = [json.loads(line) for line in watcher(config, "log", "--json", "--limit", "100").stdout.splitlines()]
+    logged = [
+        json.loads(line) for line in watcher(config, "log", "--json", "--limit", "100").stdout.splitlines()
+    ]
     matched_stories = {a["story_id"] for a in before["articles"] if a["matched"]}
     assert {r["story_id"] for r in logged} == matched_stories
     alerts_of = {}
     for alert in before["alerts"]:
         alerts_of.setdefault(alert["story_id"], []).append(alert["status"])
-    for row in logged:                                 # each story's alerts, as `watcher log` counts them
+    for row in logged:  # each story's alerts, as `watcher log` counts them
         assert sum(row["alerts"].values()) == len(alerts_of.get(row["story_id"], []))
 
     verdicts = {}
-    for f in before["feedback"]:                       # the newest verdict per article counts
+    for f in before["feedback"]:  # the newest verdict per article counts
         verdicts[f["article_id"]] = f["verdict"]
     for article in before["articles"]:
         shown = json.loads(watcher(config, "show", str(article["id"]), "--json").stdout)
         assert (shown["id"], shown["title"], shown["story_id"]) == (
-            article["id"], article["title"] or "", article["story_id"])
+            article["id"],
+            article["title"] or "",
+            article["story_id"],
+        )
         assert shown["join_reason"] == article["join_reason"]
-        assert [f["verdict"] for f in shown["feedback"]][:1] == ([verdicts[article["id"]]]
-                                                                   if article["id"] in verdicts else [])
+        assert [f["verdict"] for f in shown["feedback"]][:1] == (
+            [verdicts[article["id"]]] if article["id"] in verdicts else []
+        )
         text = watcher(config, "show", str(article["id"])).stdout
         assert f"#{article['id']}" in text and "Alerts:" in text
 
-    listed = [json.loads(line) for line in watcher(config, "alerts", "--json", "--limit", "100").stdout.splitlines()]
-    assert sorted((a["id"], a["status"]) for a in listed) == [(a["id"], a["status"]) for a in before["alerts"]]
+    listed = [
+        json.loads(line) for line in watcher(config, "alerts", "--json", "--limit", "100").stdout.splitlines()
+    ]
+    assert sorted((a["id"], a["status"]) for a in listed) == [
+        (a["id"], a["status"]) for a in before["alerts"]
+    ]
     found = watcher(config, "search", "--json", "kasim").stdout
     assert "Türkiye ile Suriye arasında savunma işbirliği anlaşması" in found

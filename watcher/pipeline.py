@@ -32,7 +32,8 @@ from watcher.match.matcher import Document, Matcher, RuleMatch
 from watcher.notify import outbox
 from watcher.parse.feed import FeedEntry, FeedError, ParsedFeed, parse_feed
 from watcher.sources import schedule as sources
-from watcher.store import articles, entries, feeds, matches as match_rows, searchindex
+from watcher.store import articles, entries, feeds, searchindex
+from watcher.store import matches as match_rows
 from watcher.store.database import Store
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "

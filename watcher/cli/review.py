@@ -14,12 +14,21 @@ from dataclasses import asdict
 
 import click
 
-from watcher.cli.console import (EXIT_INTERRUPTED, CliContext, Id, cut, fail, printable, problems_message,
-                             short_time, table, terminal_width)
+from watcher.cli.console import (
+    EXIT_INTERRUPTED,
+    CliContext,
+    Id,
+    cut,
+    fail,
+    printable,
+    problems_message,
+    short_time,
+    table,
+    terminal_width,
+)
 from watcher.config import SEVERITIES
 from watcher.review import MAX_LIMIT, ReviewError
-from watcher.review.article import (ArticleView, JoinView, MemberView, group_hits, highlight_field,
-                                    hit_context)
+from watcher.review.article import ArticleView, JoinView, MemberView, group_hits, highlight_field, hit_context
 from watcher.review.article import show as load_article
 from watcher.review.log import Filter, matched_stories, parse_since
 from watcher.review.search import search as search_articles
@@ -307,7 +316,7 @@ def export(ctx: CliContext, fmt, everything, rule, feed, severity, since, limit,
     flt = _filter(ctx, rule, feed, severity, since, None)
     rows = export_mod.records(ctx.store(), flt, matched_only=not everything)
     if limit:
-        rows = (r for i, r in zip(range(limit), rows))
+        rows = (r for i, r in zip(range(limit), rows, strict=False))
     n = export_mod.write(fmt or "jsonl", rows, output)
     click.echo(f"exported {n} article(s)", err=True)
 
@@ -327,9 +336,9 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     what would match, against what did. Nothing is sent or written."""
     from pathlib import Path
 
-    from watcher.review import backtest as bt
     from watcher.match.matcher import Matcher
     from watcher.match.rules import RulesError, load_rules
+    from watcher.review import backtest as bt
 
     paths = tuple(Path(p) for p in rule_paths) or ctx.config().rules
     try:

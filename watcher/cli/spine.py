@@ -8,10 +8,17 @@ import os
 import click
 
 from watcher import health
-from watcher.cli.console import (EXIT_INTERRUPTED, CliContext, database_problem, fail, problems_message,
-                             setup_logging, table)
-from watcher.duration import DurationError, parse_duration
+from watcher.cli.console import (
+    EXIT_INTERRUPTED,
+    CliContext,
+    database_problem,
+    fail,
+    problems_message,
+    setup_logging,
+    table,
+)
 from watcher.daemon.lock import InstanceLock, LockError
+from watcher.duration import DurationError, parse_duration
 from watcher.store import alerts as alert_rows
 from watcher.store import articles as article_rows
 from watcher.store import feeds as feed_rows

@@ -126,10 +126,10 @@ class Stories:
             r = similarity.resemblance(mine, similarity.shingle_set(row["body"] or ""))
             if r >= self.config.min_resemblance:
                 joined.add(row["story_id"])
-                if best is None or r > best.similarity:
+                if best is None or r > (best.similarity or 0.0):
                     best = Placement(row["story_id"], row["first_article_id"], "similar",
                                      round(r, 3), row["id"], d)
-            if best is not None and best.similarity >= SURE:
+            if best is not None and (best.similarity or 0.0) >= SURE:
                 break
         return best
 
@@ -147,7 +147,7 @@ class Stories:
 
     def _load(self, rows: list[tuple[int, int, float]]) -> None:
         if rows:
-            ids, fps, times = zip(*rows)
+            ids, fps, times = zip(*rows, strict=True)
             self.index.extend(ids, fps, times)
 
     # -- recording ------------------------------------------------------------

@@ -32,7 +32,6 @@ from watcher.store import alerts
 from watcher.store.alerts import DEAD, PENDING, SENDING, SENT, STATUSES  # noqa: F401 (the statuses)
 from watcher.store.database import Store
 
-
 # -- routing -------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from watcher.config import ChannelConfig, Config
 from watcher.notify import message, outbox
@@ -50,7 +51,7 @@ class DrainSummary:
         text += f", in {self.digests} digest message(s)" if self.digests else ""
         return text + (f"; {self.errors} channel(s) could not be served (see the log)" if self.errors else "")
 
-    def __add__(self, other: "DrainSummary") -> "DrainSummary":
+    def __add__(self, other: DrainSummary) -> DrainSummary:
         return DrainSummary(self.sent + other.sent, self.failed + other.failed,
                             self.dead + other.dead, self.digests + other.digests,
                             self.errors + other.errors)
@@ -140,15 +141,19 @@ class Sender:
                now: datetime) -> Iterator[_Job]:
         for rows in alerts.claim_digests(store, now, channel=channel.name).values():
             job = self._built(store, [r["id"] for r in rows],
-                              lambda rows=rows: self._digest(store, channel, notifier, rows))
+                              partial(self._digest, store, channel, notifier, rows))
             if job:
                 yield job
         for row in alerts.claim_immediate(store, now, channel=channel.name, limit=self.batch):
-            job = self._built(store, [row["id"]], lambda row=row: _Job((row["id"],), message.render(
-                message.load_content(store, article_id=row["article_id"], story_id=row["story_id"],
-                                     channel=channel), channel.format, notifier.limits)))
+            job = self._built(store, [row["id"]], partial(self._immediate, store, channel, notifier, row))
             if job:
                 yield job
+
+    @staticmethod
+    def _immediate(store: Store, channel: ChannelConfig, notifier: Notifier, row: dict) -> _Job:
+        return _Job((row["id"],), message.render(
+            message.load_content(store, article_id=row["article_id"], story_id=row["story_id"],
+                                 channel=channel), channel.format, notifier.limits))
 
     def _digest(self, store: Store, channel: ChannelConfig, notifier: Notifier, rows: list[dict]) -> _Job:
         contents = [message.load_content(store, article_id=r["article_id"], story_id=r["story_id"],

@@ -8,7 +8,7 @@ Everything returns frozen dataclasses; nothing here formats for a terminal or
 a browser, and nothing here writes SQL (``watcher.store`` does).
 """
 
-MAX_LIMIT = 10_000          # rows one listing may ask for
+MAX_LIMIT = 10_000  # rows one listing may ask for
 
 
 class ReviewError(ValueError):

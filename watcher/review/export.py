@@ -38,9 +38,10 @@ FIELDS = ("id", "url", "feed", "title", "published", "fetched_at", "language", "
 BATCH = 200
 
 
-def records(store: Store, flt: Filter = Filter(limit=None), *,
+def records(store: Store, flt: Filter | None = None, *,
             matched_only: bool = False) -> Iterator[dict]:
-    """Every stored article passing ``flt`` (oldest first), as export records."""
+    """Every stored article passing ``flt`` (all of them without), oldest first, as export records."""
+    flt = flt or Filter(limit=None)
     selection = flt.selection(matched_only=matched_only)
     last, left = 0, flt.limit
     while left is None or left > 0:
@@ -79,8 +80,9 @@ def _json_list(raw: str | None) -> list:
 
 def write_jsonl(rows: Iterator[dict], out: TextIO) -> int:
     n = 0
-    for n, row in enumerate(rows, 1):
+    for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
     return n
 
 
@@ -101,11 +103,12 @@ def write_csv(rows: Iterator[dict], out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
     n = 0
-    for n, row in enumerate(rows, 1):
+    for row in rows:
         writer.writerow({**{k: csv_cell(v) for k, v in row.items()},
                          "matched": "true" if row["matched"] else "false",
                          "rules": json.dumps(row["rules"], ensure_ascii=False),
                          "alerts": json.dumps(row["alerts"], ensure_ascii=False)})
+        n += 1
     return n
 
 

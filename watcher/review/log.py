@@ -15,7 +15,7 @@ from watcher.store import articles, stories
 from watcher.store import feedback as verdict_rows
 from watcher.store.database import Store
 
-OTHER_OUTLETS = 5            # other outlets a log row names
+OTHER_OUTLETS = 5  # other outlets a log row names
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,9 @@ class Filter:
     """What ``log``, ``export`` and the stories page narrow down by."""
 
     rule: str | None = None
-    feed: str | None = None          # feed name or URL
-    severity: str | None = None      # minimum severity: 'high' keeps high and critical
-    since: str | None = None         # ISO-8601 UTC; compared with when the article was fetched
+    feed: str | None = None  # feed name or URL
+    severity: str | None = None  # minimum severity: 'high' keeps high and critical
+    since: str | None = None  # ISO-8601 UTC; compared with when the article was fetched
     limit: int | None = 50
 
     def __post_init__(self) -> None:
@@ -40,8 +40,9 @@ class Filter:
         if self.severity is not None:
             floor = severity_rank(self.severity)
             severities = tuple(s for s in SEVERITIES if severity_rank(s) >= floor)
-        return articles.Selection(rule=self.rule, feed=self.feed, severities=severities,
-                                  since=self.since, matched_only=matched_only)
+        return articles.Selection(
+            rule=self.rule, feed=self.feed, severities=severities, since=self.since, matched_only=matched_only
+        )
 
 
 def parse_since(text: str, now: datetime) -> str:
@@ -59,25 +60,26 @@ def parse_since(text: str, now: datetime) -> str:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=timezone.utc)
     except ValueError:
-        raise ReviewError(f'--since {text!r}: write a period such as "2d" or "12h", '
-                          f'or a date such as "2026-11-01"') from None
+        raise ReviewError(
+            f'--since {text!r}: write a period such as "2d" or "12h", or a date such as "2026-11-01"'
+        ) from None
     return moment.astimezone(timezone.utc).isoformat()
 
 
 @dataclass(frozen=True)
 class LogRow:
     story_id: int | None
-    article_id: int              # the story's first matched article (within the filter)
-    seen: str                    # when the story's newest matching article was fetched
-    severity: str                # highest severity among the story's matches
-    rules: tuple[str, ...]       # every rule any member matched
+    article_id: int  # the story's first matched article (within the filter)
+    seen: str  # when the story's newest matching article was fetched
+    severity: str  # highest severity among the story's matches
+    rules: tuple[str, ...]  # every rule any member matched
     title: str
     feed: str
     url: str
-    outlets: int                 # distinct feeds among the story's members
+    outlets: int  # distinct feeds among the story's members
     members: int
-    alerts: tuple[tuple[str, int], ...]   # (status, count), e.g. (("sent", 2),)
-    other_feeds: tuple[str, ...] = ()     # the other outlets carrying the story (first five)
+    alerts: tuple[tuple[str, int], ...]  # (status, count), e.g. (("sent", 2),)
+    other_feeds: tuple[str, ...] = ()  # the other outlets carrying the story (first five)
 
     @property
     def alert_status(self) -> str:
@@ -88,8 +90,10 @@ class LogRow:
 
 def matched_stories(store: Store, flt: Filter) -> tuple[LogRow, ...]:
     """Matched stories, newest first: one row per story (or per lone article)."""
-    return tuple(_row(store, story_id, article_id, seen) for story_id, article_id, seen
-                 in stories.logged(store, flt.selection(matched_only=True), flt.limit))
+    return tuple(
+        _row(store, story_id, article_id, seen)
+        for story_id, article_id, seen in stories.logged(store, flt.selection(matched_only=True), flt.limit)
+    )
 
 
 def _row(store: Store, story_id: int | None, article_id: int, seen: str) -> LogRow:
@@ -97,14 +101,20 @@ def _row(store: Store, story_id: int | None, article_id: int, seen: str) -> LogR
     rules = stories.group_matches(store, story_id, article_id)
     outlets, members = stories.group_size(store, story_id, article_id)
     return LogRow(
-        story_id=story_id, article_id=article_id, seen=seen,
+        story_id=story_id,
+        article_id=article_id,
+        seen=seen,
         severity=max((severity for _, severity in rules), key=severity_rank, default="low"),
         rules=tuple(dict.fromkeys(rule_id for rule_id, _ in rules)),
-        title=head["title"] or "(untitled)", feed=head["feed"], url=head["url"],
-        outlets=outlets, members=members,
+        title=head["title"] or "(untitled)",
+        feed=head["feed"],
+        url=head["url"],
+        outlets=outlets,
+        members=members,
         alerts=tuple(stories.group_alerts(store, story_id, article_id)),
-        other_feeds=tuple(stories.group_outlets(store, story_id, article_id, besides=head["feed"],
-                                                limit=OTHER_OUTLETS)),
+        other_feeds=tuple(
+            stories.group_outlets(store, story_id, article_id, besides=head["feed"], limit=OTHER_OUTLETS)
+        ),
     )
 
 

@@ -15,9 +15,9 @@ class RuleStat:
     rule_id: str
     title: str
     severity: str
-    matches: int                 # matched articles
+    matches: int  # matched articles
     stories: int
-    relevant: int                # matched articles whose latest feedback says relevant
+    relevant: int  # matched articles whose latest feedback says relevant
     irrelevant: int
     last_match: str | None
 
@@ -35,13 +35,24 @@ class RuleStat:
         return self.judged >= 3 and self.irrelevant * 2 >= self.judged
 
 
-def rule_stats(store: Store, *, since: str | None = None,
-               known: Iterable[tuple[str, str, str]] = ()) -> tuple[RuleStat, ...]:
+def rule_stats(
+    store: Store, *, since: str | None = None, known: Iterable[tuple[str, str, str]] = ()
+) -> tuple[RuleStat, ...]:
     """Per-rule counts of matches and of feedback, most matches first.
     ``known`` (rule id, title, severity) adds configured rules that never matched."""
-    stats = [RuleStat(r["rule_id"], r["title"], r["severity"], r["matches"], r["stories"],
-                      r["relevant"] or 0, r["irrelevant"] or 0, r["last_match"])
-             for r in matches.per_rule(store, since=since)]
+    stats = [
+        RuleStat(
+            r["rule_id"],
+            r["title"],
+            r["severity"],
+            r["matches"],
+            r["stories"],
+            r["relevant"] or 0,
+            r["irrelevant"] or 0,
+            r["last_match"],
+        )
+        for r in matches.per_rule(store, since=since)
+    ]
     seen = {s.rule_id for s in stats}
     stats += [RuleStat(rid, title, sev, 0, 0, 0, 0, None) for rid, title, sev in known if rid not in seen]
     return tuple(stats)
@@ -49,10 +60,12 @@ def rule_stats(store: Store, *, since: str | None = None,
 
 @dataclass(frozen=True)
 class DayCount:
-    day: str                     # YYYY-MM-DD (UTC)
+    day: str  # YYYY-MM-DD (UTC)
     rule_id: str
     count: int
 
 
 def matches_per_day(store: Store, *, since: str, rule: str | None = None) -> tuple[DayCount, ...]:
-    return tuple(DayCount(day, rule_id, n) for day, rule_id, n in matches.per_day(store, since=since, rule=rule))
+    return tuple(
+        DayCount(day, rule_id, n) for day, rule_id, n in matches.per_day(store, since=since, rule=rule)
+    )

@@ -24,7 +24,7 @@ class FeedHealth:
     gone: bool
     articles: int
     matched: int
-    last_article: str | None = None      # when the newest article from this feed was fetched
+    last_article: str | None = None  # when the newest article from this feed was fetched
 
     @property
     def state(self) -> str:
@@ -38,20 +38,34 @@ class FeedHealth:
 
 def feed_health(store: Store) -> tuple[FeedHealth, ...]:
     """Every feed's last poll, errors and next due time; failing feeds first."""
-    return tuple(FeedHealth(
-        r["id"], r["name"], r["url"], r["last_polled"], r["last_success"], r["last_status"],
-        r["last_http_status"], r["consecutive_errors"], r["last_error"], r["next_due"],
-        bool(r["gone"]), r["articles"], r["matched"], r["last_article"])
-        for r in feeds.with_article_counts(store))
+    return tuple(
+        FeedHealth(
+            r["id"],
+            r["name"],
+            r["url"],
+            r["last_polled"],
+            r["last_success"],
+            r["last_status"],
+            r["last_http_status"],
+            r["consecutive_errors"],
+            r["last_error"],
+            r["next_due"],
+            bool(r["gone"]),
+            r["articles"],
+            r["matched"],
+            r["last_article"],
+        )
+        for r in feeds.with_article_counts(store)
+    )
 
 
 @dataclass(frozen=True)
 class Status:
     path: str
-    size_bytes: int              # database file plus its write-ahead log
+    size_bytes: int  # database file plus its write-ahead log
     schema_version: int
-    counts: tuple[tuple[str, int], ...]        # (what, how many) in display order
-    alerts: tuple[tuple[str, int], ...]        # (status, how many)
+    counts: tuple[tuple[str, int], ...]  # (what, how many) in display order
+    alerts: tuple[tuple[str, int], ...]  # (status, how many)
     oldest_article: str | None
     newest_article: str | None
     last_run: str | None
@@ -60,9 +74,14 @@ class Status:
 def status(store: Store) -> Status:
     oldest, newest = articles.span(store)
     return Status(
-        path=store.path, size_bytes=overview.size_bytes(store), schema_version=store.version,
-        counts=overview.counts(store), alerts=tuple(alerts.by_status(store)),
-        oldest_article=oldest, newest_article=newest, last_run=feeds.last_run(store),
+        path=store.path,
+        size_bytes=overview.size_bytes(store),
+        schema_version=store.version,
+        counts=overview.counts(store),
+        alerts=tuple(alerts.by_status(store)),
+        oldest_article=oldest,
+        newest_article=newest,
+        last_run=feeds.last_run(store),
     )
 
 

@@ -10,41 +10,110 @@ from dataclasses import dataclass
 
 from watcher.store.database import Store, marks
 
-_INSERT = ("INSERT INTO articles (feed_id, url, canonical_url, guid, title, author, published, "
-           "fetched_at, updated_at, language, summary, text, extraction, extraction_error, "
-           "content_hash, simhash, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = (
+    "INSERT INTO articles (feed_id, url, canonical_url, guid, title, author, published, "
+    "fetched_at, updated_at, language, summary, text, extraction, extraction_error, "
+    "content_hash, simhash, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
-def insert(store: Store, *, feed_id: int, url: str, canonical_url: str, guid: str | None,
-           title: str | None, author: str | None, published: str | None, fetched_at: str,
-           language: str | None, summary: str | None, text: str | None, extraction: str,
-           extraction_error: str | None, content_hash: str | None, simhash: int | None,
-           matched: bool) -> int:
+def insert(
+    store: Store,
+    *,
+    feed_id: int,
+    url: str,
+    canonical_url: str,
+    guid: str | None,
+    title: str | None,
+    author: str | None,
+    published: str | None,
+    fetched_at: str,
+    language: str | None,
+    summary: str | None,
+    text: str | None,
+    extraction: str,
+    extraction_error: str | None,
+    content_hash: str | None,
+    simhash: int | None,
+    matched: bool,
+) -> int:
     """Store a new article (in no story yet); returns its id."""
-    return store.execute(_INSERT, (
-        feed_id, url, canonical_url, guid, title, author, published, fetched_at, fetched_at,
-        language, summary, text, extraction, extraction_error, content_hash, simhash,
-        int(matched))).lastrowid or 0
+    return (
+        store.execute(
+            _INSERT,
+            (
+                feed_id,
+                url,
+                canonical_url,
+                guid,
+                title,
+                author,
+                published,
+                fetched_at,
+                fetched_at,
+                language,
+                summary,
+                text,
+                extraction,
+                extraction_error,
+                content_hash,
+                simhash,
+                int(matched),
+            ),
+        ).lastrowid
+        or 0
+    )
 
 
-def revise(store: Store, article_id: int, *, title: str, text: str, summary: str, extraction: str,
-           extraction_error: str | None, content_hash: str | None, simhash: int | None,
-           updated_at: str, matched: bool) -> None:
+def revise(
+    store: Store,
+    article_id: int,
+    *,
+    title: str,
+    text: str,
+    summary: str,
+    extraction: str,
+    extraction_error: str | None,
+    content_hash: str | None,
+    simhash: int | None,
+    updated_at: str,
+    matched: bool,
+) -> None:
     """An edited article's new text, in place (it keeps its id and story)."""
     store.execute(
         "UPDATE articles SET title = ?, text = ?, summary = ?, extraction = ?, extraction_error = ?, "
         "content_hash = ?, updated_at = ?, matched = ?, simhash = ? WHERE id = ?",
-        (title, text, summary, extraction, extraction_error, content_hash, updated_at, int(matched),
-         simhash, article_id))
+        (
+            title,
+            text,
+            summary,
+            extraction,
+            extraction_error,
+            content_hash,
+            updated_at,
+            int(matched),
+            simhash,
+            article_id,
+        ),
+    )
 
 
-def set_story(store: Store, article_id: int, story_id: int, *, duplicate_of: int | None,
-              reason: str | None, similarity: float | None) -> None:
+def set_story(
+    store: Store,
+    article_id: int,
+    story_id: int,
+    *,
+    duplicate_of: int | None,
+    reason: str | None,
+    similarity: float | None,
+) -> None:
     """Put the article in a story: ``duplicate_of`` the story's first article,
     joined for ``reason`` (all None for the article that opens it)."""
     store.execute(
         "UPDATE articles SET story_id = ?, duplicate_of = ?, join_reason = ?, join_similarity = ? "
-        "WHERE id = ?", (story_id, duplicate_of, reason, similarity, article_id))
+        "WHERE id = ?",
+        (story_id, duplicate_of, reason, similarity, article_id),
+    )
 
 
 def get(store: Store, article_id: int) -> dict | None:
@@ -54,21 +123,29 @@ def get(store: Store, article_id: int) -> dict | None:
 
 def with_feed(store: Store, article_id: int) -> dict | None:
     """The article's whole row and its feed's name (``feed``), or None."""
-    return store.one("SELECT a.*, f.name AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id "
-                     "WHERE a.id = ?", (article_id,))
+    return store.one(
+        "SELECT a.*, f.name AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
+        (article_id,),
+    )
 
 
 def headline(store: Store, article_id: int) -> dict | None:
     """``title``, ``url`` and ``feed`` (the feed's name) of one article, or None."""
-    return store.one("SELECT a.title, a.url, f.name AS feed FROM articles a "
-                     "JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?", (article_id,))
+    return store.one(
+        "SELECT a.title, a.url, f.name AS feed FROM articles a "
+        "JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
+        (article_id,),
+    )
 
 
 def for_alert(store: Store, article_id: int) -> dict | None:
     """``title``, ``url``, ``published``, ``feed_id`` and ``feed`` (the feed's name,
     None when the feed row is gone) of one article, or None."""
-    return store.one("SELECT a.title, a.url, a.published, a.feed_id, f.name AS feed FROM articles a "
-                     "LEFT JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?", (article_id,))
+    return store.one(
+        "SELECT a.title, a.url, a.published, a.feed_id, f.name AS feed FROM articles a "
+        "LEFT JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
+        (article_id,),
+    )
 
 
 def exists(store: Store, article_id: int) -> bool:
@@ -88,7 +165,7 @@ def count_by_feed(store: Store) -> dict[int, int]:
 
 # -- fingerprints, for finding near-duplicates ----------------------------------------
 
-_SECONDS = "(julianday(fetched_at) - 2440587.5) * 86400.0"      # fetched_at as a Unix time
+_SECONDS = "(julianday(fetched_at) - 2440587.5) * 86400.0"  # fetched_at as a Unix time
 
 
 def max_id(store: Store) -> int:
@@ -99,32 +176,38 @@ def fingerprints_since(store: Store, since: str) -> list[tuple[int, int, float]]
     """(id, SimHash, fetched at as Unix seconds) of articles fetched since ``since``, oldest first."""
     return store.execute(
         f"SELECT id, simhash, COALESCE({_SECONDS}, 0) FROM articles "
-        "WHERE simhash IS NOT NULL AND fetched_at >= ? ORDER BY fetched_at, id", (since,)).fetchall()
+        "WHERE simhash IS NOT NULL AND fetched_at >= ? ORDER BY fetched_at, id",
+        (since,),
+    ).fetchall()
 
 
 def fingerprints_after(store: Store, article_id: int) -> list[tuple[int, int, float]]:
     """The same for articles with a larger id than ``article_id``, in id order."""
     return store.execute(
         f"SELECT id, simhash, COALESCE({_SECONDS}, 0) FROM articles "
-        "WHERE simhash IS NOT NULL AND id > ? ORDER BY id", (article_id,)).fetchall()
+        "WHERE simhash IS NOT NULL AND id > ? ORDER BY id",
+        (article_id,),
+    ).fetchall()
 
 
 def fingerprint(store: Store, article_id: int) -> tuple[int, float] | None:
     """(SimHash, fetched at as Unix seconds) of one article, None without a SimHash."""
-    return store.execute(f"SELECT simhash, {_SECONDS} FROM articles "
-                         "WHERE id = ? AND simhash IS NOT NULL", (article_id,)).fetchone()
+    return store.execute(
+        f"SELECT simhash, {_SECONDS} FROM articles WHERE id = ? AND simhash IS NOT NULL", (article_id,)
+    ).fetchone()
 
 
 # -- selections: `watcher log`, `export` and the stories page -----------------------
+
 
 @dataclass(frozen=True)
 class Selection:
     """Which articles: all conditions must hold."""
 
     rule: str | None = None
-    feed: str | None = None                      # a feed's name or URL
-    severities: tuple[str, ...] | None = None    # a match of one of these severities
-    since: str | None = None                     # fetched at or after (ISO UTC)
+    feed: str | None = None  # a feed's name or URL
+    severities: tuple[str, ...] | None = None  # a match of one of these severities
+    since: str | None = None  # fetched at or after (ISO UTC)
     matched_only: bool = False
 
 
@@ -156,10 +239,12 @@ def page(store: Store, sel: Selection, *, after: int, size: int) -> list[dict]:
     """Up to ``size`` selected articles with an id above ``after``, in id order:
     whole rows plus their feed's name (``feed``)."""
     condition, params = where(sel)
-    return store.query(f"""
+    return store.query(
+        f"""
         SELECT a.*, f.name AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id
         WHERE a.id > :last AND {condition} ORDER BY a.id LIMIT :size""",
-                       {**params, "last": after, "size": size})
+        {**params, "last": after, "size": size},
+    )
 
 
 def count(store: Store, *, since: str | None = None) -> int:
@@ -172,10 +257,13 @@ def count(store: Store, *, since: str | None = None) -> int:
 def documents(store: Store, *, after: int, since: str | None, size: int) -> list[dict]:
     """What a matcher reads of up to ``size`` articles with an id above ``after``
     (fetched at or after ``since``), in id order."""
-    return store.query(f"""
+    return store.query(
+        f"""
         SELECT id, guid, title, text, summary, url, published, language FROM articles
-        WHERE id > :last {'AND fetched_at >= :since' if since else ''}
-        ORDER BY id LIMIT :batch""", {"last": after, "since": since, "batch": size})
+        WHERE id > :last {"AND fetched_at >= :since" if since else ""}
+        ORDER BY id LIMIT :batch""",
+        {"last": after, "since": since, "batch": size},
+    )
 
 
 def span(store: Store) -> tuple[str | None, str | None]:
@@ -186,11 +274,15 @@ def span(store: Store) -> tuple[str | None, str | None]:
 
 # -- pruning ----------------------------------------------------------------------
 
+
 def prunable(store: Store, cutoff: str, limit: int) -> list[int]:
     """Up to ``limit`` unmatched articles fetched before ``cutoff`` that nothing
     keeps: no match, alert or feedback points at them, and no member of their
     story matched."""
-    return [r[0] for r in store.execute("""
+    return [
+        r[0]
+        for r in store.execute(
+            """
         SELECT a.id FROM articles a
         WHERE a.matched = 0 AND a.fetched_at < :cutoff
           AND a.id NOT IN (SELECT article_id FROM matches)
@@ -198,7 +290,10 @@ def prunable(store: Store, cutoff: str, limit: int) -> list[int]:
           AND a.id NOT IN (SELECT article_id FROM feedback)
           AND (a.story_id IS NULL OR a.story_id NOT IN (
                SELECT story_id FROM articles WHERE matched = 1 AND story_id IS NOT NULL))
-        LIMIT :batch""", {"cutoff": cutoff, "batch": limit})]
+        LIMIT :batch""",
+            {"cutoff": cutoff, "batch": limit},
+        )
+    ]
 
 
 def delete(store: Store, ids: Sequence[int]) -> tuple[int, int]:
@@ -209,21 +304,30 @@ def delete(store: Store, ids: Sequence[int]) -> tuple[int, int]:
     it), and a story whose first article went starts at its oldest remaining one."""
     ids = list(ids)
     with store.atomic():
-        story_ids = [r[0] for r in store.execute(
-            f"SELECT DISTINCT story_id FROM articles WHERE id IN ({marks(ids)}) AND story_id IS NOT NULL",
-            ids).fetchall()]
+        story_ids = [
+            r[0]
+            for r in store.execute(
+                f"SELECT DISTINCT story_id FROM articles WHERE id IN ({marks(ids)}) AND story_id IS NOT NULL",
+                ids,
+            ).fetchall()
+        ]
         store.execute(f"UPDATE entries SET article_id = NULL WHERE article_id IN ({marks(ids)})", ids)
         store.execute(f"UPDATE articles SET duplicate_of = NULL WHERE duplicate_of IN ({marks(ids)})", ids)
         deleted = store.execute(f"DELETE FROM articles WHERE id IN ({marks(ids)})", ids).rowcount
         gone = 0
         for story_id in story_ids:
             if not store.execute("SELECT 1 FROM articles WHERE story_id = ? LIMIT 1", (story_id,)).fetchone():
-                gone += store.execute("DELETE FROM stories WHERE id = ? AND NOT EXISTS ("
-                                      "SELECT 1 FROM alerts WHERE story_id = ?)",
-                                      (story_id, story_id)).rowcount
+                gone += store.execute(
+                    "DELETE FROM stories WHERE id = ? AND NOT EXISTS ("
+                    "SELECT 1 FROM alerts WHERE story_id = ?)",
+                    (story_id, story_id),
+                ).rowcount
             else:
-                store.execute("""UPDATE stories SET first_article_id = (
+                store.execute(
+                    """UPDATE stories SET first_article_id = (
                                      SELECT MIN(id) FROM articles WHERE story_id = :s)
                                  WHERE id = :s AND first_article_id NOT IN (
-                                     SELECT id FROM articles WHERE story_id = :s)""", {"s": story_id})
+                                     SELECT id FROM articles WHERE story_id = :s)""",
+                    {"s": story_id},
+                )
     return deleted, gone

@@ -71,8 +71,9 @@ class Store:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+            )
             db = sqlite_utils.Database(conn)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if path != ":memory:":
@@ -102,13 +103,14 @@ class Store:
                     self.db.execute(f"PRAGMA user_version = {migration.version}")
             except sqlite3.Error as exc:
                 raise StoreError(
-                    f"{self.path}: migration {migration.version} "
-                    f"({migration.name}) failed: {exc}") from exc
+                    f"{self.path}: migration {migration.version} ({migration.name}) failed: {exc}"
+                ) from exc
             applied.append(migration)
         if self.version > MIGRATIONS[-1].version:
             raise StoreError(
                 f"{self.path} has schema version {self.version}, newer than this "
-                f"watcher knows ({MIGRATIONS[-1].version}); upgrade watcher")
+                f"watcher knows ({MIGRATIONS[-1].version}); upgrade watcher"
+            )
         return applied
 
     @contextlib.contextmanager

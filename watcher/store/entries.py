@@ -17,20 +17,34 @@ def known_url(store: Store, canonical_url: str) -> tuple[int | None, bool]:
     entry had that URL), read in one statement so both come from one snapshot."""
     row = store.execute(
         "SELECT (SELECT id FROM articles WHERE canonical_url = :c), "
-        "EXISTS (SELECT 1 FROM entries WHERE canonical_url = :c)", {"c": canonical_url}).fetchone()
+        "EXISTS (SELECT 1 FROM entries WHERE canonical_url = :c)",
+        {"c": canonical_url},
+    ).fetchone()
     return row[0], bool(row[1])
 
 
-def add(store: Store, *, feed_id: int, guid: str, url: str | None, canonical_url: str,
-        article_id: int | None, first_seen: str, updated: str | None, summary_hash: str | None) -> None:
+def add(
+    store: Store,
+    *,
+    feed_id: int,
+    guid: str,
+    url: str | None,
+    canonical_url: str,
+    article_id: int | None,
+    first_seen: str,
+    updated: str | None,
+    summary_hash: str | None,
+) -> None:
     """Remember an entry (nothing happens when the feed already has this guid)."""
     store.execute(
         "INSERT OR IGNORE INTO entries (feed_id, guid, url, canonical_url, article_id, first_seen, "
         "updated, summary_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (feed_id, guid, url, canonical_url, article_id, first_seen, updated, summary_hash))
+        (feed_id, guid, url, canonical_url, article_id, first_seen, updated, summary_hash),
+    )
 
 
 def set_revision(store: Store, entry_id: int, *, updated: str | None, summary_hash: str | None) -> None:
     """What the entry's feed says now, to notice the next edit."""
-    store.execute("UPDATE entries SET updated = ?, summary_hash = ? WHERE id = ?",
-                  (updated, summary_hash, entry_id))
+    store.execute(
+        "UPDATE entries SET updated = ?, summary_hash = ? WHERE id = ?", (updated, summary_hash, entry_id)
+    )

@@ -10,8 +10,13 @@ from watcher.store.database import Store, marks
 
 def add(store: Store, article_id: int, verdict: str, note: str | None, created_at: str) -> int:
     """Record a verdict; returns its id."""
-    return store.execute("INSERT INTO feedback (article_id, verdict, note, created_at) VALUES (?, ?, ?, ?)",
-                         (article_id, verdict, note, created_at)).lastrowid or 0
+    return (
+        store.execute(
+            "INSERT INTO feedback (article_id, verdict, note, created_at) VALUES (?, ?, ?, ?)",
+            (article_id, verdict, note, created_at),
+        ).lastrowid
+        or 0
+    )
 
 
 def of_article(store: Store, article_id: int) -> list[dict]:
@@ -24,7 +29,11 @@ def latest(store: Store, article_ids: Iterable[int]) -> dict[int, str]:
     ids = list(article_ids)
     if not ids:
         return {}
-    return dict(store.execute(f"""
+    return dict(
+        store.execute(
+            f"""
         SELECT article_id, verdict FROM feedback WHERE id IN (
             SELECT MAX(id) FROM feedback WHERE article_id IN ({marks(ids)}) GROUP BY article_id)""",
-        ids).fetchall())
+            ids,
+        ).fetchall()
+    )

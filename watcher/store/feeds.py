@@ -9,9 +9,20 @@ from __future__ import annotations
 from watcher.store.database import Store
 
 # Columns of a feed's polling state that :func:`update_state` may set.
-STATE_COLUMNS = frozenset({
-    "etag", "last_modified", "next_due", "last_polled", "last_success", "last_status",
-    "last_http_status", "consecutive_errors", "last_error", "gone"})
+STATE_COLUMNS = frozenset(
+    {
+        "etag",
+        "last_modified",
+        "next_due",
+        "last_polled",
+        "last_success",
+        "last_status",
+        "last_http_status",
+        "consecutive_errors",
+        "last_error",
+        "gone",
+    }
+)
 
 
 def get(store: Store, url: str) -> dict | None:
@@ -21,9 +32,14 @@ def get(store: Store, url: str) -> dict | None:
 
 def add(store: Store, url: str, name: str, now: str) -> int:
     """A new feed, due at once; returns its id."""
-    return store.execute(
-        "INSERT INTO feeds (url, name, next_due, created_at, consecutive_errors, gone) "
-        "VALUES (?, ?, ?, ?, 0, 0)", (url, name, now, now)).lastrowid or 0
+    return (
+        store.execute(
+            "INSERT INTO feeds (url, name, next_due, created_at, consecutive_errors, gone) "
+            "VALUES (?, ?, ?, ?, 0, 0)",
+            (url, name, now, now),
+        ).lastrowid
+        or 0
+    )
 
 
 def rename(store: Store, feed_id: int, name: str) -> None:
@@ -33,9 +49,14 @@ def rename(store: Store, feed_id: int, name: str) -> None:
 def due_urls(store: Store, now: str, *, healthy_too: bool = False) -> list[str]:
     """URLs of feeds not gone whose next poll time has come, soonest first;
     ``healthy_too`` adds feeds without errors that are merely waiting."""
-    return [r[0] for r in store.execute(
-        "SELECT url FROM feeds WHERE gone = 0 AND (next_due IS NULL OR next_due <= ? "
-        "OR (? AND consecutive_errors = 0)) ORDER BY next_due", (now, healthy_too))]
+    return [
+        r[0]
+        for r in store.execute(
+            "SELECT url FROM feeds WHERE gone = 0 AND (next_due IS NULL OR next_due <= ? "
+            "OR (? AND consecutive_errors = 0)) ORDER BY next_due",
+            (now, healthy_too),
+        )
+    ]
 
 
 def update_state(store: Store, feed_id: int, columns: dict) -> None:
@@ -45,8 +66,10 @@ def update_state(store: Store, feed_id: int, columns: dict) -> None:
         raise ValueError(f"not a feed state column: {', '.join(sorted(unknown))}")
     if columns:
         names = list(columns)
-        store.execute(f"UPDATE feeds SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
-                      (*(columns[n] for n in names), feed_id))
+        store.execute(
+            f"UPDATE feeds SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
+            (*(columns[n] for n in names), feed_id),
+        )
 
 
 def listing(store: Store) -> list[dict]:
@@ -72,12 +95,23 @@ def last_polled(store: Store) -> str | None:
 
 # -- polls and runs ---------------------------------------------------------------
 
-def add_poll(store: Store, feed_id: int, *, started: str, finished: str, status: str,
-             http_status: int | None, entries_new: int, error: str | None) -> None:
+
+def add_poll(
+    store: Store,
+    feed_id: int,
+    *,
+    started: str,
+    finished: str,
+    status: str,
+    http_status: int | None,
+    entries_new: int,
+    error: str | None,
+) -> None:
     store.execute(
         "INSERT INTO polls (feed_id, started_at, finished_at, status, http_status, entries_new, error) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (feed_id, started, finished, status, http_status, entries_new, error))
+        (feed_id, started, finished, status, http_status, entries_new, error),
+    )
 
 
 def start_run(store: Store, started: str) -> int:
@@ -85,12 +119,21 @@ def start_run(store: Store, started: str) -> int:
     return store.execute("INSERT INTO runs (started_at) VALUES (?)", (started,)).lastrowid or 0
 
 
-def finish_run(store: Store, run_id: int, *, finished: str, feeds_polled: int, entries_new: int,
-               articles_stored: int, errors: int) -> None:
+def finish_run(
+    store: Store,
+    run_id: int,
+    *,
+    finished: str,
+    feeds_polled: int,
+    entries_new: int,
+    articles_stored: int,
+    errors: int,
+) -> None:
     store.execute(
         "UPDATE runs SET finished_at = ?, feeds_polled = ?, entries_new = ?, articles_stored = ?, "
         "errors = ? WHERE id = ?",
-        (finished, feeds_polled, entries_new, articles_stored, errors, run_id))
+        (finished, feeds_polled, entries_new, articles_stored, errors, run_id),
+    )
 
 
 def last_run(store: Store) -> str | None:

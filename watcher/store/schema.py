@@ -171,8 +171,10 @@ CREATE INDEX idx_polls_feed ON polls(feed_id, started_at);
 
 
 def _v1_fts(db: sqlite_utils.Database) -> None:
-    db["articles"].enable_fts(
-        ["title", "text"], fts_version="FTS5", create_triggers=True,
+    db.table("articles").enable_fts(
+        ["title", "text"],
+        fts_version="FTS5",
+        create_triggers=True,
         tokenize="unicode61 remove_diacritics 2",
     )
 
@@ -221,28 +223,28 @@ TABLE_DOCS = {
     "runs": "One row per polling run.",
     "polls": "One row per poll of one feed.",
     "search_index": "What `watcher search` searches: each article's title and text (rowid = article id) "
-                    "folded as the rules fold them (Kasım -> kasim, أنقرة -> انقره). "
-                    "articles_fts is the plain index behind this browser's search box.",
+    "folded as the rules fold them (Kasım -> kasim, أنقرة -> انقره). "
+    "articles_fts is the plain index behind this browser's search box.",
 }
 
 CANNED_QUERIES = {
     "matches_per_day": {
         "title": "Matches per day per rule",
         "sql": "SELECT substr(a.fetched_at, 1, 10) AS day, m.rule_id, count(*) AS matches "
-               "FROM matches m JOIN articles a ON a.id = m.article_id "
-               "GROUP BY day, m.rule_id ORDER BY day DESC, matches DESC",
+        "FROM matches m JOIN articles a ON a.id = m.article_id "
+        "GROUP BY day, m.rule_id ORDER BY day DESC, matches DESC",
     },
     "rule_feedback": {
         "title": "Feedback per rule (latest verdict per article)",
         "sql": "SELECT m.rule_id, count(*) AS matches, sum(f.verdict = 'relevant') AS relevant, "
-               "sum(f.verdict = 'irrelevant') AS irrelevant FROM matches m LEFT JOIN feedback f "
-               "ON f.id = (SELECT max(id) FROM feedback WHERE article_id = m.article_id) "
-               "GROUP BY m.rule_id ORDER BY irrelevant DESC",
+        "sum(f.verdict = 'irrelevant') AS irrelevant FROM matches m LEFT JOIN feedback f "
+        "ON f.id = (SELECT max(id) FROM feedback WHERE article_id = m.article_id) "
+        "GROUP BY m.rule_id ORDER BY irrelevant DESC",
     },
     "failing_feeds": {
         "title": "Failing feeds",
         "sql": "SELECT name, url, last_status, consecutive_errors, last_error, last_success, "
-               "next_due FROM feeds WHERE consecutive_errors > 0 OR gone = 1 "
-               "ORDER BY consecutive_errors DESC",
+        "next_due FROM feeds WHERE consecutive_errors > 0 OR gone = 1 "
+        "ORDER BY consecutive_errors DESC",
     },
 }

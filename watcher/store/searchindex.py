@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from watcher.text.fold import normalise
 
-if TYPE_CHECKING:       # not at run time: schema.py (imported by database.py) imports this module
+if TYPE_CHECKING:  # not at run time: schema.py (imported by database.py) imports this module
     from watcher.store.database import Store
 
 TABLE = "search_index"
-START, END = "\x01", "\x02"          # what highlight() puts around matched words: char(1), char(2)
+START, END = "\x01", "\x02"  # what highlight() puts around matched words: char(1), char(2)
 REBUILD_BATCH = 500
 
 # The folded text holds only letters, digits and single spaces, so the 'ascii'
@@ -47,17 +47,24 @@ def put(store: Store, article_id: int, title: str | None, text: str | None) -> N
     """(Re)index one article's title and text. Call inside the transaction
     that stores or updates the article."""
     store.execute(f"DELETE FROM {TABLE} WHERE rowid = ?", (article_id,))
-    store.execute(f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
-                  (article_id, fold(title), fold(text)))
+    store.execute(
+        f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)", (article_id, fold(title), fold(text))
+    )
 
 
 def best(store: Store, match: str, *, limit: int, matched_only: bool) -> list[int]:
     """Ids of the ``limit`` articles that best answer the FTS5 expression
     ``match`` (title words count double), best first."""
-    join = (f"JOIN articles a ON a.id = {TABLE}.rowid AND a.matched = 1" if matched_only else "")
-    return [r[0] for r in store.execute(f"""
+    join = f"JOIN articles a ON a.id = {TABLE}.rowid AND a.matched = 1" if matched_only else ""
+    return [
+        r[0]
+        for r in store.execute(
+            f"""
         SELECT {TABLE}.rowid FROM {TABLE} {join} WHERE {TABLE} MATCH :q
-        ORDER BY bm25({TABLE}, 2.0, 1.0) LIMIT :limit""", {"q": match, "limit": limit})]
+        ORDER BY bm25({TABLE}, 2.0, 1.0) LIMIT :limit""",
+            {"q": match, "limit": limit},
+        )
+    ]
 
 
 def highlighted(store: Store, match: str, ids: list[int]) -> dict[int, tuple[Any, ...]]:
@@ -66,16 +73,23 @@ def highlighted(store: Store, match: str, ids: list[int]) -> dict[int, tuple[Any
     matched words between :data:`START` and :data:`END`."""
     if not ids:
         return {}
-    return {r[0]: r for r in store.execute(f"""
+    return {
+        r[0]: r
+        for r in store.execute(
+            f"""
         SELECT a.id, a.title, a.text, a.url, a.fetched_at, a.matched, f.name,
                highlight({TABLE}, 0, char(1), char(2)),
                highlight({TABLE}, 1, char(1), char(2))
         FROM {TABLE} JOIN articles a ON a.id = {TABLE}.rowid
         JOIN feeds f ON f.id = a.feed_id
-        WHERE {TABLE} MATCH ? AND {TABLE}.rowid IN ({','.join('?' * len(ids))})""", (match, *ids))}
+        WHERE {TABLE} MATCH ? AND {TABLE}.rowid IN ({",".join("?" * len(ids))})""",
+            (match, *ids),
+        )
+    }
 
 
 # -- for migrations (they run on the sqlite_utils database, in a transaction) ----
+
 
 def create(db: Any) -> None:
     """The table and its delete trigger, filled from every stored article
@@ -92,10 +106,13 @@ def rebuild(db: Any) -> None:
     db.execute(f"DELETE FROM {TABLE}")
     last = 0
     while True:
-        rows = db.execute("SELECT id, title, text FROM articles WHERE id > ? ORDER BY id LIMIT ?",
-                          (last, REBUILD_BATCH)).fetchall()
+        rows = db.execute(
+            "SELECT id, title, text FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, REBUILD_BATCH)
+        ).fetchall()
         if not rows:
             return
-        db.conn.executemany(f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
-                            [(i, fold(title), fold(text)) for i, title, text in rows])
+        db.conn.executemany(
+            f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
+            [(i, fold(title), fold(text)) for i, title, text in rows],
+        )
         last = rows[-1][0]

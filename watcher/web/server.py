@@ -23,8 +23,8 @@ import asyncio
 import base64
 import hmac
 import ipaddress
-import sys
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -80,7 +80,7 @@ class WebSettings:
 
     @classmethod
     def from_config(cls, config: Config, *, host: str | None = None,
-                    port: int | None = None) -> "WebSettings":
+                    port: int | None = None) -> WebSettings:
         return cls(database=config.database, host=host or config.serve.host,
                    port=port or config.serve.port, password=config.serve.password,
                    config_path=str(config.path))
@@ -262,10 +262,11 @@ async def _with_store(datasette, fn):
 
 async def _page(datasette, request, template: str, context: dict, status: int = 200) -> Response:
     db_name = datasette.get_database().name
+    now = datasette.watcher.clock()
     html = await datasette.render_template(f"review_{template}", {
         **context, "safe_href": safe_href, "db_name": db_name, "nav": context.get("nav", ""),
         "short_time": _short_time, "severities": SEVERITIES,
-        "ago": lambda value, now=datasette.watcher.clock(): _ago(value, now),
+        "ago": lambda value: _ago(value, now),
     }, request=request)
     response = Response.html(html, status=status)
     response.headers["content-security-policy"] = CSP
@@ -276,6 +277,8 @@ async def _page(datasette, request, template: str, context: dict, status: int = 
 
 def _ago(value: str | None, now: datetime) -> str:
     """'5 min ago', '3 h ago', '4 days ago' (or '' when unknown)."""
+    if not value:
+        return ""
     try:
         seconds = (now - datetime.fromisoformat(value)).total_seconds()
     except (TypeError, ValueError):
