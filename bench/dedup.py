@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from watcher.dedup import identity
 from watcher.dedup import similarity  # noqa: E402
 from watcher.config import DedupConfig  # noqa: E402
+from watcher.store import articles  # noqa: E402
 from watcher.store.database import Store  # noqa: E402
 from watcher.dedup.story import Stories  # noqa: E402
 
@@ -265,15 +266,15 @@ def _store(store, stories, url, text, now):
     seconds spent in place() and attach())."""
     canonical = identity.canonical_url(url)
     chash, fp = identity.content_hash(text), similarity.fingerprint(text)
-    with store.atomic() as db:
+    with store.atomic():
         start = time.perf_counter()
         placement = stories.place(canonical_url=canonical, content_hash=chash,
                                   fingerprint=fp, now=now, text=text)
         spent = time.perf_counter() - start
-        article = db["articles"].insert({
-            "feed_id": 1, "url": url, "canonical_url": canonical, "fetched_at": now.isoformat(),
-            "updated_at": now.isoformat(), "text": text, "extraction": "full",
-            "content_hash": chash, "simhash": fp}).last_pk
+        article = articles.insert(
+            store, feed_id=1, url=url, canonical_url=canonical, guid=None, title=None, author=None,
+            published=None, fetched_at=now.isoformat(), language=None, summary=None, text=text,
+            extraction="full", extraction_error=None, content_hash=chash, simhash=fp, matched=False)
         start = time.perf_counter()
         story = stories.attach(article, placement, title=url, now=now)
         spent += time.perf_counter() - start

@@ -26,14 +26,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watcher.review import backtest
-from watcher.review import export
-from watcher.review import queries as review
-from watcher.review import search
-from watcher.web import server as web  # noqa: E402
 from watcher.match.matcher import Matcher  # noqa: E402
 from watcher.match.rules import load_rules  # noqa: E402
+from watcher.review import backtest, export  # noqa: E402
+from watcher.review.article import show  # noqa: E402
+from watcher.review.log import Filter, matched_stories, parse_since  # noqa: E402
+from watcher.review.retention import prune  # noqa: E402
+from watcher.review.search import search  # noqa: E402
+from watcher.review.stats import rule_stats  # noqa: E402
+from watcher.review.status import status  # noqa: E402
+from watcher.store import searchindex  # noqa: E402
 from watcher.store.database import Store  # noqa: E402
+from watcher.web import server as web  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)
 PHRASE = '"joint training"'
@@ -44,8 +48,8 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     rnd = random.Random(seed)
     words = " ".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))).split()
     store = Store.open(path)
-    with store.atomic() as db:
-        db["feeds"].insert_all({"id": i, "url": f"https://feed{i}.example/rss", "name": f"Outlet {i}",
+    with store.atomic():
+        store.db["feeds"].insert_all({"id": i, "url": f"https://feed{i}.example/rss", "name": f"Outlet {i}",
                                 "created_at": NOW.isoformat(), "last_polled": NOW.isoformat()}
                                for i in range(1, 41))
     story, batch = 0, []
@@ -66,7 +70,8 @@ def build(path: Path, n: int, seed: int = 7) -> None:
 
 
 def _flush(store: Store, batch: list[dict], rnd: random.Random) -> None:
-    with store.atomic() as db:
+    db = store.db                             # filler rows, written in bulk
+    with store.atomic():
         db["stories"].insert_all(({"id": a["story_id"], "first_article_id": a["id"], "title": a["title"],
                                    "created_at": a["fetched_at"], "updated_at": a["fetched_at"]}
                                   for a in batch), ignore=True)
@@ -108,21 +113,21 @@ def main() -> None:
         store = Store.open(path)
         t = time.perf_counter()
         with store.atomic():                  # what migration 4 does on a database of that size
-            search.create(store.db)
+            searchindex.create(store.db)
         print(f"search index back-fill       {args.articles / (time.perf_counter() - t):8.0f} articles/s")
         print(f"  database with both FTS indexes: {path.stat().st_size / 1e6:.0f} MB")
         r = args.repeat
-        since = review.parse_since("7d", NOW)
-        print(f"log, first 50 stories        {median_ms(lambda: review.log(store, review.Filter()), r):8.1f} ms")
-        print(f"log --rule drones --since 7d {median_ms(lambda: review.log(store, review.Filter(rule='drones', since=since)), r):8.1f} ms")
-        print(f"show one article             {median_ms(lambda: review.show(store, args.articles // 2), r):8.1f} ms")
-        print(f"search common word           {median_ms(lambda: review.search(store, 'Syrian'), r):8.1f} ms")
-        print(f"search two rare words        {median_ms(lambda: review.search(store, 'Kasra barracks'), r):8.1f} ms")
-        print(f"search folded rare word      {median_ms(lambda: review.search(store, 'gurak'), r):8.1f} ms")
-        print(f"search phrase                {median_ms(lambda: review.search(store, PHRASE), r):8.1f} ms")
-        print(f"search common word, 500 hits {median_ms(lambda: review.search(store, 'Syrian', limit=500), 3):8.1f} ms")
-        print(f"rules stats                  {median_ms(lambda: review.rule_stats(store), r):8.1f} ms")
-        print(f"status                       {median_ms(lambda: review.status(store), r):8.1f} ms")
+        since = parse_since("7d", NOW)
+        print(f"log, first 50 stories        {median_ms(lambda: matched_stories(store, Filter()), r):8.1f} ms")
+        print(f"log --rule drones --since 7d {median_ms(lambda: matched_stories(store, Filter(rule='drones', since=since)), r):8.1f} ms")
+        print(f"show one article             {median_ms(lambda: show(store, args.articles // 2), r):8.1f} ms")
+        print(f"search common word           {median_ms(lambda: search(store, 'Syrian'), r):8.1f} ms")
+        print(f"search two rare words        {median_ms(lambda: search(store, 'Kasra barracks'), r):8.1f} ms")
+        print(f"search folded rare word      {median_ms(lambda: search(store, 'gurak'), r):8.1f} ms")
+        print(f"search phrase                {median_ms(lambda: search(store, PHRASE), r):8.1f} ms")
+        print(f"search common word, 500 hits {median_ms(lambda: search(store, 'Syrian', limit=500), 3):8.1f} ms")
+        print(f"rules stats                  {median_ms(lambda: rule_stats(store), r):8.1f} ms")
+        print(f"status                       {median_ms(lambda: status(store), r):8.1f} ms")
         server = web.WebServer(web.WebSettings(database=path, port=0), clock=lambda: NOW)
         url = server.start()
         import httpx
@@ -135,11 +140,11 @@ def main() -> None:
         print(f"export jsonl                 {n / (time.perf_counter() - t):8.0f} articles/s")
         matcher = Matcher(load_rules([ROOT / "rules"]))
         t = time.perf_counter()
-        report = backtest.run(store, matcher, since=review.parse_since("7d", NOW))
+        report = backtest.run(store, matcher, since=parse_since("7d", NOW))
         print(f"backtest (7 days)            {report.articles / (time.perf_counter() - t):8.0f} articles/s "
               f"({report.articles} articles)")
         t = time.perf_counter()
-        pruned = review.prune(store, 90, NOW)
+        pruned = prune(store, 90, NOW)
         print(f"prune keep_days=90           {(time.perf_counter() - t) * 1000:8.0f} ms "
               f"({pruned.articles} articles, {pruned.stories} stories deleted)")
         store.close()

@@ -25,6 +25,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from watcher import config as config_mod
+from watcher.store import articles, matches, stories
 from watcher.store.database import Store
 
 NOW = datetime(2025, 11, 21, 6, 0, tzinfo=timezone.utc)   # in the past, for subprocess runs on the real clock
@@ -205,8 +206,8 @@ def queue_story(store: Store, cfg, title: str, *, rule: str = "tr-sy-defence", s
     """What the pipeline does for a matched article: rows + outbox in one transaction."""
     from watcher.notify import outbox
     story, article = add_article(store, title=title, rules=((rule, "Turkey–Syria defence", severity),), **kw)
-    with store.atomic() as db:
-        outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch(rule, severity=severity)],
+    with store.atomic():
+        outbox.enqueue(store, story_id=story, article_id=article, matches=[FakeMatch(rule, severity=severity)],
                        channels=cfg.channels, now=now or NOW)
     return story, article
 
@@ -234,23 +235,21 @@ def add_article(store: Store, *, title: str, feed: str = "Reuters World", story_
                 url: str | None = None, rules=(("tr-sy-defence", "Turkey–Syria defence", "high"),),
                 hits=None, published: str | None = "2026-11-21T05:30:00+00:00") -> tuple[int, int]:
     """An article (opening a story unless ``story_id``) with match rows; returns (story, article)."""
-    with store.atomic() as db:
-        if story_id is None:
-            story_id = db["stories"].insert({"title": title, "created_at": NOW.isoformat(),
-                                             "updated_at": NOW.isoformat()}).last_pk
+    with store.atomic():
         n = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
         url = url or f"https://news.example/{n}"
-        article_id = db["articles"].insert({
-            "feed_id": feed_id(store, feed), "url": url, "canonical_url": f"{url}#{n}",
-            "title": title, "published": published, "fetched_at": NOW.isoformat(),
-            "updated_at": NOW.isoformat(), "extraction": "full", "story_id": story_id,
-            "matched": 1, "text": "..."}).last_pk
-        for rule_id, rule_title, severity in rules:
-            db["matches"].insert({
-                "article_id": article_id, "rule_id": rule_id, "rule_title": rule_title,
-                "severity": severity, "score": 1.0, "matched_at": NOW.isoformat(),
-                "hits": json.dumps(hits if hits is not None else [
-                    {"term": "Türkiye", "entity": "turkey", "field": "title", "start": 0, "end": 7,
-                     "snippet": "Türkiye and Syria sign a defence cooperation memorandum"}]),
-            })
+        article_id = articles.insert(
+            store, feed_id=feed_id(store, feed), url=url, canonical_url=f"{url}#{n}", guid=None,
+            title=title, author=None, published=published, fetched_at=NOW.isoformat(), language=None,
+            summary=None, text="...", extraction="full", extraction_error=None, content_hash=None,
+            simhash=None, matched=True)
+        if story_id is None:
+            story_id = stories.open_story(store, article_id, title, NOW.isoformat())
+        else:
+            articles.set_story(store, article_id, story_id, duplicate_of=None, reason=None, similarity=None)
+        matches.replace(store, article_id, [matches.NewMatch(
+            rule_id, rule_title, severity, 1.0, hits if hits is not None else [
+                {"term": "Türkiye", "entity": "turkey", "field": "title", "start": 0, "end": 7,
+                 "snippet": "Türkiye and Syria sign a defence cooperation memorandum"}])
+            for rule_id, rule_title, severity in rules], NOW.isoformat())
     return story_id, article_id

@@ -12,7 +12,7 @@ import pytest
 import review_world
 from review_world import invoke
 from watcher.review import export
-from watcher.review import queries as review
+from watcher.review.log import Filter, matched_stories
 from watcher.store.database import Store
 
 KEYS = {"id", "url", "feed", "title", "published", "fetched_at", "language", "text", "extraction",
@@ -102,7 +102,7 @@ def test_filters_are_those_of_log(world):
     assert jsonl(world, "--since", "2d") == everything
     assert len(jsonl(world, "--limit", "3")) == 3
     store = Store.open(world.database)
-    logged = {row.article_id for row in review.log(store, review.Filter(limit=None))}
+    logged = {row.article_id for row in matched_stories(store, Filter(limit=None))}
     store.close()
     assert logged <= {r["id"] for r in matched}
 
@@ -148,7 +148,7 @@ def test_records_stream_in_batches(world, monkeypatch):
     store = Store.open(world.database)
     ids = [r["id"] for r in export.records(store)]
     assert ids == sorted(ids) and len(ids) == count(world, "SELECT COUNT(*) FROM articles")
-    assert len(list(export.records(store, review.Filter(limit=5)))) == 5
+    assert len(list(export.records(store, Filter(limit=5)))) == 5
     store.close()
 
 

@@ -149,7 +149,7 @@ def test_content_is_loaded_from_the_store(tmp_path):
     add_article(store, title="copy 2", feed="Reuters World", story_id=story)   # same feed: not "also"
     add_article(store, title="copy 3", feed="Hürriyet", story_id=story)
     add_article(store, title="unrelated", feed="Other")
-    got = load_content(store.db, article_id=first, story_id=story)
+    got = load_content(store, article_id=first, story_id=story)
     assert got.headline == "Ankara and Damascus sign pact"
     assert got.source == "Reuters World"
     assert got.also == ("Anadolu Agency", "Hürriyet")
@@ -165,7 +165,7 @@ def test_content_survives_odd_hits_json(tmp_path, hits):
     store = open_store(cfg)
     story, article = add_article(store, title="t", hits=[])
     store.db.execute("UPDATE matches SET hits = ? WHERE article_id = ?", [hits, article])
-    got = load_content(store.db, article_id=article, story_id=story)
+    got = load_content(store, article_id=article, story_id=story)
     body = render(got, "html").body
     assert "<b>Rule:</b> Turkey–Syria defence (high)" in body
     if hits.startswith("[{"):

@@ -9,6 +9,7 @@ import pytest
 
 from alerts_support import NOW, FakeMatch, add_article, open_store, write_config
 from watcher.notify import outbox
+from watcher.store import alerts as alert_rows
 from watcher.config import AlertsConfig
 
 CHANNELS = """
@@ -102,9 +103,9 @@ def test_digest_rows_wait_for_the_end_of_their_period(setup):
                        channels=cfg.channels, now=NOW)
     row = store.query("SELECT * FROM alerts WHERE channel = 'daily'")[0]
     assert (row["mode"], row["next_attempt_at"]) == ("digest", "2025-11-21T08:00:00+00:00")
-    assert [r["channel"] for r in outbox.claim_immediate(store.db, NOW)] == ["all", "defence"]
-    assert outbox.claim_digests(store.db, NOW) == {}
-    groups = outbox.claim_digests(store.db, NOW + timedelta(hours=2))
+    assert [r["channel"] for r in alert_rows.claim_immediate(store, NOW)] == ["all", "defence"]
+    assert alert_rows.claim_digests(store, NOW) == {}
+    groups = alert_rows.claim_digests(store, NOW + timedelta(hours=2))
     assert [r["id"] for r in groups["daily"]] == [row["id"]]
 
 
@@ -131,20 +132,20 @@ def test_failures_back_off_with_jitter_then_die(setup):
     rng = random.Random(7)
     now, delays = NOW, []
     for attempt in range(1, 4):
-        [row] = outbox.claim_immediate(store.db, now)
-        status = outbox.mark_failed(store.db, [row["id"]], f"HTTP 500 #{attempt}", now, cfg.alerts, rng)
+        [row] = alert_rows.claim_immediate(store, now)
+        status = outbox.mark_failed(store, [row["id"]], f"HTTP 500 #{attempt}", now, cfg.alerts, rng)
         row = store.query("SELECT * FROM alerts")[0]
         assert row["attempts"] == attempt and row["last_error"] == f"HTTP 500 #{attempt}"
         if attempt < 3:
             assert status == ["pending"]
             due = datetime.fromisoformat(row["next_attempt_at"])
             delays.append((due - now).total_seconds())
-            assert outbox.claim_immediate(store.db, due - timedelta(seconds=1)) == []
+            assert alert_rows.claim_immediate(store, due - timedelta(seconds=1)) == []
             now = due
         else:
             assert status == ["dead"] and row["status"] == "dead"
     assert 24 <= delays[0] <= 36 and 48 <= delays[1] <= 72      # 30 s doubling, ±20 %
-    assert outbox.claim_immediate(store.db, now + timedelta(days=30)) == []
+    assert alert_rows.claim_immediate(store, now + timedelta(days=30)) == []
 
 
 def test_backoff_is_capped_and_jittered():
@@ -161,10 +162,10 @@ def test_recover_returns_crashed_sends_to_pending(setup):
     with store.atomic() as db:
         outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("tr-sy-defence")],
                        channels=cfg.channels, now=NOW)
-    claimed = outbox.claim_immediate(store.db, NOW)
-    assert len(claimed) == 2 and outbox.claim_immediate(store.db, NOW) == []   # claimed once only
-    assert outbox.recover(store.db) == 2
-    assert len(outbox.claim_immediate(store.db, NOW)) == 2
+    claimed = alert_rows.claim_immediate(store, NOW)
+    assert len(claimed) == 2 and alert_rows.claim_immediate(store, NOW) == []   # claimed once only
+    assert alert_rows.recover(store) == 2
+    assert len(alert_rows.claim_immediate(store, NOW)) == 2
 
 
 def test_retry_dead_all_and_ids(setup):
@@ -176,17 +177,17 @@ def test_retry_dead_all_and_ids(setup):
         with store.atomic() as db:
             outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("x", severity="low")],
                            channels=cfg.channels[:1], now=NOW)
-    rows = outbox.claim_immediate(store.db, NOW)
+    rows = alert_rows.claim_immediate(store, NOW)
     ids = [r["id"] for r in rows]
-    outbox.mark_sent(store.db, ids[:1], NOW)
-    outbox.kill(store.db, ids[1:2], "gone")
-    outbox.mark_failed(store.db, ids[2:], "HTTP 500", NOW, cfg.alerts, rng)
+    alert_rows.mark_sent(store, ids[:1], NOW)
+    alert_rows.kill(store, ids[1:2], "gone")
+    outbox.mark_failed(store, ids[2:], "HTTP 500", NOW, cfg.alerts, rng)
     later = NOW + timedelta(minutes=1)
-    assert outbox.retry(store.db, later, ids=ids[:1]) == 0           # sent: left alone
-    assert outbox.retry(store.db, later, dead=True) == 1
-    assert outbox.counts(store.db) == {"pending": 2, "sending": 0, "sent": 1, "dead": 0}
-    assert outbox.retry(store.db, later, every=True) == 2
-    due = outbox.claim_immediate(store.db, later)
+    assert alert_rows.retry(store, later, ids=ids[:1]) == 0           # sent: left alone
+    assert alert_rows.retry(store, later, dead=True) == 1
+    assert alert_rows.counts(store) == {"pending": 2, "sending": 0, "sent": 1, "dead": 0}
+    assert alert_rows.retry(store, later, every=True) == 2
+    due = alert_rows.claim_immediate(store, later)
     assert sorted(r["id"] for r in due) == ids[1:]
     assert all(r["attempts"] == 0 for r in due)
 
@@ -197,11 +198,11 @@ def test_listing_shows_last_error_and_headline(setup):
     with store.atomic() as db:
         outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("x", severity="low")],
                        channels=cfg.channels[:1], now=NOW)
-    [row] = outbox.claim_immediate(store.db, NOW)
-    outbox.kill(store.db, [row["id"]], "channel 'all' is no longer in the configuration")
-    [listed] = outbox.listing(store.db, status="dead")
+    [row] = alert_rows.claim_immediate(store, NOW)
+    alert_rows.kill(store, [row["id"]], "channel 'all' is no longer in the configuration")
+    [listed] = alert_rows.listing(store, status="dead")
     assert listed["headline"] == "Headline here" and listed["feed"] == "Reuters World"
     assert "no longer in the configuration" in listed["last_error"]
-    assert outbox.article_alerts(store.db, article) == [
+    assert alert_rows.of_article(store, article) == [
         {"channel": "all", "status": "dead", "attempts": 0, "sent_at": None,
          "last_error": "channel 'all' is no longer in the configuration"}]

@@ -12,7 +12,12 @@ import pytest
 
 import review_world
 from review_world import invoke
-from watcher.review import queries as review
+from watcher.review import ReviewError
+from watcher.review.article import parse_hits
+from watcher.review.log import Filter, matched_stories, parse_since
+from watcher.review.retention import PruneError, prune
+from watcher.review.search import search
+from watcher.text.highlight import Segment, highlight
 from watcher.store.database import Store
 
 
@@ -257,51 +262,51 @@ def test_status_shows_size_and_counts(world):
 
 def test_prune_drops_old_unmatched_articles_but_keeps_entries_and_matched_stories(own):
     store = Store.open(own.database)
-    before_log = review.log(store, review.Filter(limit=None))
+    before_log = matched_stories(store, Filter(limit=None))
     before = {r["id"]: r for r in rows(own, "SELECT id, matched, story_id FROM articles")}
     entries = rows(own, "SELECT COUNT(*) AS n FROM entries")[0]["n"]
     later = datetime.now(timezone.utc) + timedelta(days=31)
-    result = review.prune(store, 30, later)
+    result = prune(store, 30, later)
     after = {r["id"] for r in rows(own, "SELECT id FROM articles")}
     gone = set(before) - after
     assert result.articles == len(gone) > 0
     assert all(not before[i]["matched"] for i in gone)
     assert all(before[i]["story_id"] is None or not any(
         b["matched"] for b in before.values() if b["story_id"] == before[i]["story_id"]) for i in gone)
-    assert review.log(store, review.Filter(limit=None)) == before_log
+    assert matched_stories(store, Filter(limit=None)) == before_log
     assert rows(own, "SELECT COUNT(*) AS n FROM entries")[0]["n"] == entries      # never refetched
-    assert not review.search(store, "الذهب")
-    assert review.prune(store, 30, later).articles == 0                           # idempotent
-    assert review.prune(store, 30, datetime.now(timezone.utc)).articles == 0      # nothing is old yet
-    with pytest.raises(review.PruneError, match="keep_days"):
-        review.prune(store, 0, later)
+    assert not search(store, "الذهب")
+    assert prune(store, 30, later).articles == 0                           # idempotent
+    assert prune(store, 30, datetime.now(timezone.utc)).articles == 0      # nothing is old yet
+    with pytest.raises(PruneError, match="keep_days"):
+        prune(store, 0, later)
     store.close()
 
 
 def test_highlight_survives_bad_offsets():
-    seg = review.highlight("Türkiye ve Suriye", [(0, 7, "a"), (5, 9, "b"), (-3, 2, "c"), (11, 99, "d"),
+    seg = highlight("Türkiye ve Suriye", [(0, 7, "a"), (5, 9, "b"), (-3, 2, "c"), (11, 99, "d"),
                                                   (9, 3, "e"), (40, 50, "f")])
     assert "".join(s.text for s in seg) == "Türkiye ve Suriye"
     assert [(s.text, s.labels) for s in seg if s.mark] == [("Türkiye v", ("c", "a", "b")), ("Suriye", ("d",))]
-    assert review.highlight("", [(0, 3, "x")]) == (review.Segment(""),)
+    assert highlight("", [(0, 3, "x")]) == (Segment(""),)
 
 
 def test_unreadable_stored_hits_are_reported_not_raised():
-    assert review.parse_hits("not json") == ((), review.parse_hits("not json")[1])
-    assert "unreadable" in review.parse_hits("{").__getitem__(1)
-    assert review.parse_hits('{"a": 1}')[0] == ()
-    hits, problem = review.parse_hits('[{"term": "x", "field": "title", "start": 0, "end": 1}]')
+    assert parse_hits("not json") == ((), parse_hits("not json")[1])
+    assert "unreadable" in parse_hits("{").__getitem__(1)
+    assert parse_hits('{"a": 1}')[0] == ()
+    hits, problem = parse_hits('[{"term": "x", "field": "title", "start": 0, "end": 1}]')
     assert problem is None and hits[0].term == "x"
 
 
 def test_since_accepts_periods_dates_and_datetimes():
     now = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
-    assert review.parse_since("2d", now) == "2026-11-19T12:00:00+00:00"
-    assert review.parse_since("90m", now) == "2026-11-21T10:30:00+00:00"
-    assert review.parse_since("2026-11-01", now) == "2026-11-01T00:00:00+00:00"
-    assert review.parse_since("2026-11-01T05:00:00+03:00", now) == "2026-11-01T02:00:00+00:00"
-    with pytest.raises(review.ReviewError, match="2026-13-01"):
-        review.parse_since("2026-13-01", now)
+    assert parse_since("2d", now) == "2026-11-19T12:00:00+00:00"
+    assert parse_since("90m", now) == "2026-11-21T10:30:00+00:00"
+    assert parse_since("2026-11-01", now) == "2026-11-01T00:00:00+00:00"
+    assert parse_since("2026-11-01T05:00:00+03:00", now) == "2026-11-01T02:00:00+00:00"
+    with pytest.raises(ReviewError, match="2026-13-01"):
+        parse_since("2026-13-01", now)
 
 
 def test_commands_on_an_empty_database(tmp_path):
@@ -330,7 +335,7 @@ def test_pruned_entries_are_not_fetched_again(tmp_path):
     with LoopbackServer() as server:
         world = review_world.fill(tmp_path / "w", server)
         store = Store.open(world.database)
-        pruned = review.prune(store, 30, datetime.now(timezone.utc) + timedelta(days=31))
+        pruned = prune(store, 30, datetime.now(timezone.utc) + timedelta(days=31))
         store.close()
         left = rows(world, "SELECT id FROM articles ORDER BY id")
         assert pruned.articles > 0

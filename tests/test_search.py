@@ -12,11 +12,13 @@ import pytest
 
 import review_world
 from review_world import invoke
-from watcher.review import queries as review
 from watcher.review import search
-from watcher.web import server as web
+from watcher.review.retention import prune
+from watcher.store import searchindex
+from watcher.store.database import Store
+from watcher.store.schema import MIGRATIONS
 from watcher.text.fold import normalise
-from watcher.store.database import MIGRATIONS, Store
+from watcher.web import server as web
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +225,7 @@ def test_pruned_articles_leave_the_index(world, tmp_path):
     own = world.copy(tmp_path / "own")
     assert found(own, "الذهب")
     store = Store.open(own.database)
-    pruned = review.prune(store, 30, datetime.now(timezone.utc) + timedelta(days=31))
+    pruned = prune(store, 30, datetime.now(timezone.utc) + timedelta(days=31))
     store.close()
     assert pruned.articles > 0
     assert found(own, "الذهب") == []
@@ -235,9 +237,9 @@ def test_an_article_indexed_again_is_found_by_its_new_words_only(world, tmp_path
     own = world.copy(tmp_path / "own")
     (article_id,) = rows(own, "SELECT id FROM articles WHERE title = ?", (AR_GOLD,))[0]
     store = Store.open(own.database)
-    with store.atomic() as db:                                          # what an edited article gets
-        db["articles"].update(article_id, {"text": "Altın fiyatları Kasım ayında düştü."})
-        search.index_article(db, article_id, AR_GOLD, "Altın fiyatları Kasım ayında düştü.")
+    with store.atomic():                                                # what an edited article gets
+        store.db["articles"].update(article_id, {"text": "Altın fiyatları Kasım ayında düştü."})
+        searchindex.put(store, article_id, AR_GOLD, "Altın fiyatları Kasım ayında düştü.")
     store.close()
     assert found(own, "الذهب") and titles(found(own, "altin")) == {AR_GOLD}   # the title still has الذهب
     assert found(own, "الدولار") == []
@@ -263,13 +265,14 @@ def test_a_rare_word_of_any_real_article_is_found_and_marked_as_written(tmp_path
     import re
     texts = real_texts()
     store = Store.open(tmp_path / "real.db")
-    with store.atomic() as db:
+    with store.atomic():
+        db = store.db
         db["feeds"].insert({"id": 1, "url": "https://x.example/rss", "name": "x", "created_at": "2026-11-21"})
         for i, (title, text) in enumerate(texts, 1):
             db["articles"].insert({"id": i, "feed_id": 1, "url": f"https://x.example/{i}",
                                    "canonical_url": f"https://x.example/{i}", "title": title, "text": text,
                                    "fetched_at": "2026-11-21", "updated_at": "2026-11-21", "extraction": "full"})
-            search.index_article(db, i, title, text)
+            searchindex.put(store, i, title, text)
     words = {}                                                   # folded word -> (article id, as written)
     seen = {}
     for i, (title, text) in enumerate(texts, 1):
@@ -289,7 +292,7 @@ def test_a_rare_word_of_any_real_article_is_found_and_marked_as_written(tmp_path
     for i, pairs in picked.items():
         for key, w in pairs:
             for query in {w, key}:                               # as written, and folded ("guinee")
-                hits = review.search(store, query, limit=5)
+                hits = search.search(store, query, limit=5)
                 assert [h.article_id for h in hits] == [i], (query, i)
                 marks = [s.text for s in hits[0].snippet + hits[0].title_marked if s.mark]
                 assert w in marks or key in {search.fold(m) for m in marks}, (query, marks)

@@ -9,6 +9,7 @@ import threading
 from alerts_support import (NOW, Clock, Webhook, open_store, queue_story, wait_for,
                             write_config)
 from watcher.notify import outbox
+from watcher.store import alerts as alert_rows
 from watcher.notify.sender import Sender
 
 
@@ -76,7 +77,7 @@ def test_after_the_retry_limit_alerts_are_dead_and_a_retry_sends_them(tmp_path, 
     clock.advance(days=3)
     assert sender.drain(clock()).sent == 0           # dead stays dead
     down.status = 200
-    assert outbox.retry(store.db, clock(), dead=True) == 1
+    assert alert_rows.retry(store, clock(), dead=True) == 1
     assert sender.drain(clock()).sent == 1
     assert len(down.titles()) == 1 and len(up.titles()) == 1
 
@@ -86,7 +87,7 @@ def test_rows_left_sending_by_a_crash_are_sent_after_restart(tmp_path, hooks):
     cfg = two_hooks(tmp_path, a, b)
     store = open_store(cfg)
     queue_story(store, cfg, "Story")
-    assert len(outbox.claim_immediate(store.db, NOW)) == 2      # the process dies here
+    assert len(alert_rows.claim_immediate(store, NOW)) == 2      # the process dies here
     store.close()
     store = open_store(cfg)
     summary = Sender(store, cfg, Clock()).drain(NOW)             # a new process
@@ -196,7 +197,7 @@ digest_every = "08:00"
     assert sender.drain(clock()).failed == 4
     # A crash in the middle of the next try: rows claimed, never marked.
     clock.advance(minutes=5)
-    assert len(outbox.claim_digests(store.db, clock())["daily"]) == 4
+    assert len(alert_rows.claim_digests(store, clock())["daily"]) == 4
     hook.status = 200
     summary = Sender(store, cfg, clock).drain(clock())       # restart
     assert (summary.sent, summary.digests) == (4, 1)

@@ -13,6 +13,7 @@ import pytest
 from watcher.config import DedupConfig
 from watcher.dedup.identity import canonical_url, content_hash
 from watcher.dedup.similarity import fingerprint
+from watcher.store import articles
 from watcher.store.database import Store
 from watcher.dedup.story import Stories
 
@@ -53,18 +54,19 @@ def save(store: Store, stories: Stories, outlet: str, url: str, text: str, at: d
     """Store one article the way the pipeline does: place, insert, attach, in one transaction."""
     feed_id = store.query("SELECT id FROM feeds WHERE name = ?", (outlet,))[0]["id"]
     canonical, chash, fp = canonical_url(url), content_hash(text), fingerprint(text)
-    with store.atomic() as db:
+    with store.atomic():
         placement = stories.place(canonical_url=canonical, content_hash=chash, fingerprint=fp,
                                   now=at, text=text)
         if placement.reason == "canonical_url":
             article_id = placement.article_id
-            db["articles"].update(article_id, {"text": text, "content_hash": chash,
-                                               "simhash": fp, "updated_at": at.isoformat()})
+            store.db["articles"].update(article_id, {"text": text, "content_hash": chash,
+                                                     "simhash": fp, "updated_at": at.isoformat()})
         else:
-            article_id = db["articles"].insert({
-                "feed_id": feed_id, "url": url, "canonical_url": canonical, "title": title,
-                "fetched_at": at.isoformat(), "updated_at": at.isoformat(), "text": text,
-                "extraction": "full", "content_hash": chash, "simhash": fp}).last_pk
+            article_id = articles.insert(
+                store, feed_id=feed_id, url=url, canonical_url=canonical, guid=None, title=title,
+                author=None, published=None, fetched_at=at.isoformat(), language=None, summary=None,
+                text=text, extraction="full", extraction_error=None, content_hash=chash, simhash=fp,
+                matched=False)
         story_id = stories.attach(article_id, placement, title=title, now=at)
         new_rules = stories.add_rules(story_id, rules, at)
     return placement, article_id, story_id, new_rules

@@ -23,18 +23,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from watcher import health
-from watcher.dedup import identity
-from watcher.notify import outbox
-from watcher.review import search
-from watcher.dedup import similarity
-from watcher.sources import schedule as sources
-from watcher.fetch.client import Client, FetchError, NetworkPolicy
 from watcher.config import Config, FeedConfig
-from watcher.extract.extractor import ExtractionError, Extractor
-from watcher.parse.feed import FeedEntry, FeedError, ParsedFeed, parse_feed
-from watcher.match.matcher import Document, Matcher, RuleMatch
-from watcher.store.database import Store
+from watcher.dedup import identity, similarity
 from watcher.dedup.story import Placement, Stories
+from watcher.extract.extractor import ExtractionError, Extractor
+from watcher.fetch.client import Client, FetchError, NetworkPolicy
+from watcher.match.matcher import Document, Matcher, RuleMatch
+from watcher.notify import outbox
+from watcher.parse.feed import FeedEntry, FeedError, ParsedFeed, parse_feed
+from watcher.sources import schedule as sources
+from watcher.store import articles, entries, feeds, searchindex
+from watcher.store import matches as match_rows
+from watcher.store.database import Store
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
                "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
@@ -161,9 +161,7 @@ class Pipeline:
 
     # -- one entry --------------------------------------------------------
     def _seen(self, feed_id: int, entry: FeedEntry) -> dict | None:
-        rows = self.store.query("SELECT * FROM entries WHERE feed_id = ? AND guid = ?",
-                                (feed_id, entry.guid))
-        return rows[0] if rows else None
+        return entries.find(self.store, feed_id, entry.guid)
 
     def _known(self, feed_id: int, entry: FeedEntry) -> bool:
         """Seen before in this feed, or the same article already stored through
@@ -171,14 +169,11 @@ class Pipeline:
         if self._seen(feed_id, entry) is not None:
             return True
         canonical = self._canonical(feed_id, entry)
-        # One statement, one snapshot: the article, or an entry whose article
-        # was pruned by keep_days (then it is not fetched again either).
-        found = self.store.query(
-            "SELECT (SELECT id FROM articles WHERE canonical_url = :c) AS article_id, "
-            "EXISTS (SELECT 1 FROM entries WHERE canonical_url = :c) AS seen", {"c": canonical})[0]
-        if not (found["article_id"] or found["seen"]):
+        # The article, or an entry whose article was pruned by keep_days (then
+        # it is not fetched again either).
+        article_id, seen = entries.known_url(self.store, canonical)
+        if not (article_id or seen):
             return False
-        article_id = found["article_id"]
         with self.store.atomic():
             self._insert_entry(feed_id, entry, canonical, article_id)
         return True
@@ -226,52 +221,43 @@ class Pipeline:
         stamp = now.isoformat()
         chash = identity.content_hash(body.text) if body.text.strip() else None
         fingerprint = similarity.fingerprint(body.text) if body.text.strip() else None
-        with self.store.atomic() as db:
+        with self.store.atomic():
             placement = self.stories.place(canonical_url=canonical, content_hash=chash,
                                            fingerprint=fingerprint, now=now, text=body.text)
-            article_id = db["articles"].insert({
-                "feed_id": feed_id, "url": entry.url or canonical, "canonical_url": canonical,
-                "guid": entry.guid, "title": title, "author": entry.author or body.author,
-                "published": entry.published.isoformat() if entry.published else body.published,
-                "fetched_at": stamp, "updated_at": stamp,
-                "language": body.language or entry.language, "summary": entry.summary,
-                "text": body.text, "extraction": body.extraction,
-                "extraction_error": body.error, "content_hash": chash, "simhash": fingerprint,
-                "matched": int(bool(matches)),
-            }).last_pk
-            search.index_article(db, article_id, title, body.text)
+            article_id = articles.insert(
+                self.store, feed_id=feed_id, url=entry.url or canonical, canonical_url=canonical,
+                guid=entry.guid, title=title, author=entry.author or body.author,
+                published=entry.published.isoformat() if entry.published else body.published,
+                fetched_at=stamp, language=body.language or entry.language, summary=entry.summary,
+                text=body.text, extraction=body.extraction, extraction_error=body.error,
+                content_hash=chash, simhash=fingerprint, matched=bool(matches))
+            searchindex.put(self.store, article_id, title, body.text)
             story_id = self.stories.attach(article_id, placement, title=title, now=now)
-            queued = self._record_matches(db, article_id, story_id, matches, now)
+            queued = self._record_matches(article_id, story_id, matches, now)
             self._insert_entry(feed_id, entry, canonical, article_id)
         return 1, queued
 
-    def _record_matches(self, db, article_id: int, story_id: int,
+    def _record_matches(self, article_id: int, story_id: int,
                         matches: Sequence[RuleMatch], now: datetime) -> int:
         """Store an article's matches (replacing older ones) and queue its alerts:
         a story alerts when it first matches anything; a member matching a rule
         the story had not matched alerts again only with [alerts] notify_new_rules."""
-        db.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
-        for match in matches:
-            db["matches"].insert({
-                "article_id": article_id, "rule_id": match.rule_id,
-                "rule_title": match.title, "severity": match.severity,
-                "score": match.score, "hits": match.to_json()["hits"],
-                "matched_at": now.isoformat(),
-            })
+        match_rows.replace(self.store, article_id, [match_rows.NewMatch(
+            m.rule_id, m.title, m.severity, m.score, m.to_json()["hits"]) for m in matches],
+            now.isoformat())
         had_rules = self.stories.rules(story_id)
         new_rules = self.stories.add_rules(story_id, [m.rule_id for m in matches], now)
         if not matches or not (not had_rules
                                or (self.parts.config.alerts.notify_new_rules and new_rules)):
             return 0
-        return outbox.enqueue(db, story_id=story_id, article_id=article_id, matches=matches,
+        return outbox.enqueue(self.store, story_id=story_id, article_id=article_id, matches=matches,
                               channels=self.parts.config.channels, now=now)
 
     def _insert_entry(self, feed_id: int, entry: FeedEntry, canonical: str,
                       article_id: int | None) -> None:
-        self.store.db["entries"].insert({
-            "feed_id": feed_id, "guid": entry.guid, "url": entry.url,
-            "canonical_url": canonical, "article_id": article_id,
-            "first_seen": self.parts.clock().isoformat(), **_revision(entry)}, ignore=True)
+        entries.add(self.store, feed_id=feed_id, guid=entry.guid, url=entry.url,
+                    canonical_url=canonical, article_id=article_id,
+                    first_seen=self.parts.clock().isoformat(), **_revision(entry))
 
     # -- edited articles --------------------------------------------------
     def _revise_if_edited(self, feed: FeedConfig, entry: FeedEntry, seen: dict) -> int:
@@ -286,12 +272,14 @@ class Pipeline:
         queued = 0
         if seen["article_id"] is not None:
             queued = self._revise(feed, entry, seen["article_id"])
-        with self.store.atomic() as db:
-            db["entries"].update(seen["id"], revision)
+        with self.store.atomic():
+            entries.set_revision(self.store, seen["id"], **revision)
         return queued
 
     def _revise(self, feed: FeedConfig, entry: FeedEntry, article_id: int) -> int:
-        stored = self.store.query("SELECT * FROM articles WHERE id = ?", (article_id,))[0]
+        stored = articles.get(self.store, article_id)
+        if stored is None:
+            return 0          # pruned since the entry was read
         body = self._body(feed, entry)
         if body.extraction == "summary" and stored["extraction"] == "full":
             return 0          # the page failed this time: keep the full text we have
@@ -303,30 +291,29 @@ class Pipeline:
             id=entry.guid, title=title, text=body.text, summary=entry.summary,
             url=entry.url, language=body.language or stored["language"]))
         now = self.parts.clock()
-        with self.store.atomic() as db:
-            db["articles"].update(article_id, {
-                "title": title, "text": body.text, "summary": entry.summary,
-                "extraction": body.extraction, "extraction_error": body.error,
-                "content_hash": chash, "updated_at": now.isoformat(), "matched": int(bool(matches)),
-                "simhash": similarity.fingerprint(body.text) if body.text.strip() else None})
-            search.index_article(db, article_id, title, body.text)
+        with self.store.atomic():
+            articles.revise(
+                self.store, article_id, title=title, text=body.text, summary=entry.summary,
+                extraction=body.extraction, extraction_error=body.error, content_hash=chash,
+                updated_at=now.isoformat(), matched=bool(matches),
+                simhash=similarity.fingerprint(body.text) if body.text.strip() else None)
+            searchindex.put(self.store, article_id, title, body.text)
             self.stories.attach(article_id, Placement(
                 stored["story_id"], stored["duplicate_of"], stored["join_reason"],
                 stored["join_similarity"], article_id=article_id), title=title, now=now)
-            return self._record_matches(db, article_id, stored["story_id"], matches, now)
+            return self._record_matches(article_id, stored["story_id"], matches, now)
 
     # -- bookkeeping ------------------------------------------------------
     def _record(self, row: dict, feed: FeedConfig, outcome: health.Outcome,
                 started: datetime) -> None:
         now = self.parts.clock()
         update = health.next_state(row, outcome, interval=feed.interval, now=now)
-        with self.store.atomic() as db:
-            db["feeds"].update(row["id"], update)
-            db["polls"].insert({
-                "feed_id": row["id"], "started_at": started.isoformat(),
-                "finished_at": now.isoformat(), "status": outcome.status,
-                "http_status": outcome.http_status, "entries_new": outcome.entries_new,
-                "error": outcome.error})
+        with self.store.atomic():
+            feeds.update_state(self.store, row["id"], update)
+            feeds.add_poll(self.store, row["id"], started=started.isoformat(),
+                           finished=now.isoformat(), status=outcome.status,
+                           http_status=outcome.http_status, entries_new=outcome.entries_new,
+                           error=outcome.error)
 
 
 class ThreadPipelines:
@@ -392,13 +379,12 @@ def run_once(parts: Parts, store: Store, open_store: Callable[[], Store]) -> Run
     config = parts.config
     now = parts.clock()
     sources.sync(store, config.feeds, now)
-    run_id = store.db["runs"].insert({"started_at": now.isoformat()}).last_pk
+    run_id = feeds.start_run(store, now.isoformat())
     summary = poll_due(parts, open_store, sources.due(store, config.feeds, now, healthy_too=True),
                        workers=config.network.max_connections)
-    store.db["runs"].update(run_id, {
-        "finished_at": parts.clock().isoformat(), "feeds_polled": summary.feeds_polled,
-        "entries_new": summary.entries_new, "articles_stored": summary.articles_stored,
-        "errors": summary.errors})
+    feeds.finish_run(store, run_id, finished=parts.clock().isoformat(),
+                     feeds_polled=summary.feeds_polled, entries_new=summary.entries_new,
+                     articles_stored=summary.articles_stored, errors=summary.errors)
     return summary
 
 

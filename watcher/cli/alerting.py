@@ -33,15 +33,15 @@ def alerts(click_ctx: click.Context, status: str | None, limit: int, as_json: bo
     """The alert outbox: pending, sent and dead alerts, with the last error."""
     if click_ctx.invoked_subcommand:
         return
-    from watcher.notify import outbox
+    from watcher.store import alerts as alert_rows
 
     ctx: CliContext = click_ctx.obj
     config = ctx.config()
     _quiet_logs(config)
     store = ctx.store()
     try:
-        rows = outbox.listing(store.db, status=status, limit=limit)
-        counts = outbox.counts(store.db)
+        rows = alert_rows.listing(store, status=status, limit=limit)
+        counts = alert_rows.counts(store)
     finally:
         store.close()
     for row in rows:
@@ -90,22 +90,21 @@ def retry(ctx: CliContext, ids: tuple[int, ...], dead: bool, every: bool) -> Non
     """Make alerts due now with a fresh set of attempts: IDs, --dead or --all.
 
     The running daemon (or the next `watcher run --once`) sends them."""
-    from watcher.notify import outbox
+    from watcher.store import alerts as alert_rows
 
     if not (ids or dead or every):
         fail("say which alerts: one or more IDs (see `watcher alerts`), --dead, or --all")
     store = ctx.store()
     try:
         if ids:
-            known = {r["id"]: r["status"] for r in store.query(
-                f"SELECT id, status FROM alerts WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            known = alert_rows.statuses(store, ids)
             missing = [i for i in ids if i not in known]
             if missing:
                 fail(f"no alert with id {', '.join(map(str, missing))}; see `watcher alerts`")
             for i in ids:
                 if known[i] in ("sent", "sending"):
                     click.echo(f"alert {i} is {known[i]}; left alone", err=True)
-        count = outbox.retry(store.db, ctx.clock(), ids=ids, dead=dead, every=every)
+        count = alert_rows.retry(store, ctx.clock(), ids=ids, dead=dead, every=every)
     finally:
         store.close()
     click.echo(f"{count} alert(s) due now; the running watcher or `watcher run --once` sends them")

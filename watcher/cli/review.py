@@ -14,11 +14,32 @@ from dataclasses import asdict
 
 import click
 
-from watcher.review import queries as review
+from watcher.cli.console import (
+    EXIT_INTERRUPTED,
+    CliContext,
+    Id,
+    cut,
+    fail,
+    printable,
+    problems_message,
+    short_time,
+    table,
+    terminal_width,
+)
 from watcher.config import SEVERITIES
-from watcher.cli.console import (EXIT_INTERRUPTED, CliContext, Id, cut, fail, printable, problems_message,
-                             short_time, table, terminal_width)
-from watcher.review.queries import Filter, ReviewError, Segment
+from watcher.review import MAX_LIMIT, ReviewError
+from watcher.review.article import ArticleView, JoinView, MemberView, group_hits, highlight_field, hit_context
+from watcher.review.article import show as load_article
+from watcher.review.log import Filter, matched_stories, parse_since
+from watcher.review.search import search as search_articles
+from watcher.review.search import searched_for
+from watcher.review.stats import rule_stats
+from watcher.review.status import last_poll
+from watcher.review.status import status as database_status
+from watcher.store import articles as article_rows
+from watcher.store import feeds as feed_rows
+from watcher.store import matches as match_rows
+from watcher.text.highlight import Segment
 
 MARK_OPEN, MARK_CLOSE = "[[", "]]"      # highlight when the terminal has no colour
 
@@ -32,7 +53,7 @@ def _filter(ctx: CliContext, rule, feed, severity, since, limit) -> Filter:
         _known_names(ctx, rule, feed)
     try:
         return Filter(rule=rule, feed=feed, severity=severity, limit=limit,
-                      since=review.parse_since(since, ctx.clock()) if since else None)
+                      since=parse_since(since, ctx.clock()) if since else None)
     except ReviewError as exc:
         fail(str(exc))
         raise  # unreachable
@@ -44,13 +65,13 @@ def _known_names(ctx: CliContext, rule: str | None, feed: str | None) -> None:
     store = ctx.store()
     try:
         if rule:
-            rules = {r["rule_id"] for r in store.query("SELECT DISTINCT rule_id FROM matches")}
+            rules = match_rows.rule_ids(store)
             rules |= {r for r, _, _ in _known_rules(ctx)}
             if rule not in rules:
                 fail(f"--rule {rule!r}: no such rule in the rule files or the log; "
                      f"known rules: {_listing(rules, rule)}")
         if feed:
-            rows = store.query("SELECT name, url FROM feeds")
+            rows = feed_rows.listing(store)
             names = {r["name"] for r in rows} | {f.name for f in ctx.config().feeds}
             if feed not in names and feed not in {r["url"] for r in rows}:
                 fail(f"--feed {feed!r}: no feed with that name or URL; feeds: {_listing(names, feed)}")
@@ -108,13 +129,13 @@ def _color() -> bool:
 
 @click.command("log")
 @filter_options
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, review.MAX_LIMIT),
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, MAX_LIMIT),
               help="At most this many stories.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per story.")
 @click.pass_obj
 def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, as_json) -> None:
     """Matched stories, newest first."""
-    rows = review.log(ctx.store(), _filter(ctx, rule, feed, severity, since, limit))
+    rows = matched_stories(ctx.store(), _filter(ctx, rule, feed, severity, since, limit))
     if as_json:
         for row in rows:
             _emit_json({**asdict(row), "rules": list(row.rules), "alert_status": row.alert_status,
@@ -135,14 +156,14 @@ def _nothing_logged(ctx: CliContext, filtered: bool) -> str:
     """Why `watcher log` is empty, and what to do."""
     store = ctx.store()
     try:
-        stored = store.query("SELECT COUNT(*) AS n, SUM(matched) AS m FROM articles")[0]
+        stored, matched = article_rows.totals(store)
     finally:
         store.close()
-    if not stored["n"]:
+    if not stored:
         return "no article stored yet: `watcher run --once` polls the feeds (`watcher feeds` shows how they fare)"
-    if filtered and stored["m"]:
-        return f"no matched story fits these filters ({stored['m']} matched article(s) in all)"
-    return (f"no article has matched a rule yet ({stored['n']} stored); "
+    if filtered and matched:
+        return f"no matched story fits these filters ({matched} matched article(s) in all)"
+    return (f"no article has matched a rule yet ({stored} stored); "
             "`watcher search WORDS` looks through all of them")
 
 
@@ -155,14 +176,14 @@ def _nothing_logged(ctx: CliContext, filtered: bool) -> str:
 @click.pass_obj
 def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None:
     """One article: metadata, why it matched, its story and its alerts."""
-    article = review.show(ctx.store(), article_id)
+    article = load_article(ctx.store(), article_id)
     if article is None:
         fail(f"there is no article {article_id}; `watcher log` or `watcher search` list article ids")
     if as_json:
         _emit_json(asdict(article))
         return
     color = _color()
-    out = [f"{BOLD}#{article.id}{END_BOLD}  " + _paint(review.highlight_field(article, "title"), color)]
+    out = [f"{BOLD}#{article.id}{END_BOLD}  " + _paint(highlight_field(article, "title"), color)]
     meta = [("feed", article.feed), ("url", article.url),
             ("published", short_time(article.published)), ("fetched", short_time(article.fetched_at)),
             ("language", article.language or "-"),
@@ -188,7 +209,7 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
                               + (f" — {a.last_error}" if a.last_error else "")
                               for a in article.alerts] or ["  (none)"])
     if not no_text:
-        out += ["", "Text:", _paint(review.highlight_field(article, "text"), color)]
+        out += ["", "Text:", _paint(highlight_field(article, "text"), color)]
     click.echo(_styled("\n".join(out), color))
 
 
@@ -196,7 +217,7 @@ JOIN_PHRASES = {"similar": "near-duplicate of", "content_hash": "identical text 
                 "canonical_url": "same canonical URL as"}
 
 
-def _join_line(join: review.JoinView) -> str:
+def _join_line(join: JoinView) -> str:
     """"near-duplicate of #7 (Daily Sabah: “…”): 64% of 3-word phrases shared, SimHash 13 of 64 bits apart"."""
     if join.other_id is None:
         return f"{join.label or 'unknown reason'} (the article it was compared with is gone)"
@@ -208,7 +229,7 @@ def _join_line(join: review.JoinView) -> str:
     return line + (f": {join.measure}" if join.measure else "")
 
 
-def _member_join(member: review.MemberView) -> str:
+def _member_join(member: MemberView) -> str:
     if not member.join_reason:
         return "  — opened the story"
     share = (f", {member.join_similarity:.0%} of 3-word phrases shared"
@@ -216,7 +237,7 @@ def _member_join(member: review.MemberView) -> str:
     return f"  — joined as {member.join_label}{share}"
 
 
-def _explanation(article: review.ArticleView, color: bool) -> list[str]:
+def _explanation(article: ArticleView, color: bool) -> list[str]:
     if not article.matches:
         return ["", "Matched no rule."]
     out = ["", "Why it matched:"]
@@ -224,11 +245,11 @@ def _explanation(article: review.ArticleView, color: bool) -> list[str]:
         out.append(f"  [{m.severity}] {m.rule_id} — {m.title} (score {m.score:g})")
         if m.problem:
             out.append(f"      ! {m.problem}")
-        for g in review.group_hits(m.hits):
+        for g in group_hits(m.hits):
             who = f" → {g.entity}" if g.entity else ""
             times = f" ×{g.count}" if g.count > 1 else ""
             out.append(f"      {g.field}: “{g.term}”{times}{who}: "
-                       + _paint(review.hit_context(article, g.first), color))
+                       + _paint(hit_context(article, g.first), color))
     return out
 
 
@@ -236,7 +257,7 @@ def _explanation(article: review.ArticleView, color: bool) -> list[str]:
 
 @click.command(short_help="Full-text search over every stored article.")
 @click.argument("query", nargs=-1, required=True)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, review.MAX_LIMIT))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, MAX_LIMIT))
 @click.option("--matched", "matched_only", is_flag=True, help="Only articles that matched a rule.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per article.")
 @click.pass_obj
@@ -247,7 +268,7 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
     Words are ANDed; also: ankara OR şam, suriye NOT istanbul, "joint roadmap",
     savunma*, (ankara OR şam) savunma."""
     try:
-        hits = review.search(ctx.store(), " ".join(query), limit=limit, matched_only=matched_only)
+        hits = search_articles(ctx.store(), " ".join(query), limit=limit, matched_only=matched_only)
     except ReviewError as exc:
         fail(str(exc))
     if as_json:
@@ -259,7 +280,7 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
                         "title_highlights": [s.text for s in h.title_marked if s.mark]})
         return
     if not hits:
-        click.echo(f"no article matches that search (searched for: {review.searched_for(' '.join(query))}; "
+        click.echo(f"no article matches that search (searched for: {searched_for(' '.join(query))}; "
                    "a word* also finds longer words)")
         return
     color = _color()
@@ -295,7 +316,7 @@ def export(ctx: CliContext, fmt, everything, rule, feed, severity, since, limit,
     flt = _filter(ctx, rule, feed, severity, since, None)
     rows = export_mod.records(ctx.store(), flt, matched_only=not everything)
     if limit:
-        rows = (r for i, r in zip(range(limit), rows))
+        rows = (r for i, r in zip(range(limit), rows, strict=False))
     n = export_mod.write(fmt or "jsonl", rows, output)
     click.echo(f"exported {n} article(s)", err=True)
 
@@ -315,9 +336,9 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     what would match, against what did. Nothing is sent or written."""
     from pathlib import Path
 
-    from watcher.review import backtest as bt
     from watcher.match.matcher import Matcher
     from watcher.match.rules import RulesError, load_rules
+    from watcher.review import backtest as bt
 
     paths = tuple(Path(p) for p in rule_paths) or ctx.config().rules
     try:
@@ -327,7 +348,7 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     matcher = Matcher(rule_set)
     store = ctx.store()
     try:
-        since_iso = review.parse_since(since, ctx.clock()) if since else None
+        since_iso = parse_since(since, ctx.clock()) if since else None
     except ReviewError as exc:
         fail(str(exc))
     total = bt.count(store, since=since_iso)
@@ -384,10 +405,10 @@ def feedback(ctx: CliContext, article_id: int, verdict: str, note: str | None) -
 def stats(ctx: CliContext, since, as_json) -> None:
     """Per rule: matches, stories, and relevant/irrelevant feedback; noisy rules flagged."""
     try:
-        since_iso = review.parse_since(since, ctx.clock()) if since else None
+        since_iso = parse_since(since, ctx.clock()) if since else None
     except ReviewError as exc:
         fail(str(exc))
-    rows = review.rule_stats(ctx.store(), since=since_iso, known=_known_rules(ctx))
+    rows = rule_stats(ctx.store(), since=since_iso, known=_known_rules(ctx))
     if as_json:
         for r in rows:
             _emit_json({**asdict(r), "precision": r.precision, "noisy": r.noisy})
@@ -421,7 +442,7 @@ def _known_rules(ctx: CliContext) -> list[tuple[str, str, str]]:
 @click.pass_obj
 def status(ctx: CliContext, as_json: bool) -> None:
     """The database: size, counts, alert outbox, and the age of the log."""
-    st = review.status(ctx.store())
+    st = database_status(ctx.store())
     keep = ctx.config().keep_days
     if as_json:
         _emit_json({**asdict(st), "counts": dict(st.counts), "alerts": dict(st.alerts),
@@ -429,12 +450,12 @@ def status(ctx: CliContext, as_json: bool) -> None:
         return
     store = ctx.store()
     try:
-        last_poll = store.query("SELECT MAX(last_polled) AS t FROM feeds")[0]["t"]
+        polled_at = last_poll(store)
     finally:
         store.close()
     span = (f"{short_time(st.oldest_article)} … {short_time(st.newest_article)}" if st.oldest_article
             else "none stored yet")
-    polled = (short_time(last_poll) if last_poll
+    polled = (short_time(polled_at) if polled_at
               else "never: `watcher run --once` polls the feeds once, `watcher run` keeps polling")
     lines = [f"database   {st.path} ({_size(st.size_bytes)}, schema v{st.schema_version})",
              f"articles   {span}"

@@ -8,10 +8,20 @@ import os
 import click
 
 from watcher import health
-from watcher.cli.console import (EXIT_INTERRUPTED, CliContext, database_problem, fail, problems_message,
-                             setup_logging, table)
-from watcher.duration import DurationError, parse_duration
+from watcher.cli.console import (
+    EXIT_INTERRUPTED,
+    CliContext,
+    database_problem,
+    fail,
+    problems_message,
+    setup_logging,
+    table,
+)
 from watcher.daemon.lock import InstanceLock, LockError
+from watcher.duration import DurationError, parse_duration
+from watcher.store import alerts as alert_rows
+from watcher.store import articles as article_rows
+from watcher.store import feeds as feed_rows
 from watcher.store.database import Store
 
 # The pipeline's parts are imported when a command runs, so that `watcher
@@ -134,7 +144,7 @@ def _without_url(error: str | None, url: str) -> str | None:
 def _print_delivery(result, store: Store) -> None:
     if result is None:
         return
-    waiting = store.query("SELECT COUNT(*) AS n FROM alerts WHERE status = 'pending'")[0]["n"]
+    waiting = alert_rows.count_pending(store)
     click.echo(str(result) + (f"; {waiting} wait for a later attempt (`watcher alerts`)" if waiting else ""))
 
 
@@ -173,9 +183,8 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
     """Each feed's health: last poll, status, errors, next due."""
     config = ctx.config()
     store = ctx.store()
-    rows = {r["url"]: r for r in store.query("SELECT * FROM feeds")}
-    counts = {r["feed_id"]: r["n"] for r in store.query(
-        "SELECT feed_id, count(*) AS n FROM articles GROUP BY feed_id")}
+    rows = {r["url"]: r for r in feed_rows.listing(store)}
+    counts = article_rows.count_by_feed(store)
     records = []
     for feed in config.feeds:
         row = rows.get(feed.url, {})

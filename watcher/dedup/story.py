@@ -20,13 +20,13 @@ stored by another connection are found too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from watcher.dedup import similarity
 from watcher.config import DedupConfig
+from watcher.dedup import similarity
+from watcher.store import articles, stories
 from watcher.store.database import Store
 
 CANDIDATES = 8          # nearest fingerprints whose texts are compared
@@ -93,25 +93,17 @@ class Stories:
                 or NEW_STORY)
 
     def _by_url(self, canonical_url: str) -> Placement | None:
-        rows = self.store.query(
-            "SELECT id, story_id, duplicate_of FROM articles WHERE canonical_url = ?",
-            (canonical_url,))
-        if not rows:
+        row = stories.by_url(self.store, canonical_url)
+        if row is None:
             return None
-        row = rows[0]
         return Placement(row["story_id"], row["duplicate_of"], "canonical_url", 1.0, row["id"])
 
     def _by_hash(self, content_hash: str | None, since: datetime) -> Placement | None:
         if not content_hash:
             return None
-        rows = self.store.query(
-            "SELECT a.id, a.story_id, s.first_article_id FROM articles a "
-            "JOIN stories s ON s.id = a.story_id "
-            "WHERE a.content_hash = ? AND a.fetched_at >= ? ORDER BY a.fetched_at, a.id LIMIT 1",
-            (content_hash, since.isoformat()))
-        if not rows:
+        row = stories.by_content_hash(self.store, content_hash, since.isoformat())
+        if row is None:
             return None
-        row = rows[0]
         return Placement(row["story_id"], row["first_article_id"], "content_hash", 1.0, row["id"])
 
     def _by_fingerprint(self, fingerprint: int | None, text: str | None,
@@ -126,50 +118,36 @@ class Stories:
         mine = similarity.shingle_set(text)
         best: Placement | None = None
         joined: set[int] = set()              # stories a nearer member already qualified
-        for row in self._rows([article_id for article_id, _ in candidates], since):
+        for row in stories.candidates(self.store, [article_id for article_id, _ in candidates],
+                                      since.isoformat()):
             d = similarity.distance(fingerprint, row["simhash"])
             if d > self.config.max_distance or row["story_id"] in joined:
                 continue                      # changed since indexed, or nothing to learn
             r = similarity.resemblance(mine, similarity.shingle_set(row["body"] or ""))
             if r >= self.config.min_resemblance:
                 joined.add(row["story_id"])
-                if best is None or r > best.similarity:
+                if best is None or r > (best.similarity or 0.0):
                     best = Placement(row["story_id"], row["first_article_id"], "similar",
                                      round(r, 3), row["id"], d)
-            if best is not None and best.similarity >= SURE:
+            if best is not None and (best.similarity or 0.0) >= SURE:
                 break
         return best
 
-    def _rows(self, ids: list[int], since: datetime) -> list[dict]:
-        """The candidates' rows, in the order given (nearest first)."""
-        marks = ",".join("?" * len(ids))
-        rows = self.store.query(
-            "SELECT a.id, a.story_id, a.simhash, COALESCE(a.text, a.summary) AS body, "
-            "s.first_article_id FROM articles a JOIN stories s ON s.id = a.story_id "
-            f"WHERE a.id IN ({marks}) AND a.simhash IS NOT NULL AND a.fetched_at >= ?",
-            (*ids, since.isoformat()))
-        order = {article_id: i for i, article_id in enumerate(ids)}
-        return sorted(rows, key=lambda r: order[r["id"]])
-
     def _sync(self, since: datetime) -> None:
         """Bring the index up to date with the articles table."""
-        top = self.store.query("SELECT COALESCE(MAX(id), 0) AS top FROM articles")[0]["top"]
+        top = articles.max_id(self.store)
         if self._seen_id is None:
-            self._load("fetched_at >= ?", (since.isoformat(),), "fetched_at, id")
+            self._load(articles.fingerprints_since(self.store, since.isoformat()))
         elif top < self._seen_id:
             self.index.drop_after(top)        # a transaction that stored them rolled back
         elif top > self._seen_id:
-            self._load("id > ?", (self._seen_id,), "id")
+            self._load(articles.fingerprints_after(self.store, self._seen_id))
         self._seen_id = top
         self.index.expire(since.timestamp())
 
-    def _load(self, where: str, params: tuple, order: str) -> None:
-        rows = self.store.db.execute(
-            "SELECT id, simhash, COALESCE((julianday(fetched_at) - 2440587.5) * 86400.0, 0) "
-            f"FROM articles WHERE simhash IS NOT NULL AND {where} ORDER BY {order}",
-            params).fetchall()
+    def _load(self, rows: list[tuple[int, int, float]]) -> None:
         if rows:
-            ids, fps, times = zip(*rows)
+            ids, fps, times = zip(*rows, strict=True)
             self.index.extend(ids, fps, times)
 
     # -- recording ------------------------------------------------------------
@@ -179,65 +157,47 @@ class Stories:
         new one when it chose none); returns the story id."""
         if placement.story_id is None:
             return self.open_story(article_id, title, now)
-        with self.store.atomic() as db:
+        with self.store.atomic():
             if placement.article_id != article_id:
-                db["articles"].update(article_id, {
-                    "story_id": placement.story_id, "duplicate_of": placement.duplicate_of,
-                    "join_reason": placement.reason, "join_similarity": placement.similarity})
+                articles.set_story(self.store, article_id, placement.story_id,
+                                   duplicate_of=placement.duplicate_of, reason=placement.reason,
+                                   similarity=placement.similarity)
             else:
                 self._reindex(article_id)     # the same article, its text maybe edited
-            db["stories"].update(placement.story_id, {"updated_at": now.isoformat()})
+            stories.touch(self.store, placement.story_id, now.isoformat())
         return placement.story_id
 
     def open_story(self, article_id: int, title: str | None, now: datetime) -> int:
-        stamp = now.isoformat()
-        with self.store.atomic() as db:
-            story_id = db["stories"].insert({
-                "first_article_id": article_id, "title": title, "created_at": stamp,
-                "updated_at": stamp, "rules": "[]"}).last_pk
-            db["articles"].update(article_id, {
-                "story_id": story_id, "duplicate_of": None, "join_reason": None,
-                "join_similarity": None})
-        return story_id
+        return stories.open_story(self.store, article_id, title, now.isoformat())
 
     def _reindex(self, article_id: int) -> None:
-        rows = self.store.db.execute(
-            "SELECT simhash, (julianday(fetched_at) - 2440587.5) * 86400.0 FROM articles "
-            "WHERE id = ? AND simhash IS NOT NULL", (article_id,)).fetchall()
-        if rows and self._seen_id is not None:
-            self.index.add(article_id, rows[0][0], rows[0][1] or 0.0)
+        found = articles.fingerprint(self.store, article_id)
+        if found and self._seen_id is not None:
+            self.index.add(article_id, found[0], found[1] or 0.0)
 
     def rules(self, story_id: int) -> tuple[str, ...]:
         """The rules any member of the story has matched so far."""
-        rows = self.store.query("SELECT rules FROM stories WHERE id = ?", (story_id,))
-        return tuple(_rule_list(rows[0]["rules"])) if rows else ()
+        return tuple(stories.rules(self.store, story_id) or ())
 
     def add_rules(self, story_id: int, rule_ids: Iterable[str],
                   now: datetime | None = None) -> tuple[str, ...]:
         """Record rules matched by a member; returns those the story had not
         matched before (in the order given). The alerts side decides whether a
         new rule on an old story notifies."""
-        rows = self.store.query("SELECT rules FROM stories WHERE id = ?", (story_id,))
-        if not rows:
+        known = stories.rules(self.store, story_id)
+        if known is None:
             return ()
-        known = _rule_list(rows[0]["rules"])
         new = tuple(dict.fromkeys(r for r in rule_ids if r not in known))
         if new:
-            stamp = (now or self.clock()).isoformat()
-            with self.store.atomic() as db:
-                db["stories"].update(story_id, {"rules": json.dumps(known + list(new)),
-                                                "updated_at": stamp})
+            with self.store.atomic():
+                stories.set_rules(self.store, story_id, known + list(new),
+                                  (now or self.clock()).isoformat())
         return new
 
     # -- reading --------------------------------------------------------------
     def members(self, story_id: int) -> tuple[Member, ...]:
         """The story's articles, first one first."""
-        rows = self.store.query(
-            "SELECT a.id, f.name, a.title, a.url, a.fetched_at, a.join_reason, "
-            "a.join_similarity FROM articles a JOIN feeds f ON f.id = a.feed_id "
-            "JOIN stories s ON s.id = a.story_id "
-            "WHERE a.story_id = ? ORDER BY a.id != s.first_article_id, a.fetched_at, a.id",
-            (story_id,))
+        rows = stories.members(self.store, story_id)
         return tuple(Member(r["id"], r["name"], r["title"], r["url"], r["fetched_at"],
                             r["join_reason"], r["join_similarity"]) for r in rows)
 
@@ -252,14 +212,9 @@ class Stories:
 
     def explain(self, article_id: int) -> Explanation | None:
         """Why the article is in its story; None if there is no such article."""
-        rows = self.store.query(
-            "SELECT a.id, a.story_id, a.join_reason, a.content_hash, a.simhash, a.fetched_at, "
-            "COALESCE(a.text, a.summary) AS body, s.first_article_id, s.title AS story_title "
-            "FROM articles a LEFT JOIN stories s ON s.id = a.story_id WHERE a.id = ?",
-            (article_id,))
-        if not rows:
+        row = stories.membership(self.store, article_id)
+        if row is None:
             return None
-        row = rows[0]
         if row["story_id"] is None:
             return Explanation(article_id, None, None, None, None, None, None,
                                f"Article {article_id} is not in a story yet.")
@@ -291,10 +246,8 @@ class Stories:
 
     def _closest_earlier(self, row: dict) -> tuple[int | None, float | None, int | None]:
         """The earlier member most like this article (recomputed, for explaining)."""
-        earlier = self.store.query(
-            "SELECT id, content_hash, simhash, COALESCE(text, summary) AS body FROM articles "
-            "WHERE story_id = ? AND id != ? AND fetched_at <= ? ORDER BY fetched_at LIMIT ?",
-            (row["story_id"], row["id"], row["fetched_at"], EXPLAIN_MEMBERS))
+        earlier = stories.earlier(self.store, row["story_id"], row["id"], row["fetched_at"],
+                                  EXPLAIN_MEMBERS)
         mine = similarity.shingle_set(row["body"] or "")
         best: tuple[int | None, float | None, int | None] = (None, None, None)
         for other in earlier:
@@ -307,14 +260,5 @@ class Stories:
         return best
 
     def _feed_name(self, article_id: int) -> str | None:
-        rows = self.store.query("SELECT f.name FROM articles a JOIN feeds f ON f.id = a.feed_id "
-                                "WHERE a.id = ?", (article_id,))
-        return rows[0]["name"] if rows else None
-
-
-def _rule_list(raw: str | None) -> list[str]:
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
+        found = articles.headline(self.store, article_id)
+        return found["feed"] if found else None

@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from watcher.config import severity_rank
+from watcher.store import articles, matches, stories
+from watcher.store.database import Store
 
 ZWSP = "\u200b"
 MAX_HEADLINE = 300
@@ -119,24 +121,16 @@ def safe_link(url: str | None) -> str | None:
 
 # -- loading from the database -------------------------------------------------
 
-def load_content(db, *, article_id: int, story_id: int, channel=None) -> AlertContent:
+def load_content(store: Store, *, article_id: int, story_id: int, channel=None) -> AlertContent:
     """The facts for one alert; ``channel`` (a ChannelConfig) narrows the rules
     shown to those the channel takes (all of them if none qualify)."""
-    row = next(iter(db.query(
-        "SELECT a.title, a.url, a.published, a.feed_id, f.name AS feed FROM articles a "
-        "LEFT JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?", [article_id])), None) or {}
-    rules = tuple(_rule_line(m) for m in db.query(
-        "SELECT rule_id, rule_title, severity, hits FROM matches WHERE article_id = ?", [article_id]))
-    rules = _for_channel(rules, channel)
-    also = tuple(r["name"] for r in db.query(
-        "SELECT f.name, min(a.id) AS first FROM articles a JOIN feeds f ON f.id = a.feed_id "
-        "WHERE a.story_id = ? AND a.id != ? AND a.feed_id IS NOT ? GROUP BY f.id ORDER BY first",
-        [story_id, article_id, row.get("feed_id")]))
+    row = articles.for_alert(store, article_id) or {}
+    rules = _for_channel(tuple(_rule_line(m) for m in matches.by_rule(store, article_id)), channel)
+    also = tuple(stories.other_outlets(store, story_id, article_id, row.get("feed_id")))
     return AlertContent(
         headline=row.get("title") or "(untitled)", source=row.get("feed") or "(unknown feed)",
         published=row.get("published"), link=row.get("url"),
         rules=tuple(sorted(rules, key=lambda r: -severity_rank(r.severity))), also=also)
-
 
 
 def _rule_line(row: dict) -> RuleLine:

@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
-from watcher.notify import message
-from watcher.notify import outbox
 from watcher.config import ChannelConfig, Config
+from watcher.notify import message, outbox
 from watcher.notify.notifier import Delivery, Notifier
 from watcher.notify.redaction import Redactor
+from watcher.store import alerts
 from watcher.store.database import Store
 
 log = logging.getLogger("watcher.sender")
@@ -50,7 +51,7 @@ class DrainSummary:
         text += f", in {self.digests} digest message(s)" if self.digests else ""
         return text + (f"; {self.errors} channel(s) could not be served (see the log)" if self.errors else "")
 
-    def __add__(self, other: "DrainSummary") -> "DrainSummary":
+    def __add__(self, other: DrainSummary) -> DrainSummary:
         return DrainSummary(self.sent + other.sent, self.failed + other.failed,
                             self.dead + other.dead, self.digests + other.digests,
                             self.errors + other.errors)
@@ -85,16 +86,15 @@ class Sender:
     def recover(self) -> int:
         """Rows left ``sending`` by a crash become pending; rows of channels no
         longer configured become dead. Once per Sender, before any send."""
-        count = outbox.recover(self.store.db)
+        count = alerts.recover(self.store)
         self._recovered = True
         if count:
             log.warning("%d alert(s) were being sent when watcher stopped; sending them again", count)
         known = {c.name for c in self.config.channels}
-        for name in outbox.channels_with_rows(self.store.db):
+        for name in alerts.channels_with_rows(self.store):
             if name not in known:
-                ids = [r["id"] for r in self.store.query(
-                    "SELECT id FROM alerts WHERE channel = ? AND status = 'pending'", (name,))]
-                outbox.kill(self.store.db, ids, f"channel {name!r} is no longer in the configuration; "
+                ids = alerts.pending_ids(self.store, name)
+                alerts.kill(self.store, ids, f"channel {name!r} is no longer in the configuration; "
                                                 "add it back and run `watcher alerts retry --dead`")
         return count
 
@@ -118,78 +118,83 @@ class Sender:
         try:
             store = Store.open(self.store.path, migrate=False)
             try:
-                return self.channel_pass(store.db, channel, now)
+                return self.channel_pass(store, channel, now)
             finally:
                 store.close()
         except Exception:  # e.g. the database stayed locked: logged (secrets masked); alerts wait
             log.exception("sending alerts to %s broke off; they will be sent on the next run", channel.name)
             return DrainSummary(errors=1)
 
-    def channel_pass(self, db, channel: ChannelConfig, now: datetime) -> DrainSummary:
+    def channel_pass(self, store: Store, channel: ChannelConfig, now: datetime) -> DrainSummary:
         """Send ``channel``'s due alerts (digest first), batch after batch."""
         total = DrainSummary()
         notifier = Notifier(channel, redactor=self.redactor,
                             **({"timeout": self.timeout} if self.timeout else {}))
         while not self._stop.is_set():
-            jobs = list(self._claim(db, channel, notifier, now))
+            jobs = list(self._claim(store, channel, notifier, now))
             if not jobs:
                 break
-            total = total + self._deliver(db, channel, notifier, jobs)
+            total = total + self._deliver(store, channel, notifier, jobs)
         return total
 
-    def _claim(self, db, channel: ChannelConfig, notifier: Notifier, now: datetime) -> Iterator[_Job]:
-        for rows in outbox.claim_digests(db, now, channel=channel.name).values():
-            job = self._built(db, [r["id"] for r in rows],
-                              lambda rows=rows: self._digest(db, channel, notifier, rows))
+    def _claim(self, store: Store, channel: ChannelConfig, notifier: Notifier,
+               now: datetime) -> Iterator[_Job]:
+        for rows in alerts.claim_digests(store, now, channel=channel.name).values():
+            job = self._built(store, [r["id"] for r in rows],
+                              partial(self._digest, store, channel, notifier, rows))
             if job:
                 yield job
-        for row in outbox.claim_immediate(db, now, channel=channel.name, limit=self.batch):
-            job = self._built(db, [row["id"]], lambda row=row: _Job((row["id"],), message.render(
-                message.load_content(db, article_id=row["article_id"], story_id=row["story_id"],
-                                     channel=channel), channel.format, notifier.limits)))
+        for row in alerts.claim_immediate(store, now, channel=channel.name, limit=self.batch):
+            job = self._built(store, [row["id"]], partial(self._immediate, store, channel, notifier, row))
             if job:
                 yield job
 
-    def _digest(self, db, channel: ChannelConfig, notifier: Notifier, rows: list[dict]) -> _Job:
-        contents = [message.load_content(db, article_id=r["article_id"], story_id=r["story_id"],
+    @staticmethod
+    def _immediate(store: Store, channel: ChannelConfig, notifier: Notifier, row: dict) -> _Job:
+        return _Job((row["id"],), message.render(
+            message.load_content(store, article_id=row["article_id"], story_id=row["story_id"],
+                                 channel=channel), channel.format, notifier.limits))
+
+    def _digest(self, store: Store, channel: ChannelConfig, notifier: Notifier, rows: list[dict]) -> _Job:
+        contents = [message.load_content(store, article_id=r["article_id"], story_id=r["story_id"],
                                          channel=channel) for r in rows]
         msg, count = message.render_digest(contents, channel.format, notifier.limits, channel=channel.name)
-        outbox.release(db, [r["id"] for r in rows[count:]])    # these go in the next message
+        alerts.release(store, [r["id"] for r in rows[count:]])    # these go in the next message
         return _Job(tuple(r["id"] for r in rows[:count]), msg, digest=True)
 
-    def _built(self, db, ids: list[int], build: Callable[[], _Job]) -> _Job | None:
+    def _built(self, store: Store, ids: list[int], build: Callable[[], _Job]) -> _Job | None:
         """The job, or None after recording why its message could not be built."""
         try:
             return build()
         except Exception as exc:  # a bad row must not leave its alert stuck in 'sending'
             log.exception("could not build the message for alert(s) %s", ids)
             with self._rng_lock:
-                outbox.mark_failed(db, ids, "could not build the message: " + self.redactor.scrub_exception(exc),
+                outbox.mark_failed(store, ids, "could not build the message: " + self.redactor.scrub_exception(exc),
                                    self.clock(), self.config.alerts, self.rng)
             return None
 
-    def _deliver(self, db, channel: ChannelConfig, notifier: Notifier, jobs: list[_Job]) -> DrainSummary:
+    def _deliver(self, store: Store, channel: ChannelConfig, notifier: Notifier, jobs: list[_Job]) -> DrainSummary:
         summary, failure = DrainSummary(), None
         for job in jobs:
             if self._stop.is_set():
-                outbox.release(db, job.ids)
+                alerts.release(store, job.ids)
                 continue
             if failure is None:
                 delivery = notifier.send(job.message)
                 failure = None if delivery.ok else delivery
             else:
                 delivery = Delivery(False, "not tried, the channel had just failed: " + failure.detail)
-            summary = summary + self._record(db, channel, job, delivery)
+            summary = summary + self._record(store, channel, job, delivery)
         return summary
 
-    def _record(self, db, channel: ChannelConfig, job: _Job, delivery: Delivery) -> DrainSummary:
+    def _record(self, store: Store, channel: ChannelConfig, job: _Job, delivery: Delivery) -> DrainSummary:
         ids = ",".join(map(str, job.ids))
         if delivery.ok:
-            outbox.mark_sent(db, job.ids, self.clock())
+            alerts.mark_sent(store, job.ids, self.clock())
             log.info("alert %s sent to %s: %s", ids, channel.name, delivery.detail)
             return DrainSummary(sent=len(job.ids), digests=int(job.digest))
         with self._rng_lock:
-            statuses = outbox.mark_failed(db, job.ids, delivery.detail, self.clock(),
+            statuses = outbox.mark_failed(store, job.ids, delivery.detail, self.clock(),
                                           self.config.alerts, self.rng)
         dead = statuses.count(outbox.DEAD)
         log.warning("alert %s to %s failed%s: %s", ids, channel.name,
@@ -227,12 +232,12 @@ class Sender:
         return not any(t.is_alive() for t in threads)
 
     @staticmethod
-    def _unstick(db, channel: ChannelConfig) -> None:
+    def _unstick(store: Store, channel: ChannelConfig) -> None:
         """This worker is the only sender for its channel: what it left
         ``sending`` goes back to pending (as after a crash) instead of waiting
         for the next start-up."""
         try:
-            outbox.recover(db, channel=channel.name)
+            alerts.recover(store, channel=channel.name)
         except Exception:
             log.exception("could not return %s's alerts to pending; the next start will", channel.name)
 
@@ -241,10 +246,10 @@ class Sender:
         try:
             while not self._stop.is_set():
                 try:
-                    self.channel_pass(store.db, channel, self.clock())
+                    self.channel_pass(store, channel, self.clock())
                 except Exception:  # a bug must not end delivery; logged with secrets masked
                     log.exception("sending alerts to %s broke off; will try again", channel.name)
-                    self._unstick(store.db, channel)
+                    self._unstick(store, channel)
                 wake.wait(self.wake_every)
                 wake.clear()
         finally:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from watcher.match.matcher import Document, Matcher
+from watcher.store import articles, matches
 from watcher.store.database import Store
 
 BATCH = 200
@@ -58,8 +59,7 @@ class Report:
 
 def count(store: Store, *, since: str | None = None) -> int:
     """How many articles a backtest with ``since`` will scan (for a progress bar)."""
-    return store.query(f"SELECT COUNT(*) AS n FROM articles {'WHERE fetched_at >= ?' if since else ''}",
-                       (since,) if since else ())[0]["n"]
+    return articles.count(store, since=since)
 
 
 def run(store: Store, matcher: Matcher, *, since: str | None = None,
@@ -76,13 +76,10 @@ def run(store: Store, matcher: Matcher, *, since: str | None = None,
         tally.counts[rule_id] = [0, 0, 0, 0]
     last = 0
     while True:
-        rows = store.query(f"""
-            SELECT id, guid, title, text, summary, url, published, language FROM articles
-            WHERE id > :last {'AND fetched_at >= :since' if since else ''}
-            ORDER BY id LIMIT :batch""", {"last": last, "since": since, "batch": BATCH})
+        rows = articles.documents(store, after=last, since=since, size=BATCH)
         if not rows:
             break
-        before = _logged(store, rows[0]["id"], rows[-1]["id"])
+        before = matches.between(store, rows[0]["id"], rows[-1]["id"])
         for row in rows:
             after = {m.rule_id: m.title for m in matcher.match(_document(row))}
             tally.add(row, before.get(row["id"], {}), after)
@@ -96,14 +93,6 @@ def _document(row: dict) -> Document:
     return Document(id=row["guid"] or str(row["id"]), title=row["title"] or "",
                     text=row["text"] or "", summary=row["summary"] or "",
                     url=row["url"], published=row["published"], language=row["language"])
-
-
-def _logged(store: Store, first: int, last: int) -> dict[int, dict[str, str]]:
-    out: dict[int, dict[str, str]] = {}
-    for m in store.query("SELECT article_id, rule_id, rule_title FROM matches "
-                         "WHERE article_id BETWEEN ? AND ?", (first, last)):
-        out.setdefault(m["article_id"], {})[m["rule_id"]] = m["rule_title"]
-    return out
 
 
 class _Tally:

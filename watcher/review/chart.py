@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from watcher.review.queries import DayCount
+from watcher.review.stats import DayCount
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
            "#db2777", "#4b5563", "#65a30d", "#9333ea")
@@ -59,7 +59,7 @@ def build(counts: Sequence[DayCount], *, days: Sequence[str], width: int = WIDTH
     slot = (width - LEFT) / max(1, len(days))
     bars, x_labels = [], []
     for i, day in enumerate(days):
-        x, y = LEFT + i * slot + slot * 0.15, height - BOTTOM
+        x, y = LEFT + i * slot + slot * 0.15, float(height - BOTTOM)
         for c in sorted(per_day.get(day, []), key=lambda c: rules.index(c.rule_id)):
             h = plot_h * c.count / peak
             y -= h

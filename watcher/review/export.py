@@ -27,7 +27,8 @@ import json
 from collections.abc import Iterator
 from typing import TextIO
 
-from watcher.review.queries import Filter, filter_sql
+from watcher.review.log import Filter
+from watcher.store import alerts, articles, matches
 from watcher.store.database import Store
 
 FORMATS = ("jsonl", "csv")
@@ -37,17 +38,15 @@ FIELDS = ("id", "url", "feed", "title", "published", "fetched_at", "language", "
 BATCH = 200
 
 
-def records(store: Store, flt: Filter = Filter(limit=None), *,
+def records(store: Store, flt: Filter | None = None, *,
             matched_only: bool = False) -> Iterator[dict]:
-    """Every stored article passing ``flt`` (oldest first), as export records."""
-    where, params = filter_sql(flt, matched_only=matched_only)
+    """Every stored article passing ``flt`` (all of them without), oldest first, as export records."""
+    flt = flt or Filter(limit=None)
+    selection = flt.selection(matched_only=matched_only)
     last, left = 0, flt.limit
     while left is None or left > 0:
         size = BATCH if left is None else min(BATCH, left)
-        rows = store.query(f"""
-            SELECT a.*, f.name AS feed FROM articles a JOIN feeds f ON f.id = a.feed_id
-            WHERE a.id > :last AND {where} ORDER BY a.id LIMIT :size""",
-                           {**params, "last": last, "size": size})
+        rows = articles.page(store, selection, after=last, size=size)
         if not rows:
             return
         for row in rows:
@@ -59,16 +58,15 @@ def records(store: Store, flt: Filter = Filter(limit=None), *,
 def _record(store: Store, a: dict) -> dict:
     rules = [{"id": m["rule_id"], "title": m["rule_title"], "severity": m["severity"],
               "score": m["score"], "hits": _json_list(m["hits"])}
-             for m in store.query("SELECT * FROM matches WHERE article_id = ? ORDER BY id", (a["id"],))]
-    alerts = store.query("""SELECT channel, status, attempts, last_error, sent_at FROM alerts
-                            WHERE article_id = ? ORDER BY id""", (a["id"],))
+             for m in matches.of_article(store, a["id"])]
     return {
         "id": a["id"], "url": a["url"], "feed": a["feed"], "title": a["title"],
         "published": a["published"], "fetched_at": a["fetched_at"], "language": a["language"],
         "text": a["text"], "extraction": a["extraction"], "matched": bool(a["matched"]),
         "rules": rules, "canonical_url": a["canonical_url"], "story": a["story_id"],
         "duplicate_of": a["duplicate_of"], "join_reason": a["join_reason"],
-        "join_similarity": a["join_similarity"], "alerts": alerts,
+        "join_similarity": a["join_similarity"],
+        "alerts": alerts.of_article(store, a["id"]),
     }
 
 
@@ -82,8 +80,9 @@ def _json_list(raw: str | None) -> list:
 
 def write_jsonl(rows: Iterator[dict], out: TextIO) -> int:
     n = 0
-    for n, row in enumerate(rows, 1):
+    for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
     return n
 
 
@@ -104,11 +103,12 @@ def write_csv(rows: Iterator[dict], out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
     n = 0
-    for n, row in enumerate(rows, 1):
+    for row in rows:
         writer.writerow({**{k: csv_cell(v) for k, v in row.items()},
                          "matched": "true" if row["matched"] else "false",
                          "rules": json.dumps(row["rules"], ensure_ascii=False),
                          "alerts": json.dumps(row["alerts"], ensure_ascii=False)})
+        n += 1
     return n
 
 

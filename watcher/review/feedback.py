@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from watcher.store import articles
+from watcher.store import feedback as verdicts
 from watcher.store.database import Store
 
 VERDICTS = ("relevant", "irrelevant")
@@ -34,10 +36,9 @@ def record(store: Store, article_id: int, verdict: str, *, note: str | None = No
     if verdict not in VERDICTS:
         raise FeedbackError(f"verdict must be {' or '.join(VERDICTS)}, got {verdict!r}")
     note = (note or "").strip()[:MAX_NOTE] or None
-    if not store.query("SELECT 1 FROM articles WHERE id = ?", (article_id,)):
+    if not articles.exists(store, article_id):
         raise FeedbackError(f"there is no article {article_id}; `watcher log` lists article ids")
     stamp = now.isoformat()
-    with store.atomic() as db:
-        row_id = db["feedback"].insert({"article_id": article_id, "verdict": verdict,
-                                        "note": note, "created_at": stamp}).last_pk
+    with store.atomic():
+        row_id = verdicts.add(store, article_id, verdict, note, stamp)
     return Feedback(row_id, article_id, verdict, note, stamp)

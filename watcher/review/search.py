@@ -1,19 +1,14 @@
-"""Search that folds text the way the matcher does.
+"""Search that folds text the way the matcher does (``watcher search``, the
+search page).
 
 SQLite's own tokenizer (``unicode61 remove_diacritics 2``) keeps Turkish
 dotless ``ı`` apart from ``i`` (``kasim`` misses ``Kasım``) and Arabic hamza
 forms, ta marbuta and alef maqsura apart from their plain letters. So the
-watcher keeps a second FTS5 table, ``search_index`` (rowid = article id,
-columns ``title`` and ``text``), holding each article's text *as the matcher
-sees it*: ``normalisation.normalise(...).text``, a string of folded words
-separated by single spaces. A query is folded the same way and compiled into
-safe FTS5 syntax here; nothing the user types reaches FTS5 unquoted.
-
-Keeping it in sync: the pipeline calls :func:`index_article` right after it
-inserts an article, in the same transaction; a trigger on ``articles``
-deletes an article's entry when the article is deleted (pruning, or anyone
-deleting rows with another SQLite tool). A trigger cannot fold (folding is
-Python), which is why inserts go through :func:`index_article`.
+store keeps a second FTS5 table (:mod:`watcher.store.searchindex`) holding
+each article's text *as the matcher sees it*. A query is folded the same way
+(the index's own :func:`fold`) and compiled into safe FTS5 syntax here;
+nothing the user types reaches FTS5 unquoted. Matched words come back marked
+in the folded text and are mapped to the words as written.
 
 The query language: words are ANDed; ``OR`` between alternatives, ``NOT`` (or
 ``-word``) to exclude (``ankara NOT football``, ``ankara -football``),
@@ -28,15 +23,17 @@ side, nothing searchable at all) raise :class:`QueryError` with a message.
 from __future__ import annotations
 
 import re
+import sqlite3
 import unicodedata
 from dataclasses import dataclass
 
-from watcher.text.highlight import Segment, highlight
+from watcher.review import MAX_LIMIT, ReviewError
+from watcher.store import searchindex
+from watcher.store.database import Store
+from watcher.store.searchindex import END, START, fold
 from watcher.text.fold import Normalised, normalise
+from watcher.text.highlight import Segment, highlight
 
-TABLE = "search_index"
-START, END = "\x01", "\x02"          # markers FTS5 highlight() puts around matched words
-REBUILD_BATCH = 500
 MAX_TERMS = 64               # words and phrases in one query
 MAX_DEPTH = 16               # brackets inside brackets
 _PROCLITICS = tuple("وفبكل") + ("وب", "ول", "وك", "فب", "فل", "فك")
@@ -44,56 +41,58 @@ _KEYWORDS = {"OR", "AND", "NOT"}
 _JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad"}    # inside a word: tatweel, ZWNJ, ZWJ, soft hyphen
 _LEXER = re.compile(r'"(?P<phrase>[^"]*)"?(?P<pstar>\*?)|(?P<open>\()|(?P<close>\))|(?P<word>[^\s"()]+)')
 
-# The folded text holds only letters, digits and single spaces, so the 'ascii'
-# tokenizer (which splits at ASCII non-alphanumerics and keeps every other
-# character in a word) cuts it into exactly the normaliser's words.
-SCHEMA = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(title, text, tokenize = 'ascii')",
-    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_forget AFTER DELETE ON articles BEGIN "
-    f"DELETE FROM {TABLE} WHERE rowid = old.id; END",
-)
-
-
 class QueryError(ValueError):
     """The search query cannot be used; the message says why and what works."""
 
 
-# -- the index ----------------------------------------------------------------
+# -- searching ------------------------------------------------------------------
 
-def index_article(db, article_id: int, title: str | None, text: str | None) -> None:
-    """(Re)index one article's title and text. Call inside the transaction
-    that stores or updates the article."""
-    db.execute(f"DELETE FROM {TABLE} WHERE rowid = ?", (article_id,))
-    db.execute(f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
-               (article_id, fold(title), fold(text)))
-
-
-def create(db) -> None:
-    """The table and its delete trigger, filled from every stored article
-    (schema migration 4). Call inside a transaction."""
-    for statement in SCHEMA:
-        db.execute(statement)
-    rebuild(db)
+@dataclass(frozen=True)
+class SearchHit:
+    article_id: int
+    title: str
+    feed: str
+    url: str
+    fetched_at: str
+    matched: bool
+    snippet: tuple[Segment, ...]         # the text around the matched words (the title if only it matched)
+    title_marked: tuple[Segment, ...] = ()   # the title, matched words marked
 
 
-def rebuild(db) -> None:
-    """Fold every stored article again. If ``normalisation`` ever changes how
-    text folds, add a schema migration that calls this: queries are folded
-    the new way and would miss text folded the old way."""
-    db.execute(f"DELETE FROM {TABLE}")
-    last = 0
-    while True:
-        rows = db.execute("SELECT id, title, text FROM articles WHERE id > ? ORDER BY id LIMIT ?",
-                          (last, REBUILD_BATCH)).fetchall()
-        if not rows:
-            return
-        db.conn.executemany(f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)",
-                       [(i, fold(title), fold(text)) for i, title, text in rows])
-        last = rows[-1][0]
+def search(store: Store, query: str, *, limit: int = 20, matched_only: bool = False) -> tuple[SearchHit, ...]:
+    """Search every stored article's title and text, folded as the matcher
+    folds them; best matches first. Texts and highlights are read for the
+    ``limit`` best only, not for every match."""
+    if not query.strip():
+        raise ReviewError("the search query is empty; give one or more words")
+    if not 0 < limit <= MAX_LIMIT:
+        raise ReviewError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    try:
+        compiled = compile_query(query)
+    except QueryError as exc:
+        raise ReviewError(str(exc)) from None
+    try:
+        best = searchindex.best(store, compiled.fts, limit=limit, matched_only=matched_only)
+        rows = searchindex.highlighted(store, compiled.fts, best)
+    except sqlite3.OperationalError as exc:     # never expected: the query is compiled, not typed
+        raise ReviewError(f"the search failed ({exc}); {HELP}") from None
+    return tuple(_hit(*rows[i]) for i in best if i in rows)
 
 
-def fold(text: str | None) -> str:
-    return normalise(text or "").text
+def searched_for(query: str) -> str:
+    """The query's words as search sees them (folded), for "no result" messages;
+    "" when the query cannot be used."""
+    try:
+        return describe(compile_query(query))
+    except QueryError:
+        return ""
+
+
+def _hit(article_id, title, text, url, fetched_at, matched, feed, title_hl, text_hl) -> SearchHit:
+    title = title or "(untitled)"
+    title_marked = marked(title, title_hl or "")
+    return SearchHit(article_id, title, feed, url, fetched_at, bool(matched),
+                     snippet(text or "", text_hl or "") or title_marked, title_marked)
 
 
 # -- the query ------------------------------------------------------------------

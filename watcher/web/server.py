@@ -23,8 +23,8 @@ import asyncio
 import base64
 import hmac
 import ipaddress
-import sys
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,12 +39,21 @@ from datasette.app import Datasette
 from datasette.plugins import pm
 from datasette.utils.asgi import Response
 
-from watcher.review import chart
-from watcher.review import feedback
-from watcher.review import queries as review
 from watcher import timestamp
 from watcher.config import SEVERITIES, Config
+from watcher.review import MAX_LIMIT, ReviewError, chart, feedback
+from watcher.review.article import alerts as outbox_rows
+from watcher.review.article import group_hits, highlight_field, hit_context
+from watcher.review.article import show as load_article
+from watcher.review.log import Filter, matched_stories, parse_since
+from watcher.review.log import verdicts as latest_verdicts
+from watcher.review.search import search as search_articles
+from watcher.review.search import searched_for
+from watcher.review.stats import matches_per_day, rule_stats
+from watcher.review.status import feed_health
+from watcher.review.status import status as database_status
 from watcher.store.database import Store
+from watcher.store.schema import CANNED_QUERIES, TABLE_DOCS
 
 PACKAGE = Path(__file__).resolve().parent
 CHART_DAYS = 30
@@ -71,7 +80,7 @@ class WebSettings:
 
     @classmethod
     def from_config(cls, config: Config, *, host: str | None = None,
-                    port: int | None = None) -> "WebSettings":
+                    port: int | None = None) -> WebSettings:
         return cls(database=config.database, host=host or config.serve.host,
                    port=port or config.serve.port, password=config.serve.password,
                    config_path=str(config.path))
@@ -178,44 +187,6 @@ class WebServer:
 
 # -- database metadata shown in Datasette ---------------------------------------------
 
-TABLE_DOCS = {
-    "feeds": "One row per configured feed: polling state, last error, next due time.",
-    "entries": "Every feed entry ever seen (never fetched twice); article_id is NULL once pruned.",
-    "articles": "Stored articles: extracted text, dedup fields, story membership, matched flag.",
-    "stories": "One story per distinct event; rules lists every rule any member matched.",
-    "matches": "Why an article matched: one row per (article, rule); hits is JSON with offsets.",
-    "alerts": "The alert outbox: one row per (story, channel) with delivery status.",
-    "feedback": "Relevant/irrelevant verdicts on articles; the newest per article counts.",
-    "runs": "One row per polling run.",
-    "polls": "One row per poll of one feed.",
-    "search_index": "What `watcher search` searches: each article's title and text (rowid = article id) "
-                    "folded as the rules fold them (Kasım -> kasim, أنقرة -> انقره). "
-                    "articles_fts is the plain index behind this browser's search box.",
-}
-
-CANNED_QUERIES = {
-    "matches_per_day": {
-        "title": "Matches per day per rule",
-        "sql": "SELECT substr(a.fetched_at, 1, 10) AS day, m.rule_id, count(*) AS matches "
-               "FROM matches m JOIN articles a ON a.id = m.article_id "
-               "GROUP BY day, m.rule_id ORDER BY day DESC, matches DESC",
-    },
-    "rule_feedback": {
-        "title": "Feedback per rule (latest verdict per article)",
-        "sql": "SELECT m.rule_id, count(*) AS matches, sum(f.verdict = 'relevant') AS relevant, "
-               "sum(f.verdict = 'irrelevant') AS irrelevant FROM matches m LEFT JOIN feedback f "
-               "ON f.id = (SELECT max(id) FROM feedback WHERE article_id = m.article_id) "
-               "GROUP BY m.rule_id ORDER BY irrelevant DESC",
-    },
-    "failing_feeds": {
-        "title": "Failing feeds",
-        "sql": "SELECT name, url, last_status, consecutive_errors, last_error, last_success, "
-               "next_due FROM feeds WHERE consecutive_errors > 0 OR gone = 1 "
-               "ORDER BY consecutive_errors DESC",
-    },
-}
-
-
 def _metadata(database: Path) -> dict:
     return {
         "title": "watcher log",
@@ -291,10 +262,11 @@ async def _with_store(datasette, fn):
 
 async def _page(datasette, request, template: str, context: dict, status: int = 200) -> Response:
     db_name = datasette.get_database().name
+    now = datasette.watcher.clock()
     html = await datasette.render_template(f"review_{template}", {
         **context, "safe_href": safe_href, "db_name": db_name, "nav": context.get("nav", ""),
         "short_time": _short_time, "severities": SEVERITIES,
-        "ago": lambda value, now=datasette.watcher.clock(): _ago(value, now),
+        "ago": lambda value: _ago(value, now),
     }, request=request)
     response = Response.html(html, status=status)
     response.headers["content-security-policy"] = CSP
@@ -305,6 +277,8 @@ async def _page(datasette, request, template: str, context: dict, status: int = 
 
 def _ago(value: str | None, now: datetime) -> str:
     """'5 min ago', '3 h ago', '4 days ago' (or '' when unknown)."""
+    if not value:
+        return ""
     try:
         seconds = (now - datetime.fromisoformat(value)).total_seconds()
     except (TypeError, ValueError):
@@ -337,16 +311,16 @@ async def stories_view(datasette, request):
     limit = _page_size(request)
     error = None
     try:
-        flt = review.Filter(rule=form["rule"], feed=form["feed"], severity=form["severity"],
-                            since=review.parse_since(form["since"], now) if form["since"] else None,
+        flt = Filter(rule=form["rule"], feed=form["feed"], severity=form["severity"],
+                            since=parse_since(form["since"], now) if form["since"] else None,
                             limit=limit)
-    except review.ReviewError as exc:
-        error, flt = str(exc), review.Filter(limit=limit)
+    except ReviewError as exc:
+        error, flt = str(exc), Filter(limit=limit)
 
     def load(store):
-        rows = review.log(store, flt)
-        return (rows, review.verdicts(store, [r.article_id for r in rows]), review.rule_stats(store),
-                review.feed_health(store), _chart(store, now, form["rule"]))
+        rows = matched_stories(store, flt)
+        return (rows, latest_verdicts(store, [r.article_id for r in rows]), rule_stats(store),
+                feed_health(store), _chart(store, now, form["rule"]))
     rows, verdicts, rules, feeds, day_chart = await _with_store(datasette, load)
     more = {**{k: v for k, v in form.items() if v}, "limit": limit + STORIES_PAGE}
     return await _page(datasette, request, "stories.html", {
@@ -354,13 +328,13 @@ async def stories_view(datasette, request):
         "since_choices": SINCE_CHOICES, "chart": day_chart, "error": error, "verdicts": verdicts,
         "failing": [f for f in feeds if f.state in ("failing", "gone")],
         "here": request.full_path,
-        "more_url": "/?" + urlencode(more) if len(rows) == limit and limit < review.MAX_LIMIT else None,
+        "more_url": "/?" + urlencode(more) if len(rows) == limit and limit < MAX_LIMIT else None,
     })
 
 
 def _page_size(request) -> int:
     try:
-        return min(review.MAX_LIMIT, max(STORIES_PAGE, int(request.args.get("limit", STORIES_PAGE))))
+        return min(MAX_LIMIT, max(STORIES_PAGE, int(request.args.get("limit", STORIES_PAGE))))
     except ValueError:
         return STORIES_PAGE
 
@@ -368,21 +342,21 @@ def _page_size(request) -> int:
 def _chart(store: Store, now: datetime, rule: str | None) -> chart.Chart:
     first = (now - timedelta(days=CHART_DAYS - 1)).date()
     days = [(first + timedelta(days=i)).isoformat() for i in range(CHART_DAYS)]
-    counts = review.matches_per_day(store, since=first.isoformat(), rule=rule)
+    counts = matches_per_day(store, since=first.isoformat(), rule=rule)
     return chart.build(counts, days=days)
 
 
 async def article_view(datasette, request):
     article_id = int(request.url_vars["id"])
-    article = await _with_store(datasette, lambda s: review.show(s, article_id))
+    article = await _with_store(datasette, lambda s: load_article(s, article_id))
     if article is None:
         return await _page(datasette, request, "missing.html",
                            {"what": f"article #{article_id}"}, status=404)
     return await _page(datasette, request, "article.html", {
         "nav": "stories", "a": article,
-        "title_segments": review.highlight_field(article, "title"),
-        "text_segments": review.highlight_field(article, "text"),
-        "explained": [(m, [(g, review.hit_context(article, g.first)) for g in review.group_hits(m.hits)])
+        "title_segments": highlight_field(article, "title"),
+        "text_segments": highlight_field(article, "text"),
+        "explained": [(m, [(g, hit_context(article, g.first)) for g in group_hits(m.hits)])
                       for m in article.matches],
     })
 
@@ -432,29 +406,29 @@ async def search_view(datasette, request):
     hits, error = (), None
     if query:
         try:
-            hits = await _with_store(datasette, lambda s: review.search(
+            hits = await _with_store(datasette, lambda s: search_articles(
                 s, query, limit=50, matched_only=matched_only))
-        except review.ReviewError as exc:
+        except ReviewError as exc:
             error = str(exc)
     return await _page(datasette, request, "search.html", {
         "nav": "search", "q": query or "", "matched": matched_only, "hits": hits, "error": error,
-        "searched": review.searched_for(query) if query else ""})
+        "searched": searched_for(query) if query else ""})
 
 
 async def feeds_view(datasette, request):
-    feeds = await _with_store(datasette, review.feed_health)
-    status = await _with_store(datasette, review.status)
+    feeds = await _with_store(datasette, feed_health)
+    database = await _with_store(datasette, database_status)
     quiet_since = (datasette.watcher.clock() - timedelta(days=QUIET_DAYS)).isoformat()
     quiet = {f.id for f in feeds if f.state == "ok" and (f.last_article or "") < quiet_since}
     return await _page(datasette, request, "feeds.html",
-                       {"nav": "feeds", "feeds": feeds, "status": status, "quiet": quiet,
+                       {"nav": "feeds", "feeds": feeds, "status": database, "quiet": quiet,
                         "quiet_days": QUIET_DAYS})
 
 
 async def outbox_view(datasette, request):
     wanted = _arg(request, "status")
-    rows = await _with_store(datasette, lambda s: review.alerts(s, status=wanted, limit=300))
-    counts = await _with_store(datasette, lambda s: review.status(s).alerts)
+    rows = await _with_store(datasette, lambda s: outbox_rows(s, status=wanted, limit=300))
+    counts = await _with_store(datasette, lambda s: database_status(s).alerts)
     return await _page(datasette, request, "outbox.html",
                        {"nav": "outbox", "alerts": rows, "counts": counts, "wanted": wanted})
 
@@ -462,6 +436,6 @@ async def outbox_view(datasette, request):
 async def rules_view(datasette, request):
     now = datasette.watcher.clock()
     stats, day_chart = await _with_store(
-        datasette, lambda s: (review.rule_stats(s), _chart(s, now, None)))
+        datasette, lambda s: (rule_stats(s), _chart(s, now, None)))
     return await _page(datasette, request, "rules.html",
                        {"nav": "rules", "stats": stats, "chart": day_chart})

@@ -1,0 +1,123 @@
+"""The log: matched stories, newest first (``watcher log``, the stories page),
+and the filters ``log`` and ``export`` share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from watcher.config import SEVERITIES, severity_rank
+from watcher.duration import DurationError, parse_duration
+from watcher.review import MAX_LIMIT, ReviewError
+from watcher.store import articles, stories
+from watcher.store import feedback as verdict_rows
+from watcher.store.database import Store
+
+OTHER_OUTLETS = 5  # other outlets a log row names
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What ``log``, ``export`` and the stories page narrow down by."""
+
+    rule: str | None = None
+    feed: str | None = None  # feed name or URL
+    severity: str | None = None  # minimum severity: 'high' keeps high and critical
+    since: str | None = None  # ISO-8601 UTC; compared with when the article was fetched
+    limit: int | None = 50
+
+    def __post_init__(self) -> None:
+        if self.severity is not None and self.severity not in SEVERITIES:
+            raise ReviewError(f"severity must be one of {', '.join(SEVERITIES)}, got {self.severity!r}")
+        if self.limit is not None and not 0 < self.limit <= MAX_LIMIT:
+            raise ReviewError(f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}")
+
+    def selection(self, *, matched_only: bool) -> articles.Selection:
+        """The articles this filter keeps, as the store selects them."""
+        severities = None
+        if self.severity is not None:
+            floor = severity_rank(self.severity)
+            severities = tuple(s for s in SEVERITIES if severity_rank(s) >= floor)
+        return articles.Selection(
+            rule=self.rule, feed=self.feed, severities=severities, since=self.since, matched_only=matched_only
+        )
+
+
+def parse_since(text: str, now: datetime) -> str:
+    """``2d``/``12h`` (ago), a date ``2026-11-01`` or an ISO datetime -> ISO UTC string."""
+    text = text.strip()
+    try:
+        return (now - timedelta(seconds=parse_duration(text))).astimezone(timezone.utc).isoformat()
+    except DurationError:
+        pass
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            moment = datetime.combine(date.fromisoformat(text), time(), timezone.utc)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ReviewError(
+            f'--since {text!r}: write a period such as "2d" or "12h", or a date such as "2026-11-01"'
+        ) from None
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class LogRow:
+    story_id: int | None
+    article_id: int  # the story's first matched article (within the filter)
+    seen: str  # when the story's newest matching article was fetched
+    severity: str  # highest severity among the story's matches
+    rules: tuple[str, ...]  # every rule any member matched
+    title: str
+    feed: str
+    url: str
+    outlets: int  # distinct feeds among the story's members
+    members: int
+    alerts: tuple[tuple[str, int], ...]  # (status, count), e.g. (("sent", 2),)
+    other_feeds: tuple[str, ...] = ()  # the other outlets carrying the story (first five)
+
+    @property
+    def alert_status(self) -> str:
+        if not self.alerts:
+            return "none"
+        return " · ".join(status if n == 1 else f"{status} {n}" for status, n in self.alerts)
+
+
+def matched_stories(store: Store, flt: Filter) -> tuple[LogRow, ...]:
+    """Matched stories, newest first: one row per story (or per lone article)."""
+    return tuple(
+        _row(store, story_id, article_id, seen)
+        for story_id, article_id, seen in stories.logged(store, flt.selection(matched_only=True), flt.limit)
+    )
+
+
+def _row(store: Store, story_id: int | None, article_id: int, seen: str) -> LogRow:
+    head = articles.headline(store, article_id) or {"title": None, "url": "", "feed": ""}
+    rules = stories.group_matches(store, story_id, article_id)
+    outlets, members = stories.group_size(store, story_id, article_id)
+    return LogRow(
+        story_id=story_id,
+        article_id=article_id,
+        seen=seen,
+        severity=max((severity for _, severity in rules), key=severity_rank, default="low"),
+        rules=tuple(dict.fromkeys(rule_id for rule_id, _ in rules)),
+        title=head["title"] or "(untitled)",
+        feed=head["feed"],
+        url=head["url"],
+        outlets=outlets,
+        members=members,
+        alerts=tuple(stories.group_alerts(store, story_id, article_id)),
+        other_feeds=tuple(
+            stories.group_outlets(store, story_id, article_id, besides=head["feed"], limit=OTHER_OUTLETS)
+        ),
+    )
+
+
+def verdicts(store: Store, article_ids: Iterable[int]) -> dict[int, str]:
+    """The newest verdict on each of ``article_ids`` that has one."""
+    return verdict_rows.latest(store, article_ids)

@@ -1,0 +1,90 @@
+"""Feeds and the database: each feed's health (the feeds page) and the
+database's size, counts and age (``watcher status``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watcher.store import alerts, articles, feeds, overview
+from watcher.store.database import Store
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    id: int
+    name: str
+    url: str
+    last_polled: str | None
+    last_success: str | None
+    last_status: str | None
+    last_http_status: int | None
+    consecutive_errors: int
+    last_error: str | None
+    next_due: str | None
+    gone: bool
+    articles: int
+    matched: int
+    last_article: str | None = None  # when the newest article from this feed was fetched
+
+    @property
+    def state(self) -> str:
+        """'ok', 'failing', 'gone' or 'new' (never polled)."""
+        if self.gone:
+            return "gone"
+        if self.consecutive_errors:
+            return "failing"
+        return "ok" if self.last_polled else "new"
+
+
+def feed_health(store: Store) -> tuple[FeedHealth, ...]:
+    """Every feed's last poll, errors and next due time; failing feeds first."""
+    return tuple(
+        FeedHealth(
+            r["id"],
+            r["name"],
+            r["url"],
+            r["last_polled"],
+            r["last_success"],
+            r["last_status"],
+            r["last_http_status"],
+            r["consecutive_errors"],
+            r["last_error"],
+            r["next_due"],
+            bool(r["gone"]),
+            r["articles"],
+            r["matched"],
+            r["last_article"],
+        )
+        for r in feeds.with_article_counts(store)
+    )
+
+
+@dataclass(frozen=True)
+class Status:
+    path: str
+    size_bytes: int  # database file plus its write-ahead log
+    schema_version: int
+    counts: tuple[tuple[str, int], ...]  # (what, how many) in display order
+    alerts: tuple[tuple[str, int], ...]  # (status, how many)
+    oldest_article: str | None
+    newest_article: str | None
+    last_run: str | None
+
+
+def status(store: Store) -> Status:
+    oldest, newest = articles.span(store)
+    return Status(
+        path=store.path,
+        size_bytes=overview.size_bytes(store),
+        schema_version=store.version,
+        counts=overview.counts(store),
+        alerts=tuple(alerts.by_status(store)),
+        oldest_article=oldest,
+        newest_article=newest,
+        last_run=feeds.last_run(store),
+    )
+
+
+def last_poll(store: Store) -> str | None:
+    """When any feed was last polled."""
+    return feeds.last_polled(store)

@@ -1,0 +1,50 @@
+"""Feed entries: ``entries``, every entry ever seen, so that a known
+(feed, guid) or canonical URL is never fetched or extracted again. An entry
+keeps its row (``article_id`` NULL) when pruning deletes its article."""
+
+from __future__ import annotations
+
+from watcher.store.database import Store
+
+
+def find(store: Store, feed_id: int, guid: str) -> dict | None:
+    """The entry's row (with its ``updated`` time and ``summary_hash``), or None."""
+    return store.one("SELECT * FROM entries WHERE feed_id = ? AND guid = ?", (feed_id, guid))
+
+
+def known_url(store: Store, canonical_url: str) -> tuple[int | None, bool]:
+    """(id of the article stored under ``canonical_url`` or None, whether any
+    entry had that URL), read in one statement so both come from one snapshot."""
+    row = store.execute(
+        "SELECT (SELECT id FROM articles WHERE canonical_url = :c), "
+        "EXISTS (SELECT 1 FROM entries WHERE canonical_url = :c)",
+        {"c": canonical_url},
+    ).fetchone()
+    return row[0], bool(row[1])
+
+
+def add(
+    store: Store,
+    *,
+    feed_id: int,
+    guid: str,
+    url: str | None,
+    canonical_url: str,
+    article_id: int | None,
+    first_seen: str,
+    updated: str | None,
+    summary_hash: str | None,
+) -> None:
+    """Remember an entry (nothing happens when the feed already has this guid)."""
+    store.execute(
+        "INSERT OR IGNORE INTO entries (feed_id, guid, url, canonical_url, article_id, first_seen, "
+        "updated, summary_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (feed_id, guid, url, canonical_url, article_id, first_seen, updated, summary_hash),
+    )
+
+
+def set_revision(store: Store, entry_id: int, *, updated: str | None, summary_hash: str | None) -> None:
+    """What the entry's feed says now, to notice the next edit."""
+    store.execute(
+        "UPDATE entries SET updated = ?, summary_hash = ? WHERE id = ?", (updated, summary_hash, entry_id)
+    )

@@ -1,0 +1,141 @@
+"""Feeds, and the log of polling them: ``feeds``, ``polls`` and ``runs``.
+
+A feed row mirrors one configured feed (by URL) and carries its polling state:
+validators (ETag, Last-Modified), next due time, last outcome, error count.
+"""
+
+from __future__ import annotations
+
+from watcher.store.database import Store
+
+# Columns of a feed's polling state that :func:`update_state` may set.
+STATE_COLUMNS = frozenset(
+    {
+        "etag",
+        "last_modified",
+        "next_due",
+        "last_polled",
+        "last_success",
+        "last_status",
+        "last_http_status",
+        "consecutive_errors",
+        "last_error",
+        "gone",
+    }
+)
+
+
+def get(store: Store, url: str) -> dict | None:
+    """The feed's whole row, or None when it is not in the database."""
+    return store.one("SELECT * FROM feeds WHERE url = ?", (url,))
+
+
+def add(store: Store, url: str, name: str, now: str) -> int:
+    """A new feed, due at once; returns its id."""
+    return (
+        store.execute(
+            "INSERT INTO feeds (url, name, next_due, created_at, consecutive_errors, gone) "
+            "VALUES (?, ?, ?, ?, 0, 0)",
+            (url, name, now, now),
+        ).lastrowid
+        or 0
+    )
+
+
+def rename(store: Store, feed_id: int, name: str) -> None:
+    store.execute("UPDATE feeds SET name = ? WHERE id = ?", (name, feed_id))
+
+
+def due_urls(store: Store, now: str, *, healthy_too: bool = False) -> list[str]:
+    """URLs of feeds not gone whose next poll time has come, soonest first;
+    ``healthy_too`` adds feeds without errors that are merely waiting."""
+    return [
+        r[0]
+        for r in store.execute(
+            "SELECT url FROM feeds WHERE gone = 0 AND (next_due IS NULL OR next_due <= ? "
+            "OR (? AND consecutive_errors = 0)) ORDER BY next_due",
+            (now, healthy_too),
+        )
+    ]
+
+
+def update_state(store: Store, feed_id: int, columns: dict) -> None:
+    """Set the feed's polling state (a subset of :data:`STATE_COLUMNS`)."""
+    unknown = set(columns) - STATE_COLUMNS
+    if unknown:
+        raise ValueError(f"not a feed state column: {', '.join(sorted(unknown))}")
+    if columns:
+        names = list(columns)
+        store.execute(
+            f"UPDATE feeds SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
+            (*(columns[n] for n in names), feed_id),
+        )
+
+
+def listing(store: Store) -> list[dict]:
+    """Every feed's row (configured now or before)."""
+    return store.query("SELECT * FROM feeds")
+
+
+def with_article_counts(store: Store) -> list[dict]:
+    """Every feed's row with ``articles``, ``matched`` and ``last_article`` (when
+    its newest article was fetched); gone and failing feeds first."""
+    return store.query("""
+        SELECT f.*, COALESCE(c.articles, 0) AS articles, COALESCE(c.matched, 0) AS matched, c.last_article
+        FROM feeds f LEFT JOIN (
+            SELECT feed_id, COUNT(*) AS articles, SUM(matched) AS matched, MAX(fetched_at) AS last_article
+            FROM articles GROUP BY feed_id) c ON c.feed_id = f.id
+        ORDER BY f.gone DESC, f.consecutive_errors DESC, f.name""")
+
+
+def last_polled(store: Store) -> str | None:
+    """When any feed was last polled."""
+    return store.scalar("SELECT MAX(last_polled) FROM feeds")
+
+
+# -- polls and runs ---------------------------------------------------------------
+
+
+def add_poll(
+    store: Store,
+    feed_id: int,
+    *,
+    started: str,
+    finished: str,
+    status: str,
+    http_status: int | None,
+    entries_new: int,
+    error: str | None,
+) -> None:
+    store.execute(
+        "INSERT INTO polls (feed_id, started_at, finished_at, status, http_status, entries_new, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (feed_id, started, finished, status, http_status, entries_new, error),
+    )
+
+
+def start_run(store: Store, started: str) -> int:
+    """A ``watcher run --once`` pass begins; returns its id."""
+    return store.execute("INSERT INTO runs (started_at) VALUES (?)", (started,)).lastrowid or 0
+
+
+def finish_run(
+    store: Store,
+    run_id: int,
+    *,
+    finished: str,
+    feeds_polled: int,
+    entries_new: int,
+    articles_stored: int,
+    errors: int,
+) -> None:
+    store.execute(
+        "UPDATE runs SET finished_at = ?, feeds_polled = ?, entries_new = ?, articles_stored = ?, "
+        "errors = ? WHERE id = ?",
+        (finished, feeds_polled, entries_new, articles_stored, errors, run_id),
+    )
+
+
+def last_run(store: Store) -> str | None:
+    """When the last ``watcher run --once`` started."""
+    return store.scalar("SELECT MAX(started_at) FROM runs")

@@ -1,0 +1,250 @@
+"""The schema: migrations keyed on ``PRAGMA user_version``, and what each table is for.
+
+Each migration runs once, in its own transaction (:meth:`Store.migrate
+<watcher.store.database.Store.migrate>`); a database written by any earlier
+release opens and upgrades in place. A new column or table is a new
+migration at the end of :data:`MIGRATIONS`, never an edit of an old one.
+
+Timestamps are ISO-8601 UTC strings (``2026-11-21T05:12:35+00:00``), so
+they sort as text and read well in Datasette.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from watcher.store import searchindex
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[sqlite_utils.Database], None]
+
+
+def _v1_schema(db: sqlite_utils.Database) -> None:
+    db.executescript(_V1_SQL)
+
+
+_V1_SQL = """
+CREATE TABLE feeds (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    next_due TEXT,
+    last_polled TEXT,
+    last_success TEXT,
+    last_status TEXT,              -- 'ok', 'not_modified', 'error', 'gone', 'throttled'
+    last_http_status INTEGER,
+    consecutive_errors INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    gone INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE stories (
+    id INTEGER PRIMARY KEY,
+    first_article_id INTEGER,      -- the article that opened the story (and alerted)
+    title TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    rules TEXT NOT NULL DEFAULT '[]'   -- JSON list of rule ids matched by any member
+);
+
+CREATE TABLE articles (
+    id INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL REFERENCES feeds(id),
+    url TEXT NOT NULL,
+    canonical_url TEXT NOT NULL UNIQUE,
+    guid TEXT,
+    title TEXT,
+    author TEXT,
+    published TEXT,
+    fetched_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    language TEXT,
+    summary TEXT,
+    text TEXT,
+    extraction TEXT NOT NULL,       -- 'full' or 'summary'
+    extraction_error TEXT,
+    content_hash TEXT,
+    simhash INTEGER,
+    story_id INTEGER REFERENCES stories(id),
+    duplicate_of INTEGER REFERENCES articles(id),
+    join_reason TEXT,               -- 'canonical_url', 'content_hash', 'similar' or NULL
+    join_similarity REAL,
+    matched INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX idx_articles_feed ON articles(feed_id);
+CREATE INDEX idx_articles_story ON articles(story_id);
+CREATE INDEX idx_articles_content_hash ON articles(content_hash);
+CREATE INDEX idx_articles_fetched ON articles(fetched_at);
+CREATE INDEX idx_articles_matched ON articles(matched, fetched_at);
+
+-- Every feed entry ever seen. A known (feed, guid) or canonical URL is never
+-- fetched or extracted again.
+CREATE TABLE entries (
+    id INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL REFERENCES feeds(id),
+    guid TEXT NOT NULL,             -- the entry's id, or its link when it has none
+    url TEXT,
+    canonical_url TEXT,
+    article_id INTEGER REFERENCES articles(id),
+    first_seen TEXT NOT NULL,
+    UNIQUE (feed_id, guid)
+);
+CREATE INDEX idx_entries_canonical ON entries(canonical_url);
+CREATE INDEX idx_entries_article ON entries(article_id);
+
+CREATE TABLE matches (
+    id INTEGER PRIMARY KEY,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    rule_id TEXT NOT NULL,
+    rule_title TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    score REAL NOT NULL,
+    hits TEXT NOT NULL,             -- JSON list of hits, the shape `watcher match` prints
+    matched_at TEXT NOT NULL,
+    UNIQUE (article_id, rule_id)
+);
+CREATE INDEX idx_matches_rule ON matches(rule_id, matched_at);
+
+-- The outbox: one row per (story, channel). Written in the same transaction
+-- as the match that caused it.
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    story_id INTEGER NOT NULL REFERENCES stories(id),
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    channel TEXT NOT NULL,
+    mode TEXT NOT NULL DEFAULT 'immediate',   -- 'immediate' or 'digest'
+    status TEXT NOT NULL DEFAULT 'pending',   -- 'pending', 'sending', 'sent', 'dead'
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    digest_id INTEGER,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX idx_alerts_due ON alerts(status, next_attempt_at);
+CREATE INDEX idx_alerts_story ON alerts(story_id);
+
+CREATE TABLE feedback (
+    id INTEGER PRIMARY KEY,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    verdict TEXT NOT NULL CHECK (verdict IN ('relevant', 'irrelevant')),
+    note TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX idx_feedback_article ON feedback(article_id);
+
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    feeds_polled INTEGER NOT NULL DEFAULT 0,
+    entries_new INTEGER NOT NULL DEFAULT 0,
+    articles_stored INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0
+);
+
+-- Per-poll log: what each poll of each feed did.
+CREATE TABLE polls (
+    id INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL REFERENCES feeds(id),
+    run_id INTEGER REFERENCES runs(id),
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT,
+    http_status INTEGER,
+    entries_new INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE INDEX idx_polls_feed ON polls(feed_id, started_at);
+"""
+
+
+def _v1_fts(db: sqlite_utils.Database) -> None:
+    db.table("articles").enable_fts(
+        ["title", "text"],
+        fts_version="FTS5",
+        create_triggers=True,
+        tokenize="unicode61 remove_diacritics 2",
+    )
+
+
+def _v3_review_indexes(db: sqlite_utils.Database) -> None:
+    # Alerts and duplicates of one article: `watcher show/export` look them up,
+    # and deleting an article (pruning) checks both foreign keys.
+    db.executescript("""
+CREATE INDEX IF NOT EXISTS idx_alerts_article ON alerts(article_id);
+CREATE INDEX IF NOT EXISTS idx_articles_duplicate ON articles(duplicate_of);
+""")
+
+
+def _v4_folded_search(db: sqlite_utils.Database) -> None:
+    # `watcher search` over text folded as the matcher folds it (Kasım = kasim,
+    # أ = ا); see searchindex.py. Back-fills every stored article.
+    searchindex.create(db)
+
+
+def _v5_entry_revisions(db: sqlite_utils.Database) -> None:
+    db.executescript("""
+        ALTER TABLE entries ADD COLUMN updated TEXT;       -- the feed's <updated> time, if any
+        ALTER TABLE entries ADD COLUMN summary_hash TEXT;  -- of the feed's summary, to notice edits
+    """)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _v1_schema),
+    Migration(2, "full-text search over articles", _v1_fts),
+    Migration(3, "indexes for reviewing and pruning", _v3_review_indexes),
+    Migration(4, "search index folded like the matcher", _v4_folded_search),
+    Migration(5, "entry revisions: the feed's updated time and summary", _v5_entry_revisions),
+)
+
+
+# What Datasette shows beside each table, and the canned queries it offers
+# (``watcher serve``).
+TABLE_DOCS = {
+    "feeds": "One row per configured feed: polling state, last error, next due time.",
+    "entries": "Every feed entry ever seen (never fetched twice); article_id is NULL once pruned.",
+    "articles": "Stored articles: extracted text, dedup fields, story membership, matched flag.",
+    "stories": "One story per distinct event; rules lists every rule any member matched.",
+    "matches": "Why an article matched: one row per (article, rule); hits is JSON with offsets.",
+    "alerts": "The alert outbox: one row per (story, channel) with delivery status.",
+    "feedback": "Relevant/irrelevant verdicts on articles; the newest per article counts.",
+    "runs": "One row per polling run.",
+    "polls": "One row per poll of one feed.",
+    "search_index": "What `watcher search` searches: each article's title and text (rowid = article id) "
+    "folded as the rules fold them (Kasım -> kasim, أنقرة -> انقره). "
+    "articles_fts is the plain index behind this browser's search box.",
+}
+
+CANNED_QUERIES = {
+    "matches_per_day": {
+        "title": "Matches per day per rule",
+        "sql": "SELECT substr(a.fetched_at, 1, 10) AS day, m.rule_id, count(*) AS matches "
+        "FROM matches m JOIN articles a ON a.id = m.article_id "
+        "GROUP BY day, m.rule_id ORDER BY day DESC, matches DESC",
+    },
+    "rule_feedback": {
+        "title": "Feedback per rule (latest verdict per article)",
+        "sql": "SELECT m.rule_id, count(*) AS matches, sum(f.verdict = 'relevant') AS relevant, "
+        "sum(f.verdict = 'irrelevant') AS irrelevant FROM matches m LEFT JOIN feedback f "
+        "ON f.id = (SELECT max(id) FROM feedback WHERE article_id = m.article_id) "
+        "GROUP BY m.rule_id ORDER BY irrelevant DESC",
+    },
+    "failing_feeds": {
+        "title": "Failing feeds",
+        "sql": "SELECT name, url, last_status, consecutive_errors, last_error, last_success, "
+        "next_due FROM feeds WHERE consecutive_errors > 0 OR gone = 1 "
+        "ORDER BY consecutive_errors DESC",
+    },
+}

@@ -1,0 +1,239 @@
+"""Stories: ``stories``, one row per piece of news, and the membership of
+articles in them (``articles.story_id``): where a new article would belong,
+who carried a story, why an article joined, and the log of matched stories.
+
+A story's ``rules`` column is a JSON list of the rule ids any member matched;
+this module reads and writes it as a list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from watcher.store import articles
+from watcher.store.database import Store, marks
+
+# -- where would a new article belong -------------------------------------------------
+
+
+def by_url(store: Store, canonical_url: str) -> dict | None:
+    """The article stored under ``canonical_url``: ``id``, ``story_id``, ``duplicate_of``."""
+    return store.one(
+        "SELECT id, story_id, duplicate_of FROM articles WHERE canonical_url = ?", (canonical_url,)
+    )
+
+
+def by_content_hash(store: Store, content_hash: str, since: str) -> dict | None:
+    """The earliest article fetched since ``since`` with this content hash:
+    ``id``, ``story_id``, ``first_article_id`` (of its story)."""
+    return store.one(
+        "SELECT a.id, a.story_id, s.first_article_id FROM articles a "
+        "JOIN stories s ON s.id = a.story_id "
+        "WHERE a.content_hash = ? AND a.fetched_at >= ? ORDER BY a.fetched_at, a.id LIMIT 1",
+        (content_hash, since),
+    )
+
+
+def candidates(store: Store, ids: Sequence[int], since: str) -> list[dict]:
+    """Those of ``ids`` fetched since ``since`` that are in a story and have a
+    SimHash, in the order given: ``id``, ``story_id``, ``simhash``, ``body``
+    (text, else summary), ``first_article_id``."""
+    rows = store.query(
+        "SELECT a.id, a.story_id, a.simhash, COALESCE(a.text, a.summary) AS body, "
+        "s.first_article_id FROM articles a JOIN stories s ON s.id = a.story_id "
+        f"WHERE a.id IN ({marks(ids)}) AND a.simhash IS NOT NULL AND a.fetched_at >= ?",
+        (*ids, since),
+    )
+    order = {article_id: i for i, article_id in enumerate(ids)}
+    return sorted(rows, key=lambda r: order[r["id"]])
+
+
+# -- recording ------------------------------------------------------------------------
+
+
+def open_story(store: Store, first_article_id: int, title: str | None, now: str) -> int:
+    """A new story opened by ``first_article_id`` (which is put in it); returns its id."""
+    with store.atomic():
+        story_id = (
+            store.execute(
+                "INSERT INTO stories (first_article_id, title, created_at, updated_at, rules) "
+                "VALUES (?, ?, ?, ?, '[]')",
+                (first_article_id, title, now, now),
+            ).lastrowid
+            or 0
+        )
+        articles.set_story(store, first_article_id, story_id, duplicate_of=None, reason=None, similarity=None)
+    return story_id
+
+
+def touch(store: Store, story_id: int, now: str) -> None:
+    store.execute("UPDATE stories SET updated_at = ? WHERE id = ?", (now, story_id))
+
+
+def rules(store: Store, story_id: int) -> list[str] | None:
+    """The rules any member matched so far, in the order first matched; None
+    when there is no such story."""
+    row = store.execute("SELECT rules FROM stories WHERE id = ?", (story_id,)).fetchone()
+    return None if row is None else _rule_list(row[0])
+
+
+def set_rules(store: Store, story_id: int, rule_ids: Sequence[str], now: str) -> None:
+    store.execute(
+        "UPDATE stories SET rules = ?, updated_at = ? WHERE id = ?",
+        (json.dumps(list(rule_ids)), now, story_id),
+    )
+
+
+def _rule_list(raw: str | None) -> list[str]:
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+# -- who carried it ---------------------------------------------------------------------
+
+
+def members(store: Store, story_id: int) -> list[dict]:
+    """The story's articles, first one first: ``id``, ``name`` (the feed's),
+    ``title``, ``url``, ``fetched_at``, ``join_reason``, ``join_similarity``."""
+    return store.query(
+        "SELECT a.id, f.name, a.title, a.url, a.fetched_at, a.join_reason, "
+        "a.join_similarity FROM articles a JOIN feeds f ON f.id = a.feed_id "
+        "JOIN stories s ON s.id = a.story_id "
+        "WHERE a.story_id = ? ORDER BY a.id != s.first_article_id, a.fetched_at, a.id",
+        (story_id,),
+    )
+
+
+def others(store: Store, story_id: int, article_id: int) -> list[dict]:
+    """The story's members but ``article_id``, oldest first: ``id``, ``title``,
+    ``url``, ``fetched_at``, ``matched``, ``join_reason``, ``join_similarity``, ``feed``."""
+    return store.query(
+        """
+        SELECT a.id, a.title, a.url, a.fetched_at, a.matched, a.join_reason, a.join_similarity,
+               f.name AS feed
+        FROM articles a JOIN feeds f ON f.id = a.feed_id
+        WHERE a.story_id = ? AND a.id != ? ORDER BY a.fetched_at, a.id""",
+        (story_id, article_id),
+    )
+
+
+def count_others(store: Store, story_id: int, article_id: int) -> int:
+    return store.scalar(
+        "SELECT COUNT(*) FROM articles WHERE story_id = ? AND id != ?", (story_id, article_id)
+    )
+
+
+def other_outlets(store: Store, story_id: int, article_id: int, feed_id: int | None) -> list[str]:
+    """Names of the feeds besides ``feed_id`` that carried the story, in the
+    order they first did (for an alert's "also reported by")."""
+    return [
+        r[0]
+        for r in store.execute(
+            "SELECT f.name, min(a.id) AS first FROM articles a JOIN feeds f ON f.id = a.feed_id "
+            "WHERE a.story_id = ? AND a.id != ? AND a.feed_id IS NOT ? GROUP BY f.id ORDER BY first",
+            (story_id, article_id, feed_id),
+        )
+    ]
+
+
+# -- why an article is in its story -----------------------------------------------------
+
+
+def membership(store: Store, article_id: int) -> dict | None:
+    """``id``, ``story_id``, ``join_reason``, ``content_hash``, ``simhash``,
+    ``fetched_at``, ``body``, ``first_article_id`` and ``story_title`` of one
+    article (the story's columns None when it is in none), or None."""
+    return store.one(
+        "SELECT a.id, a.story_id, a.join_reason, a.content_hash, a.simhash, a.fetched_at, "
+        "COALESCE(a.text, a.summary) AS body, s.first_article_id, s.title AS story_title "
+        "FROM articles a LEFT JOIN stories s ON s.id = a.story_id WHERE a.id = ?",
+        (article_id,),
+    )
+
+
+def earlier(store: Store, story_id: int, article_id: int, fetched_at: str, limit: int) -> list[dict]:
+    """Up to ``limit`` other members fetched no later than ``fetched_at``, oldest
+    first: ``id``, ``content_hash``, ``simhash``, ``body``."""
+    return store.query(
+        "SELECT id, content_hash, simhash, COALESCE(text, summary) AS body FROM articles "
+        "WHERE story_id = ? AND id != ? AND fetched_at <= ? ORDER BY fetched_at LIMIT ?",
+        (story_id, article_id, fetched_at, limit),
+    )
+
+
+# -- the log of matched stories ---------------------------------------------------------
+
+
+def logged(store: Store, sel: articles.Selection, limit: int | None) -> list[tuple[int | None, int, str]]:
+    """The selected articles grouped by story (an article in no story is its
+    own group), newest first: (story id or None, smallest article id, when
+    the newest was fetched)."""
+    condition, params = articles.where(sel)
+    rows = store.execute(
+        f"""
+        SELECT COALESCE(a.story_id, -a.id) AS skey, MIN(a.id) AS article_id,
+               MAX(a.fetched_at) AS seen
+        FROM articles a JOIN feeds f ON f.id = a.feed_id
+        WHERE {condition}
+        GROUP BY skey ORDER BY seen DESC, article_id DESC
+        {"LIMIT :limit" if limit else ""}""",
+        {**params, "limit": limit},
+    ).fetchall()
+    return [(skey if skey > 0 else None, article_id, seen) for skey, article_id, seen in rows]
+
+
+def _group(story_id: int | None, article_id: int) -> tuple[str, int]:
+    """The members of a log group: the story's, or the lone article."""
+    return ("a.story_id = :key", story_id) if story_id else ("a.id = :key", article_id)
+
+
+def group_matches(store: Store, story_id: int | None, article_id: int) -> list[tuple[str, str]]:
+    """(rule id, severity) of every match of the group's members, in match order."""
+    members_of, key = _group(story_id, article_id)
+    return store.execute(
+        f"""
+        SELECT m.rule_id, m.severity FROM matches m JOIN articles a ON a.id = m.article_id
+        WHERE {members_of} ORDER BY m.id""",
+        {"key": key},
+    ).fetchall()
+
+
+def group_size(store: Store, story_id: int | None, article_id: int) -> tuple[int, int]:
+    """(distinct feeds, articles) among the group's members."""
+    members_of, key = _group(story_id, article_id)
+    outlets, n = store.execute(
+        f"""SELECT COUNT(DISTINCT a.feed_id), COUNT(*)
+                                   FROM articles a WHERE {members_of}""",
+        {"key": key},
+    ).fetchone()
+    return outlets, n
+
+
+def group_outlets(
+    store: Store, story_id: int | None, article_id: int, *, besides: str, limit: int
+) -> list[str]:
+    """Up to ``limit`` names of the group's feeds other than ``besides``, first carrier first."""
+    members_of, key = _group(story_id, article_id)
+    return [
+        r[0]
+        for r in store.execute(
+            f"""
+        SELECT DISTINCT f.name FROM articles a JOIN feeds f ON f.id = a.feed_id
+        WHERE {members_of} AND f.name != :feed ORDER BY a.id LIMIT :limit""",
+            {"key": key, "feed": besides, "limit": limit},
+        )
+    ]
+
+
+def group_alerts(store: Store, story_id: int | None, article_id: int) -> list[tuple[str, int]]:
+    """(status, count) of the alerts of the story (or of the lone article)."""
+    column, key = ("story_id", story_id) if story_id else ("article_id", article_id)
+    return store.execute(
+        f"""SELECT status, COUNT(*) FROM alerts WHERE {column} = ?
+                             GROUP BY status ORDER BY status""",
+        (key,),
+    ).fetchall()
