@@ -17,27 +17,14 @@ from pathlib import Path
 
 import click
 
-from watcher.parse import markup
-from watcher.cli.console import CliContext, fail, problems_message
+from watcher import app
+from watcher.cli.console import CliContext, fail
 from watcher.match.matcher import Document, Matcher, RuleMatch
-from watcher.match.rules import RuleSet, RulesError, load_rules
+from watcher.parse import markup
 
 MAX_LINE_BYTES = 32 * 1024 * 1024      # one JSON line; longer ones get an error line
 MAX_FILE_BYTES = 64 * 1024 * 1024      # one text/HTML file
 EXIT_BAD_INPUT = 1
-
-
-def load_rule_set(obj: CliContext, rule_paths: tuple[str, ...]) -> RuleSet:
-    """--rules PATH... if given (no config read), else the config's watcher.rules."""
-    paths = [Path(p) for p in rule_paths] if rule_paths else list(obj.config().rules)
-    try:
-        rule_set = load_rules(paths)
-    except RulesError as exc:
-        fail(problems_message(exc.problems, "the rule files"))
-        raise  # unreachable
-    for warning in rule_set.warnings:
-        click.echo(f"watcher: warning: {warning}", err=True)
-    return rule_set
 
 
 @click.command("match", short_help="Run the rules over files and explain every match.")
@@ -56,7 +43,7 @@ def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tupl
     watcher match --jsonl docs.jsonl > verdicts.jsonl
     cat docs.jsonl | watcher match --rules rules/ --jsonl -
     """
-    matcher = Matcher(load_rule_set(obj, rule_paths))
+    matcher = app.matcher(obj.rules(rule_paths))   # --rules PATH... reads no config
     if jsonl:
         try:
             bad = sum(_match_jsonl(matcher, name) for name in files)
@@ -231,10 +218,10 @@ class Pages:
         self._extractor = None
 
     def text(self, data: bytes, name: str) -> tuple[str, str]:
-        from watcher.extract.extractor import ExtractionError, Extractor
+        from watcher.errors import ExtractionError
 
         if self._extractor is None:
-            self._extractor = Extractor()
+            self._extractor = app.extractor()
         try:
             extracted = self._extractor.extract(data, url=Path(name).resolve().as_uri())
         except ExtractionError:
@@ -298,12 +285,8 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
     background = background or derivation.default_background()
     if background is None:
         fail("no background corpus found; pass --background DIR (a folder of general news texts)")
-    try:
-        with Pages() as pages:
-            draft = derivation.derive(seed_dir, background, max_terms=max_terms, html_text=pages.text)
-    except derivation.DerivationError as exc:
-        fail(str(exc))
-        raise  # unreachable
+    with Pages() as pages:
+        draft = derivation.derive(seed_dir, background, max_terms=max_terms, html_text=pages.text)
     if output is None:
         click.echo(draft.toml, nl=False)
     else:

@@ -14,11 +14,13 @@ from dataclasses import asdict
 
 import click
 
-from watcher.review import queries as review
+from watcher import app
+from watcher.cli.console import (EXIT_INTERRUPTED, CliContext, Id, cut, fail, printable, short_time, table,
+                                 terminal_width)
 from watcher.config import SEVERITIES
-from watcher.cli.console import (EXIT_INTERRUPTED, CliContext, Id, cut, fail, printable, problems_message,
-                             short_time, table, terminal_width)
-from watcher.review.queries import Filter, ReviewError, Segment
+from watcher.errors import RulesError
+from watcher.review import queries as review
+from watcher.review.queries import Filter, Segment
 
 MARK_OPEN, MARK_CLOSE = "[[", "]]"      # highlight when the terminal has no colour
 
@@ -30,12 +32,8 @@ def _emit_json(obj) -> None:
 def _filter(ctx: CliContext, rule, feed, severity, since, limit) -> Filter:
     if rule or feed:
         _known_names(ctx, rule, feed)
-    try:
-        return Filter(rule=rule, feed=feed, severity=severity, limit=limit,
-                      since=review.parse_since(since, ctx.clock()) if since else None)
-    except ReviewError as exc:
-        fail(str(exc))
-        raise  # unreachable
+    return Filter(rule=rule, feed=feed, severity=severity, limit=limit,
+                  since=review.parse_since(since, ctx.clock()) if since else None)
 
 
 def _known_names(ctx: CliContext, rule: str | None, feed: str | None) -> None:
@@ -246,10 +244,7 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
 
     Words are ANDed; also: ankara OR şam, suriye NOT istanbul, "joint roadmap",
     savunma*, (ankara OR şam) savunma."""
-    try:
-        hits = review.search(ctx.store(), " ".join(query), limit=limit, matched_only=matched_only)
-    except ReviewError as exc:
-        fail(str(exc))
+    hits = review.search(ctx.store(), " ".join(query), limit=limit, matched_only=matched_only)
     if as_json:
         for h in hits:
             _emit_json({"id": h.article_id, "title": h.title, "feed": h.feed, "url": h.url,
@@ -313,23 +308,12 @@ def export(ctx: CliContext, fmt, everything, rule, feed, severity, since, limit,
 def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     """Run the configured or a candidate rule set over stored articles and show
     what would match, against what did. Nothing is sent or written."""
-    from pathlib import Path
-
     from watcher.review import backtest as bt
-    from watcher.match.matcher import Matcher
-    from watcher.match.rules import RulesError, load_rules
 
-    paths = tuple(Path(p) for p in rule_paths) or ctx.config().rules
-    try:
-        rule_set = load_rules(paths)
-    except RulesError as exc:
-        fail(problems_message(exc.problems, "the rule files"))
-    matcher = Matcher(rule_set)
+    rule_set = ctx.rules(rule_paths)
+    matcher = app.matcher(rule_set)
     store = ctx.store()
-    try:
-        since_iso = review.parse_since(since, ctx.clock()) if since else None
-    except ReviewError as exc:
-        fail(str(exc))
+    since_iso = review.parse_since(since, ctx.clock()) if since else None
     total = bt.count(store, since=since_iso)
     try:
         with click.progressbar(length=total, label="matching stored articles", file=sys.stderr,
@@ -368,10 +352,7 @@ def feedback(ctx: CliContext, article_id: int, verdict: str, note: str | None) -
     """Mark an article relevant or irrelevant (counts in `watcher rules stats`)."""
     from watcher.review import feedback as feedback_mod
 
-    try:
-        fb = feedback_mod.record(ctx.store(), article_id, verdict, note=note, now=ctx.clock())
-    except feedback_mod.FeedbackError as exc:
-        fail(str(exc))
+    fb = feedback_mod.record(ctx.store(), article_id, verdict, note=note, now=ctx.clock())
     click.echo(f"article #{fb.article_id} marked {fb.verdict}")
 
 
@@ -383,10 +364,7 @@ def feedback(ctx: CliContext, article_id: int, verdict: str, note: str | None) -
 @click.pass_obj
 def stats(ctx: CliContext, since, as_json) -> None:
     """Per rule: matches, stories, and relevant/irrelevant feedback; noisy rules flagged."""
-    try:
-        since_iso = review.parse_since(since, ctx.clock()) if since else None
-    except ReviewError as exc:
-        fail(str(exc))
+    since_iso = review.parse_since(since, ctx.clock()) if since else None
     rows = review.rule_stats(ctx.store(), since=since_iso, known=_known_rules(ctx))
     if as_json:
         for r in rows:
@@ -403,14 +381,14 @@ def stats(ctx: CliContext, since, as_json) -> None:
 
 
 def _known_rules(ctx: CliContext) -> list[tuple[str, str, str]]:
-    """Configured rules, so that rules that never matched show up with zeros."""
+    """Configured rules, so that rules that never matched show up with zeros.
+    Reviewing the log does not need usable rules: when they have problems,
+    a warning says so and the log's own rule ids are used."""
     try:
-        from watcher.match.rules import RulesError, load_rules
-    except ImportError:         # pragma: no cover - the rules part is not built yet
-        return []
-    try:
-        return [(r.id, r.title, r.severity) for r in load_rules(ctx.config().rules).rules]
-    except (RulesError, OSError):
+        return [(r.id, r.title, r.severity) for r in ctx.rules().rules]
+    except RulesError:
+        click.echo("watcher: warning: the rule files have problems (`watcher check` lists them); "
+                   "only rules found in the log are known", err=True)
         return []
 
 
@@ -465,14 +443,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     """The review web page (and Datasette over the database)."""
     from watcher.web import server as web
 
-    config = ctx.config()
-    settings = web.WebSettings.from_config(config, host=host, port=port)
-    try:
-        web.check_binding(settings)
-        web.check_port(settings)
-    except web.WebError as exc:
-        fail(str(exc))
-    ctx.store().close()          # creates/migrates the database before serving it
+    settings = app.web_settings(ctx.config(), host=host, port=port)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(f"watcher: review page on http://{host}:{settings.port}/ (Ctrl-C stops it)", err=True)
     web.serve(settings, clock=ctx.clock)

@@ -6,9 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-
-class LockError(Exception):
-    pass
+from watcher.errors import LockError
 
 
 class InstanceLock:

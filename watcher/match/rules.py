@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Union
 
 from watcher.config import SEVERITIES
+from watcher.errors import RulesError
 from watcher.text.fold import normalise_term
 from watcher.match.patterns import pattern_problem, required_literal
 
@@ -57,15 +58,6 @@ class RuleProblem:
             where.append(f"entity '{self.entity}'")
         where.append(self.key)
         return ": ".join(where + [self.message])
-
-
-class RulesError(Exception):
-    """The rule files have problems; ``problems`` lists each one."""
-
-    def __init__(self, problems: list[RuleProblem]) -> None:
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in the rule files:\n{lines}")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
 from watcher.parse import markup
 from watcher.parse import xmlguard
+from watcher.errors import FeedError
 
 MAX_ENTRIES = 500            # entries kept per document, first ones first
 _MAX_TEXT = 500_000          # characters of one title/summary looked at
@@ -55,10 +56,6 @@ class ParsedFeed:
     language: str | None
     entries: tuple[FeedEntry, ...]
     warning: str | None          # what was wrong but recovered from
-
-
-class FeedError(Exception):
-    """Nothing usable in the document; the message says why."""
 
 
 def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:

@@ -10,13 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from watcher.store.database import Store
+from watcher.errors import FeedbackError
 
 VERDICTS = ("relevant", "irrelevant")
 MAX_NOTE = 2000
-
-
-class FeedbackError(ValueError):
-    """The feedback cannot be recorded; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -12,25 +12,24 @@ import json
 import os
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+from watcher import health
 from watcher.config import SEVERITIES, DedupConfig, severity_rank
 from watcher.duration import DurationError, parse_duration
 from watcher.review import search as folded_search
 from watcher.text.highlight import Segment, highlight  # noqa: F401 (re-exported)
 from watcher.review.retention import Pruned, PruneError, prune  # noqa: F401 (the daemon calls review.prune)
 from watcher.store.database import Store
+from watcher.errors import ReviewError
 from watcher.dedup.story import Stories
 
 SEVERITY_RANK_SQL = ("CASE {col} WHEN 'low' THEN 0 WHEN 'medium' THEN 1 "
                      "WHEN 'high' THEN 2 WHEN 'critical' THEN 3 ELSE -1 END")
 MAX_LIMIT = 10_000
-
-
-class ReviewError(ValueError):
-    """A filter or query the user typed cannot be used; the message says why."""
 
 
 # -- filters ---------------------------------------------------------------
@@ -588,13 +587,10 @@ class FeedHealth:
     last_article: str | None = None      # when the newest article from this feed was fetched
 
     @property
-    def state(self) -> str:
-        """'ok', 'failing', 'gone' or 'new' (never polled)."""
-        if self.gone:
-            return "gone"
-        if self.consecutive_errors:
-            return "failing"
-        return "ok" if self.last_polled else "new"
+    def state(self) -> health.Status:
+        """The feed's health, in the words the CLI, the web page and the logs use."""
+        return health.FeedState(self.last_polled, self.last_status, self.consecutive_errors,
+                                self.gone).status
 
 
 def feed_health(store: Store) -> tuple[FeedHealth, ...]:
@@ -625,7 +621,6 @@ class Status:
 
 STATUS_COUNTS = (
     ("feeds", "SELECT COUNT(*) FROM feeds"),
-    ("feeds failing", "SELECT COUNT(*) FROM feeds WHERE consecutive_errors > 0 AND gone = 0"),
     ("entries seen", "SELECT COUNT(*) FROM entries"),
     ("articles", "SELECT COUNT(*) FROM articles"),
     ("articles matched", "SELECT COUNT(*) FROM articles WHERE matched = 1"),
@@ -643,12 +638,21 @@ def status(store: Store) -> Status:
     span = store.query("SELECT MIN(fetched_at) AS lo, MAX(fetched_at) AS hi FROM articles")[0]
     return Status(
         path=store.path, size_bytes=size, schema_version=store.version,
-        counts=tuple((name, one(sql)) for name, sql in STATUS_COUNTS),
+        counts=_with_feed_statuses(tuple((name, one(sql)) for name, sql in STATUS_COUNTS),
+                                   feed_health(store)),
         alerts=tuple((r["status"], r["n"]) for r in store.query(
             "SELECT status, COUNT(*) AS n FROM alerts GROUP BY status ORDER BY status")),
         oldest_article=span["lo"], newest_article=span["hi"],
         last_run=one("SELECT MAX(started_at) FROM runs"),
     )
+
+
+def _with_feed_statuses(counts: tuple[tuple[str, int], ...],
+                        feeds: tuple[FeedHealth, ...]) -> tuple[tuple[str, int], ...]:
+    """The counts with, after "feeds", how many feeds are in each status ("feeds failing")."""
+    by_status = Counter(f.state for f in feeds)
+    per_status = tuple((f"feeds {s}", by_status[s]) for s in health.Status)
+    return counts[:1] + per_status + counts[1:]
 
 
 def hit_context(article: ArticleView, hit: HitView, width: int = 70) -> tuple[Segment, ...]:

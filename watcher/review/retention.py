@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from watcher.store.database import Store
-
-
-class PruneError(ValueError):
-    """keep_days is not a number of days above zero."""
+from watcher.errors import PruneError
 
 
 @dataclass(frozen=True)

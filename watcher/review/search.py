@@ -31,6 +31,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from watcher.errors import QueryError
+
 from watcher.text.highlight import Segment, highlight
 from watcher.text.fold import Normalised, normalise
 
@@ -52,10 +54,6 @@ SCHEMA = (
     f"CREATE TRIGGER IF NOT EXISTS {TABLE}_forget AFTER DELETE ON articles BEGIN "
     f"DELETE FROM {TABLE} WHERE rowid = old.id; END",
 )
-
-
-class QueryError(ValueError):
-    """The search query cannot be used; the message says why and what works."""
 
 
 # -- the index ----------------------------------------------------------------

@@ -20,11 +20,9 @@ from pathlib import Path
 
 import sqlite_utils
 
+from watcher.errors import StoreError
+
 BUSY_TIMEOUT_MS = 10_000
-
-
-class StoreError(Exception):
-    """The database cannot be opened or migrated; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from watcher.review import queries as review
 from watcher import timestamp
 from watcher.config import SEVERITIES, Config
 from watcher.store.database import Store
+from watcher.errors import WebError
 
 PACKAGE = Path(__file__).resolve().parent
 CHART_DAYS = 30
@@ -55,10 +56,6 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 CSRF_COOKIE = "ds_csrftoken"
 SINCE_CHOICES = (("1d", "last 24 hours"), ("2d", "last 2 days"), ("7d", "last 7 days"),
                  ("30d", "last 30 days"), ("", "all time"))
-
-
-class WebError(Exception):
-    """The page cannot be served as configured; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -352,7 +349,7 @@ async def stories_view(datasette, request):
     return await _page(datasette, request, "stories.html", {
         "nav": "stories", "rows": rows, "rules": rules, "feeds": feeds, "form": form,
         "since_choices": SINCE_CHOICES, "chart": day_chart, "error": error, "verdicts": verdicts,
-        "failing": [f for f in feeds if f.state in ("failing", "gone")],
+        "failing": [f for f in feeds if f.state.trouble],
         "here": request.full_path,
         "more_url": "/?" + urlencode(more) if len(rows) == limit and limit < review.MAX_LIMIT else None,
     })
@@ -445,7 +442,7 @@ async def feeds_view(datasette, request):
     feeds = await _with_store(datasette, review.feed_health)
     status = await _with_store(datasette, review.status)
     quiet_since = (datasette.watcher.clock() - timedelta(days=QUIET_DAYS)).isoformat()
-    quiet = {f.id for f in feeds if f.state == "ok" and (f.last_article or "") < quiet_since}
+    quiet = {f.id for f in feeds if f.state.healthy and (f.last_article or "") < quiet_since}
     return await _page(datasette, request, "feeds.html",
                        {"nav": "feeds", "feeds": feeds, "status": status, "quiet": quiet,
                         "quiet_days": QUIET_DAYS})
