@@ -5,7 +5,7 @@ dotless ``ı`` apart from ``i`` (``kasim`` misses ``Kasım``) and Arabic hamza
 forms, ta marbuta and alef maqsura apart from their plain letters. So the
 watcher keeps a second FTS5 table, ``search_index`` (rowid = article id,
 columns ``title`` and ``text``), holding each article's text *as the matcher
-sees it*: ``normalisation.normalise(...).text``, a string of folded words
+sees it*: ``watcher.text.fold.fold(...)``, a string of folded words
 separated by single spaces. A query is folded the same way and compiled into
 safe FTS5 syntax here; nothing the user types reaches FTS5 unquoted.
 
@@ -19,7 +19,8 @@ The query language: words are ANDed; ``OR`` between alternatives, ``NOT`` (or
 ``-word``) to exclude (``ankara NOT football``, ``ankara -football``),
 ``"a phrase"``, ``prefix*``, brackets.
 A word that folds into several words ("Suriye'ye" -> ``suriye ye``) is
-searched as a phrase. An Arabic word also finds itself with one or two
+searched as a phrase; an article before a word folds away as it does in the
+text (``al Sharaa`` searches for ``sharaa``). An Arabic word also finds itself with one or two
 one-letter prefixes written on (و ف ب ك ل: ``تركيا`` finds ``وتركيا``), as
 the matcher does. Mistakes (an unclosed bracket, ``OR`` with nothing on one
 side, nothing searchable at all) raise :class:`QueryError` with a message.
@@ -35,6 +36,7 @@ from watcher.errors import QueryError
 
 from watcher.text.highlight import Segment, highlight
 from watcher.text.fold import Normalised, normalise
+from watcher.text.fold import fold as fold_text
 
 TABLE = "search_index"
 START, END = "\x01", "\x02"          # markers FTS5 highlight() puts around matched words
@@ -75,7 +77,7 @@ def create(db) -> None:
 
 
 def rebuild(db) -> None:
-    """Fold every stored article again. If ``normalisation`` ever changes how
+    """Fold every stored article again. If ``watcher.text.fold`` ever changes how
     text folds, add a schema migration that calls this: queries are folded
     the new way and would miss text folded the old way."""
     db.execute(f"DELETE FROM {TABLE}")
@@ -91,7 +93,7 @@ def rebuild(db) -> None:
 
 
 def fold(text: str | None) -> str:
-    return normalise(text or "").text
+    return fold_text(text or "")
 
 
 # -- the query ------------------------------------------------------------------
@@ -100,6 +102,7 @@ def fold(text: str | None) -> str:
 class Term:
     words: tuple[str, ...]       # folded words, searched as a phrase
     prefix: bool = False         # the last word is a prefix
+    plain: str | None = None     # the word as typed, when it was one plain word
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,11 @@ def describe(query: Query) -> str:
 def _tokens(text: str) -> list:
     out: list = []
     for m in _LEXER.finditer(text):
+        word = m.group("word")
+        before = out[-1] if out and isinstance(out[-1], Term) and out[-2:-1] != ["NOT"] else None
+        if (before and before.plain and word and word not in _KEYWORDS
+                and fold(f"{before.plain} {word}") == fold(word)):
+            out.pop()                    # "al Sharaa" folds as the matcher folds it: "sharaa"
         if m.group("open"):
             out.append("(")
         elif m.group("close"):
@@ -150,7 +158,8 @@ def _tokens(text: str) -> list:
             prefix = bool(m.group("pstar")) or (m.group("word") or "").endswith("*")
             words = tuple(fold(raw).split())
             if words:
-                out.append(Term(words, prefix))
+                plain = word if word and not prefix and word[0] != "-" else None
+                out.append(Term(words, prefix, plain))
     return out
 
 
