@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from watcher.config import ChannelConfig, Config, ExtractionConfig
 from watcher.daemon.lock import InstanceLock
@@ -53,6 +53,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # -- the database --------------------------------------------------------------------
 
+
 def database_problem(config: Config) -> str | None:
     """Why the configured database cannot be used (its folder is missing or
     read-only, or it is a folder itself), or None. Creates nothing."""
@@ -68,8 +69,10 @@ def database_problem(config: Config) -> str | None:
     if not folder.is_dir():
         return f"the database {path} would be inside {folder}, which is a file, not a folder; {where}"
     if not os.access(folder, os.W_OK | os.X_OK):
-        return (f"cannot write in {folder}, the folder of the database (SQLite keeps its journal "
-                f"beside it); give this user write access to it or {where}")
+        return (
+            f"cannot write in {folder}, the folder of the database (SQLite keeps its journal "
+            f"beside it); give this user write access to it or {where}"
+        )
     return None
 
 
@@ -87,11 +90,13 @@ def open_store(config: Config) -> Store:
         if existed and not _looks_like_sqlite(path):
             raise DatabaseOpenError(
                 f"{path} is not a watcher database (not an SQLite file); fix [watcher] database "
-                f"in {config.path}, or move that file away to start a new log there") from None
+                f"in {config.path}, or move that file away to start a new log there"
+            ) from None
         if not existed:
             raise DatabaseOpenError(
                 f"{exc}; check that this user can create files in {path.parent}, or fix "
-                f"[watcher] database in {config.path}") from None
+                f"[watcher] database in {config.path}"
+            ) from None
         raise DatabaseOpenError(str(exc)) from None
 
 
@@ -105,11 +110,12 @@ def _looks_like_sqlite(path: Path) -> bool:
         with open(path, "rb") as f:
             head = f.read(len(SQLITE_MAGIC))
     except OSError:
-        return True                                # let SQLite's own message speak
+        return True  # let SQLite's own message speak
     return head in (b"", SQLITE_MAGIC)
 
 
 # -- the parts -------------------------------------------------------------------------
+
 
 def matcher(rules: RuleSet) -> Matcher:
     from watcher.match.matcher import Matcher
@@ -131,11 +137,22 @@ def build_parts(config: Config, clock: Clock, rules: RuleSet) -> Parts:
     from watcher.pipeline import Parts
 
     net = config.network
-    client = Client(NetworkPolicy(timeout=net.timeout, user_agent=config.user_agent,
-                                  max_redirects=net.max_redirects,
-                                  allow_private=net.allow_private), clock=clock)
-    return Parts(config=config, client=client, extractor=extractor(config.extraction),
-                 matcher=matcher(rules), clock=clock)
+    client = Client(
+        NetworkPolicy(
+            timeout=net.timeout,
+            user_agent=config.user_agent,
+            max_redirects=net.max_redirects,
+            allow_private=net.allow_private,
+        ),
+        clock=clock,
+    )
+    return Parts(
+        config=config,
+        client=client,
+        extractor=extractor(config.extraction),
+        matcher=matcher(rules),
+        clock=clock,
+    )
 
 
 def notifier(channel: ChannelConfig) -> Notifier:
@@ -144,7 +161,9 @@ def notifier(channel: ChannelConfig) -> Notifier:
     return Notifier(channel)
 
 
-def web_settings(config: Config, *, host: str | None = None, port: int | None = None) -> WebSettings:
+def web_settings(
+    config: Config, *, host: str | None = None, port: int | None = None
+) -> WebSettings:
     """What ``watcher serve`` serves, once it is known that it can: the address
     is allowed and free (WebError), and the database exists at this watcher's
     schema (DatabaseOpenError); the page itself opens it read-only."""
@@ -158,6 +177,7 @@ def web_settings(config: Config, *, host: str | None = None, port: int | None = 
 
 
 # -- a watcher at work -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -177,7 +197,7 @@ class Watcher:
 
         self.config = config
         self.clock = clock
-        problem = database_problem(config)      # before the lock file is made beside it
+        problem = database_problem(config)  # before the lock file is made beside it
         if problem:
             raise DatabaseOpenError(problem)
         self._lock = InstanceLock(config.database).acquire()
@@ -214,8 +234,12 @@ class Watcher:
         """The scheduler that polls and delivers until stopped."""
         from watcher.daemon.scheduler import Daemon
 
-        return Daemon(self.parts, open_store=store_opener(self.config), sender=self.sender,
-                      grace=grace)
+        return Daemon(
+            self.parts,
+            open_store=store_opener(self.config),
+            sender=self.sender,
+            grace=grace,
+        )
 
     def close(self, *, finished: bool = True) -> None:
         """Stop the extraction worker, close the store and release the lock.
@@ -229,7 +253,7 @@ class Watcher:
         if finished:
             self.parts.client.close()
 
-    def __enter__(self) -> Watcher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

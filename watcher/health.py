@@ -33,7 +33,9 @@ NOT_MODIFIED = "not_modified"
 ERROR = "error"
 THROTTLED = "throttled"
 GONE = "gone"
-INTERRUPTED = "interrupted"          # stopped between entries by a shutdown: not the feed's fault
+INTERRUPTED = (
+    "interrupted"  # stopped between entries by a shutdown: not the feed's fault
+)
 
 
 class Status(StrEnum):
@@ -41,12 +43,12 @@ class Status(StrEnum):
     rule in :meth:`FeedState.status` and its colour in the web page's CSS
     (``state-<slug>``); the CLI, the web page and the logs then all show it."""
 
-    NEW = "new"                      # never polled to the end yet
-    OK = "ok"                        # the last poll read the feed
-    NOT_MODIFIED = "not modified"    # the last poll was answered 304: nothing new
-    THROTTLED = "throttled"          # the server asked us to slow down (429/503); waiting
-    FAILING = "failing"              # the last poll(s) failed; backing off
-    GONE = "gone"                    # 410: the publisher removed the feed; no longer polled
+    NEW = "new"  # never polled to the end yet
+    OK = "ok"  # the last poll read the feed
+    NOT_MODIFIED = "not modified"  # the last poll was answered 304: nothing new
+    THROTTLED = "throttled"  # the server asked us to slow down (429/503); waiting
+    FAILING = "failing"  # the last poll(s) failed; backing off
+    GONE = "gone"  # 410: the publisher removed the feed; no longer polled
 
     @property
     def slug(self) -> str:
@@ -72,15 +74,21 @@ class FeedState:
     """The columns of a feed's row that its health is read from."""
 
     last_polled: str | None = None
-    last_status: str | None = None   # the kind of the last outcome that changed the state
+    last_status: str | None = (
+        None  # the kind of the last outcome that changed the state
+    )
     consecutive_errors: int = 0
     gone: bool = False
 
     @classmethod
     def of(cls, row: Mapping) -> FeedState:
         """From a ``feeds`` row (or any mapping with those keys; missing ones: never polled)."""
-        return cls(row.get("last_polled"), row.get("last_status"),
-                   row.get("consecutive_errors") or 0, bool(row.get("gone")))
+        return cls(
+            row.get("last_polled"),
+            row.get("last_status"),
+            row.get("consecutive_errors") or 0,
+            bool(row.get("gone")),
+        )
 
     @property
     def status(self) -> Status:
@@ -99,7 +107,7 @@ class FeedState:
 class Outcome:
     """What one poll of one feed came to."""
 
-    kind: str                        # one of the constants above
+    kind: str  # one of the constants above
     http_status: int | None = None
     error: str | None = None
     etag: str | None = None
@@ -114,21 +122,29 @@ def backoff(interval: float, errors: int) -> float:
     return min(MAX_BACKOFF, max(interval, interval * 2 ** min(errors - 1, 16)))
 
 
-def next_state(feed: Mapping, outcome: Outcome, *, interval: float, now: datetime) -> dict:
+def next_state(
+    feed: Mapping, outcome: Outcome, *, interval: float, now: datetime
+) -> dict:
     """The feed row's columns after ``outcome`` (a dict to update the row with)."""
     stamp = now.isoformat()
-    if outcome.kind == INTERRUPTED:      # the feed stays as it was, due again at once
+    if outcome.kind == INTERRUPTED:  # the feed stays as it was, due again at once
         return {"last_polled": stamp}
-    update = {"last_polled": stamp, "last_status": outcome.kind,
-              "last_http_status": outcome.http_status}
+    update = {
+        "last_polled": stamp,
+        "last_status": outcome.kind,
+        "last_http_status": outcome.http_status,
+    }
     if outcome.kind in (OK, NOT_MODIFIED):
         update.update(consecutive_errors=0, last_error=None, last_success=stamp, gone=0)
         if outcome.kind == OK:
             update.update(etag=outcome.etag, last_modified=outcome.last_modified)
         delay = interval
     elif outcome.kind == GONE:
-        update.update(gone=1, last_error=outcome.error,
-                      consecutive_errors=feed.get("consecutive_errors", 0) + 1)
+        update.update(
+            gone=1,
+            last_error=outcome.error,
+            consecutive_errors=feed.get("consecutive_errors", 0) + 1,
+        )
         return {**update, "next_due": None}
     else:
         errors = feed.get("consecutive_errors", 0) + 1
