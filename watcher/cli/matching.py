@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,6 +22,9 @@ from watcher import app
 from watcher.cli.console import CliContext, fail
 from watcher.match.matcher import Document, Matcher, RuleMatch
 from watcher.parse import markup
+
+if TYPE_CHECKING:
+    from watcher.extract.extractor import Extractor
 
 MAX_LINE_BYTES = 32 * 1024 * 1024      # one JSON line; longer ones get an error line
 MAX_FILE_BYTES = 64 * 1024 * 1024      # one text/HTML file
@@ -215,7 +219,7 @@ class Pages:
     """(title, text) of HTML pages: the project's extractor (one worker for all pages), else the visible text."""
 
     def __init__(self) -> None:
-        self._extractor = None
+        self._extractor: Extractor | None = None
 
     def text(self, data: bytes, name: str) -> tuple[str, str]:
         from watcher.errors import ExtractionError

@@ -419,7 +419,8 @@ def status(ctx: CliContext, as_json: bool) -> None:
              + (f"; unmatched ones pruned after {keep:g} days" if keep else "; nothing is pruned"),
              f"last poll  {polled}"
              + (f" (last `watcher run --once` started {short_time(st.last_run)})" if st.last_run else ""), ""]
-    lines += [f"  {name:<18}{n:>8}" for name, n in st.counts]
+    lines += [f"  {name:<18}{n:>8}" for name, n in st.counts
+              if n or not name.startswith("feeds ")]          # feeds by status: those that have some
     lines += [f"  {'alerts ' + name:<18}{n:>8}" for name, n in st.alerts]
     click.echo("\n".join(lines))
 
