@@ -161,9 +161,7 @@ def notifier(channel: ChannelConfig) -> Notifier:
     return Notifier(channel)
 
 
-def web_settings(
-    config: Config, *, host: str | None = None, port: int | None = None
-) -> WebSettings:
+def web_settings(config: Config, *, host: str | None = None, port: int | None = None) -> WebSettings:
     """What ``watcher serve`` serves, once it is known that it can: the address
     is allowed and free (WebError), and the database exists at this watcher's
     schema (DatabaseOpenError); the page itself opens it read-only."""

@@ -81,9 +81,7 @@ def listing(problems: Sequence[object], what: str) -> str:
     """One problem on one line; several as a list under a heading."""
     if len(problems) == 1:
         return str(problems[0])
-    return f"{len(problems)} problems in {what}:\n" + "\n".join(
-        f"  - {p}" for p in problems
-    )
+    return f"{len(problems)} problems in {what}:\n" + "\n".join(f"  - {p}" for p in problems)
 
 
 # -- user mistakes ---------------------------------------------------------------
@@ -149,9 +147,7 @@ class StoreError(WatcherError):
     """The database cannot be opened, migrated or written; the message says why."""
 
 
-_PASSWORD_IN_URL = re.compile(
-    r"(://[^/@\s:]*:)[^/@\s]*@"
-)  # messages never show a URL's password
+_PASSWORD_IN_URL = re.compile(r"(://[^/@\s:]*:)[^/@\s]*@")  # messages never show a URL's password
 
 
 class FetchError(WatcherError):

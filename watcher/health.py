@@ -33,9 +33,7 @@ NOT_MODIFIED = "not_modified"
 ERROR = "error"
 THROTTLED = "throttled"
 GONE = "gone"
-INTERRUPTED = (
-    "interrupted"  # stopped between entries by a shutdown: not the feed's fault
-)
+INTERRUPTED = "interrupted"  # stopped between entries by a shutdown: not the feed's fault
 
 
 class Status(StrEnum):
@@ -74,9 +72,7 @@ class FeedState:
     """The columns of a feed's row that its health is read from."""
 
     last_polled: str | None = None
-    last_status: str | None = (
-        None  # the kind of the last outcome that changed the state
-    )
+    last_status: str | None = None  # the kind of the last outcome that changed the state
     consecutive_errors: int = 0
     gone: bool = False
 
@@ -122,9 +118,7 @@ def backoff(interval: float, errors: int) -> float:
     return min(MAX_BACKOFF, max(interval, interval * 2 ** min(errors - 1, 16)))
 
 
-def next_state(
-    feed: Mapping, outcome: Outcome, *, interval: float, now: datetime
-) -> dict:
+def next_state(feed: Mapping, outcome: Outcome, *, interval: float, now: datetime) -> dict:
     """The feed row's columns after ``outcome`` (a dict to update the row with)."""
     stamp = now.isoformat()
     if outcome.kind == INTERRUPTED:  # the feed stays as it was, due again at once

@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from watcher import app
+from watcher import app, errors, timestamp
 from watcher import config as config_mod
-from watcher import errors, timestamp
 from watcher.store.database import Store
 
 if TYPE_CHECKING:
@@ -133,7 +132,7 @@ class CliContext:
     from_env: bool = False
 
     @classmethod
-    def create(cls, explicit: str | None, *, environ: Mapping[str, str], cwd: Path) -> "CliContext":
+    def create(cls, explicit: str | None, *, environ: Mapping[str, str], cwd: Path) -> CliContext:
         return cls(config_mod.resolve_path(explicit, environ=environ, cwd=cwd), environ,
                    from_env=not explicit and bool(environ.get(config_mod.CONFIG_ENV)))
 

@@ -160,7 +160,7 @@ def _parse_line(raw: bytes | None):
 
 # --- text and HTML files --------------------------------------------------------
 
-def _match_file(matcher: Matcher, name: str, pages: "Pages") -> bool:
+def _match_file(matcher: Matcher, name: str, pages: Pages) -> bool:
     try:
         with _open(name) as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
@@ -199,7 +199,7 @@ def _not_text(data: bytes) -> str | None:
     return None
 
 
-def _document(name: str, data: bytes, pages: "Pages") -> Document:
+def _document(name: str, data: bytes, pages: Pages) -> Document:
     text = data.decode("utf-8", errors="replace")
     if _is_html(name, text):
         title, text = pages.text(data, name)
@@ -237,7 +237,7 @@ class Pages:
             self._extractor.close()
             self._extractor = None
 
-    def __enter__(self) -> "Pages":
+    def __enter__(self) -> Pages:
         return self
 
     def __exit__(self, *exc) -> None:

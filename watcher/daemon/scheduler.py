@@ -24,10 +24,10 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from watcher.review import retention
-from watcher.sources import schedule as sources
 from watcher.config import Config, FeedConfig
 from watcher.pipeline import Parts, ThreadPipelines
+from watcher.review import retention
+from watcher.sources import schedule as sources
 from watcher.store.database import Store
 
 log = logging.getLogger("watcher.daemon")

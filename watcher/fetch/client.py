@@ -40,8 +40,8 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 import httpcore
 import httpx
 
-from watcher.fetch import address
 from watcher.errors import FetchError, WatcherError
+from watcher.fetch import address
 from watcher.fetch.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, TooLarge
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

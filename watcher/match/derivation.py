@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from watcher.match.matcher import Document, Matcher
-from watcher.text.fold import normalise, normalise_term
-from watcher.match.rules import RulesError, load_rules
 from watcher.errors import DerivationError
+from watcher.match.matcher import Document, Matcher
+from watcher.match.rules import RulesError, load_rules
+from watcher.text.fold import normalise, normalise_term
 
 MAX_ENTITIES = 40
 MAX_BACKGROUND_BYTES = 200 * 1024 * 1024

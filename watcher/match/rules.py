@@ -18,8 +18,8 @@ from typing import Union
 
 from watcher.config import SEVERITIES
 from watcher.errors import RulesError
-from watcher.text.fold import normalise_term
 from watcher.match.patterns import pattern_problem, required_literal
+from watcher.text.fold import normalise_term
 
 KINDS = ("person", "organisation", "place", "agreement", "event", "other")
 FIELDS = ("title", "text")
@@ -76,14 +76,14 @@ class Leaf:
 @dataclass(frozen=True)
 class Group:
     op: str                      # 'all' | 'any' | 'none'
-    children: tuple["Node", ...]
+    children: tuple[Node, ...]
     at_least: int = 1            # for 'any'
     path: str = "condition"
 
 
 @dataclass(frozen=True)
 class Near:
-    children: tuple["Node", ...]
+    children: tuple[Node, ...]
     within: int | None           # words between the first and last hit, None: no limit
     same_sentence: bool
     path: str = "condition"

@@ -49,8 +49,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from array import array
 import unicodedata
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,7 +79,7 @@ _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "adm", "br
                   "cpt", "sgt", "rep", "sen", "st", "vs", "no", "prof", "gov", "jr", "sr",
                   "inc", "corp", "co", "ltd", "rev", "hon", "pres", "cmdr", "cdr", "fig",
                   "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-                  "org", "korg", "tumg", "tugg", "tuga", "alb", "yrb", "bnb", "doc", "av", "dr"}
+                  "org", "korg", "tumg", "tugg", "tuga", "alb", "yrb", "bnb", "doc", "av"}
 
 
 @dataclass(frozen=True)
