@@ -21,6 +21,7 @@ The hierarchy::
     │   ├── FeedbackError
     │   ├── PruneError
     │   ├── DerivationError
+    │   ├── OpmlError
     │   └── WebError
     ├── StoreError
     ├── FetchError
@@ -42,6 +43,7 @@ or option and the fix:
 * ``FeedbackError`` — a verdict that cannot be recorded (no such article);
 * ``PruneError`` — a retention period that is not above zero;
 * ``DerivationError`` — ``watcher rules derive`` has no usable seeds or background;
+* ``OpmlError`` — an OPML subscription list to import has nothing usable in it;
 * ``WebError`` — the review page cannot be served as configured (port, password).
 
 The others happen to a correct setup, while it works:
@@ -55,7 +57,7 @@ The others happen to a correct setup, while it works:
   keeps the feed's summary.
 
 Some modules raise private errors of their own (``fetch.decompression``,
-``fetch.client``, ``parse.xmlguard``); they derive from ``WatcherError`` too
+``fetch.client``, ``parse.xmlguard``, ``parse.htmltree``); they derive from ``WatcherError`` too
 and are turned into one of the public errors before they leave their package.
 
 The classes are defined here; the modules that raise them re-export them
@@ -134,6 +136,10 @@ class PruneError(UserError, ValueError):
 
 class DerivationError(UserError):
     """A draft rule file cannot be derived from these folders."""
+
+
+class OpmlError(UserError):
+    """Nothing usable in an OPML document; the message says why."""
 
 
 class WebError(UserError):
