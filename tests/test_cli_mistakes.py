@@ -288,7 +288,7 @@ def test_a_second_run_says_which_feeds_it_left_alone(world, tmp_path):
     assert "1 feed(s) left alone (backing off after errors" in out.stdout
     feeds = cli(config, "feeds")
     broken = next(line for line in feeds.stdout.splitlines() if line.startswith("Broken Wire"))
-    assert broken.split()[2] == "error" and broken.endswith("HTTP 404")      # no URL repeated
+    assert broken.split()[2] == "failing" and broken.endswith("HTTP 404")      # no URL repeated
 
 
 def test_terminal_escapes_in_stored_text_never_reach_the_terminal(world, tmp_path):

@@ -48,3 +48,31 @@ def test_gone_feed_is_not_scheduled_again():
 def test_not_modified_keeps_validators():
     state, _ = due_after({"consecutive_errors": 2}, health.Outcome(health.NOT_MODIFIED, http_status=304))
     assert "etag" not in state and state["consecutive_errors"] == 0
+
+
+def status_after(*outcomes, row=None):
+    row = dict(row or {"consecutive_errors": 0})
+    for outcome in outcomes:
+        row.update(health.next_state(row, outcome, interval=600, now=NOW))
+    return health.FeedState.of(row).status
+
+
+def test_one_status_word_per_state_of_a_feed():
+    ok, error = health.Outcome(health.OK), health.Outcome(health.ERROR, error="HTTP 500")
+    assert health.FeedState.of({}).status == "new"
+    assert status_after(ok) == "ok"
+    assert status_after(health.Outcome(health.NOT_MODIFIED, http_status=304)) == "not modified"
+    assert status_after(ok, error) == "failing"
+    assert status_after(error, error, ok) == "ok"                       # recovers on its own
+    assert status_after(health.Outcome(health.THROTTLED, http_status=429, retry_after=60)) == "throttled"
+    assert status_after(health.Outcome(health.GONE, http_status=410)) == "gone"
+    interrupted = health.Outcome(health.INTERRUPTED)
+    assert status_after(interrupted) == "new"                           # not the feed's fault
+    assert status_after(ok, interrupted) == "ok"
+
+
+def test_status_words_say_which_feeds_need_a_look():
+    trouble = {s for s in health.Status if s.trouble}
+    assert trouble == {health.Status.FAILING, health.Status.THROTTLED, health.Status.GONE}
+    assert {s for s in health.Status if s.healthy} == {health.Status.OK, health.Status.NOT_MODIFIED}
+    assert health.Status.NOT_MODIFIED.slug == "not-modified"            # a CSS class

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watcher.duration import DurationError, parse_duration
+from watcher.errors import ConfigError
 
 DEFAULT_USER_AGENT = "watcher/0.1 (+https://github.com/watcher/watcher; self-hosted news watcher)"
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -31,16 +32,6 @@ CHANNEL_FORMATS = ("text", "markdown", "html")
 CONFIG_ENV = "WATCHER_CONFIG"
 MIN_EXTRACTION_MB = 192                      # the worker's own imports take ~100 MB
 DEFAULT_CONFIG_NAME = "watcher.toml"
-
-
-class ConfigError(Exception):
-    """The configuration has problems; ``problems`` lists each one."""
-
-    def __init__(self, path: Path | str, problems: list[str]) -> None:
-        self.path = str(path)
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: {len(problems)} problem(s) in the configuration:\n{lines}")
 
 
 @dataclass(frozen=True)

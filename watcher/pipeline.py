@@ -2,8 +2,12 @@
 
 One :class:`Pipeline` polls one feed at a time on its own database connection;
 the shared, thread-safe parts (HTTP client, extractor, matcher) live in
-:class:`Parts`. The daemon and ``watcher run --once`` run several pipelines in
-worker threads.
+:class:`Parts`, which ``watcher/app.py`` builds. The daemon and ``watcher run
+--once`` run several pipelines in worker threads.
+
+A poll that fails on a bug (anything but the fetch and feed errors, which are
+the feed's fault) is still only the feed's recorded error, on one line; its
+traceback goes to the log at ERROR.
 
 Crash safety: everything one entry stores (article, entry, story, matches,
 outbox rows) is written in one transaction, and the feed's ETag/Last-Modified
@@ -15,6 +19,7 @@ the feed and skips what is already stored.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -27,7 +32,7 @@ from watcher.config import Config, FeedConfig
 from watcher.dedup import identity, similarity
 from watcher.dedup.story import Placement, Stories
 from watcher.extract.extractor import ExtractionError, Extractor
-from watcher.fetch.client import Client, FetchError, NetworkPolicy
+from watcher.fetch.client import Client, FetchError
 from watcher.match.matcher import Document, Matcher, RuleMatch
 from watcher.notify import outbox
 from watcher.parse.feed import FeedEntry, FeedError, ParsedFeed, parse_feed
@@ -40,10 +45,12 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json
                "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
+log = logging.getLogger("watcher.pipeline")
+
 
 @dataclass(frozen=True)
 class Parts:
-    """What every pipeline shares: built once at start-up from the config."""
+    """What every pipeline shares: built once at start-up from the config (``watcher.app``)."""
 
     config: Config
     client: Client
@@ -57,6 +64,7 @@ class Parts:
 class PollResult:
     feed: str                    # the feed's url
     outcome: health.Outcome
+    status: health.Status        # the feed's health after this poll
     articles_stored: int = 0
     alerts_queued: int = 0
 
@@ -101,11 +109,12 @@ class Pipeline:
         row = sources.row(self.store, feed.url)
         try:
             outcome, stored, queued = self._poll(feed, row)
-        except Exception as exc:  # a bug must not stop the other feeds; it is recorded
+        except Exception as exc:  # a bug must not stop the other feeds: one line for the
+            log.exception("%s: internal error while polling", feed.url)   # feed, the traceback here
             outcome, stored, queued = health.Outcome(
                 health.ERROR, error=f"internal error: {type(exc).__name__}: {exc}"), 0, 0
-        self._record(row, feed, outcome, started)
-        return PollResult(feed.url, outcome, stored, queued)
+        status = self._record(row, feed, outcome, started)
+        return PollResult(feed.url, outcome, status, stored, queued)
 
     def _poll(self, feed: FeedConfig, row: dict) -> tuple[health.Outcome, int, int]:
         net = self.parts.config.network
@@ -305,15 +314,17 @@ class Pipeline:
 
     # -- bookkeeping ------------------------------------------------------
     def _record(self, row: dict, feed: FeedConfig, outcome: health.Outcome,
-                started: datetime) -> None:
+                started: datetime) -> health.Status:
+        """Save the poll and the feed's new state; the feed's health after it."""
         now = self.parts.clock()
         update = health.next_state(row, outcome, interval=feed.interval, now=now)
         with self.store.atomic():
             feeds.update_state(self.store, row["id"], update)
             feeds.add_poll(self.store, row["id"], started=started.isoformat(),
-                           finished=now.isoformat(), status=outcome.status,
+                           finished=now.isoformat(), status=outcome.kind,
                            http_status=outcome.http_status, entries_new=outcome.entries_new,
                            error=outcome.error)
+        return health.FeedState.of({**row, **update}).status
 
 
 class ThreadPipelines:
@@ -338,8 +349,10 @@ class ThreadPipelines:
                 self._local.pipeline = Pipeline(self.parts, store)
             return self._local.pipeline.poll(feed)
         except Exception as exc:
+            log.exception("%s: could not record the poll", feed.url)
             return PollResult(feed.url, health.Outcome(
-                health.ERROR, error=f"could not record the poll: {type(exc).__name__}: {exc}"))
+                health.ERROR, error=f"could not record the poll: {type(exc).__name__}: {exc}"),
+                health.Status.FAILING)
 
     def close(self) -> None:
         with self._lock:
@@ -366,8 +379,7 @@ def summarize(results: Sequence[PollResult]) -> RunSummary:
         entries_new=sum(r.outcome.entries_new for r in results),
         articles_stored=sum(r.articles_stored for r in results),
         alerts_queued=sum(r.alerts_queued for r in results),
-        errors=sum(r.outcome.status in (health.ERROR, health.GONE, health.THROTTLED)
-                   for r in results),
+        errors=sum(r.status.trouble for r in results),
         results=tuple(results),
     )
 
@@ -387,13 +399,3 @@ def run_once(parts: Parts, store: Store, open_store: Callable[[], Store]) -> Run
                      articles_stored=summary.articles_stored, errors=summary.errors)
     return summary
 
-
-def build_parts(config: Config, clock: Callable[[], datetime], matcher: Matcher) -> Parts:
-    """The shared parts for ``config``; rules are loaded (and checked) by the caller."""
-    net = config.network
-    client = Client(NetworkPolicy(timeout=net.timeout, user_agent=config.user_agent,
-                                  max_redirects=net.max_redirects,
-                                  allow_private=net.allow_private), clock=clock)
-    extractor = Extractor(timeout=config.extraction.timeout,
-                          memory_mb=config.extraction.memory_mb)
-    return Parts(config=config, client=client, extractor=extractor, matcher=matcher, clock=clock)

@@ -116,8 +116,9 @@ def retry(ctx: CliContext, ids: tuple[int, ...], dead: bool, every: bool) -> Non
 @click.pass_obj
 def notify(ctx: CliContext, channel_name: str) -> None:
     """Send a test message to a channel (nothing is written to the outbox)."""
+    from watcher import app
     from watcher.notify.message import channel_test_message
-    from watcher.notify.notifier import Notifier, safe_url
+    from watcher.notify.notifier import safe_url
 
     config = ctx.config()
     _quiet_logs(config)
@@ -125,7 +126,7 @@ def notify(ctx: CliContext, channel_name: str) -> None:
     if channel is None:
         names = ", ".join(c.name for c in config.channels) or "none configured"
         fail(f"no channel named {channel_name!r} in {config.path} (channels: {names})")
-    notifier = Notifier(channel)
+    notifier = app.notifier(channel)
     delivery = notifier.send(channel_test_message(channel.name, channel.format, ctx.clock(), notifier.limits))
     where = f"{channel.name} ({safe_url(channel)})"
     if delivery.ok:

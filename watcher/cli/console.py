@@ -1,6 +1,17 @@
-"""What every CLI command shares: finding and loading the config, opening the
-store, fitting tables to the terminal, and turning user mistakes into a
-one-line message and exit code 2 (never a traceback)."""
+"""What every CLI command shares: finding and loading the config and the
+rules, opening the store, fitting tables to the terminal, and turning errors
+into exit codes — in one place, :meth:`WatcherGroup.main`:
+
+* a :class:`~watcher.errors.UserError` (config, rules, database path, a bad
+  option value) and a command-line mistake: its message on one line, exit 2;
+* any other :class:`~watcher.errors.WatcherError`: its message, exit 1;
+* Ctrl-C: "interrupted", exit 130;
+* anything else is a bug and keeps its traceback (exit 1).
+
+Commands therefore let the library's errors through; they call :func:`fail`
+only for mistakes the library cannot know about (an option's name, a
+command-specific hint).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +22,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from watcher import app, errors, timestamp
 from watcher import config as config_mod
-from watcher import timestamp
-from watcher.store.database import Store, StoreError
+from watcher.store.database import Store
 
-EXIT_USER_ERROR = 2
+if TYPE_CHECKING:
+    from watcher.match.rules import RuleSet
+
+EXIT_FAILURE = 1                # a WatcherError that is not the user's mistake
+EXIT_USER_ERROR = 2             # a mistake in the config, rules or command line
 EXIT_INTERRUPTED = 130          # the shell's convention for Ctrl-C (128 + SIGINT)
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def utc_now() -> datetime:
@@ -28,16 +43,17 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def fail(message: str, code: int = EXIT_USER_ERROR) -> None:
+def fail(message: str, code: int = EXIT_USER_ERROR) -> NoReturn:
     click.echo(f"watcher: {message}", err=True)
     raise SystemExit(code)
 
 
-def problems_message(problems: Sequence[object], what: str) -> str:
-    """One problem on one line; several as a list under a heading."""
-    if len(problems) == 1:
-        return str(problems[0])
-    return f"{len(problems)} problems in {what}:\n" + "\n".join(f"  - {p}" for p in problems)
+def exit_code(error: errors.WatcherError) -> int:
+    """The exit code for an error of the tree: 2 for the user's mistakes, else 1."""
+    return EXIT_USER_ERROR if isinstance(error, errors.UserError) else EXIT_FAILURE
+
+
+problems_message = errors.listing
 
 
 class WatcherGroup(click.Group):
@@ -53,6 +69,8 @@ class WatcherGroup(click.Group):
             _usage_error(exc)
         except click.ClickException as exc:       # e.g. -o FILE that cannot be opened
             fail(_sentence(exc.format_message()), EXIT_USER_ERROR if exc.exit_code in (1, 2) else exc.exit_code)
+        except errors.WatcherError as exc:
+            fail(str(exc), exit_code(exc))
         except (click.Abort, KeyboardInterrupt):
             fail("interrupted", EXIT_INTERRUPTED)
         raise SystemExit(code if isinstance(code, int) else 0)
@@ -114,7 +132,7 @@ class CliContext:
     from_env: bool = False
 
     @classmethod
-    def create(cls, explicit: str | None, *, environ: Mapping[str, str], cwd: Path) -> "CliContext":
+    def create(cls, explicit: str | None, *, environ: Mapping[str, str], cwd: Path) -> CliContext:
         return cls(config_mod.resolve_path(explicit, environ=environ, cwd=cwd), environ,
                    from_env=not explicit and bool(environ.get(config_mod.CONFIG_ENV)))
 
@@ -126,70 +144,32 @@ class CliContext:
                      f"{inside if inside.is_file() else 'PATH/TO/watcher.toml'}")
             try:
                 self._config = config_mod.load(self.config_path, environ=self.environ)
-            except config_mod.ConfigError as exc:
-                fail(f"{exc.path}{self._source()}: " + problems_message(exc.problems, "the configuration"))
+            except errors.ConfigError as exc:
+                if not self.from_env:
+                    raise
+                raise errors.ConfigError(f"{exc.path}{self._source()}", exc.problems) from None
         return self._config
 
     def _source(self) -> str:
         """Where the config path came from, when it was not --config."""
         return f" (from ${config_mod.CONFIG_ENV})" if self.from_env else ""
 
-    def database(self) -> Path:
-        """The configured database path, once it is known to be usable."""
-        cfg = self.config()
-        problem = database_problem(cfg)
-        if problem:
-            fail(problem)
-        return cfg.database
-
     def store(self) -> Store:
-        path = self.database()
-        existed = path.exists()
-        try:
-            return Store.open(path)
-        except StoreError as exc:
-            if existed and not _looks_like_sqlite(path):
-                fail(f"{path} is not a watcher database (not an SQLite file); {_fix_hint(self.config())}")
-            if not existed:
-                fail(f"{exc}; check that this user can create files in {path.parent}, or fix "
-                     f"[watcher] database in {self.config().path}")
-            fail(str(exc))
-            raise  # unreachable
+        """The configured database (DatabaseOpenError when it cannot be used)."""
+        return app.open_store(self.config())
+
+    def rules(self, paths: Sequence[str | Path] = ()) -> RuleSet:
+        """The rules in ``paths`` (no config read), else the configured rules;
+        their warnings are shown here, once, for every command. A RulesError
+        lists what is wrong (exit 2)."""
+        from watcher.match.rules import load_rules
+
+        rule_set = load_rules([Path(p) for p in paths] if paths else list(self.config().rules))
+        for warning in rule_set.warnings:
+            click.echo(f"watcher: warning: {warning}", err=True)
+        return rule_set
 
     clock = staticmethod(utc_now)
-
-
-def database_problem(cfg: config_mod.Config) -> str | None:
-    """Why the configured database cannot be used (its folder is missing or
-    read-only, or it is a folder itself), or None."""
-    path = cfg.database
-    if str(path) == ":memory:":
-        return None
-    where = f"fix [watcher] database in {cfg.path}"
-    folder = path.parent
-    if path.is_dir():
-        return f"the database {path} is a folder; {where} to name a file, e.g. {path / 'watcher.db'}"
-    if not folder.exists():
-        return f"the folder of the database {path} does not exist; create it (mkdir -p {folder}) or {where}"
-    if not folder.is_dir():
-        return f"the database {path} would be inside {folder}, which is a file, not a folder; {where}"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return (f"cannot write in {folder}, the folder of the database (SQLite keeps its journal "
-                f"beside it); give this user write access to it or {where}")
-    return None
-
-
-def _looks_like_sqlite(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-    except OSError:
-        return True                                # let SQLite's own message speak
-    return head in (b"", SQLITE_MAGIC)
-
-
-def _fix_hint(cfg: config_mod.Config) -> str:
-    return f"fix [watcher] database in {cfg.path}, or move that file away to start a new log there"
 
 
 short_time = timestamp.short

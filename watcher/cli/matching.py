@@ -14,30 +14,21 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from watcher.parse import markup
-from watcher.cli.console import CliContext, fail, problems_message
+from watcher import app
+from watcher.cli.console import CliContext, fail
 from watcher.match.matcher import Document, Matcher, RuleMatch
-from watcher.match.rules import RuleSet, RulesError, load_rules
+from watcher.parse import markup
+
+if TYPE_CHECKING:
+    from watcher.extract.extractor import Extractor
 
 MAX_LINE_BYTES = 32 * 1024 * 1024      # one JSON line; longer ones get an error line
 MAX_FILE_BYTES = 64 * 1024 * 1024      # one text/HTML file
 EXIT_BAD_INPUT = 1
-
-
-def load_rule_set(obj: CliContext, rule_paths: tuple[str, ...]) -> RuleSet:
-    """--rules PATH... if given (no config read), else the config's watcher.rules."""
-    paths = [Path(p) for p in rule_paths] if rule_paths else list(obj.config().rules)
-    try:
-        rule_set = load_rules(paths)
-    except RulesError as exc:
-        fail(problems_message(exc.problems, "the rule files"))
-        raise  # unreachable
-    for warning in rule_set.warnings:
-        click.echo(f"watcher: warning: {warning}", err=True)
-    return rule_set
 
 
 @click.command("match", short_help="Run the rules over files and explain every match.")
@@ -56,7 +47,7 @@ def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tupl
     watcher match --jsonl docs.jsonl > verdicts.jsonl
     cat docs.jsonl | watcher match --rules rules/ --jsonl -
     """
-    matcher = Matcher(load_rule_set(obj, rule_paths))
+    matcher = app.matcher(obj.rules(rule_paths))   # --rules PATH... reads no config
     if jsonl:
         try:
             bad = sum(_match_jsonl(matcher, name) for name in files)
@@ -169,7 +160,7 @@ def _parse_line(raw: bytes | None):
 
 # --- text and HTML files --------------------------------------------------------
 
-def _match_file(matcher: Matcher, name: str, pages: "Pages") -> bool:
+def _match_file(matcher: Matcher, name: str, pages: Pages) -> bool:
     try:
         with _open(name) as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
@@ -208,7 +199,7 @@ def _not_text(data: bytes) -> str | None:
     return None
 
 
-def _document(name: str, data: bytes, pages: "Pages") -> Document:
+def _document(name: str, data: bytes, pages: Pages) -> Document:
     text = data.decode("utf-8", errors="replace")
     if _is_html(name, text):
         title, text = pages.text(data, name)
@@ -228,13 +219,13 @@ class Pages:
     """(title, text) of HTML pages: the project's extractor (one worker for all pages), else the visible text."""
 
     def __init__(self) -> None:
-        self._extractor = None
+        self._extractor: Extractor | None = None
 
     def text(self, data: bytes, name: str) -> tuple[str, str]:
-        from watcher.extract.extractor import ExtractionError, Extractor
+        from watcher.errors import ExtractionError
 
         if self._extractor is None:
-            self._extractor = Extractor()
+            self._extractor = app.extractor()
         try:
             extracted = self._extractor.extract(data, url=Path(name).resolve().as_uri())
         except ExtractionError:
@@ -246,7 +237,7 @@ class Pages:
             self._extractor.close()
             self._extractor = None
 
-    def __enter__(self) -> "Pages":
+    def __enter__(self) -> Pages:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -298,12 +289,8 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
     background = background or derivation.default_background()
     if background is None:
         fail("no background corpus found; pass --background DIR (a folder of general news texts)")
-    try:
-        with Pages() as pages:
-            draft = derivation.derive(seed_dir, background, max_terms=max_terms, html_text=pages.text)
-    except derivation.DerivationError as exc:
-        fail(str(exc))
-        raise  # unreachable
+    with Pages() as pages:
+        draft = derivation.derive(seed_dir, background, max_terms=max_terms, html_text=pages.text)
     if output is None:
         click.echo(draft.toml, nl=False)
     else:

@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 import click
 
+from watcher import app
 from watcher.cli.console import (
     EXIT_INTERRUPTED,
     CliContext,
@@ -21,13 +22,13 @@ from watcher.cli.console import (
     cut,
     fail,
     printable,
-    problems_message,
     short_time,
     table,
     terminal_width,
 )
 from watcher.config import SEVERITIES
-from watcher.review import MAX_LIMIT, ReviewError
+from watcher.errors import RulesError
+from watcher.review import MAX_LIMIT
 from watcher.review.article import ArticleView, JoinView, MemberView, group_hits, highlight_field, hit_context
 from watcher.review.article import show as load_article
 from watcher.review.log import Filter, matched_stories, parse_since
@@ -51,12 +52,8 @@ def _emit_json(obj) -> None:
 def _filter(ctx: CliContext, rule, feed, severity, since, limit) -> Filter:
     if rule or feed:
         _known_names(ctx, rule, feed)
-    try:
-        return Filter(rule=rule, feed=feed, severity=severity, limit=limit,
-                      since=parse_since(since, ctx.clock()) if since else None)
-    except ReviewError as exc:
-        fail(str(exc))
-        raise  # unreachable
+    return Filter(rule=rule, feed=feed, severity=severity, limit=limit,
+                  since=parse_since(since, ctx.clock()) if since else None)
 
 
 def _known_names(ctx: CliContext, rule: str | None, feed: str | None) -> None:
@@ -267,10 +264,7 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
 
     Words are ANDed; also: ankara OR şam, suriye NOT istanbul, "joint roadmap",
     savunma*, (ankara OR şam) savunma."""
-    try:
-        hits = search_articles(ctx.store(), " ".join(query), limit=limit, matched_only=matched_only)
-    except ReviewError as exc:
-        fail(str(exc))
+    hits = search_articles(ctx.store(), " ".join(query), limit=limit, matched_only=matched_only)
     if as_json:
         for h in hits:
             _emit_json({"id": h.article_id, "title": h.title, "feed": h.feed, "url": h.url,
@@ -334,23 +328,12 @@ def export(ctx: CliContext, fmt, everything, rule, feed, severity, since, limit,
 def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     """Run the configured or a candidate rule set over stored articles and show
     what would match, against what did. Nothing is sent or written."""
-    from pathlib import Path
-
-    from watcher.match.matcher import Matcher
-    from watcher.match.rules import RulesError, load_rules
     from watcher.review import backtest as bt
 
-    paths = tuple(Path(p) for p in rule_paths) or ctx.config().rules
-    try:
-        rule_set = load_rules(paths)
-    except RulesError as exc:
-        fail(problems_message(exc.problems, "the rule files"))
-    matcher = Matcher(rule_set)
+    rule_set = ctx.rules(rule_paths)
+    matcher = app.matcher(rule_set)
     store = ctx.store()
-    try:
-        since_iso = parse_since(since, ctx.clock()) if since else None
-    except ReviewError as exc:
-        fail(str(exc))
+    since_iso = parse_since(since, ctx.clock()) if since else None
     total = bt.count(store, since=since_iso)
     try:
         with click.progressbar(length=total, label="matching stored articles", file=sys.stderr,
@@ -389,10 +372,7 @@ def feedback(ctx: CliContext, article_id: int, verdict: str, note: str | None) -
     """Mark an article relevant or irrelevant (counts in `watcher rules stats`)."""
     from watcher.review import feedback as feedback_mod
 
-    try:
-        fb = feedback_mod.record(ctx.store(), article_id, verdict, note=note, now=ctx.clock())
-    except feedback_mod.FeedbackError as exc:
-        fail(str(exc))
+    fb = feedback_mod.record(ctx.store(), article_id, verdict, note=note, now=ctx.clock())
     click.echo(f"article #{fb.article_id} marked {fb.verdict}")
 
 
@@ -404,10 +384,7 @@ def feedback(ctx: CliContext, article_id: int, verdict: str, note: str | None) -
 @click.pass_obj
 def stats(ctx: CliContext, since, as_json) -> None:
     """Per rule: matches, stories, and relevant/irrelevant feedback; noisy rules flagged."""
-    try:
-        since_iso = parse_since(since, ctx.clock()) if since else None
-    except ReviewError as exc:
-        fail(str(exc))
+    since_iso = parse_since(since, ctx.clock()) if since else None
     rows = rule_stats(ctx.store(), since=since_iso, known=_known_rules(ctx))
     if as_json:
         for r in rows:
@@ -424,14 +401,14 @@ def stats(ctx: CliContext, since, as_json) -> None:
 
 
 def _known_rules(ctx: CliContext) -> list[tuple[str, str, str]]:
-    """Configured rules, so that rules that never matched show up with zeros."""
+    """Configured rules, so that rules that never matched show up with zeros.
+    Reviewing the log does not need usable rules: when they have problems,
+    a warning says so and the log's own rule ids are used."""
     try:
-        from watcher.match.rules import RulesError, load_rules
-    except ImportError:         # pragma: no cover - the rules part is not built yet
-        return []
-    try:
-        return [(r.id, r.title, r.severity) for r in load_rules(ctx.config().rules).rules]
-    except (RulesError, OSError):
+        return [(r.id, r.title, r.severity) for r in ctx.rules().rules]
+    except RulesError:
+        click.echo("watcher: warning: the rule files have problems (`watcher check` lists them); "
+                   "only rules found in the log are known", err=True)
         return []
 
 
@@ -462,7 +439,8 @@ def status(ctx: CliContext, as_json: bool) -> None:
              + (f"; unmatched ones pruned after {keep:g} days" if keep else "; nothing is pruned"),
              f"last poll  {polled}"
              + (f" (last `watcher run --once` started {short_time(st.last_run)})" if st.last_run else ""), ""]
-    lines += [f"  {name:<18}{n:>8}" for name, n in st.counts]
+    lines += [f"  {name:<18}{n:>8}" for name, n in st.counts
+              if n or not name.startswith("feeds ")]          # feeds by status: those that have some
     lines += [f"  {'alerts ' + name:<18}{n:>8}" for name, n in st.alerts]
     click.echo("\n".join(lines))
 
@@ -486,14 +464,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     """The review web page (and Datasette over the database)."""
     from watcher.web import server as web
 
-    config = ctx.config()
-    settings = web.WebSettings.from_config(config, host=host, port=port)
-    try:
-        web.check_binding(settings)
-        web.check_port(settings)
-    except web.WebError as exc:
-        fail(str(exc))
-    ctx.store().close()          # creates/migrates the database before serving it
+    settings = app.web_settings(ctx.config(), host=host, port=port)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(f"watcher: review page on http://{host}:{settings.port}/ (Ctrl-C stops it)", err=True)
     web.serve(settings, clock=ctx.clock)

@@ -7,36 +7,12 @@ import os
 
 import click
 
-from watcher import health
-from watcher.cli.console import (
-    EXIT_INTERRUPTED,
-    CliContext,
-    database_problem,
-    fail,
-    problems_message,
-    setup_logging,
-    table,
-)
-from watcher.daemon.lock import InstanceLock, LockError
+from watcher import app, health
+from watcher.cli.console import EXIT_INTERRUPTED, CliContext, fail, problems_message, setup_logging, table
 from watcher.duration import DurationError, parse_duration
-from watcher.store import alerts as alert_rows
-from watcher.store import articles as article_rows
-from watcher.store import feeds as feed_rows
-from watcher.store.database import Store
 
-# The pipeline's parts are imported when a command runs, so that `watcher
-# --help` and the light commands start fast.
-
-
-def _matcher(ctx: CliContext):
-    from watcher.match.matcher import Matcher
-    from watcher.match.rules import RulesError, load_rules
-
-    try:
-        return Matcher(load_rules(ctx.config().rules))
-    except RulesError as exc:
-        fail(problems_message(exc.problems, "the rule files"))
-        raise  # unreachable
+# The pipeline's parts are imported when a command runs (watcher/app.py builds
+# them), so that `watcher --help` and the light commands start fast.
 
 
 @click.command()
@@ -50,57 +26,41 @@ def _matcher(ctx: CliContext):
 @click.pass_obj
 def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
     """Poll the configured feeds (forever, or --once)."""
-    from watcher import pipeline
-    from watcher.daemon.scheduler import Daemon
-    from watcher.notify.sender import Sender
-
     config = ctx.config()
     try:
         grace_seconds = parse_duration(grace)
     except DurationError as exc:
         fail(f"--grace: {exc}")
     setup_logging(log_level or ("WARNING" if once else "INFO"), config)
-    matcher = _matcher(ctx)
-    try:
-        lock = InstanceLock(ctx.database()).acquire()
-    except LockError as exc:
-        fail(str(exc))
-    store = ctx.store()
-    parts = pipeline.build_parts(config, ctx.clock, matcher)
-    sender = Sender(store, config, ctx.clock)
+    watcher = app.Watcher(config, ctx.rules(), ctx.clock)
     finished = True
     try:
         if once:
-            _run_once(parts, store, sender, config, ctx)
+            _run_once(watcher)
         else:
-            finished = Daemon(parts, sender=sender, grace=grace_seconds).run()
+            finished = watcher.daemon(grace=grace_seconds).run()
     finally:
-        parts.extractor.close()
-        store.close()
-        lock.release()
+        watcher.close(finished=finished)
     if not finished:      # a poll outlived the grace time: do not wait for its deadline
         logging.shutdown()
         os._exit(0)
-    parts.client.close()
 
 
-def _run_once(parts, store: Store, sender, config, ctx: CliContext) -> None:
+def _run_once(watcher: app.Watcher) -> None:
     """One pass; Ctrl-C (or SIGTERM) stops the polls between entries, so what
     was stored stays whole, and says so."""
     import signal
 
-    from watcher import pipeline
-
     def interrupt(signum, frame):
-        parts.stop.set()          # polls under way stop before their next entry
+        watcher.parts.stop.set()          # polls under way stop before their next entry
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    config = watcher.config
     try:
-        summary = pipeline.run_once(parts, store, lambda: Store.open(config.database))
+        summary = watcher.run_once()
         _print_summary(summary, {f.url: f.name for f in config.feeds}, len(config.feeds))
-        if config.channels:
-            _print_delivery(sender.drain(ctx.clock()), store)
+        _print_delivery(watcher.deliver())
     except KeyboardInterrupt:
         for sig, handler in previous.items():   # a second Ctrl-C now must not raise in here
             signal.signal(sig, handler)
@@ -116,8 +76,8 @@ def _print_summary(summary, names: dict[str, str], configured: int) -> None:
     for result in summary.results:
         outcome = result.outcome
         name = names.get(result.feed, result.feed)
-        if outcome.status in (health.ERROR, health.GONE, health.THROTTLED):
-            click.echo(f"  ! {name}: {_without_url(outcome.error, result.feed)}", err=True)
+        if result.status.trouble:
+            click.echo(f"  ! {name}: {result.status}: {_without_url(outcome.error, result.feed)}", err=True)
         elif outcome.error:
             click.echo(f"  ~ {name}: stored what it could ({_without_url(outcome.error, result.feed)})",
                        err=True)
@@ -141,38 +101,34 @@ def _without_url(error: str | None, url: str) -> str | None:
     return error.replace(f" from {url}", "") if error else error
 
 
-def _print_delivery(result, store: Store) -> None:
-    if result is None:
+def _print_delivery(delivery: app.Delivery | None) -> None:
+    if delivery is None:
         return
-    waiting = alert_rows.count_pending(store)
-    click.echo(str(result) + (f"; {waiting} wait for a later attempt (`watcher alerts`)" if waiting else ""))
+    click.echo(str(delivery.summary) + (f"; {delivery.waiting} wait for a later attempt (`watcher alerts`)"
+                                        if delivery.waiting else ""))
 
 
 @click.command(short_help="Validate the config, rules, channels and database.")
 @click.pass_obj
 def check(ctx: CliContext) -> None:
     """Validate the config, the rules and every channel URL; exit 2 on problems."""
-    from watcher.match.rules import RulesError, load_rules
+    from watcher.errors import RulesError
+    from watcher.notify.notifier import check_channels
 
     config = ctx.config()
     problems: list[str] = []
     rules = None
     try:
-        ruleset = load_rules(config.rules)
+        rules = ctx.rules().rules
     except RulesError as exc:
         problems += [str(p) for p in exc.problems]
-    else:
-        rules = ruleset.rules
-        for warning in ruleset.warnings:
-            click.echo(f"warning: {warning}", err=True)
-    from watcher.notify.notifier import check_channels
-
     problems += check_channels(config.channels, rules)
-    if database_problem(config):
-        problems.append(database_problem(config))
+    database = app.database_problem(config)
+    if database:
+        problems.append(database)
     if problems:
         fail(problems_message(problems, str(config.path)))
-    click.echo(f"{config.path}: OK — {len(config.feeds)} feed(s), {len(rules)} rule(s), "
+    click.echo(f"{config.path}: OK — {len(config.feeds)} feed(s), {len(rules or ())} rule(s), "
                f"{len(config.channels)} channel(s), database {config.database}")
 
 
@@ -180,22 +136,27 @@ def check(ctx: CliContext) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
 @click.pass_obj
 def feeds(ctx: CliContext, as_json: bool) -> None:
-    """Each feed's health: last poll, status, errors, next due."""
+    """Each feed's health: status, last poll, errors, next due."""
+    from watcher.review import status as review
+
     config = ctx.config()
     store = ctx.store()
-    rows = {r["url"]: r for r in feed_rows.listing(store)}
-    counts = article_rows.count_by_feed(store)
+    try:
+        known = {f.url: f for f in review.feed_health(store)}
+    finally:
+        store.close()
     records = []
     for feed in config.feeds:
-        row = rows.get(feed.url, {})
+        row = known.get(feed.url)
         records.append({
             "name": feed.name, "url": feed.url,
-            "status": _status(row), "last_poll": row.get("last_polled"),
-            "last_success": row.get("last_success"),
-            "errors": row.get("consecutive_errors", 0),
-            "next_due": row.get("next_due") if not row.get("gone") else None,
-            "articles": counts.get(row.get("id"), 0),
-            "last_error": _without_url(row.get("last_error"), feed.url),
+            "status": str(row.state if row else health.Status.NEW),
+            "last_poll": row.last_polled if row else None,
+            "last_success": row.last_success if row else None,
+            "errors": row.consecutive_errors if row else 0,
+            "next_due": row.next_due if row and not row.gone else None,
+            "articles": row.articles if row else 0,
+            "last_error": _without_url(row.last_error, feed.url) if row else None,
         })
     if as_json:
         import json
@@ -204,14 +165,6 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
         return
     click.echo(table(records, ["name", "status", "last_poll", "errors", "next_due",
                                "articles", "last_error"], width=200, flex=("last_error", "name")))
-
-
-def _status(row: dict) -> str:
-    if not row:
-        return "never polled"
-    if row.get("gone"):
-        return "gone"
-    return row.get("last_status") or ("interrupted" if row.get("last_polled") else "never polled")
 
 
 COMMANDS = [run, check, feeds]

@@ -6,9 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-
-class LockError(Exception):
-    pass
+from watcher.errors import LockError
 
 
 class InstanceLock:
@@ -18,7 +16,7 @@ class InstanceLock:
         self.path = Path(f"{database}.lock")
         self._fd: int | None = None
 
-    def acquire(self) -> "InstanceLock":
+    def acquire(self) -> InstanceLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -40,7 +38,7 @@ class InstanceLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "InstanceLock":
+    def __enter__(self) -> InstanceLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

@@ -18,15 +18,16 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from watcher.review import retention
-from watcher.sources import schedule as sources
 from watcher.config import Config, FeedConfig
 from watcher.pipeline import Parts, ThreadPipelines
+from watcher.review import retention
+from watcher.sources import schedule as sources
 from watcher.store.database import Store
 
 log = logging.getLogger("watcher.daemon")
@@ -43,16 +44,19 @@ def tick_for(config: Config) -> float:
 
 
 class Daemon:
-    def __init__(self, parts: Parts, *, sender=None,
+    def __init__(self, parts: Parts, *, open_store: Callable[[], Store], sender=None,
                  tick: float | None = None, grace: float = GRACE_SECONDS) -> None:
+        """``open_store`` opens another connection to the database (each poll
+        thread and the maintenance job get their own)."""
         self.parts = parts
         self.config: Config = parts.config
+        self.open_store = open_store
         self.sender = sender
         self.tick = tick or tick_for(parts.config)
         self.grace = grace
         self._in_flight: dict[str, Future] = {}
         self._guard = threading.Lock()
-        self._pipelines = ThreadPipelines(parts, lambda: Store.open(self.config.database))
+        self._pipelines = ThreadPipelines(parts, open_store)
         self._pool = ThreadPoolExecutor(max_workers=self.config.network.max_connections,
                                         thread_name_prefix="poll")
 
@@ -66,7 +70,7 @@ class Daemon:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.parts.stop.set())
-        store = Store.open(self.config.database)
+        store = self.open_store()
         sources.sync(store, self.config.feeds, self.parts.clock())
         scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
@@ -94,7 +98,7 @@ class Daemon:
 
     def _maintain(self) -> None:
         """Prune unmatched articles past ``[watcher] keep_days``, on a connection of its own."""
-        store = Store.open(self.config.database)
+        store = self.open_store()
         try:
             pruned = retention.prune(store, self.config.keep_days, self.parts.clock())
             if pruned.articles:
@@ -151,8 +155,8 @@ class Daemon:
         result = self._pipelines.poll(feed)
         outcome = result.outcome
         if outcome.error:
-            log.warning("%s: %s: %s", feed.name, outcome.status, outcome.error)
+            log.warning("%s: %s: %s", feed.name, result.status, outcome.error)
         else:
-            log.info("%s: %s, %d new, %d stored, %d alerts queued", feed.name, outcome.status,
+            log.info("%s: %s, %d new, %d stored, %d alerts queued", feed.name, result.status,
                      outcome.entries_new, result.articles_stored, result.alerts_queued)
 

@@ -14,14 +14,13 @@ parameters without a value, which would merge different articles into one.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
-import sys
-import unicodedata
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from courlan import normalize_url
+
+from watcher.text.fold import fold_words
 
 # Only this much of a text is read for identity (a 5 MB extraction costs no
 # more than a long article; copies that agree this far are the same text).
@@ -142,7 +141,7 @@ def _clean_query(query: str) -> str:
 
 
 def content_hash(text: str) -> str | None:
-    """sha256 (hex) of the normalised words of ``text``; None when the text has
+    """sha256 (hex) of the folded words of ``text``; None when the text has
     fewer than MIN_WORDS words (too short to say two articles are one)."""
     words = normal_words(text)
     if len(words) < MIN_WORDS:
@@ -150,31 +149,11 @@ def content_hash(text: str) -> str | None:
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
-# Scripts written without spaces between words: each character is a token.
-_UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
-             "\u4e00-\u9fff\uf900-\ufaff")
-_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
-
-
 def normal_words(text: str) -> list[str]:
-    """The words of ``text`` as identity sees them: NFKC, case-folded,
-    diacritics and punctuation removed (so curly and straight quotes, soft
-    hyphens, ``İ``/``i``, Arabic vowel marks do not make two copies differ).
-    Characters of unspaced scripts (Chinese, Japanese, Thai...) are words.
-    Only the first MAX_CHARS characters are read."""
-    folded = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
-    if not folded.isascii():
-        folded = unicodedata.normalize(
-            "NFC", unicodedata.normalize("NFKD", folded).translate(_mark_table()))
-    return _TOKEN.findall(folded)
-
-
-@functools.cache
-def _mark_table() -> dict[int, str | None]:
-    """Combining marks and invisible format characters (Mn, Me, Cf) -> deleted;
-    Turkish dotless ı -> i (``ALTINDAĞ`` folds to ``altindag`` as ``Altındağ``
-    does). Built once, on first use (a scan of Unicode, ~0.2 s)."""
-    table: dict[int, str | None] = {cp: None for cp in range(sys.maxunicode + 1)
-                                    if unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf")}
-    table[ord("ı")] = "i"
-    return table
+    """The words of ``text`` as identity sees them: folded exactly as the
+    matcher and search fold (:func:`watcher.text.fold.fold_words`), so case,
+    diacritics, punctuation, soft hyphens, ``İ``/``i``, Arabic vowel marks and
+    articles do not make two copies differ. Characters of unspaced scripts
+    (Chinese, Japanese, Thai...) are words. Only the first MAX_CHARS
+    characters are read."""
+    return fold_words(text[:MAX_CHARS])

@@ -31,9 +31,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from watcher.errors import EXTRACTION_KINDS as _KINDS
+from watcher.errors import ExtractionError
+
 STARTUP_TIMEOUT = 60.0     # seconds for a fresh worker to import its libraries
 _STOP_GRACE = 2.0          # seconds a worker gets to exit when asked to
-_KINDS = ("timeout", "memory", "empty", "failed")
 
 
 @dataclass(frozen=True)
@@ -43,16 +45,6 @@ class Extracted:
     author: str | None
     published: str | None     # ISO date as trafilatura gives it
     language: str | None
-
-
-class ExtractionError(Exception):
-    """A page could not be extracted; ``kind`` is one of timeout/memory/empty/failed."""
-
-    def __init__(self, kind: str, message: str | None = None) -> None:
-        if kind not in _KINDS:
-            raise ValueError(f"unknown extraction error kind {kind!r}")
-        self.kind = kind
-        super().__init__(message or kind)
 
 
 class Extractor:

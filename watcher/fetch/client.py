@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import email.utils
 import math
-import re
 import socket
 import ssl
 import threading
@@ -41,6 +40,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 import httpcore
 import httpx
 
+from watcher.errors import FetchError, WatcherError
 from watcher.fetch import address
 from watcher.fetch.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, TooLarge
 
@@ -49,7 +49,6 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 DEFAULT_ACCEPT = "*/*"
 _DNS_SLOTS = 16                   # look-ups at once; a hung one costs a slot, not the deadline
 
-_PASSWORD_IN_URL = re.compile(r"(://[^/@\s:]*:)[^/@\s]*@")   # messages never show a URL's password
 Resolver = Callable[[str, int], Sequence[str]]
 
 
@@ -85,17 +84,6 @@ class Response:
         """The header's value (several values joined by ", "), or None."""
         values = [v for k, v in self.headers if k == name.lower()]
         return ", ".join(values) if values else None
-
-
-class FetchError(Exception):
-    """A fetch failed below HTTP. ``kind`` is one of 'timeout', 'too_large',
-    'private_address', 'redirects', 'scheme', 'connection', 'tls', 'protocol'."""
-
-    def __init__(self, kind: str, url: str, detail: str) -> None:
-        super().__init__(_PASSWORD_IN_URL.sub(r"\1***@", f"{url}: {detail}"))
-        self.kind = kind
-        self.url = url
-        self.detail = detail
 
 
 class Client:
@@ -268,7 +256,7 @@ def _drain_small(response: httpx.Response, limit: int = 64 * 1024) -> None:
             pass
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLarge(WatcherError):
     pass
 
 
@@ -338,11 +326,11 @@ def _first_message(chain: list[BaseException]) -> str:
 
 # --- transport: resolve, check, connect, keep to the deadline -----------------
 
-class _Refused(Exception):
+class _Refused(WatcherError):
     pass
 
 
-class _Unresolvable(Exception):
+class _Unresolvable(WatcherError):
     pass
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import zlib
 
+from watcher.errors import WatcherError
+
 try:
     import brotli
 except ImportError:  # pragma: no cover - brotli is a dependency
@@ -31,11 +33,11 @@ ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI else "gzip, deflate"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class TooLarge(Exception):
+class TooLarge(WatcherError):
     """The decoded body would be larger than the cap."""
 
 
-class CorruptBody(Exception):
+class CorruptBody(WatcherError):
     """The body is not valid data for its Content-Encoding; the message says which."""
 
 

@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from watcher.errors import DerivationError
 from watcher.match.matcher import Document, Matcher
-from watcher.text.fold import normalise, normalise_term
 from watcher.match.rules import RulesError, load_rules
+from watcher.text.fold import normalise, normalise_term
 
 MAX_ENTITIES = 40
 MAX_BACKGROUND_BYTES = 200 * 1024 * 1024
@@ -56,10 +57,6 @@ below again against between through up down out off once further said says accor
 first last next per via mr mrs ms dr
 january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow""".split())
-
-
-class DerivationError(Exception):
-    """The seed or background corpus cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Union
 
 from watcher.config import SEVERITIES
-from watcher.text.fold import normalise_term
+from watcher.errors import RulesError
 from watcher.match.patterns import pattern_problem, required_literal
+from watcher.text.fold import normalise_term
 
 KINDS = ("person", "organisation", "place", "agreement", "event", "other")
 FIELDS = ("title", "text")
@@ -59,15 +60,6 @@ class RuleProblem:
         return ": ".join(where + [self.message])
 
 
-class RulesError(Exception):
-    """The rule files have problems; ``problems`` lists each one."""
-
-    def __init__(self, problems: list[RuleProblem]) -> None:
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in the rule files:\n{lines}")
-
-
 @dataclass(frozen=True)
 class Leaf:
     """Matches entity aliases, terms (a trailing * matches a word prefix) or regexes."""
@@ -84,14 +76,14 @@ class Leaf:
 @dataclass(frozen=True)
 class Group:
     op: str                      # 'all' | 'any' | 'none'
-    children: tuple["Node", ...]
+    children: tuple[Node, ...]
     at_least: int = 1            # for 'any'
     path: str = "condition"
 
 
 @dataclass(frozen=True)
 class Near:
-    children: tuple["Node", ...]
+    children: tuple[Node, ...]
     within: int | None           # words between the first and last hit, None: no limit
     same_sentence: bool
     path: str = "condition"

@@ -28,8 +28,8 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
-from watcher.parse import markup
-from watcher.parse import xmlguard
+from watcher.errors import FeedError
+from watcher.parse import markup, xmlguard
 
 MAX_ENTRIES = 500            # entries kept per document, first ones first
 _MAX_TEXT = 500_000          # characters of one title/summary looked at
@@ -55,10 +55,6 @@ class ParsedFeed:
     language: str | None
     entries: tuple[FeedEntry, ...]
     warning: str | None          # what was wrong but recovered from
-
-
-class FeedError(Exception):
-    """Nothing usable in the document; the message says why."""
 
 
 def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -88,7 +84,7 @@ def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFe
             response_headers={"content-type": "application/xml; charset=utf-8"},
             sanitize_html=False, resolve_relative_uris=False,
         )
-    except Exception as exc:  # noqa: BLE001 - a parser bug on odd input is this feed's error
+    except Exception as exc:
         raise FeedError(f"not a feed: the feed parser failed ({type(exc).__name__}: {exc})") from None
     if not parsed.entries and not parsed.version:
         raise FeedError(_not_a_feed(defused, content_type, parsed))

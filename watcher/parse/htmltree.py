@@ -23,6 +23,8 @@ import lxml.html
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 
+from watcher.errors import WatcherError
+
 MAX_BYTES = 16 * 1024 * 1024  # a page is cut here before parsing
 _SNIFF = 4096
 _BREAKS = {"br"}
@@ -42,7 +44,7 @@ _BLOCKS = {
 }
 
 
-class MarkupError(Exception):
+class MarkupError(WatcherError):
     """The bytes could not be read as an HTML page; the message says why."""
 
 

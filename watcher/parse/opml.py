@@ -32,16 +32,13 @@ from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 from xml.sax.saxutils import escape, quoteattr
 
+from watcher.errors import OpmlError
 from watcher.parse import xmlfix, xmlguard
 
 MAX_FEEDS = 5_000
 MAX_DEPTH = 16  # folder names kept per feed
 MAX_TAG = 100  # characters of one tag
 _CHUNK = 64 * 1024
-
-
-class OpmlError(Exception):
-    """Nothing usable in the document; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ from __future__ import annotations
 import re
 from html.entities import name2codepoint
 
+from watcher.errors import WatcherError
+
 MAX_ENTITIES = 64            # simple entity declarations honoured per document
 MAX_ENTITY_VALUE = 100       # characters of replacement text per entity
 MAX_MARKUP = 200_000         # '<', '&' and '=' characters kept, at most
@@ -44,7 +46,7 @@ _MAX_UNSAFE_NAMES = 1000     # other declared names whose references are deleted
 _MAX_TAIL = 65_536           # bytes of document tail kept after the last entry kept
 
 
-class MarkupError(Exception):
+class MarkupError(WatcherError):
     """The document cannot be made safe to parse; the message says why."""
 
 

@@ -10,6 +10,6 @@ a browser, and nothing here writes SQL (``watcher.store`` does).
 
 MAX_LIMIT = 10_000  # rows one listing may ask for
 
+from watcher.errors import ReviewError
 
-class ReviewError(ValueError):
-    """A filter or query the user typed cannot be used; the message says why."""
+__all__ = ["MAX_LIMIT", "ReviewError"]

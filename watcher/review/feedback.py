@@ -12,13 +12,10 @@ from datetime import datetime
 from watcher.store import articles
 from watcher.store import feedback as verdicts
 from watcher.store.database import Store
+from watcher.errors import FeedbackError
 
 VERDICTS = ("relevant", "irrelevant")
 MAX_NOTE = 2000
-
-
-class FeedbackError(ValueError):
-    """The feedback cannot be recorded; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from watcher.store import articles as article_rows
 from watcher.store.database import Store
-
-
-class PruneError(ValueError):
-    """keep_days is not a number of days above zero."""
+from watcher.errors import PruneError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ The query language: words are ANDed; ``OR`` between alternatives, ``NOT`` (or
 ``-word``) to exclude (``ankara NOT football``, ``ankara -football``),
 ``"a phrase"``, ``prefix*``, brackets.
 A word that folds into several words ("Suriye'ye" -> ``suriye ye``) is
-searched as a phrase. An Arabic word also finds itself with one or two
+searched as a phrase; an article before a word folds away as it does in the
+text (``al Sharaa`` searches for ``sharaa``). An Arabic word also finds itself with one or two
 one-letter prefixes written on (و ف ب ك ل: ``تركيا`` finds ``وتركيا``), as
 the matcher does. Mistakes (an unclosed bracket, ``OR`` with nothing on one
 side, nothing searchable at all) raise :class:`QueryError` with a message.
@@ -27,6 +28,7 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass
 
+from watcher.errors import QueryError
 from watcher.review import MAX_LIMIT, ReviewError
 from watcher.store import searchindex
 from watcher.store.database import Store
@@ -40,10 +42,6 @@ _PROCLITICS = tuple("وفبكل") + ("وب", "ول", "وك", "فب", "فل", "ف
 _KEYWORDS = {"OR", "AND", "NOT"}
 _JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad"}    # inside a word: tatweel, ZWNJ, ZWJ, soft hyphen
 _LEXER = re.compile(r'"(?P<phrase>[^"]*)"?(?P<pstar>\*?)|(?P<open>\()|(?P<close>\))|(?P<word>[^\s"()]+)')
-
-class QueryError(ValueError):
-    """The search query cannot be used; the message says why and what works."""
-
 
 # -- searching ------------------------------------------------------------------
 
@@ -101,6 +99,7 @@ def _hit(article_id, title, text, url, fetched_at, matched, feed, title_hl, text
 class Term:
     words: tuple[str, ...]       # folded words, searched as a phrase
     prefix: bool = False         # the last word is a prefix
+    plain: str | None = None     # the word as typed, when it was one plain word
 
 
 @dataclass(frozen=True)
@@ -137,6 +136,11 @@ def describe(query: Query) -> str:
 def _tokens(text: str) -> list:
     out: list = []
     for m in _LEXER.finditer(text):
+        word = m.group("word")
+        before = out[-1] if out and isinstance(out[-1], Term) and out[-2:-1] != ["NOT"] else None
+        if (before and before.plain and word and word not in _KEYWORDS
+                and fold(f"{before.plain} {word}") == fold(word)):
+            out.pop()                    # "al Sharaa" folds as the matcher folds it: "sharaa"
         if m.group("open"):
             out.append("(")
         elif m.group("close"):
@@ -151,7 +155,8 @@ def _tokens(text: str) -> list:
             prefix = bool(m.group("pstar")) or (m.group("word") or "").endswith("*")
             words = tuple(fold(raw).split())
             if words:
-                out.append(Term(words, prefix))
+                plain = word if word and not prefix and word[0] != "-" else None
+                out.append(Term(words, prefix, plain))
     return out
 
 

@@ -3,7 +3,10 @@ database's size, counts and age (``watcher status``)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+
+from watcher import health
 
 from watcher.store import alerts, articles, feeds, overview
 from watcher.store.database import Store
@@ -27,13 +30,10 @@ class FeedHealth:
     last_article: str | None = None  # when the newest article from this feed was fetched
 
     @property
-    def state(self) -> str:
-        """'ok', 'failing', 'gone' or 'new' (never polled)."""
-        if self.gone:
-            return "gone"
-        if self.consecutive_errors:
-            return "failing"
-        return "ok" if self.last_polled else "new"
+    def state(self) -> health.Status:
+        """The feed's health, in the words the CLI, the web page and the logs use."""
+        return health.FeedState(self.last_polled, self.last_status, self.consecutive_errors,
+                                self.gone).status
 
 
 def feed_health(store: Store) -> tuple[FeedHealth, ...]:
@@ -77,12 +77,20 @@ def status(store: Store) -> Status:
         path=store.path,
         size_bytes=overview.size_bytes(store),
         schema_version=store.version,
-        counts=overview.counts(store),
+        counts=_with_feed_statuses(overview.counts(store), feed_health(store)),
         alerts=tuple(alerts.by_status(store)),
         oldest_article=oldest,
         newest_article=newest,
         last_run=feeds.last_run(store),
     )
+
+
+def _with_feed_statuses(counts: tuple[tuple[str, int], ...],
+                        feeds: tuple[FeedHealth, ...]) -> tuple[tuple[str, int], ...]:
+    """The counts with, after "feeds", how many feeds are in each status ("feeds failing")."""
+    by_status = Counter(f.state for f in feeds)
+    per_status = tuple((f"feeds {s}", by_status[s]) for s in health.Status)
+    return counts[:1] + per_status + counts[1:]
 
 
 def last_poll(store: Store) -> str | None:

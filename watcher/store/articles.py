@@ -331,3 +331,14 @@ def delete(store: Store, ids: Sequence[int]) -> tuple[int, int]:
                     {"s": story_id},
                 )
     return deleted, gone
+
+
+def texts_after(store: Store, article_id: int, size: int) -> list[tuple[int, str | None]]:
+    """(id, text) of the next ``size`` articles after ``article_id``, by id."""
+    return [(r[0], r[1]) for r in store.execute(
+        "SELECT id, text FROM articles WHERE id > ? ORDER BY id LIMIT ?", (article_id, size)).fetchall()]
+
+
+def set_fingerprints(store: Store, rows: Sequence[tuple[str | None, int | None, int]]) -> None:
+    """(content_hash, simhash, id) for each article."""
+    store.db.conn.executemany("UPDATE articles SET content_hash = ?, simhash = ? WHERE id = ?", rows)

@@ -24,15 +24,12 @@ from typing import Any
 
 import sqlite_utils
 
+from watcher.errors import StoreError
 from watcher.store.schema import MIGRATIONS, Migration
 
 BUSY_TIMEOUT_MS = 10_000
 
 Params = Sequence[Any] | dict[str, Any]
-
-
-class StoreError(Exception):
-    """The database cannot be opened or migrated; the message says why."""
 
 
 @contextlib.contextmanager

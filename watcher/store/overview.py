@@ -9,7 +9,6 @@ from watcher.store.database import Store
 
 COUNTS = (
     ("feeds", "SELECT COUNT(*) FROM feeds"),
-    ("feeds failing", "SELECT COUNT(*) FROM feeds WHERE consecutive_errors > 0 AND gone = 0"),
     ("entries seen", "SELECT COUNT(*) FROM entries"),
     ("articles", "SELECT COUNT(*) FROM articles"),
     ("articles matched", "SELECT COUNT(*) FROM articles WHERE matched = 1"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from watcher.store import searchindex
+from watcher.text.fold import FOLD_VERSION
 
 
 @dataclass(frozen=True)
@@ -201,12 +202,24 @@ def _v5_entry_revisions(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _v6_meta(db: sqlite_utils.Database) -> None:
+    # Facts about the database itself. `fold_version`: the version of
+    # watcher/text/fold.py the stored fingerprints and the search index were
+    # folded with; a database with articles from before this table was folded
+    # with version 1 (see watcher/dedup/refold.py).
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    has_articles = db.execute("SELECT EXISTS (SELECT 1 FROM articles)").fetchone()[0]
+    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('fold_version', ?)",
+               ["1" if has_articles else str(FOLD_VERSION)])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
     Migration(3, "indexes for reviewing and pruning", _v3_review_indexes),
     Migration(4, "search index folded like the matcher", _v4_folded_search),
     Migration(5, "entry revisions: the feed's updated time and summary", _v5_entry_revisions),
+    Migration(6, "a meta table: the folding the fingerprints were made with", _v6_meta),
 )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from watcher.text.fold import normalise
+from watcher.text.fold import fold as fold_text
 
 if TYPE_CHECKING:  # not at run time: schema.py (imported by database.py) imports this module
     from watcher.store.database import Store
@@ -40,7 +40,7 @@ SCHEMA = (
 
 def fold(text: str | None) -> str:
     """Text as the index holds it (and as queries must be folded to find it)."""
-    return normalise(text or "").text
+    return fold_text(text or "")
 
 
 def put(store: Store, article_id: int, title: str | None, text: str | None) -> None:
@@ -97,6 +97,11 @@ def create(db: Any) -> None:
     for statement in SCHEMA:
         db.execute(statement)
     rebuild(db)
+
+
+def refresh(store: Store) -> None:
+    """Fold every stored article again (inside the caller's transaction)."""
+    rebuild(store.db)
 
 
 def rebuild(db: Any) -> None:

@@ -1,9 +1,19 @@
-"""Text normalisation for matching, the same for rule terms and for articles.
+"""The one folding of text: rule terms, articles, search queries and the
+search index, and dedup's content hashes and SimHash all go through it, so
+whatever spelling the rules treat as one word, search and dedup do too.
 
-``normalise(text)`` turns text into a string of *tokens* separated by single
-spaces, and keeps, for every character of that string, the span of the
-original text it came from, so a hit found in the normalised form reports
-offsets into the text exactly as given.
+* ``normalise(text)`` (matching, highlighting) turns text into a string of
+  *tokens* separated by single spaces, and keeps, for every character of that
+  string, the span of the original text it came from, so a hit found in the
+  normalised form reports offsets into the text exactly as given;
+* ``fold(text)`` (search) is that string without the offsets;
+* ``fold_words(text)`` (dedup) is its words, with every letter of a script
+  written without spaces a word of its own.
+
+All three are built on one function, ``_folded_words``. Changing how text
+folds changes stored derived data (the search index, the articles'
+``content_hash`` and ``simhash``): bump :data:`FOLD_VERSION` and the next
+opening of a database recomputes them (:mod:`watcher.dedup.refold`).
 
 What it does, in order, one original character at a time:
 
@@ -39,10 +49,14 @@ from __future__ import annotations
 
 import bisect
 import re
-from array import array
 import unicodedata
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+# The version of this folding. Bump it when any change here changes what a text
+# folds to: stored fingerprints and the search index are then recomputed once.
+FOLD_VERSION = 2
 
 _JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad", "\u200b", "\u2060", "\ufeff",
             "\u02bb", "\u02be", "\u02bf"}   # transliteration marks for ayn/hamza: "Shaʿban" = "Shaban"
@@ -69,7 +83,7 @@ _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "adm", "br
                   "cpt", "sgt", "rep", "sen", "st", "vs", "no", "prof", "gov", "jr", "sr",
                   "inc", "corp", "co", "ltd", "rev", "hon", "pres", "cmdr", "cdr", "fig",
                   "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-                  "org", "korg", "tumg", "tugg", "tuga", "alb", "yrb", "bnb", "doc", "av", "dr"}
+                  "org", "korg", "tumg", "tugg", "tuga", "alb", "yrb", "bnb", "doc", "av"}
 
 
 @dataclass(frozen=True)
@@ -153,9 +167,33 @@ _RUN = re.compile(r"[^ ]+")
 
 
 def normalise(text: str) -> Normalised:
-    words = _words(text)
-    words = _drop_articles(text, words)
-    return _assemble(text, words)
+    """``text`` folded, with the way back to its offsets (for matching and highlighting)."""
+    return _assemble(text, _folded_words(text))
+
+
+def fold(text: str) -> str:
+    """``text`` folded: its words separated by single spaces (what search indexes)."""
+    return " ".join(w[0] for w in _folded_words(text))
+
+
+def fold_words(text: str) -> list[str]:
+    """The folded words of ``text``, the way dedup counts them: ``fold(text)``
+    split into words, with every letter of a script written without spaces
+    (Chinese, Japanese, Thai...) a word of its own, as the matcher treats it
+    (see :func:`is_unspaced`)."""
+    out: list[str] = []
+    for letters, _, _ in _folded_words(text):
+        if _UNSPACED_LETTER.search(letters):
+            out += _UNSPACED_SPLIT.findall(letters)
+        else:
+            out.append(letters)
+    return out
+
+
+def _folded_words(text: str) -> list[_Word]:
+    """The one folding every consumer goes through: characters folded, words
+    cut, articles dropped."""
+    return _drop_articles(text, _words(text))
 
 
 # A word: (letters, original start per letter, original end per letter);
@@ -289,9 +327,20 @@ def normalise_term(term: str) -> str:
     return normalise(term).text
 
 
-_NO_SPACE_SCRIPTS = (("\u3040", "\u30ff"), ("\u3400", "\u9fff"), ("\uf900", "\ufaff"),
+# Scripts written without spaces between words (kana, CJK, Thai, Lao, Myanmar, Khmer).
+_UNSPACED_SCRIPTS = (("\u3040", "\u30ff"), ("\u3400", "\u9fff"), ("\uf900", "\ufaff"),
                      ("\u0e00", "\u0e7f"), ("\u0e80", "\u0eff"), ("\u1000", "\u109f"),
-                     ("\u1780", "\u17ff"), ("\uac00", "\ud7af"), ("\u1100", "\u11ff"))
+                     ("\u1780", "\u17ff"))
+# Hangul separates words with spaces, but particles attach to the word before
+# them ("MBC는"): a hit may start or end at any Hangul letter, yet its words
+# stay whole for dedup.
+_HANGUL = (("\uac00", "\ud7af"), ("\u1100", "\u11ff"))
+_NO_SPACE_SCRIPTS = _UNSPACED_SCRIPTS + _HANGUL
+
+
+_UNSPACED_CLASS = "".join(f"{low}-{high}" for low, high in _UNSPACED_SCRIPTS)
+_UNSPACED_LETTER = re.compile(f"[{_UNSPACED_CLASS}]")
+_UNSPACED_SPLIT = re.compile(f"[{_UNSPACED_CLASS}]|[^{_UNSPACED_CLASS}]+")
 
 
 def is_unspaced(letter: str) -> bool:

@@ -54,6 +54,7 @@ from watcher.review.status import feed_health
 from watcher.review.status import status as database_status
 from watcher.store.database import Store
 from watcher.store.schema import CANNED_QUERIES, TABLE_DOCS
+from watcher.errors import WebError
 
 PACKAGE = Path(__file__).resolve().parent
 CHART_DAYS = 30
@@ -64,10 +65,6 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 CSRF_COOKIE = "ds_csrftoken"
 SINCE_CHOICES = (("1d", "last 24 hours"), ("2d", "last 2 days"), ("7d", "last 7 days"),
                  ("30d", "last 30 days"), ("", "all time"))
-
-
-class WebError(Exception):
-    """The page cannot be served as configured; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -326,7 +323,7 @@ async def stories_view(datasette, request):
     return await _page(datasette, request, "stories.html", {
         "nav": "stories", "rows": rows, "rules": rules, "feeds": feeds, "form": form,
         "since_choices": SINCE_CHOICES, "chart": day_chart, "error": error, "verdicts": verdicts,
-        "failing": [f for f in feeds if f.state in ("failing", "gone")],
+        "failing": [f for f in feeds if f.state.trouble],
         "here": request.full_path,
         "more_url": "/?" + urlencode(more) if len(rows) == limit and limit < MAX_LIMIT else None,
     })
@@ -419,7 +416,7 @@ async def feeds_view(datasette, request):
     feeds = await _with_store(datasette, feed_health)
     database = await _with_store(datasette, database_status)
     quiet_since = (datasette.watcher.clock() - timedelta(days=QUIET_DAYS)).isoformat()
-    quiet = {f.id for f in feeds if f.state == "ok" and (f.last_article or "") < quiet_since}
+    quiet = {f.id for f in feeds if f.state.healthy and (f.last_article or "") < quiet_since}
     return await _page(datasette, request, "feeds.html",
                        {"nav": "feeds", "feeds": feeds, "status": database, "quiet": quiet,
                         "quiet_days": QUIET_DAYS})

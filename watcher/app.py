@@ -1,0 +1,261 @@
+"""The composition root: the one place that builds the watcher's parts from a
+validated config.
+
+``watcher run``, ``run --once``, ``serve`` and every other command get their
+parts here, and so do tests that want the real thing:
+
+* :func:`open_store` — the configured database, created or upgraded; when it
+  cannot be opened, a :class:`~watcher.errors.DatabaseOpenError` says what to
+  change (:func:`database_problem` checks the path without opening anything);
+* :func:`build_parts` — what every pipeline shares: the guarded HTTP client,
+  the extraction worker, the matcher, the clock;
+* :class:`Watcher` — a watcher at work on its database: the instance lock, a
+  store, the parts and the alert sender, with :meth:`Watcher.run_once`,
+  :meth:`Watcher.deliver` and :meth:`Watcher.daemon`;
+* :func:`matcher`, :func:`extractor`, :func:`notifier`, :func:`web_settings`
+  for the commands that need one part.
+
+Rules are loaded by the caller (the CLI loads them in one place and shows
+their warnings) and handed in as a ``RuleSet``. Nothing here reads the clock,
+the environment or the command line: the shells pass them in. The heavy
+libraries (trafilatura's worker, apprise, APScheduler, datasette) are
+imported when a part that needs them is built, so light commands start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+from watcher.config import ChannelConfig, Config, ExtractionConfig
+from watcher.daemon.lock import InstanceLock
+from watcher.dedup.refold import refold
+from watcher.errors import DatabaseOpenError, StoreError
+from watcher.store.database import Store
+
+if TYPE_CHECKING:
+    from watcher.daemon.scheduler import Daemon
+    from watcher.extract.extractor import Extractor
+    from watcher.match.matcher import Matcher
+    from watcher.match.rules import RuleSet
+    from watcher.notify.notifier import Notifier
+    from watcher.notify.sender import DrainSummary, Sender
+    from watcher.pipeline import Parts, RunSummary
+    from watcher.web.server import WebSettings
+
+Clock = Callable[[], datetime]
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+# -- the database --------------------------------------------------------------------
+
+
+def database_problem(config: Config) -> str | None:
+    """Why the configured database cannot be used (its folder is missing or
+    read-only, or it is a folder itself), or None. Creates nothing."""
+    path = config.database
+    if str(path) == ":memory:":
+        return None
+    where = f"fix [watcher] database in {config.path}"
+    folder = path.parent
+    if path.is_dir():
+        return f"the database {path} is a folder; {where} to name a file, e.g. {path / 'watcher.db'}"
+    if not folder.exists():
+        return f"the folder of the database {path} does not exist; create it (mkdir -p {folder}) or {where}"
+    if not folder.is_dir():
+        return f"the database {path} would be inside {folder}, which is a file, not a folder; {where}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"cannot write in {folder}, the folder of the database (SQLite keeps its journal "
+            f"beside it); give this user write access to it or {where}"
+        )
+    return None
+
+
+def open_store(config: Config) -> Store:
+    """The configured database, created or upgraded to this watcher's schema.
+    Raises DatabaseOpenError, naming what to change, when it cannot be used."""
+    problem = database_problem(config)
+    if problem:
+        raise DatabaseOpenError(problem)
+    path = config.database
+    existed = path.exists()
+    try:
+        store = Store.open(path)
+        refold(store)
+        return store
+    except StoreError as exc:
+        if existed and not _looks_like_sqlite(path):
+            raise DatabaseOpenError(
+                f"{path} is not a watcher database (not an SQLite file); fix [watcher] database "
+                f"in {config.path}, or move that file away to start a new log there"
+            ) from None
+        if not existed:
+            raise DatabaseOpenError(
+                f"{exc}; check that this user can create files in {path.parent}, or fix "
+                f"[watcher] database in {config.path}"
+            ) from None
+        raise DatabaseOpenError(str(exc)) from None
+
+
+def store_opener(config: Config) -> Callable[[], Store]:
+    """Opens another connection to the (already opened) database: one per worker thread."""
+    return functools.partial(Store.open, config.database)
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError:
+        return True  # let SQLite's own message speak
+    return head in (b"", SQLITE_MAGIC)
+
+
+# -- the parts -------------------------------------------------------------------------
+
+
+def matcher(rules: RuleSet) -> Matcher:
+    from watcher.match.matcher import Matcher
+
+    return Matcher(rules)
+
+
+def extractor(extraction: ExtractionConfig | None = None) -> Extractor:
+    """The extraction worker (started on first use; close it when done)."""
+    from watcher.extract.extractor import Extractor
+
+    extraction = extraction or ExtractionConfig()
+    return Extractor(timeout=extraction.timeout, memory_mb=extraction.memory_mb)
+
+
+def build_parts(config: Config, clock: Clock, rules: RuleSet) -> Parts:
+    """What every pipeline shares, for ``config``."""
+    from watcher.fetch.client import Client, NetworkPolicy
+    from watcher.pipeline import Parts
+
+    net = config.network
+    client = Client(
+        NetworkPolicy(
+            timeout=net.timeout,
+            user_agent=config.user_agent,
+            max_redirects=net.max_redirects,
+            allow_private=net.allow_private,
+        ),
+        clock=clock,
+    )
+    return Parts(
+        config=config,
+        client=client,
+        extractor=extractor(config.extraction),
+        matcher=matcher(rules),
+        clock=clock,
+    )
+
+
+def notifier(channel: ChannelConfig) -> Notifier:
+    from watcher.notify.notifier import Notifier
+
+    return Notifier(channel)
+
+
+def web_settings(config: Config, *, host: str | None = None, port: int | None = None) -> WebSettings:
+    """What ``watcher serve`` serves, once it is known that it can: the address
+    is allowed and free (WebError), and the database exists at this watcher's
+    schema (DatabaseOpenError); the page itself opens it read-only."""
+    from watcher.web import server as web
+
+    settings = web.WebSettings.from_config(config, host=host, port=port)
+    web.check_binding(settings)
+    web.check_port(settings)
+    open_store(config).close()
+    return settings
+
+
+# -- a watcher at work -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one pass over the outbox sent, and how many alerts still wait."""
+
+    summary: DrainSummary
+    waiting: int
+
+
+class Watcher:
+    """A watcher at work on its database: holds the instance lock (LockError
+    when another watcher has it), a store, the shared parts and the alert
+    sender. ``close()`` it, or use it as a context manager."""
+
+    def __init__(self, config: Config, rules: RuleSet, clock: Clock) -> None:
+        from watcher.notify.sender import Sender
+
+        self.config = config
+        self.clock = clock
+        problem = database_problem(config)  # before the lock file is made beside it
+        if problem:
+            raise DatabaseOpenError(problem)
+        self._lock = InstanceLock(config.database).acquire()
+        try:
+            self.store = open_store(config)
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
+            self.parts = build_parts(config, clock, rules)
+        except BaseException:
+            self.store.close()
+            self._lock.release()
+            raise
+        self.sender: Sender = Sender(self.store, config, clock)
+
+    def run_once(self) -> RunSummary:
+        """Poll every due feed once (healthy ones even before their interval);
+        ``self.parts.stop`` stops the polls between entries."""
+        from watcher import pipeline
+
+        return pipeline.run_once(self.parts, self.store, store_opener(self.config))
+
+    def deliver(self) -> Delivery | None:
+        """One pass over the outbox; None when no channel is configured."""
+        from watcher.store import alerts
+
+        if not self.config.channels:
+            return None
+        summary = self.sender.drain(self.clock())
+        return Delivery(summary, alerts.count_pending(self.store))
+
+    def daemon(self, *, grace: float) -> Daemon:
+        """The scheduler that polls and delivers until stopped."""
+        from watcher.daemon.scheduler import Daemon
+
+        return Daemon(
+            self.parts,
+            open_store=store_opener(self.config),
+            sender=self.sender,
+            grace=grace,
+        )
+
+    def close(self, *, finished: bool = True) -> None:
+        """Stop the extraction worker, close the store and release the lock.
+        ``finished=False`` (polls outlived the grace time and still use the
+        HTTP client) leaves the client to the process's exit."""
+        try:
+            self.parts.extractor.close()
+            self.store.close()
+        finally:
+            self._lock.release()
+        if finished:
+            self.parts.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
