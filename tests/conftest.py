@@ -23,6 +23,12 @@ def http_server() -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture
+def server(http_server: LoopbackServer) -> LoopbackServer:
+    """The loopback HTTP server the pipeline, daemon and CLI tests publish feeds on."""
+    return http_server
+
+
+@pytest.fixture
 def make_server() -> Iterator[Callable[..., LoopbackServer]]:
     """``make_server(host="127.0.0.2", tls=False)``: more servers, all stopped after the test."""
     servers: list[LoopbackServer] = []

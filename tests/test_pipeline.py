@@ -6,13 +6,6 @@ import json
 import pytest
 
 from newsroom import REAL_PAGES, Newsroom, rows, watcher, write_config
-from httpserver import LoopbackServer
-
-
-@pytest.fixture
-def server():
-    with LoopbackServer() as s:
-        yield s
 
 
 @pytest.fixture
