@@ -66,7 +66,7 @@ SEED_ITEMS = [
      "In a major milestone for regional defense diplomacy, Turkey’s Ministry of Defense confirmed that units "
      "from Syria’s new army have begun training in Turkish military barracks, using Turkish weapons and "
      "equipment."),
-    ("003", "seed", "010",
+    ("003", "seed", "110",
      "Syria Expands Military Education Abroad",
      "The new cooperation follows the 22 October announcement by Syrian Defense Minister Lt. Gen. Murhaf Abu "
      "Qasra, who confirmed that groups of Syrian officer cadets were departing for military studies in Turkey "
