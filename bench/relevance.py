@@ -231,18 +231,20 @@ def gate_open(rule: str, verdict: Verdict) -> bool:
 
 
 def best_thresholds(docs: list[Doc], rule: str, base: Callable[[Doc], bool], extra: Callable[[Doc], float | None],
-                    fixtures: list[Doc]) -> list[tuple[float, float, float, int]]:
-    """(threshold, recall, precision, fixture alerts) for thresholds 0.20..0.90 step 0.01."""
+                    fixtures: list[Doc]) -> list[tuple[float, float, float, int, int, int]]:
+    """(T, recall, precision, added TP, added FP, fixture alerts) for T = -0.30..0.95 step 0.01."""
     rows = []
-    for step in range(20, 91):
+    for step in range(-30, 96):
         t = step / 100
 
-        def pred(d: Doc) -> bool:
+        def added(d: Doc) -> bool:
             s = extra(d)
-            return base(d) or (s is not None and s >= t)
+            return not base(d) and s is not None and s >= t
 
-        _, _, _, _, recall, precision = prf([(d.labels[rule], pred(d)) for d in docs])
-        rows.append((t, recall or 0.0, precision or 0.0, sum(pred(d) for d in fixtures)))
+        _, _, _, _, recall, precision = prf([(d.labels[rule], base(d) or added(d)) for d in docs])
+        add_tp = sum(1 for d in docs if added(d) and d.labels[rule])
+        add_fp = sum(1 for d in docs if added(d) and not d.labels[rule])
+        rows.append((t, recall or 0.0, precision or 0.0, add_tp, add_fp, sum(added(d) for d in fixtures)))
     return rows
 
 
@@ -263,16 +265,20 @@ def similarity_reports(docs: list[Doc], fixtures: list[Doc], verdicts: dict[str,
                     return None
                 return s
             rows = best_thresholds(evaluable, rule, base, extra, fixtures)
-            ok = [r for r in rows if r[2] >= 0.95 and r[3] == 0] or [max(rows, key=lambda r: r[2])]
-            pick = max(ok, key=lambda r: (r[1], -r[0]))
+            # highest recall whose additions are at least 90 % right and add no alert on the real fixtures
+            ok = [r for r in rows if r[5] == 0 and r[4] <= 0.1 * (r[3] + r[4])]
+            pick = max(ok, key=lambda r: (r[1], r[0])) if ok else rows[-1]
             chosen[policy][rule] = pick[0]
             label = "entity gate + similarity" if policy == "gate" else "similarity alone"
             print(f"\n{rule}, keywords OR {label} >= T")
-            print(f"  {'T':>5} {'recall':>6} {'precision':>9} {'fixture alerts':>14}")
-            for t, recall, precision, alerts in rows:
-                if round(t * 100) % 5 == 0 or t == pick[0]:
-                    mark = "  <- highest recall with precision >= 0.95 and no fixture alert" if t == pick[0] else ""
-                    print(f"  {t:5.2f} {recall:6.2f} {precision:9.2f} {alerts:14}{mark}")
+            print(f"  {'T':>5} {'recall':>6} {'precision':>9} {'added TP':>8} {'added FP':>8} {'fixture alerts':>14}")
+            previous = None
+            for t, recall, precision, add_tp, add_fp, alerts in rows:
+                state = (add_tp, add_fp, alerts)
+                if t == pick[0] or (state != previous and alerts < 50 and add_tp + add_fp):
+                    mark = "  <- chosen: highest recall, additions >= 90 % right, no fixture alert" if t == pick[0] else ""
+                    print(f"  {t:5.2f} {recall:6.2f} {precision:9.2f} {add_tp:8} {add_fp:8} {alerts:14}{mark}")
+                previous = state
     for policy in ("gate", "alone"):
         def predict(d: Doc, rule: str, policy=policy) -> bool:
             if rule in verdicts[d.id].rules:
