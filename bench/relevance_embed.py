@@ -60,6 +60,26 @@ ABOUT = {
         "Syrian defence minister Murhaf Abu Qasra",
     ],
 }
+# "Unlike" examples: what the rule is NOT about (the hard-negative kinds issue 12 names), as a user
+# would add them after the first false alarms. Score = best "about" similarity minus best "unlike".
+UNLIKE = {
+    "turkey-syria-defence": [
+        "Turkey trains and equips Azerbaijan's army",
+        "Turkey extends its military mission in Libya",
+        "Turkey and Syria sign a trade and energy agreement",
+        "Syrian refugees return home from Turkey",
+        "Turkey-backed Syrian rebels fight Kurdish militias during the civil war",
+        "Russia keeps its military bases in Syria",
+        "Turkish drone strike on Kurdish fighters in northern Syria",
+    ],
+    "sdf-integration": [
+        "Japan's Self-Defense Forces (SDF) help after an earthquake",
+        "Progress on the Sustainable Development Goals (SDGs)",
+        "Clashes between the SDF and Syrian government forces",
+        "The SDF guards Islamic State prisoners",
+        "SDF fighters capture Raqqa from Islamic State in 2017",
+    ],
+}
 # Which references are written into the scores file for bench/relevance.py.
 CHOSEN = {"turkey-syria-defence": "about+seeds", "sdf-integration": "about", "syria-defence-minister": "about"}
 
@@ -161,8 +181,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="scores JSON for bench/relevance.py --similarity")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--chosen", action="append", default=[], metavar="RULE=CONFIG",
+                        help="references written to --out for RULE (default: %s)" % CHOSEN)
     args = parser.parse_args()
 
+    for pair in args.chosen:
+        rule, _, config = pair.partition("=")
+        CHOSEN[rule] = config
     rss0 = rss_mb()
     start = time.perf_counter()
     embed, description = load_model(args.model, args.threads)
@@ -189,6 +214,7 @@ def main() -> int:
         "seed-paragraphs": (unit(embed(seed_paras)), para_seed),
     }
     about = {rule: unit(embed(texts)) for rule, texts in ABOUT.items()}
+    unlike = {rule: unit(embed(texts)) for rule, texts in UNLIKE.items()}
 
     def own_seed(doc: dict) -> str | None:
         return doc["source"][5:] if doc["source"].startswith("seed:") else None
@@ -198,17 +224,20 @@ def main() -> int:
         best = -1.0
         if "about" in config:
             best = max(best, float(np.max(about[rule] @ v)))
-        if "seeds" in config or config.startswith("seed-"):
-            kinds = ["seed-leads", "seed-paragraphs"] if config.endswith("seeds") else [config]
+        if "+seeds" in config or config.startswith("seed-"):
+            kinds = ["seed-leads", "seed-paragraphs"] if "+seeds" in config else [config]
             for kind in kinds:
                 matrix, names = refs[kind]
                 mask = np.array([n != own_seed(docs[doc_index]) for n in names])
                 if mask.any():
                     best = max(best, float(np.max(matrix[mask] @ v)))
+        if config.endswith("-unlike"):
+            best -= float(np.max(unlike[rule] @ v))
         return best
 
-    configs = {"turkey-syria-defence": ["about", "seed-leads", "seed-paragraphs", "about+seeds"],
-               "sdf-integration": ["about"], "syria-defence-minister": ["about"]}
+    configs = {"turkey-syria-defence": ["about", "seed-leads", "seed-paragraphs", "about+seeds", "about-unlike",
+                                        "about+seeds-unlike"],
+               "sdf-integration": ["about", "about-unlike"], "syria-defence-minister": ["about"]}
     labelled = [i for i, d in enumerate(docs) if d["labels"]]
     fixtures = [i for i, d in enumerate(docs) if not d["labels"]]
     print(f"model {description}: load {load_s:.2f} s, RSS {rss0:.0f} -> {rss_loaded:.0f} MB loaded -> "
