@@ -129,7 +129,7 @@ def main() -> int:
         return 0
     results = {}
     for name in args.detectors.split(","):
-        proc = subprocess.run([sys.executable, __file__, "--worker", name], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, __file__, "--worker", name], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             print(f"{name}: failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
             continue
@@ -143,7 +143,7 @@ def main() -> int:
     header = "".join(f"{lang:>12}" for lang in LANGUAGES)
     print(f"  {'detector':16}{'all':>12}{header}{'ms/item':>9}{'load s':>8}{'RSS MB':>8}")
     for name, r in results.items():
-        per = defaultdict(lambda: [0, 0, 0, 0])
+        per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for lang, got_full, got_title, has_title in zip(r["languages"], r["full"], r["title"], r["has_title"]):
             for key in (lang, "all"):
                 per[key][0] += right(lang, got_full)
@@ -156,7 +156,7 @@ def main() -> int:
         print(f"  {name:16}{cells}{r['median_ms']:>9.3f}{r['load_s']:>8.2f}{r['rss_after'] - r['rss_before']:>8.0f}")
     print("\nwrong answers on title + summary (expected -> got: count):")
     for name, r in results.items():
-        wrong = defaultdict(int)
+        wrong: dict[str, int] = defaultdict(int)
         for lang, got in zip(r["languages"], r["full"]):
             if not right(lang, got):
                 wrong[f"{lang}->{got or '?'}"] += 1

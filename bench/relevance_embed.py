@@ -146,7 +146,7 @@ def auc(pos: list[float], neg: list[float]) -> float | None:
     if not pos or not neg:
         return None
     values = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg])
-    ranks, i = {}, 0
+    i = 0
     rank_sum = 0.0
     while i < len(values):
         j = i
@@ -155,7 +155,6 @@ def auc(pos: list[float], neg: list[float]) -> float | None:
         mid = (i + j + 1) / 2
         rank_sum += mid * sum(1 for k in range(i, j) if values[k][1])
         i = j
-    del ranks
     return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
@@ -182,7 +181,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--chosen", action="append", default=[], metavar="RULE=CONFIG",
-                        help="references written to --out for RULE (default: %s)" % CHOSEN)
+                        help=f"references written to --out for RULE (default: {CHOSEN})")
     args = parser.parse_args()
 
     for pair in args.chosen:
