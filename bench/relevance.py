@@ -1,6 +1,6 @@
 """Recall and precision of the rule pack on the labelled set, per rule and per language.
 
-    .venv/bin/python bench/relevance.py [--rules rules/] [--set bench/relevance/labelled.jsonl]
+    .venv/bin/python bench/relevance.py [--rules rules/] [--set bench/relevance/labelled.jsonl] [--join]
                                         [--similarity SCORES.json] [--dump-docs DOCS.jsonl] [--show-errors]
 
 Runs the CURRENT rules (the default pack unless --rules) through the library matcher over every
@@ -21,6 +21,11 @@ two policies: an article matches a rule when the rules match it, OR (a) it hits 
 entities and is at least T close in meaning to the rule's examples, or (b) it is at least T close
 (similarity alone). When the layer lands in watcher/, replace ``similarity_scores`` by the
 library's own scores and keep the tables.
+
+Experiments for the lead (docs/relevance-evaluation.md): ``--rules DIR`` with the copy of the pack
+that bench/relevance/candidate_pack.py writes (candidate aliases merged in), and ``--join``, which
+matches the title and summary of a short item as one sentence (what a matcher letting `near` span
+both fields of short items would find).
 
 No assertions: this is a measurement, not a test.
 """
