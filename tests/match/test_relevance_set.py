@@ -10,7 +10,7 @@ import pytest
 
 from watcher.match.rules import load_rules
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SET = ROOT / "bench" / "relevance" / "labelled.jsonl"
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "real" / "feeds"
 
