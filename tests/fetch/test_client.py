@@ -705,3 +705,71 @@ def test_international_host_names_are_looked_up_and_sent_in_punycode(http_server
     assert response.body == RSS
     assert asked == ["xn--gazete-trkiye-3ob.example"]
     assert http_server.requests[0].headers["host"] == f"xn--gazete-trkiye-3ob.example:{http_server.port}"
+
+
+# -- issue 15, item 1: every Location form a server can send ----------------------------------
+
+def _redirect_with_raw_location(raw: bytes):
+    """A handler writing ``302 Location: <raw bytes>`` as is (http.server would check nothing)."""
+    def answer(handler) -> None:
+        handler.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: " + raw +
+                            b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        handler.close_connection = True
+    return answer
+
+
+# (name, raw Location, what the user must see: a FetchError kind, or None when the
+# redirect leads somewhere fetchable on the same server or is no redirect at all)
+LOCATION_FORMS = [
+    ("mailto", b"mailto:desk@news.example", "scheme"),
+    ("data", b"data:text/html;base64,PGgxPmhpPC9oMT4=", "scheme"),
+    ("about-blank", b"about:blank", "scheme"),
+    ("javascript", b"javascript:alert(document.cookie)", "scheme"),
+    ("urn", b"urn:isbn:0451450523", "scheme"),
+    ("tel", b"tel:+90-212-555-0100", "scheme"),
+    ("file", b"file:///etc/passwd", "scheme"),
+    ("ftp", b"ftp://127.0.0.1/feed.xml", "scheme"),
+    ("http-without-slashes", b"http:feed.xml", None),
+    ("relative", b"../feed.xml?page=2", None),
+    ("protocol-relative-to-nowhere", b"//127.0.0.1:%d/x" % free_port(), "connection"),
+    ("garbage-bytes", b"\x80\xff\xfe%%%::::", None),
+    ("empty", b"", None),
+    ("spaces-only", b"   ", None),
+    ("spaces-inside", b"/a b/c d", None),
+    ("idn", "http://bücher.invalid/".encode(), "connection"),
+    ("broken-punycode", b"http://xn--/", "protocol"),
+    ("emoji-host", "http://\U0001F4A9.invalid/".encode(), "protocol"),
+    ("very-long", b"/" + b"a" * 100_000, "protocol"),
+    ("very-long-host", b"http://" + b"a" * 300 + b".invalid/", "connection"),
+    ("nul", b"/a\x00b", "protocol"),
+    ("tab", b"/a\tb", "protocol"),
+    ("crlf-encoded", b"/a%0d%0aSet-Cookie:%20x=1", None),
+    ("port-out-of-range", b"http://127.0.0.1:99999/", "scheme"),
+    ("port-huge", b"http://127.0.0.1:" + b"9" * 50 + b"/", "scheme"),
+    ("port-negative", b"http://127.0.0.1:-1/", "scheme"),
+    ("broken-ipv6", b"http://[::1/", "protocol"),
+    ("colons", b"http://a:b:c:d/", "protocol"),
+    ("backslashes", b"\\\\evil.invalid\\x", None),
+]
+
+
+@pytest.mark.parametrize("name, raw, kind", LOCATION_FORMS, ids=[f[0] for f in LOCATION_FORMS])
+def test_item01_redirect_to_mailto_is_a_fetch_error(http_server, loopback_client, name, raw, kind):
+    """Issue 15 item 1: whatever a server puts in Location, the client answers
+    with a Response or a FetchError naming the URL; nothing else escapes (a
+    redirect to mailto: used to raise httpx.InvalidURL and abort the poll)."""
+    http_server.route_handler("/jump", _redirect_with_raw_location(raw))
+    url = http_server.url("/jump")
+    if kind is None:
+        response = loopback_client.get(url, max_bytes=MB)
+        assert response.status in (302, 404)
+        return
+    error = fetch_error(loopback_client, url)
+    assert error.kind == kind, str(error)
+    assert len(str(error)) < 1000, "a hostile Location is shown cut short"
+    if kind == "scheme" and b"://" not in raw[:12] and b":" in raw:
+        scheme = raw.split(b":")[0].decode()
+        assert f"redirected to {scheme}:" in str(error) and "only http:// and https://" in str(error)
+    # The same client goes on fetching after it.
+    http_server.route("/next", RSS)
+    assert loopback_client.get(http_server.url("/next"), max_bytes=MB).body == RSS

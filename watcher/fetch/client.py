@@ -17,9 +17,18 @@ Every fetch of a feed or a page goes through ``Client.get``, which
 * returns HTTP error statuses as a ``Response`` and raises ``FetchError`` with a
   ``kind`` and a message naming the URL for everything else.
 
+* turns EVERY exception raised while building, sending or following a
+  request (a redirect to ``mailto:``, ``data:``, an IDN that does not encode,
+  a port out of range, ...) into a ``FetchError``: one bad link can never
+  abort the caller.
+
 One ``Client`` may be shared by several threads (the deadline is per thread).
 Cookies are never kept, and proxy/netrc settings from the environment are
 ignored; ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` are honoured for private CAs.
+An explicit ``NetworkPolicy.proxy`` (http://, https://, socks5://, socks5h://)
+carries every request; the private-network guard then checks the TARGET (what
+this machine's DNS says about its host name, every address of it) before the
+request goes to the proxy, and the proxy's own address is the one exempt.
 """
 
 from __future__ import annotations
@@ -32,9 +41,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 import httpcore
@@ -49,6 +57,8 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 DEFAULT_ACCEPT = "*/*"
 _DNS_SLOTS = 16                   # look-ups at once; a hung one costs a slot, not the deadline
 
+_SHOWN_URL = 300                  # characters of a hostile Location shown in a message
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 Resolver = Callable[[str, int], Sequence[str]]
 
 
@@ -58,12 +68,15 @@ class NetworkPolicy:
     user_agent: str
     max_redirects: int = 5
     allow_private: tuple[IPv4Network | IPv6Network, ...] = ()
+    proxy: str | None = field(default=None, repr=False)   # may hold credentials
 
     def __post_init__(self) -> None:
         if not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
         if self.max_redirects < 0:
             raise ValueError(f"max_redirects must be 0 or more, got {self.max_redirects!r}")
+        if self.proxy is not None and proxy_problem(self.proxy):
+            raise ValueError(f"proxy: {proxy_problem(self.proxy)}")
         # CIDR strings are accepted for convenience and stored as networks.
         nets = tuple(ip_network(n, strict=False) if isinstance(n, str) else n for n in self.allow_private)
         object.__setattr__(self, "allow_private", nets)
@@ -99,9 +112,12 @@ class Client:
         self._clock = clock
         self._deadlines = _Deadlines()
         lookups = _Lookups(resolver or _system_resolve, _DNS_SLOTS)
-        backend = _GuardedBackend(policy.allow_private, self._deadlines, lookups)
-        self._http = httpx.Client(transport=_Transport(backend), follow_redirects=False,
-                                  trust_env=False, cookies=_no_cookies())
+        proxy = httpx.Proxy(policy.proxy) if policy.proxy else None
+        self._backend = _GuardedBackend(policy.allow_private, self._deadlines, lookups,
+                                        proxy=_origin(proxy.url) if proxy else None)
+        # Requests go straight to the transport: httpx.Client.send would build the
+        # next request of a redirect itself and raise on a Location it cannot use.
+        self._transport = _Transport(self._backend, proxy)
 
     def __enter__(self) -> Client:
         return self
@@ -110,10 +126,20 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     def get(self, url: str, *, max_bytes: int, etag: str | None = None,
             last_modified: str | None = None, accept: str | None = None) -> Response:
+        """The answer at ``url`` (any HTTP status); a ``FetchError`` for anything else."""
+        try:
+            return self._get(url, max_bytes, etag, last_modified, accept)
+        except FetchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last resort: one bad URL is this URL's error
+            raise FetchError("protocol", str(url), f"cannot be fetched ({_describe(exc)})") from None
+
+    def _get(self, url: str, max_bytes: int, etag: str | None, last_modified: str | None,
+             accept: str | None) -> Response:
         deadline = time.monotonic() + self._policy.timeout
         headers = self._headers(etag, last_modified, accept)
         current = url
@@ -135,14 +161,16 @@ class Client:
     def _hop(self, url: str, current: str, headers: dict, max_bytes: int,
              deadline: float) -> Response | str:
         """One request to ``current``: a Response, or the next URL to go to."""
-        hop = _checked_url(url, current)
         with _translated(url, current, self._policy.timeout):
+            hop = _checked_url(url, current)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.TimeoutException("total deadline reached between redirects")
-            request = self._http.build_request("GET", hop, headers=headers,
-                                               timeout=httpx.Timeout(remaining))
-            with _sent(self._http, request) as response:
+            if self._policy.proxy:
+                self._backend.check_target(hop.raw_host.decode("ascii"), _port(hop), remaining)
+            request = httpx.Request("GET", hop, headers=headers,
+                                    extensions={"timeout": httpx.Timeout(remaining).as_dict()})
+            with _sent(self._transport, request) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     _drain_small(response)
@@ -200,26 +228,65 @@ def _http_date(value: str) -> datetime | None:
 # --- URLs -------------------------------------------------------------------
 
 def _checked_url(url: str, hop: str) -> httpx.URL:
-    via = "" if hop == url else f"redirected to {hop}, which "
+    via = "" if hop == url else f"redirected to {_shown(hop)}, which "
     try:
         parsed = httpx.URL(hop)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise FetchError("scheme", url, f"{via}is not a valid URL ({exc})") from None
-    if parsed.scheme not in ("http", "https"):
-        scheme = f"{parsed.scheme}:" if parsed.scheme else "a URL without a scheme"
-        raise FetchError("scheme", url, f"{via}uses {scheme}; only http:// and https:// URLs "
+        scheme, host, port = parsed.scheme, parsed.raw_host.decode("ascii"), parsed.port
+    except Exception as exc:  # noqa: BLE001 - InvalidURL, IDNAError, UnicodeError, ...
+        raise FetchError("scheme", url, f"{via}is not a valid URL ({_describe(exc)})") from None
+    if scheme not in ("http", "https"):
+        named = f"{scheme}:" if scheme else "a URL without a scheme"
+        raise FetchError("scheme", url, f"{via}uses {named}; only http:// and https:// URLs "
                          "are fetched") from None
-    if not parsed.host:
+    if not host:
         raise FetchError("scheme", url, f"{via}has no host name") from None
+    if port is not None and not 0 < port < 65536:
+        raise FetchError("scheme", url, f"{via}has port {port}, which is not a TCP port (1-65535)")
     return parsed
 
 
 def _joined(url: str, hop: httpx.URL, location: str) -> str:
     try:
         return str(hop.join(location.strip()))
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - InvalidURL, IDNAError, UnicodeError, ...
         raise FetchError("protocol", url, f"{hop} redirects to an invalid Location "
-                         f"{location!r} ({exc})") from None
+                         f"{_shown(location)!r} ({_describe(exc)})") from None
+
+
+def _shown(text: str) -> str:
+    """A URL or Location for a message: at most _SHOWN_URL characters."""
+    return text if len(text) <= _SHOWN_URL else text[:_SHOWN_URL] + "…"
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc)
+    return _shown(message) if message else type(exc).__name__
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+def _origin(url: httpx.URL) -> tuple[str, int]:
+    """(host, port) as the network backend is asked to connect to them."""
+    return url.raw_host.decode("ascii"), url.port or {"https": 443, "http": 80}.get(url.scheme, 1080)
+
+
+def proxy_problem(proxy: str) -> str | None:
+    """Why ``proxy`` cannot be used as a proxy URL, or None."""
+    try:
+        parsed = httpx.URL(proxy)
+        host = parsed.raw_host.decode("ascii")
+    except Exception as exc:  # noqa: BLE001
+        return f"not a URL ({_describe(exc)})"
+    if parsed.scheme not in PROXY_SCHEMES or not host:
+        return ("must be a proxy URL such as \"http://proxy.example:3128\" or "
+                "\"socks5://127.0.0.1:1080\" (schemes: " + ", ".join(PROXY_SCHEMES) + ")")
+    if parsed.path not in ("", "/") or parsed.query:
+        return "must be scheme://[user:password@]host:port with no path"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"port {parsed.port} is not a TCP port (1-65535)"
+    return None
 
 
 # --- the body -----------------------------------------------------------------
@@ -281,9 +348,13 @@ def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
     except httpx.TimeoutException:
         raise FetchError("timeout", url, f"{via}no complete answer within {timeout:g} s "
                          "(total deadline)") from None
-    except (httpx.HTTPError, OSError) as exc:
+    except _ProxyUnreachable as exc:
+        raise FetchError("connection", url, f"{via}{exc}") from None
+    except (httpx.HTTPError, httpcore.ProxyError, OSError) as exc:
         kind, detail = _classified(exc)
         raise FetchError(kind, url, f"{via}{detail}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. IDNAError for a host name that does not encode
+        raise FetchError("protocol", url, f"{via}cannot be fetched ({_describe(exc)})") from None
 
 
 def _classified(exc: BaseException) -> tuple[str, str]:
@@ -295,6 +366,9 @@ def _classified(exc: BaseException) -> tuple[str, str]:
         reason = getattr(tls, "reason", None) or str(tls)
         hint = " (does this port speak plain http?)" if reason == "WRONG_VERSION_NUMBER" else ""
         return "tls", f"TLS failed: {reason}{hint}"
+    proxy = next((e for e in chain if isinstance(e, (httpx.ProxyError, httpcore.ProxyError))), None)
+    if proxy is not None:
+        return "connection", f"the proxy refused the request ({_first_message([proxy])})"
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
         return "connection", "connection refused (nothing listens on that port?)"
     message = _first_message(chain)
@@ -331,6 +405,10 @@ class _Refused(WatcherError):
 
 
 class _Unresolvable(WatcherError):
+    pass
+
+
+class _ProxyUnreachable(WatcherError):
     pass
 
 
@@ -398,15 +476,35 @@ def _system_resolve(host: str, port: int) -> list[str]:
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
+    """Connects only to checked addresses. With a proxy, the one connection made is
+    to the proxy (configured by the operator, so not checked), and the targets are
+    checked by ``check_target`` before their requests are handed to it."""
+
     def __init__(self, allow: Sequence[IPv4Network | IPv6Network], deadlines: _Deadlines,
-                 lookups: _Lookups) -> None:
+                 lookups: _Lookups, *, proxy: tuple[str, int] | None = None) -> None:
         self._allow = tuple(allow)
         self._deadlines = deadlines
         self._lookups = lookups
+        self._proxy = proxy
         self._inner = httpcore.SyncBackend()
+
+    def check_target(self, host: str, port: int, wait: float) -> None:
+        """Refuse a target (reached through the proxy) that this machine's DNS places
+        on a refused address: every address it resolves to must pass. A name this
+        machine cannot resolve is left to the proxy, which resolves it itself."""
+        try:
+            candidates = self._resolve(host, port, wait)
+        except _Unresolvable:
+            return
+        for ip in candidates:
+            reason = address.refusal(ip, self._allow)
+            if reason is not None:
+                raise _Refused(_refusal_message(host, ip, reason))
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options=None) -> httpcore.NetworkStream:
+        if self._proxy is not None:
+            return self._connect_proxy(host, port, timeout, local_address, socket_options)
         candidates = self._resolve(host, port, timeout)
         allowed = [ip for ip in candidates if address.refusal(ip, self._allow) is None]
         if not allowed:
@@ -424,6 +522,29 @@ class _GuardedBackend(httpcore.NetworkBackend):
             self._check_peer(host, stream)
             return _GuardedStream(stream, self._deadlines)
         raise failure
+
+    def _connect_proxy(self, host: str, port: int, timeout: float | None, local_address: str | None,
+                       socket_options) -> httpcore.NetworkStream:
+        if (host, port) != self._proxy:   # never: the proxy pools only connect to the proxy
+            raise _Refused(f"refused to connect to {host}:{port} around the configured proxy")
+        try:
+            candidates = self._resolve(host, port, timeout)
+        except _Unresolvable as exc:
+            raise _ProxyUnreachable(f"cannot reach the proxy: {exc}") from None
+        failure: Exception | None = None
+        for ip in candidates:
+            try:
+                stream = self._inner.connect_tcp(
+                    str(ip), port, self._deadlines.bound(timeout, httpcore.ConnectTimeout),
+                    local_address, socket_options)
+            except httpcore.ConnectTimeout:
+                raise
+            except httpcore.ConnectError as exc:
+                failure = exc
+                continue
+            return _GuardedStream(stream, self._deadlines)
+        raise _ProxyUnreachable(f"cannot connect to the proxy {host}:{port} "
+                                f"({_first_message(list(_chain(failure)))})")
 
     def _resolve(self, host: str, port: int, timeout: float | None) -> list[address.IPAddress]:
         literal = address.parse(host)
@@ -484,27 +605,37 @@ class _GuardedStream(httpcore.NetworkStream):
 
 
 class _Transport(httpx.HTTPTransport):
-    """httpx's transport with its connection pool on the guarded backend
-    (httpx has no public hook for the network backend)."""
+    """httpx's transport with its connection pool (direct, or through the proxy)
+    on the guarded backend (httpx has no public hook for the network backend).
+    Nothing here keeps cookies: feeds must not track us."""
 
-    def __init__(self, backend: _GuardedBackend) -> None:
+    def __init__(self, backend: _GuardedBackend, proxy: httpx.Proxy | None) -> None:
         ssl_context = httpx.create_ssl_context(trust_env=True)
         super().__init__(verify=ssl_context, trust_env=False)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
-            network_backend=backend)
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(
+                ssl_context=ssl_context, network_backend=backend,
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+            return
+        proxy_url = httpcore.URL(scheme=proxy.url.raw_scheme, host=proxy.url.raw_host,
+                                 port=proxy.url.port, target=proxy.url.raw_path)
+        if proxy.url.scheme in ("http", "https"):
+            self._pool = httpcore.HTTPProxy(
+                proxy_url=proxy_url, proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw,
+                ssl_context=ssl_context, proxy_ssl_context=proxy.ssl_context,
+                network_backend=backend,
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+        else:
+            self._pool = httpcore.SOCKSProxy(
+                proxy_url=proxy_url, proxy_auth=proxy.raw_auth, ssl_context=ssl_context,
+                network_backend=backend,
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
 
 
 @contextmanager
-def _sent(http: httpx.Client, request: httpx.Request) -> Iterator[httpx.Response]:
-    response = http.send(request, stream=True)
+def _sent(transport: _Transport, request: httpx.Request) -> Iterator[httpx.Response]:
+    response = transport.handle_request(request)
     try:
         yield response
     finally:
         response.close()
-
-
-def _no_cookies() -> CookieJar:
-    """A jar that keeps nothing: feeds must not track us, and months of cookies must not pile up."""
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
