@@ -8,7 +8,8 @@ are kept only at word boundaries. Each rule is indexed by a small set of
 rules with a trigger hit are evaluated: the cost per document follows the
 document's length and its hits, not the number of rules. Regexes are the
 exception (see rules/README.md): they run on the original text, only for
-candidate rules, and only when their pre-filter literal was found.
+candidate rules, only when their pre-filter literal was found, and on a
+linear-time engine (:mod:`watcher.match.regex`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from watcher.match import regex as rule_regex
 from watcher.match.automaton import Automaton
 from watcher.text.fold import Normalised, at_word_end, at_word_start, normalise, normalise_term
 from watcher.match.rules import Group, Leaf, Near, Node, Rule, RuleSet, needs_hit
@@ -124,7 +126,7 @@ class Matcher:
                                              for a in entity.aliases]
             if entity.exclude:
                 self._exclude_items[entity.id] = [self._item(x, None) for x in entity.exclude]
-        self._regexes: dict[str, re.Pattern] = {}
+        self._regexes: dict[str, rule_regex.RuleRegex] = {}
         self._leaf_items: dict[int, list[int]] = {}
         for rule in rules.rules:
             self._compile_leaves(rule.condition)
@@ -154,7 +156,8 @@ class Matcher:
         elif node.kind == "term":
             items = [self._item(t, None) for t in node.values]
         else:
-            self._regexes.setdefault(node.values[0], re.compile(node.values[0], re.IGNORECASE))
+            if node.values[0] not in self._regexes:
+                self._regexes[node.values[0]] = rule_regex.compile(node.values[0])
             items = [self._item(node.literal, None, substring=True)] if node.literal else []
         self._leaf_items[id(node)] = items
 
@@ -345,10 +348,10 @@ class _Run:
             original, view = self.originals[field], self.views[field]
             count = 0
             for offset, window in _windows(original):
-                for m in pattern.finditer(window):
+                for begin, stop in pattern.spans(window):
                     if count >= MAX_REGEX_HITS:
                         break
-                    start, end = offset + m.start(), offset + m.end()
+                    start, end = offset + begin, offset + stop
                     nstart, nend = view.position_of(start), view.position_of(end)
                     hit = _Hit(("regex", leaf.values[0]), leaf.values[0], None, field,
                                nstart, max(nend, nstart + 1), view, start, end)

@@ -18,7 +18,8 @@ from typing import Union
 
 from watcher.config import SEVERITIES
 from watcher.errors import RulesError
-from watcher.match.patterns import pattern_problem, required_literal
+from watcher.match import regex as rule_regex
+from watcher.match.patterns import required_literal
 from watcher.text.fold import normalise_term
 
 KINDS = ("person", "organisation", "place", "agreement", "event", "other")
@@ -499,18 +500,19 @@ class _RuleCheck:
     def regex(self, raw: dict, pattern: str, path: str) -> tuple[str | None, bool]:
         key = f"{path}.regex"
         try:
-            re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            where = f" at position {exc.pos}" if exc.pos is not None else ""
-            self.fail(key, f"{exc.msg}{where}; fix the pattern")
+            compiled = rule_regex.compile(pattern)
+        except rule_regex.RegexError as exc:
+            if exc.position is not None:
+                self.fail(key, f"{exc.message} at position {exc.position}; fix the pattern")
+            else:
+                self.fail(key, f"{exc.message}; rewrite the pattern (rules/README.md, 'Regular expressions')")
             return None, False
-        problem = pattern_problem(pattern)
-        if problem:
-            self.fail(key, f"{problem}; rewrite the pattern (rules/README.md, 'Regular expressions')")
-            return None, False
-        if re.compile(pattern, re.IGNORECASE).search("") is not None:
+        if next(compiled.spans(""), None) is not None:
             self.fail(key, "the pattern can match empty text; make it require at least one character")
             return None, False
+        if compiled.fallback:
+            self.warn(key, f"runs on Python's backtracking re, not the linear-time engine, because it "
+                      f"uses {compiled.fallback}; it passed the strict check such patterns must pass")
         if "literal" in raw:
             literal = raw["literal"]
             if not isinstance(literal, str) or not normalise_term(literal):
