@@ -192,3 +192,28 @@ def test_a_channel_url_holding_two_services_is_refused(hook):
     delivery = Notifier(two).send(Message("t", "b", "text"))
     assert not delivery.ok and "holds 2 services" in delivery.detail
     assert hook.requests == 0
+
+
+def test_item15_installed_apprise_is_in_the_declared_range_and_sends(hook):
+    """Issue 15 item 15: notifier.py needs apprise 2.x (its notify() result); the
+    requirement allowed 1.9, where every send raised TypeError. The range declared
+    in pyproject.toml must admit the installed apprise and refuse 1.x, and a real
+    send through a loopback json:// endpoint must work. The lower bound (2.0.0) is
+    checked by installing it in a scratch venv and running this file and
+    test_sender.py there (see README, Alerts)."""
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    (declared,) = [Requirement(r) for r in pyproject["project"]["dependencies"]
+                   if Requirement(r).name == "apprise"]
+    assert declared.specifier.contains(version("apprise")), (version("apprise"), str(declared))
+    assert declared.specifier.contains("2.0.0") and not declared.specifier.contains("1.13.1")
+    assert not declared.specifier.contains("3.0.0")
+    notifier = Notifier(channel(hook.url("alerts/lower-bound")))
+    delivery = notifier.send(render(HOSTILE, "text", notifier.limits))
+    assert delivery.ok, delivery.detail
+    [post] = hook.posts
+    assert post.path == "/alerts/lower-bound" and post.payload["title"].startswith("[Turkey–Syria defence]")
