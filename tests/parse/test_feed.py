@@ -526,3 +526,59 @@ def test_simple_entity_expansion_is_bounded_by_the_document_size():
     summary = feed.entries[0].summary
     assert 0 < len(summary) <= len(data)        # expanded up to the bound, then dropped
     assert "size bound" in feed.warning
+
+
+# --- issue 15, item 6: deeply nested unclosed tags -------------------------------------------
+
+NESTED = {
+    # 636 kB each, the size the fault matrix used; every tag opened and never closed.
+    "in-the-channel": rss("").replace(b"</channel></rss>", b"<div>" * 127_000),
+    "in-a-description": rss("<item><title>x</title><description>" + "<b>" * 212_000),
+    "items-inside-items": rss("").replace(b"</channel></rss>", b"<item><title>x" * 45_000),
+    "after-good-entries": rss("".join(f"<item><title>n{i}</title></item>" for i in range(20))
+                              ).replace(b"</channel></rss>", b"<p><span>" * 70_000),
+}
+
+
+@pytest.mark.parametrize("name", NESTED)
+def test_item06_nested_unclosed_tags_parse_fast_in_bounded_memory(name):
+    """Issue 15 item 6: 636 kB of nested unclosed tags took 3.3-3.7 s and +126 MB
+    (feedparser keeps every open element on its stacks, and parses such a document
+    twice: strictly up to the error, then leniently). The walk in xmlguard stops
+    at MAX_DEPTH open elements: the complete entries before are read, a document
+    with none is refused. Bounds on CPU time and traced memory, not a benchmark."""
+    data = NESTED[name]
+    assert 620_000 < len(data) < 660_000
+    started = time.process_time()
+    try:
+        feed = parse_feed(data, url="https://example.org/feed")
+    except FeedError as exc:
+        assert name != "after-good-entries"
+        assert "nest more than 100 deep" in str(exc) or "refusing" in str(exc)
+    else:
+        assert name == "after-good-entries"
+        assert [e.title for e in feed.entries] == [f"n{i}" for i in range(20)]
+        assert "more than 100 deep" in feed.warning
+    assert time.process_time() - started < 1.0
+    tracemalloc.start()
+    try:
+        parse_feed(data, url="https://example.org/feed")
+    except FeedError:
+        pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+
+
+def test_item06_the_whole_markup_budget_parses_well_under_a_second():
+    """The worst documents the bounds still let through (flat tags up to the
+    markup budget, ill-formed so the lenient parser reads them) stay under a second."""
+    from watcher.parse.xmlguard import MAX_MARKUP
+    per_item = 60
+    items = "".join(f"<item><title>n{i}</title>{'<x/>' * (per_item // 2 - 2)}</item>"
+                    for i in range(MAX_MARKUP // per_item + 50))
+    for data in (rss(items), rss(items)[:-len(b"</rss>")]):
+        started = time.process_time()
+        feed = parse_feed(data, url="https://example.org/feed")
+        assert time.process_time() - started < 1.5
+        assert 0 < len(feed.entries) < MAX_ENTRIES

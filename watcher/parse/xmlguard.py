@@ -13,17 +13,26 @@ parameter, external ``SYSTEM``/``PUBLIC``) are deleted: nothing is ever read
 from disk or the network. HTML's named entities (``&eacute;``), undefined in
 XML, become character references so the strict parser can read the feed.
 
-Bounding. feedparser spends Python time on every tag, entity reference and
-attribute (~0.1 ms per element, far more on broken markup): a 10 MB feed with
-100,000 items takes a minute, 4 MB of ``<a<a<a`` several. :func:`bound`
-cuts the document after ``max_entries`` entries, or earlier once the entries
-hold more than ``MAX_MARKUP`` markup characters, and closes it with the
-document's own tail. Real feeds have about 1.5 of them per 100 bytes. An
-element with more than ``MAX_ATTRIBUTES`` attributes is refused (the stdlib's
-SAX makes attributes cost n²: 190,000 on one element take eight minutes), and
-so is a document with more than ``MAX_PREFIXES`` namespace prefixes. Person
-elements (author, dc:creator, ...) keep ``MAX_PERSON`` bytes of text, as
-feedparser's e-mail regex is quadratic.
+Bounding. feedparser spends Python time on every tag, attribute and entity
+reference (15-40 microseconds per tag, twice over when the document is not
+well-formed: its strict parser runs up to the error, then its lenient one
+starts again), and every element left open stays on both parsers' stacks. So
+the time of a parse is the markup it is given, and its memory the depth of
+that markup: 636 kB of nested unclosed tags took 3.5 s and 126 MB, 200,000
+self-closing tags in one item six seconds. :func:`bound` walks the markup
+once (CDATA sections and comments cost feedparser nothing and count nothing)
+and cuts the document after ``max_entries`` entries, or earlier once the
+entries hold more than ``MAX_MARKUP`` markup (a tag or attribute counts 1, an
+entity reference 1/6, about what each costs), or once elements nest more than ``MAX_DEPTH`` deep
+(an end tag closes the innermost open element of its name, as a lenient
+parser does), and closes it with the document's own tail (or, when that tail
+is long, closing tags for what is open). A document that reaches either bound
+before its first complete entry is refused. An element with more than
+``MAX_ATTRIBUTES`` attributes is refused (the stdlib's SAX makes attributes
+cost n²: 190,000 on one element take eight minutes), and so is a document
+with more than ``MAX_PREFIXES`` namespace prefixes. Person elements (author,
+dc:creator, ...) keep ``MAX_PERSON`` bytes of text, as feedparser's e-mail
+regex is quadratic.
 
 Both work on UTF-8 (or at least ASCII-compatible) bytes; the caller converts
 first, so a UTF-16 or UTF-7 document cannot smuggle a DOCTYPE past them.
@@ -38,12 +47,15 @@ from watcher.errors import WatcherError
 
 MAX_ENTITIES = 64            # simple entity declarations honoured per document
 MAX_ENTITY_VALUE = 100       # characters of replacement text per entity
-MAX_MARKUP = 200_000         # '<', '&' and '=' characters kept, at most
+MAX_MARKUP = 25_000          # tags + attributes + 1/6 per entity reference kept, at most
+MAX_DEPTH = 100              # elements open at once (real feeds: about 10; XHTML content: 30)
 MAX_ATTRIBUTES = 64          # per element: Python's SAX looks each one up linearly (quadratic)
 MAX_PREFIXES = 200           # distinct namespace prefixes: feedparser scans them all per element
 MAX_PERSON = 1000            # bytes of text in an author/creator/... element
 _MAX_UNSAFE_NAMES = 1000     # other declared names whose references are deleted
 _MAX_TAIL = 65_536           # bytes of document tail kept after the last entry kept
+_MAX_TAIL_TAGS = 100         # tags in that tail (more: closing tags for what is open instead)
+_REFERENCE_COST = 6          # entity references per unit of MAX_MARKUP
 
 
 class MarkupError(WatcherError):
@@ -191,6 +203,7 @@ def _substitute(body: bytes, safe: dict[bytes, bytes], unsafe: set[bytes]) -> tu
 # --- bounding ----------------------------------------------------------------
 
 _ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*+:)?(?:item|entry)\s*+>", re.I)
+_ENTRY_NAMES = {b"item", b"entry"}
 
 
 def bound(data: bytes, *, max_entries: int) -> tuple[bytes, str | None]:
@@ -202,27 +215,109 @@ def bound(data: bytes, *, max_entries: int) -> tuple[bytes, str | None]:
 
 
 def _cut_entries(data: bytes, max_entries: int) -> tuple[bytes, str | None]:
-    ends = [m.end() for m in _ENTRY_END.finditer(data)]
-    kept, tags, start = 0, 0, 0
-    for end in ends[:max_entries]:
-        tags += _markup(data, start, end)
-        if tags > MAX_MARKUP:
-            break
-        kept, start = kept + 1, end
-    if kept == len(ends) and tags + _markup(data, start, len(data)) <= MAX_MARKUP:
+    walk = _Walk(data, max_entries)
+    if walk.stopped is None and len(walk.ends) <= max_entries:
         return data, None
+    total, last_end = 0, len(data)
+    for total, match in enumerate(_ENTRY_END.finditer(data), start=1):
+        last_end = match.end()
+    kept = min(len(walk.ends), max_entries)
     if kept == 0:
-        raise MarkupError(f"more than {MAX_MARKUP:,} tags, entity references and attributes "
-                          "before the first complete entry; refusing to parse this much markup")
-    tail = data[ends[-1]:]
-    if len(tail) > _MAX_TAIL or tail.count(b"<") > 1000:
-        tail = b"".join(re.findall(rb"</[\w:.-]+\s*>", tail[-_MAX_TAIL:]))
+        raise MarkupError(walk.refusal())
+    tail = data[last_end:]
+    if len(tail) > _MAX_TAIL or tail.count(b"<") > _MAX_TAIL_TAGS:
+        tail = b"".join(b"</%s>" % name for name in reversed(walk.open_at[kept - 1]))
     if kept == max_entries:
-        note = f"{len(ends)} entries in the document, only the first {max_entries} were kept"
+        note = f"{total} entries in the document, only the first {max_entries} were kept"
     else:
-        note = (f"only the first {kept} of {len(ends)} entries were read: the rest would "
-                f"exceed {MAX_MARKUP:,} tags, entity references and attributes")
-    return data[:ends[kept - 1]] + tail, note
+        note = f"only the first {kept} of {total} entries were read: the rest would {walk.why()}"
+    return data[:walk.ends[kept - 1]] + tail, note
+
+
+_NAME = re.compile(rb"[^\s/<>]*+")
+_TAG_REST = re.compile(rb"[^<>]*+>?")
+
+
+class _Walk:
+    """One pass over the markup of the body: where entries end (and what is open
+    there), until ``max_entries + 1`` entries, MAX_MARKUP or MAX_DEPTH."""
+
+    def __init__(self, data: bytes, max_entries: int) -> None:
+        self.ends: list[int] = []
+        self.open_at: list[tuple[bytes, ...]] = []
+        self.stopped: str | None = None        # 'markup' | 'depth' | None (walked to the end or enough)
+        self._tags = self._attributes = 0
+        spans = _doctype_spans(data)
+        self._run(data, spans[-1][1] if spans else 0, max_entries)
+
+    def _run(self, data: bytes, i: int, max_entries: int) -> None:
+        stack: list[bytes] = []
+        cost, references = 0, 0
+        while (j := data.find(b"<", i)) >= 0:
+            references += data.count(b"&", i, j)
+            i = self._token(data, j, stack)
+            if i < 0:
+                return
+            cost = self._tags + self._attributes + references // _REFERENCE_COST
+            if cost > MAX_MARKUP:
+                self.stopped = "markup"
+                return
+            if len(stack) > MAX_DEPTH:
+                self.stopped = "depth"
+                return
+            if len(self.ends) > max_entries:
+                return
+        references += data.count(b"&", i)
+        if self._tags + self._attributes + references // _REFERENCE_COST > MAX_MARKUP:
+            self.stopped = "markup"
+
+    def _token(self, data: bytes, j: int, stack: list[bytes]) -> int:
+        """Reads the markup at ``j`` (a '<'); the index after it, or -1 at the end."""
+        if data.startswith(b"<![CDATA[", j):
+            return _after(data, b"]]>", j + 9)
+        if data.startswith(b"<!--", j):
+            return _after(data, b"-->", j + 4)
+        if data.startswith((b"<?", b"<!"), j):
+            return _after(data, b">", j + 2)
+        closing = data.startswith(b"</", j)
+        named = _NAME.match(data, j + (2 if closing else 1))
+        if named is None or not named.group():
+            return j + 1                              # a stray '<' in text
+        name = named.group().lower()
+        rest = _TAG_REST.match(data, named.end())
+        end = rest.end() if rest else named.end()
+        tag = data[j:end]
+        self._tags += 1
+        if closing:
+            if name in stack:
+                while stack.pop() != name:
+                    pass
+                local = name.rpartition(b":")[2]
+                if local in _ENTRY_NAMES:
+                    self.ends.append(end)
+                    self.open_at.append(tuple(stack))
+            return end
+        self._attributes += tag.count(b"=")
+        if tag.endswith(b"/>"):
+            self._tags += 1                           # a start and an end for the parser
+            return end
+        if name.rpartition(b":")[2] in _ENTRY_NAMES and name in stack:
+            while stack.pop() != name:                # an entry left open ends where the next starts
+                pass
+        stack.append(name)
+        return end
+
+    def refusal(self) -> str:
+        if self.stopped == "depth":
+            return (f"elements nest more than {MAX_DEPTH} deep before the first complete entry; "
+                    "refusing to parse this")
+        return (f"more than {MAX_MARKUP:,} tags, attributes and entity references before the first "
+                "complete entry; refusing to parse this much markup")
+
+    def why(self) -> str:
+        if self.stopped == "depth":
+            return f"nest elements more than {MAX_DEPTH} deep"
+        return f"exceed {MAX_MARKUP:,} tags, attributes and entity references"
 
 
 _PERSON = re.compile(rb"<((?:[A-Za-z_][\w.-]*+:)?(?:author|creator|publisher|contributor|managingeditor|"
@@ -282,6 +377,3 @@ def _check_prefixes(data: bytes) -> None:
         raise MarkupError(f"the document declares {len(prefixes):,} namespace prefixes "
                           f"(more than {MAX_PREFIXES}); refusing to parse it")
 
-
-def _markup(data: bytes, start: int, end: int) -> int:
-    return data.count(b"<", start, end) + data.count(b"&", start, end) + data.count(b"=", start, end)
