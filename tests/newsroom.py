@@ -132,6 +132,7 @@ timeout = "20s"
 
 {feed_tables}
 """, encoding="utf-8")
+    path.chmod(0o600)                  # it may hold channel URLs: `watcher check` warns otherwise
     return path
 
 

@@ -98,6 +98,7 @@ class World:
         config = dest / "watcher.toml"
         config.write_text(self.config.read_text(encoding="utf-8").replace(
             str(self.database), str(dest / self.database.name)), encoding="utf-8")
+        config.chmod(0o600)
         return World(dest, config, dest / self.database.name, self.run_output, self.hook_posts)
 
 
@@ -193,6 +194,7 @@ def write_config(path: Path, database: Path, feeds: dict[str, str], hook: str,
         lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"',
                   f"fetch_article = {'false' if name in summary_only else 'true'}", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
+    path.chmod(0o600)                  # it holds channel URLs: `watcher check` warns otherwise
 
 
 def build(directory: Path) -> World:

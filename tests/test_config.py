@@ -104,3 +104,148 @@ def test_config_path_resolution(tmp_path):
 def test_durations(tmp_path, text, seconds):
     config = cfg.load(write(tmp_path, f'[watcher]\npoll_interval = "{text}"\n'), environ={})
     assert config.poll_interval == seconds
+
+
+# -- issue 15, items 21-23: bad configuration ----------------------------------------------------
+
+import stat
+import subprocess
+import sys
+
+RULES = Path(__file__).resolve().parents[1] / "rules"
+
+
+def check(config: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+    return subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), *(args or ("check",))],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+SECRET_CONFIG = f"""[watcher]
+database = "w.db"
+rules = ["{RULES}"]
+[serve]
+password = "s3cret-serve"
+[[channels]]
+name = "desk"
+url = "json://127.0.0.1:9/hook-s3cret"
+"""
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o666, 0o640])
+def test_item21_secrets_in_a_config_others_can_read_are_warned_about(tmp_path, mode):
+    path = write(tmp_path, SECRET_CONFIG)
+    path.chmod(mode)
+    for command in (("check",), ("run", "--once")):
+        result = check(path, *command)
+        warnings = [line for line in result.stderr.splitlines() if "other users may read it" in line]
+        assert len(warnings) == 1, (command, result.stderr)
+        (line,) = warnings
+        assert str(path) in line and f"mode {mode:o}" in line
+        assert "serve.password" in line and "channels[0].url" in line
+        assert f"chmod 600 {path}" in line and "url_env" in line
+        assert "s3cret" not in result.stderr
+    path.chmod(0o600)
+    assert "other users" not in check(path).stderr
+
+
+def test_item21_a_config_without_secrets_or_with_env_secrets_is_not_warned_about(tmp_path):
+    path = write(tmp_path, f'[watcher]\nrules = ["{RULES}"]\n[[channels]]\nname = "d"\nurl_env = "HOOK"\n')
+    path.chmod(0o644)
+    result = check(path, env={"HOOK": "json://127.0.0.1:9/x"})
+    assert result.returncode == 0 and "other users" not in result.stderr
+
+
+def test_item21_the_database_is_created_private(tmp_path):
+    from watcher.store.database import Store
+    store = Store.open(tmp_path / "new.db")
+    store.db["probe"].insert({"x": 1})
+    store.close()
+    assert stat.S_IMODE((tmp_path / "new.db").stat().st_mode) == 0o600
+    for extra in ("new.db-wal", "new.db-shm"):
+        if (tmp_path / extra).exists():
+            assert stat.S_IMODE((tmp_path / extra).stat().st_mode) == 0o600, extra
+    path = write(tmp_path, f'[watcher]\ndatabase = "run.db"\nrules = ["{RULES}"]\n')
+    assert check(path, "run", "--once").returncode == 0
+    assert stat.S_IMODE((tmp_path / "run.db").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("section, line, key", [
+    ("network", "timeout = inf", "network.timeout"),
+    ("network", "timeout = nan", "network.timeout"),
+    ("network", 'timeout = "100000d"', "network.timeout"),
+    ("extraction", "timeout = 1e300", "extraction.timeout"),
+    ("watcher", "poll_interval = 1e300", "watcher.poll_interval"),
+    ("watcher", 'poll_interval = "99999999999999999999d"', "watcher.poll_interval"),
+    ("watcher", "keep_days = 1e300", "watcher.keep_days"),
+    ("alerts", "backoff = 1e308", "alerts.backoff"),
+    ("alerts", "max_attempts = 9223372036854775807", "alerts.max_attempts"),
+    ("extraction", "memory_mb = 9223372036854775807", "extraction.memory_mb"),
+    ("network", "max_connections = 1000000", "network.max_connections"),
+    ("dedup", "window_days = inf", "dedup.window_days"),
+])
+def test_item22_an_infinite_or_huge_setting_is_one_line_naming_the_key(tmp_path, section, line, key):
+    path = write(tmp_path, f'[watcher]\nrules = ["{RULES}"]\n' + ("" if section == "watcher" else f"[{section}]\n")
+                 + line + "\n")
+    path.chmod(0o600)
+    if section == "watcher":
+        path.write_text(f'[watcher]\nrules = ["{RULES}"]\n{line}\n', encoding="utf-8")
+    for command in (("check",), ("run", "--once")):
+        result = check(path, *command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert key in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_item22_a_huge_feed_interval_or_digest_period_is_refused(tmp_path):
+    path = write(tmp_path, f'[watcher]\nrules = ["{RULES}"]\n[[feeds]]\nurl = "https://example.org/f"\n'
+                 'interval = "99999999999d"\n[[channels]]\nname = "d"\nurl_env = "HOOK"\nmode = "digest"\n'
+                 'digest_every = "9999999999w"\n')
+    result = check(path, env={"HOOK": "json://127.0.0.1:9/x"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "feeds[0].interval" in result.stderr and "channels[0].digest_every" in result.stderr
+
+
+def test_item22_deeply_nested_toml_is_one_line(tmp_path):
+    path = write(tmp_path, "x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = check(path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and len(result.stderr) < 400
+    assert str(path) in result.stderr and "nested too deeply" in result.stderr
+
+
+@pytest.mark.parametrize("levels, words", [(40, "nested more than 32 levels"), (200, "nested too deeply"),
+                                           (100_000, "nested too deeply")])
+def test_item22_deeply_nested_rule_groups_are_one_line(tmp_path, levels, words):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    condition = '{ term = "army" }'
+    if levels < 1000:
+        for _ in range(levels):
+            condition = "{ all = [" + condition + "] }"
+    else:
+        condition = "[" * levels + "]" * levels
+    (rules / "deep.toml").write_text('[[rules]]\nid = "deep"\ntitle = "t"\nseverity = "low"\n'
+                                     f"condition = {condition}\n", encoding="utf-8")
+    path = write(tmp_path, f'[watcher]\nrules = ["{rules}"]\n')
+    for command in (("check",), ("run", "--once")):
+        result = check(path, *command)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-500:]
+        assert len(result.stderr.strip().splitlines()) == 1 and len(result.stderr) < 500, result.stderr[:500]
+        assert "deep.toml" in result.stderr and words in result.stderr
+
+
+@pytest.mark.parametrize("url, token", [
+    ("tgram://bottoken123456789SECRET/12345", "bottoken123456789SECRET"),
+    ("mailto://user:SECRETpassword@", "SECRETpassword"),
+    ("discord://123456/SECRETwebhooktoken?avatar=maybe&format=nonsense", "SECRETwebhooktoken"),
+    ("slack://TXXXXXXXX/BXXXXXXXX/SECRETslacktoken/#nochannel?footer=x", "SECRETslacktoken"),
+    ("gotify://gotify.example/SECRETgotifytoken?priority=nonsense", "SECRETgotifytoken"),
+])
+def test_item23_check_shows_no_character_of_an_unusable_token(tmp_path, url, token):
+    path = write(tmp_path, f'[watcher]\nrules = ["{RULES}"]\n[[channels]]\nname = "c"\nurl_env = "HOOK"\n')
+    result = check(path, env={"HOOK": url})
+    shown = result.stdout + result.stderr
+    assert token not in shown
+    assert f"{token[0]}...{token[-1]}" not in shown and f"...{token[-4:]}" not in shown
+    assert not [token[i:i + 5] for i in range(len(token) - 4) if token[i:i + 5] in shown], shown

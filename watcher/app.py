@@ -146,6 +146,7 @@ def build_parts(config: Config, clock: Clock, rules: RuleSet) -> Parts:
             user_agent=config.user_agent,
             max_redirects=net.max_redirects,
             allow_private=net.allow_private,
+            proxy=net.proxy,
         ),
         clock=clock,
     )

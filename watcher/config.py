@@ -9,12 +9,15 @@ program reads TOML or the environment for settings.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from watcher.duration import DurationError, parse_duration
 from watcher.errors import ConfigError
@@ -32,6 +35,11 @@ CHANNEL_FORMATS = ("text", "markdown", "html")
 CONFIG_ENV = "WATCHER_CONFIG"
 MIN_EXTRACTION_MB = 192                      # the worker's own imports take ~100 MB
 DEFAULT_CONFIG_NAME = "watcher.toml"
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+DAY = 86400.0
+MAX_TIMEOUT = 3600.0                         # seconds: no request or page may hold a worker longer
+MAX_PERIOD = 365 * DAY                       # intervals, backoffs, digests
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,62}[a-z0-9_])?)*\.?$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class NetworkConfig:
     max_redirects: int = 5
     allow_private: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     max_connections: int = 4                 # feeds polled at once
+    proxy: str | None = field(default=None, repr=False)   # feeds, pages and alerts; may hold a password
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     password: str | None = field(default=None, repr=False)
+    allow_sql: bool = False                  # Datasette's arbitrary SQL (needs the password)
+    allowed_hosts: tuple[str, ...] = ()      # Host names answered besides loopback names and IPs
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,7 @@ class ChannelConfig:
     mode: str = "immediate"
     digest_every: str = "1h"
     format: str = "text"
+    proxy: str | None = field(default=None, repr=False)   # [network] proxy, which alerts go through
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class Config:
     serve: ServeConfig
     feeds: tuple[FeedConfig, ...]
     channels: tuple[ChannelConfig, ...]
+    warnings: tuple[str, ...] = ()           # shown by every command; the config still loads
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -126,6 +139,9 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Confi
     environ = os.environ if environ is None else environ
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError(path, [("not readable: tables or arrays are nested too deeply (hundreds of "
+                                  "levels); no watcher setting nests more than two")]) from None
     except FileNotFoundError:
         raise ConfigError(path, [
             "file not found; pass --config PATH, set WATCHER_CONFIG, or copy "
@@ -140,6 +156,36 @@ def load(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Confi
     return _Validator(path, environ).config(raw)
 
 
+def private_file_warning(path: Path, secrets: list[str]) -> str | None:
+    """A warning when ``path`` holds ``secrets`` (their keys) and other users may read it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not secrets or not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return None
+    return (f"{path} holds secrets ({', '.join(secrets)}) and other users may read it (mode "
+            f"{stat.S_IMODE(mode):o}); run `chmod 600 {path}`, or move them to the environment "
+            "(url_env, password_env, proxy_env)")
+
+
+def proxy_problem(value: str) -> str | None:
+    """Why ``value`` cannot be the proxy URL, or None (never shows the value: it may hold a password)."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return "is not a URL; write it as scheme://host:port, e.g. \"http://proxy.example:3128\""
+    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        return ('must be a proxy URL such as "http://proxy.example:3128" or "socks5://127.0.0.1:1080" '
+                f"(schemes: {', '.join(PROXY_SCHEMES)})")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "must be scheme://[user:password@]host:port, without a path"
+    if port == 0:
+        return "needs a TCP port (1-65535)"
+    return None
+
+
 class _Validator:
     """Walks the TOML tree once, collecting every problem."""
 
@@ -148,6 +194,7 @@ class _Validator:
         self.base = path.parent
         self.environ = environ
         self.problems: list[str] = []
+        self.secrets: list[str] = []             # keys holding a secret in the file itself
 
     def fail(self, key: str, message: str) -> None:
         self.problems.append(f"{key}: {message}")
@@ -176,12 +223,16 @@ class _Validator:
             return default
         return value
 
-    def duration(self, table: Mapping, prefix: str, key: str, default: float) -> float:
-        value = table.get(key)
+    def duration(self, table: Mapping, prefix: str, key: str, default: float,
+                 longest: float = MAX_PERIOD) -> float:
+        value = given = table.get(key)
         if value is None:
             return default
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(f"{prefix}{key}", f"must be a finite duration such as \"30s\", got {value}")
+            return default
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = f"{value}s"
+            value = f"{value:f}s" if isinstance(value, float) else f"{value}s"
         try:
             seconds = parse_duration(str(value))
         except DurationError as exc:
@@ -190,12 +241,19 @@ class _Validator:
         if seconds <= 0:
             self.fail(f"{prefix}{key}", "must be longer than zero")
             return default
+        if not seconds <= longest:
+            self.fail(f"{prefix}{key}", f"{str(given)[:40]} is too long; at most {_shown(longest)}")
+            return default
         return seconds
 
-    def positive_int(self, table: Mapping, prefix: str, key: str, default: int) -> int:
+    def positive_int(self, table: Mapping, prefix: str, key: str, default: int,
+                     largest: int = 2**40) -> int:
         value = self.typed(table, prefix, key, int, default)
         if value <= 0:
             self.fail(f"{prefix}{key}", f"must be a whole number above zero, got {value}")
+            return default
+        if value > largest:
+            self.fail(f"{prefix}{key}", f"must be at most {largest:,}, got {value:,}")
             return default
         return value
 
@@ -216,9 +274,11 @@ class _Validator:
             rules = ["rules/"]
         poll_interval = self.duration(w, "watcher.", "poll_interval", 900.0)
         keep_days = self.typed(w, "watcher.", "keep_days", (int, float), None)
-        if keep_days is not None and keep_days <= 0:
-            self.fail("watcher.keep_days", "must be a number of days above zero (or leave it out to keep everything)")
+        if keep_days is not None and not 0 < keep_days <= 36500:
+            self.fail("watcher.keep_days", "must be a number of days above zero and at most 36,500 "
+                      "(or leave it out to keep everything)")
             keep_days = None
+        network = self.network(raw)
         config = Config(
             path=self.path,
             database=Path(database) if database == ":memory:" else self.path_value(database),
@@ -226,21 +286,23 @@ class _Validator:
             poll_interval=poll_interval,
             user_agent=self.typed(w, "watcher.", "user_agent", str, DEFAULT_USER_AGENT),
             keep_days=keep_days,
-            network=self.network(raw),
+            network=network,
             extraction=self.extraction(raw),
             dedup=self.dedup(raw),
             alerts=self.alerts(raw),
             serve=self.serve(raw),
             feeds=self.feeds(raw, poll_interval),
-            channels=self.channels(raw),
+            channels=self.channels(raw, network.proxy),
         )
         if self.problems:
             raise ConfigError(self.path, self.problems)
-        return config
+        warning = private_file_warning(self.path, self.secrets)
+        return replace(config, warnings=(warning,)) if warning else config
 
     def network(self, raw: dict) -> NetworkConfig:
         n = self.section(raw, "network", {"timeout", "max_feed_bytes", "max_page_bytes",
-                                          "max_redirects", "allow_private", "max_connections"})
+                                          "max_redirects", "allow_private", "max_connections",
+                                          "proxy", "proxy_env"})
         d = NetworkConfig()
         nets = []
         for i, cidr in enumerate(self.typed(n, "network.", "allow_private", list, [])):
@@ -253,31 +315,57 @@ class _Validator:
             self.fail("network.max_redirects", "must be between 0 and 20")
             redirects = d.max_redirects
         return NetworkConfig(
-            timeout=self.duration(n, "network.", "timeout", d.timeout),
+            timeout=self.duration(n, "network.", "timeout", d.timeout, MAX_TIMEOUT),
             max_feed_bytes=self.positive_int(n, "network.", "max_feed_bytes", d.max_feed_bytes),
             max_page_bytes=self.positive_int(n, "network.", "max_page_bytes", d.max_page_bytes),
             max_redirects=redirects,
             allow_private=tuple(nets),
-            max_connections=self.positive_int(n, "network.", "max_connections", d.max_connections),
+            max_connections=self.positive_int(n, "network.", "max_connections", d.max_connections, 256),
+            proxy=self.proxy(n),
         )
+
+    def proxy(self, n: Mapping) -> str | None:
+        if "proxy" in n and "proxy_env" in n:
+            self.fail("network.proxy", "give proxy or proxy_env, not both")
+            return None
+        if "proxy_env" in n:
+            env = self.typed(n, "network.", "proxy_env", str, "")
+            value, key = self.environ.get(env, ""), "network.proxy_env"
+            if not value:
+                self.fail(key, f"environment variable {env} is not set or empty")
+                return None
+        else:
+            value, key = n.get("proxy"), "network.proxy"
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                self.fail(key, 'must be a proxy URL in quotes, e.g. proxy = "http://proxy.example:3128"')
+                return None
+            if "@" in value:
+                self.secrets.append(key)
+        problem = proxy_problem(value)
+        if problem:
+            self.fail(key, f"{problem} (the value is not shown: it may hold a password)")
+            return None
+        return value
 
     def extraction(self, raw: dict) -> ExtractionConfig:
         e = self.section(raw, "extraction", {"timeout", "memory_mb"})
         d = ExtractionConfig()
-        memory = self.positive_int(e, "extraction.", "memory_mb", d.memory_mb)
+        memory = self.positive_int(e, "extraction.", "memory_mb", d.memory_mb, 1024 * 1024)
         if memory < MIN_EXTRACTION_MB:
             self.fail("extraction.memory_mb", f"{memory} MB cannot even load the extractor; "
                       f"give at least {MIN_EXTRACTION_MB} (default {d.memory_mb})")
             memory = d.memory_mb
         return ExtractionConfig(
-            timeout=self.duration(e, "extraction.", "timeout", d.timeout), memory_mb=memory)
+            timeout=self.duration(e, "extraction.", "timeout", d.timeout, MAX_TIMEOUT), memory_mb=memory)
 
     def dedup(self, raw: dict) -> DedupConfig:
         s = self.section(raw, "dedup", {"window_days", "max_distance", "min_resemblance"})
         d = DedupConfig()
         window = self.typed(s, "dedup.", "window_days", (int, float), d.window_days)
-        if window <= 0:
-            self.fail("dedup.window_days", f"must be a number of days above zero, got {window}")
+        if not 0 < window <= 3650:
+            self.fail("dedup.window_days", f"must be a number of days above zero and at most 3,650, got {window}")
             window = d.window_days
         distance = self.typed(s, "dedup.", "max_distance", int, d.max_distance)
         if not 0 <= distance <= 32:
@@ -294,16 +382,19 @@ class _Validator:
         a = self.section(raw, "alerts", {"max_attempts", "backoff", "max_backoff", "notify_new_rules"})
         d = AlertsConfig()
         return AlertsConfig(
-            max_attempts=self.positive_int(a, "alerts.", "max_attempts", d.max_attempts),
+            max_attempts=self.positive_int(a, "alerts.", "max_attempts", d.max_attempts, 1000),
             backoff=self.duration(a, "alerts.", "backoff", d.backoff),
             max_backoff=self.duration(a, "alerts.", "max_backoff", d.max_backoff),
             notify_new_rules=self.typed(a, "alerts.", "notify_new_rules", bool, d.notify_new_rules),
         )
 
     def serve(self, raw: dict) -> ServeConfig:
-        s = self.section(raw, "serve", {"host", "port", "password", "password_env"})
+        s = self.section(raw, "serve", {"host", "port", "password", "password_env", "allow_sql",
+                                        "allowed_hosts"})
         d = ServeConfig()
         password = self.typed(s, "serve.", "password", str, None)
+        if password:
+            self.secrets.append("serve.password")
         env = self.typed(s, "serve.", "password_env", str, None)
         if env is not None:
             password = self.environ.get(env)
@@ -313,7 +404,20 @@ class _Validator:
         if not 0 < port < 65536:
             self.fail("serve.port", f"must be a TCP port (1-65535), got {port}")
             port = d.port
-        return ServeConfig(host=self.typed(s, "serve.", "host", str, d.host), port=port, password=password)
+        allow_sql = self.typed(s, "serve.", "allow_sql", bool, False)
+        if allow_sql and not password:
+            self.fail("serve.allow_sql", "arbitrary SQL on the web page needs serve.password (or "
+                      "password_env): without one, any local program or web page could run it")
+            allow_sql = False
+        hosts = []
+        for i, host in enumerate(self.typed(s, "serve.", "allowed_hosts", list, [])):
+            if not isinstance(host, str) or not _HOST_NAME.match(host.strip().lower()):
+                self.fail(f"serve.allowed_hosts[{i}]", f"{host!r} is not a host name; write the name "
+                          'alone, without scheme or port, e.g. "watcher.example.org"')
+                continue
+            hosts.append(host.strip().lower().rstrip("."))
+        return ServeConfig(host=self.typed(s, "serve.", "host", str, d.host), port=port, password=password,
+                           allow_sql=allow_sql, allowed_hosts=tuple(hosts))
 
     def feeds(self, raw: dict, default_interval: float) -> tuple[FeedConfig, ...]:
         items = raw.get("feeds", [])
@@ -342,7 +446,7 @@ class _Validator:
             ))
         return tuple(feeds)
 
-    def channels(self, raw: dict) -> tuple[ChannelConfig, ...]:
+    def channels(self, raw: dict, proxy: str | None = None) -> tuple[ChannelConfig, ...]:
         items = raw.get("channels", [])
         if not isinstance(items, list):
             self.fail("channels", "must be an array of tables: write each channel as [[channels]]")
@@ -373,13 +477,17 @@ class _Validator:
             digest_every = self.typed(c, f"{key}.", "digest_every", str, "1h")
             if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest_every):
                 try:
-                    parse_duration(digest_every)
+                    period = parse_duration(digest_every)
                 except DurationError:
                     self.fail(f"{key}.digest_every", f'must be a period such as "1h" or a daily time such as "08:00", got {digest_every!r}')
+                else:
+                    if not 0 < period <= MAX_PERIOD:
+                        self.fail(f"{key}.digest_every", f"must be longer than zero and at most {_shown(MAX_PERIOD)}")
+                        digest_every = "1h"
             channels.append(ChannelConfig(
                 name=name, url=url, source=source, rules=tuple(rules), severity=severity,
                 mode=mode, digest_every=digest_every,
-                format=self._choice(c, key, "format", CHANNEL_FORMATS, "text"),
+                format=self._choice(c, key, "format", CHANNEL_FORMATS, "text"), proxy=proxy,
             ))
         return tuple(channels)
 
@@ -393,6 +501,7 @@ class _Validator:
                 self.fail(f"{key}.url", 'must be one apprise URL in quotes, e.g. url = "json://host/path" '
                           "(the value given is not shown: it may hold secrets)")
                 return "", "url"
+            self.secrets.append(f"{key}.url")
             return c["url"], "url"
         env = self.typed(c, f"{key}.", "url_env", str, "")
         value = self.environ.get(env, "")
@@ -406,3 +515,7 @@ class _Validator:
             self.fail(f"{key}.{name}", f"must be one of {', '.join(choices)}, got {value!r}")
             return default
         return value
+
+
+def _shown(seconds: float) -> str:
+    return f"{seconds / DAY:g} days" if seconds >= DAY else f"{seconds / 3600:g} h"

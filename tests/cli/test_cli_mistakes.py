@@ -40,6 +40,7 @@ def with_database(world: Path, folder: Path, database: str) -> Path:
     config = folder / "watcher.toml"
     config.write_text((world / "watcher.toml").read_text(encoding="utf-8").replace(
         str(world / "watcher.db"), database), encoding="utf-8")
+    config.chmod(0o600)                # it holds a channel URL: `watcher check` warns otherwise
     return config
 
 

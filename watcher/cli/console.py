@@ -148,6 +148,10 @@ class CliContext:
                 if not self.from_env:
                     raise
                 raise errors.ConfigError(f"{exc.path}{self._source()}", exc.problems) from None
+            command = click.get_current_context(silent=True)
+            if command is not None and command.info_name in ("check", "run"):
+                for warning in self._config.warnings:     # e.g. secrets in a file others may read
+                    click.echo(f"watcher: warning: {warning}", err=True)
         return self._config
 
     def _source(self) -> str:

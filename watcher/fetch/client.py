@@ -75,8 +75,8 @@ class NetworkPolicy:
             raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
         if self.max_redirects < 0:
             raise ValueError(f"max_redirects must be 0 or more, got {self.max_redirects!r}")
-        if self.proxy is not None and proxy_problem(self.proxy):
-            raise ValueError(f"proxy: {proxy_problem(self.proxy)}")
+        if self.proxy is not None and _proxy_problem(self.proxy):
+            raise ValueError(f"proxy: {_proxy_problem(self.proxy)}")
         # CIDR strings are accepted for convenience and stored as networks.
         nets = tuple(ip_network(n, strict=False) if isinstance(n, str) else n for n in self.allow_private)
         object.__setattr__(self, "allow_private", nets)
@@ -272,7 +272,7 @@ def _origin(url: httpx.URL) -> tuple[str, int]:
     return url.raw_host.decode("ascii"), url.port or {"https": 443, "http": 80}.get(url.scheme, 1080)
 
 
-def proxy_problem(proxy: str) -> str | None:
+def _proxy_problem(proxy: str) -> str | None:
     """Why ``proxy`` cannot be used as a proxy URL, or None."""
     try:
         parsed = httpx.URL(proxy)

@@ -38,6 +38,7 @@ _MODIFIERS = {
     "any": {"field", "fields", "at_least"},
     "near": {"field", "fields", "within", "same_sentence"},
 }
+MAX_NESTING = 32             # levels of groups inside groups in one condition
 _RULE_KEYS = {"id", "title", "severity", "condition", "min_hits", "min_score", "channels",
               "tags", "description", "enabled"}
 _ENTITY_KEYS = {"id", "name", "kind", "aliases", "exclude", "match_case", "description"}
@@ -182,6 +183,9 @@ def _read(path: Path) -> tuple[dict, RuleProblem | None]:
         return tomllib.loads(path.read_text(encoding="utf-8")), None
     except tomllib.TOMLDecodeError as exc:
         return {}, RuleProblem(str(path), None, "(file)", f"not valid TOML: {exc}")
+    except RecursionError:
+        return {}, RuleProblem(str(path), None, "(file)", "tables or arrays are nested too deeply to "
+                               "read (hundreds of levels); flatten the conditions")
     except (OSError, UnicodeDecodeError) as exc:
         return {}, RuleProblem(str(path), None, "(file)", f"cannot read the file: {exc}")
 
@@ -401,6 +405,10 @@ class _RuleCheck:
         self.loader.warnings.append(RuleProblem(self.file, self.rule_id, key, message))
 
     def node(self, raw, path: str, fields: tuple[str, ...]) -> Node | None:
+        if path.count("[") > MAX_NESTING:
+            self.fail("condition", f"groups are nested more than {MAX_NESTING} levels deep; flatten "
+                      "them (an all inside an all, or an any inside an any, is one group)")
+            return None
         if not isinstance(raw, dict):
             self.fail(path, f"must be a table such as {{ entity = \"sdf\" }} or {{ all = [...] }}, "
                       f"got {_type_name(raw)}")

@@ -11,10 +11,20 @@ imports apprise).
   never a path, query, user or token. apprise's own ``url(privacy=True)``
   keeps custom header values (``+X-Token=...``), path segments and the first
   and last character of tokens, so it is not used for display.
+- Proxies: apprise's HTTP services send through ``requests``, which would
+  take a proxy from HTTP(S)_PROXY/ALL_PROXY. For the duration of a send, the
+  channel's ``proxy`` (the config's ``[network] proxy``) is handed to every
+  ``requests`` call made for it, and the environment's proxy variables are not
+  used: alerts go where feeds go. The hand-over is a context variable read by
+  a wrapper around ``requests.Session.request`` (apprise copies the context
+  into its worker threads), so concurrent sends never see each other's
+  settings and nothing else in the process is affected. E-mail (SMTP) and
+  other non-HTTP services connect directly.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import threading
@@ -22,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import apprise
+import requests
 
 from watcher.config import ChannelConfig
 from watcher.notify.message import Limits, Message
@@ -31,6 +42,33 @@ SEND_TIMEOUT = 60.0          # seconds for one whole send, whatever the service 
 MAX_DETAIL = 500
 _FORMATS = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
             "html": apprise.NotifyFormat.HTML}
+
+
+@dataclass(frozen=True)
+class _Route:
+    proxy: str | None            # None: straight to the service, whatever the environment says
+
+
+_ROUTE: contextvars.ContextVar[_Route | None] = contextvars.ContextVar("watcher_alert_route", default=None)
+
+
+def _route_requests() -> None:
+    """Wrap ``requests.Session.request`` (once) to apply the current send's route."""
+    original = requests.Session.request
+    if getattr(original, "watcher_route", False):
+        return
+
+    def request(self, method, url, *args, **kwargs):
+        route = _ROUTE.get()
+        if route is not None:
+            kwargs["proxies"] = {"http": route.proxy, "https": route.proxy, "all": route.proxy}
+        return original(self, method, url, *args, **kwargs)
+
+    request.watcher_route = True  # type: ignore[attr-defined]
+    requests.Session.request = request  # type: ignore[method-assign]
+
+
+_route_requests()
 
 
 @dataclass(frozen=True)
@@ -46,7 +84,7 @@ class Notifier:
                  redactor: Redactor | None = None) -> None:
         self.channel = channel
         self.timeout = timeout
-        self.redactor = redactor or Redactor.for_urls([channel.url])
+        self.redactor = redactor or Redactor.for_channels([channel])
         self.problem: str | None = None
         plugin = self._instantiate()
         self.limits = Limits(
@@ -91,9 +129,13 @@ class Notifier:
         sender = apprise.Apprise(asset=_asset())
         if not sender.add(self.channel.url) or len(sender) != 1:
             return Delivery(False, f"apprise could not load {safe_url(self.channel)} as one service")
-        result = sender.notify(body=message.body, title=message.title,
-                               body_format=_FORMATS.get(message.format, apprise.NotifyFormat.TEXT),
-                               timeout=self.timeout, log_level=logging.INFO)
+        token = _ROUTE.set(_Route(self.channel.proxy))
+        try:
+            result = sender.notify(body=message.body, title=message.title,
+                                   body_format=_FORMATS.get(message.format, apprise.NotifyFormat.TEXT),
+                                   timeout=self.timeout, log_level=logging.INFO)
+        finally:
+            _ROUTE.reset(token)
         entries = [e for service in result for e in service.logs()] or list(result.call_logs())
         said = "; ".join(dict.fromkeys(e.message.strip() for e in entries if e.message.strip()))
         services = ", ".join(dict.fromkeys(service.name for service in result))

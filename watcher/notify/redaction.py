@@ -63,7 +63,9 @@ def secret_parts(url: str) -> set[str]:
     expanded = set()
     for part in parts:
         expanded |= {part, unquote(part), quote(unquote(part), safe=""), quote(unquote(part))}
-    return {p for p in expanded if len(p) >= MIN_SECRET and p.lower() not in _HARMLESS}
+    secrets = {p for p in expanded if len(p) >= MIN_SECRET and p.lower() not in _HARMLESS}
+    # apprise's "privacy" forms of a token: first and last character, or the last four
+    return secrets | {f"{p[0]}...{p[-1]}" for p in secrets} | {f"...{p[-4:]}" for p in secrets if len(p) >= 8}
 
 
 def public_host(url: str) -> str | None:
@@ -91,7 +93,8 @@ class Redactor:
 
     @classmethod
     def for_channels(cls, channels: Iterable) -> "Redactor":
-        return cls.for_urls(c.url for c in channels)
+        """Every channel's URL, and the proxy its alerts go through (it may hold a password)."""
+        return cls.for_urls(u for c in channels for u in (c.url, getattr(c, "proxy", None)) if u)
 
     def scrub(self, text: object) -> str:
         text = text if isinstance(text, str) else str(text)

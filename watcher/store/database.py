@@ -68,6 +68,7 @@ class Store:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).exists() or Path(path).touch(mode=0o600)  # new: private (-wal, -shm follow)
             conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
             )
@@ -77,7 +78,7 @@ class Store:
                 db.enable_wal()
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path!r}: {exc}") from exc
         store = cls(db, path)
         if migrate:

@@ -7,11 +7,19 @@ at ``/`` (stories), ``/article/ID``, ``/search``, ``/feeds``, ``/outbox`` and
 through :mod:`watcher.feedback`, on their own connection in a worker thread.
 
 Safety: feed text is only ever rendered as escaped text (Jinja autoescape; no
-``|safe`` on feed data), links are kept only when they are http(s), and our
-pages carry a Content-Security-Policy without inline scripts. Feedback is a
-POST protected by Datasette's CSRF token. Binding a non-loopback address
-requires ``[serve] password``; with a password set every request (Datasette's
-too) needs HTTP Basic credentials (any user name, that password).
+``|safe`` on feed data), links are kept only when they are http(s), and every
+response, Datasette's too, carries a Content-Security-Policy that allows no
+script. Feedback is a POST protected by Datasette's CSRF token. Binding a
+non-loopback address requires ``[serve] password``; with a password set every
+request (Datasette's too) needs HTTP Basic credentials (any user name, that
+password). A request whose Host is not a loopback name, an IP address or a
+name in ``[serve] allowed_hosts`` is refused (421): a web page the analyst
+visits cannot reach the server through a DNS-rebinding name. Datasette's
+arbitrary SQL is off unless ``[serve] allow_sql`` is set with a password, and
+every connection the server opens (Datasette's and ours) refuses dangerous
+SQLite functions whatever the settings (``fts3_tokenizer`` hands out and
+takes native pointers: one GET crashed the process; ``load_extension``, ...),
+ATTACH, and strings or blobs over ``MAX_SQL_VALUE`` bytes.
 
 The hooks are registered with Datasette's plugin manager once; they act only
 on a Datasette instance that carries a :class:`WebContext` (``ds.watcher``).
@@ -24,14 +32,15 @@ import base64
 import hmac
 import ipaddress
 import socket
+import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import uvicorn
 from datasette import hookimpl
@@ -62,6 +71,17 @@ STORIES_PAGE = 100          # stories per page; "show more" adds as many again
 QUIET_DAYS = 7              # a healthy feed with no new article for this long is flagged
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"))
+LOOPBACK_NAMES = ("localhost",)    # and every IP address: a rebinding attack needs a name
+MAX_SQL_VALUE = 64 * 1024 * 1024   # bytes of one string or blob in any SQL the server runs
+MAX_SQL_TEXT = 1024 * 1024         # bytes of one SQL statement
+# Functions no connection of the server may call, whatever the settings: fts3_tokenizer
+# leaks (one argument) and installs (two) native pointers that fts3tokenize dereferences
+# (SIGSEGV, the CVE-2015-7036 class); the others read, write or load files.
+DENIED_SQL_FUNCTIONS = frozenset({"fts3_tokenizer", "load_extension", "readfile", "writefile", "edit",
+                                  "fts5_tokenizer", "sqlite_dbpage", "sqlite_dbdata", "sqlite_dbptr"})
+DENIED_SQL_TABLES = frozenset({"fts3tokenize", "sqlite_dbpage", "sqlite_dbdata", "sqlite_dbptr"})
 CSRF_COOKIE = "ds_csrftoken"
 SINCE_CHOICES = (("1d", "last 24 hours"), ("2d", "last 2 days"), ("7d", "last 7 days"),
                  ("30d", "last 30 days"), ("", "all time"))
@@ -72,15 +92,22 @@ class WebSettings:
     database: Path
     host: str = "127.0.0.1"
     port: int = 8765
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     config_path: str = "watcher.toml"
+    allow_sql: bool = False                  # Datasette's arbitrary SQL; only ever with a password
+    allowed_hosts: tuple[str, ...] = ()      # Host names answered besides loopback names and IPs
 
     @classmethod
     def from_config(cls, config: Config, *, host: str | None = None,
                     port: int | None = None) -> WebSettings:
         return cls(database=config.database, host=host or config.serve.host,
                    port=port or config.serve.port, password=config.serve.password,
-                   config_path=str(config.path))
+                   config_path=str(config.path), allow_sql=config.serve.allow_sql,
+                   allowed_hosts=config.serve.allowed_hosts)
+
+    @property
+    def sql_allowed(self) -> bool:
+        return self.allow_sql and bool(self.password)
 
 
 @dataclass(frozen=True)
@@ -142,7 +169,8 @@ def build(settings: WebSettings, clock: Callable[[], datetime]) -> Datasette:
         template_dir=str(PACKAGE / "templates"),
         static_mounts=[("watcher-static", str(PACKAGE / "static"))],
         metadata=_metadata(settings.database),
-        settings={"default_page_size": 50, "sql_time_limit_ms": 3000},
+        settings={"default_page_size": 50, "sql_time_limit_ms": 3000,
+                  "default_allow_sql": settings.sql_allowed},
     )
     ds.watcher = WebContext(settings, clock)
     return ds
@@ -215,9 +243,100 @@ def register_routes(datasette):
 @hookimpl
 def asgi_wrapper(datasette):
     context = getattr(datasette, "watcher", None)
-    if not isinstance(context, WebContext) or not context.settings.password:
+    if not isinstance(context, WebContext):
         return None
-    return lambda app: _basic_auth(app, context.settings.password)
+    settings = context.settings
+
+    def wrap(app):
+        if settings.password:
+            app = _basic_auth(app, settings.password)
+        return _security_headers(_host_guard(app, settings))
+    return wrap
+
+
+@hookimpl
+def prepare_connection(conn, datasette):
+    """Every connection Datasette opens for the watcher's server."""
+    if isinstance(getattr(datasette, "watcher", None), WebContext):
+        harden(conn)
+
+
+def harden(conn: sqlite3.Connection) -> None:
+    """Refuse the dangerous functions and tables, ATTACH, and huge values on ``conn``."""
+    conn.set_authorizer(_authorizer)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_SQL_VALUE)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_TEXT)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+
+
+def _authorizer(action: int, first: str | None, second: str | None, database: str | None,
+                source: str | None) -> int:
+    if action == sqlite3.SQLITE_FUNCTION and (second or "").lower() in DENIED_SQL_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_READ and (first or "").lower() in DENIED_SQL_TABLES:
+        return sqlite3.SQLITE_DENY
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def _security_headers(app):
+    """The watcher pages' headers on every response (Datasette's pages send none)."""
+    async def with_headers(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+        return await app(scope, receive, sending)
+    return with_headers
+
+
+def _host_guard(app, settings: WebSettings):
+    """Answer only requests addressed to this server by a name it was given."""
+    allowed = {h.lower().rstrip(".") for h in (*LOOPBACK_NAMES, *settings.allowed_hosts)}
+
+    async def guarded(scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await app(scope, receive, send)
+        raw = dict(scope.get("headers") or []).get(b"host")
+        host = _host_name(raw.decode("latin-1")) if raw else None
+        if host is not None and (host in allowed or _is_ip(host)):
+            return await app(scope, receive, send)
+        if scope["type"] != "http":
+            return await send({"type": "websocket.close", "code": 1008})
+        shown = "".join(c for c in (raw or b"").decode("latin-1")[:100] if c.isprintable())
+        message = (f"watcher: this server answers to {', '.join(sorted(allowed))} and IP addresses, "
+                   f"not to the host {shown!r}; if that name is yours, add it to [serve] "
+                   f"allowed_hosts in {settings.config_path}\n") if raw else "watcher: a Host header is required\n"
+        await send({"type": "http.response.start", "status": 421 if raw else 400,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+        await send({"type": "http.response.body", "body": message.encode("utf-8")})
+    return guarded
+
+
+def _host_name(value: str) -> str | None:
+    """The host of a Host header (no port, lower case, no final dot), or None if malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        inside, bracket, rest = value[1:].partition("]")
+        return inside if bracket and (not rest or rest[1:].isdigit() and rest[0] == ":") else None
+    name, _, port = value.partition(":")
+    if port and not port.isdigit():
+        return None
+    return name.rstrip(".") or None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _basic_auth(app, password: str):
@@ -250,6 +369,7 @@ async def _with_store(datasette, fn):
 
     def work():
         store = Store.open(path, migrate=False)
+        harden(store.db.conn)
         try:
             return fn(store)
         finally:
@@ -367,6 +487,9 @@ async def feedback_view(datasette, request):
                              "(CSRF check failed); reload the page and try again\n", status=403)
     form = await request.post_vars()
     verdict, note = form.get("verdict", ""), form.get("note")
+    if any(ord(c) < 32 or ord(c) == 127 for c in form.get("next") or ""):
+        return Response.text("watcher: the form's return address holds a line break or a control "
+                             "character; reload the page and try again\n", status=400)
     back = _local_path(form.get("next")) or f"/article/{article_id}"
     now = datasette.watcher.clock()
     try:
@@ -384,7 +507,9 @@ def _local_path(value: str | None) -> str | None:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return None
     parts = urlsplit(value)
-    return value if not parts.scheme and not parts.netloc else None
+    if parts.scheme or parts.netloc:
+        return None
+    return quote(value, safe="/?&=#%:+@!$'()*,;~-._")   # a header value: ASCII only
 
 
 def _same_origin_form(request) -> bool:
