@@ -328,6 +328,7 @@ class _Validator:
         if "proxy" in n and "proxy_env" in n:
             self.fail("network.proxy", "give proxy or proxy_env, not both")
             return None
+        value: object
         if "proxy_env" in n:
             env = self.typed(n, "network.", "proxy_env", str, "")
             value, key = self.environ.get(env, ""), "network.proxy_env"
@@ -343,6 +344,7 @@ class _Validator:
                 return None
             if "@" in value:
                 self.secrets.append(key)
+        assert isinstance(value, str)
         problem = proxy_problem(value)
         if problem:
             self.fail(key, f"{problem} (the value is not shown: it may hold a password)")
