@@ -45,8 +45,9 @@ class _Proxy:
         self.lock = threading.Lock()
         self._server = _Server(self, self.handler())
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -113,12 +114,17 @@ class ForwardProxy(_Proxy):
                 for line in lines[1:]:
                     name, _, value = line.partition(":")
                     headers[name.strip().lower()] = value.strip()
-                if proxy.user and headers.get("proxy-authorization", "") != "Basic " + base64.b64encode(
-                        f"{proxy.user}:{proxy.password}".encode()).decode():
+                if (
+                    proxy.user
+                    and headers.get("proxy-authorization", "")
+                    != "Basic " + base64.b64encode(f"{proxy.user}:{proxy.password}".encode()).decode()
+                ):
                     proxy.record("DENIED", target)
-                    self.request.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
-                                         b"Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n"
-                                         b"Connection: close\r\n\r\n")
+                    self.request.sendall(
+                        b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                        b'Proxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n'
+                        b"Connection: close\r\n\r\n"
+                    )
                     return
                 proxy.record(method, target)
                 if method == "CONNECT":
@@ -136,8 +142,9 @@ class ForwardProxy(_Proxy):
                 try:
                     upstream = socket.create_connection((parts.hostname, parts.port or 80), timeout=10)
                 except OSError:
-                    self.request.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n"
-                                         b"Connection: close\r\n\r\n")
+                    self.request.sendall(
+                        b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
                     return
                 path = parts.path or "/"
                 if parts.query:
@@ -147,6 +154,7 @@ class ForwardProxy(_Proxy):
                 with upstream:
                     upstream.sendall(request.encode("latin-1") + rest)
                     _pipe(self.request, upstream)
+
         return Handler
 
 
@@ -194,4 +202,5 @@ class SocksProxy(_Proxy):
                 s.sendall(b"\x05\x00\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack("!H", 0))
                 with upstream:
                     _pipe(s, upstream)
+
         return Handler

@@ -1,5 +1,8 @@
 """Configuration: every problem reported at once, with its key and a fix."""
 
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,10 +110,6 @@ def test_durations(tmp_path, text, seconds):
 
 
 # -- issue 15, items 21-23: bad configuration ----------------------------------------------------
-
-import stat
-import subprocess
-import sys
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 

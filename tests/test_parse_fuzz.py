@@ -27,26 +27,101 @@ REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "rea
 CORPUS = sorted(p for p in (REAL / "feeds").rglob("*") if p.is_file() and p.stat().st_size < 400_000)
 CASES = int(os.environ.get("WATCHER_FUZZ_CASES", "1500"))
 SEED = int(os.environ.get("WATCHER_FUZZ_SEED", "20261121"))
-BOUND = 2.0                  # CPU seconds per case
-MAX_SIZE = 2_000_000         # bytes a mutated document may grow to
+BOUND = 2.0  # CPU seconds per case
+MAX_SIZE = 2_000_000  # bytes a mutated document may grow to
 
 TOKENS = [
-    b"\x00", b"\xff", b"\xfe\xff", b"\xef\xbb\xbf", b"\x80", b"\xc3", b"\xed\xa0\x80", b"<", b">", b"&", b";",
-    b"<![CDATA[", b"]]>", b"<!--", b"-->", b"<!DOCTYPE rss [", b"<!ENTITY a \"&#38;#38;\">", b"]>",
-    b"&lt;", b"&amp;", b"&#0;", b"&#x110000;", b"&#xD800;", b"&nbsp;", b"&unknown;", b"&#99999999999;",
-    b"<item>", b"</item>", b"<entry>", b"</entry>", b"<title>", b"</title>", b"<link>", b"</link>",
-    b"<description>", b"</description>", b"<content:encoded>", b"<author>", b"<dc:creator>",
-    b"<pubDate>", b"Tue, 31 Feb 99999 25:61:61 +9999</pubDate>", b"<updated>0000-00-00T00:00:00Z</updated>",
-    b'xmlns:a="', b'xml:base="javascript:alert(1)"', b'xml:lang="\x00"', b' href="\x01"', b"<a ", b"</",
-    b"<?xml version=\"1.0\" encoding=\"", b"\"?>", b"<rss version=\"2.0\">", b"<feed xmlns=\"http://www.w3.org/2005/Atom\">",
-    b'{"version": "https://jsonfeed.org/version/1.1", "items": [', b'{"items": [{"id": ', b"]}", b"\\u0000",
+    b"\x00",
+    b"\xff",
+    b"\xfe\xff",
+    b"\xef\xbb\xbf",
+    b"\x80",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"<",
+    b">",
+    b"&",
+    b";",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!--",
+    b"-->",
+    b"<!DOCTYPE rss [",
+    b'<!ENTITY a "&#38;#38;">',
+    b"]>",
+    b"&lt;",
+    b"&amp;",
+    b"&#0;",
+    b"&#x110000;",
+    b"&#xD800;",
+    b"&nbsp;",
+    b"&unknown;",
+    b"&#99999999999;",
+    b"<item>",
+    b"</item>",
+    b"<entry>",
+    b"</entry>",
+    b"<title>",
+    b"</title>",
+    b"<link>",
+    b"</link>",
+    b"<description>",
+    b"</description>",
+    b"<content:encoded>",
+    b"<author>",
+    b"<dc:creator>",
+    b"<pubDate>",
+    b"Tue, 31 Feb 99999 25:61:61 +9999</pubDate>",
+    b"<updated>0000-00-00T00:00:00Z</updated>",
+    b'xmlns:a="',
+    b'xml:base="javascript:alert(1)"',
+    b'xml:lang="\x00"',
+    b' href="\x01"',
+    b"<a ",
+    b"</",
+    b'<?xml version="1.0" encoding="',
+    b'"?>',
+    b'<rss version="2.0">',
+    b'<feed xmlns="http://www.w3.org/2005/Atom">',
+    b'{"version": "https://jsonfeed.org/version/1.1", "items": [',
+    b'{"items": [{"id": ',
+    b"]}",
+    b"\\u0000",
 ]
-ENCODING_NAMES = [b"utf\x00-8", b"\xff\xfe", b"utf-8\x80", b"\x00", b"utf-16\x00", b"x" * 300, b"", b"utf-32",
-                  b"ebcdic-cp-us", b"\xc3\xa9", b"gb2312", b"us-ascii", b"koi8-r", b"utf-7", b"../../etc/passwd"]
-CONTENT_TYPES = [None, "application/rss+xml", "application/atom+xml; charset=utf-8", "text/xml",
-                 "text/html; charset=utf-8", "application/json", "application/feed+json", "text/plain",
-                 "application/xml; charset=\x00", "text/xml; charset=\xff\xfe", "application/xml; charset=utf-16",
-                 "application/xml; charset=" + "a" * 500, "text/xml;;;charset", "\x00\x01", ""]
+ENCODING_NAMES = [
+    b"utf\x00-8",
+    b"\xff\xfe",
+    b"utf-8\x80",
+    b"\x00",
+    b"utf-16\x00",
+    b"x" * 300,
+    b"",
+    b"utf-32",
+    b"ebcdic-cp-us",
+    b"\xc3\xa9",
+    b"gb2312",
+    b"us-ascii",
+    b"koi8-r",
+    b"utf-7",
+    b"../../etc/passwd",
+]
+CONTENT_TYPES = [
+    None,
+    "application/rss+xml",
+    "application/atom+xml; charset=utf-8",
+    "text/xml",
+    "text/html; charset=utf-8",
+    "application/json",
+    "application/feed+json",
+    "text/plain",
+    "application/xml; charset=\x00",
+    "text/xml; charset=\xff\xfe",
+    "application/xml; charset=utf-16",
+    "application/xml; charset=" + "a" * 500,
+    "text/xml;;;charset",
+    "\x00\x01",
+    "",
+]
 
 
 def mutated(seed: int, index: int) -> tuple[str, bytes, str | None]:
@@ -71,7 +146,9 @@ def flip(rng, data):
     out = bytearray(data)
     for _ in range(rng.randint(1, 16)):
         if out:
-            out[rng.randrange(len(out))] = rng.choice([0, 0xFF, 0x3C, 0x3E, 0x26, 0x22, 0x3B, rng.randrange(256)])
+            out[rng.randrange(len(out))] = rng.choice(
+                [0, 0xFF, 0x3C, 0x3E, 0x26, 0x22, 0x3B, rng.randrange(256)]
+            )
     return "flip", bytes(out)
 
 
@@ -83,17 +160,17 @@ def insert(rng, data):
 
 def delete(rng, data):
     i = _at(rng, data)
-    return "delete", data[:i] + data[i + rng.randint(1, 4096):]
+    return "delete", data[:i] + data[i + rng.randint(1, 4096) :]
 
 
 def repeat(rng, data):
     i = _at(rng, data)
-    piece = data[i:i + rng.randint(1, 200)]
+    piece = data[i : i + rng.randint(1, 200)]
     return "repeat", data[:i] + piece * rng.choice([2, 10, 300, 5000]) + data[i:]
 
 
 def truncate(rng, data):
-    return "truncate", data[:_at(rng, data)]
+    return "truncate", data[: _at(rng, data)]
 
 
 def encoding(rng, data):
@@ -101,7 +178,7 @@ def encoding(rng, data):
     declaration = b'<?xml version="1.0" encoding="' + name + b'"?>'
     if data.lstrip().startswith(b"<?xml"):
         end = data.find(b"?>")
-        return "encoding", declaration + (data[end + 2:] if end >= 0 else data)
+        return "encoding", declaration + (data[end + 2 :] if end >= 0 else data)
     return "encoding", declaration + data
 
 
@@ -114,7 +191,7 @@ def reencode(rng, data):
 
 def splice(rng, data):
     other = rng.choice(CORPUS).read_bytes()
-    return "splice", data[:_at(rng, data)] + other[rng.randint(0, len(other)):]
+    return "splice", data[: _at(rng, data)] + other[rng.randint(0, len(other)) :]
 
 
 def nest(rng, data):
@@ -138,7 +215,7 @@ def test_item07_parse_feed_raises_only_feed_error_under_fuzzing():
             result = parse_feed(data, url="https://example.org/feed", content_type=content_type)
         except FeedError:
             outcomes["refused"] += 1
-        except Exception as exc:  # noqa: BLE001 - what the test is looking for
+        except Exception as exc:  # what the test is looking for
             escaped.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
         else:
             assert isinstance(result, ParsedFeed)
@@ -151,24 +228,35 @@ def test_item07_parse_feed_raises_only_feed_error_under_fuzzing():
     assert outcomes["parsed"] > CASES // 10 and outcomes["refused"] > CASES // 10, outcomes
 
 
-@pytest.mark.parametrize("declaration", [
-    b'<?xml version="1.0" encoding="utf\x00-8"?>',
-    b'<?xml version="1.0" encoding="\xff\xfe"?>',
-    b'<?xml version="1.0" encoding="utf-8\x80"?>',
-    b"<?xml version='1.0' encoding='\x00'?>",
-], ids=["nul-inside", "bad-bytes", "trailing-bad-byte", "nul-only"])
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        b'<?xml version="1.0" encoding="utf\x00-8"?>',
+        b'<?xml version="1.0" encoding="\xff\xfe"?>',
+        b'<?xml version="1.0" encoding="utf-8\x80"?>',
+        b"<?xml version='1.0' encoding='\x00'?>",
+    ],
+    ids=["nul-inside", "bad-bytes", "trailing-bad-byte", "nul-only"],
+)
 @pytest.mark.parametrize("content_type", [None, "application/xml; charset=\x00", "text/xml; charset=\xff"])
 def test_item07_bad_byte_or_nul_in_the_declared_encoding_is_read_or_refused(declaration, content_type):
     """The 3 fuzz cases of 2,100 the fault matrix found: feedparser raised
     ValueError/UnicodeDecodeError on these. The feed is read, with a warning."""
-    data = declaration + ('<rss version="2.0"><channel><title>Haberler</title><item><title>Şam'
-                          '</title><link>https://example.org/1</link></item></channel></rss>').encode()
+    data = (
+        declaration
+        + (
+            '<rss version="2.0"><channel><title>Haberler</title><item><title>Şam'
+            "</title><link>https://example.org/1</link></item></channel></rss>"
+        ).encode()
+    )
     feed = parse_feed(data, url="https://example.org/feed", content_type=content_type)
     assert feed.title == "Haberler" and feed.entries[0].title == "Şam"
     assert feed.warning and "encoding" in feed.warning
 
 
 def test_item07_a_utf16_document_with_a_nul_in_its_encoding_name_is_a_feed_error():
-    data = codecs.BOM_UTF16_LE + '<?xml version="1.0" encoding="utf-16\x00"?><rss version="2.0"/>'.encode("utf-16-le")
+    data = codecs.BOM_UTF16_LE + '<?xml version="1.0" encoding="utf-16\x00"?><rss version="2.0"/>'.encode(
+        "utf-16-le"
+    )
     with pytest.raises(FeedError, match="encoding"):
         parse_feed(data, url="https://example.org/feed")

@@ -18,8 +18,10 @@ from watcher.notify.message import channel_test_message
 from watcher.notify.notifier import Notifier
 
 MB = 1024 * 1024
-RSS = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Haberler</title>'
-       b"<item><title>Ankara ve Sam</title><link>https://example.org/1</link></item></channel></rss>")
+RSS = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Haberler</title>'
+    b"<item><title>Ankara ve Sam</title><link>https://example.org/1</link></item></channel></rss>"
+)
 PROXIES = {"http": ForwardProxy, "socks5": SocksProxy}
 
 
@@ -39,7 +41,9 @@ def test_item24_feeds_go_through_the_configured_proxy(http_server, proxy):
         response = client.get(http_server.url("/feed"), max_bytes=MB)
     assert response.body == RSS and response.url == http_server.url("/feed")
     target = f"127.0.0.1:{http_server.port}"
-    assert proxy.seen == ([("GET", http_server.url("/feed"))] if proxy.scheme == "http" else [("CONNECT", target)])
+    assert proxy.seen == (
+        [("GET", http_server.url("/feed"))] if proxy.scheme == "http" else [("CONNECT", target)]
+    )
 
 
 def test_item24_https_goes_through_the_proxy_with_the_host_name_kept(make_server, monkeypatch, proxy):
@@ -65,8 +69,13 @@ def test_item24_the_private_network_guard_applies_to_the_target(http_server, pro
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     with Client(policy(proxy.url, allow=()), resolver=resolver) as client:
-        for url in (http_server.url("/feed"), "http://intranet.example/feed", "http://split.example/",
-                    f"http://[::1]:{http_server.port}/", "http://169.254.169.254/latest/meta-data/"):
+        for url in (
+            http_server.url("/feed"),
+            "http://intranet.example/feed",
+            "http://split.example/",
+            f"http://[::1]:{http_server.port}/",
+            "http://169.254.169.254/latest/meta-data/",
+        ):
             with pytest.raises(FetchError) as info:
                 client.get(url, max_bytes=MB)
             assert info.value.kind == "private_address" and "allow_private" in str(info.value), url
@@ -113,6 +122,7 @@ def test_item24_proxy_credentials_work_and_never_show(http_server, kind):
 
 # -- alerts ----------------------------------------------------------------------------------
 
+
 def channel(url: str, proxy: str | None) -> ChannelConfig:
     return ChannelConfig(name="desk", url=url, source="url", proxy=proxy)
 
@@ -122,8 +132,11 @@ def test_item24_alerts_go_through_the_configured_proxy(hook, proxy):
     delivery = notifier.send(channel_test_message("desk", "text", _now(), notifier.limits))
     assert delivery.ok, delivery.detail
     assert len(hook.posts) == 1
-    expected = ("POST", f"http://127.0.0.1:{hook.port}/alerts/in") if proxy.scheme == "http" else \
-        ("CONNECT", f"127.0.0.1:{hook.port}")
+    expected = (
+        ("POST", f"http://127.0.0.1:{hook.port}/alerts/in")
+        if proxy.scheme == "http"
+        else ("CONNECT", f"127.0.0.1:{hook.port}")
+    )
     assert proxy.seen == [expected]
 
 
@@ -150,13 +163,22 @@ def test_item24_an_unreachable_alert_proxy_is_a_failed_delivery_without_the_pass
 
 # -- the config and the CLI: one setting for all three -----------------------------------------
 
-def test_item24_watcher_run_and_notify_use_the_proxy_from_the_config(tmp_path, http_server, hook, monkeypatch):
+
+def test_item24_watcher_run_and_notify_use_the_proxy_from_the_config(
+    tmp_path, http_server, hook, monkeypatch
+):
     http_server.route("/feed", RSS, content_type="application/rss+xml")
     with ForwardProxy() as proxy:
-        config = write_config(tmp_path, [("Haberler", http_server.url("/feed"))], fetch_article=False,
-                              extra=f'[[channels]]\nname = "desk"\nurl = "{hook.url("in")}"\n')
+        config = write_config(
+            tmp_path,
+            [("Haberler", http_server.url("/feed"))],
+            fetch_article=False,
+            extra=f'[[channels]]\nname = "desk"\nurl = "{hook.url("in")}"\n',
+        )
         text = config.read_text(encoding="utf-8").replace(
-            'allow_private = ["127.0.0.0/8"]', 'allow_private = ["127.0.0.0/8"]\nproxy_env = "WATCHER_TEST_PROXY"')
+            'allow_private = ["127.0.0.0/8"]',
+            'allow_private = ["127.0.0.0/8"]\nproxy_env = "WATCHER_TEST_PROXY"',
+        )
         config.write_text(text, encoding="utf-8")
         config.chmod(0o600)
         monkeypatch.setenv("WATCHER_TEST_PROXY", proxy.url)
@@ -169,22 +191,32 @@ def test_item24_watcher_run_and_notify_use_the_proxy_from_the_config(tmp_path, h
     assert rows(tmp_path, "SELECT COUNT(*) AS n FROM entries")[0]["n"] == 1
 
 
-@pytest.mark.parametrize("value, words", [
-    ('"ftp://proxy.example:21"', "schemes: http, https, socks5, socks5h"),
-    ('"proxy.example:3128"', "schemes"),
-    ('"http://desk:s3cret@proxy.example:3128/path"', "without a path"),
-    ('"http://desk:s3cret@proxy.example:99999"', "not a URL"),
-    ("3128", "in quotes"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ('"ftp://proxy.example:21"', "schemes: http, https, socks5, socks5h"),
+        ('"proxy.example:3128"', "schemes"),
+        ('"http://desk:s3cret@proxy.example:3128/path"', "without a path"),
+        ('"http://desk:s3cret@proxy.example:99999"', "not a URL"),
+        ("3128", "in quotes"),
+    ],
+)
 def test_item24_a_bad_proxy_setting_is_one_line_without_its_password(tmp_path, value, words):
     import subprocess
     import sys
+
     config = tmp_path / "w.toml"
     config.write_text(f'[watcher]\nrules = ["{tmp_path}"]\n[network]\nproxy = {value}\n', encoding="utf-8")
-    (tmp_path / "r.toml").write_text('[[rules]]\nid = "r"\ntitle = "t"\nseverity = "low"\n'
-                                     'condition = { term = "army" }\n', encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "check"],
-                            capture_output=True, text=True, timeout=120)
+    (tmp_path / "r.toml").write_text(
+        '[[rules]]\nid = "r"\ntitle = "t"\nseverity = "low"\ncondition = { term = "army" }\n',
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(config), "check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "network.proxy" in result.stderr and words in result.stderr, result.stderr
     assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
@@ -192,4 +224,5 @@ def test_item24_a_bad_proxy_setting_is_one_line_without_its_password(tmp_path, v
 
 def _now():
     from datetime import datetime, timezone
+
     return datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)

@@ -19,11 +19,11 @@ import review_world
 
 from watcher.web import server as web
 
-CRASH = [   # the GETs of the issue: install a bogus tokenizer pointer, then make fts3tokenize use it
+CRASH = [  # the GETs of the issue: install a bogus tokenizer pointer, then make fts3tokenize use it
     "select fts3_tokenizer('simple', x'4141414141414141')",
     "select * from fts3tokenize where input = 'x'",
 ]
-LEAK = "select hex(fts3_tokenizer('simple'))"   # one argument: a native pointer
+LEAK = "select hex(fts3_tokenizer('simple'))"  # one argument: a native pointer
 
 
 def clock() -> datetime:
@@ -45,12 +45,17 @@ def free_port() -> int:
 def watcher_serve(world, serve: str = "", env: dict | None = None):
     """A real `watcher serve` subprocess on ``world`` with ``serve`` lines in [serve]."""
     import os
+
     config = world.dir / "serve.toml"
     config.write_text(world.config.read_text(encoding="utf-8") + f"\n[serve]\n{serve}\n", encoding="utf-8")
     config.chmod(0o600)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(config), "serve", "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "--config", str(config), "serve", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -76,13 +81,13 @@ def test_item17_the_fts3_tokenizer_crash_get_is_refused_and_the_server_stays_up(
     GETs are refused; the server answers afterwards."""
     db = world.database.stem
     with watcher_serve(world) as (url, proc):
-        for _ in range(4):                       # Datasette keeps a pool of connections: hit them all
+        for _ in range(4):  # Datasette keeps a pool of connections: hit them all
             for query in [*CRASH, LEAK, "select 1"]:
                 response = sql(url, db, query)
                 assert response.status_code in (400, 403), (query, response.status_code)
         assert proc.poll() is None
         assert httpx.get(url + "/").status_code == 200
-        assert httpx.get(f"{url}/{db}/matches_per_day.json").status_code == 200   # canned queries stay
+        assert httpx.get(f"{url}/{db}/matches_per_day.json").status_code == 200  # canned queries stay
         assert httpx.get(f"{url}/{db}/articles.json", params={"_where": "1=1"}).status_code in (400, 403)
 
 
@@ -94,12 +99,20 @@ def test_item17_with_sql_turned_on_dangerous_functions_are_still_refused(world):
     with watcher_serve(world, 'password = "s3cret pass"\nallow_sql = true') as (url, proc):
         assert sql(url, db, "select count(*) as n from articles", auth=auth).json()[0]["n"] > 0
         for _ in range(4):
-            for query in [*CRASH, LEAK, "select load_extension('/tmp/x.so')", "select zeroblob(100000000)",
-                          "select length(randomblob(200000000))"]:
+            for query in [
+                *CRASH,
+                LEAK,
+                "select load_extension('/tmp/x.so')",
+                "select zeroblob(100000000)",
+                "select length(randomblob(200000000))",
+            ]:
                 response = sql(url, db, query, auth=auth)
                 assert response.status_code >= 400, query
                 text = response.text.lower()
-                assert "not authorized" in text or "too big" in text or "prohibited" in text, (query, text[:300])
+                assert "not authorized" in text or "too big" in text or "prohibited" in text, (
+                    query,
+                    text[:300],
+                )
         assert proc.poll() is None, "the server process died"
         assert httpx.get(url + "/", auth=auth).status_code == 200
         assert sql(url, db, "select count(*) as n from feeds", auth=auth).status_code == 200
@@ -107,9 +120,15 @@ def test_item17_with_sql_turned_on_dangerous_functions_are_still_refused(world):
 
 def test_item17_sql_cannot_be_turned_on_without_a_password(world, tmp_path):
     config = tmp_path / "w.toml"
-    config.write_text(world.config.read_text(encoding="utf-8") + "\n[serve]\nallow_sql = true\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "check"],
-                            capture_output=True, text=True, timeout=120)
+    config.write_text(
+        world.config.read_text(encoding="utf-8") + "\n[serve]\nallow_sql = true\n", encoding="utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(config), "check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "serve.allow_sql" in result.stderr and "password" in result.stderr
     # WebSettings built in code cannot turn it on without a password either.
     assert not web.WebSettings(database=world.database, allow_sql=True).sql_allowed
@@ -117,6 +136,7 @@ def test_item17_sql_cannot_be_turned_on_without_a_password(world, tmp_path):
 
 def test_item17_the_watchers_own_connections_refuse_the_functions_too(world):
     import sqlite3
+
     conn = sqlite3.connect(world.database)
     web.harden(conn)
     for query in (*CRASH, LEAK, "select load_extension('x')", f"attach database '{world.dir / 'x.db'}' as x"):
@@ -128,19 +148,33 @@ def test_item17_the_watchers_own_connections_refuse_the_functions_too(world):
 
 @pytest.fixture(scope="module")
 def site(world):
-    server = web.WebServer(web.WebSettings(database=world.database, port=0,
-                                           allowed_hosts=("watcher.example.org",)), clock=clock)
+    server = web.WebServer(
+        web.WebSettings(database=world.database, port=0, allowed_hosts=("watcher.example.org",)), clock=clock
+    )
     url = server.start()
     yield url
     server.stop()
 
 
-@pytest.mark.parametrize("host, status", [
-    ("127.0.0.1:{port}", 200), ("localhost:{port}", 200), ("LOCALHOST.", 200), ("[::1]:{port}", 200),
-    ("192.168.1.20:{port}", 200), ("watcher.example.org", 200), ("Watcher.Example.Org:443", 200),
-    ("attacker.example:{port}", 421), ("127.0.0.1.nip.io:{port}", 421), ("localhost.attacker.example", 421),
-    ("watcher.example.org.attacker.example", 421), ("", 400), ("[::1", 421), ("a b", 421),
-])
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        ("127.0.0.1:{port}", 200),
+        ("localhost:{port}", 200),
+        ("LOCALHOST.", 200),
+        ("[::1]:{port}", 200),
+        ("192.168.1.20:{port}", 200),
+        ("watcher.example.org", 200),
+        ("Watcher.Example.Org:443", 200),
+        ("attacker.example:{port}", 421),
+        ("127.0.0.1.nip.io:{port}", 421),
+        ("localhost.attacker.example", 421),
+        ("watcher.example.org.attacker.example", 421),
+        ("", 400),
+        ("[::1", 421),
+        ("a b", 421),
+    ],
+)
 def test_item18_only_configured_and_loopback_host_names_are_answered(site, host, status):
     """A DNS-rebinding page reaches the server under its own name: refused (421)."""
     port = site.rsplit(":", 1)[1]
@@ -154,16 +188,25 @@ def test_item18_only_configured_and_loopback_host_names_are_answered(site, host,
 
 def test_item18_a_rebinding_request_cannot_record_feedback(site, world):
     before = _count(world, "SELECT COUNT(*) FROM feedback")
-    response = httpx.post(f"{site}/article/1/feedback", data={"verdict": "relevant"},
-                          headers={"host": "attacker.example"})
+    response = httpx.post(
+        f"{site}/article/1/feedback", data={"verdict": "relevant"}, headers={"host": "attacker.example"}
+    )
     assert response.status_code == 421
     assert _count(world, "SELECT COUNT(*) FROM feedback") == before
 
 
 def test_item19_datasettes_own_pages_carry_the_strict_policy(site, world):
     db = world.database.stem
-    for path in ("/", f"/{db}", f"/{db}/articles", f"/{db}/articles/1", f"/{db}.json", "/-/versions",
-                 f"/{db}/matches_per_day", "/no/such/page"):
+    for path in (
+        "/",
+        f"/{db}",
+        f"/{db}/articles",
+        f"/{db}/articles/1",
+        f"/{db}.json",
+        "/-/versions",
+        f"/{db}/matches_per_day",
+        "/no/such/page",
+    ):
         response = httpx.get(site + path)
         csp = response.headers.get("content-security-policy", "")
         assert csp == web.CSP, path
@@ -171,20 +214,25 @@ def test_item19_datasettes_own_pages_carry_the_strict_policy(site, world):
         assert response.headers["x-frame-options"] == "DENY", path
 
 
-@pytest.mark.parametrize("target", ["/\r\nSet-Cookie: owned=1", "/x\nLocation: https://evil.example/",
-                                    "/\r", "/\x00", "/?rule=a\tb"])
+@pytest.mark.parametrize(
+    "target",
+    ["/\r\nSet-Cookie: owned=1", "/x\nLocation: https://evil.example/", "/\r", "/\x00", "/?rule=a\tb"],
+)
 def test_item20_feedback_next_with_a_line_break_is_a_400(site, world, target):
     with httpx.Client() as client:
         token = client.get(site + "/").text.split('name="csrftoken" value="')[1].split('"')[0]
         before = _count(world, "SELECT COUNT(*) FROM feedback")
-        response = client.post(f"{site}/article/1/feedback",
-                               data={"verdict": "relevant", "csrftoken": token, "next": target})
+        response = client.post(
+            f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token, "next": target}
+        )
         assert response.status_code == 400
         assert "set-cookie" not in {k.lower() for k in response.headers if "owned" in response.headers[k]}
         assert _count(world, "SELECT COUNT(*) FROM feedback") == before
         # The server is still answering, and a good form still works.
-        ok = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token,
-                                                               "next": "/?rule=şam"})
+        ok = client.post(
+            f"{site}/article/1/feedback",
+            data={"verdict": "relevant", "csrftoken": token, "next": "/?rule=şam"},
+        )
         assert ok.status_code == 302 and ok.headers["location"] == "/?rule=%C5%9Fam"
 
 
@@ -198,12 +246,13 @@ def test_item18_to_20_hold_behind_the_password_too(world):
         refused = httpx.get(url + "/", headers={"host": "attacker.example"})
         assert refused.status_code == 421 and refused.headers["content-security-policy"] == web.CSP
         assert httpx.get(url + "/", headers=good).status_code == 200
-        assert httpx.get(url + "/").headers["content-security-policy"] == web.CSP     # the 401 too
+        assert httpx.get(url + "/").headers["content-security-policy"] == web.CSP  # the 401 too
     finally:
         server.stop()
 
 
 def _count(world, query: str) -> int:
     import sqlite3
+
     with sqlite3.connect(world.database) as conn:
         return conn.execute(query).fetchone()[0]

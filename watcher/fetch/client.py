@@ -135,7 +135,7 @@ class Client:
             return self._get(url, max_bytes, etag, last_modified, accept)
         except FetchError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the last resort: one bad URL is this URL's error
+        except Exception as exc:  # the last resort: one bad URL is this URL's error
             raise FetchError("protocol", str(url), f"cannot be fetched ({_describe(exc)})") from None
 
     def _get(self, url: str, max_bytes: int, etag: str | None, last_modified: str | None,
@@ -232,7 +232,7 @@ def _checked_url(url: str, hop: str) -> httpx.URL:
     try:
         parsed = httpx.URL(hop)
         scheme, host, port = parsed.scheme, parsed.raw_host.decode("ascii"), parsed.port
-    except Exception as exc:  # noqa: BLE001 - InvalidURL, IDNAError, UnicodeError, ...
+    except Exception as exc:  # InvalidURL, IDNAError, UnicodeError, ...
         raise FetchError("scheme", url, f"{via}is not a valid URL ({_describe(exc)})") from None
     if scheme not in ("http", "https"):
         named = f"{scheme}:" if scheme else "a URL without a scheme"
@@ -248,7 +248,7 @@ def _checked_url(url: str, hop: str) -> httpx.URL:
 def _joined(url: str, hop: httpx.URL, location: str) -> str:
     try:
         return str(hop.join(location.strip()))
-    except Exception as exc:  # noqa: BLE001 - InvalidURL, IDNAError, UnicodeError, ...
+    except Exception as exc:  # InvalidURL, IDNAError, UnicodeError, ...
         raise FetchError("protocol", url, f"{hop} redirects to an invalid Location "
                          f"{_shown(location)!r} ({_describe(exc)})") from None
 
@@ -277,7 +277,7 @@ def _proxy_problem(proxy: str) -> str | None:
     try:
         parsed = httpx.URL(proxy)
         host = parsed.raw_host.decode("ascii")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"not a URL ({_describe(exc)})"
     if parsed.scheme not in PROXY_SCHEMES or not host:
         return ("must be a proxy URL such as \"http://proxy.example:3128\" or "
@@ -353,7 +353,7 @@ def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
     except (httpx.HTTPError, httpcore.ProxyError, OSError) as exc:
         kind, detail = _classified(exc)
         raise FetchError(kind, url, f"{via}{detail}") from None
-    except Exception as exc:  # noqa: BLE001 - e.g. IDNAError for a host name that does not encode
+    except Exception as exc:  # e.g. IDNAError for a host name that does not encode
         raise FetchError("protocol", url, f"{via}cannot be fetched ({_describe(exc)})") from None
 
 

@@ -36,23 +36,25 @@ of round counts, so its time per character stays bounded by a constant.
 from __future__ import annotations
 
 import re
-import re._constants as C  # the parser's opcode names
-import re._parser as parser
+import re._constants as C  # type: ignore[import-not-found]  # the parser's opcode names
+import re._parser as parser  # type: ignore[import-not-found]
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 from watcher.errors import WatcherError
 from watcher.match.patterns import BIG_REPEAT, pattern_problem
 
-MAX_COMBINATIONS = 1000      # round-count combinations of all repeats of a fallback pattern
+MAX_COMBINATIONS = 1000  # round-count combinations of all repeats of a fallback pattern
 _REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT)
 _WORD = r"\p{L}\p{N}_"
-_SPACE = (r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
-          r"\x{202f}\x{205f}\x{3000}")
-_TURKISH_I = frozenset("iIıİ")       # one letter to Python's re under IGNORECASE, four to RE2
-_W, _N = "word", "non-word"          # what can stand at an edge of a match
+_SPACE = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}"
+)
+_TURKISH_I = frozenset("iIıİ")  # one letter to Python's re under IGNORECASE, four to RE2
+_W, _N = "word", "non-word"  # what can stand at an edge of a match
 
 
 class RegexError(WatcherError):
@@ -73,8 +75,8 @@ class RuleRegex:
     engine: str
     fallback: str | None = None
     _compiled: object = field(default=None, repr=False, compare=False)
-    _continued: object = field(default=None, repr=False, compare=False)   # RE2: after a match
-    _lead: bool = field(default=False, repr=False, compare=False)         # consumes a char before
+    _continued: object = field(default=None, repr=False, compare=False)  # RE2: after a match
+    _lead: bool = field(default=False, repr=False, compare=False)  # consumes a char before
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """(start, end) character offsets of the non-overlapping matches, left to right."""
@@ -101,8 +103,10 @@ def compile(pattern: str) -> RuleRegex:  # the module's verb, as re.compile
         reason = str(exc)
     problem = strict_problem(pattern)
     if problem:
-        raise RegexError(f"it uses {reason}, which the linear-time engine (RE2) lacks, so it would "
-                         f"run on Python's backtracking re, where {problem}")
+        raise RegexError(
+            f"it uses {reason}, which the linear-time engine (RE2) lacks, so it would "
+            f"run on Python's backtracking re, where {problem}"
+        )
     return RuleRegex(pattern, "re", reason, python)
 
 
@@ -113,17 +117,20 @@ def strict_problem(pattern: str) -> str | None:
         return problem
     try:
         tree = parser.parse(pattern, re.IGNORECASE)
-    except Exception:  # noqa: BLE001 - compile() reported syntax errors first
+    except Exception:  # compile() reported syntax errors first
         return "it cannot be parsed"
     combinations = 1
     for low, high in _repeats(list(tree)):
         if high == C.MAXREPEAT or high > BIG_REPEAT:
-            return (f"a repeat may have at most {BIG_REPEAT} rounds (no +, *, {{n,}} or "
-                    f"{{n,{BIG_REPEAT + 1}}})")
+            return (
+                f"a repeat may have at most {BIG_REPEAT} rounds (no +, *, {{n,}} or {{n,{BIG_REPEAT + 1}}})"
+            )
         combinations *= high - low + 1
     if combinations > MAX_COMBINATIONS:
-        return (f"its repeats together allow {combinations:,} combinations of round counts, "
-                f"more than {MAX_COMBINATIONS:,}")
+        return (
+            f"its repeats together allow {combinations:,} combinations of round counts, "
+            f"more than {MAX_COMBINATIONS:,}"
+        )
     return None
 
 
@@ -149,6 +156,7 @@ def _repeats(items: list) -> Iterator[tuple[int, int]]:
 
 # --- running on RE2 ---------------------------------------------------------------
 
+
 def _re2(pattern: str):
     options = re2.Options()
     options.log_errors = False
@@ -169,7 +177,7 @@ def _re2_spans(regex: RuleRegex, text: str) -> Iterator[tuple[int, int]]:
             return
         start, end = found.span(1)
         yield chars.at(start), chars.at(end)
-        if end == start:                     # never for a rule (they cannot match empty text)
+        if end == start:  # never for a rule (they cannot match empty text)
             end = chars.next_boundary(end)
         compiled = regex._continued or regex._compiled
         pos = chars.previous_boundary(end) if regex._lead else end
@@ -185,9 +193,9 @@ class _CharOffsets:
     def at(self, byte: int) -> int:
         if self.ascii_only:
             return byte
-        if byte < self.byte:                 # one character back (a lead); rare
+        if byte < self.byte:  # one character back (a lead); rare
             self.byte, self.char = 0, 0
-        self.char += len(self.data[self.byte:byte].decode("utf-8"))
+        self.char += len(self.data[self.byte : byte].decode("utf-8"))
         self.byte = byte
         return self.char
 
@@ -208,6 +216,7 @@ class _CharOffsets:
 
 # --- translating Python's parse tree to RE2 ------------------------------------------
 
+
 class _Unsupported(WatcherError):
     """A construct RE2 lacks; the message names it for the author."""
 
@@ -224,7 +233,7 @@ class _Translator:
         items = _unwrapped(items)
         lead = items[0] if items and _is_boundary(items[0]) else None
         trail = items[-1] if len(items) > 1 and _is_boundary(items[-1]) else None
-        core = items[1 if lead else 0:len(items) - (1 if trail else 0)]
+        core = items[1 if lead else 0 : len(items) - (1 if trail else 0)]
         body = f"({self.seq(core, self.flags)})"
         prefix = continued = suffix = ""
         if lead:
@@ -323,7 +332,9 @@ def _literal(code: int, ignore: bool) -> str:
 
 
 _CATEGORIES = {
-    C.CATEGORY_WORD: _WORD, C.CATEGORY_DIGIT: r"\p{Nd}", C.CATEGORY_SPACE: _SPACE,
+    C.CATEGORY_WORD: _WORD,
+    C.CATEGORY_DIGIT: r"\p{Nd}",
+    C.CATEGORY_SPACE: _SPACE,
     C.CATEGORY_NOT_DIGIT: r"\P{Nd}",
 }
 _NEGATED_CATEGORIES = {C.CATEGORY_NOT_WORD: _WORD, C.CATEGORY_NOT_SPACE: _SPACE}
@@ -356,8 +367,10 @@ def _class(items, ignore: bool) -> str:
     if negate:
         if atoms or len(complements) > 1:
             raise _Unsupported("a negated class holding \\W or \\S beside other items")
-        return "[" + complements[0] + "]"       # [^\W] is \w
-    options = [f"[^{c}]" for c in complements] + ([_cased("[" + "".join(atoms) + "]", ignore)] if atoms else [])
+        return "[" + complements[0] + "]"  # [^\W] is \w
+    options = [f"[^{c}]" for c in complements] + (
+        [_cased("[" + "".join(atoms) + "]", ignore)] if atoms else []
+    )
     return "(?:" + "|".join(options) + ")"
 
 
@@ -366,14 +379,15 @@ def _edge(items: list, *, reverse: bool) -> str:
     character or with a non-word one; _Unsupported when it can be either."""
     kinds, nullable = _edge_of(items, reverse)
     if nullable or len(kinds) != 1:
-        raise _Unsupported("a word boundary (\\b) beside a part that can start or end with both "
-                           "word and non-word characters")
+        raise _Unsupported(
+            "a word boundary (\\b) beside a part that can start or end with both word and non-word characters"
+        )
     return next(iter(kinds))
 
 
 def _edge_of(items: list, reverse: bool) -> tuple[set[str], bool]:
     kinds: set[str] = set()
-    for op, av in (reversed(items) if reverse else items):
+    for op, av in reversed(items) if reverse else items:
         found, nullable = _edge_item(op, av, reverse)
         kinds |= found
         if not nullable:
@@ -396,7 +410,7 @@ def _edge_item(op, av, reverse: bool) -> tuple[set[str], bool]:
     if op in _REPEATS:
         kinds, nullable = _edge_of(list(av[2]), reverse)
         return kinds, nullable or av[0] == 0
-    return {_W, _N}, False                 # ANY, NOT_LITERAL: either
+    return {_W, _N}, False  # ANY, NOT_LITERAL: either
 
 
 def _kind(char: str) -> str:
@@ -418,8 +432,13 @@ def _class_kind(items: list) -> set[str]:
         else:
             kinds |= {_W, _N}
     if negate:
-        return {_N} if kinds == {_W} and _only_word_category(items) else \
-            {_W} if kinds == {_N} and _only_nonword_category(items) else {_W, _N}
+        return (
+            {_N}
+            if kinds == {_W} and _only_word_category(items)
+            else {_W}
+            if kinds == {_N} and _only_nonword_category(items)
+            else {_W, _N}
+        )
     return kinds
 
 

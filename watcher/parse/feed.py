@@ -74,7 +74,7 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
         return _parse_xml_feed(data, url, content_type)
     except FeedError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the stage's promise: only FeedError leaves it
+    except Exception as exc:  # the stage's promise: only FeedError leaves it
         raise FeedError(f"not a feed: the document could not be parsed ({type(exc).__name__}: "
                         f"{str(exc)[:200]})") from None
 

@@ -218,9 +218,8 @@ def _cut_entries(data: bytes, max_entries: int) -> tuple[bytes, str | None]:
     walk = _Walk(data, max_entries)
     if walk.stopped is None and len(walk.ends) <= max_entries:
         return data, None
-    total, last_end = 0, len(data)
-    for total, match in enumerate(_ENTRY_END.finditer(data), start=1):
-        last_end = match.end()
+    ends = [match.end() for match in _ENTRY_END.finditer(data)]
+    total, last_end = len(ends), (ends[-1] if ends else len(data))
     kept = min(len(walk.ends), max_entries)
     if kept == 0:
         raise MarkupError(walk.refusal())

@@ -68,7 +68,8 @@ class Store:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-                Path(path).exists() or Path(path).touch(mode=0o600)  # new: private (-wal, -shm follow)
+                if not Path(path).exists():
+                    Path(path).touch(mode=0o600)  # a new database is private (-wal, -shm follow)
             conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
             )
