@@ -47,13 +47,16 @@ HOMES = {
     "httpx": {"watcher.fetch.client"},
     "lxml": {"watcher.parse.htmltree"},
     "numpy": {"watcher.dedup.similarity"},
+    "re2": {"watcher.match.regex"},
+    "requests": {"watcher.notify.notifier"},     # apprise's transport, only to route it through the proxy
     "sqlite_utils": {"watcher.store"},
     "tabulate": {"watcher.cli.console"},
     "trafilatura": {"watcher.extract.worker"},
     "uvicorn": {"watcher.web.server"},
 }
 # Import name -> distribution name, where they differ.
-DISTRIBUTIONS = {"ahocorasick": "pyahocorasick", "apscheduler": "APScheduler", "sqlite_utils": "sqlite-utils"}
+DISTRIBUTIONS = {"ahocorasick": "pyahocorasick", "apscheduler": "APScheduler", "sqlite_utils": "sqlite-utils",
+                 "re2": "google-re2"}
 
 
 def modules() -> dict[str, Path]:
