@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -135,15 +136,22 @@ def test_item17_sql_cannot_be_turned_on_without_a_password(world, tmp_path):
 
 
 def test_item17_the_watchers_own_connections_refuse_the_functions_too(world):
-    import sqlite3
+    """The review views' own connections are opened hardened as well."""
+    from watcher.store.database import Store
 
-    conn = sqlite3.connect(world.database)
-    web.harden(conn)
-    for query in (*CRASH, LEAK, "select load_extension('x')", f"attach database '{world.dir / 'x.db'}' as x"):
-        with pytest.raises(sqlite3.Error):
-            conn.execute(query).fetchall()
-    assert conn.execute("select count(*) from articles").fetchone()[0] > 0
-    conn.close()
+    store = Store.open(world.database, migrate=False, hardened=True)
+    try:
+        for query in (
+            *CRASH,
+            LEAK,
+            "select load_extension('x')",
+            f"attach database '{world.dir / 'x.db'}' as x",
+        ):
+            with pytest.raises(sqlite3.Error):
+                store.query(query)
+        assert store.scalar("select count(*) from articles") > 0
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")

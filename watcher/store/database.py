@@ -28,6 +28,25 @@ from watcher.errors import StoreError
 from watcher.store.schema import MIGRATIONS, Migration
 
 BUSY_TIMEOUT_MS = 10_000
+MAX_SQL_VALUE = 64 * 1024 * 1024  # bytes of one string or blob on a hardened connection
+MAX_SQL_TEXT = 1024 * 1024  # bytes of one SQL statement on a hardened connection
+# Functions a hardened connection refuses: fts3_tokenizer hands out (one argument) and
+# installs (two) native pointers that fts3tokenize then dereferences (SIGSEGV, the
+# CVE-2015-7036 class); the others read, write or load files.
+DENIED_SQL_FUNCTIONS = frozenset(
+    {
+        "fts3_tokenizer",
+        "load_extension",
+        "readfile",
+        "writefile",
+        "edit",
+        "fts5_tokenizer",
+        "sqlite_dbpage",
+        "sqlite_dbdata",
+        "sqlite_dbptr",
+    }
+)
+DENIED_SQL_TABLES = frozenset({"fts3tokenize", "sqlite_dbpage", "sqlite_dbdata", "sqlite_dbptr"})
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -63,7 +82,8 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path, *, migrate: bool = True) -> Store:
+    def open(cls, path: str | Path, *, migrate: bool = True, hardened: bool = False) -> Store:
+        """``hardened``: for a connection others' SQL may reach (the web page); see :func:`harden`."""
         path = str(path)
         try:
             if path != ":memory:":
@@ -81,6 +101,8 @@ class Store:
             db.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path!r}: {exc}") from exc
+        if hardened:
+            harden(conn)
         store = cls(db, path)
         if migrate:
             store.migrate()
@@ -144,6 +166,29 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def harden(conn: sqlite3.Connection) -> None:
+    """Make ``conn`` safe for SQL written by someone else (Datasette's SQL page): an
+    authorizer refuses the functions and tables in DENIED_SQL_FUNCTIONS/_TABLES and
+    ATTACH, and limits refuse strings or blobs over MAX_SQL_VALUE bytes
+    (``zeroblob(1e9)``) and statements over MAX_SQL_TEXT."""
+    conn.set_authorizer(_authorizer)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_SQL_VALUE)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_TEXT)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+
+
+def _authorizer(
+    action: int, first: str | None, second: str | None, database: str | None, source: str | None
+) -> int:
+    if action == sqlite3.SQLITE_FUNCTION and (second or "").lower() in DENIED_SQL_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_READ and (first or "").lower() in DENIED_SQL_TABLES:
+        return sqlite3.SQLITE_DENY
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
 
 
 def marks(values: Sequence[object]) -> str:

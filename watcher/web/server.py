@@ -19,7 +19,7 @@ arbitrary SQL is off unless ``[serve] allow_sql`` is set with a password, and
 every connection the server opens (Datasette's and ours) refuses dangerous
 SQLite functions whatever the settings (``fts3_tokenizer`` hands out and
 takes native pointers: one GET crashed the process; ``load_extension``, ...),
-ATTACH, and strings or blobs over ``MAX_SQL_VALUE`` bytes.
+ATTACH, and huge strings or blobs (``watcher.store.database.harden``).
 
 The hooks are registered with Datasette's plugin manager once; they act only
 on a Datasette instance that carries a :class:`WebContext` (``ds.watcher``).
@@ -32,7 +32,6 @@ import base64
 import hmac
 import ipaddress
 import socket
-import sqlite3
 import sys
 import threading
 import time
@@ -61,6 +60,7 @@ from watcher.review.search import searched_for
 from watcher.review.stats import matches_per_day, rule_stats
 from watcher.review.status import feed_health
 from watcher.review.status import status as database_status
+from watcher.store import database
 from watcher.store.database import Store
 from watcher.store.schema import CANNED_QUERIES, TABLE_DOCS
 from watcher.errors import WebError
@@ -74,14 +74,6 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 SECURITY_HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"))
 LOOPBACK_NAMES = ("localhost",)    # and every IP address: a rebinding attack needs a name
-MAX_SQL_VALUE = 64 * 1024 * 1024   # bytes of one string or blob in any SQL the server runs
-MAX_SQL_TEXT = 1024 * 1024         # bytes of one SQL statement
-# Functions no connection of the server may call, whatever the settings: fts3_tokenizer
-# leaks (one argument) and installs (two) native pointers that fts3tokenize dereferences
-# (SIGSEGV, the CVE-2015-7036 class); the others read, write or load files.
-DENIED_SQL_FUNCTIONS = frozenset({"fts3_tokenizer", "load_extension", "readfile", "writefile", "edit",
-                                  "fts5_tokenizer", "sqlite_dbpage", "sqlite_dbdata", "sqlite_dbptr"})
-DENIED_SQL_TABLES = frozenset({"fts3tokenize", "sqlite_dbpage", "sqlite_dbdata", "sqlite_dbptr"})
 CSRF_COOKIE = "ds_csrftoken"
 SINCE_CHOICES = (("1d", "last 24 hours"), ("2d", "last 2 days"), ("7d", "last 7 days"),
                  ("30d", "last 30 days"), ("", "all time"))
@@ -258,26 +250,7 @@ def asgi_wrapper(datasette):
 def prepare_connection(conn, datasette):
     """Every connection Datasette opens for the watcher's server."""
     if isinstance(getattr(datasette, "watcher", None), WebContext):
-        harden(conn)
-
-
-def harden(conn: sqlite3.Connection) -> None:
-    """Refuse the dangerous functions and tables, ATTACH, and huge values on ``conn``."""
-    conn.set_authorizer(_authorizer)
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_SQL_VALUE)
-    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_TEXT)
-    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-
-
-def _authorizer(action: int, first: str | None, second: str | None, database: str | None,
-                source: str | None) -> int:
-    if action == sqlite3.SQLITE_FUNCTION and (second or "").lower() in DENIED_SQL_FUNCTIONS:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_READ and (first or "").lower() in DENIED_SQL_TABLES:
-        return sqlite3.SQLITE_DENY
-    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
+        database.harden(conn)
 
 
 def _security_headers(app):
@@ -368,8 +341,7 @@ async def _with_store(datasette, fn):
     path = datasette.watcher.settings.database
 
     def work():
-        store = Store.open(path, migrate=False)
-        harden(store.db.conn)
+        store = Store.open(path, migrate=False, hardened=True)
         try:
             return fn(store)
         finally:
