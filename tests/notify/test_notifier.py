@@ -206,7 +206,7 @@ def test_item15_installed_apprise_is_in_the_declared_range_and_sends(hook):
 
     from packaging.requirements import Requirement
 
-    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     (declared,) = [Requirement(r) for r in pyproject["project"]["dependencies"]
                    if Requirement(r).name == "apprise"]
     assert declared.specifier.contains(version("apprise")), (version("apprise"), str(declared))

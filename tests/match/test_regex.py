@@ -16,7 +16,7 @@ from watcher.match import regex as rule_regex
 from watcher.match.matcher import Document, Matcher
 from watcher.match.rules import load_rules
 
-DATA = Path(__file__).resolve().parent / "data" / "multilingual"
+DATA = Path(__file__).resolve().parents[1] / "data" / "multilingual"
 ENGLISH = "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))[:2])
 TURKISH = (DATA / "tr.txt").read_text(encoding="utf-8")
 ARABIC = (DATA / "ar.txt").read_text(encoding="utf-8")
