@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from alerts_support import Clock, Mailbox, Webhook, open_store, queue_story, write_config  # noqa: E402
+
 from watcher.config import ChannelConfig  # noqa: E402
 from watcher.notify.message import AlertContent, HitLine, Message, RuleLine, render  # noqa: E402
 from watcher.notify.notifier import Notifier  # noqa: E402
@@ -40,8 +41,9 @@ from watcher.notify.sender import Sender  # noqa: E402
 def drain_rate(n: int, channels: int) -> float:
     hooks = [Webhook() for _ in range(channels)]
     try:
-        tables = "\n".join(f'[[channels]]\nname = "c{i}"\nurl = "{h.url()}"\nrules = ["r{i}"]\n'
-                           for i, h in enumerate(hooks))
+        tables = "\n".join(
+            f'[[channels]]\nname = "c{i}"\nurl = "{h.url()}"\nrules = ["r{i}"]\n' for i, h in enumerate(hooks)
+        )
         with tempfile.TemporaryDirectory() as tmp:
             cfg = write_config(Path(tmp), tables)
             store = open_store(cfg)
@@ -59,7 +61,7 @@ def drain_rate(n: int, channels: int) -> float:
 
 
 def mail_seconds(shared: bool) -> float:
-    import apprise   # only to show apprise's own throttle on a shared object
+    import apprise  # only to show apprise's own throttle on a shared object
 
     box = Mailbox()
     try:
@@ -81,8 +83,12 @@ def mail_seconds(shared: bool) -> float:
 
 def log_rate(redacted: bool, n: int = 20000) -> float:
     handler = logging.StreamHandler(io.StringIO())
-    channels = [ChannelConfig(f"c{i}", f"json://hooks.example.org/path{i}/TOKEN{i:04d}abcdef?+X-Key=K{i}secret",
-                              "url") for i in range(10)]
+    channels = [
+        ChannelConfig(
+            f"c{i}", f"json://hooks.example.org/path{i}/TOKEN{i:04d}abcdef?+X-Key=K{i}secret", "url"
+        )
+        for i in range(10)
+    ]
     if redacted:
         install(handler, channels, cap_third_party=False)
     logger = logging.getLogger(f"bench.{redacted}")
@@ -98,11 +104,23 @@ def log_rate(redacted: bool, n: int = 20000) -> float:
 def render_rate(n: int = 3000) -> float:
     content = AlertContent(
         headline="Türkiye and Syria sign defence cooperation memorandum <b>@everyone</b>",
-        source="Reuters World", published="2026-11-21T05:30:00+00:00", link="https://news.example/a?x=1",
-        rules=tuple(RuleLine(f"r{j}", "Turkey–Syria defence", "high", tuple(
-            HitLine("Türkiye", "turkey", "title", "… Türkiye and Syria sign a defence memorandum …")
-            for _ in range(5))) for j in range(3)),
-        also=("Anadolu Agency", "Hürriyet"))
+        source="Reuters World",
+        published="2026-11-21T05:30:00+00:00",
+        link="https://news.example/a?x=1",
+        rules=tuple(
+            RuleLine(
+                f"r{j}",
+                "Turkey–Syria defence",
+                "high",
+                tuple(
+                    HitLine("Türkiye", "turkey", "title", "… Türkiye and Syria sign a defence memorandum …")
+                    for _ in range(5)
+                ),
+            )
+            for j in range(3)
+        ),
+        also=("Anadolu Agency", "Hürriyet"),
+    )
     start = time.perf_counter()
     for i in range(n):
         render(content, ("text", "markdown", "html")[i % 3])
@@ -128,7 +146,9 @@ def main() -> None:
     print(f"3 emails, one shared apprise object:     {shared:6.2f} s  (x{shared / fresh:.0f} slower)")
     plain = median(lambda: log_rate(False), args.repeat)
     masked = median(lambda: log_rate(True), args.repeat)
-    print(f"log records/s plain: {plain:10.0f}; with redaction filter: {masked:10.0f} (x{plain / masked:.2f} cost)")
+    print(
+        f"log records/s plain: {plain:10.0f}; with redaction filter: {masked:10.0f} (x{plain / masked:.2f} cost)"
+    )
     print(f"messages rendered/s: {median(render_rate, args.repeat):10.0f}")
 
 

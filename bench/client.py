@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     feed = b"<rss><channel>" + b"<item><title>x</title></item>" * 140 + b"</channel></rss>"
-    big = (b"<p>Ankara and Damascus signed a defence cooperation memorandum.</p>\n" * 80000)[:5 * MB]
+    big = (b"<p>Ankara and Damascus signed a defence cooperation memorandum.</p>\n" * 80000)[: 5 * MB]
     policy = NetworkPolicy(timeout=30, user_agent="bench", allow_private=("127.0.0.0/8",))
     with LoopbackServer() as server, Client(policy) as client:
         server.route("/feed", feed, etag='"v1"')
@@ -67,6 +67,7 @@ def main() -> None:
                 client.get(server.url("/bomb"), max_bytes=10 * MB)
             except FetchError as exc:
                 assert exc.kind == "too_large"
+
         bomb_s = median_seconds(bomb, 9)
         tracemalloc.start()
         bomb()
@@ -79,7 +80,9 @@ def main() -> None:
     print(f"small GET, watcher client (keep-alive): {ours * 1e3:7.2f} ms")
     print(f"small GET, urllib (new connection):     {stdlib * 1e3:7.2f} ms   ratio {ours / stdlib:.2f}")
     print(f"304 with ETag, watcher client:          {not_modified * 1e3:7.2f} ms")
-    print(f"5 MB gzip body:                         {big_s * 1e3:7.2f} ms   {len(big) / MB / big_s:.0f} MB/s decoded")
+    print(
+        f"5 MB gzip body:                         {big_s * 1e3:7.2f} ms   {len(big) / MB / big_s:.0f} MB/s decoded"
+    )
     for path, late in overshoot.items():
         print(f"{path[1:]:8} cut at 1 s deadline, overshoot: {late * 1e3:7.2f} ms")
     print(f"1 GiB gzip bomb refused at 10 MB cap:   {bomb_s * 1e3:7.2f} ms   peak {peak / MB:.1f} MB traced")

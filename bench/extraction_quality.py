@@ -34,7 +34,7 @@ class GoldPage:
     name: str
     url: str
     html: bytes
-    body: str                     # scrapinghub gold articleBody
+    body: str  # scrapinghub gold articleBody
 
 
 @dataclass(frozen=True)
@@ -42,25 +42,39 @@ class SnippetPage:
     name: str
     url: str
     html: bytes
-    present: tuple[str, ...]      # trafilatura eval "with"
-    absent: tuple[str, ...]       # trafilatura eval "without"
+    present: tuple[str, ...]  # trafilatura eval "with"
+    absent: tuple[str, ...]  # trafilatura eval "without"
 
 
 def gold_pages(root: Path = REAL) -> list[GoldPage]:
     truth = json.loads((root / "scrapinghub" / "ground-truth.json").read_text("utf-8"))
-    return [GoldPage(key, item["url"], gzip.decompress((root / "scrapinghub" / f"{key}.html.gz").read_bytes()),
-                     item.get("articleBody", ""))
-            for key, item in sorted(truth.items())]
+    return [
+        GoldPage(
+            key,
+            item["url"],
+            gzip.decompress((root / "scrapinghub" / f"{key}.html.gz").read_bytes()),
+            item.get("articleBody", ""),
+        )
+        for key, item in sorted(truth.items())
+    ]
 
 
 def snippet_pages(root: Path = REAL) -> list[SnippetPage]:
     data = json.loads((root / "trafilatura" / "evaldata.json").read_text("utf-8"))
-    return [SnippetPage(item["file"], url, (root / "trafilatura" / item["file"]).read_bytes(),
-                        tuple(item.get("with", [])), tuple(item.get("without", [])))
-            for url, item in sorted(data.items())]
+    return [
+        SnippetPage(
+            item["file"],
+            url,
+            (root / "trafilatura" / item["file"]).read_bytes(),
+            tuple(item.get("with", [])),
+            tuple(item.get("without", [])),
+        )
+        for url, item in sorted(data.items())
+    ]
 
 
 # --- the scrapinghub benchmark's metric -------------------------------------
+
 
 def shingle_match(true: str, pred: str, n: int = 4) -> tuple[float, float, float]:
     """Normalised (tp, fp, fn) over token n-gram shingles, as evaluate.py does."""
@@ -76,7 +90,7 @@ def shingle_match(true: str, pred: str, n: int = 4) -> tuple[float, float, float
 
 def _shingles(text: str, n: int) -> Counter:
     tokens = _TOKEN.findall(text or "")
-    return Counter(tuple(tokens[i:i + n]) for i in range(max(1, len(tokens) - n + 1)) if tokens[i:i + n])
+    return Counter(tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1)) if tokens[i : i + n])
 
 
 def _precision(tp: float, fp: float, fn: float) -> float:
@@ -99,19 +113,28 @@ def benchmark_scores(matches: list[tuple[float, float, float]]) -> dict[str, flo
     precision = statistics.mean(_precision(*m) for m in matches if m[0] + m[1] > 0)
     recall = statistics.mean(_recall(*m) for m in matches if m[0] + m[2] > 0)
     per_page = [_f1(_precision(*m), _recall(*m)) for m in matches]
-    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall),
-            "mean_page_f1": statistics.mean(per_page), "pages": len(matches)}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": _f1(precision, recall),
+        "mean_page_f1": statistics.mean(per_page),
+        "pages": len(matches),
+    }
 
 
 def snippet_scores(results: list[tuple[SnippetPage, str]]) -> dict[str, float]:
     present = [s in text for page, text in results for s in page.present]
     absent = [s not in text for page, text in results for s in page.absent]
-    return {"with": sum(present) / len(present), "without": sum(absent) / len(absent),
-            "all": (sum(present) + sum(absent)) / (len(present) + len(absent)),
-            "pages": len(results)}
+    return {
+        "with": sum(present) / len(present),
+        "without": sum(absent) / len(absent),
+        "all": (sum(present) + sum(absent)) / (len(present) + len(absent)),
+        "pages": len(results),
+    }
 
 
 # --- running the Extractor --------------------------------------------------
+
 
 def extract_text(extractor, html: bytes, url: str) -> str:
     from watcher.extract.extractor import ExtractionError
@@ -136,22 +159,30 @@ def main() -> int:
 
     gold, snippets = gold_pages(), snippet_pages()
     with Extractor() as extractor:
-        extract_text(extractor, gold[0].html, gold[0].url)          # warm the worker
+        extract_text(extractor, gold[0].html, gold[0].url)  # warm the worker
         started = time.perf_counter()
         gold_scores = score_gold(extractor, gold)
         snip_scores = score_snippets(extractor, snippets)
         elapsed = time.perf_counter() - started
     pages = len(gold) + len(snippets)
     worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"scrapinghub ({gold_scores['pages']} pages): precision {gold_scores['precision']:.3f}  "
-          f"recall {gold_scores['recall']:.3f}  F1 {gold_scores['f1']:.3f}  "
-          f"mean page F1 {gold_scores['mean_page_f1']:.3f}")
-    print(f"trafilatura eval ({snip_scores['pages']} pages): with {snip_scores['with']:.1%}  "
-          f"without {snip_scores['without']:.1%}  all {snip_scores['all']:.1%}")
-    print(f"speed: {pages} pages in {elapsed:.1f} s = {pages / elapsed:.1f} pages/s "
-          f"(mean page {sum(len(p.html) for p in gold) // len(gold) // 1024} kB)")
-    print(f"peak RSS: worker {worker_rss:.0f} MB, parent "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"scrapinghub ({gold_scores['pages']} pages): precision {gold_scores['precision']:.3f}  "
+        f"recall {gold_scores['recall']:.3f}  F1 {gold_scores['f1']:.3f}  "
+        f"mean page F1 {gold_scores['mean_page_f1']:.3f}"
+    )
+    print(
+        f"trafilatura eval ({snip_scores['pages']} pages): with {snip_scores['with']:.1%}  "
+        f"without {snip_scores['without']:.1%}  all {snip_scores['all']:.1%}"
+    )
+    print(
+        f"speed: {pages} pages in {elapsed:.1f} s = {pages / elapsed:.1f} pages/s "
+        f"(mean page {sum(len(p.html) for p in gold) // len(gold) // 1024} kB)"
+    )
+    print(
+        f"peak RSS: worker {worker_rss:.0f} MB, parent "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     return 0
 
 

@@ -59,6 +59,7 @@ def make_detector(name: str):
         def lingua_detect(text: str) -> str:
             found = detector.detect_language_of(text)
             return found.iso_code_639_1.name.lower() if found else ""
+
         return lingua_detect
     if name == "pycld2":
         import pycld2
@@ -68,6 +69,7 @@ def make_detector(name: str):
                 return pycld2.detect(text)[2][0][1]
             except pycld2.error:
                 return ""
+
         return cld2_detect
     if name == "langdetect":
         from langdetect import DetectorFactory, detect
@@ -80,6 +82,7 @@ def make_detector(name: str):
                 return detect(text)
             except LangDetectException:
                 return ""
+
         return ld_detect
     if name == "langidentify":
         from langidentify import Detector, Model
@@ -90,6 +93,7 @@ def make_detector(name: str):
         def li_detect(text: str) -> str:
             found = detector.detect(text)
             return getattr(found, "iso_code", None) or str(found).split(".")[-1].lower()
+
         return li_detect
     raise SystemExit(f"unknown detector {name}")
 
@@ -109,9 +113,20 @@ def worker(name: str) -> None:
         full.append(detect(text))
         times.append((time.perf_counter() - t0) * 1000)
         title.append(detect(item["title"]) if item["title"] else "")
-    print(json.dumps({"load_s": load_s, "rss_before": rss0, "rss_after": rss_mb(), "full": full, "title": title,
-                      "median_ms": statistics.median(times), "languages": [i["language"] for i in items],
-                      "has_title": [bool(i["title"]) for i in items]}))
+    print(
+        json.dumps(
+            {
+                "load_s": load_s,
+                "rss_before": rss0,
+                "rss_after": rss_mb(),
+                "full": full,
+                "title": title,
+                "median_ms": statistics.median(times),
+                "languages": [i["language"] for i in items],
+                "has_title": [bool(i["title"]) for i in items],
+            }
+        )
+    )
 
 
 def right(expected: str, got: str) -> bool:
@@ -120,7 +135,9 @@ def right(expected: str, got: str) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--detectors", default=",".join(DETECTORS))
     args = parser.parse_args()
@@ -129,31 +146,43 @@ def main() -> int:
         return 0
     results = {}
     for name in args.detectors.split(","):
-        proc = subprocess.run([sys.executable, __file__, "--worker", name], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", name], capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0:
-            print(f"{name}: failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+            print(
+                f"{name}: failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
+            )
             continue
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     if not results:
         return 1
     any_result = next(iter(results.values()))
     counts = {lang: any_result["languages"].count(lang) for lang in LANGUAGES}
-    print(f"items: {sum(counts.values())} ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
-          "accuracy on title + summary [on title alone]")
+    print(
+        f"items: {sum(counts.values())} ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
+        "accuracy on title + summary [on title alone]"
+    )
     header = "".join(f"{lang:>12}" for lang in LANGUAGES)
     print(f"  {'detector':16}{'all':>12}{header}{'ms/item':>9}{'load s':>8}{'RSS MB':>8}")
     for name, r in results.items():
         per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        for lang, got_full, got_title, has_title in zip(r["languages"], r["full"], r["title"], r["has_title"]):
+        for lang, got_full, got_title, has_title in zip(
+            r["languages"], r["full"], r["title"], r["has_title"]
+        ):
             for key in (lang, "all"):
                 per[key][0] += right(lang, got_full)
                 per[key][1] += 1
                 if has_title:
                     per[key][2] += right(lang, got_title)
                     per[key][3] += 1
-        cells = "".join(f"{per[k][0] / per[k][1]:>6.2f} [{per[k][2] / max(per[k][3], 1):.2f}]"
-                        for k in ("all", *LANGUAGES))
-        print(f"  {name:16}{cells}{r['median_ms']:>9.3f}{r['load_s']:>8.2f}{r['rss_after'] - r['rss_before']:>8.0f}")
+        cells = "".join(
+            f"{per[k][0] / per[k][1]:>6.2f} [{per[k][2] / max(per[k][3], 1):.2f}]"
+            for k in ("all", *LANGUAGES)
+        )
+        print(
+            f"  {name:16}{cells}{r['median_ms']:>9.3f}{r['load_s']:>8.2f}{r['rss_after'] - r['rss_before']:>8.0f}"
+        )
     print("\nwrong answers on title + summary (expected -> got: count):")
     for name, r in results.items():
         wrong: dict[str, int] = defaultdict(int)

@@ -31,15 +31,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from watcher.match.matcher import Document, Matcher  # noqa: E402
-from watcher.text.fold import normalise  # noqa: E402
 from watcher.match.rules import load_rules  # noqa: E402
+from watcher.text.fold import normalise  # noqa: E402
 
 GOLD = ROOT.parent / "shared" / "fixtures" / "real" / "html" / "scrapinghub" / "ground-truth.json"
 COMMON = ["army", "government", "said", "training", "president", "market", "police", "minister", "company"]
 
 
 def documents() -> list[Document]:
-    docs = [Document(p.stem, "", p.read_text(encoding="utf-8")) for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    docs = [
+        Document(p.stem, "", p.read_text(encoding="utf-8")) for p in sorted((ROOT / "seeds").glob("*.txt"))
+    ]
     if GOLD.exists():
         gold = json.loads(GOLD.read_text(encoding="utf-8"))
         docs += [Document(key, "", value["articleBody"]) for key, value in sorted(gold.items())]
@@ -60,15 +62,19 @@ def synthetic_rules(count: int) -> str:
     for i in range(count):
         name = invented(i)
         words = [COMMON[i % len(COMMON)], COMMON[(i * 7 + 3) % len(COMMON)]]
-        out.append(f'[[entities]]\nid = "syn-{i}"\nname = "{name} Quorvath"\nkind = "person"\n'
-                   f'aliases = ["{name} Qorvath", "Minister {name}ov"]\n')
+        out.append(
+            f'[[entities]]\nid = "syn-{i}"\nname = "{name} Quorvath"\nkind = "person"\n'
+            f'aliases = ["{name} Qorvath", "Minister {name}ov"]\n'
+        )
         if i % 10 == 0:
-            condition = (f'{{ near = [{{ entity = "syn-{i}" }}, {{ terms = {json.dumps(words)} }}], '
-                         f'within = 10 }}')
+            condition = (
+                f'{{ near = [{{ entity = "syn-{i}" }}, {{ terms = {json.dumps(words)} }}], within = 10 }}'
+            )
         else:
             condition = f'{{ all = [{{ entity = "syn-{i}" }}, {{ terms = {json.dumps(words)} }}] }}'
-        out.append(f'[[rules]]\nid = "syn-{i}"\ntitle = "Synthetic {i}"\nseverity = "low"\n'
-                   f'condition = {condition}\n')
+        out.append(
+            f'[[rules]]\nid = "syn-{i}"\ntitle = "Synthetic {i}"\nseverity = "low"\ncondition = {condition}\n'
+        )
     return "\n".join(out)
 
 
@@ -107,8 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--sizes", default="10,100,1000,10000")
-    parser.add_argument("--baseline", action="store_true",
-                        help="also time a loop of one regex per alias (on 10 articles, one round)")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also time a loop of one regex per alias (on 10 articles, one round)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     docs = documents()
@@ -118,7 +127,7 @@ def main() -> None:
     for size in sizes:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "synthetic.toml"
-            path.write_text(synthetic_rules(size - 3), encoding="utf-8")   # + the 3 rules of the pack
+            path.write_text(synthetic_rules(size - 3), encoding="utf-8")  # + the 3 rules of the pack
             start = time.perf_counter()
             rules = load_rules([ROOT / "rules", path])
             matcher = Matcher(rules)
@@ -132,15 +141,20 @@ def main() -> None:
             samples[i].append(measure_one(matcher, docs))
     base_norm = statistics.median(normalising)
     print(f"normalisation alone: {base_norm * 1000:.2f} ms/article (independent of the rules)")
-    print(f"{'rules':>7} {'load+compile s':>15} {'ms/article':>11} {'excl. normalise':>16} "
-          f"{'matches':>8} {'ratio':>6}" + (f" {'regex loop ms':>14}" if args.baseline else ""))
+    print(
+        f"{'rules':>7} {'load+compile s':>15} {'ms/article':>11} {'excl. normalise':>16} "
+        f"{'matches':>8} {'ratio':>6}" + (f" {'regex loop ms':>14}" if args.baseline else "")
+    )
     first = statistics.median(samples[0])
     for (rules, matcher, compile_time), costs in zip(built, samples):
         cost = statistics.median(costs)
         matches = sum(len(matcher.match(d)) for d in docs)
         naive = f" {naive_cost(rules, docs[:10]) * 1000:>14.2f}" if args.baseline else ""
-        print(f"{len(rules.rules):>7} {compile_time:>15.2f} {cost * 1000:>11.2f} "
-              f"{max(cost - base_norm, 0) * 1000:>16.2f} {matches:>8} {cost / first:>6.2f}{naive}")
+        print(
+            f"{len(rules.rules):>7} {compile_time:>15.2f} {cost * 1000:>11.2f} "
+            f"{max(cost - base_norm, 0) * 1000:>16.2f} {matches:>8} {cost / first:>6.2f}{naive}"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from datetime import datetime, timezone  # noqa: E402
+
 from httpserver import LoopbackServer  # noqa: E402
 from newsroom import Newsroom, write_config  # noqa: E402
 
@@ -32,7 +34,6 @@ from watcher import pipeline  # noqa: E402
 from watcher.match.matcher import Matcher  # noqa: E402
 from watcher.match.rules import load_rules  # noqa: E402
 from watcher.store.database import Store  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
 
 
 def clock() -> datetime:
@@ -58,8 +59,12 @@ def feeds_scenario(server: LoopbackServer, feeds: int, entries: int, tmp: Path) 
     for f in range(feeds):
         room = Newsroom(server)
         for e in range(entries):
-            room.add(f"/f{f}/e{e}.html", f"Report {f}-{e} on regional affairs", b"<html></html>",
-                     summary=f"Summary of report {f}-{e}: ministers met in Ankara to discuss trade.")
+            room.add(
+                f"/f{f}/e{e}.html",
+                f"Report {f}-{e} on regional affairs",
+                b"<html></html>",
+                summary=f"Summary of report {f}-{e}: ministers met in Ankara to discuss trade.",
+            )
         urls.append((f"Feed {f}", room.publish(f"/f{f}/feed.xml", f"Feed {f}")))
     return write_config(tmp, urls, fetch_article=False)
 
@@ -95,12 +100,18 @@ def main() -> None:
                 extract.append(summary.articles_stored / seconds)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"feeds polled/s, new entries ({args.feeds} feeds x {args.entries} entries, summaries): "
-          f"median {statistics.median(first):.1f}  (runs: {', '.join(f'{x:.1f}' for x in first)})")
-    print(f"feeds polled/s, unchanged (304):  median {statistics.median(revisit):.1f}  "
-          f"(runs: {', '.join(f'{x:.1f}' for x in revisit)})")
-    print(f"articles fetched+extracted/s ({args.pages} real pages): median {statistics.median(extract):.2f}  "
-          f"(runs: {', '.join(f'{x:.2f}' for x in extract)})")
+    print(
+        f"feeds polled/s, new entries ({args.feeds} feeds x {args.entries} entries, summaries): "
+        f"median {statistics.median(first):.1f}  (runs: {', '.join(f'{x:.1f}' for x in first)})"
+    )
+    print(
+        f"feeds polled/s, unchanged (304):  median {statistics.median(revisit):.1f}  "
+        f"(runs: {', '.join(f'{x:.1f}' for x in revisit)})"
+    )
+    print(
+        f"articles fetched+extracted/s ({args.pages} real pages): median {statistics.median(extract):.2f}  "
+        f"(runs: {', '.join(f'{x:.2f}' for x in extract)})"
+    )
     print(f"peak RSS: watcher process {own:.0f} MB, extraction worker {children:.0f} MB")
 
 

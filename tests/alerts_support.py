@@ -28,7 +28,7 @@ from watcher import config as config_mod
 from watcher.store import articles, matches, stories
 from watcher.store.database import Store
 
-NOW = datetime(2025, 11, 21, 6, 0, tzinfo=timezone.utc)   # in the past, for subprocess runs on the real clock
+NOW = datetime(2025, 11, 21, 6, 0, tzinfo=timezone.utc)  # in the past, for subprocess runs on the real clock
 
 
 @dataclass
@@ -43,13 +43,13 @@ class Webhook:
         self.posts: list[Post] = []
         self.requests = 0
         self.status = 200
-        self.delay = 0.0            # seconds between accepting a post and answering it
+        self.delay = 0.0  # seconds between accepting a post and answering it
         self.lock = threading.Lock()
         self.arrived = threading.Event()
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 with hook.lock:
@@ -64,6 +64,7 @@ class Webhook:
                 hook.arrived.set()
                 if hook.delay:
                     import time
+
                     time.sleep(hook.delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
@@ -75,7 +76,7 @@ class Webhook:
 
         class Server(ThreadingHTTPServer):
             def handle_error(self, request, client_address):
-                pass        # a client killed mid-request (the crash test) is expected
+                pass  # a client killed mid-request (the crash test) is expected
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
@@ -120,10 +121,11 @@ class Mailbox:
         box = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+            async def handle_DATA(self, server, session, envelope):
                 box.entered.set()
                 import asyncio
-                while not box.gate.is_set():       # a slow mail server
+
+                while not box.gate.is_set():  # a slow mail server
                     await asyncio.sleep(0.05)
                 box.mails.append(_parse(envelope.content, envelope.rcpt_tos))
                 return "250 OK"
@@ -134,13 +136,20 @@ class Mailbox:
             return AuthResult(success=ok)
 
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
-                                     authenticator=authenticate, auth_require_tls=False)
+        self.controller = Controller(
+            Handler(),
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=authenticate,
+            auth_require_tls=False,
+        )
         self.controller.start()
 
     def url(self, to: str = "analyst@example.com") -> str:
-        return (f"mailto://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}"
-                f"?smtp=127.0.0.1&secure=no&from=watcher@example.com&to={to}")
+        return (
+            f"mailto://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}"
+            f"?smtp=127.0.0.1&secure=no&from=watcher@example.com&to={to}"
+        )
 
     def close(self) -> None:
         self.gate.set()
@@ -162,7 +171,8 @@ def _parse(raw: bytes, to: list[str]) -> Mail:
 
 def write_config(tmp_path: Path, channels: str, *, alerts: str = "", environ: dict | None = None):
     path = tmp_path / "watcher.toml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         [watcher]
         database = "watcher.db"
         rules = ["rules/"]
@@ -171,7 +181,9 @@ def write_config(tmp_path: Path, channels: str, *, alerts: str = "", environ: di
         {alerts}
 
         {channels}
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     return config_mod.load(path, environ=environ or {})
 
 
@@ -182,6 +194,7 @@ def open_store(cfg) -> Store:
 def wait_for(condition, timeout: float = 30.0) -> None:
     """Wait for something another thread does (a deadline, not a timing assertion)."""
     import time
+
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -198,17 +211,26 @@ class Clock:
 
     def advance(self, **kw) -> None:
         from datetime import timedelta
+
         self.now = self.now + timedelta(**kw)
 
 
-def queue_story(store: Store, cfg, title: str, *, rule: str = "tr-sy-defence", severity: str = "high",
-                now=None, **kw) -> tuple[int, int]:
+def queue_story(
+    store: Store, cfg, title: str, *, rule: str = "tr-sy-defence", severity: str = "high", now=None, **kw
+) -> tuple[int, int]:
     """What the pipeline does for a matched article: rows + outbox in one transaction."""
     from watcher.notify import outbox
+
     story, article = add_article(store, title=title, rules=((rule, "Turkey–Syria defence", severity),), **kw)
     with store.atomic():
-        outbox.enqueue(store, story_id=story, article_id=article, matches=[FakeMatch(rule, severity=severity)],
-                       channels=cfg.channels, now=now or NOW)
+        outbox.enqueue(
+            store,
+            story_id=story,
+            article_id=article,
+            matches=[FakeMatch(rule, severity=severity)],
+            channels=cfg.channels,
+            now=now or NOW,
+        )
     return story, article
 
 
@@ -226,30 +248,81 @@ def feed_id(store: Store, name: str) -> int:
     row = store.query("SELECT id FROM feeds WHERE name = ?", (name,))
     if row:
         return row[0]["id"]
-    return store.db["feeds"].insert({
-        "url": f"https://{name.lower().replace(' ', '-')}.example/feed", "name": name,
-        "created_at": NOW.isoformat()}).last_pk
+    return (
+        store.db["feeds"]
+        .insert(
+            {
+                "url": f"https://{name.lower().replace(' ', '-')}.example/feed",
+                "name": name,
+                "created_at": NOW.isoformat(),
+            }
+        )
+        .last_pk
+    )
 
 
-def add_article(store: Store, *, title: str, feed: str = "Reuters World", story_id: int | None = None,
-                url: str | None = None, rules=(("tr-sy-defence", "Turkey–Syria defence", "high"),),
-                hits=None, published: str | None = "2026-11-21T05:30:00+00:00") -> tuple[int, int]:
+def add_article(
+    store: Store,
+    *,
+    title: str,
+    feed: str = "Reuters World",
+    story_id: int | None = None,
+    url: str | None = None,
+    rules=(("tr-sy-defence", "Turkey–Syria defence", "high"),),
+    hits=None,
+    published: str | None = "2026-11-21T05:30:00+00:00",
+) -> tuple[int, int]:
     """An article (opening a story unless ``story_id``) with match rows; returns (story, article)."""
     with store.atomic():
         n = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
         url = url or f"https://news.example/{n}"
         article_id = articles.insert(
-            store, feed_id=feed_id(store, feed), url=url, canonical_url=f"{url}#{n}", guid=None,
-            title=title, author=None, published=published, fetched_at=NOW.isoformat(), language=None,
-            summary=None, text="...", extraction="full", extraction_error=None, content_hash=None,
-            simhash=None, matched=True)
+            store,
+            feed_id=feed_id(store, feed),
+            url=url,
+            canonical_url=f"{url}#{n}",
+            guid=None,
+            title=title,
+            author=None,
+            published=published,
+            fetched_at=NOW.isoformat(),
+            language=None,
+            summary=None,
+            text="...",
+            extraction="full",
+            extraction_error=None,
+            content_hash=None,
+            simhash=None,
+            matched=True,
+        )
         if story_id is None:
             story_id = stories.open_story(store, article_id, title, NOW.isoformat())
         else:
             articles.set_story(store, article_id, story_id, duplicate_of=None, reason=None, similarity=None)
-        matches.replace(store, article_id, [matches.NewMatch(
-            rule_id, rule_title, severity, 1.0, hits if hits is not None else [
-                {"term": "Türkiye", "entity": "turkey", "field": "title", "start": 0, "end": 7,
-                 "snippet": "Türkiye and Syria sign a defence cooperation memorandum"}])
-            for rule_id, rule_title, severity in rules], NOW.isoformat())
+        matches.replace(
+            store,
+            article_id,
+            [
+                matches.NewMatch(
+                    rule_id,
+                    rule_title,
+                    severity,
+                    1.0,
+                    hits
+                    if hits is not None
+                    else [
+                        {
+                            "term": "Türkiye",
+                            "entity": "turkey",
+                            "field": "title",
+                            "start": 0,
+                            "end": 7,
+                            "snippet": "Türkiye and Syria sign a defence cooperation memorandum",
+                        }
+                    ],
+                )
+                for rule_id, rule_title, severity in rules
+            ],
+            NOW.isoformat(),
+        )
     return story_id, article_id

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from alerts_support import Mailbox, Webhook
 from httpserver import LoopbackServer
+
 from watcher.fetch.client import Client, NetworkPolicy
 
 TEST_USER_AGENT = "watcher-tests/1 (+loopback)"
 
 
 # <fixtures: client> -------------------------------------------------------
+
 
 @pytest.fixture
 def http_server() -> Iterator[LoopbackServer]:
@@ -55,10 +56,12 @@ def loopback_client(loopback_policy: NetworkPolicy) -> Iterator[Client]:
     with Client(loopback_policy) as client:
         yield client
 
+
 # </fixtures: client> ------------------------------------------------------
 
 
 # -- alerts: a loopback webhook endpoint and SMTP server ---------------------
+
 
 @pytest.fixture
 def hook() -> Iterator[Webhook]:

@@ -41,7 +41,7 @@ from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-TLS_CERT = Path(__file__).resolve().parent / "tls" / "localhost.pem"   # cert + key, CN/SAN localhost
+TLS_CERT = Path(__file__).resolve().parent / "tls" / "localhost.pem"  # cert + key, CN/SAN localhost
 
 Body = bytes | Callable[[], Iterable[bytes]]
 Handler = Callable[["RequestHandler"], None]
@@ -50,10 +50,10 @@ Handler = Callable[["RequestHandler"], None]
 @dataclass(frozen=True)
 class RecordedRequest:
     method: str
-    path: str                      # as requested, query included
-    headers: dict[str, str]        # lower-case names
+    path: str  # as requested, query included
+    headers: dict[str, str]  # lower-case names
     client: tuple[str, int]
-    server: tuple[str, int]        # the local address that answered
+    server: tuple[str, int]  # the local address that answered
 
 
 @dataclass
@@ -64,12 +64,12 @@ class Route:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str | None = "text/plain; charset=utf-8"
-    delay: float = 0.0             # seconds before answering
-    trickle: float | None = None   # seconds between body bytes
-    gzip: bool = False             # gzip the (bytes) body and say so
+    delay: float = 0.0  # seconds before answering
+    trickle: float | None = None  # seconds between body bytes
+    gzip: bool = False  # gzip the (bytes) body and say so
     redirect_to: str | None = None
-    hang: str | None = None        # 'before_headers' | 'after_headers' | 'mid_body'
-    length: int | str | None = "auto"   # 'auto', an int (may lie), 'chunked', or None (close to end)
+    hang: str | None = None  # 'before_headers' | 'after_headers' | 'mid_body'
+    length: int | str | None = "auto"  # 'auto', an int (may lie), 'chunked', or None (close to end)
     handler: Handler | None = None
 
 
@@ -85,8 +85,12 @@ class LoopbackServer:
         self.stopping = threading.Event()
         self._httpd = _Server((host, 0), RequestHandler, owner=self, tls=self._tls_context() if tls else None)
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"loopback-{host}:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"loopback-{host}:{self.port}",
+            daemon=True,
+        )
 
     # -- lifecycle --------------------------------------------------------
 
@@ -95,7 +99,7 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
-        self.stopping.set()           # wakes every hanging / trickling handler
+        self.stopping.set()  # wakes every hanging / trickling handler
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -157,9 +161,12 @@ class LoopbackServer:
     def _record(self, handler: RequestHandler) -> Route | None:
         path = handler.path.split("?", 1)[0]
         request = RecordedRequest(
-            method=handler.command, path=handler.path,
+            method=handler.command,
+            path=handler.path,
             headers={k.lower(): v for k, v in handler.headers.items()},
-            client=handler.client_address[:2], server=handler.connection.getsockname()[:2])
+            client=handler.client_address[:2],
+            server=handler.connection.getsockname()[:2],
+        )
         with self._lock:
             self._requests.append(request)
             return self._routes.get(path)
@@ -221,7 +228,7 @@ class LoopbackServer:
                 self._count(path, len(chunk))
             if chunked:
                 h.wfile.write(b"0\r\n\r\n")
-        except OSError:            # the client went away: that is its right
+        except OSError:  # the client went away: that is its right
             h.close_connection = True
 
 
@@ -244,7 +251,7 @@ def _paced(chunks: Iterable[bytes], trickle: float | None, stopping: threading.E
             yield chunk
             continue
         for i in range(len(chunk)):
-            yield chunk[i:i + 1]
+            yield chunk[i : i + 1]
             if stopping.wait(trickle):
                 return
 
@@ -260,7 +267,7 @@ def _validators(route: Route) -> list[tuple[str, str]]:
 
 def _not_modified(h: RequestHandler, route: Route) -> bool:
     if_none_match = h.headers.get("If-None-Match")
-    if if_none_match is not None:          # takes precedence over If-Modified-Since
+    if if_none_match is not None:  # takes precedence over If-Modified-Since
         tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
         return route.etag is not None and ("*" in tags or route.etag.removeprefix("W/") in tags)
     since = h.headers.get("If-Modified-Since")
@@ -272,8 +279,7 @@ def _not_modified(h: RequestHandler, route: Route) -> bool:
     return False
 
 
-def _plain(h: RequestHandler, status: int, body: bytes | None,
-           headers: list[tuple[str, str]] = ()) -> None:
+def _plain(h: RequestHandler, status: int, body: bytes | None, headers: list[tuple[str, str]] = ()) -> None:
     h.send_response(status)
     for name, value in headers:
         h.send_header(name, value)
@@ -287,7 +293,7 @@ def _plain(h: RequestHandler, status: int, body: bytes | None,
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = 10                   # idle keep-alive connections end
+    timeout = 10  # idle keep-alive connections end
     server_version = "loopback-test"
 
     def setup(self) -> None:
@@ -301,7 +307,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         except (OSError, ssl.SSLError):
             self.close_connection = True
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.server.owner.serve(self)
 
     do_POST = do_HEAD = do_GET
@@ -323,25 +329,28 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self):
         sock, client = super().get_request()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # headers and body are separate writes
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body are separate writes
         if self._tls is not None:
             sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, client
 
     def handle_error(self, request, client_address) -> None:
-        pass                       # a test server that logs tracebacks for dropped clients is noise
+        pass  # a test server that logs tracebacks for dropped clients is noise
 
 
 # -- bodies ------------------------------------------------------------------
 
+
 def zeros(size: int, chunk: int = 64 * 1024) -> Callable[[], Iterable[bytes]]:
     """A body of ``size`` zero bytes, generated as it is sent (never held in memory)."""
+
     def generate() -> Iterable[bytes]:
         block = bytes(chunk)
         left = size
         while left > 0:
             yield block[:left] if left < chunk else block
             left -= chunk
+
     return generate
 
 

@@ -11,9 +11,9 @@ pages and listed in an RSS feed, served by the real loopback server.
 from __future__ import annotations
 
 import gzip
-import os
 import hashlib
 import html
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -51,7 +51,7 @@ def article_html(title: str, text: str, outlet: str = "Example News") -> bytes:
 {paras}
 </article></main>
 <footer><p>© {outlet}. All rights reserved.</p><a href="/privacy">Privacy</a></footer>
-</body></html>""".encode("utf-8")
+</body></html>""".encode()
 
 
 class Newsroom:
@@ -62,11 +62,20 @@ class Newsroom:
         self.start = start or datetime(2025, 9, 1, 8, 0, tzinfo=timezone.utc)
 
     def add(self, path: str, title: str, body: bytes, summary: str = "") -> Story:
-        story = Story(path=path, title=title, summary=summary or title,
-                      guid=f"tag:newsroom,{hashlib.sha1(path.encode()).hexdigest()[:12]}",
-                      published=self.start + timedelta(hours=len(self.stories)))
-        self.server.route(path, body=body, content_type="text/html; charset=utf-8",
-                          delay=self.page_delay, etag=f'"{hashlib.sha1(body).hexdigest()[:16]}"')
+        story = Story(
+            path=path,
+            title=title,
+            summary=summary or title,
+            guid=f"tag:newsroom,{hashlib.sha1(path.encode()).hexdigest()[:12]}",
+            published=self.start + timedelta(hours=len(self.stories)),
+        )
+        self.server.route(
+            path,
+            body=body,
+            content_type="text/html; charset=utf-8",
+            delay=self.page_delay,
+            etag=f'"{hashlib.sha1(body).hexdigest()[:16]}"',
+        )
         self.stories.append(story)
         return story
 
@@ -75,30 +84,44 @@ class Newsroom:
         for name, text in seed_texts():
             lines = [l.strip() for l in text.splitlines() if l.strip() and l.strip() != "Skip to content"]
             title = lines[0][:120]
-            added.append(self.add(f"/news/{name}.html", title, article_html(title, text),
-                                  summary=" ".join(lines[:2])[:300]))
+            added.append(
+                self.add(
+                    f"/news/{name}.html", title, article_html(title, text), summary=" ".join(lines[:2])[:300]
+                )
+            )
         return added
 
     def add_real_pages(self, count: int) -> list[Story]:
         pages = sorted(REAL_PAGES.glob("*.html"))[:count]
-        return [self.add(f"/world/{p.stem}.html", p.stem.replace("-", " "), p.read_bytes(),
-                         summary=f"Report: {p.stem}") for p in pages]
+        return [
+            self.add(
+                f"/world/{p.stem}.html", p.stem.replace("-", " "), p.read_bytes(), summary=f"Report: {p.stem}"
+            )
+            for p in pages
+        ]
 
     def rss(self, title: str = "Example News") -> bytes:
-        items = "\n".join(f"""<item><title>{html.escape(s.title)}</title>
+        items = "\n".join(
+            f"""<item><title>{html.escape(s.title)}</title>
 <link>{self.server.url(s.path)}</link><guid isPermaLink="false">{s.guid}</guid>
 <description>{html.escape(s.summary)}</description>
-<pubDate>{format_datetime(s.published)}</pubDate></item>""" for s in reversed(self.stories))
+<pubDate>{format_datetime(s.published)}</pubDate></item>"""
+            for s in reversed(self.stories)
+        )
         return f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>{html.escape(title)}</title>
-<link>{self.server.url('/')}</link><description>Test outlet</description>
-{items}</channel></rss>""".encode("utf-8")
+<link>{self.server.url("/")}</link><description>Test outlet</description>
+{items}</channel></rss>""".encode()
 
     def publish(self, path: str = "/feed.xml", title: str = "Example News") -> str:
         body = self.rss(title)
-        self.server.route(path, body=body, content_type="application/rss+xml; charset=utf-8",
-                          etag=f'"{hashlib.sha1(body).hexdigest()[:16]}"',
-                          last_modified=format_datetime(self.start, usegmt=True))
+        self.server.route(
+            path,
+            body=body,
+            content_type="application/rss+xml; charset=utf-8",
+            etag=f'"{hashlib.sha1(body).hexdigest()[:16]}"',
+            last_modified=format_datetime(self.start, usegmt=True),
+        )
         return self.server.url(path)
 
 
@@ -107,17 +130,26 @@ def real_page(name: str) -> bytes:
     return gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
 
 
-def write_config(tmp_path: Path, feeds: list[tuple[str, str]], *, rules: str | Path | None = None,
-                 extra: str = "", fetch_article: bool = True, timeout: str = "5s") -> Path:
+def write_config(
+    tmp_path: Path,
+    feeds: list[tuple[str, str]],
+    *,
+    rules: str | Path | None = None,
+    extra: str = "",
+    fetch_article: bool = True,
+    timeout: str = "5s",
+) -> Path:
     """A watcher.toml in ``tmp_path`` for loopback feeds (the private-network
     guard is opened for 127.0.0.0/8 only)."""
     rules_path = Path(rules) if rules else Path(os.environ.get("WATCHER_TEST_RULES", ROOT / "rules"))
     feed_tables = "\n".join(
         f'[[feeds]]\nname = "{name}"\nurl = "{url}"\nfetch_article = {str(fetch_article).lower()}\n'
-        for name, url in feeds)
+        for name, url in feeds
+    )
     path = tmp_path / "watcher.toml"
-    path.write_text(f"""[watcher]
-database = "{tmp_path / 'watcher.db'}"
+    path.write_text(
+        f"""[watcher]
+database = "{tmp_path / "watcher.db"}"
 rules = ["{rules_path}"]
 poll_interval = "15m"
 
@@ -131,8 +163,10 @@ timeout = "20s"
 {extra}
 
 {feed_tables}
-""", encoding="utf-8")
-    path.chmod(0o600)                  # it may hold channel URLs: `watcher check` warns otherwise
+""",
+        encoding="utf-8",
+    )
+    path.chmod(0o600)  # it may hold channel URLs: `watcher check` warns otherwise
     return path
 
 

@@ -21,8 +21,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from httpserver import LoopbackServer
+
 from watcher.cli.main import main
 
 TESTS = Path(__file__).resolve().parent
@@ -39,30 +39,45 @@ HOSTILE_TEXT = (
     "Readers of this page saw <script>alert('xss')</script> and <img src=x onerror=alert('img')> "
     "and a link <a href=\"javascript:alert('link')\">click</a> in the original markup.\n"
     "The Turkish Ministry of National Defence said Syrian officers will train in Turkish military "
-    "academies under the agreement, which covers defence industry cooperation.")
+    "academies under the agreement, which covers defence industry cooperation."
+)
 
 TURKISH = [
-    ("Türkiye ile Suriye arasında savunma işbirliği anlaşması",
-     "Türkiye ile Suriye, 3 Kasım'da Ankara'da savunma alanında kapsamlı bir işbirliği anlaşması imzaladı. "
-     "Milli Savunma Bakanlığı, Suriye ordusunun yeniden yapılandırılmasına destek verileceğini açıkladı."),
-    ("İstanbul'da Suriyeli subaylar için askeri eğitim programı",
-     "Suriyeli subaylar İstanbul'daki askeri akademilerde eğitim alacak. Türkiye'nin Suriye ile "
-     "savunma işbirliği kapsamında SİHA teslimatı da gündemde."),
-    ('=HYPERLINK("http://evil.example","Türkiye Suriye savunma")',
-     "-5 derece soğukta Türkiye ve Suriye savunma heyetleri görüştü; @bakanlik +90 hattını paylaştı."),
-    ("Galatasaray derbide Fenerbahçe'yi yendi",
-     "Galatasaray, İstanbul'daki derbide Fenerbahçe'yi 2-1 mağlup etti. Taraftarlar sabaha kadar kutladı."),
+    (
+        "Türkiye ile Suriye arasında savunma işbirliği anlaşması",
+        "Türkiye ile Suriye, 3 Kasım'da Ankara'da savunma alanında kapsamlı bir işbirliği anlaşması imzaladı. "
+        "Milli Savunma Bakanlığı, Suriye ordusunun yeniden yapılandırılmasına destek verileceğini açıkladı.",
+    ),
+    (
+        "İstanbul'da Suriyeli subaylar için askeri eğitim programı",
+        "Suriyeli subaylar İstanbul'daki askeri akademilerde eğitim alacak. Türkiye'nin Suriye ile "
+        "savunma işbirliği kapsamında SİHA teslimatı da gündemde.",
+    ),
+    (
+        '=HYPERLINK("http://evil.example","Türkiye Suriye savunma")',
+        "-5 derece soğukta Türkiye ve Suriye savunma heyetleri görüştü; @bakanlik +90 hattını paylaştı.",
+    ),
+    (
+        "Galatasaray derbide Fenerbahçe'yi yendi",
+        "Galatasaray, İstanbul'daki derbide Fenerbahçe'yi 2-1 mağlup etti. Taraftarlar sabaha kadar kutladı.",
+    ),
 ]
 
 ARABIC = [
-    ("تركيا وسوريا توقعان اتفاقية للتعاون الدفاعي",
-     "وقعت تركيا وسوريا في أنقرة اتفاقية للتعاون الدفاعي تشمل تدريب ضباط الجيش السوري في الأكاديميات "
-     "العسكرية التركية."),
-    ("وزير الدفاع السوري يزور أنقرة لبحث التعاون العسكري",
-     "بحث وزير الدفاع السوري مرهف أبو قصرة في أنقرة مع نظيره التركي يشار غولر التعاون الدفاعي "
-     "وتسليم طائرات مسيرة."),
-    ("ارتفاع أسعار الذهب في الأسواق العربية",
-     "ارتفعت أسعار الذهب في الأسواق العربية اليوم وسط تراجع الدُّولَار."),
+    (
+        "تركيا وسوريا توقعان اتفاقية للتعاون الدفاعي",
+        "وقعت تركيا وسوريا في أنقرة اتفاقية للتعاون الدفاعي تشمل تدريب ضباط الجيش السوري في الأكاديميات "
+        "العسكرية التركية.",
+    ),
+    (
+        "وزير الدفاع السوري يزور أنقرة لبحث التعاون العسكري",
+        "بحث وزير الدفاع السوري مرهف أبو قصرة في أنقرة مع نظيره التركي يشار غولر التعاون الدفاعي "
+        "وتسليم طائرات مسيرة.",
+    ),
+    (
+        "ارتفاع أسعار الذهب في الأسواق العربية",
+        "ارتفعت أسعار الذهب في الأسواق العربية اليوم وسط تراجع الدُّولَار.",
+    ),
 ]
 
 
@@ -70,10 +85,14 @@ ARABIC = [
 # boilerplate around it and the last paragraphs cut: a near-duplicate.
 REWRITE_SEED = 2
 REWRITE_TITLE = "Ankara weighs Damascus request to rebuild Syrian army"
-REWRITE_HEAD = ("This report first appeared on a partner site and is republished here with permission. "
-                "Subscribe to the Hürriyet Daily News morning briefing for the day's top stories.")
-REWRITE_TAIL = ("Follow Hürriyet Daily News on X, Telegram and WhatsApp for breaking news from Türkiye "
-                "and the region. Copyright 2026, all rights reserved.")
+REWRITE_HEAD = (
+    "This report first appeared on a partner site and is republished here with permission. "
+    "Subscribe to the Hürriyet Daily News morning briefing for the day's top stories."
+)
+REWRITE_TAIL = (
+    "Follow Hürriyet Daily News on X, Telegram and WhatsApp for breaking news from Türkiye "
+    "and the region. Copyright 2026, all rights reserved."
+)
 
 
 def rewritten_seed() -> tuple[str, str]:
@@ -91,13 +110,17 @@ class World:
     run_output: str
     hook_posts: int
 
-    def copy(self, dest: Path) -> "World":
+    def copy(self, dest: Path) -> World:
         """A private copy (database and config) that a test may write to."""
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.database, dest / self.database.name)
         config = dest / "watcher.toml"
-        config.write_text(self.config.read_text(encoding="utf-8").replace(
-            str(self.database), str(dest / self.database.name)), encoding="utf-8")
+        config.write_text(
+            self.config.read_text(encoding="utf-8").replace(
+                str(self.database), str(dest / self.database.name)
+            ),
+            encoding="utf-8",
+        )
         config.chmod(0o600)
         return World(dest, config, dest / self.database.name, self.run_output, self.hook_posts)
 
@@ -107,7 +130,9 @@ def seed_articles() -> list[tuple[str, str, str]]:
     out = []
     for path in sorted(SEEDS.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        lines = [line.strip() for line in text.splitlines() if line.strip() and line.strip() != "Skip to content"]
+        lines = [
+            line.strip() for line in text.splitlines() if line.strip() and line.strip() != "Skip to content"
+        ]
         out.append((path.stem, lines[0][:120].strip(), "\n".join(lines[1:])))
     return out
 
@@ -118,19 +143,23 @@ def page(title: str, text: str, outlet: str, *, escape_text: bool = True) -> byt
 <title>{html.escape(title)} | {outlet}</title></head>
 <body><header><nav><a href="/">Home</a> <a href="/world">World</a></nav></header>
 <main><article><h1>{html.escape(title)}</h1><p class="byline">By Staff Reporter</p>
-{paras}</article></main><footer><p>© {outlet}</p></footer></body></html>""".encode("utf-8")
+{paras}</article></main><footer><p>© {outlet}</p></footer></body></html>""".encode()
 
 
-def rss(server: LoopbackServer, title: str, items: list[tuple[str, str, str, datetime]],
-        language: str = "en") -> bytes:
+def rss(
+    server: LoopbackServer, title: str, items: list[tuple[str, str, str, datetime]], language: str = "en"
+) -> bytes:
     """items: (title, link, description, published); title/description are escaped here."""
-    body = "\n".join(f"""<item><title>{html.escape(t)}</title><link>{html.escape(link)}</link>
+    body = "\n".join(
+        f"""<item><title>{html.escape(t)}</title><link>{html.escape(link)}</link>
 <guid isPermaLink="false">{html.escape(link)}#{i}</guid><description>{html.escape(d)}</description>
-<pubDate>{format_datetime(p)}</pubDate></item>""" for i, (t, link, d, p) in enumerate(items))
+<pubDate>{format_datetime(p)}</pubDate></item>"""
+        for i, (t, link, d, p) in enumerate(items)
+    )
     return f"""<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0"><channel><title>{html.escape(title)}</title><link>{server.url('/')}</link>
+<rss version="2.0"><channel><title>{html.escape(title)}</title><link>{server.url("/")}</link>
 <description>test outlet</description><language>{language}</language>
-{body}</channel></rss>""".encode("utf-8")
+{body}</channel></rss>""".encode()
 
 
 def serve_outlets(server: LoopbackServer) -> dict[str, str]:
@@ -144,57 +173,133 @@ def serve_outlets(server: LoopbackServer) -> dict[str, str]:
     for real in sorted(REAL_PAGES.glob("*.html"))[:2]:
         path = f"/sabah/world/{real.stem}.html"
         server.route(path, body=real.read_bytes(), content_type="text/html; charset=utf-8")
-        english.append((real.stem.replace("-", " ").replace(".", " "), server.url(path),
-                        f"Report: {real.stem}", next(when)))
-    server.route("/sabah/pact.html", body=page(HOSTILE_TITLE, HOSTILE_TEXT, "Daily Sabah"),
-                 content_type="text/html; charset=utf-8")
-    english.append((HOSTILE_TITLE, server.url("/sabah/pact.html"),
-                    "Pact signed <img src=x onerror=alert('summary')>", next(when)))
-    english.append(("Syria and Turkey defence talks (link-less)", "javascript:alert('entry')",
-                    "Turkey and Syria held defence talks; this entry's link is javascript:.", next(when)))
-    server.route("/sabah/feed.xml", body=rss(server, "Daily Sabah", english),
-                 content_type="application/rss+xml; charset=utf-8")
+        english.append(
+            (
+                real.stem.replace("-", " ").replace(".", " "),
+                server.url(path),
+                f"Report: {real.stem}",
+                next(when),
+            )
+        )
+    server.route(
+        "/sabah/pact.html",
+        body=page(HOSTILE_TITLE, HOSTILE_TEXT, "Daily Sabah"),
+        content_type="text/html; charset=utf-8",
+    )
+    english.append(
+        (
+            HOSTILE_TITLE,
+            server.url("/sabah/pact.html"),
+            "Pact signed <img src=x onerror=alert('summary')>",
+            next(when),
+        )
+    )
+    english.append(
+        (
+            "Syria and Turkey defence talks (link-less)",
+            "javascript:alert('entry')",
+            "Turkey and Syria held defence talks; this entry's link is javascript:.",
+            next(when),
+        )
+    )
+    server.route(
+        "/sabah/feed.xml",
+        body=rss(server, "Daily Sabah", english),
+        content_type="application/rss+xml; charset=utf-8",
+    )
 
     _, title, text = seed_articles()[1]
-    server.route("/hurriyet/copy.html", body=page(title, text, "Hürriyet Daily News"),
-                 content_type="text/html; charset=utf-8")
+    server.route(
+        "/hurriyet/copy.html",
+        body=page(title, text, "Hürriyet Daily News"),
+        content_type="text/html; charset=utf-8",
+    )
     re_title, re_text = rewritten_seed()
-    server.route("/hurriyet/rewrite.html", body=page(re_title, re_text, "Hürriyet Daily News"),
-                 content_type="text/html; charset=utf-8")
-    server.route("/hurriyet/feed.xml", body=rss(server, "Hürriyet Daily News", [
-        (title, server.url("/hurriyet/copy.html"), text.split("\n")[0][:200], next(when)),
-        (re_title, server.url("/hurriyet/rewrite.html"), re_text.split("\n")[1][:200], next(when))]),
-        content_type="application/rss+xml; charset=utf-8")
+    server.route(
+        "/hurriyet/rewrite.html",
+        body=page(re_title, re_text, "Hürriyet Daily News"),
+        content_type="text/html; charset=utf-8",
+    )
+    server.route(
+        "/hurriyet/feed.xml",
+        body=rss(
+            server,
+            "Hürriyet Daily News",
+            [
+                (title, server.url("/hurriyet/copy.html"), text.split("\n")[0][:200], next(when)),
+                (re_title, server.url("/hurriyet/rewrite.html"), re_text.split("\n")[1][:200], next(when)),
+            ],
+        ),
+        content_type="application/rss+xml; charset=utf-8",
+    )
 
-    server.route("/safak/feed.xml", body=rss(server, "Yeni Şafak", [
-        (t, server.url(f"/safak/{i}.html"), d, next(when)) for i, (t, d) in enumerate(TURKISH)], "tr"),
-        content_type="application/rss+xml; charset=utf-8")
-    server.route("/jazeera/feed.xml", body=rss(server, "الجزيرة", [
-        (t, server.url(f"/jazeera/{i}.html"), d, next(when)) for i, (t, d) in enumerate(ARABIC)], "ar"),
-        content_type="application/rss+xml; charset=utf-8")
+    server.route(
+        "/safak/feed.xml",
+        body=rss(
+            server,
+            "Yeni Şafak",
+            [(t, server.url(f"/safak/{i}.html"), d, next(when)) for i, (t, d) in enumerate(TURKISH)],
+            "tr",
+        ),
+        content_type="application/rss+xml; charset=utf-8",
+    )
+    server.route(
+        "/jazeera/feed.xml",
+        body=rss(
+            server,
+            "الجزيرة",
+            [(t, server.url(f"/jazeera/{i}.html"), d, next(when)) for i, (t, d) in enumerate(ARABIC)],
+            "ar",
+        ),
+        content_type="application/rss+xml; charset=utf-8",
+    )
     server.route("/broken/feed.xml", body=b"gone fishing", status=404)
     server.route("/hook", body=b"{}", content_type="application/json")
     server.route("/down", body=b"upstream on fire", status=500)
-    return {"Daily Sabah": server.url("/sabah/feed.xml"),
-            "Hürriyet Daily News": server.url("/hurriyet/feed.xml"),
-            "Yeni Şafak": server.url("/safak/feed.xml"),
-            "الجزيرة": server.url("/jazeera/feed.xml"),
-            "Broken Wire": server.url("/broken/feed.xml")}
+    return {
+        "Daily Sabah": server.url("/sabah/feed.xml"),
+        "Hürriyet Daily News": server.url("/hurriyet/feed.xml"),
+        "Yeni Şafak": server.url("/safak/feed.xml"),
+        "الجزيرة": server.url("/jazeera/feed.xml"),
+        "Broken Wire": server.url("/broken/feed.xml"),
+    }
 
 
-def write_config(path: Path, database: Path, feeds: dict[str, str], hook: str,
-                 rules: Path = RULES_V1) -> None:
+def write_config(
+    path: Path, database: Path, feeds: dict[str, str], hook: str, rules: Path = RULES_V1
+) -> None:
     summary_only = {"Yeni Şafak", "الجزيرة"}
-    lines = ["[watcher]", f'database = "{database}"', f'rules = ["{rules}"]', "keep_days = 30", "",
-             "[network]", 'allow_private = ["127.0.0.0/8"]', 'timeout = "10s"', "max_connections = 1", "",
-             "[[channels]]", 'name = "hook"', f'url = "{hook}"', "",
-             "[[channels]]", 'name = "pager"', f'url = "{hook.replace("/hook", "/down")}"',
-             'rules = ["drones"]', ""]
+    lines = [
+        "[watcher]",
+        f'database = "{database}"',
+        f'rules = ["{rules}"]',
+        "keep_days = 30",
+        "",
+        "[network]",
+        'allow_private = ["127.0.0.0/8"]',
+        'timeout = "10s"',
+        "max_connections = 1",
+        "",
+        "[[channels]]",
+        'name = "hook"',
+        f'url = "{hook}"',
+        "",
+        "[[channels]]",
+        'name = "pager"',
+        f'url = "{hook.replace("/hook", "/down")}"',
+        'rules = ["drones"]',
+        "",
+    ]
     for name, url in feeds.items():
-        lines += ["[[feeds]]", f'name = "{name}"', f'url = "{url}"',
-                  f"fetch_article = {'false' if name in summary_only else 'true'}", ""]
+        lines += [
+            "[[feeds]]",
+            f'name = "{name}"',
+            f'url = "{url}"',
+            f"fetch_article = {'false' if name in summary_only else 'true'}",
+            "",
+        ]
     path.write_text("\n".join(lines), encoding="utf-8")
-    path.chmod(0o600)                  # it holds channel URLs: `watcher check` warns otherwise
+    path.chmod(0o600)  # it holds channel URLs: `watcher check` warns otherwise
 
 
 def build(directory: Path) -> World:
@@ -223,12 +328,26 @@ def shared(tmp_path_factory) -> World:
     marker = directory / "world.json"
     if marker.exists():
         data = json.loads(marker.read_text(encoding="utf-8"))
-        return World(Path(data["dir"]), Path(data["config"]), Path(data["database"]),
-                     data["run_output"], data["hook_posts"])
+        return World(
+            Path(data["dir"]),
+            Path(data["config"]),
+            Path(data["database"]),
+            data["run_output"],
+            data["hook_posts"],
+        )
     world = build(directory)
-    marker.write_text(json.dumps({"dir": str(world.dir), "config": str(world.config),
-                                  "database": str(world.database), "run_output": world.run_output,
-                                  "hook_posts": world.hook_posts}), encoding="utf-8")
+    marker.write_text(
+        json.dumps(
+            {
+                "dir": str(world.dir),
+                "config": str(world.config),
+                "database": str(world.database),
+                "run_output": world.run_output,
+                "hook_posts": world.hook_posts,
+            }
+        ),
+        encoding="utf-8",
+    )
     return world
 
 

@@ -36,7 +36,9 @@ def test_defaults_for_an_empty_file(tmp_path):
 
 
 def test_every_problem_is_reported_together_with_its_key(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [watcher]
 databse = "x.db"
 poll_interval = "soon"
@@ -55,30 +57,34 @@ intervall = "5m"
 
 [[channels]]
 name = "ops"
-""")
+""",
+    )
     with pytest.raises(cfg.ConfigError) as err:
         cfg.load(path, environ={})
     problems = err.value.problems
     text = str(err.value)
     assert str(path) in text
     keys = [p.split(":")[0] for p in problems]
-    assert "watcher.databse" in keys            # typo refused, not silently defaulted
+    assert "watcher.databse" in keys  # typo refused, not silently defaulted
     assert "watcher.poll_interval" in keys
     assert "network.timeout" in keys
     assert "extraction.memory_mb" in keys
     assert "network.allow_private[1]" in keys
     assert "feeds[0].url" in keys
     assert "feeds[0].intervall" in keys
-    assert "channels[0]" in keys                # neither url nor url_env
+    assert "channels[0]" in keys  # neither url nor url_env
     assert any("allowed keys are" in p for p in problems)
 
 
 def test_channel_url_from_environment_is_kept_out_of_repr(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [[channels]]
 name = "team"
 url_env = "TEAM_URL"
-""")
+""",
+    )
     config = cfg.load(path, environ={"TEAM_URL": "json://127.0.0.1/SECRET-TOKEN"})
     assert config.channels[0].url == "json://127.0.0.1/SECRET-TOKEN"
     assert "SECRET-TOKEN" not in repr(config)
@@ -116,8 +122,14 @@ RULES = Path(__file__).resolve().parents[1] / "rules"
 
 def check(config: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
-    return subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), *(args or ("check",))],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+    return subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(config), *(args or ("check",))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 SECRET_CONFIG = f"""[watcher]
@@ -157,6 +169,7 @@ def test_item21_a_config_without_secrets_or_with_env_secrets_is_not_warned_about
 
 def test_item21_the_database_is_created_private(tmp_path):
     from watcher.store.database import Store
+
     store = Store.open(tmp_path / "new.db")
     store.db["probe"].insert({"x": 1})
     store.close()
@@ -169,23 +182,31 @@ def test_item21_the_database_is_created_private(tmp_path):
     assert stat.S_IMODE((tmp_path / "run.db").stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("section, line, key", [
-    ("network", "timeout = inf", "network.timeout"),
-    ("network", "timeout = nan", "network.timeout"),
-    ("network", 'timeout = "100000d"', "network.timeout"),
-    ("extraction", "timeout = 1e300", "extraction.timeout"),
-    ("watcher", "poll_interval = 1e300", "watcher.poll_interval"),
-    ("watcher", 'poll_interval = "99999999999999999999d"', "watcher.poll_interval"),
-    ("watcher", "keep_days = 1e300", "watcher.keep_days"),
-    ("alerts", "backoff = 1e308", "alerts.backoff"),
-    ("alerts", "max_attempts = 9223372036854775807", "alerts.max_attempts"),
-    ("extraction", "memory_mb = 9223372036854775807", "extraction.memory_mb"),
-    ("network", "max_connections = 1000000", "network.max_connections"),
-    ("dedup", "window_days = inf", "dedup.window_days"),
-])
+@pytest.mark.parametrize(
+    "section, line, key",
+    [
+        ("network", "timeout = inf", "network.timeout"),
+        ("network", "timeout = nan", "network.timeout"),
+        ("network", 'timeout = "100000d"', "network.timeout"),
+        ("extraction", "timeout = 1e300", "extraction.timeout"),
+        ("watcher", "poll_interval = 1e300", "watcher.poll_interval"),
+        ("watcher", 'poll_interval = "99999999999999999999d"', "watcher.poll_interval"),
+        ("watcher", "keep_days = 1e300", "watcher.keep_days"),
+        ("alerts", "backoff = 1e308", "alerts.backoff"),
+        ("alerts", "max_attempts = 9223372036854775807", "alerts.max_attempts"),
+        ("extraction", "memory_mb = 9223372036854775807", "extraction.memory_mb"),
+        ("network", "max_connections = 1000000", "network.max_connections"),
+        ("dedup", "window_days = inf", "dedup.window_days"),
+    ],
+)
 def test_item22_an_infinite_or_huge_setting_is_one_line_naming_the_key(tmp_path, section, line, key):
-    path = write(tmp_path, f'[watcher]\nrules = ["{RULES}"]\n' + ("" if section == "watcher" else f"[{section}]\n")
-                 + line + "\n")
+    path = write(
+        tmp_path,
+        f'[watcher]\nrules = ["{RULES}"]\n'
+        + ("" if section == "watcher" else f"[{section}]\n")
+        + line
+        + "\n",
+    )
     path.chmod(0o600)
     if section == "watcher":
         path.write_text(f'[watcher]\nrules = ["{RULES}"]\n{line}\n', encoding="utf-8")
@@ -197,9 +218,12 @@ def test_item22_an_infinite_or_huge_setting_is_one_line_naming_the_key(tmp_path,
 
 
 def test_item22_a_huge_feed_interval_or_digest_period_is_refused(tmp_path):
-    path = write(tmp_path, f'[watcher]\nrules = ["{RULES}"]\n[[feeds]]\nurl = "https://example.org/f"\n'
-                 'interval = "99999999999d"\n[[channels]]\nname = "d"\nurl_env = "HOOK"\nmode = "digest"\n'
-                 'digest_every = "9999999999w"\n')
+    path = write(
+        tmp_path,
+        f'[watcher]\nrules = ["{RULES}"]\n[[feeds]]\nurl = "https://example.org/f"\n'
+        'interval = "99999999999d"\n[[channels]]\nname = "d"\nurl_env = "HOOK"\nmode = "digest"\n'
+        'digest_every = "9999999999w"\n',
+    )
     result = check(path, env={"HOOK": "json://127.0.0.1:9/x"})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "feeds[0].interval" in result.stderr and "channels[0].digest_every" in result.stderr
@@ -213,8 +237,10 @@ def test_item22_deeply_nested_toml_is_one_line(tmp_path):
     assert str(path) in result.stderr and "nested too deeply" in result.stderr
 
 
-@pytest.mark.parametrize("levels, words", [(40, "nested more than 32 levels"), (200, "nested too deeply"),
-                                           (100_000, "nested too deeply")])
+@pytest.mark.parametrize(
+    "levels, words",
+    [(40, "nested more than 32 levels"), (200, "nested too deeply"), (100_000, "nested too deeply")],
+)
 def test_item22_deeply_nested_rule_groups_are_one_line(tmp_path, levels, words):
     rules = tmp_path / "rules"
     rules.mkdir()
@@ -224,8 +250,9 @@ def test_item22_deeply_nested_rule_groups_are_one_line(tmp_path, levels, words):
             condition = "{ all = [" + condition + "] }"
     else:
         condition = "[" * levels + "]" * levels
-    (rules / "deep.toml").write_text('[[rules]]\nid = "deep"\ntitle = "t"\nseverity = "low"\n'
-                                     f"condition = {condition}\n", encoding="utf-8")
+    (rules / "deep.toml").write_text(
+        f'[[rules]]\nid = "deep"\ntitle = "t"\nseverity = "low"\ncondition = {condition}\n', encoding="utf-8"
+    )
     path = write(tmp_path, f'[watcher]\nrules = ["{rules}"]\n')
     for command in (("check",), ("run", "--once")):
         result = check(path, *command)
@@ -234,17 +261,20 @@ def test_item22_deeply_nested_rule_groups_are_one_line(tmp_path, levels, words):
         assert "deep.toml" in result.stderr and words in result.stderr
 
 
-@pytest.mark.parametrize("url, token", [
-    ("tgram://bottoken123456789SECRET/12345", "bottoken123456789SECRET"),
-    ("mailto://user:SECRETpassword@", "SECRETpassword"),
-    ("discord://123456/SECRETwebhooktoken?avatar=maybe&format=nonsense", "SECRETwebhooktoken"),
-    ("slack://TXXXXXXXX/BXXXXXXXX/SECRETslacktoken/#nochannel?footer=x", "SECRETslacktoken"),
-    ("gotify://gotify.example/SECRETgotifytoken?priority=nonsense", "SECRETgotifytoken"),
-])
+@pytest.mark.parametrize(
+    "url, token",
+    [
+        ("tgram://bottoken123456789SECRET/12345", "bottoken123456789SECRET"),
+        ("mailto://user:SECRETpassword@", "SECRETpassword"),
+        ("discord://123456/SECRETwebhooktoken?avatar=maybe&format=nonsense", "SECRETwebhooktoken"),
+        ("slack://TXXXXXXXX/BXXXXXXXX/SECRETslacktoken/#nochannel?footer=x", "SECRETslacktoken"),
+        ("gotify://gotify.example/SECRETgotifytoken?priority=nonsense", "SECRETgotifytoken"),
+    ],
+)
 def test_item23_check_shows_no_character_of_an_unusable_token(tmp_path, url, token):
     path = write(tmp_path, f'[watcher]\nrules = ["{RULES}"]\n[[channels]]\nname = "c"\nurl_env = "HOOK"\n')
     result = check(path, env={"HOOK": url})
     shown = result.stdout + result.stderr
     assert token not in shown
     assert f"{token[0]}...{token[-1]}" not in shown and f"...{token[-4:]}" not in shown
-    assert not [token[i:i + 5] for i in range(len(token) - 4) if token[i:i + 5] in shown], shown
+    assert not [token[i : i + 5] for i in range(len(token) - 4) if token[i : i + 5] in shown], shown

@@ -32,16 +32,20 @@ def test_backoff_is_capped_at_a_day():
 
 
 def test_retry_after_is_honoured_but_bounded():
-    _, delay = due_after({"consecutive_errors": 0},
-                         health.Outcome(health.THROTTLED, retry_after=7200, error="429"))
+    _, delay = due_after(
+        {"consecutive_errors": 0}, health.Outcome(health.THROTTLED, retry_after=7200, error="429")
+    )
     assert delay == timedelta(hours=2)
-    _, delay = due_after({"consecutive_errors": 0},
-                         health.Outcome(health.THROTTLED, retry_after=10**9, error="429"))
+    _, delay = due_after(
+        {"consecutive_errors": 0}, health.Outcome(health.THROTTLED, retry_after=10**9, error="429")
+    )
     assert delay == timedelta(days=7)
 
 
 def test_gone_feed_is_not_scheduled_again():
-    state, delay = due_after({"consecutive_errors": 0}, health.Outcome(health.GONE, http_status=410, error="gone"))
+    state, delay = due_after(
+        {"consecutive_errors": 0}, health.Outcome(health.GONE, http_status=410, error="gone")
+    )
     assert state["gone"] == 1 and delay is None
 
 
@@ -63,11 +67,11 @@ def test_one_status_word_per_state_of_a_feed():
     assert status_after(ok) == "ok"
     assert status_after(health.Outcome(health.NOT_MODIFIED, http_status=304)) == "not modified"
     assert status_after(ok, error) == "failing"
-    assert status_after(error, error, ok) == "ok"                       # recovers on its own
+    assert status_after(error, error, ok) == "ok"  # recovers on its own
     assert status_after(health.Outcome(health.THROTTLED, http_status=429, retry_after=60)) == "throttled"
     assert status_after(health.Outcome(health.GONE, http_status=410)) == "gone"
     interrupted = health.Outcome(health.INTERRUPTED)
-    assert status_after(interrupted) == "new"                           # not the feed's fault
+    assert status_after(interrupted) == "new"  # not the feed's fault
     assert status_after(ok, interrupted) == "ok"
 
 
@@ -75,4 +79,4 @@ def test_status_words_say_which_feeds_need_a_look():
     trouble = {s for s in health.Status if s.trouble}
     assert trouble == {health.Status.FAILING, health.Status.THROTTLED, health.Status.GONE}
     assert {s for s in health.Status if s.healthy} == {health.Status.OK, health.Status.NOT_MODIFIED}
-    assert health.Status.NOT_MODIFIED.slug == "not-modified"            # a CSS class
+    assert health.Status.NOT_MODIFIED.slug == "not-modified"  # a CSS class

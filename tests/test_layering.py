@@ -28,8 +28,8 @@ SHELLS = {"cli", "web", "daemon", "app", "__main__"}
 # What else a library part may use, beyond its own package and FOUNDATION.
 ALLOWED = {
     **{stage: {"store"} for stage in STAGES},
-    "review": STAGES,                    # the read side looks at every stage's records
-    "pipeline": STAGES,                  # the one module that wires the stages
+    "review": STAGES,  # the read side looks at every stage's records
+    "pipeline": STAGES,  # the one module that wires the stages
 }
 
 # Each third-party library lives in one module (or, for a shell's framework, one package).
@@ -48,20 +48,26 @@ HOMES = {
     "lxml": {"watcher.parse.htmltree"},
     "numpy": {"watcher.dedup.similarity"},
     "re2": {"watcher.match.regex"},
-    "requests": {"watcher.notify.notifier"},     # apprise's transport, only to route it through the proxy
+    "requests": {"watcher.notify.notifier"},  # apprise's transport, only to route it through the proxy
     "sqlite_utils": {"watcher.store"},
     "tabulate": {"watcher.cli.console"},
     "trafilatura": {"watcher.extract.worker"},
     "uvicorn": {"watcher.web.server"},
 }
 # Import name -> distribution name, where they differ.
-DISTRIBUTIONS = {"ahocorasick": "pyahocorasick", "apscheduler": "APScheduler", "sqlite_utils": "sqlite-utils",
-                 "re2": "google-re2"}
+DISTRIBUTIONS = {
+    "ahocorasick": "pyahocorasick",
+    "apscheduler": "APScheduler",
+    "sqlite_utils": "sqlite-utils",
+    "re2": "google-re2",
+}
 
 
 def modules() -> dict[str, Path]:
-    return {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
-            for p in sorted(PACKAGE.rglob("*.py"))}
+    return {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in sorted(PACKAGE.rglob("*.py"))
+    }
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
@@ -104,8 +110,9 @@ def internal_violations() -> list[str]:
                 if other not in FOUNDATION:
                     problems.append(f"{where}: a foundation module may not import {other}")
             elif other not in FOUNDATION and other not in ALLOWED.get(own, set()):
-                problems.append(f"{where}: {own} may not import {other} (data flows one way "
-                                f"through pipeline.py)")
+                problems.append(
+                    f"{where}: {own} may not import {other} (data flows one way through pipeline.py)"
+                )
     return problems
 
 
@@ -133,17 +140,20 @@ def test_each_library_is_imported_in_its_one_module() -> None:
             continue
         strays = {u for u in users if not any(u == h or u.startswith(h + ".") for h in homes)}
         if strays:
-            problems.append(f"{library} is imported outside {', '.join(sorted(homes))}: "
-                            f"{', '.join(sorted(strays))}")
+            problems.append(
+                f"{library} is imported outside {', '.join(sorted(homes))}: {', '.join(sorted(strays))}"
+            )
     assert problems == []
 
 
 def test_every_imported_library_is_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    declared = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower().replace("_", "-")
-                for d in project["dependencies"]}
-    missing = sorted(lib for lib in third_party()
-                     if DISTRIBUTIONS.get(lib, lib).lower().replace("_", "-") not in declared)
+    declared = {
+        re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower().replace("_", "-") for d in project["dependencies"]
+    }
+    missing = sorted(
+        lib for lib in third_party() if DISTRIBUTIONS.get(lib, lib).lower().replace("_", "-") not in declared
+    )
     assert missing == []
 
 
@@ -153,8 +163,9 @@ def test_the_rules_catch_a_stage_importing_another(tmp_path, monkeypatch) -> Non
     (fake / "fetch").mkdir(parents=True)
     (fake / "__init__.py").write_text("")
     (fake / "fetch" / "__init__.py").write_text("")
-    (fake / "fetch" / "client.py").write_text("from watcher.match.matcher import Matcher\n"
-                                              "from watcher.cli import console\n")
+    (fake / "fetch" / "client.py").write_text(
+        "from watcher.match.matcher import Matcher\nfrom watcher.cli import console\n"
+    )
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     problems = internal_violations()

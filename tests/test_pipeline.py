@@ -4,7 +4,6 @@ libraries, `watcher run --once` through the CLI, and what a user then sees."""
 import json
 
 import pytest
-
 from newsroom import REAL_PAGES, Newsroom, rows, watcher, write_config
 
 
@@ -27,7 +26,7 @@ def test_first_run_stores_every_article_with_full_text_and_matches_the_seeds(tmp
     seeds = [a for a in articles if "/news/" in a["url"]]
     assert all(a["matched"] for a in seeds), [a["title"] for a in seeds if not a["matched"]]
     assert "Murhaf" in " ".join(a["text"] for a in seeds) or "Kasra" in " ".join(a["text"] for a in seeds)
-    assert all("All rights reserved" not in a["text"] for a in articles)   # boilerplate gone
+    assert all("All rights reserved" not in a["text"] for a in articles)  # boilerplate gone
     feed = rows(tmp_path, "SELECT * FROM feeds")[0]
     assert feed["last_status"] == "ok" and feed["etag"]
 
@@ -48,9 +47,13 @@ def test_second_run_is_conditional_gets_304_and_stores_nothing(tmp_path, server,
     assert result.exit_code == 0, result.output
     feed_requests = server.requests_for("/feed.xml")
     assert len(feed_requests) == 2
-    assert feed_requests[1].headers.get("if-none-match") == rows(tmp_path, "SELECT etag FROM feeds")[0]["etag"]
+    assert (
+        feed_requests[1].headers.get("if-none-match") == rows(tmp_path, "SELECT etag FROM feeds")[0]["etag"]
+    )
     assert rows(tmp_path, "SELECT last_status, last_http_status FROM feeds")[0] == {
-        "last_status": "not_modified", "last_http_status": 304}
+        "last_status": "not_modified",
+        "last_http_status": 304,
+    }
     assert len(rows(tmp_path, "SELECT id FROM articles")) == 8
     pages_after = sum(1 for r in server.requests if r.path.startswith(("/news/", "/world/")))
     assert pages_after == pages_before
@@ -61,7 +64,7 @@ def test_a_known_entry_is_never_fetched_again(tmp_path, server, outlet):
     assert watcher(config, "run", "--once").exit_code == 0
     late_page = sorted(REAL_PAGES.glob("*.html"))[5].read_bytes()
     new = outlet.add("/world/late.html", "A late report", late_page)
-    outlet.publish()                                       # new body, new ETag
+    outlet.publish()  # new body, new ETag
     assert watcher(config, "run", "--once").exit_code == 0
     fetched = [r.path for r in server.requests if r.path.startswith(("/news/", "/world/"))]
     assert fetched.count(new.path) == 1
@@ -75,11 +78,18 @@ def test_one_bad_feed_never_stops_the_others(tmp_path, server, outlet):
     server.route("/slow.xml", status=429, headers=[("Retry-After", "3600")])
     server.route("/hang.xml", hang="before_headers")
     server.route("/html.xml", body=b"<html><body>Not a feed</body></html>", content_type="text/html")
-    config = write_config(tmp_path, [
-        ("Broken", server.url("/broken.xml")), ("Gone", server.url("/gone.xml")),
-        ("Slow", server.url("/slow.xml")), ("Hang", server.url("/hang.xml")),
-        ("Not a feed", server.url("/html.xml")), ("Good", outlet.publish()),
-    ], timeout="2s")
+    config = write_config(
+        tmp_path,
+        [
+            ("Broken", server.url("/broken.xml")),
+            ("Gone", server.url("/gone.xml")),
+            ("Slow", server.url("/slow.xml")),
+            ("Hang", server.url("/hang.xml")),
+            ("Not a feed", server.url("/html.xml")),
+            ("Good", outlet.publish()),
+        ],
+        timeout="2s",
+    )
     result = watcher(config, "run", "--once")
     assert result.exit_code == 0, result.output
     assert "8 articles stored" in result.output

@@ -25,64 +25,148 @@ ROOT = HERE.parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
 OUT = HERE / "labelled.jsonl"
 RULES = ("turkey-syria-defence", "syria-defence-minister", "sdf-integration")
-KINDS = {"positive", "paraphrase", "meeting", "spelling", "role", "near_topic", "collision",
-         "other_ties", "civilian", "old_war", "unrelated", "seed"}
+KINDS = {
+    "positive",
+    "paraphrase",
+    "meeting",
+    "spelling",
+    "role",
+    "near_topic",
+    "collision",
+    "other_ties",
+    "civilian",
+    "old_war",
+    "unrelated",
+    "seed",
+}
 LANGUAGES = {"en", "tr", "ar", "fr", "de", "kmr", "it", "pt"}
 
 # Short items cut verbatim from the seed corpus: (seed file prefix, kind, labels, title, summary).
 SEED_ITEMS = [
-    ("000", "seed", "100",
-     ("Türkiye will take an active role in restructuring the Syrian military, Turkish Ministry of National "
-      "Defence sources confirms, stating that the proposal came from Syria."),
-     "Ankara and Damascus agreed upon a three-phased road map during President Shara’s Ankara visit."),
-    ("000", "other_ties", "000",
-     "Previous experience with Azerbaijan and Somalia",
-     ("Türkiye has been instrumental in rebuilding Azerbaijan’s military since its independence, including "
-      "support during the 2020 Karabakh War when Azerbaijan reclaimed its occupied territories.")),
-    ("000", "other_ties", "000",
-     "",
-     ("Furthermore, approximately 5,000 Turkish troops are stationed at the joint Türkiye-Qatar base in Qatar. "
-      "Defense sources indicate ongoing negotiations for a similar agreement to support Libya’s military "
-      "restructuring.")),
-    ("001", "seed", "100",
-     ("On August 21, 2025, Türkiye’s Ministry of National Defense said that technical delegations will soon "
-      "travel to Syria to review the country’s defense needs."),
-     "These visits are part of a wider effort to help restructure Syria’s armed forces."),
-    ("002", "seed", "100",
-     ("The Turkish Ministry of Defense announced on Wednesday that it has received a formal request from the "
-      "Syrian government to help upgrade Syria’s defensive capabilities and intensify the fight against "
-      "extremist groups, foremost among them the so-called Islamic State (ISIS)."),
-     ""),
-    ("002", "seed", "001",
-     "",
-     ("Separately, Ankara reiterated its readiness to monitor the implementation of the 10 March agreement that "
-      "seeks to merge the Kurdish-led Syrian Democratic Forces (SDF) into the Syrian military structure.")),
-    ("002", "seed", "110",
-     "Deepening military contacts",
-     ("Last month, Syrian Defense Minister Murhaf Abu Kasra hosted Gürak in Damascus for talks on joint training "
-      "programs, modern base construction, and weapons procurement.")),
-    ("003", "seed", "100",
-     "Turkey Begins Training Syrian Army Units Under New Defense Pact",
-     ("In a major milestone for regional defense diplomacy, Turkey’s Ministry of Defense confirmed that units "
-      "from Syria’s new army have begun training in Turkish military barracks, using Turkish weapons and "
-      "equipment.")),
-    ("003", "seed", "110",
-     "Syria Expands Military Education Abroad",
-     ("The new cooperation follows the 22 October announcement by Syrian Defense Minister Lt. Gen. Murhaf Abu "
-      "Qasra, who confirmed that groups of Syrian officer cadets were departing for military studies in Turkey "
-      "and Saudi Arabia.")),
-    ("004", "seed", "100",
-     "Turkey Begins Training and Technical Support for the Syrian Army",
-     ("Under the military agreement between the defense ministries of the two countries from August, Turkey "
-      "will provide Syria’s armed forces with military training, weapons, and logistical support.")),
-    ("004", "seed", "001",
-     "",
-     ("Under the March agreement with the new Syrian government, it is expected to integrate into the new "
-      "national Syrian army and hand over occupied territories.")),
-    ("004", "other_ties", "000",
-     "Israeli Attack in Qatar",
-     ("Separately, Ministry spokesperson Zeki Aktürk called on the international community to oppose Israel, "
-      "warning that if unchecked, reckless attacks like the one in Qatar could plunge the region into disaster.")),
+    (
+        "000",
+        "seed",
+        "100",
+        (
+            "Türkiye will take an active role in restructuring the Syrian military, Turkish Ministry of National "
+            "Defence sources confirms, stating that the proposal came from Syria."
+        ),
+        "Ankara and Damascus agreed upon a three-phased road map during President Shara’s Ankara visit.",
+    ),
+    (
+        "000",
+        "other_ties",
+        "000",
+        "Previous experience with Azerbaijan and Somalia",
+        (
+            "Türkiye has been instrumental in rebuilding Azerbaijan’s military since its independence, including "
+            "support during the 2020 Karabakh War when Azerbaijan reclaimed its occupied territories."
+        ),
+    ),
+    (
+        "000",
+        "other_ties",
+        "000",
+        "",
+        (
+            "Furthermore, approximately 5,000 Turkish troops are stationed at the joint Türkiye-Qatar base in Qatar. "
+            "Defense sources indicate ongoing negotiations for a similar agreement to support Libya’s military "
+            "restructuring."
+        ),
+    ),
+    (
+        "001",
+        "seed",
+        "100",
+        (
+            "On August 21, 2025, Türkiye’s Ministry of National Defense said that technical delegations will soon "
+            "travel to Syria to review the country’s defense needs."
+        ),
+        "These visits are part of a wider effort to help restructure Syria’s armed forces.",
+    ),
+    (
+        "002",
+        "seed",
+        "100",
+        (
+            "The Turkish Ministry of Defense announced on Wednesday that it has received a formal request from the "
+            "Syrian government to help upgrade Syria’s defensive capabilities and intensify the fight against "
+            "extremist groups, foremost among them the so-called Islamic State (ISIS)."
+        ),
+        "",
+    ),
+    (
+        "002",
+        "seed",
+        "001",
+        "",
+        (
+            "Separately, Ankara reiterated its readiness to monitor the implementation of the 10 March agreement that "
+            "seeks to merge the Kurdish-led Syrian Democratic Forces (SDF) into the Syrian military structure."
+        ),
+    ),
+    (
+        "002",
+        "seed",
+        "110",
+        "Deepening military contacts",
+        (
+            "Last month, Syrian Defense Minister Murhaf Abu Kasra hosted Gürak in Damascus for talks on joint training "
+            "programs, modern base construction, and weapons procurement."
+        ),
+    ),
+    (
+        "003",
+        "seed",
+        "100",
+        "Turkey Begins Training Syrian Army Units Under New Defense Pact",
+        (
+            "In a major milestone for regional defense diplomacy, Turkey’s Ministry of Defense confirmed that units "
+            "from Syria’s new army have begun training in Turkish military barracks, using Turkish weapons and "
+            "equipment."
+        ),
+    ),
+    (
+        "003",
+        "seed",
+        "110",
+        "Syria Expands Military Education Abroad",
+        (
+            "The new cooperation follows the 22 October announcement by Syrian Defense Minister Lt. Gen. Murhaf Abu "
+            "Qasra, who confirmed that groups of Syrian officer cadets were departing for military studies in Turkey "
+            "and Saudi Arabia."
+        ),
+    ),
+    (
+        "004",
+        "seed",
+        "100",
+        "Turkey Begins Training and Technical Support for the Syrian Army",
+        (
+            "Under the military agreement between the defense ministries of the two countries from August, Turkey "
+            "will provide Syria’s armed forces with military training, weapons, and logistical support."
+        ),
+    ),
+    (
+        "004",
+        "seed",
+        "001",
+        "",
+        (
+            "Under the March agreement with the new Syrian government, it is expected to integrate into the new "
+            "national Syrian army and hand over occupied territories."
+        ),
+    ),
+    (
+        "004",
+        "other_ties",
+        "000",
+        "Israeli Attack in Qatar",
+        (
+            "Separately, Ministry spokesperson Zeki Aktürk called on the international community to oppose Israel, "
+            "warning that if unchecked, reckless attacks like the one in Qatar could plunge the region into disaster."
+        ),
+    ),
 ]
 
 # Real feeds with news-like entries: (path under feeds/, language, kind, how many entries at most).
@@ -107,9 +191,15 @@ def parse_item_line(line: str, where: str) -> dict:
     ident, language, kind, labels, source, title, summary = parts
     if language not in LANGUAGES or kind not in KINDS or not re.fullmatch(r"[01]{3}", labels):
         raise SystemExit(f"{where}: bad language, kind or labels: {language!r} {kind!r} {labels!r}")
-    return {"id": ident, "language": language, "title": title, "summary": summary,
-            "labels": {rule: labels[i] == "1" for i, rule in enumerate(RULES)},
-            "source": source, "kind": kind}
+    return {
+        "id": ident,
+        "language": language,
+        "title": title,
+        "summary": summary,
+        "labels": {rule: labels[i] == "1" for i, rule in enumerate(RULES)},
+        "source": source,
+        "kind": kind,
+    }
 
 
 def hand_items() -> list[dict]:
@@ -129,9 +219,17 @@ def seed_items() -> list[dict]:
         for part in (title, summary):
             if part and part not in text:
                 raise SystemExit(f"seed item {n}: not found verbatim in {seeds[seed].name}: {part[:60]!r}")
-        items.append({"id": f"seed-{n:03d}", "language": "en", "title": title, "summary": summary,
-                      "labels": {rule: labels[i] == "1" for i, rule in enumerate(RULES)},
-                      "source": f"seed:{seeds[seed].name}", "kind": kind})
+        items.append(
+            {
+                "id": f"seed-{n:03d}",
+                "language": "en",
+                "title": title,
+                "summary": summary,
+                "labels": {rule: labels[i] == "1" for i, rule in enumerate(RULES)},
+                "source": f"seed:{seeds[seed].name}",
+                "kind": kind,
+            }
+        )
     return items
 
 
@@ -152,9 +250,17 @@ def fixture_items() -> list[dict]:
             summary = _clean(entry.get("summary", ""))
             if not (title or summary):
                 continue
-            items.append({"id": f"fx-{Path(rel).stem}-{n:02d}", "language": language, "title": title,
-                          "summary": summary, "labels": {rule: False for rule in RULES},
-                          "source": f"fixture:feeds/{rel}#{n}", "kind": FIXTURE_KINDS.get(title, kind)})
+            items.append(
+                {
+                    "id": f"fx-{Path(rel).stem}-{n:02d}",
+                    "language": language,
+                    "title": title,
+                    "summary": summary,
+                    "labels": {rule: False for rule in RULES},
+                    "source": f"fixture:feeds/{rel}#{n}",
+                    "kind": FIXTURE_KINDS.get(title, kind),
+                }
+            )
     return items
 
 
@@ -173,7 +279,9 @@ def render(items: list[dict]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="fail when labelled.jsonl is out of date")
     args = parser.parse_args()
     text = render(build())

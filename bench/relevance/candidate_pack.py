@@ -50,7 +50,9 @@ def merge(text: str, cand: dict) -> str:
         text = text[:start] + block + text[end:]
     new = "".join(
         f'\n[[entities]]\nid = "{eid}"\nname = {json.dumps(e["name"], ensure_ascii=False)}\nkind = "{e["kind"]}"\n'
-        f"aliases = [{q(e['aliases'])}]\n" for eid, e in cand.get("new_entities", {}).items())
+        f"aliases = [{q(e['aliases'])}]\n"
+        for eid, e in cand.get("new_entities", {}).items()
+    )
     first_rule = text.index("[[rules]]")
     text = text[:first_rule] + new + "\n" + text[first_rule:]
     for rule, groups in cand.get("terms", {}).items():
@@ -60,19 +62,23 @@ def merge(text: str, cand: dict) -> str:
             line_end = text.index("]", anchor)
             existing = set(re.findall(r'"([^"]+)"', text[anchor:line_end]))
             fresh = [t for t in terms if t not in existing]
-            text = text[:anchor] + f"{json.dumps(after)}, {q(fresh)}" + text[anchor + len(json.dumps(after)):]
+            text = (
+                text[:anchor] + f"{json.dumps(after)}, {q(fresh)}" + text[anchor + len(json.dumps(after)) :]
+            )
     for rule, alternatives in cand.get("near", {}).items():
         start = text.index(f'id = "{rule}"')
         end = text.find("\n[[rules]]", start)
         end = len(text) if end < 0 else end
         extra = ""
         for words in alternatives.values():
-            extra += ('\n[[rules.condition.any]]\nnear = [\n'
-                      '  { entities = ["turkey", "turkish-defence-ministry", "turkish-officials"] },\n'
-                      '  { entities = ["syria", "syrian-army", "syrian-defence-ministry", "abu-qasra", "sharaa",'
-                      ' "syrian-officials"] },\n'
-                      '  { entity = "military" },\n'
-                      f"  {{ terms = [{q(words)}] }},\n]\nsame_sentence = true\n")
+            extra += (
+                "\n[[rules.condition.any]]\nnear = [\n"
+                '  { entities = ["turkey", "turkish-defence-ministry", "turkish-officials"] },\n'
+                '  { entities = ["syria", "syrian-army", "syrian-defence-ministry", "abu-qasra", "sharaa",'
+                ' "syrian-officials"] },\n'
+                '  { entity = "military" },\n'
+                f"  {{ terms = [{q(words)}] }},\n]\nsame_sentence = true\n"
+            )
         text = text[:end] + extra + text[end:]
     return text
 

@@ -15,9 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from newsroom import Newsroom, rows, write_config
+from newsroom import watcher as cli
 
 import watcher
-from newsroom import Newsroom, rows, watcher as cli, write_config
 from watcher import app, errors
 from watcher.cli.console import EXIT_FAILURE, EXIT_USER_ERROR, exit_code
 from watcher.config import load
@@ -45,15 +46,19 @@ def rules_with_a_warning(tmp_path: Path) -> Path:
     for f in RULES.glob("*.toml"):
         (folder / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "years.toml").write_text(
-        '[[rules]]\nid = "years"\ntitle = "Any year"\nseverity = "low"\n'
-        'condition = { regex = "\\\\d{4}" }\n', encoding="utf-8")
+        '[[rules]]\nid = "years"\ntitle = "Any year"\nseverity = "low"\ncondition = { regex = "\\\\d{4}" }\n',
+        encoding="utf-8",
+    )
     return folder
 
 
 # -- one rules loader: every command shows the rules' warnings ------------------------------
 
+
 def test_run_shows_rule_warnings_as_check_does(tmp_path, outlet):
-    config = write_config(tmp_path, [("Example News", outlet.publish())], rules=rules_with_a_warning(tmp_path))
+    config = write_config(
+        tmp_path, [("Example News", outlet.publish())], rules=rules_with_a_warning(tmp_path)
+    )
     checked = cli(config, "check")
     ran = cli(config, "run", "--once")
     assert checked.exit_code == 0 and ran.exit_code == 0, ran.output
@@ -71,13 +76,15 @@ def test_run_with_broken_rules_names_the_problem_and_exits_2(tmp_path, outlet):
     assert result.exit_code == EXIT_USER_ERROR
     assert result.stderr.startswith("watcher: ") and "years.toml" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "watcher.db").exists()           # nothing was started
+    assert not (tmp_path / "watcher.db").exists()  # nothing was started
 
 
 # -- internal errors keep their traceback ----------------------------------------------------
 
+
 def test_a_poll_that_fails_on_a_bug_is_one_line_for_the_feed_and_a_traceback_in_the_log(
-        tmp_path, outlet, caplog):
+    tmp_path, outlet, caplog
+):
     """A database that refuses articles (a trigger, as a damaged or hand-edited
     database might) makes the pipeline fail on something that is neither the
     network's nor the feed's fault."""
@@ -85,8 +92,10 @@ def test_a_poll_that_fails_on_a_bug_is_one_line_for_the_feed_and_a_traceback_in_
     config = load(config_path, environ={})
     app.open_store(config).close()
     with sqlite3.connect(config.database) as conn:
-        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON articles "
-                     "BEGIN SELECT RAISE(ABORT, 'articles are refused here'); END")
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON articles "
+            "BEGIN SELECT RAISE(ABORT, 'articles are refused here'); END"
+        )
     with caplog.at_level(logging.ERROR, logger="watcher.pipeline"):
         with app.Watcher(config, load_rules(config), utc_now) as running:
             summary = running.run_once()
@@ -113,6 +122,7 @@ def load_rules(config):
 
 # -- the composition root ------------------------------------------------------------------
 
+
 def test_one_watcher_per_database_and_closing_lets_the_next_one_in(tmp_path, outlet):
     config = load(write_config(tmp_path, [("Example News", outlet.publish())], rules=RULES), environ={})
     rules = load_rules(config)
@@ -124,7 +134,7 @@ def test_one_watcher_per_database_and_closing_lets_the_next_one_in(tmp_path, out
         first.close()
     with app.Watcher(config, rules, utc_now) as second:
         assert second.run_once().articles_stored == 5
-        assert second.deliver() is None                      # no channel configured
+        assert second.deliver() is None  # no channel configured
 
 
 def test_a_database_path_that_cannot_work_creates_nothing(tmp_path, outlet):
@@ -134,10 +144,11 @@ def test_a_database_path_that_cannot_work_creates_nothing(tmp_path, outlet):
     config = load(config_path, environ={})
     with pytest.raises(errors.DatabaseOpenError, match="does not exist; create it"):
         app.Watcher(config, load_rules(config), utc_now)
-    assert not (tmp_path / "no").exists()                    # not even the lock file's folder
+    assert not (tmp_path / "no").exists()  # not even the lock file's folder
 
 
 # -- one error tree ---------------------------------------------------------------------------
+
 
 def _watcher_modules():
     for info in pkgutil.walk_packages(watcher.__path__, "watcher."):
@@ -150,8 +161,11 @@ def test_every_exception_class_of_the_watcher_is_a_watcher_error():
     found = {}
     for module in _watcher_modules():
         for name, obj in vars(module).items():
-            if (inspect.isclass(obj) and issubclass(obj, BaseException)
-                    and obj.__module__.startswith("watcher.")):
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseException)
+                and obj.__module__.startswith("watcher.")
+            ):
                 found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     assert len(found) >= 20
     outside = sorted(name for name, cls in found.items() if not issubclass(cls, errors.WatcherError))
@@ -170,8 +184,11 @@ def test_the_documented_tree_is_the_tree():
         parents[depth:] = [name]
         if depth:
             drawn[name] = parents[depth - 1]
-    public = {name: cls for name, cls in vars(errors).items()
-              if inspect.isclass(cls) and issubclass(cls, errors.WatcherError) and cls is not errors.WatcherError}
+    public = {
+        name: cls
+        for name, cls in vars(errors).items()
+        if inspect.isclass(cls) and issubclass(cls, errors.WatcherError) and cls is not errors.WatcherError
+    }
     assert drawn.keys() == public.keys()
     for name, parent in drawn.items():
         own = [b.__name__ for b in public[name].__bases__ if issubclass(b, errors.WatcherError)]

@@ -8,8 +8,14 @@ from newsroom import ROOT
 
 
 def watcher(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "watcher", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "watcher", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_check_accepts_the_example_config_and_default_rules():
@@ -40,9 +46,12 @@ def config_with_rules(tmp_path, name: str, rules_toml: str):
 
 
 def test_check_reports_rule_problems_and_run_refuses_to_start(tmp_path):
-    config = config_with_rules(tmp_path, "broken.toml",
-                               '[[rules]]\nid = "r1"\ntitle = "Broken"\nseverity = "high"\n'
-                               'condition = { any = [{ entity = "nobody" }] }\n')
+    config = config_with_rules(
+        tmp_path,
+        "broken.toml",
+        '[[rules]]\nid = "r1"\ntitle = "Broken"\nseverity = "high"\n'
+        'condition = { any = [{ entity = "nobody" }] }\n',
+    )
     result = watcher("--config", str(config), "check")
     assert result.returncode == 2
     assert "broken.toml" in result.stderr and "r1" in result.stderr and "nobody" in result.stderr
@@ -56,6 +65,7 @@ def test_config_is_found_through_the_environment_and_the_current_folder(tmp_path
     other = tmp_path / "elsewhere.toml"
     other.write_text("[watcher\n")
     import os
+
     env = {**os.environ, "WATCHER_CONFIG": str(other)}
     result = watcher("check", cwd=tmp_path, env=env)
     assert result.returncode == 2 and "elsewhere.toml" in result.stderr
@@ -68,9 +78,12 @@ def test_a_missing_config_says_how_to_fix_it(tmp_path):
 
 
 def test_check_refuses_a_rule_that_names_an_unknown_channel(tmp_path):
-    config = config_with_rules(tmp_path, "r.toml",
-                               '[[rules]]\nid = "r1"\ntitle = "Ankara"\nseverity = "high"\n'
-                               'channels = ["pager"]\ncondition = { any = [{ term = "Ankara" }] }\n')
+    config = config_with_rules(
+        tmp_path,
+        "r.toml",
+        '[[rules]]\nid = "r1"\ntitle = "Ankara"\nseverity = "high"\n'
+        'channels = ["pager"]\ncondition = { any = [{ term = "Ankara" }] }\n',
+    )
     result = watcher("--config", str(config), "check")
     assert result.returncode == 2
     assert "r.toml: rule 'r1' names channel 'pager'" in result.stderr

@@ -19,28 +19,36 @@ import time
 from pathlib import Path
 
 import pytest
-
 from httpserver import LoopbackServer
 from newsroom import Newsroom, rows, watcher, write_config
+
 from watcher.daemon.lock import InstanceLock
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "tests" / "data" / "review_rules" / "v1"     # tr-sy-defence, drones, football
+RULES = ROOT / "tests" / "data" / "review_rules" / "v1"  # tr-sy-defence, drones, football
 
 
 def cli(config: Path | None, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "watcher"] + (["--config", str(config)] if config else []) + list(args)
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env={**os.environ, "COLUMNS": "120", **(env or {})})
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "120", **(env or {})},
+    )
 
 
 def with_database(world: Path, folder: Path, database: str) -> Path:
     """A copy of the world's config pointing at another database path."""
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "watcher.toml"
-    config.write_text((world / "watcher.toml").read_text(encoding="utf-8").replace(
-        str(world / "watcher.db"), database), encoding="utf-8")
-    config.chmod(0o600)                # it holds a channel URL: `watcher check` warns otherwise
+    config.write_text(
+        (world / "watcher.toml").read_text(encoding="utf-8").replace(str(world / "watcher.db"), database),
+        encoding="utf-8",
+    )
+    config.chmod(0o600)  # it holds a channel URL: `watcher check` warns otherwise
     return config
 
 
@@ -56,9 +64,12 @@ def world(tmp_path_factory):
         feed = room.publish("/feed.xml")
         server.route("/hook", body=b"{}", content_type="application/json")
         server.route("/broken.xml", body=b"gone fishing", status=404)
-        write_config(folder, [("Example News", feed), ("Broken Wire", server.url("/broken.xml"))],
-                     rules=RULES, extra=(
-            f'[[channels]]\nname = "desk"\nurl = "json://127.0.0.1:{server.port}/hook"\n'))
+        write_config(
+            folder,
+            [("Example News", feed), ("Broken Wire", server.url("/broken.xml"))],
+            rules=RULES,
+            extra=(f'[[channels]]\nname = "desk"\nurl = "json://127.0.0.1:{server.port}/hook"\n'),
+        )
         result = watcher(folder / "watcher.toml", "run", "--once")
         assert result.exit_code == 0, result.output
         assert rows(folder, "SELECT count(*) AS n FROM articles")[0]["n"] == 3
@@ -80,8 +91,10 @@ def odd(world, tmp_path_factory):
     (base / "empty-seeds").mkdir()
     (base / "empty.txt").write_bytes(b"")
     (base / "binary.dat").write_bytes(bytes(range(256)) * 40)
-    (base / "docs.jsonl").write_text('{"id": 1, "title": "Turkey and Syria sign defence pact", "text": ""}\n'
-                                     "this line is not JSON\n", encoding="utf-8")
+    (base / "docs.jsonl").write_text(
+        '{"id": 1, "title": "Turkey and Syria sign defence pact", "text": ""}\nthis line is not JSON\n',
+        encoding="utf-8",
+    )
     (base / "broken.toml").write_text("[watcher\n", encoding="utf-8")
     (base / "latin1.toml").write_bytes('[watcher]\ndatabase = "günlük.db"\n'.encode("latin-1"))
     return {
@@ -103,12 +116,36 @@ CASES = [
     ("missing config", "missing config", ["status"], 2, ["nope.toml", "not found", "--config"]),
     ("config is a folder", "base", ["status"], 2, ["is a folder", "--config"]),
     ("config not TOML", "broken toml", ["log"], 2, ["broken.toml", "not valid TOML", "line 1"]),
-    ("config not UTF-8", "latin-1 config", ["log"], 2, ["latin1.toml", "not UTF-8", "save the file as UTF-8"]),
-    ("database folder missing", "no folder", ["status"], 2, ["does not exist", "mkdir -p", "[watcher] database"]),
+    (
+        "config not UTF-8",
+        "latin-1 config",
+        ["log"],
+        2,
+        ["latin1.toml", "not UTF-8", "save the file as UTF-8"],
+    ),
+    (
+        "database folder missing",
+        "no folder",
+        ["status"],
+        2,
+        ["does not exist", "mkdir -p", "[watcher] database"],
+    ),
     ("database folder missing (run)", "no folder", ["run", "--once"], 2, ["does not exist", "mkdir -p"]),
     ("database folder missing (check)", "no folder", ["check"], 2, ["does not exist", "[watcher] database"]),
-    ("database inside a file", "parent is a file", ["log"], 2, ["afile", "not a folder", "[watcher] database"]),
-    ("database folder read-only", "read-only folder", ["status"], 2, ["readonly", "write", "[watcher] database"]),
+    (
+        "database inside a file",
+        "parent is a file",
+        ["log"],
+        2,
+        ["afile", "not a folder", "[watcher] database"],
+    ),
+    (
+        "database folder read-only",
+        "read-only folder",
+        ["status"],
+        2,
+        ["readonly", "write", "[watcher] database"],
+    ),
     ("database is a folder", "database is a folder", ["status"], 2, ["is a folder", "[watcher] database"]),
     ("database is a text file", "not sqlite", ["log"], 2, ["notes.db", "not a watcher database"]),
     ("database from a newer watcher", "newer schema", ["status"], 2, ["schema version 99", "upgrade"]),
@@ -118,34 +155,88 @@ CASES = [
     ("feedback unknown id", None, ["feedback", "999", "relevant"], 2, ["no article 999"]),
     ("feedback bad verdict", None, ["feedback", "1", "maybe"], 2, ["'maybe'", "relevant", "irrelevant"]),
     ("log bad --since", None, ["log", "--since", "yesterday-ish"], 2, ["--since", "yesterday-ish", "2d"]),
-    ("log bad --severity", None, ["log", "--severity", "extreme"], 2, ["--severity", "'extreme'", "critical"]),
-    ("log unknown --rule", None, ["log", "--rule", "no-such-rule"], 2,
-     ["no-such-rule", "known rules", "tr-sy-defence", "football"]),
-    ("log unknown --feed", None, ["log", "--feed", "example news"], 2,
-     ["'example news'", "did you mean 'Example News'"]),
+    (
+        "log bad --severity",
+        None,
+        ["log", "--severity", "extreme"],
+        2,
+        ["--severity", "'extreme'", "critical"],
+    ),
+    (
+        "log unknown --rule",
+        None,
+        ["log", "--rule", "no-such-rule"],
+        2,
+        ["no-such-rule", "known rules", "tr-sy-defence", "football"],
+    ),
+    (
+        "log unknown --feed",
+        None,
+        ["log", "--feed", "example news"],
+        2,
+        ["'example news'", "did you mean 'Example News'"],
+    ),
     ("export unknown --rule", None, ["export", "--rule", "nope"], 2, ["'nope'", "known rules"]),
     ("log negative --limit", None, ["log", "--limit", "-5"], 2, ["--limit", "-5"]),
     ("search empty", None, ["search", ""], 2, ["empty", "words"]),
     ("export as xml", None, ["export", "--format", "xml"], 2, ["--format", "'xml'", "jsonl", "csv"]),
-    ("export to a missing folder", None, ["export", "-o", "/nonexistent/out.jsonl"], 2,
-     ["/nonexistent/out.jsonl", "no such file"]),
-    ("backtest missing rules", None, ["backtest", "--rules", "/nonexistent"], 2, ["/nonexistent", "does not exist"]),
+    (
+        "export to a missing folder",
+        None,
+        ["export", "-o", "/nonexistent/out.jsonl"],
+        2,
+        ["/nonexistent/out.jsonl", "no such file"],
+    ),
+    (
+        "backtest missing rules",
+        None,
+        ["backtest", "--rules", "/nonexistent"],
+        2,
+        ["/nonexistent", "does not exist"],
+    ),
     ("retry unknown alert", None, ["alerts", "retry", "999"], 2, ["no alert with id 999", "watcher alerts"]),
     ("retry nothing", None, ["alerts", "retry"], 2, ["IDs", "--dead", "--all"]),
-    ("notify unknown channel", None, ["notify", "--test", "nosuchchannel"], 2, ["nosuchchannel", "channels: desk"]),
+    (
+        "notify unknown channel",
+        None,
+        ["notify", "--test", "nosuchchannel"],
+        2,
+        ["nosuchchannel", "channels: desk"],
+    ),
     ("match missing file", None, ["match", "/nonexistent.txt"], 2, ["/nonexistent.txt", "no such file"]),
     ("match a folder", None, ["match", "{base}"], 2, ["{base}", "directory"]),
     ("match a binary file", None, ["match", "{base}/binary.dat"], 2, ["binary.dat", "not a text file"]),
     ("match an empty file", None, ["match", "{base}/empty.txt"], 2, ["empty.txt", "empty"]),
     ("match bad rules", None, ["match", "--rules", "{base}/notes.db", "{base}/empty.txt"], 2, ["notes.db"]),
-    ("derive from an empty folder", None, ["rules", "derive", "{base}/empty-seeds"], 2,
-     ["empty-seeds", "no .txt"]),
-    ("derive into a missing folder", None, ["rules", "derive", str(ROOT / "seeds"), "-o", "/nonexistent/d.toml"], 2,
-     ["-o /nonexistent/d.toml", "existing folder"]),
-    ("derive from a missing folder", None, ["rules", "derive", "/nonexistent"], 2, ["/nonexistent", "does not exist"]),
+    (
+        "derive from an empty folder",
+        None,
+        ["rules", "derive", "{base}/empty-seeds"],
+        2,
+        ["empty-seeds", "no .txt"],
+    ),
+    (
+        "derive into a missing folder",
+        None,
+        ["rules", "derive", str(ROOT / "seeds"), "-o", "/nonexistent/d.toml"],
+        2,
+        ["-o /nonexistent/d.toml", "existing folder"],
+    ),
+    (
+        "derive from a missing folder",
+        None,
+        ["rules", "derive", "/nonexistent"],
+        2,
+        ["/nonexistent", "does not exist"],
+    ),
     ("unknown command", None, ["stats"], 2, ["no such command 'stats'", "status"]),
-    ("option without its value", None, ["feedback", "1", "relevant", "--note"], 2,
-     ["watcher feedback: option '--note' requires an argument", "watcher feedback --help"]),
+    (
+        "option without its value",
+        None,
+        ["feedback", "1", "relevant", "--note"],
+        2,
+        ["watcher feedback: option '--note' requires an argument", "watcher feedback --help"],
+    ),
     ("unknown option", None, ["log", "--colour"], 2, ["--colour", "watcher log --help"]),
 ]
 
@@ -160,7 +251,7 @@ def test_a_mistake_is_one_line_naming_it(world, odd, case, key, args, code, word
     assert "Traceback" not in out.stderr, out.stderr
     assert out.returncode == code, (out.returncode, out.stderr)
     message = out.stderr.strip()
-    assert "\n" not in message, message                       # one line
+    assert "\n" not in message, message  # one line
     assert message.startswith("watcher"), message
     for word in words:
         assert word.replace("{base}", base).lower() in message.lower(), (word, message)
@@ -188,7 +279,9 @@ def test_match_jsonl_with_a_bad_line_keeps_lines_aligned(world, odd):
     out = cli(world / "watcher.toml", "match", "--jsonl", str(odd["base"] / "docs.jsonl"))
     assert out.returncode == 1 and "Traceback" not in out.stderr
     lines = out.stdout.splitlines()
-    assert len(lines) == 2 and '"matched": true' in lines[0] and '"error": "line 2: not valid JSON' in lines[1]
+    assert (
+        len(lines) == 2 and '"matched": true' in lines[0] and '"error": "line 2: not valid JSON' in lines[1]
+    )
     assert "docs.jsonl:2: not valid JSON" in out.stderr
 
 
@@ -223,12 +316,17 @@ def test_tables_fit_a_120_column_terminal(world):
         widest = max(len(line) for line in out.stdout.splitlines())
         assert widest <= 120, (args, widest, out.stdout)
     piped = cli(world / "watcher.toml", "log", env={"COLUMNS": ""})
-    assert max(len(line) for line in piped.stdout.splitlines()) > 120    # pipes get whole headlines
+    assert max(len(line) for line in piped.stdout.splitlines()) > 120  # pipes get whole headlines
 
 
 def _start(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(config), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "watcher", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def test_ctrl_c_during_run_once_stops_cleanly_and_the_next_run_goes_on(tmp_path):
@@ -243,15 +341,19 @@ def test_ctrl_c_during_run_once_stops_cleanly_and_the_next_run_goes_on(tmp_path)
         run.send_signal(signal.SIGINT)
         out, err = run.communicate(timeout=60)
         assert run.returncode == 130 and "Traceback" not in err, err
-        assert err.strip().splitlines()[-1].startswith("watcher: interrupted; the entries stored so far are kept")
+        assert (
+            err.strip()
+            .splitlines()[-1]
+            .startswith("watcher: interrupted; the entries stored so far are kept")
+        )
         stored = rows(tmp_path, "SELECT count(*) AS n FROM articles")[0]["n"]
         assert stored < 5
         feed = rows(tmp_path, "SELECT consecutive_errors FROM feeds")[0]
-        assert feed["consecutive_errors"] == 0                   # an interruption is not the feed's fault
+        assert feed["consecutive_errors"] == 0  # an interruption is not the feed's fault
         again = watcher(config, "run", "--once")
         assert again.exit_code == 0, again.output
         assert "polled 1 feed(s)" in again.output
-        assert " INFO " not in again.output                     # --once: its summary, warnings only
+        assert " INFO " not in again.output  # --once: its summary, warnings only
         assert rows(tmp_path, "SELECT count(*) AS n FROM articles")[0]["n"] == 5
 
 
@@ -275,7 +377,9 @@ def test_ctrl_c_during_backtest_is_a_short_message(world, tmp_path):
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130 and "Traceback" not in seen + err, seen + err
-    assert err.strip().splitlines()[-1] == "watcher: backtest interrupted; it writes nothing, so nothing changed"
+    assert (
+        err.strip().splitlines()[-1] == "watcher: backtest interrupted; it writes nothing, so nothing changed"
+    )
     assert "article(s) scanned" not in out
 
 
@@ -289,7 +393,7 @@ def test_a_second_run_says_which_feeds_it_left_alone(world, tmp_path):
     assert "1 feed(s) left alone (backing off after errors" in out.stdout
     feeds = cli(config, "feeds")
     broken = next(line for line in feeds.stdout.splitlines() if line.startswith("Broken Wire"))
-    assert broken.split()[2] == "failing" and broken.endswith("HTTP 404")      # no URL repeated
+    assert broken.split()[2] == "failing" and broken.endswith("HTTP 404")  # no URL repeated
 
 
 def test_terminal_escapes_in_stored_text_never_reach_the_terminal(world, tmp_path):
@@ -300,7 +404,9 @@ def test_terminal_escapes_in_stored_text_never_reach_the_terminal(world, tmp_pat
     evil = "Pact \x1b]0;pwned\x07signed\r in \u202eAnkara \x1b[2J"
     with sqlite3.connect(database) as conn:
         article = conn.execute("SELECT id FROM articles WHERE matched = 1 ORDER BY id LIMIT 1").fetchone()[0]
-        conn.execute("UPDATE articles SET title = ?, text = text || ? WHERE id = ?", (evil, " " + evil, article))
+        conn.execute(
+            "UPDATE articles SET title = ?, text = text || ? WHERE id = ?", (evil, " " + evil, article)
+        )
     config = with_database(world, tmp_path / "c", str(database))
     for args in (["log"], ["show", str(article)], ["search", "pact"], ["alerts"]):
         out = cli(config, *args)

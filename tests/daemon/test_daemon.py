@@ -8,13 +8,16 @@ import subprocess
 import sys
 import time
 
-
 from newsroom import Newsroom, write_config
 
 
 def start(config, *args):
-    return subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(config), "run", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "watcher", "--config", str(config), "run", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def count(db, sql):
@@ -23,7 +26,7 @@ def count(db, sql):
     conn = sqlite3.connect(db, timeout=10)
     try:
         return conn.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:     # not migrated yet
+    except sqlite3.OperationalError:  # not migrated yet
         return 0
     finally:
         conn.close()
@@ -46,8 +49,12 @@ def test_daemon_polls_refuses_a_second_instance_and_stops_on_sigterm(tmp_path, s
     daemon = start(config)
     try:
         assert wait_for(lambda: count(db, "SELECT count(*) FROM articles") == 5), daemon.stderr
-        second = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
-                                capture_output=True, text=True, timeout=60)
+        second = subprocess.run(
+            [sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 2
         assert "already running" in second.stderr and "Traceback" not in second.stderr
         daemon.send_signal(signal.SIGTERM)
@@ -58,21 +65,26 @@ def test_daemon_polls_refuses_a_second_instance_and_stops_on_sigterm(tmp_path, s
         if daemon.poll() is None:
             daemon.kill()
     # The lock is released: a new run works.
-    again = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr
 
 
 def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, server):
-    room = Newsroom(server, page_delay=0.15)      # slow pages, so that kills land mid-poll
+    room = Newsroom(server, page_delay=0.15)  # slow pages, so that kills land mid-poll
     room.add_seed_articles()
     room.add_real_pages(20)
-    config = write_config(tmp_path, [("Example News", room.publish()),
-                                     ("Mirror", room.publish("/mirror.xml", "Mirror"))])
+    config = write_config(
+        tmp_path, [("Example News", room.publish()), ("Mirror", room.publish("/mirror.xml", "Mirror"))]
+    )
     db = tmp_path / "watcher.db"
     rng = random.Random(20261121)
     kills = runs = 0
-    while kills < 8 and runs < 30:        # until 8 kills have landed mid-run
+    while kills < 8 and runs < 30:  # until 8 kills have landed mid-run
         runs += 1
         proc = start(config, "--once")
         time.sleep(rng.uniform(0.3, 2.5))
@@ -83,14 +95,28 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, server)
         conn = sqlite3.connect(db, timeout=10)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # never half-stored: every article has its entry, every entry its article
-        assert conn.execute("SELECT count(*) FROM articles a WHERE NOT EXISTS "
-                            "(SELECT 1 FROM entries e WHERE e.article_id = a.id)").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM entries e WHERE e.article_id IS NULL OR NOT EXISTS "
-                            "(SELECT 1 FROM articles a WHERE a.id = e.article_id)").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM articles a WHERE NOT EXISTS "
+                "(SELECT 1 FROM entries e WHERE e.article_id = a.id)"
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM entries e WHERE e.article_id IS NULL OR NOT EXISTS "
+                "(SELECT 1 FROM articles a WHERE a.id = e.article_id)"
+            ).fetchone()[0]
+            == 0
+        )
         conn.close()
     assert kills >= 8, f"only {kills} of {runs} kills landed while the watcher was working"
-    final = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
-                           capture_output=True, text=True, timeout=300)
+    final = subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert final.returncode == 0, final.stderr
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -107,15 +133,16 @@ def test_a_hung_feed_never_holds_up_the_others(tmp_path, server):
     server.route("/hang.xml", hang="before_headers")
     room = Newsroom(server)
     room.add_seed_articles()
-    config = write_config(tmp_path, [("Hang", server.url("/hang.xml")), ("Good", room.publish())],
-                          timeout="30s")
+    config = write_config(
+        tmp_path, [("Hang", server.url("/hang.xml")), ("Good", room.publish())], timeout="30s"
+    )
     text = config.read_text().replace('poll_interval = "15m"', 'poll_interval = "1s"')
     config.write_text(text)
     daemon = start(config, "--grace", "2s")
     try:
         # While the hung feed holds its request (30 s deadline), the good one is polled again and again.
         assert wait_for(lambda: len(server.requests_for("/feed.xml")) >= 3, timeout=25), daemon.stderr
-        assert len(server.requests_for("/hang.xml")) == 1     # never two polls of one feed at once
+        assert len(server.requests_for("/hang.xml")) == 1  # never two polls of one feed at once
     finally:
         daemon.send_signal(signal.SIGTERM)
         stopped = time.monotonic()

@@ -16,7 +16,10 @@ REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "rea
 # (as linked, canonical)
 SAME_ARTICLE = [
     # case, default ports, fragments, trailing slash
-    ("HTTPS://WWW.DailySabah.COM:443/politics/turkiye-syria/", "https://www.dailysabah.com/politics/turkiye-syria"),
+    (
+        "HTTPS://WWW.DailySabah.COM:443/politics/turkiye-syria/",
+        "https://www.dailysabah.com/politics/turkiye-syria",
+    ),
     ("http://enabbaladi.net:80/archives/123#comments", "http://enabbaladi.net/archives/123"),
     ("https://example.com", "https://example.com/"),
     ("https://example.com/#top", "https://example.com/"),
@@ -26,8 +29,10 @@ SAME_ARTICLE = [
     ("https://ex.com/a?mc_cid=1&mc_eid=2&ocid=msn&cmpid=rss", "https://ex.com/a"),
     ("https://ex.com/a?pk_campaign=x&mtm_source=y&_ga=2.1&xtor=RSS-1", "https://ex.com/a"),
     ("https://ex.com/a?ref=rss&source=twitter&rss=1", "https://ex.com/a"),
-    ("http://science.sciencemag.org/cgi/content/short/356/6340/816-a?rss=1",
-     "http://science.sciencemag.org/cgi/content/short/356/6340/816-a"),
+    (
+        "http://science.sciencemag.org/cgi/content/short/356/6340/816-a?rss=1",
+        "http://science.sciencemag.org/cgi/content/short/356/6340/816-a",
+    ),
     # the article's own parameters stay, sorted by name
     ("https://ex.com/news.php?id=42&utm_source=x&cat=3", "https://ex.com/news.php?cat=3&id=42"),
     ("https://ex.com/view?cid=7&uid=9&gallery=2&p=12", "https://ex.com/view?cid=7&gallery=2&p=12&uid=9"),
@@ -42,8 +47,7 @@ SAME_ARTICLE = [
     ("https://www.ex.com/news/story?amp=1&id=3", "https://www.ex.com/news/story?id=3"),
     ("https://edition.cnn.com/2026/world/x?outputType=amp", "https://edition.cnn.com/2026/world/x"),
     ("https://amp.theguardian.com/world/2026/x", "https://www.theguardian.com/world/2026/x"),
-    ("https://www-ex-com.cdn.ampproject.org/c/s/www.ex.com/news/story/amp",
-     "https://www.ex.com/news/story"),
+    ("https://www-ex-com.cdn.ampproject.org/c/s/www.ex.com/news/story/amp", "https://www.ex.com/news/story"),
     ("https://www.google.com/amp/s/www.ex.com/news/story", "https://www.ex.com/news/story"),
     # paths: dot segments, doubled slashes, escapes
     ("https://ex.com/a/./b/../c", "https://ex.com/a/c"),
@@ -64,8 +68,16 @@ DIFFERENT = [
     ("https://ex.com/champion.html", "https://ex.com/champion.html"),
 ]
 
-NOT_HTTP = ["", "not a url", "javascript:alert(1)", "mailto:a@b.example", "/relative/path",
-            "urn:watcher:feed:3:guid-1", "https://ex.com:99999/bad-port", "http://[::1/broken"]
+NOT_HTTP = [
+    "",
+    "not a url",
+    "javascript:alert(1)",
+    "mailto:a@b.example",
+    "/relative/path",
+    "urn:watcher:feed:3:guid-1",
+    "https://ex.com:99999/bad-port",
+    "http://[::1/broken",
+]
 
 
 @pytest.mark.parametrize("linked, canonical", SAME_ARTICLE + DIFFERENT)
@@ -109,15 +121,16 @@ def test_real_feed_links_stay_distinct_and_canonical_is_stable():
         assert canonical_url(c) == c, link
         by_canonical.setdefault(c, set()).add(link)
     for c, group in by_canonical.items():
-        pages = {(urlsplit(u).hostname, urlsplit(u).path.rstrip("/").removesuffix("/amp"))
-                 for u in group}
+        pages = {(urlsplit(u).hostname, urlsplit(u).path.rstrip("/").removesuffix("/amp")) for u in group}
         assert len(pages) == 1, f"{c} merges different pages: {sorted(group)}"
 
 
-TEXT = ("Türkiye will take an active role in restructuring the Syrian military, Turkish Ministry "
-        "of National Defence sources confirmed, stating that the proposal came from Syria. Ankara "
-        "and Damascus agreed upon a three-phased road map during President Shara’s Ankara visit, "
-        "and a five-person delegation travelled to Damascus for preliminary discussions.")
+TEXT = (
+    "Türkiye will take an active role in restructuring the Syrian military, Turkish Ministry "
+    "of National Defence sources confirmed, stating that the proposal came from Syria. Ankara "
+    "and Damascus agreed upon a three-phased road map during President Shara’s Ankara visit, "
+    "and a five-person delegation travelled to Damascus for preliminary discussions."
+)
 
 
 def test_content_hash_ignores_case_spacing_punctuation_and_marks():
@@ -126,8 +139,8 @@ def test_content_hash_ignores_case_spacing_punctuation_and_marks():
         TEXT.upper(),
         "  " + TEXT.replace(" ", "\n\n  ") + "\n",
         TEXT.replace("’", "'").replace(",", " ,").replace(".", " . "),
-        TEXT.replace("Türkiye", "Turkiye").replace("Syrian", "Syr\u00adian"),   # soft hyphen
-        TEXT.replace("Ministry", "Ｍｉｎｉｓｔｒｙ"),                              # full-width (NFKC)
+        TEXT.replace("Türkiye", "Turkiye").replace("Syrian", "Syr\u00adian"),  # soft hyphen
+        TEXT.replace("Ministry", "Ｍｉｎｉｓｔｒｙ"),  # full-width (NFKC)
     ]
     assert len({content_hash(v) for v in variants}) == 1
     assert content_hash(TEXT) and len(content_hash(TEXT)) == 64
@@ -156,6 +169,7 @@ def test_normal_words_split_unspaced_scripts_and_keep_arabic_turkish_words():
 
 def test_a_huge_text_is_read_only_as_far_as_max_chars():
     from watcher.dedup.identity import MAX_CHARS
+
     huge = (TEXT + "\n") * (3 * MAX_CHARS // len(TEXT))
     assert len(huge) > 2 * MAX_CHARS
     assert content_hash(huge) == content_hash(huge[:MAX_CHARS] + " and a different ending")

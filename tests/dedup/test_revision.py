@@ -4,16 +4,17 @@ whose first copy matched nothing alerts when a later copy matches."""
 
 from html import escape
 
-
 from newsroom import REAL_PAGES, Newsroom, article_html, rows, seed_texts, watcher, write_config
 
-HOOK = '[[channels]]\nname = "team"\nurl = "json://127.0.0.1:9/hook"\n'   # discard port: sends fail, rows stay
+HOOK = '[[channels]]\nname = "team"\nurl = "json://127.0.0.1:9/hook"\n'  # discard port: sends fail, rows stay
 
 
 def atom(server, entries):
-    items = "".join(f"""<entry><id>{eid}</id><title>{escape(title)}</title>
+    items = "".join(
+        f"""<entry><id>{eid}</id><title>{escape(title)}</title>
 <link href="{server.url(path)}"/><updated>{updated}</updated><summary>{escape(summary)}</summary></entry>"""
-                    for eid, title, path, updated, summary in entries)
+        for eid, title, path, updated, summary in entries
+    )
     return f"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">
 <title>Atom Outlet</title><id>urn:outlet</id><updated>2025-09-02T00:00:00Z</updated>{items}</feed>""".encode()
 
@@ -28,14 +29,22 @@ def test_an_edited_article_is_updated_in_place_and_keeps_its_story(tmp_path, ser
     before = rows(tmp_path, "SELECT * FROM articles")[0]
 
     # Unchanged entry, changed feed (another entry added): the article is not fetched again.
-    server.route("/b.html", body=REAL_PAGES.joinpath(sorted(p.name for p in REAL_PAGES.glob("*.html"))[3]).read_bytes())
+    server.route(
+        "/b.html", body=REAL_PAGES.joinpath(sorted(p.name for p in REAL_PAGES.glob("*.html"))[3]).read_bytes()
+    )
     other = ["urn:b", "Other news", "/b.html", "2025-09-01T09:00:00Z", "Other."]
     server.route("/atom.xml", body=atom(server, [entry, other]), content_type="application/atom+xml")
     assert watcher(config, "run", "--once").exit_code == 0
     assert len(server.requests_for("/a.html")) == 1
 
     # The publisher edits the article and says so in <updated>.
-    server.route("/a.html", body=article_html("Turkey to help Syria", text + "\nCorrection: the talks were held in Ankara on Tuesday, ministry officials said."))
+    server.route(
+        "/a.html",
+        body=article_html(
+            "Turkey to help Syria",
+            text + "\nCorrection: the talks were held in Ankara on Tuesday, ministry officials said.",
+        ),
+    )
     entry[3] = "2025-09-01T12:00:00Z"
     server.route("/atom.xml", body=atom(server, [entry, other]), content_type="application/atom+xml")
     assert watcher(config, "run", "--once").exit_code == 0
@@ -56,10 +65,12 @@ def test_a_changed_summary_marks_an_edit_but_a_failed_refetch_keeps_the_full_tex
     assert watcher(config, "run", "--once").exit_code == 0
     before = rows(tmp_path, "SELECT * FROM articles WHERE url LIKE ?", (f"%{story.path}",))[0]
     server.route(story.path, status=500, body=b"down")
-    room.stories[0] = story.__class__(story.path, story.title, story.summary + " (updated)", story.guid, story.published)
+    room.stories[0] = story.__class__(
+        story.path, story.title, story.summary + " (updated)", story.guid, story.published
+    )
     room.publish()
     assert watcher(config, "run", "--once").exit_code == 0
-    assert len(server.requests_for(story.path)) == 2          # the edit was noticed and fetched
+    assert len(server.requests_for(story.path)) == 2  # the edit was noticed and fetched
     after = rows(tmp_path, "SELECT * FROM articles WHERE id = ?", (before["id"],))[0]
     assert after["text"] == before["text"] and after["extraction"] == "full"
 
@@ -74,8 +85,15 @@ def test_a_story_alerts_when_a_later_copy_is_the_first_to_match(tmp_path, server
     # A second outlet republishes it with one added paragraph that names the minister.
     text = rows(tmp_path, "SELECT text FROM articles")[0]["text"]
     b = Newsroom(server)
-    b.add("/b/copy.html", "Copy", article_html("Copy", text + "\nSyrian Defence Minister Murhaf Abu Qasra "
-                                                  "visited Ankara for talks with Turkish officials."))
+    b.add(
+        "/b/copy.html",
+        "Copy",
+        article_html(
+            "Copy",
+            text + "\nSyrian Defence Minister Murhaf Abu Qasra "
+            "visited Ankara for talks with Turkish officials.",
+        ),
+    )
     config.write_text(config.read_text() + f'\n[[feeds]]\nname = "Second"\nurl = "{b.publish("/b.xml")}"\n')
     assert watcher(config, "run", "--once").exit_code == 0
     copy = rows(tmp_path, "SELECT * FROM articles WHERE url LIKE '%/b/copy.html'")[0]
@@ -83,4 +101,5 @@ def test_a_story_alerts_when_a_later_copy_is_the_first_to_match(tmp_path, server
     assert copy["story_id"] == first["story_id"] and copy["matched"] == 1
     alerts = rows(tmp_path, "SELECT * FROM alerts")
     assert [(a["story_id"], a["article_id"], a["channel"]) for a in alerts] == [
-        (first["story_id"], copy["id"], "team")]
+        (first["story_id"], copy["id"], "team")
+    ]

@@ -14,7 +14,11 @@ import pytest
 
 from watcher.config import DedupConfig
 from watcher.dedup.similarity import (
-    FingerprintIndex, distance, fingerprint, resemblance, shingle_set,
+    FingerprintIndex,
+    distance,
+    fingerprint,
+    resemblance,
+    shingle_set,
 )
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
@@ -24,9 +28,9 @@ DEFAULTS = DedupConfig()
 
 # Different reports of one event, by different outlets (real gold articles).
 SAME_EVENT = [
-    ("06e5123e", "1ace8c85"),   # WeWork investigated by the NY attorney general: VentureBeat / TechCrunch
-    ("6ebac05f", "7a457a4f"),   # man pleads guilty to threatening Rep. Omar: The Hill / NBC News
-    ("156770d6", "3f65af7b"),   # South Dakota "Meth. We're on it." campaign: The Hill / nj.com
+    ("06e5123e", "1ace8c85"),  # WeWork investigated by the NY attorney general: VentureBeat / TechCrunch
+    ("6ebac05f", "7a457a4f"),  # man pleads guilty to threatening Rep. Omar: The Hill / NBC News
+    ("156770d6", "3f65af7b"),  # South Dakota "Meth. We're on it." campaign: The Hill / nj.com
 ]
 
 
@@ -44,17 +48,22 @@ def _features(text: str) -> tuple[int | None, frozenset[str]]:
 def joins(a: str, b: str) -> bool:
     """Would Stories join these two texts at the default thresholds?"""
     (fa, sa), (fb, sb) = _features(a), _features(b)
-    return (fa is not None and fb is not None and distance(fa, fb) <= DEFAULTS.max_distance
-            and resemblance(sa, sb) >= DEFAULTS.min_resemblance)
+    return (
+        fa is not None
+        and fb is not None
+        and distance(fa, fb) <= DEFAULTS.max_distance
+        and resemblance(sa, sb) >= DEFAULTS.min_resemblance
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _page_lines(key: str) -> tuple[str, ...]:
     """Visible text lines of a real page, tags and scripts stripped."""
     page = gzip.decompress((PAGES / f"{key}.html.gz").read_bytes()).decode("utf-8", "replace")
     page = re.sub(r"(?is)<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", " ", page)
-    return tuple(line for chunk in re.split(r"<[^>]*>", page)
-                 if (line := " ".join(html.unescape(chunk).split())))
+    return tuple(
+        line for chunk in re.split(r"<[^>]*>", page) if (line := " ".join(html.unescape(chunk).split()))
+    )
 
 
 def site_chrome(key: str, body: str, lines: int = 8) -> tuple[list[str], list[str]]:
@@ -79,21 +88,25 @@ def copies(key: str, gold: dict[str, str], rnd: random.Random) -> dict[str, str]
     gone = set(rnd.sample(range(len(found)), max(1, round(len(found) / 10)))) if len(found) > 3 else set()
     mine = paragraphs(text)
     theirs = sorted(paragraphs(gold[other]), key=len)
-    extra = theirs[len(theirs) // 2]                  # a paragraph of middling length
+    extra = theirs[len(theirs) // 2]  # a paragraph of middling length
     cut = max(1, len(mine) // 5)
     return {
         "another headline": sentences(gold[other])[0] + "\n" + text,
         "another site's boilerplate": "\n".join(head + [text] + foot),
         "10% of sentences dropped": " ".join(s for i, s in enumerate(found) if i not in gone),
         "a paragraph added": "\n".join(mine[:1] + [extra] + mine[1:]),
-        "last paragraphs trimmed": "\n".join(mine[:len(mine) - cut]) if len(mine) > 2 else text,
+        "last paragraphs trimmed": "\n".join(mine[: len(mine) - cut]) if len(mine) > 2 else text,
     }
 
 
 def test_every_kind_of_copy_of_every_real_article_joins_its_original(gold):
     rnd = random.Random(7)
-    missed = [(key[:8], kind) for key in gold
-              for kind, text in copies(key, gold, rnd).items() if not joins(gold[key], text)]
+    missed = [
+        (key[:8], kind)
+        for key in gold
+        for kind, text in copies(key, gold, rnd).items()
+        if not joins(gold[key], text)
+    ]
     assert missed == []
 
 
@@ -111,8 +124,7 @@ def test_all_changes_at_once_still_join_most_articles(gold):
 
 def test_no_two_different_real_articles_join(gold):
     keys = list(gold)
-    joined = [(a[:8], b[:8]) for i, a in enumerate(keys) for b in keys[i + 1:]
-              if joins(gold[a], gold[b])]
+    joined = [(a[:8], b[:8]) for i, a in enumerate(keys) for b in keys[i + 1 :] if joins(gold[a], gold[b])]
     assert joined == []
 
 
@@ -120,14 +132,14 @@ def test_no_two_different_real_articles_join(gold):
 def test_two_reports_of_one_event_do_not_join(gold, a, b):
     (ka,), (kb,) = ([k for k in gold if k.startswith(p)] for p in (a, b))
     r = resemblance(shingle_set(gold[ka]), shingle_set(gold[kb]))
-    assert 0 < r < DEFAULTS.min_resemblance / 2      # they share a few quotes, no more
+    assert 0 < r < DEFAULTS.min_resemblance / 2  # they share a few quotes, no more
     assert not joins(gold[ka], gold[kb])
 
 
 def test_turkey_syria_defence_articles_on_one_topic_stay_apart():
     seeds = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
     assert len(seeds) >= 5
-    assert not any(joins(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1:])
+    assert not any(joins(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1 :])
     # while the same article under a new headline and with a sentence gone does join
     text = seeds[0]
     copy = "Türkiye to help rebuild Syria's army\n" + " ".join(sentences(text)[:3] + sentences(text)[4:])
@@ -137,18 +149,18 @@ def test_turkey_syria_defence_articles_on_one_topic_stay_apart():
 def test_fingerprint_is_a_signed_int64_and_stable(gold):
     text = next(iter(gold.values()))
     fp = fingerprint(text)
-    assert -2**63 <= fp < 2**63
+    assert -(2**63) <= fp < 2**63
     assert fingerprint(text) == fp
-    assert fingerprint(text.upper().replace("\n", "  ")) == fp     # normalised words
+    assert fingerprint(text.upper().replace("\n", "  ")) == fp  # normalised words
     assert fingerprint("too short to say anything") is None
     assert distance(fp, fp) == 0 and distance(fp, ~fp) == 64
-    assert distance(-1, 2**64 - 1) == 0                            # signed or unsigned alike
+    assert distance(-1, 2**64 - 1) == 0  # signed or unsigned alike
 
 
 def test_resemblance_is_measured_against_the_longer_text(gold):
     texts = list(gold.values())
     short, long_ = texts[0], "\n".join(texts[:6])
-    assert resemblance(shingle_set(short), shingle_set(long_)) < 0.3   # a round-up quoting it
+    assert resemblance(shingle_set(short), shingle_set(long_)) < 0.3  # a round-up quoting it
     assert resemblance(shingle_set(short), shingle_set(short)) == 1.0
     assert resemblance(frozenset(), shingle_set(short)) == 0.0
 
@@ -157,8 +169,9 @@ def test_resemblance_is_measured_against_the_longer_text(gold):
 def test_index_finds_near_fingerprints_nearest_first_and_only_within_radius():
     index = FingerprintIndex(capacity=2)
     base = 0x0123_4567_89AB_CDEF
-    index.extend([1, 2, 3, 4], [base ^ 0b111, base ^ 0b1, base ^ ((1 << 20) - 1), -base],
-                 [100.0, 100.0, 100.0, 100.0])
+    index.extend(
+        [1, 2, 3, 4], [base ^ 0b111, base ^ 0b1, base ^ ((1 << 20) - 1), -base], [100.0, 100.0, 100.0, 100.0]
+    )
     assert index.near(base, max_distance=18, since=0) == [(2, 1), (1, 3)]
     assert index.near(base, max_distance=20, since=0) == [(2, 1), (1, 3), (3, 20)]
     assert index.near(base, max_distance=2, since=0) == [(2, 1)]
@@ -179,7 +192,7 @@ def test_index_window_and_expiry():
 def test_index_time_never_goes_back():
     index = FingerprintIndex()
     index.add(1, 5, 1000.0)
-    index.add(2, 5, 10.0)              # clock skew: kept in the window as long as entry 1
+    index.add(2, 5, 10.0)  # clock skew: kept in the window as long as entry 1
     assert [a for a, _ in index.near(5, max_distance=0, since=999.0)] == [1, 2]
 
 
@@ -188,7 +201,7 @@ def test_index_forgets_rolled_back_rows_and_dedupes_ids():
     index.extend([1, 2, 3], [7, 7, 7], [1.0, 2.0, 3.0])
     index.drop_after(1)
     assert index.near(7, max_distance=0, since=0) == [(1, 0)]
-    index.add(1, 7 ^ 0b11, 4.0)        # the same article re-indexed after an edit
+    index.add(1, 7 ^ 0b11, 4.0)  # the same article re-indexed after an edit
     assert index.near(7, max_distance=4, since=0) == [(1, 0)]
 
 
@@ -204,13 +217,18 @@ def test_real_pages_through_the_extractor_join_their_clean_gold_text(gold):
     """The same article as two sites give it: the real page with its navigation,
     captions and links, extracted by the watcher, against the clean gold text."""
     from watcher.extract.extractor import Extractor
-    urls = {key: row["url"] for key, row in
-            json.loads((PAGES / "ground-truth.json").read_text(encoding="utf-8")).items()}
-    keys = list(gold)[::9]                                    # 13 pages from all over the set
+
+    urls = {
+        key: row["url"]
+        for key, row in json.loads((PAGES / "ground-truth.json").read_text(encoding="utf-8")).items()
+    }
+    keys = list(gold)[::9]  # 13 pages from all over the set
     with Extractor(timeout=60) as extractor:
-        extracted = {k: extractor.extract(gzip.decompress((PAGES / f"{k}.html.gz").read_bytes()),
-                                          url=urls[k]).text for k in keys}
-    assert all(extracted[k] != gold[k] for k in keys)        # really two different texts
+        extracted = {
+            k: extractor.extract(gzip.decompress((PAGES / f"{k}.html.gz").read_bytes()), url=urls[k]).text
+            for k in keys
+        }
+    assert all(extracted[k] != gold[k] for k in keys)  # really two different texts
     missed = [k[:8] for k in keys if not joins(gold[k], extracted[k])]
     assert len(missed) <= 1, missed
     # and none of them joins another page's gold text
@@ -235,10 +253,13 @@ def test_site_furniture_left_around_two_different_articles_does_not_join_them(go
 
 def test_short_lines_do_not_count():
     from watcher.dedup.similarity import content_words
+
     text = "Home\nWorld | Sport\nShare on Facebook\n" + TEXT_LINE + "\n© 2026 Daily Sabah\nPrivacy Policy"
     assert content_words(text) == content_words(TEXT_LINE)
     assert fingerprint(text * 5) == fingerprint(TEXT_LINE * 5)
 
 
-TEXT_LINE = ("Türkiye will take an active role in restructuring the Syrian military, Turkish "
-             "Ministry of National Defence sources confirmed on Thursday.")
+TEXT_LINE = (
+    "Türkiye will take an active role in restructuring the Syrian military, Turkish "
+    "Ministry of National Defence sources confirmed on Thursday."
+)

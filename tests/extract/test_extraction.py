@@ -20,9 +20,11 @@ VENTUREBEAT = "06e5123e4ef7cfb4533250dc45d1e03d0838fc66223f45c583c4d12f48b4da85"
 
 def _quality_module():
     """bench/extraction_quality.py holds the benchmark's metric; one copy of it."""
-    spec = importlib.util.spec_from_file_location("extraction_quality", ROOT / "bench" / "extraction_quality.py")
+    spec = importlib.util.spec_from_file_location(
+        "extraction_quality", ROOT / "bench" / "extraction_quality.py"
+    )
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module              # dataclasses look their module up
+    sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -48,6 +50,7 @@ def flat_divs(size: int = 12_000_000) -> bytes:
 
 
 # --- quality, through our Extractor -----------------------------------------
+
 
 def test_scrapinghub_gold_f1(extractor):
     pages = quality.gold_pages(REAL_HTML)
@@ -78,7 +81,9 @@ def test_text_and_metadata_of_a_real_article(extractor, normal_page):
     html, url = normal_page
     result = extractor.extract(html, url=url)
     assert isinstance(result, Extracted)
-    assert result.text.startswith("(Reuters) — The New York State Attorney General (NYAG) is investigating WeWork")
+    assert result.text.startswith(
+        "(Reuters) — The New York State Attorney General (NYAG) is investigating WeWork"
+    )
     assert result.title == "New York State Attorney General investigating WeWork and former CEO"
     assert result.author == "Reuters"
     assert result.published == "2019-11-18"
@@ -86,17 +91,22 @@ def test_text_and_metadata_of_a_real_article(extractor, normal_page):
 
 
 def test_legacy_turkish_encoding_is_decoded(extractor):
-    paragraph = ("Türkiye ile Suriye arasındaki savunma işbirliği görüşmeleri Ankara'da "
-                 "yeniden başladı; heyetler güvenlik, sınır ve eğitim konularını ele aldı. ")
+    paragraph = (
+        "Türkiye ile Suriye arasındaki savunma işbirliği görüşmeleri Ankara'da "
+        "yeniden başladı; heyetler güvenlik, sınır ve eğitim konularını ele aldı. "
+    )
     body = "".join(f"<p>{paragraph * 3}</p>" for _ in range(5))
-    html = (f'<html lang="tr"><head><meta charset="iso-8859-9"><title>Savunma işbirliği</title></head>'
-            f"<body><article><h1>Savunma işbirliği</h1>{body}</article></body></html>").encode("iso-8859-9")
+    html = (
+        f'<html lang="tr"><head><meta charset="iso-8859-9"><title>Savunma işbirliği</title></head>'
+        f"<body><article><h1>Savunma işbirliği</h1>{body}</article></body></html>"
+    ).encode("iso-8859-9")
     result = extractor.extract(html, url="https://haber.example.com.tr/savunma")
     assert "savunma işbirliği görüşmeleri" in result.text
     assert result.language == "tr"
 
 
 # --- bounds ------------------------------------------------------------------
+
 
 def test_hostile_page_is_cut_by_the_deadline_and_the_extractor_recovers(normal_page):
     html, url = normal_page
@@ -117,15 +127,19 @@ def test_memory_bomb_is_cut_by_the_memory_bound_and_the_extractor_recovers(norma
         assert small.extract(html, url=url).author == "Reuters"
 
 
-@pytest.mark.parametrize("garbage", [
-    b"",
-    b"   \n\t ",
-    os.urandom(200_000),
-    b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 400,
-    b"%PDF-1.7\n" + b"\x00" * 10_000,
-    b"<html><body></body></html>",
-    b"<" * 100_000,
-], ids=["empty", "blank", "random", "png", "pdf", "no-text", "angles"])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"",
+        b"   \n\t ",
+        os.urandom(200_000),
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 400,
+        b"%PDF-1.7\n" + b"\x00" * 10_000,
+        b"<html><body></body></html>",
+        b"<" * 100_000,
+    ],
+    ids=["empty", "blank", "random", "png", "pdf", "no-text", "angles"],
+)
 def test_garbage_is_an_error_not_a_crash(extractor, normal_page, garbage):
     with pytest.raises(ExtractionError) as caught:
         extractor.extract(garbage, url="https://garbage.example/")
@@ -140,7 +154,7 @@ def test_the_worker_stays_warm_and_a_killed_worker_is_replaced(normal_page):
         first = extractor.extract(html, url=url)
         pid = extractor._process.pid
         assert extractor.extract(html, url=url) == first and extractor._process.pid == pid
-        os.kill(pid, signal.SIGKILL)                       # as the kernel's OOM killer would
+        os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
         assert extractor.extract(html, url=url) == first
         assert extractor._process.pid != pid
 
@@ -165,9 +179,8 @@ def test_deeply_nested_divs_end_quickly_as_empty(extractor):
 
 def test_too_small_memory_bound_says_which_setting_to_raise(normal_page):
     html, url = normal_page
-    with Extractor(timeout=30, memory_mb=16) as tiny:
-        with pytest.raises(ExtractionError) as caught:
-            tiny.extract(html, url=url)
+    with Extractor(timeout=30, memory_mb=16) as tiny, pytest.raises(ExtractionError) as caught:
+        tiny.extract(html, url=url)
     assert caught.value.kind == "failed"
     assert "memory_mb" in str(caught.value)
 

@@ -13,9 +13,9 @@ from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
-
 from conftest import TEST_USER_AGENT
 from httpserver import TLS_CERT, LoopbackServer, SilentListener, free_port, gzip_bomb, zeros
+
 from watcher.fetch import address
 from watcher.fetch.client import Client, FetchError, NetworkPolicy, parse_retry_after
 from watcher.fetch.decompression import ACCEPT_ENCODING
@@ -33,8 +33,9 @@ def loopback_client():
 
 
 def policy(timeout: float = 5.0, *, allow=("127.0.0.0/8",), max_redirects: int = 5) -> NetworkPolicy:
-    return NetworkPolicy(timeout=timeout, user_agent=TEST_USER_AGENT,
-                         max_redirects=max_redirects, allow_private=allow)
+    return NetworkPolicy(
+        timeout=timeout, user_agent=TEST_USER_AGENT, max_redirects=max_redirects, allow_private=allow
+    )
 
 
 def fetch_error(client: Client, url: str, **kwargs) -> FetchError:
@@ -48,10 +49,16 @@ def fetch_error(client: Client, url: str, **kwargs) -> FetchError:
 
 # -- plain GETs and headers -------------------------------------------------
 
+
 def test_get_returns_status_body_and_headers(http_server, loopback_client):
-    http_server.route("/feed", RSS, content_type="application/rss+xml; charset=utf-8",
-                      etag='"v1"', last_modified="Sat, 21 Nov 2026 05:00:00 GMT",
-                      headers={"X-Extra": "yes"})
+    http_server.route(
+        "/feed",
+        RSS,
+        content_type="application/rss+xml; charset=utf-8",
+        etag='"v1"',
+        last_modified="Sat, 21 Nov 2026 05:00:00 GMT",
+        headers={"X-Extra": "yes"},
+    )
     response = loopback_client.get(http_server.url("/feed"), max_bytes=MB)
     assert response.status == 200
     assert response.body == RSS
@@ -93,6 +100,7 @@ def test_a_kept_alive_connection_is_reused(http_server, loopback_client):
 
 # -- conditional GET -------------------------------------------------------
 
+
 def test_etag_gives_304_with_empty_body(http_server, loopback_client):
     http_server.route("/feed", RSS, etag='"v1"')
     first = loopback_client.get(http_server.url("/feed"), max_bytes=MB)
@@ -118,11 +126,12 @@ def test_changed_resource_comes_back_whole(http_server, loopback_client):
 
 
 def test_not_modified_ignores_a_large_content_length(http_server, loopback_client):
-    def answer(h):   # RFC 9110 lets a 304 carry the Content-Length the 200 would have
+    def answer(h):  # RFC 9110 lets a 304 carry the Content-Length the 200 would have
         h.send_response_only(304)
         h.send_header("ETag", '"v1"')
         h.send_header("Content-Length", str(50 * MB))
         h.end_headers()
+
     http_server.route_handler("/feed", answer)
     response = loopback_client.get(http_server.url("/feed"), max_bytes=KB, etag='"v1"')
     assert (response.status, response.body) == (304, b"")
@@ -131,8 +140,12 @@ def test_not_modified_ignores_a_large_content_length(http_server, loopback_clien
 def test_non_ascii_validators_are_sent_and_unsafe_ones_dropped(http_server, loopback_client):
     http_server.route("/feed", RSS)
     loopback_client.get(http_server.url("/feed"), max_bytes=MB, etag='"sürüm-2"')
-    loopback_client.get(http_server.url("/feed"), max_bytes=MB, etag='"a"\r\nX-Injected: 1',
-                        last_modified="Sat, 21 Nov 2026 05:00:00 GMT\n")
+    loopback_client.get(
+        http_server.url("/feed"),
+        max_bytes=MB,
+        etag='"a"\r\nX-Injected: 1',
+        last_modified="Sat, 21 Nov 2026 05:00:00 GMT\n",
+    )
     first, second = http_server.requests_for("/feed")
     assert first.headers["if-none-match"].encode("latin-1").decode("utf-8") == '"sürüm-2"'
     assert "if-none-match" not in second.headers and "x-injected" not in second.headers
@@ -146,6 +159,7 @@ def test_url_is_returned_exactly_as_given_when_not_redirected(http_server, loopb
 
 
 # -- statuses ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", [404, 410, 500])
 def test_error_statuses_are_returned_not_raised(http_server, loopback_client, status):
@@ -166,21 +180,25 @@ def test_503_retry_after_http_date_is_measured_against_the_servers_date(http_ser
         h.send_header("Retry-After", "Sat, 21 Nov 2026 05:01:30 GMT")
         h.send_header("Content-Length", "0")
         h.end_headers()
+
     http_server.route_handler("/busy", answer)
     response = loopback_client.get(http_server.url("/busy"), max_bytes=KB)
     assert (response.status, response.retry_after) == (503, 90.0)
 
 
-@pytest.mark.parametrize("value, date, expected", [
-    ("0", None, 0.0),
-    ("3600", None, 3600.0),
-    ("-5", None, None),
-    ("soon", None, None),
-    ("nan", None, None),
-    ("Sat, 21 Nov 2026 05:00:10 GMT", "Sat, 21 Nov 2026 05:00:00 GMT", 10.0),
-    ("Sat, 21 Nov 2026 04:00:00 GMT", "Sat, 21 Nov 2026 05:00:00 GMT", 0.0),   # in the past: now
-    ("Sat, 21 Nov 2026 05:00:10 GMT", "not a date", 40.0),                    # falls back to the clock
-])
+@pytest.mark.parametrize(
+    "value, date, expected",
+    [
+        ("0", None, 0.0),
+        ("3600", None, 3600.0),
+        ("-5", None, None),
+        ("soon", None, None),
+        ("nan", None, None),
+        ("Sat, 21 Nov 2026 05:00:10 GMT", "Sat, 21 Nov 2026 05:00:00 GMT", 10.0),
+        ("Sat, 21 Nov 2026 04:00:00 GMT", "Sat, 21 Nov 2026 05:00:00 GMT", 0.0),  # in the past: now
+        ("Sat, 21 Nov 2026 05:00:10 GMT", "not a date", 40.0),  # falls back to the clock
+    ],
+)
 def test_parse_retry_after(value, date, expected):
     clock = lambda: datetime(2026, 11, 21, 4, 59, 30, tzinfo=timezone.utc)  # noqa: E731
     assert parse_retry_after(value, date=date, clock=clock) == expected
@@ -192,15 +210,19 @@ def test_retry_after_date_without_date_header_or_clock_is_unknown():
 
 # -- content codings -----------------------------------------------------------
 
-@pytest.mark.parametrize("encoding, encode", [
-    ("gzip", gzip.compress),
-    ("x-gzip", gzip.compress),
-    ("deflate", zlib.compress),                                              # zlib-wrapped (RFC)
-    ("deflate", lambda b: zlib.compress(b, wbits=-15)),                       # raw, as some servers send
-    ("gzip", lambda b: gzip.compress(b[:30]) + gzip.compress(b[30:])),        # two gzip members
-    ("identity", lambda b: b),
-    ("gzip, gzip", lambda b: gzip.compress(gzip.compress(b))),
-])
+
+@pytest.mark.parametrize(
+    "encoding, encode",
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),  # zlib-wrapped (RFC)
+        ("deflate", lambda b: zlib.compress(b, wbits=-15)),  # raw, as some servers send
+        ("gzip", lambda b: gzip.compress(b[:30]) + gzip.compress(b[30:])),  # two gzip members
+        ("identity", lambda b: b),
+        ("gzip, gzip", lambda b: gzip.compress(gzip.compress(b))),
+    ],
+)
 def test_compressed_bodies_are_decoded(http_server, loopback_client, encoding, encode):
     http_server.route("/z", encode(RSS), headers={"Content-Encoding": encoding})
     assert loopback_client.get(http_server.url("/z"), max_bytes=MB).body == RSS
@@ -216,8 +238,11 @@ def test_brotli_body_is_decoded_when_offered(http_server, loopback_client):
 def test_chunked_gzip_body_is_decoded(http_server, loopback_client):
     data = b"<item>x</item>" * 5000
     packed = gzip.compress(data)
-    http_server.route("/chunked", lambda: (packed[i:i + 777] for i in range(0, len(packed), 777)),
-                      headers={"Content-Encoding": "gzip"})
+    http_server.route(
+        "/chunked",
+        lambda: (packed[i : i + 777] for i in range(0, len(packed), 777)),
+        headers={"Content-Encoding": "gzip"},
+    )
     assert loopback_client.get(http_server.url("/chunked"), max_bytes=MB).body == data
 
 
@@ -229,6 +254,7 @@ def test_corrupt_gzip_is_a_protocol_error(http_server, loopback_client):
 
 
 # -- size caps -------------------------------------------------------------------
+
 
 def test_body_at_the_cap_is_accepted_and_one_byte_more_is_refused(http_server, loopback_client):
     http_server.route("/exact", b"x" * 1000)
@@ -258,11 +284,11 @@ def test_endless_body_without_length_is_cut_at_the_cap(http_server, loopback_cli
 def test_lying_content_length_cannot_smuggle_a_bigger_body(http_server, loopback_client):
     http_server.route("/liar", zeros(8 * MB), length=100, content_type=None)
     response = loopback_client.get(http_server.url("/liar"), max_bytes=KB)
-    assert response.body == bytes(100)       # HTTP framing: only the declared 100 bytes are the body
+    assert response.body == bytes(100)  # HTTP framing: only the declared 100 bytes are the body
 
 
 def test_gzip_bomb_is_stopped_at_the_decoded_cap_in_bounded_memory(http_server, loopback_client):
-    bomb = gzip_bomb(1024 * MB)              # ~1 MB on the wire, 1 GiB inflated
+    bomb = gzip_bomb(1024 * MB)  # ~1 MB on the wire, 1 GiB inflated
     assert len(bomb) < 2 * MB
     http_server.route("/bomb", bomb, headers={"Content-Encoding": "gzip"})
     tracemalloc.start()
@@ -286,13 +312,15 @@ def test_decoded_size_just_over_the_cap_is_refused(http_server, loopback_client)
 
 def test_brotli_bomb_is_stopped(http_server, loopback_client):
     brotli = pytest.importorskip("brotli")
-    http_server.route("/brbomb", brotli.compress(bytes(64 * MB), quality=5),
-                      headers={"Content-Encoding": "br"})
+    http_server.route(
+        "/brbomb", brotli.compress(bytes(64 * MB), quality=5), headers={"Content-Encoding": "br"}
+    )
     error = fetch_error(loopback_client, http_server.url("/brbomb"), max_bytes=MB)
     assert error.kind == "too_large" and "(br)" in str(error)
 
 
 # -- redirects ---------------------------------------------------------------------
+
 
 def test_redirect_chain_is_followed_to_the_final_url(http_server, loopback_client):
     http_server.route("/old", redirect_to="/older", status=301)
@@ -337,16 +365,27 @@ def test_redirect_to_another_scheme_is_refused(http_server, loopback_client, tar
 
 # -- schemes and URLs ----------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    "file:///etc/passwd", "ftp://example.org/feed.xml", "data:text/plain,hello",
-    "gopher://example.org/", "javascript:alert(1)", "example.org/feed", "http://", "http:///feed",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.org/feed.xml",
+        "data:text/plain,hello",
+        "gopher://example.org/",
+        "javascript:alert(1)",
+        "example.org/feed",
+        "http://",
+        "http:///feed",
+    ],
+)
 def test_only_http_and_https_urls_are_fetched(loopback_client, url):
     error = fetch_error(loopback_client, url)
     assert error.kind == "scheme"
 
 
 # -- the private-network guard ---------------------------------------------------------
+
 
 def test_loopback_is_refused_by_default(http_server):
     http_server.route("/feed", RSS)
@@ -358,9 +397,19 @@ def test_loopback_is_refused_by_default(http_server):
     assert http_server.requests == []
 
 
-@pytest.mark.parametrize("url", ["http://[::1]:9/", "http://[::ffff:127.0.0.1]:9/", "http://0.0.0.0:9/",
-                                 "http://[::]:9/", "http://169.254.169.254/latest/meta-data/",
-                                 "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::]/", "http://10.1.2.3/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1]:9/",
+        "http://[::ffff:127.0.0.1]:9/",
+        "http://0.0.0.0:9/",
+        "http://[::]:9/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2002:7f00:1::]/",
+        "http://10.1.2.3/",
+    ],
+)
 def test_private_address_literals_are_refused_without_connecting(url):
     with Client(policy(allow=())) as client:
         assert fetch_error(client, url).kind == "private_address"
@@ -390,9 +439,11 @@ def test_only_checked_addresses_are_connected_and_the_host_name_is_kept(http_ser
     to the allowed one it checked, and still sends the name in Host."""
     http_server.route("/feed", RSS)
     seen = []
+
     def resolver(host, port):
         seen.append(host)
         return ["127.0.0.2", "127.0.0.1"]
+
     with Client(policy(allow=("127.0.0.1/32",)), resolver=resolver) as client:
         response = client.get(f"http://news.example:{http_server.port}/feed", max_bytes=MB)
     assert response.body == RSS
@@ -411,7 +462,7 @@ def test_redirect_to_a_disallowed_address_is_refused(http_server, make_server):
     assert error.kind == "private_address"
     assert f"redirected to {inside.url('/secret')}" in str(error)
     assert inside.requests == []
-    with Client(policy(allow=("127.0.0.0/8",))) as client:    # allowed: it is reached
+    with Client(policy(allow=("127.0.0.0/8",))) as client:  # allowed: it is reached
         assert client.get(http_server.url("/feed"), max_bytes=KB).body == b"internal data"
 
 
@@ -431,23 +482,43 @@ def test_ipv6_loopback_server_when_allowed():
         server.stop()
 
 
-@pytest.mark.parametrize("ip, reason", [
-    ("127.0.0.1", "loopback"), ("10.0.0.1", "private"), ("172.16.5.4", "private"),
-    ("192.168.1.1", "private"), ("169.254.169.254", "link-local"), ("100.64.0.1", "shared"),
-    ("0.0.0.0", "this network"), ("224.0.0.251", "multicast"), ("240.0.0.1", "reserved"),
-    ("255.255.255.255", "reserved"), ("::1", "loopback"), ("::", "unspecified"),
-    ("fc00::1", "unique-local"), ("fd12:3456::1", "unique-local"), ("fe80::1", "link-local"),
-    ("ff02::1", "multicast"), ("::ffff:127.0.0.1", "loopback"), ("::ffff:10.0.0.1", "private"),
-    ("64:ff9b::a9fe:a9fe", "link-local"), ("2002:c0a8:101::1", "private"), ("::7f00:1", "reserved"),
-    ("2001:db8::1", "documentation"), ("2001::1", "IETF"),
-])
+@pytest.mark.parametrize(
+    "ip, reason",
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("100.64.0.1", "shared"),
+        ("0.0.0.0", "this network"),
+        ("224.0.0.251", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("::1", "loopback"),
+        ("::", "unspecified"),
+        ("fc00::1", "unique-local"),
+        ("fd12:3456::1", "unique-local"),
+        ("fe80::1", "link-local"),
+        ("ff02::1", "multicast"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:10.0.0.1", "private"),
+        ("64:ff9b::a9fe:a9fe", "link-local"),
+        ("2002:c0a8:101::1", "private"),
+        ("::7f00:1", "reserved"),
+        ("2001:db8::1", "documentation"),
+        ("2001::1", "IETF"),
+    ],
+)
 def test_refused_addresses(ip, reason):
     refusal = address.refusal(ip_address(ip))
     assert refusal is not None and reason in refusal
 
 
-@pytest.mark.parametrize("ip", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8",
-                                "64:ff9b::808:808", "2002:808:808::1"])
+@pytest.mark.parametrize(
+    "ip",
+    ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"],
+)
 def test_public_addresses_pass(ip):
     assert address.refusal(ip_address(ip)) is None
 
@@ -461,6 +532,7 @@ def test_allow_list_covers_mapped_forms():
 
 # -- the total deadline ------------------------------------------------------------------
 
+
 def timed_error(client: Client, url: str) -> tuple[FetchError, float]:
     started = time.monotonic()
     error = fetch_error(client, url)
@@ -469,13 +541,16 @@ def timed_error(client: Client, url: str) -> tuple[FetchError, float]:
 
 # Each case would hold a fetch for 30 s or more without a total deadline; the
 # bound checked (deadline + 4 s) is loose on purpose: it tells "cut" from "not cut".
-@pytest.mark.parametrize("options", [
-    {"body": b"x" * 300, "trickle": 0.1},           # a byte every 0.1 s: no single read ever times out
-    {"body": RSS, "hang": "before_headers"},
-    {"body": RSS, "hang": "after_headers"},
-    {"body": zeros(MB, chunk=1000), "hang": "mid_body"},
-    {"body": RSS, "delay": 30.0},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"body": b"x" * 300, "trickle": 0.1},  # a byte every 0.1 s: no single read ever times out
+        {"body": RSS, "hang": "before_headers"},
+        {"body": RSS, "hang": "after_headers"},
+        {"body": zeros(MB, chunk=1000), "hang": "mid_body"},
+        {"body": RSS, "delay": 30.0},
+    ],
+)
 def test_slow_or_hanging_servers_are_cut_at_the_total_deadline(http_server, options):
     http_server.route("/slow", **options)
     with Client(policy(timeout=1.0)) as client:
@@ -499,9 +574,11 @@ def test_deadline_covers_the_whole_redirect_chain(http_server):
 
 def test_deadline_covers_a_hanging_dns_lookup():
     release = threading.Event()
+
     def resolver(host, port):
         release.wait(30)
         return ["127.0.0.1"]
+
     try:
         with Client(policy(timeout=1.0), resolver=resolver) as client:
             error, elapsed = timed_error(client, "http://slow-dns.example/feed")
@@ -521,6 +598,7 @@ def test_a_server_that_accepts_but_never_speaks_is_cut_at_the_deadline(scheme):
 
 # -- transport failures --------------------------------------------------------------------
 
+
 def test_connection_refused(loopback_client):
     url = f"http://127.0.0.1:{free_port()}/feed"
     error = fetch_error(loopback_client, url)
@@ -531,6 +609,7 @@ def test_connection_refused(loopback_client):
 def test_unknown_host(loopback_client):
     def resolver(host, port):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
     with Client(policy(), resolver=resolver) as client:
         error = fetch_error(client, "http://no-such-host.invalid/feed")
     assert error.kind == "connection"
@@ -541,6 +620,7 @@ def test_garbage_instead_of_http_is_a_protocol_error(http_server, loopback_clien
     def garbage(h):
         h.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
         h.close_connection = True
+
     http_server.route_handler("/x", garbage)
     error = fetch_error(loopback_client, http_server.url("/x"))
     assert error.kind == "protocol"
@@ -556,6 +636,7 @@ def test_endless_headers_are_a_protocol_error(http_server, loopback_client):
         except OSError:
             pass
         h.close_connection = True
+
     http_server.route_handler("/x", endless)
     error = fetch_error(loopback_client, http_server.url("/x"))
     assert error.kind == "protocol"
@@ -564,6 +645,7 @@ def test_endless_headers_are_a_protocol_error(http_server, loopback_client):
 def test_server_closing_without_an_answer(http_server, loopback_client):
     def hang_up(h):
         h.close_connection = True
+
     http_server.route_handler("/x", hang_up)
     error = fetch_error(loopback_client, http_server.url("/x"))
     assert error.kind == "connection"
@@ -577,6 +659,7 @@ def test_body_cut_short(http_server, loopback_client):
         h.end_headers()
         h.wfile.write(b"only a little")
         h.close_connection = True
+
     http_server.route_handler("/x", short)
     error = fetch_error(loopback_client, http_server.url("/x"))
     assert error.kind == "connection"
@@ -593,7 +676,7 @@ def test_untrusted_certificate_is_a_tls_error_and_sni_is_the_host_name(make_serv
 
 
 def test_https_through_the_guard_with_a_trusted_certificate(make_server, monkeypatch):
-    monkeypatch.setenv("SSL_CERT_FILE", str(TLS_CERT))     # how a private CA is trusted
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS_CERT))  # how a private CA is trusted
     server = make_server(tls=True)
     server.route("/feed", RSS)
     resolver = lambda host, port: ["127.0.0.1"]  # noqa: E731
@@ -605,6 +688,7 @@ def test_https_through_the_guard_with_a_trusted_certificate(make_server, monkeyp
 
 
 # -- sharing a client between threads ----------------------------------------------------------
+
 
 def test_one_client_serves_many_threads_with_their_own_deadlines(http_server):
     for i in range(6):
@@ -634,7 +718,10 @@ def test_policy_validation():
         NetworkPolicy(timeout=0, user_agent="x")
     with pytest.raises(ValueError):
         NetworkPolicy(timeout=1, user_agent="x", allow_private=("not a network",))
-    assert str(NetworkPolicy(timeout=1, user_agent="x", allow_private=("10.0.0.1/8",)).allow_private[0]) == "10.0.0.0/8"
+    assert (
+        str(NetworkPolicy(timeout=1, user_agent="x", allow_private=("10.0.0.1/8",)).allow_private[0])
+        == "10.0.0.0/8"
+    )
 
 
 def test_https_to_a_plain_http_port_is_a_tls_error(http_server, loopback_client):
@@ -646,9 +733,8 @@ def test_https_to_a_plain_http_port_is_a_tls_error(http_server, loopback_client)
 
 def test_messages_never_show_a_password_in_the_url():
     port = free_port()
-    with Client(policy()) as client:
-        with pytest.raises(FetchError) as info:
-            client.get(f"http://reader:s3cret@127.0.0.1:{port}/feed", max_bytes=KB)
+    with Client(policy()) as client, pytest.raises(FetchError) as info:
+        client.get(f"http://reader:s3cret@127.0.0.1:{port}/feed", max_bytes=KB)
     assert "s3cret" not in str(info.value)
     assert f"http://reader:***@127.0.0.1:{port}/feed: connection refused" in str(info.value)
 
@@ -665,6 +751,7 @@ def test_real_feeds_and_pages_arrive_byte_for_byte_in_every_coding(http_server, 
     coders = [("identity", lambda b: b), ("gzip", gzip.compress), ("deflate", zlib.compress)]
     if "br" in ACCEPT_ENCODING:
         import brotli
+
         coders.append(("br", lambda b: brotli.compress(b, quality=5)))
     files = sorted(p for p in (REAL / "feeds").rglob("*") if p.is_file())
     assert len(files) > 100
@@ -672,13 +759,21 @@ def test_real_feeds_and_pages_arrive_byte_for_byte_in_every_coding(http_server, 
         original = path.read_bytes()
         encoding, encode = coders[n % len(coders)]
         packed = encode(original)
-        http_server.route(f"/f{n}", lambda p=packed: (p[i:i + 1500] for i in range(0, len(p), 1500)),
-                          headers={"Content-Encoding": encoding}, content_type="application/xml")
+        http_server.route(
+            f"/f{n}",
+            lambda p=packed: (p[i : i + 1500] for i in range(0, len(p), 1500)),
+            headers={"Content-Encoding": encoding},
+            content_type="application/xml",
+        )
         response = loopback_client.get(http_server.url(f"/f{n}"), max_bytes=10 * MB)
         assert response.body == original, f"{path.name} via {encoding}"
     for n, path in enumerate(sorted((REAL / "html").rglob("*.html.gz"))[:20]):
-        http_server.route(f"/p{n}", path.read_bytes(), headers={"Content-Encoding": "gzip"},
-                          content_type="text/html; charset=utf-8")
+        http_server.route(
+            f"/p{n}",
+            path.read_bytes(),
+            headers={"Content-Encoding": "gzip"},
+            content_type="text/html; charset=utf-8",
+        )
         response = loopback_client.get(http_server.url(f"/p{n}"), max_bytes=10 * MB)
         assert response.body == gzip.decompress(path.read_bytes())
 
@@ -697,9 +792,11 @@ def test_proxy_settings_in_the_environment_are_ignored(http_server, make_server,
 def test_international_host_names_are_looked_up_and_sent_in_punycode(http_server):
     http_server.route("/haber", RSS)
     asked = []
+
     def resolver(host, port):
         asked.append(host)
         return ["127.0.0.1"]
+
     with Client(policy(), resolver=resolver) as client:
         response = client.get(f"http://gazete-türkiye.example:{http_server.port}/haber", max_bytes=MB)
     assert response.body == RSS
@@ -709,12 +806,16 @@ def test_international_host_names_are_looked_up_and_sent_in_punycode(http_server
 
 # -- issue 15, item 1: every Location form a server can send ----------------------------------
 
+
 def _redirect_with_raw_location(raw: bytes):
     """A handler writing ``302 Location: <raw bytes>`` as is (http.server would check nothing)."""
+
     def answer(handler) -> None:
-        handler.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: " + raw +
-                            b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        handler.wfile.write(
+            b"HTTP/1.1 302 Found\r\nLocation: " + raw + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
         handler.close_connection = True
+
     return answer
 
 
@@ -738,7 +839,7 @@ LOCATION_FORMS = [
     ("spaces-inside", b"/a b/c d", None),
     ("idn", "http://bücher.invalid/".encode(), "connection"),
     ("broken-punycode", b"http://xn--/", "protocol"),
-    ("emoji-host", "http://\U0001F4A9.invalid/".encode(), "protocol"),
+    ("emoji-host", "http://\U0001f4a9.invalid/".encode(), "protocol"),
     ("very-long", b"/" + b"a" * 100_000, "protocol"),
     ("very-long-host", b"http://" + b"a" * 300 + b".invalid/", "connection"),
     ("nul", b"/a\x00b", "protocol"),

@@ -13,11 +13,16 @@ TEXT = ("Türkiye ve Suriye savunma işbirliği anlaşması imzaladı. " * 400).
 
 
 def encoders():
-    out = [("gzip", gzip.compress), ("deflate", zlib.compress),
-           ("deflate", lambda b: zlib.compress(b, wbits=-15)), (None, lambda b: b),
-           ("gzip", lambda b: gzip.compress(b[:999]) + gzip.compress(b[999:]))]
+    out = [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b, wbits=-15)),
+        (None, lambda b: b),
+        ("gzip", lambda b: gzip.compress(b[:999]) + gzip.compress(b[999:])),
+    ]
     try:
         import brotli
+
         out.append(("br", brotli.compress))
     except ImportError:  # pragma: no cover
         pass
@@ -26,7 +31,7 @@ def encoders():
 
 def decode(encoding, data: bytes, limit: int, step: int) -> bytes:
     decoder = Decoder(encoding, limit)
-    parts = [decoder.feed(data[i:i + step]) for i in range(0, len(data), step)]
+    parts = [decoder.feed(data[i : i + step]) for i in range(0, len(data), step)]
     return b"".join(parts) + decoder.finish()
 
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from watcher.cli.main import main
-from watcher.text.fold import normalise_term
 from watcher.match.rules import load_rules
+from watcher.text.fold import normalise_term
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -31,8 +31,9 @@ def seed_records() -> list[dict]:
 def run(args: list[str], *, cwd: Path, stdin: str | None = None, env: dict | None = None):
     runner = CliRunner()
     with contextlib.chdir(cwd):
-        return runner.invoke(main, args, input=stdin, env={"WATCHER_CONFIG": None, **(env or {})},
-                             catch_exceptions=False)
+        return runner.invoke(
+            main, args, input=stdin, env={"WATCHER_CONFIG": None, **(env or {})}, catch_exceptions=False
+        )
 
 
 def check_hits_slice_the_fields(record: dict, rules: list[dict]) -> None:
@@ -40,7 +41,7 @@ def check_hits_slice_the_fields(record: dict, rules: list[dict]) -> None:
         assert rule["hits"], rule
         for hit in rule["hits"]:
             source = record[hit["field"]]
-            written = normalise_term(source[hit["start"]:hit["end"]])
+            written = normalise_term(source[hit["start"] : hit["end"]])
             term = normalise_term(hit["term"].rstrip("*"))
             assert written == term or (hit["term"].endswith("*") and written.startswith(term)), hit
             assert set(hit) == {"term", "entity", "field", "start", "end", "snippet"}
@@ -49,9 +50,14 @@ def check_hits_slice_the_fields(record: dict, rules: list[dict]) -> None:
 def test_jsonl_over_the_seed_corpus_through_the_installed_command(tmp_path):
     records = seed_records()
     stdin = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    done = subprocess.run([str(WATCHER), "match", "--rules", str(RULES), "--jsonl", "-"], input=stdin.encode(),
-                          capture_output=True, cwd=tmp_path, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    done = subprocess.run(
+        [str(WATCHER), "match", "--rules", str(RULES), "--jsonl", "-"],
+        input=stdin.encode(),
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert done.returncode == 0, done.stderr.decode()
     lines = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
     assert [line["id"] for line in lines] == [r["id"] for r in records]
@@ -74,26 +80,36 @@ def test_minister_offsets_in_the_seeds_point_at_each_spelling(tmp_path):
     for record, line in zip(records, result.stdout.splitlines()):
         for rule in json.loads(line)["rules"]:
             if rule["id"] == "syria-defence-minister":
-                found |= {record["text"][h["start"]:h["end"]] for h in rule["hits"] if h["field"] == "text"}
+                found |= {record["text"][h["start"] : h["end"]] for h in rule["hits"] if h["field"] == "text"}
     assert found == {"Murhef Abu Kasra", "Murhaf Abu Kasra", "Murhaf Abu Qasra"}
 
 
 def test_bad_lines_get_an_error_line_in_place_and_exit_1(tmp_path):
-    stdin = "\n".join([
-        json.dumps({"id": "a", "title": "Murhaf Abu Qasra", "text": ""}),
-        "{not json",
-        "",
-        json.dumps([1, 2]),
-        json.dumps({"title": "no id"}),
-        json.dumps({"id": 7, "text": ["not", "text"]}),
-        json.dumps({"id": 8, "title": "", "text": "nothing to see"}),
-    ]) + "\n"
+    stdin = (
+        "\n".join(
+            [
+                json.dumps({"id": "a", "title": "Murhaf Abu Qasra", "text": ""}),
+                "{not json",
+                "",
+                json.dumps([1, 2]),
+                json.dumps({"title": "no id"}),
+                json.dumps({"id": 7, "text": ["not", "text"]}),
+                json.dumps({"id": 8, "title": "", "text": "nothing to see"}),
+            ]
+        )
+        + "\n"
+    )
     result = run(["match", "--rules", str(RULES), "--jsonl", "-"], cwd=tmp_path, stdin=stdin)
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(line["id"], line["matched"], "error" in line) for line in lines] == [
-        ("a", True, False), (None, False, True), (None, False, True), (None, False, True), (7, False, True),
-        (8, False, False)]
+        ("a", True, False),
+        (None, False, True),
+        (None, False, True),
+        (None, False, True),
+        (7, False, True),
+        (8, False, False),
+    ]
     assert lines[1]["error"].startswith("line 2: not valid JSON")
     assert lines[4]["error"] == 'line 6: "text" must be a string'
     assert "4 input line(s) could not be read" in result.stderr
@@ -104,8 +120,13 @@ def test_undecodable_and_overlong_lines_are_errors_not_crashes(tmp_path, monkeyp
 
     monkeypatch.setattr(matching, "MAX_LINE_BYTES", 64)
     path = tmp_path / "in.jsonl"
-    path.write_bytes(b'{"id": "x", "text": "\xff\xfe"}\n' + b'{"id": "y", "text": "' + b"a" * 200 + b'"}\n'
-                     + b'{"id": "z", "text": "Abu Kasra"}')          # no newline at the end
+    path.write_bytes(
+        b'{"id": "x", "text": "\xff\xfe"}\n'
+        + b'{"id": "y", "text": "'
+        + b"a" * 200
+        + b'"}\n'
+        + b'{"id": "z", "text": "Abu Kasra"}'
+    )  # no newline at the end
     result = run(["match", "--rules", str(RULES), "--jsonl", str(path)], cwd=tmp_path)
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -115,8 +136,11 @@ def test_undecodable_and_overlong_lines_are_errors_not_crashes(tmp_path, monkeyp
 
 
 def test_rules_option_works_without_any_config(tmp_path):
-    result = run(["match", "--rules", str(RULES), "--jsonl", "-"], cwd=tmp_path,
-                 stdin=json.dumps({"id": 1, "title": "", "text": "Abu Kasra spoke"}) + "\n")
+    result = run(
+        ["match", "--rules", str(RULES), "--jsonl", "-"],
+        cwd=tmp_path,
+        stdin=json.dumps({"id": 1, "title": "", "text": "Abu Kasra spoke"}) + "\n",
+    )
     assert result.exit_code == 0
     assert json.loads(result.stdout)["rules"][0]["id"] == "syria-defence-minister"
 
@@ -131,25 +155,33 @@ def test_configured_rules_are_used(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "r.toml").write_text(
         '[[rules]]\nid = "kobani"\ntitle = "Kobani"\nseverity = "low"\ncondition = { term = "Kobani" }\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     config = tmp_path / "watcher.toml"
     config.write_text('[watcher]\nrules = ["mine/"]\ndatabase = "w.db"\n', encoding="utf-8")
-    result = run(["--config", str(config), "match", "--jsonl", "-"], cwd=tmp_path,
-                 stdin=json.dumps({"id": "k", "text": "Fighting near Kobani."}) + "\n")
+    result = run(
+        ["--config", str(config), "match", "--jsonl", "-"],
+        cwd=tmp_path,
+        stdin=json.dumps({"id": "k", "text": "Fighting near Kobani."}) + "\n",
+    )
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in json.loads(result.stdout)["rules"]] == ["kobani"]
 
 
 def test_a_broken_rule_file_is_refused_naming_file_rule_and_key(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[rules]]\nid = "sdf-integration"\ntitle = "x"\nseverity = "high"\n'
-                   'condition = { any = [{ term = "SDF" }, { entity = "nobody" }, { regex = "a(b" }] }\n',
-                   encoding="utf-8")
+    bad.write_text(
+        '[[rules]]\nid = "sdf-integration"\ntitle = "x"\nseverity = "high"\n'
+        'condition = { any = [{ term = "SDF" }, { entity = "nobody" }, { regex = "a(b" }] }\n',
+        encoding="utf-8",
+    )
     result = run(["match", "--rules", str(bad), "x.txt"], cwd=tmp_path)
     assert result.exit_code == 2
     assert f"{bad}: rule 'sdf-integration': condition.any[1].entity: unknown entity 'nobody'" in result.stderr
-    assert (f"{bad}: rule 'sdf-integration': condition.any[2].regex: missing ), unterminated subpattern "
-            "at position 1; fix the pattern") in result.stderr
+    assert (
+        f"{bad}: rule 'sdf-integration': condition.any[2].regex: missing ), unterminated subpattern "
+        "at position 1; fix the pattern"
+    ) in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -159,9 +191,12 @@ def test_text_and_html_files_are_explained(tmp_path):
     text_file.write_text(seed, encoding="utf-8")
     paragraphs = "".join(f"<p>{line}</p>\n" for line in seed.splitlines() if line.strip())
     html_file = tmp_path / "seed.html"
-    html_file.write_text(f"<!DOCTYPE html><html><head><title>Turkey and Syria</title>"
-                         f"<script>var x = 'Murhaf Abu Qasra';</script></head><body><article>{paragraphs}"
-                         f"</article></body></html>", encoding="utf-8")
+    html_file.write_text(
+        f"<!DOCTYPE html><html><head><title>Turkey and Syria</title>"
+        f"<script>var x = 'Murhaf Abu Qasra';</script></head><body><article>{paragraphs}"
+        f"</article></body></html>",
+        encoding="utf-8",
+    )
     empty = tmp_path / "empty.txt"
     empty.write_text("Nothing about it.", encoding="utf-8")
     result = run(["match", "--rules", str(RULES), str(text_file), str(html_file), str(empty)], cwd=tmp_path)
@@ -177,8 +212,9 @@ def test_gzipped_pages_and_broken_gzip(tmp_path):
     import gzip
 
     page = tmp_path / "page.html.gz"
-    page.write_bytes(gzip.compress("<html><body><p>Le ministre Murhaf Abu Qasra a parlé.</p></body></html>"
-                                   .encode("utf-8")))
+    page.write_bytes(
+        gzip.compress("<html><body><p>Le ministre Murhaf Abu Qasra a parlé.</p></body></html>".encode())
+    )
     broken = tmp_path / "broken.gz"
     broken.write_bytes(b"\x1f\x8b\x08garbage")
     result = run(["match", "--rules", str(RULES), str(page), str(broken)], cwd=tmp_path)
@@ -227,7 +263,9 @@ def test_derive_with_a_background_folder_and_bad_inputs(tmp_path):
     background = tmp_path / "bg"
     background.mkdir()
     (background / "one.txt").write_text("The council met on Monday to discuss the budget and roads.", "utf-8")
-    (background / "two.jsonl").write_text(json.dumps({"text": "Football: the team won the cup."}) + "\n", "utf-8")
+    (background / "two.jsonl").write_text(
+        json.dumps({"text": "Football: the team won the cup."}) + "\n", "utf-8"
+    )
     result = run(["rules", "derive", str(ROOT / "seeds"), "--background", str(background)], cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert "[[entities]]" in result.stdout and "against 2 background documents" in result.stderr
@@ -251,27 +289,33 @@ def test_help(tmp_path, command):
     assert result.exit_code == 0 and "Usage" in result.output
 
 
-@pytest.mark.parametrize("text, names", [
-    ("Defense Minister Murhaf Abu Qasra met Turkish officials.", ["Murhaf Abu Qasra", "Turkish"]),
-    ("Talks between Ankara and Damascus resumed.", ["Ankara", "Damascus"]),
-    ("President Ahmad al-Sharaa’s visit", ["Ahmad al-Sharaa"]),
-    ("the Turkish-Syrian border", ["Turkish", "Syrian"]),
-    ("the Kurdish-led Syrian Democratic Forces (SDF)", ["Syrian Democratic Forces", "SDF"]),
-    ("the Ministry of National Defense said", ["Ministry of National Defense"]),
-])
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("Defense Minister Murhaf Abu Qasra met Turkish officials.", ["Murhaf Abu Qasra", "Turkish"]),
+        ("Talks between Ankara and Damascus resumed.", ["Ankara", "Damascus"]),
+        ("President Ahmad al-Sharaa’s visit", ["Ahmad al-Sharaa"]),
+        ("the Turkish-Syrian border", ["Turkish", "Syrian"]),
+        ("the Kurdish-led Syrian Democratic Forces (SDF)", ["Syrian Democratic Forces", "SDF"]),
+        ("the Ministry of National Defense said", ["Ministry of National Defense"]),
+    ],
+)
 def test_derive_finds_names(text, names):
     from watcher.match.derivation import name_candidates
 
     assert [name for name, _, initial in name_candidates(text) if not initial] == names
 
 
-@pytest.mark.parametrize("a, b, same", [
-    ("Murhaf Abu Qasra", "Murhef Abu Kasra", True),
-    ("Ahmed Shara", "Ahmad al-Sharaa", True),
-    ("Turkey", "Turkish", False),
-    ("Syria", "Serbia", False),
-    ("Abu Qasra", "Murhaf Abu Qasra", False),
-])
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("Murhaf Abu Qasra", "Murhef Abu Kasra", True),
+        ("Ahmed Shara", "Ahmad al-Sharaa", True),
+        ("Turkey", "Turkish", False),
+        ("Syria", "Serbia", False),
+        ("Abu Qasra", "Murhaf Abu Qasra", False),
+    ],
+)
 def test_derive_spelling_variants(a, b, same):
     from watcher.match.derivation import _variants
 
@@ -280,11 +324,18 @@ def test_derive_spelling_variants(a, b, same):
 
 def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path):
     docs = tmp_path / "many.jsonl"
-    docs.write_text("".join(json.dumps({"id": i, "text": "Murhaf Abu Qasra. " * 50}) + "\n" for i in range(3000)),
-                    encoding="utf-8")
+    docs.write_text(
+        "".join(json.dumps({"id": i, "text": "Murhaf Abu Qasra. " * 50}) + "\n" for i in range(3000)),
+        encoding="utf-8",
+    )
     reader = subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    writer = subprocess.run([str(WATCHER), "match", "--rules", str(RULES), "--jsonl", str(docs)],
-                            stdout=reader.stdin, stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+    writer = subprocess.run(
+        [str(WATCHER), "match", "--rules", str(RULES), "--jsonl", str(docs)],
+        stdout=reader.stdin,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        timeout=120,
+    )
     reader.stdin.close()
     first = reader.stdout.read()
     reader.wait()

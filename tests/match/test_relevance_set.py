@@ -16,7 +16,9 @@ FIXTURES = ROOT.parent / "shared" / "fixtures" / "real" / "feeds"
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("relevance_build", ROOT / "bench" / "relevance" / "build.py")
+    spec = importlib.util.spec_from_file_location(
+        "relevance_build", ROOT / "bench" / "relevance" / "build.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -31,7 +33,8 @@ def _items() -> list[dict]:
 def test_labelled_set_is_what_the_builder_makes_from_items_seeds_and_fixtures():
     builder = _builder()
     assert builder.render(builder.build()) == SET.read_text(encoding="utf-8"), (
-        "bench/relevance/labelled.jsonl is stale: run .venv/bin/python bench/relevance/build.py")
+        "bench/relevance/labelled.jsonl is stale: run .venv/bin/python bench/relevance/build.py"
+    )
 
 
 def test_every_label_names_a_rule_of_the_default_pack_and_every_item_is_complete():
@@ -39,6 +42,8 @@ def test_every_label_names_a_rule_of_the_default_pack_and_every_item_is_complete
     items = _items()
     assert len({item["id"] for item in items}) == len(items)
     for item in items:
-        assert set(item["labels"]) <= rule_ids, f"{item['id']}: labels for unknown rules {set(item['labels']) - rule_ids}"
+        assert set(item["labels"]) <= rule_ids, (
+            f"{item['id']}: labels for unknown rules {set(item['labels']) - rule_ids}"
+        )
         assert item["title"] or item["summary"], item["id"]
         assert item["source"] and item["kind"], item["id"]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 import random
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from alerts_support import Clock, open_store, queue_story, write_config
 from click.testing import CliRunner
 
-from alerts_support import Clock, open_store, queue_story, write_config
 from watcher.cli.main import main
 from watcher.notify.sender import Sender
 
@@ -29,8 +29,12 @@ class Done:
 def watcher(cfg, *args):
     """The CLI in this process (fast); `run` in a real process, as a user starts it."""
     if args[0] == "run":
-        return subprocess.run([sys.executable, "-m", "watcher", "--config", str(cfg.path), *args],
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "watcher", "--config", str(cfg.path), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     result = CliRunner().invoke(main, ["--config", str(cfg.path), *args], catch_exceptions=False)
     return Done(result.exit_code, result.stdout, result.stderr)
 
@@ -39,15 +43,19 @@ def watcher(cfg, *args):
 def world(tmp_path, hooks):
     """Two channels; team-b was down until its alerts died."""
     up, down = hooks
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 [[channels]]
 name = "team-a"
-url = "{up.url('a')}"
+url = "{up.url("a")}"
 
 [[channels]]
 name = "team-b"
-url = "{down.url('b/SECRETPATH123')}"
-""", alerts='max_attempts = 1')
+url = "{down.url("b/SECRETPATH123")}"
+""",
+        alerts="max_attempts = 1",
+    )
     cfg.path.write_text(cfg.path.read_text().replace('rules = ["rules/"]', f'rules = ["{RULES}"]'))
     store = open_store(cfg)
     queue_story(store, cfg, "Ankara and Damascus sign a pact\x1b[2J\x1b]0;pwned\x07")
@@ -67,7 +75,7 @@ def test_alerts_lists_the_outbox_with_last_errors(world):
     dead = [line for line in lines if " dead " in line]
     assert len(dead) == 2 and all("team-b" in line and "503" in line for line in dead)
     assert "Ankara and Damascus sign a pact" in out.stdout
-    assert "\x1b" not in out.stdout and "\x07" not in out.stdout        # no terminal escapes from feeds
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout  # no terminal escapes from feeds
     assert "watcher alerts retry --dead" in out.stdout
     assert "SECRETPATH123" not in out.stdout + out.stderr
 
@@ -78,8 +86,10 @@ def test_alerts_json_and_status_filter(world):
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["status"] for r in rows] == ["dead", "dead"]
     assert {r["channel"] for r in rows} == {"team-b"}
-    assert all(r["last_error"].startswith(("JSON: Failed", "not tried, the channel had just failed: JSON"))
-               for r in rows)
+    assert all(
+        r["last_error"].startswith(("JSON: Failed", "not tried, the channel had just failed: JSON"))
+        for r in rows
+    )
 
 
 def test_retry_dead_then_run_once_sends_them_exactly_once(world):
@@ -90,9 +100,11 @@ def test_retry_dead_then_run_once_sends_them_exactly_once(world):
     run = watcher(cfg, "run", "--once")
     assert run.returncode == 0, run.stderr
     assert "alerts: 2 sent, 0 failed (will retry), 0 dead" in run.stdout
-    assert sorted(down.titles()) == ["[Turkey–Syria defence] Ankara and Damascus sign a pact[2J]0;pwned",
-                                     "[Turkey–Syria defence] Second story"]
-    assert len(up.titles()) == 2                                           # not resent
+    assert sorted(down.titles()) == [
+        "[Turkey–Syria defence] Ankara and Damascus sign a pact[2J]0;pwned",
+        "[Turkey–Syria defence] Second story",
+    ]
+    assert len(up.titles()) == 2  # not resent
     again = watcher(cfg, "run", "--once")
     assert "alerts: 0 sent" in again.stdout and len(down.titles()) == 2
     assert "SECRETPATH123" not in run.stdout + run.stderr + again.stdout + again.stderr

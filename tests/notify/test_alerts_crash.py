@@ -20,16 +20,63 @@ import time
 from collections import Counter
 
 import pytest
-
 from alerts_support import Webhook
 from httpserver import LoopbackServer
 from newsroom import Newsroom, write_config
 
 KILLS = 50
-WORDS = ("harbour lantern orchard violin glacier copper meadow falcon quarry ribbon saddle tundra "
-         "walnut beacon cobalt delta ember fjord garnet hollow ivory jasmine kestrel lagoon marble "
-         "nectar onyx pebble quartz raven sierra timber umber velvet willow yonder zephyr amber "
-         "basalt cedar dune estuary fern grove heron inlet juniper kelp lichen moss").split()
+WORDS = [
+    "harbour",
+    "lantern",
+    "orchard",
+    "violin",
+    "glacier",
+    "copper",
+    "meadow",
+    "falcon",
+    "quarry",
+    "ribbon",
+    "saddle",
+    "tundra",
+    "walnut",
+    "beacon",
+    "cobalt",
+    "delta",
+    "ember",
+    "fjord",
+    "garnet",
+    "hollow",
+    "ivory",
+    "jasmine",
+    "kestrel",
+    "lagoon",
+    "marble",
+    "nectar",
+    "onyx",
+    "pebble",
+    "quartz",
+    "raven",
+    "sierra",
+    "timber",
+    "umber",
+    "velvet",
+    "willow",
+    "yonder",
+    "zephyr",
+    "amber",
+    "basalt",
+    "cedar",
+    "dune",
+    "estuary",
+    "fern",
+    "grove",
+    "heron",
+    "inlet",
+    "juniper",
+    "kelp",
+    "lichen",
+    "moss",
+]
 
 FORK_SERVER = r"""
 import os, sys
@@ -63,7 +110,10 @@ class Runs:
     def __init__(self, config, log) -> None:
         self.parent = subprocess.Popen(
             [sys.executable, "-c", FORK_SERVER, "--config", str(config), "run", "--once", str(log)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def start(self) -> int:
         self.parent.stdin.write("go\n")
@@ -111,20 +161,28 @@ def add_stories(room: Newsroom, rng: random.Random, count: int) -> None:
     for _ in range(count):
         n = len(room.stories)
         words = " ".join(rng.sample(WORDS, 30))
-        room.add(f"/news/{n}.html", f"Report {n}: {' '.join(words.split()[:3])}", b"<html></html>",
-                 summary=f"Syrian defence minister Murhaf Abu Qasra met officials in Ankara. {words}")
+        room.add(
+            f"/news/{n}.html",
+            f"Report {n}: {' '.join(words.split()[:3])}",
+            b"<html></html>",
+            summary=f"Syrian defence minister Murhaf Abu Qasra met officials in Ankara. {words}",
+        )
 
 
 def test_kill_9_during_matching_and_sending_loses_no_alert(tmp_path, hooks):
     a, b, digest = hooks
     for hook in hooks:
-        hook.delay = 0.02          # the window between the server's acceptance and our commit
+        hook.delay = 0.02  # the window between the server's acceptance and our commit
     rng = random.Random(20261121)
     with LoopbackServer() as server:
         room = Newsroom(server)
         add_stories(room, rng, 4)
         feed = room.publish()
-        config = write_config(tmp_path, [("Example News", feed)], fetch_article=False, extra=f"""
+        config = write_config(
+            tmp_path,
+            [("Example News", feed)],
+            fetch_article=False,
+            extra=f"""
 [alerts]
 backoff = "1s"
 max_backoff = "2s"
@@ -132,27 +190,29 @@ max_attempts = 1000
 
 [[channels]]
 name = "team-a"
-url = "{a.url('a')}"
+url = "{a.url("a")}"
 format = "markdown"
 
 [[channels]]
 name = "team-b"
-url = "{b.url('b')}"
+url = "{b.url("b")}"
 
 [[channels]]
 name = "digest"
-url = "{digest.url('d')}"
+url = "{digest.url("d")}"
 mode = "digest"
 digest_every = "1s"
-""")
-        config.write_text(config.read_text().replace('fetch_article = false\n',
-                                                     'fetch_article = false\ninterval = "1s"\n'))
+""",
+        )
+        config.write_text(
+            config.read_text().replace("fetch_article = false\n", 'fetch_article = false\ninterval = "1s"\n')
+        )
         db = tmp_path / "watcher.db"
         runs = Runs(config, tmp_path / "runs.log")
         kills = kills_while_sending = kills_while_matching = clean_exits = 0
         try:
             while kills < KILLS:
-                add_stories(room, rng, rng.choice((0, 1, 2)))   # new entries to match on most runs
+                add_stories(room, rng, rng.choice((0, 1, 2)))  # new entries to match on most runs
                 room.publish()
                 pid = runs.start()
                 time.sleep(rng.uniform(0.05, 0.6))
@@ -169,7 +229,7 @@ digest_every = "1s"
                     clean_exits += 1
                     assert os.WEXITSTATUS(status) == 0, (tmp_path / "runs.log").read_text()[-3000:]
             # Restart and drain: clean runs until every alert is sent.
-            time.sleep(1.1)                  # the feed and the last digest period come due
+            time.sleep(1.1)  # the feed and the last digest period come due
             for _ in range(5):
                 runs.start()
                 assert runs.wait() == 0, (tmp_path / "runs.log").read_text()[-3000:]
@@ -184,9 +244,13 @@ digest_every = "1s"
 
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    stories = {r[0]: r[1] for r in conn.execute(
-        "SELECT s.id, a.title FROM stories s JOIN articles a ON a.id = s.first_article_id "
-        "WHERE a.matched = 1")}
+    stories = {
+        r[0]: r[1]
+        for r in conn.execute(
+            "SELECT s.id, a.title FROM stories s JOIN articles a ON a.id = s.first_article_id "
+            "WHERE a.matched = 1"
+        )
+    }
     alerts = Counter((r[0], r[1]) for r in conn.execute("SELECT story_id, status FROM alerts"))
     conn.close()
     headlines = {room_story.title for room_story in room.stories}
@@ -197,16 +261,24 @@ digest_every = "1s"
         return Counter(t.split("] ", 1)[1] for t in hook.titles())
 
     got_a, got_b = received(a), received(b)
-    in_digests = Counter(h for p in digest.posts for h in headlines
-                         if f"] {h} —" in p.payload["message"] or f"\\] {h} —" in p.payload["message"])
+    in_digests = Counter(
+        h
+        for p in digest.posts
+        for h in headlines
+        if f"] {h} —" in p.payload["message"] or f"\\] {h} —" in p.payload["message"]
+    )
     for name, got in (("team-a", got_a), ("team-b", got_b), ("digest", in_digests)):
         missing = headlines - set(got)
         assert not missing, f"{name} never received {sorted(missing)[:5]}"
-    duplicates = {name: sum(n - 1 for n in got.values())
-                  for name, got in (("team-a", got_a), ("team-b", got_b), ("digest items", in_digests))}
-    print(f"\n{kills} kills ({kills_while_matching} before the feed's new entries were all stored, "
-          f"{kills_while_sending} with alerts in flight), {clean_exits} runs finished before their kill; "
-          f"{len(headlines)} stories x 3 channels; duplicates: {duplicates}")
+    duplicates = {
+        name: sum(n - 1 for n in got.values())
+        for name, got in (("team-a", got_a), ("team-b", got_b), ("digest items", in_digests))
+    }
+    print(
+        f"\n{kills} kills ({kills_while_matching} before the feed's new entries were all stored, "
+        f"{kills_while_sending} with alerts in flight), {clean_exits} runs finished before their kill; "
+        f"{len(headlines)} stories x 3 channels; duplicates: {duplicates}"
+    )
     assert kills_while_sending >= 5, "some kills must land while alerts are being sent"
     assert kills_while_matching >= 5, "some kills must land while entries are being matched and stored"
     # A duplicate needs a kill between acceptance and commit: at most one message per channel per kill.
@@ -225,7 +297,11 @@ def test_the_daemon_sends_alerts_while_a_mail_server_hangs(tmp_path):
         with LoopbackServer() as server:
             room = Newsroom(server)
             add_stories(room, random.Random(5), 3)
-            config = write_config(tmp_path, [("Example News", room.publish())], fetch_article=False, extra=f"""
+            config = write_config(
+                tmp_path,
+                [("Example News", room.publish())],
+                fetch_article=False,
+                extra=f"""
 [[channels]]
 name = "mail"
 url = "{box.url()}"
@@ -233,13 +309,18 @@ url = "{box.url()}"
 [[channels]]
 name = "hook"
 url = "{hook.url()}"
-""")
-            daemon = subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(config), "run"],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+""",
+            )
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "watcher", "--config", str(config), "run"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             try:
                 wait_for(lambda: len(hook.titles()) == 3, timeout=60)
                 wait_for(box.entered.is_set, timeout=60)
-                assert box.mails == []                     # the first mail is still stuck
+                assert box.mails == []  # the first mail is still stuck
                 box.gate.set()
                 wait_for(lambda: len(box.mails) == 3, timeout=60)
                 daemon.send_signal(signal.SIGTERM)

@@ -9,21 +9,42 @@ from pathlib import Path
 
 import markdown
 import pytest
-
 from alerts_support import NOW, add_article, open_store, write_config
-from watcher.notify.message import (ZWSP, AlertContent, HitLine, Limits, RuleLine, clean_line, load_content,
-                             neutralise, render, render_digest, safe_link, channel_test_message)
+
+from watcher.notify.message import (
+    ZWSP,
+    AlertContent,
+    HitLine,
+    Limits,
+    RuleLine,
+    channel_test_message,
+    clean_line,
+    load_content,
+    neutralise,
+    render,
+    render_digest,
+    safe_link,
+)
 
 HOSTILE = "Türkiye & Syria <script>alert(1)</script> **pact** [x](javascript:alert(1)) @everyone"
 
 
 def content(**kw) -> AlertContent:
     base = dict(
-        headline="Türkiye and Syria sign defence cooperation memorandum", source="Reuters World",
-        published="2026-11-21T05:30:00+00:00", link="https://news.example/a?x=1",
-        rules=(RuleLine("tr-sy", "Turkey–Syria defence", "high", (
-            HitLine("Türkiye", "turkey", "title", "Türkiye and Syria sign a defence memorandum"),)),),
-        also=("Anadolu Agency", "Hürriyet"))
+        headline="Türkiye and Syria sign defence cooperation memorandum",
+        source="Reuters World",
+        published="2026-11-21T05:30:00+00:00",
+        link="https://news.example/a?x=1",
+        rules=(
+            RuleLine(
+                "tr-sy",
+                "Turkey–Syria defence",
+                "high",
+                (HitLine("Türkiye", "turkey", "title", "Türkiye and Syria sign a defence memorandum"),),
+            ),
+        ),
+        also=("Anadolu Agency", "Hürriyet"),
+    )
     base.update(kw)
     return AlertContent(**base)
 
@@ -41,16 +62,37 @@ def test_text_message_says_what_where_and_why():
     ]
 
 
-@pytest.mark.parametrize("mention", ["@everyone", "@here", "<@&123456789>", "<@123456789>",
-                                     "<@!123456789>", "<!channel>", "<!here>", "<!everyone>", "＠everyone"])
+@pytest.mark.parametrize(
+    "mention",
+    [
+        "@everyone",
+        "@here",
+        "<@&123456789>",
+        "<@123456789>",
+        "<@!123456789>",
+        "<!channel>",
+        "<!here>",
+        "<!everyone>",
+        "＠everyone",
+    ],
+)
 def test_mass_mentions_are_neutralised_everywhere(mention):
-    msg = render(content(headline=f"Breaking {mention} now", source=f"Feed {mention}",
-                         rules=(RuleLine("r", f"Rule {mention}", "high", (
-                             HitLine(mention, None, "text", f"... {mention} ..."),)),)), "markdown")
+    msg = render(
+        content(
+            headline=f"Breaking {mention} now",
+            source=f"Feed {mention}",
+            rules=(
+                RuleLine(
+                    "r", f"Rule {mention}", "high", (HitLine(mention, None, "text", f"... {mention} ..."),)
+                ),
+            ),
+        ),
+        "markdown",
+    )
     for text in (msg.title, msg.body):
         assert mention not in text
         assert ZWSP in text
-    assert mention.lstrip("<＠@!&") .rstrip(">") in msg.title     # still readable
+    assert mention.lstrip("<＠@!&").rstrip(">") in msg.title  # still readable
 
 
 def test_neutralise_keeps_the_text_readable():
@@ -67,30 +109,42 @@ def test_titles_lose_control_characters_and_newlines():
 
 
 def test_html_escapes_feed_text_and_rejects_javascript_links():
-    msg = render(content(headline=HOSTILE, source="<b>Feed</b>", link="javascript:alert(1)",
-                         rules=(RuleLine("r", "Rule", "high", (HitLine("x", None, "text", HOSTILE),)),)),
-                 "html")
+    msg = render(
+        content(
+            headline=HOSTILE,
+            source="<b>Feed</b>",
+            link="javascript:alert(1)",
+            rules=(RuleLine("r", "Rule", "high", (HitLine("x", None, "text", HOSTILE),)),),
+        ),
+        "html",
+    )
     assert "<script>" not in msg.body and "&lt;script&gt;" in msg.body
     assert "<b>Feed</b>" not in msg.body and "&lt;b&gt;Feed&lt;/b&gt;" in msg.body
-    assert "href" not in msg.body            # a javascript: link is shown as text, never linked
+    assert "href" not in msg.body  # a javascript: link is shown as text, never linked
     assert "Link:</b> javascript:alert(1)" in msg.body
 
 
 def test_markdown_escaping_survives_a_markdown_renderer():
     """What apprise does with markdown for HTML services (Python-Markdown)."""
-    msg = render(content(headline=HOSTILE, rules=(RuleLine("r", "Rule", "high", (
-        HitLine("x", None, "text", HOSTILE),)),)), "markdown")
+    msg = render(
+        content(
+            headline=HOSTILE, rules=(RuleLine("r", "Rule", "high", (HitLine("x", None, "text", HOSTILE),)),)
+        ),
+        "markdown",
+    )
     rendered = markdown.markdown(msg.body)
     assert "<script>" not in rendered
-    assert "<strong>pact</strong>" not in rendered         # feed text cannot format
-    assert 'href="javascript' not in rendered               # nor make links
+    assert "<strong>pact</strong>" not in rendered  # feed text cannot format
+    assert 'href="javascript' not in rendered  # nor make links
     assert "**pact**" in html.unescape(rendered)
-    assert '<a href="https://news.example/a?x=1">' in rendered   # our link still works
+    assert '<a href="https://news.example/a?x=1">' in rendered  # our link still works
 
 
 def test_links_are_made_safe():
-    assert safe_link("https://user:pw@news.example/a b<c>\"d\"?q=@everyone") == \
-        "https://news.example/a%20b%3Cc%3E%22d%22?q=%40everyone"
+    assert (
+        safe_link('https://user:pw@news.example/a b<c>"d"?q=@everyone')
+        == "https://news.example/a%20b%3Cc%3E%22d%22?q=%40everyone"
+    )
     assert safe_link("javascript:alert(1)") is None
     assert safe_link("ftp://x.example/f") is None
     assert safe_link(None) is None
@@ -143,23 +197,29 @@ def test_clean_line_caps_length():
 def test_content_is_loaded_from_the_store(tmp_path):
     cfg = write_config(tmp_path, "")
     store = open_store(cfg)
-    story, first = add_article(store, title="Ankara and Damascus sign pact", feed="Reuters World",
-                               rules=(("low-rule", "Low rule", "low"), ("tr-sy", "Turkey–Syria", "critical")))
+    story, first = add_article(
+        store,
+        title="Ankara and Damascus sign pact",
+        feed="Reuters World",
+        rules=(("low-rule", "Low rule", "low"), ("tr-sy", "Turkey–Syria", "critical")),
+    )
     add_article(store, title="copy", feed="Anadolu Agency", story_id=story)
-    add_article(store, title="copy 2", feed="Reuters World", story_id=story)   # same feed: not "also"
+    add_article(store, title="copy 2", feed="Reuters World", story_id=story)  # same feed: not "also"
     add_article(store, title="copy 3", feed="Hürriyet", story_id=story)
     add_article(store, title="unrelated", feed="Other")
     got = load_content(store, article_id=first, story_id=story)
     assert got.headline == "Ankara and Damascus sign pact"
     assert got.source == "Reuters World"
     assert got.also == ("Anadolu Agency", "Hürriyet")
-    assert [r.rule_id for r in got.rules] == ["tr-sy", "low-rule"]      # most severe first
+    assert [r.rule_id for r in got.rules] == ["tr-sy", "low-rule"]  # most severe first
     assert got.rules[0].hits[0].snippet.startswith("Türkiye and Syria")
     assert render(got, "text").title == "[Turkey–Syria +1] Ankara and Damascus sign pact"
 
 
-@pytest.mark.parametrize("hits", ["not json", '{"a": 1}', '[1, "x", null]',
-                                  '[{"term": 5, "entity": 7, "field": null, "snippet": ["x"]}]'])
+@pytest.mark.parametrize(
+    "hits",
+    ["not json", '{"a": 1}', '[1, "x", null]', '[{"term": 5, "entity": 7, "field": null, "snippet": ["x"]}]'],
+)
 def test_content_survives_odd_hits_json(tmp_path, hits):
     cfg = write_config(tmp_path, "")
     store = open_store(cfg)
@@ -172,12 +232,15 @@ def test_content_survives_odd_hits_json(tmp_path, hits):
         assert "“5” [7] in None: [&#x27;x&#x27;]" in body
 
 
-@pytest.mark.parametrize("published, shown", [
-    ("2026-11-21T08:30:00+03:00", "Published: 2026-11-21 05:30 UTC"),
-    ("2026-11-21", "Published: 2026-11-21"),
-    ("2026-11-21T05:30:00", "Published: 2026-11-21 05:30"),
-    ("yesterday\nBcc: x", "Published: yesterday Bcc: x"),
-])
+@pytest.mark.parametrize(
+    "published, shown",
+    [
+        ("2026-11-21T08:30:00+03:00", "Published: 2026-11-21 05:30 UTC"),
+        ("2026-11-21", "Published: 2026-11-21"),
+        ("2026-11-21T05:30:00", "Published: 2026-11-21 05:30"),
+        ("yesterday\nBcc: x", "Published: yesterday Bcc: x"),
+    ],
+)
 def test_published_time_is_shown_as_stored(published, shown):
     assert shown in render(content(published=published), "text").body.splitlines()
 
@@ -215,8 +278,13 @@ def real_entries():
 def test_real_feed_entries_render_safely_in_every_format():
     seen = 0
     for name, source, entry in real_entries():
-        item = content(headline=entry.title, source=source, link=entry.url, published=None,
-                       rules=(RuleLine("r", "Rule", "high", (HitLine("term", None, "text", entry.summary[:400]),)),))
+        item = content(
+            headline=entry.title,
+            source=source,
+            link=entry.url,
+            published=None,
+            rules=(RuleLine("r", "Rule", "high", (HitLine("term", None, "text", entry.summary[:400]),)),),
+        )
         for fmt in ("text", "markdown", "html"):
             msg = render(item, fmt, Limits(250, 2000))
             where = f"{name}: {entry.title[:60]!r} ({fmt})"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from pathlib import Path
 import re
+from pathlib import Path
 
 import markdown
 import pytest
@@ -16,11 +16,19 @@ from watcher.notify.notifier import Notifier, check_channels, safe_url
 
 HOSTILE = AlertContent(
     headline="Pact <script>alert(1)</script> & **bold** @everyone\r\nBcc: victim@example.com",
-    source="Feed <b>@here</b>", published="2026-11-21T05:30:00+00:00",
+    source="Feed <b>@here</b>",
+    published="2026-11-21T05:30:00+00:00",
     link="https://news.example/story?id=1&x=<y>",
-    rules=(RuleLine("tr-sy", "Turkey–Syria defence", "high", (
-        HitLine("Türkiye", "turkey", "title", "Türkiye <i>and</i> Syria <@&123> <!channel>"),)),),
-    also=("Anadolu Agency",))
+    rules=(
+        RuleLine(
+            "tr-sy",
+            "Turkey–Syria defence",
+            "high",
+            (HitLine("Türkiye", "turkey", "title", "Türkiye <i>and</i> Syria <@&123> <!channel>"),),
+        ),
+    ),
+    also=("Anadolu Agency",),
+)
 
 
 def channel(url: str, fmt: str = "text", name: str = "ops") -> ChannelConfig:
@@ -35,12 +43,15 @@ def test_email_alert_arrives_escaped_and_neutralised(mailbox, fmt):
     [mail] = mailbox.mails
     assert mail.to == ["analyst@example.com"]
     # The subject is one line: the headline's CR LF cannot add a Bcc header.
-    assert mail.subject == ("[Turkey–Syria defence] Pact <script>alert(1)</script> & **bold** "
-                            "@\u200beveryone Bcc: victim@\u200bexample.com")
+    assert mail.subject == (
+        "[Turkey–Syria defence] Pact <script>alert(1)</script> & **bold** "
+        "@\u200beveryone Bcc: victim@\u200bexample.com"
+    )
     assert "@everyone" not in mail.text and "@here" not in mail.text and "<!channel>" not in mail.text
     shown = html.unescape(mail.html) if mail.html is not None else mail.text
-    assert "Source: Feed <b>@\u200bhere</b>" in re.sub(r"</?strong>|</?b>(?=\s)|<b>(?=Source)", "", shown) \
-        or "Source: Feed <b>@\u200bhere</b>" in shown.replace("**", "")
+    assert "Source: Feed <b>@\u200bhere</b>" in re.sub(
+        r"</?strong>|</?b>(?=\s)|<b>(?=Source)", "", shown
+    ) or "Source: Feed <b>@\u200bhere</b>" in shown.replace("**", "")
     assert "https://news.example/story?id=1&x=%3Cy%3E" in shown
     if mail.html is not None:
         assert "<script>" not in mail.html and "<i>and</i>" not in mail.html
@@ -61,10 +72,13 @@ def test_webhook_alert_carries_title_and_body(hook, fmt):
     for mention in ("@everyone", "@here", "<@&123>", "<!channel>"):
         assert mention not in body and mention not in post.payload["title"]
     if fmt == "html":
-        assert "&lt;i&gt;and&lt;/i&gt;" in body and '<a href="https://news.example/story?id=1&amp;x=%3Cy%3E">' in body
+        assert (
+            "&lt;i&gt;and&lt;/i&gt;" in body
+            and '<a href="https://news.example/story?id=1&amp;x=%3Cy%3E">' in body
+        )
     if fmt == "markdown":
         assert "<https://news.example/story?id=1&x=%3Cy%3E>" in body
-        rendered = markdown.markdown(body)      # as a markdown service would show it
+        rendered = markdown.markdown(body)  # as a markdown service would show it
         assert "&lt;i&gt;and&lt;/i&gt;" in rendered and "<i>" not in rendered
     if fmt == "text":
         assert "Türkiye <i>and</i> Syria" in body
@@ -105,15 +119,18 @@ def test_limits_come_from_the_service():
     assert Notifier(channel("tgram://123456789:AAbbccddeeff/987")).limits.title == 0
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("json://127.0.0.1:8080/SECRET/?+X-Token=SECRET2", "json://127.0.0.1:8080/***"),
-    ("discord://111222333/SECRETTOKEN", "discord://***"),
-    ("tgram://123456789:SECRETTOKEN/987654321", "tgram://***"),
-    ("slack://SECRETA/SECRETB/SECRETC", "slack://***"),
-    ("mailto://user:SECRETPW@mail.example.com?to=x@example.com", "mailto://mail.example.com/***"),
-    ("ntfy://SECRETTOPIC", "ntfy://***"),
-    ("not a url SECRET", "(not a URL)"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("json://127.0.0.1:8080/SECRET/?+X-Token=SECRET2", "json://127.0.0.1:8080/***"),
+        ("discord://111222333/SECRETTOKEN", "discord://***"),
+        ("tgram://123456789:SECRETTOKEN/987654321", "tgram://***"),
+        ("slack://SECRETA/SECRETB/SECRETC", "slack://***"),
+        ("mailto://user:SECRETPW@mail.example.com?to=x@example.com", "mailto://mail.example.com/***"),
+        ("ntfy://SECRETTOPIC", "ntfy://***"),
+        ("not a url SECRET", "(not a URL)"),
+    ],
+)
 def test_safe_url_shows_scheme_and_real_host_only(url, shown):
     assert safe_url(channel(url)) == shown
 
@@ -136,10 +153,14 @@ def test_check_channels_reports_unusable_urls_without_secrets():
     ]
     problems = check_channels(channels)
     assert len(problems) == 2
-    assert problems[0].startswith("channels[1].url: apprise cannot use the URL of channel 'typo' (jsn://127.0.0.1/***)")
-    assert problems[1].startswith("channels[2].url_env: apprise cannot use the URL of channel 'half' "
-                                  "(discord://***, from url_env:DISCORD_URL)")
-    assert "Webhook Token" in problems[1]        # apprise's reason is kept
+    assert problems[0].startswith(
+        "channels[1].url: apprise cannot use the URL of channel 'typo' (jsn://127.0.0.1/***)"
+    )
+    assert problems[1].startswith(
+        "channels[2].url_env: apprise cannot use the URL of channel 'half' "
+        "(discord://***, from url_env:DISCORD_URL)"
+    )
+    assert "Webhook Token" in problems[1]  # apprise's reason is kept
     text = "\n".join(problems)
     assert "TYPOSECRET123" not in text and "DISCORDIDSECRET" not in text
 
@@ -155,9 +176,15 @@ def test_check_channels_reports_routes_that_can_never_alert():
     rules = load_rules([Path(__file__).resolve().parents[2] / "rules"]).rules
     rule_ids = {r.id for r in rules}
     assert "turkey-syria-defence" in rule_ids
-    channels = [channel("json://127.0.0.1:8080/ok", name="fine"),
-                ChannelConfig(name="typo", url="json://127.0.0.1:8080/x", source="url",
-                              rules=("turkey-syria-defense", "turkey-syria-defence"))]
+    channels = [
+        channel("json://127.0.0.1:8080/ok", name="fine"),
+        ChannelConfig(
+            name="typo",
+            url="json://127.0.0.1:8080/x",
+            source="url",
+            rules=("turkey-syria-defense", "turkey-syria-defence"),
+        ),
+    ]
     named = [type("R", (), {"id": "r1", "channels": ("fine", "pager"), "file": "rules/x.toml"})()]
     problems = check_channels(channels, [*rules, *named])
     assert problems == [
@@ -177,7 +204,7 @@ def test_discord_markdown_mode_finds_no_one_to_ping_in_our_message():
 
     discord = apprise.Apprise.instantiate("discord://111222333/tokentokentoken")
     raw = "Breaking @everyone @here <@123456> <@&654321> news"
-    assert discord.ping_payload(raw)["allow_mentions"]["parse"]            # control: it would ping
+    assert discord.ping_payload(raw)["allow_mentions"]["parse"]  # control: it would ping
     msg = render(dataclasses.replace(HOSTILE, headline=raw), "markdown", Limits(250, 2000))
     assert discord.ping_payload(msg.title) == {}
     assert discord.ping_payload(msg.body) == {}
@@ -207,8 +234,9 @@ def test_item15_installed_apprise_is_in_the_declared_range_and_sends(hook):
     from packaging.requirements import Requirement
 
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
-    (declared,) = [Requirement(r) for r in pyproject["project"]["dependencies"]
-                   if Requirement(r).name == "apprise"]
+    (declared,) = [
+        Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "apprise"
+    ]
     assert declared.specifier.contains(version("apprise")), (version("apprise"), str(declared))
     assert declared.specifier.contains("2.0.0") and not declared.specifier.contains("1.13.1")
     assert not declared.specifier.contains("3.0.0")

@@ -6,11 +6,11 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from alerts_support import NOW, FakeMatch, add_article, open_store, write_config
+
+from watcher.config import AlertsConfig
 from watcher.notify import outbox
 from watcher.store import alerts as alert_rows
-from watcher.config import AlertsConfig
 
 CHANNELS = """
 [[channels]]
@@ -43,7 +43,7 @@ digest_every = "08:00"
 
 @pytest.fixture
 def setup(tmp_path):
-    cfg = write_config(tmp_path, CHANNELS, alerts="max_attempts = 3\nbackoff = \"30s\"\nmax_backoff = \"10m\"")
+    cfg = write_config(tmp_path, CHANNELS, alerts='max_attempts = 3\nbackoff = "30s"\nmax_backoff = "10m"')
     store = open_store(cfg)
     yield cfg, store
     store.close()
@@ -59,8 +59,11 @@ def test_routing_by_rule_severity_and_rule_named_channels(setup):
     assert route(FakeMatch("tr-sy-defence", severity="high")) == ["all", "defence", "daily"]
     assert route(FakeMatch("tr-sy-defence", severity="low")) == ["all", "daily"]
     assert route(FakeMatch("other", severity="critical")) == ["all", "critical-only", "daily"]
-    assert route(FakeMatch("other", severity="low", channels=("named-only",))) == \
-        ["all", "named-only", "daily"]
+    assert route(FakeMatch("other", severity="low", channels=("named-only",))) == [
+        "all",
+        "named-only",
+        "daily",
+    ]
     assert route() == []
 
 
@@ -68,30 +71,71 @@ def test_enqueue_is_idempotent_per_story_and_channel(setup):
     cfg, store = setup
     story, article = add_article(store, title="t")
     with store.atomic() as db:
-        assert outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("tr-sy-defence")],
-                              channels=cfg.channels, now=NOW) == 3
-        assert outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("tr-sy-defence")],
-                              channels=cfg.channels, now=NOW) == 0
+        assert (
+            outbox.enqueue(
+                db,
+                story_id=story,
+                article_id=article,
+                matches=[FakeMatch("tr-sy-defence")],
+                channels=cfg.channels,
+                now=NOW,
+            )
+            == 3
+        )
+        assert (
+            outbox.enqueue(
+                db,
+                story_id=story,
+                article_id=article,
+                matches=[FakeMatch("tr-sy-defence")],
+                channels=cfg.channels,
+                now=NOW,
+            )
+            == 0
+        )
     keys = sorted(r["idempotency_key"] for r in store.query("SELECT * FROM alerts"))
     assert keys == [f"{story}:all", f"{story}:daily", f"{story}:defence"]
     # A later article of the same story (re-alert for a new rule) gets its own row, once.
     _, later = add_article(store, title="t2", story_id=story)
     with store.atomic() as db:
-        assert outbox.enqueue(db, story_id=story, article_id=later, matches=[FakeMatch("x", severity="low")],
-                              channels=cfg.channels, now=NOW) == 2
-        assert outbox.enqueue(db, story_id=story, article_id=later, matches=[FakeMatch("x", severity="low")],
-                              channels=cfg.channels, now=NOW) == 0
+        assert (
+            outbox.enqueue(
+                db,
+                story_id=story,
+                article_id=later,
+                matches=[FakeMatch("x", severity="low")],
+                channels=cfg.channels,
+                now=NOW,
+            )
+            == 2
+        )
+        assert (
+            outbox.enqueue(
+                db,
+                story_id=story,
+                article_id=later,
+                matches=[FakeMatch("x", severity="low")],
+                channels=cfg.channels,
+                now=NOW,
+            )
+            == 0
+        )
     assert store.db.execute("SELECT count(*) FROM alerts").fetchone()[0] == 5
 
 
 def test_enqueue_rolls_back_with_the_callers_transaction(setup):
     cfg, store = setup
     story, article = add_article(store, title="t")
-    with pytest.raises(RuntimeError):
-        with store.atomic() as db:
-            outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("tr-sy-defence")],
-                           channels=cfg.channels, now=NOW)
-            raise RuntimeError("crash before the match was stored")
+    with pytest.raises(RuntimeError), store.atomic() as db:
+        outbox.enqueue(
+            db,
+            story_id=story,
+            article_id=article,
+            matches=[FakeMatch("tr-sy-defence")],
+            channels=cfg.channels,
+            now=NOW,
+        )
+        raise RuntimeError("crash before the match was stored")
     assert store.query("SELECT * FROM alerts") == []
 
 
@@ -99,8 +143,14 @@ def test_digest_rows_wait_for_the_end_of_their_period(setup):
     cfg, store = setup
     story, article = add_article(store, title="t")
     with store.atomic() as db:
-        outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("tr-sy-defence")],
-                       channels=cfg.channels, now=NOW)
+        outbox.enqueue(
+            db,
+            story_id=story,
+            article_id=article,
+            matches=[FakeMatch("tr-sy-defence")],
+            channels=cfg.channels,
+            now=NOW,
+        )
     row = store.query("SELECT * FROM alerts WHERE channel = 'daily'")[0]
     assert (row["mode"], row["next_attempt_at"]) == ("digest", "2025-11-21T08:00:00+00:00")
     assert [r["channel"] for r in alert_rows.claim_immediate(store, NOW)] == ["all", "defence"]
@@ -109,15 +159,18 @@ def test_digest_rows_wait_for_the_end_of_their_period(setup):
     assert [r["id"] for r in groups["daily"]] == [row["id"]]
 
 
-@pytest.mark.parametrize("every, now, due", [
-    ("08:00", "2026-11-21T06:00:00", "2026-11-21T08:00:00"),
-    ("08:00", "2026-11-21T08:00:00", "2026-11-22T08:00:00"),
-    ("08:00", "2026-11-21T23:59:00", "2026-11-22T08:00:00"),
-    ("1h", "2026-11-21T06:00:00", "2026-11-21T07:00:00"),
-    ("1h", "2026-11-21T06:59:59", "2026-11-21T07:00:00"),
-    ("15m", "2026-11-21T06:16:00", "2026-11-21T06:30:00"),
-    ("1d", "2026-11-21T06:16:00", "2026-11-22T00:00:00"),
-])
+@pytest.mark.parametrize(
+    "every, now, due",
+    [
+        ("08:00", "2026-11-21T06:00:00", "2026-11-21T08:00:00"),
+        ("08:00", "2026-11-21T08:00:00", "2026-11-22T08:00:00"),
+        ("08:00", "2026-11-21T23:59:00", "2026-11-22T08:00:00"),
+        ("1h", "2026-11-21T06:00:00", "2026-11-21T07:00:00"),
+        ("1h", "2026-11-21T06:59:59", "2026-11-21T07:00:00"),
+        ("15m", "2026-11-21T06:16:00", "2026-11-21T06:30:00"),
+        ("1d", "2026-11-21T06:16:00", "2026-11-22T00:00:00"),
+    ],
+)
 def test_digest_period_ends(every, now, due):
     at = datetime.fromisoformat(now).replace(tzinfo=timezone.utc)
     assert outbox.digest_due(every, at) == datetime.fromisoformat(due).replace(tzinfo=timezone.utc)
@@ -127,8 +180,14 @@ def test_failures_back_off_with_jitter_then_die(setup):
     cfg, store = setup
     story, article = add_article(store, title="t")
     with store.atomic() as db:
-        outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("x", severity="low")],
-                       channels=cfg.channels[:1], now=NOW)
+        outbox.enqueue(
+            db,
+            story_id=story,
+            article_id=article,
+            matches=[FakeMatch("x", severity="low")],
+            channels=cfg.channels[:1],
+            now=NOW,
+        )
     rng = random.Random(7)
     now, delays = NOW, []
     for attempt in range(1, 4):
@@ -144,7 +203,7 @@ def test_failures_back_off_with_jitter_then_die(setup):
             now = due
         else:
             assert status == ["dead"] and row["status"] == "dead"
-    assert 24 <= delays[0] <= 36 and 48 <= delays[1] <= 72      # 30 s doubling, ±20 %
+    assert 24 <= delays[0] <= 36 and 48 <= delays[1] <= 72  # 30 s doubling, ±20 %
     assert alert_rows.claim_immediate(store, now + timedelta(days=30)) == []
 
 
@@ -160,10 +219,16 @@ def test_recover_returns_crashed_sends_to_pending(setup):
     cfg, store = setup
     story, article = add_article(store, title="t")
     with store.atomic() as db:
-        outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("tr-sy-defence")],
-                       channels=cfg.channels, now=NOW)
+        outbox.enqueue(
+            db,
+            story_id=story,
+            article_id=article,
+            matches=[FakeMatch("tr-sy-defence")],
+            channels=cfg.channels,
+            now=NOW,
+        )
     claimed = alert_rows.claim_immediate(store, NOW)
-    assert len(claimed) == 2 and alert_rows.claim_immediate(store, NOW) == []   # claimed once only
+    assert len(claimed) == 2 and alert_rows.claim_immediate(store, NOW) == []  # claimed once only
     assert alert_rows.recover(store) == 2
     assert len(alert_rows.claim_immediate(store, NOW)) == 2
 
@@ -175,15 +240,21 @@ def test_retry_dead_all_and_ids(setup):
     for i in range(3):
         story, article = add_article(store, title=f"t{i}")
         with store.atomic() as db:
-            outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("x", severity="low")],
-                           channels=cfg.channels[:1], now=NOW)
+            outbox.enqueue(
+                db,
+                story_id=story,
+                article_id=article,
+                matches=[FakeMatch("x", severity="low")],
+                channels=cfg.channels[:1],
+                now=NOW,
+            )
     rows = alert_rows.claim_immediate(store, NOW)
     ids = [r["id"] for r in rows]
     alert_rows.mark_sent(store, ids[:1], NOW)
     alert_rows.kill(store, ids[1:2], "gone")
     outbox.mark_failed(store, ids[2:], "HTTP 500", NOW, cfg.alerts, rng)
     later = NOW + timedelta(minutes=1)
-    assert alert_rows.retry(store, later, ids=ids[:1]) == 0           # sent: left alone
+    assert alert_rows.retry(store, later, ids=ids[:1]) == 0  # sent: left alone
     assert alert_rows.retry(store, later, dead=True) == 1
     assert alert_rows.counts(store) == {"pending": 2, "sending": 0, "sent": 1, "dead": 0}
     assert alert_rows.retry(store, later, every=True) == 2
@@ -196,13 +267,25 @@ def test_listing_shows_last_error_and_headline(setup):
     cfg, store = setup
     story, article = add_article(store, title="Headline here")
     with store.atomic() as db:
-        outbox.enqueue(db, story_id=story, article_id=article, matches=[FakeMatch("x", severity="low")],
-                       channels=cfg.channels[:1], now=NOW)
+        outbox.enqueue(
+            db,
+            story_id=story,
+            article_id=article,
+            matches=[FakeMatch("x", severity="low")],
+            channels=cfg.channels[:1],
+            now=NOW,
+        )
     [row] = alert_rows.claim_immediate(store, NOW)
     alert_rows.kill(store, [row["id"]], "channel 'all' is no longer in the configuration")
     [listed] = alert_rows.listing(store, status="dead")
     assert listed["headline"] == "Headline here" and listed["feed"] == "Reuters World"
     assert "no longer in the configuration" in listed["last_error"]
     assert alert_rows.of_article(store, article) == [
-        {"channel": "all", "status": "dead", "attempts": 0, "sent_at": None,
-         "last_error": "channel 'all' is no longer in the configuration"}]
+        {
+            "channel": "all",
+            "status": "dead",
+            "attempts": 0,
+            "sent_at": None,
+            "last_error": "channel 'all' is no longer in the configuration",
+        }
+    ]

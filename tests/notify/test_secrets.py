@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from alerts_support import Clock, Mailbox, Webhook, free_port, open_store, queue_story, write_config
 from click.testing import CliRunner
 
-from alerts_support import Clock, Mailbox, Webhook, free_port, open_store, queue_story, write_config
-from watcher.notify import redaction
 from watcher.cli.main import main
 from watcher.config import ChannelConfig
+from watcher.notify import redaction
 from watcher.notify.message import Message
 from watcher.notify.notifier import Notifier, check_channels, safe_url
 from watcher.notify.redaction import Redactor, secret_parts
@@ -90,12 +90,16 @@ def test_secret_parts_cover_every_place_a_url_keeps_a_secret():
     assert "127.0.0.1:8080" not in parts and "POST" not in parts
     parts = secret_parts("tgram://4242424242:CANARYt/CANARYc/")
     assert {"4242424242", "CANARYt", "CANARYc"} <= parts
-    parts = secret_parts("mailto://user:pa%40ss-word@mail.example.com?smtp=smtp.example.com&to=me@example.com")
+    parts = secret_parts(
+        "mailto://user:pa%40ss-word@mail.example.com?smtp=smtp.example.com&to=me@example.com"
+    )
     assert {"pa@ss-word", "pa%40ss-word", "me@example.com"} <= parts
     assert "smtp.example.com" not in parts and "mail.example.com" not in parts
     scrub = Redactor.for_urls(["discord://CANARYid1/CANARYtok2"]).scrub
-    assert scrub("POST https://discord.com/api/webhooks/CANARYid1/CANARYtok2?wait=true") == \
-        "POST https://discord.com/api/webhooks/***/***?wait=true"
+    assert (
+        scrub("POST https://discord.com/api/webhooks/CANARYid1/CANARYtok2?wait=true")
+        == "POST https://discord.com/api/webhooks/***/***?wait=true"
+    )
 
 
 def test_debug_logs_of_a_real_send_carry_no_secret(tmp_path, servers, no_internet):
@@ -104,7 +108,11 @@ def test_debug_logs_of_a_real_send_carry_no_secret(tmp_path, servers, no_interne
     channels = {c.name: c for c in cfg.channels}
     raw, clean = io.StringIO(), io.StringIO()
     root = logging.getLogger()
-    saved = (root.level, list(root.handlers), {n: logging.getLogger(n).level for n in redaction.THIRD_PARTY_LOGGERS})
+    saved = (
+        root.level,
+        list(root.handlers),
+        {n: logging.getLogger(n).level for n in redaction.THIRD_PARTY_LOGGERS},
+    )
     try:
         root.setLevel(logging.DEBUG)
         for name in redaction.THIRD_PARTY_LOGGERS:
@@ -118,8 +126,8 @@ def test_debug_logs_of_a_real_send_carry_no_secret(tmp_path, servers, no_interne
 
         handler = logging.StreamHandler(clean)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-        bad = ChannelConfig("bad", "jsn://CANARYbadHOST/CANARYbad", "url")      # a typo in the scheme
-        redaction.install(handler, cfg.channels + (bad,), cap_third_party=False)    # DEBUG stays on
+        bad = ChannelConfig("bad", "jsn://CANARYbadHOST/CANARYbad", "url")  # a typo in the scheme
+        redaction.install(handler, cfg.channels + (bad,), cap_third_party=False)  # DEBUG stays on
         root.handlers = [handler]
         store = open_store(cfg)
         queue_story(store, cfg, "Story")
@@ -127,15 +135,17 @@ def test_debug_logs_of_a_real_send_carry_no_secret(tmp_path, servers, no_interne
         for channel in cfg.channels:
             Notifier(channel).send(Message("t", "b", "text"))
         assert len(check_channels(cfg.channels + (bad,))) == 1
-        logging.getLogger("test").error("boom", exc_info=RuntimeError("tgram://4242424242:CANARYtgTOKEN0001/x"))
+        logging.getLogger("test").error(
+            "boom", exc_info=RuntimeError("tgram://4242424242:CANARYtgTOKEN0001/x")
+        )
     finally:
         root.setLevel(saved[0])
         root.handlers = saved[1]
         for name, level in saved[2].items():
             logging.getLogger(name).setLevel(level)
     logged = clean.getvalue()
-    assert summary.sent == 2 and summary.failed == 3        # loopback ones sent; the proxied ones failed
-    assert "DEBUG urllib3" in logged and "DEBUG apprise" in logged       # DEBUG really was on
+    assert summary.sent == 2 and summary.failed == 3  # loopback ones sent; the proxied ones failed
+    assert "DEBUG urllib3" in logged and "DEBUG apprise" in logged  # DEBUG really was on
     assert "***" in logged
     assert leaks(logged) == []
     assert len(hook.posts) == 3 and hook.posts[0].headers.get("X-Token") == "CANARYheader4"
@@ -152,26 +162,37 @@ def test_no_secret_in_the_database_or_cli_output(tmp_path, servers, no_internet)
     env = {**os.environ, **no_internet}
 
     # The DEBUG run as a user starts it (its own process: real logging set-up)...
-    run = subprocess.run([sys.executable, "-m", "watcher", "--config", str(cfg.path), "run", "--once",
-                          "--log-level", "DEBUG"], capture_output=True, text=True, timeout=120, env=env)
+    run = subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(cfg.path), "run", "--once", "--log-level", "DEBUG"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     out = run.stdout + run.stderr
     assert "alerts: 4 sent, 6 failed (will retry), 0 dead" in out
-    assert "Telegram:@***" in run.stderr          # apprise named the chat; the filter masked it
+    assert "Telegram:@***" in run.stderr  # apprise named the chat; the filter masked it
     # ...and the other commands in this process (faster), stdout and stderr.
-    for args in [("alerts",), ("alerts", "--json"), ("check",), ("alerts", "retry", "--all"),
-                 *[("notify", "--test", name) for name in ("telegram", "discord", "slack", "hook", "mail")]]:
+    for args in [
+        ("alerts",),
+        ("alerts", "--json"),
+        ("check",),
+        ("alerts", "retry", "--all"),
+        *[("notify", "--test", name) for name in ("telegram", "discord", "slack", "hook", "mail")],
+    ]:
         result = CliRunner().invoke(main, ["--config", str(cfg.path), *args], env=no_internet)
         out += result.stdout + result.stderr
     assert "sent a test message to hook (json://127.0.0.1:" in out
     assert "the test message to telegram (tgram://***) failed" in out
     assert leaks(out) == []
     dump = "\n".join(sqlite_dump(cfg.database))
-    assert "Failed" in dump or "error" in dump.lower()           # errors were recorded...
-    assert leaks(dump) == []                                      # ...without secrets
+    assert "Failed" in dump or "error" in dump.lower()  # errors were recorded...
+    assert leaks(dump) == []  # ...without secrets
 
 
 def sqlite_dump(path):
     import sqlite3
+
     conn = sqlite3.connect(path)
     try:
         yield from conn.iterdump()
@@ -191,17 +212,24 @@ def test_exceptions_and_display_forms_hide_secrets():
 
 
 def test_watcher_check_names_an_unusable_channel_without_its_secret(tmp_path):
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
 [[channels]]
 name = "typo"
 url_env = "TYPO_URL"
-""", environ={"TYPO_URL": "discrod://CANARYid77/CANARYtoken88"})
+""",
+        environ={"TYPO_URL": "discrod://CANARYid77/CANARYtoken88"},
+    )
     cfg.path.write_text(cfg.path.read_text().replace('rules = ["rules/"]', f'rules = ["{RULES}"]'))
-    result = CliRunner().invoke(main, ["--config", str(cfg.path), "check"],
-                                env={"TYPO_URL": "discrod://CANARYid77/CANARYtoken88"})
+    result = CliRunner().invoke(
+        main, ["--config", str(cfg.path), "check"], env={"TYPO_URL": "discrod://CANARYid77/CANARYtoken88"}
+    )
     assert result.exit_code == 2
-    assert "channels[0].url_env: apprise cannot use the URL of channel 'typo' (discrod://***, " \
-           "from url_env:TYPO_URL)" in result.stderr
+    assert (
+        "channels[0].url_env: apprise cannot use the URL of channel 'typo' (discrod://***, "
+        "from url_env:TYPO_URL)" in result.stderr
+    )
     assert leaks(result.stdout + result.stderr) == []
 
 
@@ -210,12 +238,24 @@ def test_installing_again_replaces_the_filter():
     stack filters: two would each mask part of a secret and show the rest."""
     handler = logging.StreamHandler(io.StringIO())
     first = redaction.install(handler, [ChannelConfig("a", "json://h.example.org/CANARYsecretTOKEN9", "url")])
-    second = redaction.install(handler, [ChannelConfig("a", "json://h.example.org/TOKEN9", "url"),
-                                         ChannelConfig("b", "json://h.example.org/CANARYsecretTOKEN9", "url")])
+    second = redaction.install(
+        handler,
+        [
+            ChannelConfig("a", "json://h.example.org/TOKEN9", "url"),
+            ChannelConfig("b", "json://h.example.org/CANARYsecretTOKEN9", "url"),
+        ],
+    )
     assert first not in handler.filters and handler.filters == [second]
     assert logging.getLogger("apprise").filters.count(second) == 1
-    record = logging.LogRecord("apprise", logging.ERROR, __file__, 1, "bad URL %s",
-                               ("json://h.example.org/CANARYsecretTOKEN9",), None)
+    record = logging.LogRecord(
+        "apprise",
+        logging.ERROR,
+        __file__,
+        1,
+        "bad URL %s",
+        ("json://h.example.org/CANARYsecretTOKEN9",),
+        None,
+    )
     handler.handle(record)
     assert leaks(handler.stream.getvalue()) == []
 

@@ -6,28 +6,34 @@ from __future__ import annotations
 import random
 import threading
 
-from alerts_support import (NOW, Clock, Webhook, open_store, queue_story, wait_for,
-                            write_config)
-from watcher.store import alerts as alert_rows
+from alerts_support import NOW, Clock, Webhook, open_store, queue_story, wait_for, write_config
+
 from watcher.notify.sender import Sender
+from watcher.store import alerts as alert_rows
 
 
 def two_hooks(tmp_path, a: Webhook, b: Webhook, *, extra: str = "", alerts: str = ""):
-    return write_config(tmp_path, f"""
+    return write_config(
+        tmp_path,
+        f"""
 [[channels]]
 name = "team-a"
-url = "{a.url('a')}"
+url = "{a.url("a")}"
 
 [[channels]]
 name = "team-b"
-url = "{b.url('b')}"
+url = "{b.url("b")}"
 {extra}
-""", alerts=alerts or 'max_attempts = 4\nbackoff = "1m"\nmax_backoff = "10m"')
+""",
+        alerts=alerts or 'max_attempts = 4\nbackoff = "1m"\nmax_backoff = "10m"',
+    )
 
 
 def statuses(store, channel):
-    return [r["status"] for r in store.query("SELECT status FROM alerts WHERE channel = ? ORDER BY id",
-                                             (channel,))]
+    return [
+        r["status"]
+        for r in store.query("SELECT status FROM alerts WHERE channel = ? ORDER BY id", (channel,))
+    ]
 
 
 def test_one_channel_down_the_other_gets_each_alert_once_and_the_failed_one_catches_up(tmp_path, hooks):
@@ -43,8 +49,8 @@ def test_one_channel_down_the_other_gets_each_alert_once_and_the_failed_one_catc
 
     first = sender.drain(clock())
     assert (first.sent, first.failed, first.dead) == (3, 3, 0)
-    assert down.requests == 1            # the rest of team-b's batch was not hammered
-    for _ in range(2):                   # still down at the next two retries
+    assert down.requests == 1  # the rest of team-b's batch was not hammered
+    for _ in range(2):  # still down at the next two retries
         clock.advance(minutes=30)
         sender.drain(clock())
     assert statuses(store, "team-b") == ["pending"] * 3
@@ -56,8 +62,8 @@ def test_one_channel_down_the_other_gets_each_alert_once_and_the_failed_one_catc
     assert sender.drain(clock()).sent == 3
     clock.advance(hours=5)
     assert sender.drain(clock()).sent == 0
-    assert sorted(t.split("] ", 1)[1] for t in up.titles()) == titles       # once each
-    assert sorted(t.split("] ", 1)[1] for t in down.titles()) == titles     # once each, after recovery
+    assert sorted(t.split("] ", 1)[1] for t in up.titles()) == titles  # once each
+    assert sorted(t.split("] ", 1)[1] for t in down.titles()) == titles  # once each, after recovery
     assert statuses(store, "team-a") == statuses(store, "team-b") == ["sent"] * 3
 
 
@@ -74,7 +80,7 @@ def test_after_the_retry_limit_alerts_are_dead_and_a_retry_sends_them(tmp_path, 
     summary = sender.drain(clock())
     assert summary.dead == 1 and statuses(store, "team-b") == ["dead"]
     clock.advance(days=3)
-    assert sender.drain(clock()).sent == 0           # dead stays dead
+    assert sender.drain(clock()).sent == 0  # dead stays dead
     down.status = 200
     assert alert_rows.retry(store, clock(), dead=True) == 1
     assert sender.drain(clock()).sent == 1
@@ -86,10 +92,10 @@ def test_rows_left_sending_by_a_crash_are_sent_after_restart(tmp_path, hooks):
     cfg = two_hooks(tmp_path, a, b)
     store = open_store(cfg)
     queue_story(store, cfg, "Story")
-    assert len(alert_rows.claim_immediate(store, NOW)) == 2      # the process dies here
+    assert len(alert_rows.claim_immediate(store, NOW)) == 2  # the process dies here
     store.close()
     store = open_store(cfg)
-    summary = Sender(store, cfg, Clock()).drain(NOW)             # a new process
+    summary = Sender(store, cfg, Clock()).drain(NOW)  # a new process
     assert summary.sent == 2 and len(a.titles()) == len(b.titles()) == 1
 
 
@@ -106,7 +112,9 @@ def test_an_alert_for_a_removed_channel_is_dead_with_a_reason(tmp_path, hooks):
 
 def test_a_slow_mail_server_holds_up_neither_the_webhook_nor_database_writes(tmp_path, hooks, mailbox):
     hook = hooks[0]
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 [[channels]]
 name = "mail"
 url = "{mailbox.url()}"
@@ -114,10 +122,11 @@ url = "{mailbox.url()}"
 [[channels]]
 name = "hook"
 url = "{hook.url()}"
-""")
+""",
+    )
     store = open_store(cfg)
     queue_story(store, cfg, "Story 1")
-    mailbox.gate.clear()                      # the SMTP server stops answering DATA
+    mailbox.gate.clear()  # the SMTP server stops answering DATA
     sender = Sender(store, cfg, Clock(), wake_every=0.05)
     sender.start()
     try:
@@ -135,15 +144,19 @@ url = "{hook.url()}"
         assert mailbox.mails == []
         mailbox.gate.set()
         wait_for(lambda: statuses(other, "mail") == ["sent", "sent"])
-        assert sorted(m.subject for m in mailbox.mails) == ["[Turkey–Syria defence] Story 1",
-                                                            "[Turkey–Syria defence] Story 2"]
+        assert sorted(m.subject for m in mailbox.mails) == [
+            "[Turkey–Syria defence] Story 1",
+            "[Turkey–Syria defence] Story 2",
+        ]
     finally:
         assert sender.stop(timeout=30)
 
 
 def test_digest_sends_one_message_per_period_listing_every_story(tmp_path, hooks):
     hook, instant = hooks
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 [[channels]]
 name = "hourly"
 url = "{hook.url()}"
@@ -153,18 +166,19 @@ digest_every = "1h"
 [[channels]]
 name = "instant"
 url = "{instant.url()}"
-""")
+""",
+    )
     store = open_store(cfg)
-    clock = Clock()                    # 06:00
+    clock = Clock()  # 06:00
     sender = Sender(store, cfg, clock)
     for i in range(3):
         clock.advance(minutes=10)
         queue_story(store, cfg, f"Story {i}", now=clock())
-    assert sender.drain(clock()).sent == 3 and hook.posts == []     # instant ones only
-    clock.advance(minutes=29)          # 07:00 - 1 minute
+    assert sender.drain(clock()).sent == 3 and hook.posts == []  # instant ones only
+    clock.advance(minutes=29)  # 07:00 - 1 minute
     sender.drain(clock())
     assert hook.posts == []
-    clock.advance(minutes=2)           # 07:01
+    clock.advance(minutes=2)  # 07:01
     summary = sender.drain(clock())
     assert (summary.sent, summary.digests) == (3, 1)
     [post] = hook.posts
@@ -179,26 +193,30 @@ url = "{instant.url()}"
 
 def test_a_failed_digest_keeps_every_item_for_the_next_try(tmp_path, hooks):
     hook = hooks[0]
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 [[channels]]
 name = "daily"
 url = "{hook.url()}"
 mode = "digest"
 digest_every = "08:00"
-""", alerts='backoff = "1m"')
+""",
+        alerts='backoff = "1m"',
+    )
     store = open_store(cfg)
     clock = Clock()
     sender = Sender(store, cfg, clock)
     for i in range(4):
         queue_story(store, cfg, f"Story {i}", now=clock())
     hook.status = 500
-    clock.advance(hours=2, minutes=1)      # 08:01
+    clock.advance(hours=2, minutes=1)  # 08:01
     assert sender.drain(clock()).failed == 4
     # A crash in the middle of the next try: rows claimed, never marked.
     clock.advance(minutes=5)
     assert len(alert_rows.claim_digests(store, clock())["daily"]) == 4
     hook.status = 200
-    summary = Sender(store, cfg, clock).drain(clock())       # restart
+    summary = Sender(store, cfg, clock).drain(clock())  # restart
     assert (summary.sent, summary.digests) == (4, 1)
     [post] = hook.posts
     assert all(f"Story {i} " in post.payload["message"] for i in range(4))
@@ -206,12 +224,15 @@ digest_every = "08:00"
 
 def test_a_digest_too_long_for_one_message_is_split_and_nothing_is_lost(tmp_path, hooks):
     hook = hooks[0]
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 [[channels]]
 name = "hourly"
 url = "{hook.url()}"
 mode = "digest"
-""")
+""",
+    )
     store = open_store(cfg)
     for i in range(400):
         queue_story(store, cfg, f"Story number {i} " + "x" * 60)
@@ -228,7 +249,7 @@ def test_background_workers_wake_on_demand_and_stop(tmp_path, hooks):
     a, b = hooks
     cfg = two_hooks(tmp_path, a, b)
     store = open_store(cfg)
-    sender = Sender(store, cfg, Clock(), wake_every=3600)     # only wake() makes them look again
+    sender = Sender(store, cfg, Clock(), wake_every=3600)  # only wake() makes them look again
     sender.start()
     try:
         names = {t.name for t in threading.enumerate()}
@@ -242,22 +263,25 @@ def test_background_workers_wake_on_demand_and_stop(tmp_path, hooks):
 
 
 def test_a_daily_email_digest_arrives_as_one_html_mail(tmp_path, mailbox):
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 [[channels]]
 name = "morning"
 url = "{mailbox.url()}"
 mode = "digest"
 digest_every = "08:00"
 format = "html"
-""")
+""",
+    )
     store = open_store(cfg)
-    clock = Clock()                                     # 06:00
+    clock = Clock()  # 06:00
     sender = Sender(store, cfg, clock)
     queue_story(store, cfg, "Pact <signed> & sealed", now=clock())
     queue_story(store, cfg, "Second @everyone story", now=clock())
     sender.drain(clock())
     assert mailbox.mails == []
-    clock.advance(hours=2)                              # 08:00
+    clock.advance(hours=2)  # 08:00
     assert sender.drain(clock()).digests == 1
     [mail] = mailbox.mails
     assert mail.subject == "[watcher] 2 new stories for morning"

@@ -31,11 +31,14 @@ def utc(*args: int) -> datetime:
 
 
 def rss(items: str, *, prologue: str = "", channel: str = "<title>T</title>") -> bytes:
-    return (f'<?xml version="1.0" encoding="utf-8"?>{prologue}\n<rss version="2.0"><channel>'
-            f"{channel}{items}</channel></rss>").encode("utf-8")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>{prologue}\n<rss version="2.0"><channel>'
+        f"{channel}{items}</channel></rss>"
+    ).encode()
 
 
 # --- every real feed: no crash, bounded time and memory, sane entries ------
+
 
 def test_the_real_feed_corpus_is_there():
     assert len(ALL_FEEDS) >= 290, f"expected the real fixtures under {FEEDS}"
@@ -82,8 +85,20 @@ def _assert_sane(entry) -> None:
 
 # --- the defusedxml corpus and bombs dressed as feeds ----------------------
 
-@pytest.mark.parametrize("name", ["xmlbomb.xml", "xmlbomb2.xml", "quadratic.xml", "cyclic.xml",
-                                  "external.xml", "external_file.xml", "dtd.xml", "dtd_element.xml"])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "xmlbomb.xml",
+        "xmlbomb2.xml",
+        "quadratic.xml",
+        "cyclic.xml",
+        "external.xml",
+        "external_file.xml",
+        "dtd.xml",
+        "dtd_element.xml",
+    ],
+)
 def test_defusedxml_attacks_are_refused_quickly_and_say_why(name):
     started = time.process_time()
     with pytest.raises(FeedError) as caught:
@@ -110,22 +125,26 @@ BILLION_LAUGHS = """
 
 
 def test_billion_laughs_in_a_feed_is_not_expanded_but_the_feed_is_read():
-    data = rss("<item><title>Laughs: &lol9;</title><guid>g1</guid>"
-               "<description>x &lol9; &lol9;</description></item>", prologue=BILLION_LAUGHS)
+    data = rss(
+        "<item><title>Laughs: &lol9;</title><guid>g1</guid><description>x &lol9; &lol9;</description></item>",
+        prologue=BILLION_LAUGHS,
+    )
     feed = parse_feed(data, url="https://example.org/feed")
     [entry] = feed.entries
     assert entry.title == "Laughs:"
     assert "lol" not in entry.summary
-    assert "lol1" in feed.warning          # the ignored declarations are named
+    assert "lol1" in feed.warning  # the ignored declarations are named
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
 def test_quadratic_blowup_is_bounded_in_any_encoding(encoding):
     big = "B" * 100_000
     refs = "&a;" * 50_000
-    text = (f'<?xml version="1.0" encoding="{encoding}"?>\n<!DOCTYPE rss [<!ENTITY a "{big}">]>'
-            f"<rss version=\"2.0\"><channel><title>Q</title><item><title>quad</title>"
-            f"<description>{refs}</description></item></channel></rss>")
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<!DOCTYPE rss [<!ENTITY a "{big}">]>'
+        f'<rss version="2.0"><channel><title>Q</title><item><title>quad</title>'
+        f"<description>{refs}</description></item></channel></rss>"
+    )
     started = time.process_time()
     tracemalloc.start()
     try:
@@ -142,12 +161,13 @@ def test_quadratic_blowup_is_bounded_in_any_encoding(encoding):
 def test_external_entities_and_dtds_are_never_fetched_or_read(http_server):
     http_server.route("/evil.dtd", body=b'<!ENTITY leak "LEAKED-DTD">', content_type="application/xml-dtd")
     http_server.route("/entity", body=b"LEAKED-ENTITY", content_type="text/plain")
-    prologue = (f'<!DOCTYPE rss SYSTEM "{http_server.url("/evil.dtd")}" [\n'
-                f'<!ENTITY remote SYSTEM "{http_server.url("/entity")}">\n'
-                '<!ENTITY passwd SYSTEM "file:///etc/passwd">\n'
-                f'<!ENTITY % pe SYSTEM "{http_server.url("/evil.dtd")}"> %pe;\n]>')
-    data = rss("<item><title>A &remote; B &passwd; C &leak;</title><guid>x</guid></item>",
-               prologue=prologue)
+    prologue = (
+        f'<!DOCTYPE rss SYSTEM "{http_server.url("/evil.dtd")}" [\n'
+        f'<!ENTITY remote SYSTEM "{http_server.url("/entity")}">\n'
+        '<!ENTITY passwd SYSTEM "file:///etc/passwd">\n'
+        f'<!ENTITY % pe SYSTEM "{http_server.url("/evil.dtd")}"> %pe;\n]>'
+    )
+    data = rss("<item><title>A &remote; B &passwd; C &leak;</title><guid>x</guid></item>", prologue=prologue)
     feed = parse_feed(data, url="https://example.org/feed")
     title = feed.entries[0].title
     assert "LEAKED" not in title and "root:" not in title
@@ -156,10 +176,14 @@ def test_external_entities_and_dtds_are_never_fetched_or_read(http_server):
 
 
 def test_benign_entity_declarations_still_work():
-    prologue = ('<!DOCTYPE rss [\n<!ENTITY nbsp "&#160;">\n<!ENTITY org \'NATO\'>\n'
-                '<!ENTITY q "say &#34;hi&#34;">\n<!ENTITY path "news">\n]>')
-    items = ("<item><title>From&nbsp;&org;: &q;</title><link>https://example.org/&path;/1</link>"
-             "<description><![CDATA[literal &org; in CDATA]]></description></item>")
+    prologue = (
+        "<!DOCTYPE rss [\n<!ENTITY nbsp \"&#160;\">\n<!ENTITY org 'NATO'>\n"
+        '<!ENTITY q "say &#34;hi&#34;">\n<!ENTITY path "news">\n]>'
+    )
+    items = (
+        "<item><title>From&nbsp;&org;: &q;</title><link>https://example.org/&path;/1</link>"
+        "<description><![CDATA[literal &org; in CDATA]]></description></item>"
+    )
     [entry] = parse_feed(rss(items, prologue=prologue), url="https://example.org/feed").entries
     assert entry.title == 'From NATO: say "hi"'
     assert entry.url == "https://example.org/news/1"
@@ -167,12 +191,14 @@ def test_benign_entity_declarations_still_work():
 
 
 def test_rss_091_with_the_netscape_dtd_and_html_entities():
-    data = (b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'
-            b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"\n'
-            b' "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n'
-            b'<rss version="0.91"><channel><title>Caf\xe9 news</title><language>fr</language>'
-            b"<item><title>Caf&eacute; cr&egrave;me &amp; more</title>"
-            b"<link>http://example.fr/a</link></item></channel></rss>")
+    data = (
+        b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+        b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"\n'
+        b' "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n'
+        b'<rss version="0.91"><channel><title>Caf\xe9 news</title><language>fr</language>'
+        b"<item><title>Caf&eacute; cr&egrave;me &amp; more</title>"
+        b"<link>http://example.fr/a</link></item></channel></rss>"
+    )
     feed = parse_feed(data, url="http://example.fr/rss")
     assert feed.title == "Café news"
     assert feed.entries[0].title == "Café crème & more"
@@ -186,6 +212,7 @@ def test_feedparser_is_never_handed_a_path():
 
 
 # --- real feeds, as a user sees them ---------------------------------------
+
 
 def test_bbc_rss():
     feed = parse("feed-rs/rss2/rss_2.0_bbc.xml", url="https://podcasts.files.bbci.co.uk/b006qykl.rss")
@@ -205,7 +232,9 @@ def test_reddit_atom():
     assert len(feed.entries) == 24
     first = feed.entries[0]
     assert first.title == "The Difficulties in Space"
-    assert first.url == first.guid == "https://www.reddit.com/r/space/comments/42babr/the_difficulties_in_space/"
+    assert (
+        first.url == first.guid == "https://www.reddit.com/r/space/comments/42babr/the_difficulties_in_space/"
+    )
     assert first.published == utc(2016, 1, 23, 15, 40, 37)
     assert "[959 comments]" in first.summary and "<a" not in first.summary
 
@@ -229,7 +258,9 @@ def test_json_feed_1_0():
 
 
 def test_json_feed_1_1_languages_authors_and_escaped_titles():
-    feed = parse("feed-rs/jsonfeed/jsonfeed_elastic_1.1.json", url="https://www.influxdata.com/blog/feed/json")
+    feed = parse(
+        "feed-rs/jsonfeed/jsonfeed_elastic_1.1.json", url="https://www.influxdata.com/blog/feed/json"
+    )
     assert feed.title == "Blog – InfluxData"
     assert feed.language == "en-us"
     assert [e.language for e in feed.entries] == ["en-us", "en-au", "en-us"]
@@ -241,7 +272,7 @@ def test_json_feed_offsets_become_utc_and_html_becomes_text():
     assert feed.entries[0].published == utc(2017, 5, 17, 15, 2, 12)
     example = parse("feedparser/json/example.json", url="https://example.org/feed.json")
     assert [e.guid for e in example.entries] == ["2", "1"]
-    assert example.entries[1].summary == "Hello, world!"     # the <script> is gone
+    assert example.entries[1].summary == "Hello, world!"  # the <script> is gone
 
 
 def test_rss_091_in_iso_8859_1():
@@ -262,8 +293,9 @@ def test_rss_091_in_iso_8859_1():
 def test_ill_formed_feed_yields_what_it_can_with_a_warning():
     feed = parse("feedparser/illformed/rss_item_link_corrupted_ampersands.xml")
     assert feed.entries[0].url == "http://link/get?a=1&b=2"
-    assert feed.warning == ("not well-formed XML (line 13, column 0: unclosed token); "
-                            "read with the lenient parser")
+    assert feed.warning == (
+        "not well-formed XML (line 13, column 0: unclosed token); read with the lenient parser"
+    )
 
 
 def test_blank_lines_before_the_xml_declaration_are_forgiven():
@@ -308,7 +340,7 @@ def test_rss_email_and_name_authors():
     entry = parse("feed-rs/rss2/rss_2.0_relurl_1.xml").entries[0]
     assert entry.author == "Jonas Große Sundrup"
     feed = parse("newsboat/atom10_feed_authors.xml")
-    assert feed.entries[0].author == "First Feed Author, Second Feed Author"   # from the feed
+    assert feed.entries[0].author == "First Feed Author, Second Feed Author"  # from the feed
     assert feed.entries[2].author == "Entry Author 1, Entry Author 2"
 
 
@@ -319,6 +351,7 @@ def test_big_real_feed_is_capped_with_a_warning():
 
 
 # --- made-up edge cases -----------------------------------------------------
+
 
 def test_an_html_page_is_not_a_feed():
     page = (REAL / "html" / "trafilatura" / "bbc.com.52241221.html").read_bytes()
@@ -338,9 +371,11 @@ def test_nothing_usable_raises(data):
 
 
 def test_guid_falls_back_to_link_then_to_a_stable_content_hash():
-    items = ("<item><title>with link</title><link>/a</link></item>"
-             "<item><title>bare</title><description>one</description></item>"
-             "<item><title>bare</title><description>two</description></item>")
+    items = (
+        "<item><title>with link</title><link>/a</link></item>"
+        "<item><title>bare</title><description>one</description></item>"
+        "<item><title>bare</title><description>two</description></item>"
+    )
     entries = parse_feed(rss(items), url="https://example.org/feed").entries
     again = parse_feed(rss(items), url="https://example.org/feed").entries
     assert entries[0].guid == "https://example.org/a"
@@ -357,21 +392,27 @@ def test_an_overlong_guid_is_replaced_by_its_hash():
 
 
 def test_html_in_titles_and_summaries_becomes_plain_text():
-    items = ("<item><title>AT&amp;amp;T &lt;b&gt;deal&lt;/b&gt;</title>"
-             "<description>&lt;p&gt;Hello&lt;br/&gt;&lt;b&gt;world&lt;/b&gt;&lt;/p&gt;"
-             "&lt;script&gt;alert(1)&lt;/script&gt;&lt;style&gt;p{}&lt;/style&gt; &amp;amp; co</description>"
-             "<content:encoded><![CDATA[<p>The <em>full</em>\n\n text, much longer than the rest.</p>]]>"
-             "</content:encoded></item>")
-    data = rss(items).replace(b'<rss version="2.0">',
-                              b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">')
+    items = (
+        "<item><title>AT&amp;amp;T &lt;b&gt;deal&lt;/b&gt;</title>"
+        "<description>&lt;p&gt;Hello&lt;br/&gt;&lt;b&gt;world&lt;/b&gt;&lt;/p&gt;"
+        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;style&gt;p{}&lt;/style&gt; &amp;amp; co</description>"
+        "<content:encoded><![CDATA[<p>The <em>full</em>\n\n text, much longer than the rest.</p>]]>"
+        "</content:encoded></item>"
+    )
+    data = rss(items).replace(
+        b'<rss version="2.0">',
+        b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+    )
     [entry] = parse_feed(data, url="https://example.org/feed").entries
     assert entry.title == "AT&T deal"
     assert entry.summary == "The full text, much longer than the rest."
 
 
-@pytest.mark.parametrize("html", ["<!--" * 45_000, "<a" * 90_000, "</" * 90_000, "<![CDATA[" * 45_000,
-                                  "<" + "a" * 600_000],
-                         ids=["comments", "tags", "closers", "cdata", "endless-tag"])
+@pytest.mark.parametrize(
+    "html",
+    ["<!--" * 45_000, "<a" * 90_000, "</" * 90_000, "<![CDATA[" * 45_000, "<" + "a" * 600_000],
+    ids=["comments", "tags", "closers", "cdata", "endless-tag"],
+)
 def test_malformed_html_in_content_costs_linear_time(html):
     # The stdlib's HTMLParser takes minutes on these; feed content is where they live.
     items = f"<item><title>x</title><description><![CDATA[{html}]]></description></item>"
@@ -382,20 +423,23 @@ def test_malformed_html_in_content_costs_linear_time(html):
 
 
 def test_dates_with_offsets_become_aware_utc():
-    items = ("<item><title>a</title><pubDate>Tue, 03 Jun 2025 09:39:21 +0300</pubDate></item>"
-             "<item><title>b</title><pubDate>not a date</pubDate></item>")
+    items = (
+        "<item><title>a</title><pubDate>Tue, 03 Jun 2025 09:39:21 +0300</pubDate></item>"
+        "<item><title>b</title><pubDate>not a date</pubDate></item>"
+    )
     entries = parse_feed(rss(items), url="https://example.org/feed").entries
     assert entries[0].published == utc(2025, 6, 3, 6, 39, 21)
     assert entries[1].published is None
 
 
 def test_a_huge_feed_is_cut_after_the_entry_cap_before_parsing():
-    items = b"".join(b"<item><title>n%d</title><link>https://example.org/%d</link></item>" % (i, i)
-                     for i in range(100_000))
+    items = b"".join(
+        b"<item><title>n%d</title><link>https://example.org/%d</link></item>" % (i, i) for i in range(100_000)
+    )
     data = rss("").replace(b"</channel>", items + b"</channel>")
     started = time.process_time()
     feed = parse_feed(data, url="https://example.org/feed")
-    assert time.process_time() - started < 10.0           # uncut, feedparser needs about a minute
+    assert time.process_time() - started < 10.0  # uncut, feedparser needs about a minute
     assert len(feed.entries) == MAX_ENTRIES and feed.entries[-1].title == f"n{MAX_ENTRIES - 1}"
     assert feed.warning == f"100000 entries in the document, only the first {MAX_ENTRIES} were kept"
 
@@ -409,19 +453,23 @@ def test_entries_heavy_with_markup_are_read_until_the_markup_budget():
     assert feed.warning.startswith(f"only the first {len(feed.entries)} of 300 entries were read")
 
 
-@pytest.mark.parametrize("bomb", [
-    b"<item><title>x</title><description>" + b"<a" * 2_000_000 + b"</description></item>",
-    b"<item><title>x</title><description>" + b"&lt;div&gt;" * 500_000 + b"</description></item>",
-    b"<item><title x='1'" + b" a='b'" * 500_000 + b">x</title></item>",
-    b"<item>" * 300_000 + b"</item>" * 300_000,
-    b"<item><title a='1'" + b"".join(b" a%d='b'" % i for i in range(150_000)) + b">x</title></item>",
-], ids=["unclosed-tags", "escaped-tags", "attributes", "nesting", "unique-attributes"])
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        b"<item><title>x</title><description>" + b"<a" * 2_000_000 + b"</description></item>",
+        b"<item><title>x</title><description>" + b"&lt;div&gt;" * 500_000 + b"</description></item>",
+        b"<item><title x='1'" + b" a='b'" * 500_000 + b">x</title></item>",
+        b"<item>" * 300_000 + b"</item>" * 300_000,
+        b"<item><title a='1'" + b"".join(b" a%d='b'" % i for i in range(150_000)) + b">x</title></item>",
+    ],
+    ids=["unclosed-tags", "escaped-tags", "attributes", "nesting", "unique-attributes"],
+)
 def test_markup_bombs_are_refused_quickly(bomb):
     data = rss("").replace(b"</channel>", bomb + b"</channel>")
     started = time.process_time()
     with pytest.raises(FeedError, match="refusing to parse"):
         parse_feed(data, url="https://example.org/feed")
-    assert time.process_time() - started < 5.0            # feedparser alone: 5 s to several minutes
+    assert time.process_time() - started < 5.0  # feedparser alone: 5 s to several minutes
 
 
 def test_an_element_with_very_many_attributes_is_refused_even_within_the_budget():
@@ -447,10 +495,13 @@ def test_thousands_of_namespace_prefixes_are_refused():
 @pytest.mark.parametrize("element", ["author", "dc:creator", "managingEditor"])
 def test_an_absurdly_long_author_is_clipped_not_a_hang(element):
     # feedparser's e-mail regex is quadratic: 200 kB of "a." alone take minutes.
-    items = (f"<item><title>x</title><{element}>{'a.' * 100_000}@b é</{element}></item>"
-             f"<item><title>y</title><{element}>Ayşe Yılmaz</{element}></item>")
-    data = rss(items).replace(b'<rss version="2.0">',
-                              b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">')
+    items = (
+        f"<item><title>x</title><{element}>{'a.' * 100_000}@b é</{element}></item>"
+        f"<item><title>y</title><{element}>Ayşe Yılmaz</{element}></item>"
+    )
+    data = rss(items).replace(
+        b'<rss version="2.0">', b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    )
     started = time.process_time()
     feed = parse_feed(data, url="https://example.org/feed")
     assert time.process_time() - started < 2.0
@@ -461,8 +512,10 @@ def test_an_absurdly_long_author_is_clipped_not_a_hang(element):
 
 def test_ordinary_attributes_and_long_query_strings_are_fine():
     link = "https://example.org/a?" + "&amp;".join(f"p{i}=v" for i in range(200))
-    items = (f'<item><title>x</title><link>{link}</link>'
-             f'<enclosure url="{link}" length="1" type="audio/mpeg"/></item>')
+    items = (
+        f"<item><title>x</title><link>{link}</link>"
+        f'<enclosure url="{link}" length="1" type="audio/mpeg"/></item>'
+    )
     [entry] = parse_feed(rss(items), url="https://example.org/feed").entries
     assert entry.url == link.replace("&amp;", "&")
 
@@ -474,23 +527,31 @@ def test_many_entries_are_capped():
     assert "600 entries" in feed.warning
 
 
-@pytest.mark.parametrize("data, content_type, message", [
-    (b'{"items": [', "application/feed+json", "invalid JSON"),
-    (b'{"hello": "world"}', None, "not a JSON Feed"),
-    (b"[" * 100_000 + b"]" * 100_000, "application/json", "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "data, content_type, message",
+    [
+        (b'{"items": [', "application/feed+json", "invalid JSON"),
+        (b'{"hello": "world"}', None, "not a JSON Feed"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", "invalid JSON"),
+    ],
+)
 def test_bad_json_feeds_say_why(data, content_type, message):
     with pytest.raises(FeedError, match=message):
         parse_feed(data, url="https://example.org/feed.json", content_type=content_type)
 
 
 def test_the_document_not_the_media_type_decides_json_or_xml():
-    xml = parse_feed(rss("<item><title>x</title></item>"), url="https://example.org/f",
-                     content_type="application/json")
+    xml = parse_feed(
+        rss("<item><title>x</title></item>"), url="https://example.org/f", content_type="application/json"
+    )
     assert xml.entries[0].title == "x"
     data = (FEEDS / "feed-rs/jsonfeed/jsonfeed_spec_1.json").read_bytes()
-    assert parse_feed(b"\xef\xbb\xbf\n" + data, url="https://jsonfeed.org/feed.json",
-                      content_type="text/xml").title == "JSON Feed"
+    assert (
+        parse_feed(
+            b"\xef\xbb\xbf\n" + data, url="https://jsonfeed.org/feed.json", content_type="text/xml"
+        ).title
+        == "JSON Feed"
+    )
 
 
 def test_json_feed_html_is_bounded_like_xml_markup():
@@ -501,15 +562,19 @@ def test_json_feed_html_is_bounded_like_xml_markup():
     assert time.process_time() - started < 10.0
     assert 50 < len(feed.entries) < 300 and feed.entries[0].summary == "x" * 1000
     assert feed.warning.startswith(f"only the first {len(feed.entries)} of 300 items")
-    bomb = json.dumps({"version": "https://jsonfeed.org/version/1", "items": [{"content_html": "<a" * 300_000}]})
+    bomb = json.dumps(
+        {"version": "https://jsonfeed.org/version/1", "items": [{"content_html": "<a" * 300_000}]}
+    )
     with pytest.raises(FeedError, match="too much markup|refusing"):
         parse_feed(bomb.encode(), url="https://example.org/feed.json")
 
 
 def test_json_feed_with_odd_values_still_parses():
-    data = (b'{"version": "https://jsonfeed.org/version/1.1", "title": 5, "items": ['
-            b'{"id": 42, "url": "/p/42", "title": ["x"], "date_published": "yesterday"}, "junk",'
-            b'{"content_html": "<p>only html</p>"}]}')
+    data = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": 5, "items": ['
+        b'{"id": 42, "url": "/p/42", "title": ["x"], "date_published": "yesterday"}, "junk",'
+        b'{"content_html": "<p>only html</p>"}]}'
+    )
     feed = parse_feed(data, url="https://example.org/feed.json")
     assert feed.title is None
     assert [e.guid for e in feed.entries][0] == "42"
@@ -520,11 +585,13 @@ def test_json_feed_with_odd_values_still_parses():
 
 def test_simple_entity_expansion_is_bounded_by_the_document_size():
     refs = "&c;" * 50_000
-    data = rss(f"<item><title>t</title><description>{refs}</description></item>",
-               prologue=f'<!DOCTYPE rss [<!ENTITY c "{"C" * 100}">]>')
+    data = rss(
+        f"<item><title>t</title><description>{refs}</description></item>",
+        prologue=f'<!DOCTYPE rss [<!ENTITY c "{"C" * 100}">]>',
+    )
     feed = parse_feed(data, url="https://example.org/feed")
     summary = feed.entries[0].summary
-    assert 0 < len(summary) <= len(data)        # expanded up to the bound, then dropped
+    assert 0 < len(summary) <= len(data)  # expanded up to the bound, then dropped
     assert "size bound" in feed.warning
 
 
@@ -535,8 +602,9 @@ NESTED = {
     "in-the-channel": rss("").replace(b"</channel></rss>", b"<div>" * 127_000),
     "in-a-description": rss("<item><title>x</title><description>" + "<b>" * 212_000),
     "items-inside-items": rss("").replace(b"</channel></rss>", b"<item><title>x" * 45_000),
-    "after-good-entries": rss("".join(f"<item><title>n{i}</title></item>" for i in range(20))
-                              ).replace(b"</channel></rss>", b"<p><span>" * 70_000),
+    "after-good-entries": rss("".join(f"<item><title>n{i}</title></item>" for i in range(20))).replace(
+        b"</channel></rss>", b"<p><span>" * 70_000
+    ),
 }
 
 
@@ -574,10 +642,13 @@ def test_item06_the_whole_markup_budget_parses_well_under_a_second():
     """The worst documents the bounds still let through (flat tags up to the
     markup budget, ill-formed so the lenient parser reads them) stay under a second."""
     from watcher.parse.xmlguard import MAX_MARKUP
+
     per_item = 60
-    items = "".join(f"<item><title>n{i}</title>{'<x/>' * (per_item // 2 - 2)}</item>"
-                    for i in range(MAX_MARKUP // per_item + 50))
-    for data in (rss(items), rss(items)[:-len(b"</rss>")]):
+    items = "".join(
+        f"<item><title>n{i}</title>{'<x/>' * (per_item // 2 - 2)}</item>"
+        for i in range(MAX_MARKUP // per_item + 50)
+    )
+    for data in (rss(items), rss(items)[: -len(b"</rss>")]):
         started = time.process_time()
         feed = parse_feed(data, url="https://example.org/feed")
         assert time.process_time() - started < 1.5

@@ -7,9 +7,9 @@ import json
 import sqlite3
 
 from click.testing import CliRunner
-
 from httpserver import LoopbackServer
 from newsroom import REAL, write_config
+
 from watcher.cli.main import main
 
 FEEDS = sorted(p for p in (REAL / "feeds").rglob("*") if p.is_file())
@@ -22,12 +22,12 @@ def test_every_real_feed_is_polled_to_a_recorded_status(tmp_path):
         feeds = []
         for i, path in enumerate(FEEDS):
             url_path = f"/{i}/{path.name}"
-            server.route(url_path, body=path.read_bytes(),
-                         content_type=TYPES.get(path.suffix, "application/xml"))
+            server.route(
+                url_path, body=path.read_bytes(), content_type=TYPES.get(path.suffix, "application/xml")
+            )
             feeds.append((str(path.relative_to(REAL / "feeds")), server.url(url_path)))
         config = write_config(tmp_path, feeds, fetch_article=False)
-        result = CliRunner().invoke(main, ["--config", str(config), "run", "--once"],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(main, ["--config", str(config), "run", "--once"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         # Nothing ever fetched anything but the feeds themselves (no external entity, no DTD).
         assert all(r.path.split("/")[1].isdigit() for r in server.requests)
@@ -42,8 +42,12 @@ def test_every_real_feed_is_polled_to_a_recorded_status(tmp_path):
     ok = [n for n, s in statuses.items() if s == "ok"]
     assert len(ok) >= 0.8 * len(FEEDS), sorted(set(statuses) - set(ok))
     # The captured news feeds all come through with their entries.
-    for name in ("feed-rs/rss2/rss_2.0_bbc.xml", "rss-parser/guardian.rss", "feed-rs/atom/atom_example_reddit.xml",
-                 "feed-rs/jsonfeed/jsonfeed_example_1.json"):
+    for name in (
+        "feed-rs/rss2/rss_2.0_bbc.xml",
+        "rss-parser/guardian.rss",
+        "feed-rs/atom/atom_example_reddit.xml",
+        "feed-rs/jsonfeed/jsonfeed_example_1.json",
+    ):
         assert statuses[name] == "ok", errors.get(name)
     stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     assert stored >= 500

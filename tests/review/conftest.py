@@ -4,7 +4,6 @@ the loopback newsroom (tests/review_world.py), built once per session."""
 from __future__ import annotations
 
 import pytest
-
 import review_world
 
 

@@ -6,11 +6,11 @@ import hashlib
 import json
 import sqlite3
 
-
 from review_world import RULES_V1, RULES_V2, invoke
-from watcher.review import backtest
+
 from watcher.match.matcher import Matcher
 from watcher.match.rules import load_rules
+from watcher.review import backtest
 from watcher.store.database import Store
 
 
@@ -33,7 +33,9 @@ def test_the_configured_rules_reproduce_the_log(world):
     with sqlite3.connect(world.database) as conn:
         assert report["articles"] == conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
     assert report["new_total"] == 0 and report["lost_total"] == 0
-    assert {r["rule_id"]: r["after"] for r in report["rules"]} == {k: len(v) for k, v in logged(world).items()}
+    assert {r["rule_id"]: r["after"] for r in report["rules"]} == {
+        k: len(v) for k, v in logged(world).items()
+    }
 
 
 def test_a_candidate_rule_set_reports_new_and_lost_hits_per_rule(world):
@@ -55,7 +57,7 @@ def test_the_table_names_each_change(world):
     result = invoke(world, "backtest", "--rules", str(RULES_V2))
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "matching stored articles" in result.stderr          # the progress bar, off stdout
+    assert "matching stored articles" in result.stderr  # the progress bar, off stdout
     assert "would match now" in out
     assert "New hits:" in out and "Lost hits:" in out
     drones = next(line for line in out.splitlines() if line.startswith("drones"))
@@ -65,10 +67,14 @@ def test_the_table_names_each_change(world):
 def test_nothing_is_written_or_sent(world):
     digest = hashlib.sha256(world.database.read_bytes()).hexdigest()
     with sqlite3.connect(world.database) as conn:
-        before = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("matches", "alerts", "stories")]
+        before = [
+            conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("matches", "alerts", "stories")
+        ]
     assert invoke(world, "backtest", "--rules", str(RULES_V2)).exit_code == 0
     with sqlite3.connect(world.database) as conn:
-        after = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("matches", "alerts", "stories")]
+        after = [
+            conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("matches", "alerts", "stories")
+        ]
     assert after == before
     assert hashlib.sha256(world.database.read_bytes()).hexdigest() == digest
 
@@ -97,11 +103,18 @@ def test_progress_is_reported_for_every_article(world, monkeypatch):
 
 
 def test_a_candidate_rule_that_matches_nothing_is_listed(world, tmp_path):
-    (tmp_path / "entities.toml").write_text((RULES_V2 / "entities.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "entities.toml").write_text(
+        (RULES_V2 / "entities.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     (tmp_path / "rules.toml").write_text(
         '[[rules]]\nid = "navy"\ntitle = "Naval cooperation"\nseverity = "low"\n'
-        'condition = { all = [ { entity = "syria" }, { terms = ["frigate", "corvette"] } ] }\n', encoding="utf-8")
+        'condition = { all = [ { entity = "syria" }, { terms = ["frigate", "corvette"] } ] }\n',
+        encoding="utf-8",
+    )
     report = report_json(world, "--rules", str(tmp_path))
     navy = next(r for r in report["rules"] if r["rule_id"] == "navy")
     assert (navy["before"], navy["after"], navy["new"], navy["lost"]) == (0, 0, 0, 0)
-    assert report["matched_after"] == 0 and report["lost_total"] == sum(len(v) for v in logged(world).values()) > 0
+    assert (
+        report["matched_after"] == 0
+        and report["lost_total"] == sum(len(v) for v in logged(world).values()) > 0
+    )

@@ -7,16 +7,32 @@ import io
 import json
 import sqlite3
 
-
 import review_world
 from review_world import invoke
+
 from watcher.review import export
 from watcher.review.log import Filter, matched_stories
 from watcher.store.database import Store
 
-KEYS = {"id", "url", "feed", "title", "published", "fetched_at", "language", "text", "extraction",
-        "matched", "rules", "canonical_url", "story", "duplicate_of", "join_reason", "join_similarity",
-        "alerts"}
+KEYS = {
+    "id",
+    "url",
+    "feed",
+    "title",
+    "published",
+    "fetched_at",
+    "language",
+    "text",
+    "extraction",
+    "matched",
+    "rules",
+    "canonical_url",
+    "story",
+    "duplicate_of",
+    "join_reason",
+    "join_similarity",
+    "alerts",
+}
 
 
 def jsonl(world, *args) -> list[dict]:
@@ -36,7 +52,7 @@ def test_jsonl_without_filters_is_every_stored_article(world):
     assert all(set(r) == KEYS for r in records)
     assert [r["id"] for r in records] == sorted(r["id"] for r in records)
     assert {r["matched"] for r in records} == {True, False}
-    assert jsonl(world) == records                         # jsonl is the default format
+    assert jsonl(world) == records  # jsonl is the default format
     assert jsonl(world, "--format", "jsonl", "--all") == records
 
 
@@ -49,7 +65,7 @@ def test_records_explain_matches_with_offsets_into_the_text(world):
             assert set(rule) == {"id", "title", "severity", "score", "hits"}
             for hit in rule["hits"]:
                 assert set(hit) >= {"term", "entity", "field", "start", "end", "snippet"}
-                assert record[hit["field"]][hit["start"]:hit["end"]], (record["id"], hit)
+                assert record[hit["field"]][hit["start"] : hit["end"]], (record["id"], hit)
     alerts = [a for r in records for a in r["alerts"]]
     assert {(a["channel"], a["status"]) for a in alerts} == {("hook", "sent"), ("pager", "pending")}
     assert all(set(a) == {"channel", "status", "attempts", "last_error", "sent_at"} for a in alerts)
@@ -73,12 +89,16 @@ def test_records_say_why_each_copy_joined_its_story(world):
     by_id = {r["id"]: r for r in records}
     rewrite = next(r for r in records if r["title"] == review_world.REWRITE_TITLE)
     assert rewrite["join_reason"] == "similar" and 0.4 <= rewrite["join_similarity"] < 1
-    assert by_id[rewrite["duplicate_of"]]["join_reason"] is None         # the first article opened it
+    assert by_id[rewrite["duplicate_of"]]["join_reason"] is None  # the first article opened it
     _, title, _ = review_world.seed_articles()[1]
     exact = [r for r in records if r["title"] == title and r["duplicate_of"]]
     assert [(r["join_reason"], r["join_similarity"]) for r in exact] == [("content_hash", 1.0)]
-    assert all(r["join_reason"] is None and r["join_similarity"] is None for r in records if not r["duplicate_of"])
-    table = {int(row["id"]): row for row in csv.DictReader(io.StringIO(invoke(world, "export", "--csv").stdout))}
+    assert all(
+        r["join_reason"] is None and r["join_similarity"] is None for r in records if not r["duplicate_of"]
+    )
+    table = {
+        int(row["id"]): row for row in csv.DictReader(io.StringIO(invoke(world, "export", "--csv").stdout))
+    }
     assert table[rewrite["id"]]["join_reason"] == "similar"
     assert float(table[rewrite["id"]]["join_similarity"]) == rewrite["join_similarity"]
 
@@ -122,10 +142,17 @@ def blank_to_empty(record: dict) -> dict:
 def from_csv(row: dict) -> dict:
     def num(v):
         return int(v) if v else None
-    return {**{k: export.csv_value(v) for k, v in row.items()}, "id": int(row["id"]), "story": num(row["story"]),
-            "duplicate_of": num(row["duplicate_of"]), "matched": row["matched"] == "true",
-            "join_similarity": float(row["join_similarity"]) if row["join_similarity"] else None,
-            "rules": json.loads(row["rules"]), "alerts": json.loads(row["alerts"])}
+
+    return {
+        **{k: export.csv_value(v) for k, v in row.items()},
+        "id": int(row["id"]),
+        "story": num(row["story"]),
+        "duplicate_of": num(row["duplicate_of"]),
+        "matched": row["matched"] == "true",
+        "join_similarity": float(row["join_similarity"]) if row["join_similarity"] else None,
+        "rules": json.loads(row["rules"]),
+        "alerts": json.loads(row["alerts"]),
+    }
 
 
 def test_unicode_survives_to_a_file(world, tmp_path):
@@ -133,7 +160,7 @@ def test_unicode_survives_to_a_file(world, tmp_path):
     result = invoke(world, "export", "--feed", "الجزيرة", "-o", str(out))
     assert result.exit_code == 0 and "exported 3 article(s)" in result.stderr
     text = out.read_text(encoding="utf-8")
-    assert "تركيا وسوريا توقعان اتفاقية للتعاون الدفاعي" in text      # not \\u-escaped
+    assert "تركيا وسوريا توقعان اتفاقية للتعاون الدفاعي" in text  # not \\u-escaped
     assert len(text.splitlines()) == 3
 
 

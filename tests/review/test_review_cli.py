@@ -9,16 +9,16 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 import review_world
 from review_world import invoke
+
 from watcher.review import ReviewError
 from watcher.review.article import parse_hits
 from watcher.review.log import Filter, matched_stories, parse_since
 from watcher.review.retention import PruneError, prune
 from watcher.review.search import search
-from watcher.text.highlight import Segment, highlight
 from watcher.store.database import Store
+from watcher.text.highlight import Segment, highlight
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_the_run_stored_matches_in_three_languages(world):
     assert "Türkiye ile Suriye arasında savunma işbirliği anlaşması" in titles
     assert "تركيا وسوريا توقعان اتفاقية للتعاون الدفاعي" in titles
     assert "Galatasaray derbide Fenerbahçe'yi yendi" in titles
-    assert "ارتفاع أسعار الذهب في الأسواق العربية" not in titles    # unmatched stays out of the log
+    assert "ارتفاع أسعار الذهب في الأسواق العربية" not in titles  # unmatched stays out of the log
     seen = [s["seen"] for s in stories]
     assert seen == sorted(seen, reverse=True)
 
@@ -63,9 +63,9 @@ def test_log_table_shows_what_a_person_needs(world):
     header = result.stdout.splitlines()[0].split()
     assert header == ["id", "time", "severity", "rules", "headline", "source", "outlets", "alerts"]
     assert "tr-sy-defence" in result.stdout and "Yeni Şafak" in result.stdout
-    assert "sent" in result.stdout                       # the json:// hook took the alerts
+    assert "sent" in result.stdout  # the json:// hook took the alerts
     drones = log_json(world, "--rule", "drones")
-    assert drones and all(s["alerts"] == {"sent": 1, "pending": 1} for s in drones)   # the pager is down
+    assert drones and all(s["alerts"] == {"sent": 1, "pending": 1} for s in drones)  # the pager is down
     assert "pending · sent" in invoke(world, "log", "--rule", "drones").stdout
 
 
@@ -77,7 +77,9 @@ def test_log_filters_by_rule_feed_severity_since_and_limit(world):
 
     safak = log_json(world, "--feed", "Yeni Şafak")
     assert safak and {s["feed"] for s in safak} == {"Yeni Şafak"}
-    jazeera_by_url = log_json(world, "--feed", rows(world, "SELECT url FROM feeds WHERE name = 'الجزيرة'")[0]["url"])
+    jazeera_by_url = log_json(
+        world, "--feed", rows(world, "SELECT url FROM feeds WHERE name = 'الجزيرة'")[0]["url"]
+    )
     assert jazeera_by_url and {s["feed"] for s in jazeera_by_url} == {"الجزيرة"}
 
     high = log_json(world, "--severity", "high")
@@ -119,7 +121,7 @@ def test_show_explains_the_match_with_highlighted_hits(world):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Why it matched:" in out and "[high] tr-sy-defence" in out
-    assert "[[Türkiye]]" in out and "[[Suriye]]" in out     # hits marked (no colour when piped)
+    assert "[[Türkiye]]" in out and "[[Suriye]]" in out  # hits marked (no colour when piped)
     assert "Yeni Şafak" in out
     assert "Alerts:" in out and "hook: sent" in out
 
@@ -133,8 +135,9 @@ def test_show_lists_the_other_outlet_of_the_story(world):
 
 def joined_pair(world, title: str) -> tuple[int, int]:
     """(the story's first article, the copy) for the copy titled ``title``."""
-    copy = rows(world, "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of IS NOT NULL",
-                (title,))
+    copy = rows(
+        world, "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of IS NOT NULL", (title,)
+    )
     assert len(copy) == 1, f"{title!r} was stored once, as a copy"
     return copy[0]["duplicate_of"], copy[0]["id"]
 
@@ -145,8 +148,10 @@ def test_show_says_why_a_rewritten_copy_joined_the_story(world):
     line = next(l for l in out.splitlines() if l.strip().startswith("joined"))
     _, seed_title, _ = review_world.seed_articles()[review_world.REWRITE_SEED]
     assert f"near-duplicate of #{first} (Daily Sabah: “{seed_title[:40]}" in line
-    share, bits = re.search(r": (\d+)% of 3-word phrases shared, SimHash (\d+) of 64 bits apart$", line).groups()
-    assert 40 <= int(share) < 100 and 0 < int(bits) <= 18          # alike, not identical: the [dedup] limits
+    share, bits = re.search(
+        r": (\d+)% of 3-word phrases shared, SimHash (\d+) of 64 bits apart$", line
+    ).groups()
+    assert 40 <= int(share) < 100 and 0 < int(bits) <= 18  # alike, not identical: the [dedup] limits
     data = json.loads(invoke(world, "show", str(copy), "--json").stdout)["join"]
     assert (data["reason"], data["other_id"], data["other_feed"]) == ("similar", first, "Daily Sabah")
     assert round(data["similarity"] * 100) == int(share) and data["distance"] == int(bits)
@@ -178,7 +183,7 @@ def test_show_json_and_missing_article(world):
     data = json.loads(invoke(world, "show", str(aid), "--json").stdout)
     assert data["feed"] == "الجزيرة"
     hits = [h for m in data["matches"] for h in m["hits"]]
-    assert hits and all(data[h["field"]][h["start"]:h["end"]] for h in hits)
+    assert hits and all(data[h["field"]][h["start"] : h["end"]] for h in hits)
     missing = invoke(world, "show", "999999")
     assert missing.exit_code == 2 and "no article 999999" in missing.stderr
 
@@ -194,10 +199,13 @@ def test_search_finds_turkish_text_ignoring_accents_and_dotted_capitals(world):
     assert "Türkiye ile Suriye arasında savunma işbirliği anlaşması" in titles
     assert any("Türkiye" in h["title"] for h in search_json(world, "turkiye"))
     istanbul = search_json(world, "istanbul")
-    assert {"Galatasaray derbide Fenerbahçe'yi yendi",
-            "İstanbul'da Suriyeli subaylar için askeri eğitim programı"} <= {h["title"] for h in istanbul}
-    assert all(any(w.casefold().startswith(("istanbul", "i̇stanbul")) for w in h["highlights"])
-               for h in istanbul)
+    assert {
+        "Galatasaray derbide Fenerbahçe'yi yendi",
+        "İstanbul'da Suriyeli subaylar için askeri eğitim programı",
+    } <= {h["title"] for h in istanbul}
+    assert all(
+        any(w.casefold().startswith(("istanbul", "i̇stanbul")) for w in h["highlights"]) for h in istanbul
+    )
 
 
 def test_search_finds_arabic_text_matched_or_not(world):
@@ -213,26 +221,42 @@ def test_search_accepts_any_input_without_crashing(world):
     for query in ['"unbalanced', "col:umn", "ankara OR şam"]:
         result = invoke(world, "search", query)
         assert result.exit_code == 0, (query, result.output)
-    for query in ["NOT", "a AND", "(", "*", "   "]:                  # more in test_search.py
+    for query in ["NOT", "a AND", "(", "*", "   "]:  # more in test_search.py
         result = invoke(world, "search", query)
         assert result.exit_code == 2 and result.stderr.startswith("watcher: "), (query, result.output)
 
 
 def test_feedback_counts_in_rule_stats_and_flags_noisy_rules(own):
     football = article_id(own, "Galatasaray")
-    defence = [r["article_id"] for r in rows(own, "SELECT article_id FROM matches WHERE rule_id = 'tr-sy-defence' ORDER BY article_id")]
+    defence = [
+        r["article_id"]
+        for r in rows(
+            own, "SELECT article_id FROM matches WHERE rule_id = 'tr-sy-defence' ORDER BY article_id"
+        )
+    ]
     assert len(defence) >= 3
-    for aid, verdict in ((football, "irrelevant"), (defence[0], "irrelevant"), (defence[1], "irrelevant"),
-                         (defence[2], "relevant"), (defence[0], "relevant")):
+    for aid, verdict in (
+        (football, "irrelevant"),
+        (defence[0], "irrelevant"),
+        (defence[1], "irrelevant"),
+        (defence[2], "relevant"),
+        (defence[0], "relevant"),
+    ):
         result = invoke(own, "feedback", str(aid), verdict, "--note", "checked")
         assert result.exit_code == 0 and f"#{aid} marked {verdict}" in result.stdout
-    stats = {json.loads(l)["rule_id"]: json.loads(l) for l in invoke(own, "rules", "stats", "--json").stdout.splitlines()}
+    stats = {
+        json.loads(l)["rule_id"]: json.loads(l)
+        for l in invoke(own, "rules", "stats", "--json").stdout.splitlines()
+    }
     assert stats["football"]["irrelevant"] == 1 and stats["football"]["relevant"] == 0
     # the newest verdict per article counts: defence[0] was changed to relevant
     assert (stats["tr-sy-defence"]["relevant"], stats["tr-sy-defence"]["irrelevant"]) == (2, 1)
     assert stats["tr-sy-defence"]["noisy"] is False
     invoke(own, "feedback", str(defence[2]), "irrelevant")
-    stats = {json.loads(l)["rule_id"]: json.loads(l) for l in invoke(own, "rules", "stats", "--json").stdout.splitlines()}
+    stats = {
+        json.loads(l)["rule_id"]: json.loads(l)
+        for l in invoke(own, "rules", "stats", "--json").stdout.splitlines()
+    }
     assert stats["tr-sy-defence"]["noisy"] is True
     table = invoke(own, "rules", "stats").stdout
     assert "noisy" in table and "drones" in table
@@ -266,21 +290,26 @@ def test_prune_drops_old_unmatched_articles_but_keeps_entries_and_matched_storie
     gone = set(before) - after
     assert result.articles == len(gone) > 0
     assert all(not before[i]["matched"] for i in gone)
-    assert all(before[i]["story_id"] is None or not any(
-        b["matched"] for b in before.values() if b["story_id"] == before[i]["story_id"]) for i in gone)
+    assert all(
+        before[i]["story_id"] is None
+        or not any(b["matched"] for b in before.values() if b["story_id"] == before[i]["story_id"])
+        for i in gone
+    )
     assert matched_stories(store, Filter(limit=None)) == before_log
-    assert rows(own, "SELECT COUNT(*) AS n FROM entries")[0]["n"] == entries      # never refetched
+    assert rows(own, "SELECT COUNT(*) AS n FROM entries")[0]["n"] == entries  # never refetched
     assert not search(store, "الذهب")
-    assert prune(store, 30, later).articles == 0                           # idempotent
-    assert prune(store, 30, datetime.now(timezone.utc)).articles == 0      # nothing is old yet
+    assert prune(store, 30, later).articles == 0  # idempotent
+    assert prune(store, 30, datetime.now(timezone.utc)).articles == 0  # nothing is old yet
     with pytest.raises(PruneError, match="keep_days"):
         prune(store, 0, later)
     store.close()
 
 
 def test_highlight_survives_bad_offsets():
-    seg = highlight("Türkiye ve Suriye", [(0, 7, "a"), (5, 9, "b"), (-3, 2, "c"), (11, 99, "d"),
-                                                  (9, 3, "e"), (40, 50, "f")])
+    seg = highlight(
+        "Türkiye ve Suriye",
+        [(0, 7, "a"), (5, 9, "b"), (-3, 2, "c"), (11, 99, "d"), (9, 3, "e"), (40, 50, "f")],
+    )
     assert "".join(s.text for s in seg) == "Türkiye ve Suriye"
     assert [(s.text, s.labels) for s in seg if s.mark] == [("Türkiye v", ("c", "a", "b")), ("Suriye", ("d",))]
     assert highlight("", [(0, 3, "x")]) == (Segment(""),)
@@ -308,25 +337,30 @@ def test_commands_on_an_empty_database(tmp_path):
     config = tmp_path / "watcher.toml"
     config.write_text(f'[watcher]\ndatabase = "{tmp_path / "w.db"}"\nrules = ["{review_world.RULES_V1}"]\n')
     from click.testing import CliRunner
+
     from watcher.cli.main import main
+
     run = lambda *a: CliRunner().invoke(main, ["--config", str(config), *a], catch_exceptions=False)  # noqa: E731
     assert run("log").stdout.startswith("no article stored yet: `watcher run --once` polls the feeds")
-    assert run("search", "anything").stdout.startswith("no article matches that search (searched for: anything;")
+    assert run("search", "anything").stdout.startswith(
+        "no article matches that search (searched for: anything;"
+    )
     assert run("export").stdout == ""
     assert "0 article(s) scanned" in run("backtest").stdout
     stats = run("rules", "stats").stdout
-    assert "tr-sy-defence" in stats and "drones" in stats            # configured rules listed with zeros
+    assert "tr-sy-defence" in stats and "drones" in stats  # configured rules listed with zeros
     assert "articles" in run("status").stdout
 
 
 def test_search_ignores_arabic_vowel_marks_in_the_query(world):
     plain = search_json(world, "تركيا")
     assert plain and search_json(world, "تُرْكِيَا") == plain
-    assert search_json(world, "الـذهـب") == search_json(world, "الذهب")     # tatweel
+    assert search_json(world, "الـذهـب") == search_json(world, "الذهب")  # tatweel
 
 
 def test_pruned_entries_are_not_fetched_again(tmp_path):
     from httpserver import LoopbackServer
+
     with LoopbackServer() as server:
         world = review_world.fill(tmp_path / "w", server)
         store = Store.open(world.database)
@@ -339,4 +373,4 @@ def test_pruned_entries_are_not_fetched_again(tmp_path):
         assert again.exit_code == 0, again.output
         assert "0 new entries, 0 articles stored" in again.stdout
         assert rows(world, "SELECT id FROM articles ORDER BY id") == left
-        assert not [r for r in server.requests[page_hits:] if r.path.endswith(".html")]   # no page refetched
+        assert not [r for r in server.requests[page_hits:] if r.path.endswith(".html")]  # no page refetched

@@ -139,19 +139,25 @@ def test_fingerprints_and_search_are_refolded_once_with_todays_folding(old) -> N
     """The old release folded dedup's words another way: the first opening by
     this release recomputes every content hash, SimHash and search entry, so a
     copy of an old article is still found as identical text."""
-    from watcher import app, config as config_mod
+    from watcher import app
+    from watcher import config as config_mod
     from watcher.dedup import identity, similarity
     from watcher.text.fold import FOLD_VERSION
 
     database, config_path = old
-    stale = [r for r in rows(database, "SELECT id, text, content_hash FROM articles")
-             if r["content_hash"] != identity.content_hash(r["text"] or "")]
+    stale = [
+        r
+        for r in rows(database, "SELECT id, text, content_hash FROM articles")
+        if r["content_hash"] != identity.content_hash(r["text"] or "")
+    ]
     assert stale, "the fixture should hold hashes folded the old way"
     store = app.open_store(config_mod.load(config_path))
     store.close()
     after = rows(database, "SELECT id, text, content_hash, simhash FROM articles")
     assert all(r["content_hash"] == identity.content_hash(r["text"] or "") for r in after)
     assert all(r["simhash"] == similarity.fingerprint(r["text"] or "") for r in after)
-    assert rows(database, "SELECT value FROM meta WHERE key = 'fold_version'") == [{"value": str(FOLD_VERSION)}]
+    assert rows(database, "SELECT value FROM meta WHERE key = 'fold_version'") == [
+        {"value": str(FOLD_VERSION)}
+    ]
     result = watcher(config_path, "search", "--json", "al", "Sharaa")
     assert result.exit_code == 0, result.output

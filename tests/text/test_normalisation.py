@@ -5,89 +5,101 @@ import pytest
 from watcher.text.fold import at_word_end, at_word_start, normalise, normalise_term
 
 
-@pytest.mark.parametrize("written, expected", [
-    # Latin diacritics and Turkish dotted/dotless i
-    ("Türkiye", "turkiye"),
-    ("Turkiye", "turkiye"),
-    ("Yaşar Güler", "yasar guler"),
-    ("İstanbul", "istanbul"),
-    ("ISTANBUL", "istanbul"),
-    ("ıstanbul", "istanbul"),
-    ("Istanbul", "istanbul"),
-    ("Milli Savunma Bakanlığı", "milli savunma bakanligi"),
-    ("Suriye Demokratik Güçleri", "suriye demokratik gucleri"),
-    ("Straße", "strasse"),
-    ("Øresund Łódź", "oresund lodz"),
-    # NFKC compatibility forms
-    ("ﬁnal", "final"),
-    ("ＳＤＦ", "sdf"),
-    # hyphens, apostrophes and the article al-
-    ("al-Sharaa", "sharaa"),
-    ("al Sharaa", "sharaa"),
-    ("Al-Sharaa", "sharaa"),
-    ("Ahmad al-Sharaa", "ahmad sharaa"),
-    ("ash-Shara", "shara"),
-    ("Sharaa's", "sharaa s"),
-    ("Sharaa’s", "sharaa s"),
-    ("Suriye'ye", "suriye ye"),
-    ("Türkiye’nin", "turkiye nin"),
-    ("one state, one army", "one state one army"),
-    ("Abu-Qasra", "abu qasra"),
-    ("Sharaaʼs", "sharaa s"),
-    ("Shaʿban al-Qurʾan", "shaban quran"),
-    # Arabic: harakat, tatweel, alef forms, ta marbuta, alef maqsura, the article
-    ("مُرْهَف أَبُو قَصْرَة", "مرهف ابو قصره"),
-    ("مرهف ابو قصره", "مرهف ابو قصره"),
-    ("ســوريا", "سوريا"),
-    ("إدلب", "ادلب"),
-    ("آذار", "اذار"),
-    ("مصطفى", "مصطفي"),
-    ("الشرع", "شرع"),
-    ("والشرع", "شرع"),
-    ("بالشرع", "شرع"),
-    ("قوات سوريا الديمقراطية", "قوات سوريا ديمقراطيه"),
-    ("ﻻ", "لا"),
-    ("مسؤول", "مسوول"),
-    ("رئيس", "رييس"),
-    ("یک کشور", "يك كشور"),
-    ("ŞAM, ÇAĞRI, Hâkim", "sam cagri hakim"),
-    ("اتفاق ١٠ آذار", "اتفاق 10 اذار"),
-    ("۱۴۰۳", "1403"),
-    ("", ""),
-    ("  -- ", ""),
-])
+@pytest.mark.parametrize(
+    "written, expected",
+    [
+        # Latin diacritics and Turkish dotted/dotless i
+        ("Türkiye", "turkiye"),
+        ("Turkiye", "turkiye"),
+        ("Yaşar Güler", "yasar guler"),
+        ("İstanbul", "istanbul"),
+        ("ISTANBUL", "istanbul"),
+        ("ıstanbul", "istanbul"),
+        ("Istanbul", "istanbul"),
+        ("Milli Savunma Bakanlığı", "milli savunma bakanligi"),
+        ("Suriye Demokratik Güçleri", "suriye demokratik gucleri"),
+        ("Straße", "strasse"),
+        ("Øresund Łódź", "oresund lodz"),
+        # NFKC compatibility forms
+        ("ﬁnal", "final"),
+        ("ＳＤＦ", "sdf"),
+        # hyphens, apostrophes and the article al-
+        ("al-Sharaa", "sharaa"),
+        ("al Sharaa", "sharaa"),
+        ("Al-Sharaa", "sharaa"),
+        ("Ahmad al-Sharaa", "ahmad sharaa"),
+        ("ash-Shara", "shara"),
+        ("Sharaa's", "sharaa s"),
+        ("Sharaa’s", "sharaa s"),
+        ("Suriye'ye", "suriye ye"),
+        ("Türkiye’nin", "turkiye nin"),
+        ("one state, one army", "one state one army"),
+        ("Abu-Qasra", "abu qasra"),
+        ("Sharaaʼs", "sharaa s"),
+        ("Shaʿban al-Qurʾan", "shaban quran"),
+        # Arabic: harakat, tatweel, alef forms, ta marbuta, alef maqsura, the article
+        ("مُرْهَف أَبُو قَصْرَة", "مرهف ابو قصره"),
+        ("مرهف ابو قصره", "مرهف ابو قصره"),
+        ("ســوريا", "سوريا"),
+        ("إدلب", "ادلب"),
+        ("آذار", "اذار"),
+        ("مصطفى", "مصطفي"),
+        ("الشرع", "شرع"),
+        ("والشرع", "شرع"),
+        ("بالشرع", "شرع"),
+        ("قوات سوريا الديمقراطية", "قوات سوريا ديمقراطيه"),
+        ("ﻻ", "لا"),
+        ("مسؤول", "مسوول"),
+        ("رئيس", "رييس"),
+        ("یک کشور", "يك كشور"),
+        ("ŞAM, ÇAĞRI, Hâkim", "sam cagri hakim"),
+        ("اتفاق ١٠ آذار", "اتفاق 10 اذار"),
+        ("۱۴۰۳", "1403"),
+        ("", ""),
+        ("  -- ", ""),
+    ],
+)
 def test_normalised_forms(written, expected):
     assert normalise(written).text == expected
 
 
-@pytest.mark.parametrize("a, b", [
-    ("Türkiye", "TURKIYE"),
-    ("Güler", "guler"),
-    ("İlkay Altındağ", "ilkay altindag"),
-    ("أحمد الشرع", "احمد شرع"),
-    ("al-Sharaa", "Sharaa"),
-    ("Murhaf Abu Qasra", "MURHAF  ABU\tQASRA"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("Türkiye", "TURKIYE"),
+        ("Güler", "guler"),
+        ("İlkay Altındağ", "ilkay altindag"),
+        ("أحمد الشرع", "احمد شرع"),
+        ("al-Sharaa", "Sharaa"),
+        ("Murhaf Abu Qasra", "MURHAF  ABU\tQASRA"),
+    ],
+)
 def test_variants_fold_together(a, b):
     assert normalise_term(a) == normalise_term(b)
 
 
-@pytest.mark.parametrize("a, b", [
-    ("Syria", "Syrian"),
-    ("SDF", "SDFs"),
-    ("Turkey", "Türk"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("Syria", "Syrian"),
+        ("SDF", "SDFs"),
+        ("Turkey", "Türk"),
+    ],
+)
 def test_distinct_words_stay_distinct(a, b):
     assert normalise_term(a) != normalise_term(b)
 
 
-@pytest.mark.parametrize("original, word", [
-    ("President Ahmad al-Sharaa’s visit", "sharaa"),
-    ("Türkiye'nin Suriye'ye desteği", "suriye"),
-    ("وزير الدفاع مُرْهَف أَبُو قَصْرَة قال", "قصره"),
-    ("ﬁnal İstanbul talks", "istanbul"),
-    ("Straße nach Türkiye", "turkiye"),
-])
+@pytest.mark.parametrize(
+    "original, word",
+    [
+        ("President Ahmad al-Sharaa’s visit", "sharaa"),
+        ("Türkiye'nin Suriye'ye desteği", "suriye"),
+        ("وزير الدفاع مُرْهَف أَبُو قَصْرَة قال", "قصره"),
+        ("ﬁnal İstanbul talks", "istanbul"),
+        ("Straße nach Türkiye", "turkiye"),
+    ],
+)
 def test_offsets_lead_back_to_the_original(original, word):
     view = normalise(original)
     start = view.text.index(word)
@@ -121,13 +133,16 @@ def test_sentences_split_at_full_stops_but_not_abbreviations():
     assert sentence["line"] == 2
 
 
-@pytest.mark.parametrize("text, start, end, expected", [
-    ("sdf forces", 0, 3, True),
-    ("xsdf forces", 1, 4, False),
-    ("sdfs forces", 0, 3, False),
-    ("وتركيا", 1, 6, True),     # proclitic wa- written onto the word
-    ("لسوريا", 1, 6, True),
-    ("مستركيا", 2, 7, False),
-])
+@pytest.mark.parametrize(
+    "text, start, end, expected",
+    [
+        ("sdf forces", 0, 3, True),
+        ("xsdf forces", 1, 4, False),
+        ("sdfs forces", 0, 3, False),
+        ("وتركيا", 1, 6, True),  # proclitic wa- written onto the word
+        ("لسوريا", 1, 6, True),
+        ("مستركيا", 2, 7, False),
+    ],
+)
 def test_word_boundaries(text, start, end, expected):
     assert (at_word_start(text, start) and at_word_end(text, end)) is expected

@@ -24,19 +24,22 @@ GOLD = ROOT.parent / "shared" / "fixtures" / "real" / "html" / "scrapinghub" / "
 
 # (seed, the spelling in the seed, another spelling of the same word)
 SPELLINGS = [
-    (0, "Türkiye", "TURKIYE"),                 # case and diacritics
+    (0, "Türkiye", "TURKIYE"),  # case and diacritics
     (0, "Erdoğan", "Erdogan"),
-    (2, "al-Sharaa", "Sharaa"),                # the Arabic article, transcribed
+    (2, "al-Sharaa", "Sharaa"),  # the Arabic article, transcribed
     (3, "al-Sharaa", "al Sharaa"),
-    (4, "Hakan Fidan", "HAKAN FİDAN"),         # Turkish dotted capital İ
-    (1, "Ankara", "An\u00adkara"),            # a soft hyphen inside the word
+    (4, "Hakan Fidan", "HAKAN FİDAN"),  # Turkish dotted capital İ
+    (1, "Ankara", "An\u00adkara"),  # a soft hyphen inside the word
 ]
 
 
 def rules_for(tmp_path: Path, term: str):
     path = tmp_path / "rules.toml"
-    path.write_text(f'[[rules]]\nid = "r"\ntitle = "r"\nseverity = "low"\n'
-                    f'condition = {{ terms = [{json.dumps(term)}] }}\n', encoding="utf-8")
+    path.write_text(
+        f'[[rules]]\nid = "r"\ntitle = "r"\nseverity = "low"\n'
+        f"condition = {{ terms = [{json.dumps(term)}] }}\n",
+        encoding="utf-8",
+    )
     return Matcher(load_rules([path]))
 
 
@@ -46,10 +49,24 @@ def searchable(text: str) -> Store:
     with store.atomic():
         feed = feeds.add(store, "https://example.org/feed", "Example", stamp)
         article = articles.insert(
-            store, feed_id=feed, url="https://example.org/a", canonical_url="https://example.org/a",
-            guid=None, title="", author=None, published=None, fetched_at=stamp, language=None,
-            summary=None, text=text, extraction="full", extraction_error=None, content_hash=None,
-            simhash=None, matched=False)
+            store,
+            feed_id=feed,
+            url="https://example.org/a",
+            canonical_url="https://example.org/a",
+            guid=None,
+            title="",
+            author=None,
+            published=None,
+            fetched_at=stamp,
+            language=None,
+            summary=None,
+            text=text,
+            extraction="full",
+            extraction_error=None,
+            content_hash=None,
+            simhash=None,
+            matched=False,
+        )
         searchindex.put(store, article, "", text)
     return store
 
@@ -61,7 +78,7 @@ def test_a_spelling_the_rules_equate_is_equal_for_search_and_dedup(tmp_path, see
     respelled = text.replace(written, other)
     # matching: a rule written with the other spelling finds the word as written
     (match,) = rules_for(tmp_path, other).match(Document("seed", "", text))
-    assert match.hits and all(text[h.start:h.end] in written for h in match.hits)   # "Sharaa" of "al-Sharaa"
+    assert match.hits and all(text[h.start : h.end] in written for h in match.hits)  # "Sharaa" of "al-Sharaa"
     # dedup: the respelled copy is the same text
     assert content_hash(respelled) == content_hash(text) is not None
     assert similarity.fingerprint(respelled) == similarity.fingerprint(text)
@@ -92,9 +109,12 @@ def test_korean_words_stay_whole_for_dedup_while_rules_match_inside_them(tmp_pat
     a rule term matches inside the word, and dedup shingles whole words."""
     if not GOLD.exists():
         pytest.skip("the shared real fixtures are not present")
-    korean = next(v["articleBody"] for v in json.loads(GOLD.read_text(encoding="utf-8")).values()
-                  if sum("\uac00" <= c <= "\ud7af" for c in v["articleBody"]) > 1000)
-    assert len(normal_words(korean)) < 1.5 * len(korean.split())    # words, not one per letter
+    korean = next(
+        v["articleBody"]
+        for v in json.loads(GOLD.read_text(encoding="utf-8")).values()
+        if sum("\uac00" <= c <= "\ud7af" for c in v["articleBody"]) > 1000
+    )
+    assert len(normal_words(korean)) < 1.5 * len(korean.split())  # words, not one per letter
     (match,) = rules_for(tmp_path, "MBC").match(Document("ko", "", korean))
-    assert all(korean[h.start:h.end] == "MBC" for h in match.hits)
+    assert all(korean[h.start : h.end] == "MBC" for h in match.hits)
     assert similarity.fingerprint(korean) is not None

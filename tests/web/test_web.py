@@ -13,15 +13,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 import review_world
 from review_world import invoke
+
 from watcher.web import server as web
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def clock() -> datetime:
@@ -46,6 +53,7 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed: apt-get install -y chromium (see .ci/run)")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         yield b
@@ -90,7 +98,9 @@ def test_triage_in_a_browser(page, site, world):
     assert total >= 5
     assert page.locator("figure.chart rect").count() > 0
     assert page.get_by_text("Türkiye ile Suriye arasında savunma işbirliği anlaşması").count() == 1
-    assert page.locator(".also").all_inner_texts() == ["also: Hürriyet Daily News"] * 2   # a copy and a rewrite
+    assert (
+        page.locator(".also").all_inner_texts() == ["also: Hürriyet Daily News"] * 2
+    )  # a copy and a rewrite
     shot(page, "stories")
 
     # filter by rule
@@ -121,14 +131,16 @@ def test_triage_in_a_browser(page, site, world):
     assert "Marked #%d irrelevant" % article_id in page.locator(".flash").inner_text()
     assert page.locator(".current-verdict .verdict").inner_text() == "irrelevant"
     assert query(world, "SELECT verdict, note FROM feedback WHERE article_id = ?", (article_id,)) == [
-        ("irrelevant", "old news")]
+        ("irrelevant", "old news")
+    ]
     shot(page, "article-judged")
     assert_inert(page)
 
 
 def test_article_page_says_why_a_copy_joined_its_story(page, site, world):
-    (copy, first), = query(world, "SELECT id, duplicate_of FROM articles WHERE title = ?",
-                           (review_world.REWRITE_TITLE,))
+    ((copy, first),) = query(
+        world, "SELECT id, duplicate_of FROM articles WHERE title = ?", (review_world.REWRITE_TITLE,)
+    )
     page.goto(f"{site}/article/{copy}")
     joined = page.locator(".members .joined")
     text = " ".join(joined.inner_text().split())
@@ -141,8 +153,9 @@ def test_article_page_says_why_a_copy_joined_its_story(page, site, world):
     member = page.locator(".members li", has=page.locator(f"a[href='/article/{copy}']")).inner_text()
     assert re.search(r"joined as near-duplicate \(\d+% of 3-word phrases shared\)", member), member
     _, title, _ = review_world.seed_articles()[1]
-    (exact, original), = query(world, "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of "
-                                      "IS NOT NULL", (title,))
+    ((exact, original),) = query(
+        world, "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of IS NOT NULL", (title,)
+    )
     page.goto(f"{site}/article/{exact}")
     text = " ".join(page.locator(".members .joined").inner_text().split())
     assert text.startswith("Joined this story with the same text as #%d Daily Sabah: " % original), text
@@ -174,21 +187,32 @@ def test_search_feeds_outbox_and_rules_pages(page, site):
 def test_hostile_feed_text_is_inert_on_every_page(page, site, world):
     hostile = query(world, "SELECT id FROM articles WHERE text LIKE '%onerror%' ORDER BY id")
     assert hostile, "the hostile page was stored"
-    pages = ["/", "/?rule=tr-sy-defence", "/search?q=alert", "/search?q=onerror", "/feeds",
-             "/outbox", "/rules"] + [f"/article/{aid}" for (aid,) in query(world, "SELECT id FROM articles")]
+    pages = [
+        "/",
+        "/?rule=tr-sy-defence",
+        "/search?q=alert",
+        "/search?q=onerror",
+        "/feeds",
+        "/outbox",
+        "/rules",
+    ] + [f"/article/{aid}" for (aid,) in query(world, "SELECT id FROM articles")]
     for path in pages:
         page.goto(site + path)
         assert_inert(page)
     name = world.database.stem
-    for path in (f"/{name}/articles", f"/{name}/articles/{hostile[0][0]}", f"/{name}/entries",
-                 f"/{name}/articles?_search=onerror"):
-        page.goto(site + path)                      # Datasette's own pages (its scripts are its own)
+    for path in (
+        f"/{name}/articles",
+        f"/{name}/articles/{hostile[0][0]}",
+        f"/{name}/entries",
+        f"/{name}/articles?_search=onerror",
+    ):
+        page.goto(site + path)  # Datasette's own pages (its scripts are its own)
         assert page.dialogs == [] and page.locator("[onerror]").count() == 0
         hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
         assert not [h for h in hrefs if h.strip().lower().startswith("javascript:")], path
     page.goto(site + f"/article/{hostile[0][0]}")
     body = page.locator(".text .body").inner_text()
-    assert "<script>alert('xss')</script>" in body and "onerror=alert('img')" in body   # shown as text
+    assert "<script>alert('xss')</script>" in body and "onerror=alert('img')" in body  # shown as text
     shot(page, "hostile-article")
 
 
@@ -246,10 +270,15 @@ def test_feedback_post_from_another_site_is_refused(site, world):
         page = client.get(site + "/article/1")
         token = page.text.split('name="csrftoken" value="')[1].split('"')[0]
         before = query(world, "SELECT COUNT(*) FROM feedback")[0][0]
-        forged = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": "x" + token})
+        forged = client.post(
+            f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": "x" + token}
+        )
         assert forged.status_code == 403
-        other = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token},
-                            headers={"origin": "http://evil.example"})
+        other = client.post(
+            f"{site}/article/1/feedback",
+            data={"verdict": "relevant", "csrftoken": token},
+            headers={"origin": "http://evil.example"},
+        )
         assert other.status_code == 403
         ok = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token})
         assert ok.status_code == 302
@@ -257,7 +286,9 @@ def test_feedback_post_from_another_site_is_refused(site, world):
 
 
 def test_bad_filter_values_show_a_message_not_an_error(site):
-    response = httpx.get(site + "/", params={"since": "yesterday-ish", "severity": "urgent", "rule": "<b>x</b>"})
+    response = httpx.get(
+        site + "/", params={"since": "yesterday-ish", "severity": "urgent", "rule": "<b>x</b>"}
+    )
     assert response.status_code == 200
     assert "--since" in response.text and "&lt;b&gt;x&lt;/b&gt;" in response.text
     assert httpx.get(site + "/search", params={"q": '"('}).status_code == 200
@@ -266,6 +297,7 @@ def test_bad_filter_values_show_a_message_not_an_error(site):
 
 def test_every_page_works_on_a_new_empty_database(tmp_path):
     from watcher.store.database import Store
+
     Store.open(tmp_path / "empty.db").close()
     server = web.WebServer(web.WebSettings(database=tmp_path / "empty.db", port=0), clock=clock)
     url = server.start()
@@ -280,6 +312,7 @@ def test_every_page_works_on_a_new_empty_database(tmp_path):
 
 def test_feeds_that_bring_nothing_new_for_a_week_are_flagged_quiet(world):
     from datetime import timedelta
+
     later = lambda: datetime.now(timezone.utc) + timedelta(days=8)  # noqa: E731
     for when, expected in ((clock, 0), (later, 4)):
         server = web.WebServer(web.WebSettings(database=world.database, port=0), clock=when)
@@ -299,8 +332,9 @@ def test_quick_triage_from_the_story_list_keeps_the_filters(page, site, world):
     page.wait_for_url("**/?rule=football")
     assert "irrelevant" in page.locator("tr.story").first.locator(".verdict").inner_text()
     aid = query(world, "SELECT id FROM articles WHERE title = ?", (title,))[0][0]
-    assert query(world, "SELECT verdict FROM feedback WHERE article_id = ? ORDER BY id DESC LIMIT 1", (aid,)) == [
-        ("irrelevant",)]
+    assert query(
+        world, "SELECT verdict FROM feedback WHERE article_id = ? ORDER BY id DESC LIMIT 1", (aid,)
+    ) == [("irrelevant",)]
     shot(page, "stories-triaged")
 
 
@@ -308,11 +342,14 @@ def test_feedback_never_redirects_to_another_site(site, world):
     with httpx.Client() as client:
         token = client.get(site + "/").text.split('name="csrftoken" value="')[1].split('"')[0]
         for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
-            r = client.post(f"{site}/article/1/feedback",
-                            data={"verdict": "relevant", "csrftoken": token, "next": target})
+            r = client.post(
+                f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token, "next": target}
+            )
             assert r.status_code == 302 and r.headers["location"] == "/article/1", target
-        r = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token,
-                                                              "next": "/?rule=drones"})
+        r = client.post(
+            f"{site}/article/1/feedback",
+            data={"verdict": "relevant", "csrftoken": token, "next": "/?rule=drones"},
+        )
         assert r.headers["location"] == "/?rule=drones"
 
 
@@ -325,8 +362,11 @@ def test_watcher_serve_runs_until_stopped(world):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "--config", str(world.config), "serve",
-                             "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "--config", str(world.config), "serve", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -345,11 +385,14 @@ def test_watcher_serve_runs_until_stopped(world):
 
 def test_serve_on_a_busy_port_says_so(world):
     import socket
+
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         result = invoke(world, "serve", "--port", str(busy.getsockname()[1]))
-    assert result.exit_code == 2 and "cannot listen on 127.0.0.1" in result.stderr and "--port" in result.stderr
+    assert (
+        result.exit_code == 2 and "cannot listen on 127.0.0.1" in result.stderr and "--port" in result.stderr
+    )
 
 
 def test_stories_page_shows_more_on_request(site, world, monkeypatch):

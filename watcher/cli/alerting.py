@@ -68,13 +68,21 @@ def _print_table(rows: list[dict], counts: dict[str, int]) -> None:
         row["when"] = short_time(row["when"])
         row["feed"], row["headline"] = _cut(row["feed"], 24), _cut(row["headline"], 48)
         row["last_error"] = _cut(row["last_error"], 120)
-    click.echo(table(rows, ["id", "status", "channel", "attempts", "when", "feed", "headline",
-                            "last_error"], width=120, headers={"when": "sent/next try"},
-                     flex=(("headline", 28), ("feed", 14))))
+    click.echo(
+        table(
+            rows,
+            ["id", "status", "channel", "attempts", "when", "feed", "headline", "last_error"],
+            width=120,
+            headers={"when": "sent/next try"},
+            flex=(("headline", 28), ("feed", 14)),
+        )
+    )
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
     if counts.get("dead"):
-        click.echo("fix the channel, then `watcher alerts retry --dead` (or `--all`) and "
-                   "`watcher run --once` to send them")
+        click.echo(
+            "fix the channel, then `watcher alerts retry --dead` (or `--all`) and "
+            "`watcher run --once` to send them"
+        )
 
 
 def _cut(text: str | None, width: int) -> str | None:
@@ -111,8 +119,13 @@ def retry(ctx: CliContext, ids: tuple[int, ...], dead: bool, every: bool) -> Non
 
 
 @click.command(short_help="Send a test message to a channel.")
-@click.option("--test", "channel_name", metavar="CHANNEL", required=True,
-              help="Send a test message to this channel and show the service's answer.")
+@click.option(
+    "--test",
+    "channel_name",
+    metavar="CHANNEL",
+    required=True,
+    help="Send a test message to this channel and show the service's answer.",
+)
 @click.pass_obj
 def notify(ctx: CliContext, channel_name: str) -> None:
     """Send a test message to a channel (nothing is written to the outbox)."""

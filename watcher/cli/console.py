@@ -33,9 +33,9 @@ from watcher.store.database import Store
 if TYPE_CHECKING:
     from watcher.match.rules import RuleSet
 
-EXIT_FAILURE = 1                # a WatcherError that is not the user's mistake
-EXIT_USER_ERROR = 2             # a mistake in the config, rules or command line
-EXIT_INTERRUPTED = 130          # the shell's convention for Ctrl-C (128 + SIGINT)
+EXIT_FAILURE = 1  # a WatcherError that is not the user's mistake
+EXIT_USER_ERROR = 2  # a mistake in the config, rules or command line
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C (128 + SIGINT)
 
 
 def utc_now() -> datetime:
@@ -67,8 +67,10 @@ class WatcherGroup(click.Group):
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
             _usage_error(exc)
-        except click.ClickException as exc:       # e.g. -o FILE that cannot be opened
-            fail(_sentence(exc.format_message()), EXIT_USER_ERROR if exc.exit_code in (1, 2) else exc.exit_code)
+        except click.ClickException as exc:  # e.g. -o FILE that cannot be opened
+            fail(
+                _sentence(exc.format_message()), EXIT_USER_ERROR if exc.exit_code in (1, 2) else exc.exit_code
+            )
         except errors.WatcherError as exc:
             fail(str(exc), exit_code(exc))
         except (click.Abort, KeyboardInterrupt):
@@ -83,7 +85,7 @@ class WatcherGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except click.UsageError as exc:     # click leaves out the context of some parse errors
+        except click.UsageError as exc:  # click leaves out the context of some parse errors
             if exc.ctx is None and "watcher.command" in ctx.meta:
                 name, command = ctx.meta["watcher.command"]
                 exc.ctx = click.Context(command, info_name=name, parent=ctx)
@@ -93,7 +95,7 @@ class WatcherGroup(click.Group):
 def _usage_error(exc: click.UsageError) -> None:
     command = exc.ctx.command_path if exc.ctx else "watcher"
     message = _sentence(exc.format_message())
-    if message.endswith("?"):                      # "Did you mean 'status'?"
+    if message.endswith("?"):  # "Did you mean 'status'?"
         fail(message if command == "watcher" else f"{command}: {message}")
     wants_usage = message.startswith(("missing argument", "got unexpected extra argument"))
     hint = f"usage: {exc.ctx.get_usage().removeprefix('Usage: ')}; " if exc.ctx and wants_usage else ""
@@ -133,15 +135,20 @@ class CliContext:
 
     @classmethod
     def create(cls, explicit: str | None, *, environ: Mapping[str, str], cwd: Path) -> CliContext:
-        return cls(config_mod.resolve_path(explicit, environ=environ, cwd=cwd), environ,
-                   from_env=not explicit and bool(environ.get(config_mod.CONFIG_ENV)))
+        return cls(
+            config_mod.resolve_path(explicit, environ=environ, cwd=cwd),
+            environ,
+            from_env=not explicit and bool(environ.get(config_mod.CONFIG_ENV)),
+        )
 
     def config(self) -> config_mod.Config:
         if self._config is None:
             if self.config_path.is_dir():
                 inside = self.config_path / config_mod.DEFAULT_CONFIG_NAME
-                fail(f"{self.config_path} is a folder, not a config file; pass --config "
-                     f"{inside if inside.is_file() else 'PATH/TO/watcher.toml'}")
+                fail(
+                    f"{self.config_path} is a folder, not a config file; pass --config "
+                    f"{inside if inside.is_file() else 'PATH/TO/watcher.toml'}"
+                )
             try:
                 self._config = config_mod.load(self.config_path, environ=self.environ)
             except errors.ConfigError as exc:
@@ -150,7 +157,7 @@ class CliContext:
                 raise errors.ConfigError(f"{exc.path}{self._source()}", exc.problems) from None
             command = click.get_current_context(silent=True)
             if command is not None and command.info_name in ("check", "run"):
-                for warning in self._config.warnings:     # e.g. secrets in a file others may read
+                for warning in self._config.warnings:  # e.g. secrets in a file others may read
                     click.echo(f"watcher: warning: {warning}", err=True)
         return self._config
 
@@ -192,9 +199,15 @@ def terminal_width() -> int | None:
         return None
 
 
-def table(records: list[dict], columns: list[str], *, width: int = 60,
-          flex: Sequence[str | tuple[str, int]] = (),
-          headers: Mapping[str, str] | None = None, max_width: int | None = None) -> str:
+def table(
+    records: list[dict],
+    columns: list[str],
+    *,
+    width: int = 60,
+    flex: Sequence[str | tuple[str, int]] = (),
+    headers: Mapping[str, str] | None = None,
+    max_width: int | None = None,
+) -> str:
     """A plain-text table for people (``--json`` is for scripts). Cells are cut
     at ``width``; then the ``flex`` columns, in that order, are cut further
     (each down to its floor: 12 characters, or ``(column, floor)``) until the
@@ -251,12 +264,22 @@ def setup_logging(level: str, config: config_mod.Config) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     try:
         from watcher.notify.redaction import install as install_redaction
+
         install_redaction(handler, config.channels)
     except ImportError:  # pragma: no cover - the alerts part is not built yet
         pass
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apprise", "urllib3", "httpx", "httpcore", "apscheduler", "trafilatura",
-                  "htmldate", "courlan", "charset_normalizer"):
+    for noisy in (
+        "apprise",
+        "urllib3",
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "trafilatura",
+        "htmldate",
+        "courlan",
+        "charset_normalizer",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -18,8 +18,13 @@ from watcher.cli.console import CliContext, WatcherGroup
 
 
 @click.group(cls=WatcherGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="PATH", default=None,
-              help="Config file (default: $WATCHER_CONFIG, else ./watcher.toml).")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    default=None,
+    help="Config file (default: $WATCHER_CONFIG, else ./watcher.toml).",
+)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Self-hosted news watcher: feeds in, explained matches, one alert per story."""

@@ -26,18 +26,26 @@ from watcher.parse import markup
 if TYPE_CHECKING:
     from watcher.extract.extractor import Extractor
 
-MAX_LINE_BYTES = 32 * 1024 * 1024      # one JSON line; longer ones get an error line
-MAX_FILE_BYTES = 64 * 1024 * 1024      # one text/HTML file
+MAX_LINE_BYTES = 32 * 1024 * 1024  # one JSON line; longer ones get an error line
+MAX_FILE_BYTES = 64 * 1024 * 1024  # one text/HTML file
 EXIT_BAD_INPUT = 1
 
 
 @click.command("match", short_help="Run the rules over files and explain every match.")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--jsonl", is_flag=True,
-              help="FILEs hold one JSON object per line (id, title, text; optional summary, url, "
-                   "published, language); print one JSON line per input line. '-' reads standard input.")
-@click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
-              help="Rule file or folder to use instead of the configured rules (repeatable).")
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="FILEs hold one JSON object per line (id, title, text; optional summary, url, "
+    "published, language); print one JSON line per input line. '-' reads standard input.",
+)
+@click.option(
+    "--rules",
+    "rule_paths",
+    multiple=True,
+    metavar="PATH",
+    help="Rule file or folder to use instead of the configured rules (repeatable).",
+)
 @click.pass_obj
 def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tuple[str, ...]) -> None:
     """Run the rules over documents and explain every match (no database, no network).
@@ -47,15 +55,15 @@ def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tupl
     watcher match --jsonl docs.jsonl > verdicts.jsonl
     cat docs.jsonl | watcher match --rules rules/ --jsonl -
     """
-    matcher = app.matcher(obj.rules(rule_paths))   # --rules PATH... reads no config
+    matcher = app.matcher(obj.rules(rule_paths))  # --rules PATH... reads no config
     if jsonl:
         try:
             bad = sum(_match_jsonl(matcher, name) for name in files)
-        except BrokenPipeError:             # `watcher match --jsonl big.jsonl | head`
+        except BrokenPipeError:  # `watcher match --jsonl big.jsonl | head`
             _quiet_stdout()
             raise SystemExit(0) from None
         if bad:
-            click.echo(f"watcher: {bad} input line(s) could not be read; see the \"error\" lines", err=True)
+            click.echo(f'watcher: {bad} input line(s) could not be read; see the "error" lines', err=True)
             raise SystemExit(EXIT_BAD_INPUT)
         return
     with Pages() as pages:
@@ -74,6 +82,7 @@ def _quiet_stdout() -> None:
 
 
 # --- JSON lines ---------------------------------------------------------------
+
 
 def verdict(doc_id, matches: tuple[RuleMatch, ...]) -> dict:
     return {"id": doc_id, "matched": bool(matches), "rules": [m.to_json() for m in matches]}
@@ -144,12 +153,12 @@ def _parse_line(raw: bytes | None):
         return None, None, "each line must be a JSON object with id, title and text"
     doc_id = record.get("id")
     if doc_id is None or isinstance(doc_id, (dict, list, bool)):
-        return None, None, "missing \"id\" (a string or number)"
+        return None, None, 'missing "id" (a string or number)'
     fields = {}
     for key in ("title", "text", "summary"):
         value = record.get(key) or ""
         if not isinstance(value, str):
-            return doc_id, None, f"\"{key}\" must be a string"
+            return doc_id, None, f'"{key}" must be a string'
         fields[key] = value
     extra = {}
     for key in ("url", "published", "language"):
@@ -160,6 +169,7 @@ def _parse_line(raw: bytes | None):
 
 # --- text and HTML files --------------------------------------------------------
 
+
 def _match_file(matcher: Matcher, name: str, pages: Pages) -> bool:
     try:
         with _open(name) as stream:
@@ -167,7 +177,7 @@ def _match_file(matcher: Matcher, name: str, pages: Pages) -> bool:
     except OSError as exc:
         click.echo(f"watcher: {name}: cannot read: {exc.strerror or exc}", err=True)
         return False
-    if data[:2] == b"\x1f\x8b":                  # gzip, as pages are often stored
+    if data[:2] == b"\x1f\x8b":  # gzip, as pages are often stored
         try:
             data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(MAX_FILE_BYTES + 1)
         except (OSError, EOFError) as exc:
@@ -178,7 +188,9 @@ def _match_file(matcher: Matcher, name: str, pages: Pages) -> bool:
         return False
     unusable = _not_text(data)
     if unusable:
-        click.echo(f"watcher: {name}: {unusable}; skipped (give text, HTML or gzip-compressed pages)", err=True)
+        click.echo(
+            f"watcher: {name}: {unusable}; skipped (give text, HTML or gzip-compressed pages)", err=True
+        )
         return False
     doc = _document(name, data, pages)
     matches = matcher.match(doc)
@@ -254,11 +266,12 @@ def _print_explanation(name: str, doc: Document, matches: tuple[RuleMatch, ...])
         for h in m.hits:
             source = doc.title if h.field == "title" else (doc.text if doc.text.strip() else doc.summary)
             who = f"entity {h.entity}, alias" if h.entity else "term"
-            click.echo(f"      {h.field}[{h.start}:{h.end}] {source[h.start:h.end]!r} ({who} {h.term!r})")
+            click.echo(f"      {h.field}[{h.start}:{h.end}] {source[h.start : h.end]!r} ({who} {h.term!r})")
             click.echo(f"          {h.snippet}")
 
 
 # --- rules group -----------------------------------------------------------------
+
 
 @click.group("rules", short_help="Rule files: draft rules from seeds, statistics.")
 def rules() -> None:
@@ -267,14 +280,29 @@ def rules() -> None:
 
 @rules.command("derive", short_help="Draft a rule file from a folder of example articles.")
 @click.argument("seed_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--background", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Folder of general news to contrast with (*.txt, *.jsonl with \"text\", or JSON gold "
-                   "files with \"articleBody\"). Default: ../shared/fixtures/real/html beside the "
-                   "project, when it exists.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the draft rule file here (default: standard output).")
-@click.option("--terms", "max_terms", type=click.IntRange(1, 500), default=40, show_default=True,
-              help="How many distinguishing terms to propose.")
+@click.option(
+    "--background",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help='Folder of general news to contrast with (*.txt, *.jsonl with "text", or JSON gold '
+    'files with "articleBody"). Default: ../shared/fixtures/real/html beside the '
+    "project, when it exists.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the draft rule file here (default: standard output).",
+)
+@click.option(
+    "--terms",
+    "max_terms",
+    type=click.IntRange(1, 500),
+    default=40,
+    show_default=True,
+    help="How many distinguishing terms to propose.",
+)
 def derive(seed_dir: Path, background: Path | None, output: Path | None, max_terms: int) -> None:
     """Propose a draft rule file from a seed corpus (SEED_DIR of .txt/.html files).
 
@@ -285,7 +313,9 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
     from watcher.match import derivation
 
     if output is not None and not output.resolve().parent.is_dir():
-        fail(f"-o {output}: the folder {output.resolve().parent} does not exist; give a file in an existing folder")
+        fail(
+            f"-o {output}: the folder {output.resolve().parent} does not exist; give a file in an existing folder"
+        )
     background = background or derivation.default_background()
     if background is None:
         fail("no background corpus found; pass --background DIR (a folder of general news texts)")
@@ -297,11 +327,16 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
         try:
             output.write_text(draft.toml, encoding="utf-8")
         except OSError as exc:
-            fail(f"-o {output}: cannot write the draft there ({exc.strerror or exc}); "
-                 "give a file in an existing folder")
-    click.echo(f"watcher: {len(draft.entities)} entities and {len(draft.terms)} terms from "
-               f"{draft.seed_count} seed documents against {draft.background_count} background documents"
-               + (f"; draft written to {output}" if output else ""), err=True)
+            fail(
+                f"-o {output}: cannot write the draft there ({exc.strerror or exc}); "
+                "give a file in an existing folder"
+            )
+    click.echo(
+        f"watcher: {len(draft.entities)} entities and {len(draft.terms)} terms from "
+        f"{draft.seed_count} seed documents against {draft.background_count} background documents"
+        + (f"; draft written to {output}" if output else ""),
+        err=True,
+    )
 
 
 COMMANDS = [match, rules]

@@ -17,12 +17,20 @@ from watcher.duration import DurationError, parse_duration
 
 @click.command()
 @click.option("--once", is_flag=True, help="Poll every due feed once, send due alerts, and exit.")
-@click.option("--grace", default="20s", show_default=True, metavar="DURATION",
-              help="On SIGTERM/SIGINT, how long to wait for polls under way.")
-@click.option("--log-level", default=None,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              help="Log detail on stderr. Default: INFO for the daemon; WARNING with --once, "
-                   "which prints its own summary.")
+@click.option(
+    "--grace",
+    default="20s",
+    show_default=True,
+    metavar="DURATION",
+    help="On SIGTERM/SIGINT, how long to wait for polls under way.",
+)
+@click.option(
+    "--log-level",
+    default=None,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Log detail on stderr. Default: INFO for the daemon; WARNING with --once, "
+    "which prints its own summary.",
+)
 @click.pass_obj
 def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
     """Poll the configured feeds (forever, or --once)."""
@@ -41,7 +49,7 @@ def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
             finished = watcher.daemon(grace=grace_seconds).run()
     finally:
         watcher.close(finished=finished)
-    if not finished:      # a poll outlived the grace time: do not wait for its deadline
+    if not finished:  # a poll outlived the grace time: do not wait for its deadline
         logging.shutdown()
         os._exit(0)
 
@@ -52,7 +60,7 @@ def _run_once(watcher: app.Watcher) -> None:
     import signal
 
     def interrupt(signum, frame):
-        watcher.parts.stop.set()          # polls under way stop before their next entry
+        watcher.parts.stop.set()  # polls under way stop before their next entry
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -62,11 +70,13 @@ def _run_once(watcher: app.Watcher) -> None:
         _print_summary(summary, {f.url: f.name for f in config.feeds}, len(config.feeds))
         _print_delivery(watcher.deliver())
     except KeyboardInterrupt:
-        for sig, handler in previous.items():   # a second Ctrl-C now must not raise in here
+        for sig, handler in previous.items():  # a second Ctrl-C now must not raise in here
             signal.signal(sig, handler)
         click.echo("", err=True)
-        fail("interrupted; the entries stored so far are kept, and the next `watcher run` "
-             "picks up the rest", EXIT_INTERRUPTED)
+        fail(
+            "interrupted; the entries stored so far are kept, and the next `watcher run` picks up the rest",
+            EXIT_INTERRUPTED,
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -79,33 +89,40 @@ def _print_summary(summary, names: dict[str, str], configured: int) -> None:
         if result.status.trouble:
             click.echo(f"  ! {name}: {result.status}: {_without_url(outcome.error, result.feed)}", err=True)
         elif outcome.error:
-            click.echo(f"  ~ {name}: stored what it could ({_without_url(outcome.error, result.feed)})",
-                       err=True)
-    click.echo(f"polled {summary.feeds_polled} feed(s): {summary.entries_new} new entries, "
-               f"{summary.articles_stored} articles stored, {summary.alerts_queued} alerts queued, "
-               f"{summary.errors} feed error(s)" + _waiting(configured - summary.feeds_polled))
+            click.echo(
+                f"  ~ {name}: stored what it could ({_without_url(outcome.error, result.feed)})", err=True
+            )
+    click.echo(
+        f"polled {summary.feeds_polled} feed(s): {summary.entries_new} new entries, "
+        f"{summary.articles_stored} articles stored, {summary.alerts_queued} alerts queued, "
+        f"{summary.errors} feed error(s)" + _waiting(configured - summary.feeds_polled)
+    )
 
 
 def _waiting(feeds: int) -> str:
     """Feeds a pass leaves alone (backing off, throttled, gone) are not silently missing."""
     if feeds <= 0:
         return ""
-    return (f"; {feeds} feed(s) left alone (backing off after errors, throttled, or gone; "
-            "`watcher feeds` says when they are due)")
+    return (
+        f"; {feeds} feed(s) left alone (backing off after errors, throttled, or gone; "
+        "`watcher feeds` says when they are due)"
+    )
 
 
 def _without_url(error: str | None, url: str) -> str | None:
     """Errors name the URL they concern; beside the feed's name its own URL is noise."""
     if error and error.startswith(url + ": "):
-        return error[len(url) + 2:]
+        return error[len(url) + 2 :]
     return error.replace(f" from {url}", "") if error else error
 
 
 def _print_delivery(delivery: app.Delivery | None) -> None:
     if delivery is None:
         return
-    click.echo(str(delivery.summary) + (f"; {delivery.waiting} wait for a later attempt (`watcher alerts`)"
-                                        if delivery.waiting else ""))
+    click.echo(
+        str(delivery.summary)
+        + (f"; {delivery.waiting} wait for a later attempt (`watcher alerts`)" if delivery.waiting else "")
+    )
 
 
 @click.command(short_help="Validate the config, rules, channels and database.")
@@ -128,8 +145,10 @@ def check(ctx: CliContext) -> None:
         problems.append(database)
     if problems:
         fail(problems_message(problems, str(config.path)))
-    click.echo(f"{config.path}: OK — {len(config.feeds)} feed(s), {len(rules or ())} rule(s), "
-               f"{len(config.channels)} channel(s), database {config.database}")
+    click.echo(
+        f"{config.path}: OK — {len(config.feeds)} feed(s), {len(rules or ())} rule(s), "
+        f"{len(config.channels)} channel(s), database {config.database}"
+    )
 
 
 @click.command()
@@ -148,23 +167,33 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
     records = []
     for feed in config.feeds:
         row = known.get(feed.url)
-        records.append({
-            "name": feed.name, "url": feed.url,
-            "status": str(row.state if row else health.Status.NEW),
-            "last_poll": row.last_polled if row else None,
-            "last_success": row.last_success if row else None,
-            "errors": row.consecutive_errors if row else 0,
-            "next_due": row.next_due if row and not row.gone else None,
-            "articles": row.articles if row else 0,
-            "last_error": _without_url(row.last_error, feed.url) if row else None,
-        })
+        records.append(
+            {
+                "name": feed.name,
+                "url": feed.url,
+                "status": str(row.state if row else health.Status.NEW),
+                "last_poll": row.last_polled if row else None,
+                "last_success": row.last_success if row else None,
+                "errors": row.consecutive_errors if row else 0,
+                "next_due": row.next_due if row and not row.gone else None,
+                "articles": row.articles if row else 0,
+                "last_error": _without_url(row.last_error, feed.url) if row else None,
+            }
+        )
     if as_json:
         import json
+
         for record in records:
             click.echo(json.dumps(record, ensure_ascii=False))
         return
-    click.echo(table(records, ["name", "status", "last_poll", "errors", "next_due",
-                               "articles", "last_error"], width=200, flex=("last_error", "name")))
+    click.echo(
+        table(
+            records,
+            ["name", "status", "last_poll", "errors", "next_due", "articles", "last_error"],
+            width=200,
+            flex=("last_error", "name"),
+        )
+    )
 
 
 COMMANDS = [run, check, feeds]

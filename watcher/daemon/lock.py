@@ -26,7 +26,8 @@ class InstanceLock:
             os.close(fd)
             raise LockError(
                 f"another watcher (pid {holder}) is already running on this database "
-                f"({self.path}); stop it first, or give this one another [watcher] database") from None
+                f"({self.path}); stop it first, or give this one another [watcher] database"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd

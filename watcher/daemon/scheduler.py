@@ -44,8 +44,15 @@ def tick_for(config: Config) -> float:
 
 
 class Daemon:
-    def __init__(self, parts: Parts, *, open_store: Callable[[], Store], sender=None,
-                 tick: float | None = None, grace: float = GRACE_SECONDS) -> None:
+    def __init__(
+        self,
+        parts: Parts,
+        *,
+        open_store: Callable[[], Store],
+        sender=None,
+        tick: float | None = None,
+        grace: float = GRACE_SECONDS,
+    ) -> None:
         """``open_store`` opens another connection to the database (each poll
         thread and the maintenance job get their own)."""
         self.parts = parts
@@ -57,8 +64,9 @@ class Daemon:
         self._in_flight: dict[str, Future] = {}
         self._guard = threading.Lock()
         self._pipelines = ThreadPipelines(parts, open_store)
-        self._pool = ThreadPoolExecutor(max_workers=self.config.network.max_connections,
-                                        thread_name_prefix="poll")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.config.network.max_connections, thread_name_prefix="poll"
+        )
 
     # -- life cycle -------------------------------------------------------
     def run(self, *, install_signals: bool = True) -> bool:
@@ -72,13 +80,26 @@ class Daemon:
                 signal.signal(sig, lambda *_: self.parts.stop.set())
         store = self.open_store()
         sources.sync(store, self.config.feeds, self.parts.clock())
-        scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
-        scheduler.add_job(self._dispatch, "interval", seconds=self.tick, args=[store],
-                          next_run_time=datetime.now(timezone.utc), id="dispatch")
+        scheduler = BackgroundScheduler(
+            timezone=timezone.utc,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        scheduler.add_job(
+            self._dispatch,
+            "interval",
+            seconds=self.tick,
+            args=[store],
+            next_run_time=datetime.now(timezone.utc),
+            id="dispatch",
+        )
         if self.config.keep_days:
-            scheduler.add_job(self._maintain, "interval", hours=6,
-                              next_run_time=datetime.now(timezone.utc), id="maintenance")
+            scheduler.add_job(
+                self._maintain,
+                "interval",
+                hours=6,
+                next_run_time=datetime.now(timezone.utc),
+                id="maintenance",
+            )
         if self.sender:
             self.sender.start()
         scheduler.start()
@@ -102,8 +123,12 @@ class Daemon:
         try:
             pruned = retention.prune(store, self.config.keep_days, self.parts.clock())
             if pruned.articles:
-                log.info("pruned %d unmatched article(s) fetched before %s (keep_days = %s)",
-                         pruned.articles, pruned.cutoff[:10], self.config.keep_days)
+                log.info(
+                    "pruned %d unmatched article(s) fetched before %s (keep_days = %s)",
+                    pruned.articles,
+                    pruned.cutoff[:10],
+                    self.config.keep_days,
+                )
         except Exception:  # never let maintenance kill the scheduler thread silently
             log.exception("pruning failed")
         finally:
@@ -123,8 +148,12 @@ class Daemon:
                 future.result(timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 left = sum(not f.done() for f in running)
-                log.warning("%d poll(s) still running at the end of the %.0f s grace time; "
-                            "stopping anyway (nothing committed is lost)", left, self.grace)
+                log.warning(
+                    "%d poll(s) still running at the end of the %.0f s grace time; "
+                    "stopping anyway (nothing committed is lost)",
+                    left,
+                    self.grace,
+                )
                 return False
             except Exception:  # already recorded by the pipeline
                 pass
@@ -157,6 +186,11 @@ class Daemon:
         if outcome.error:
             log.warning("%s: %s: %s", feed.name, result.status, outcome.error)
         else:
-            log.info("%s: %s, %d new, %d stored, %d alerts queued", feed.name, result.status,
-                     outcome.entries_new, result.articles_stored, result.alerts_queued)
-
+            log.info(
+                "%s: %s, %d new, %d stored, %d alerts queued",
+                feed.name,
+                result.status,
+                outcome.entries_new,
+                result.articles_stored,
+                result.alerts_queued,
+            )

@@ -31,16 +31,66 @@ MAX_CHARS = 200_000
 MIN_WORDS = 40
 
 # Parameters that only say where a click came from. Exact names, lower case.
-TRACKING_PARAMS = frozenset({
-    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid",
-    "twclid", "ttclid", "igshid", "igsh", "li_fat_id", "mc_cid", "mc_eid", "ocid",
-    "cmpid", "cmp", "s_cid", "smid", "smtyp", "ito", "xtor", "mkt_tok", "_ga", "_gl",
-    "_hsenc", "_hsmi", "hsctatracking", "vero_id", "oly_anon_id", "oly_enc_id",
-    "rb_clickid", "wt.mc_id", "wt.mc_ev", "ref", "ref_src", "ref_url", "referrer",
-    "sr_share", "share", "spm", "at_medium", "at_campaign", "at_custom1",
-    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",
-    "source", "rss", "via", "__twitter_impression", "soc_src", "soc_trk",
-})
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "igshid",
+        "igsh",
+        "li_fat_id",
+        "mc_cid",
+        "mc_eid",
+        "ocid",
+        "cmpid",
+        "cmp",
+        "s_cid",
+        "smid",
+        "smtyp",
+        "ito",
+        "xtor",
+        "mkt_tok",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "hsctatracking",
+        "vero_id",
+        "oly_anon_id",
+        "oly_enc_id",
+        "rb_clickid",
+        "wt.mc_id",
+        "wt.mc_ev",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "referrer",
+        "sr_share",
+        "share",
+        "spm",
+        "at_medium",
+        "at_campaign",
+        "at_custom1",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "source",
+        "rss",
+        "via",
+        "__twitter_impression",
+        "soc_src",
+        "soc_trk",
+    }
+)
 # Prefixes: utm_source, utm_medium..., pk_campaign (Matomo), mtm_*, hsa_*.
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 # Parameters that ask for the AMP rendering of the same page.
@@ -63,24 +113,25 @@ def canonical_url(url: str) -> str:
         parts = _unwrap_amp_cache(parts)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return url
-        base = normalize_url(urlunsplit((parts.scheme, parts.netloc, _path(parts.path), "", "")),
-                             trailing_slash=False)
-    except ValueError:           # bad port, bad IPv6 literal, bad percent-escape...
+        base = normalize_url(
+            urlunsplit((parts.scheme, parts.netloc, _path(parts.path), "", "")), trailing_slash=False
+        )
+    except ValueError:  # bad port, bad IPv6 literal, bad percent-escape...
         return url
     scheme, netloc, path, _, _ = urlsplit(base)
     netloc = _drop_default_port(scheme, netloc)
-    if netloc.startswith("amp.") and netloc.count(".") >= 2:    # amp.example.com
+    if netloc.startswith("amp.") and netloc.count(".") >= 2:  # amp.example.com
         netloc = "www." + netloc.removeprefix("amp.")
     path = _fold_amp_path(path)
     query = _clean_query(parts.query)
-    fragment = parts.fragment if parts.fragment.startswith("!") else ""   # #!/route names content
+    fragment = parts.fragment if parts.fragment.startswith("!") else ""  # #!/route names content
     return urlunsplit((scheme, netloc, path or "/", query, fragment))
 
 
 def _drop_default_port(scheme: str, netloc: str) -> str:
     """courlan misses ``[::1]:80``; the rule is the same for every host."""
     default = {"http": ":80", "https": ":443"}[scheme]
-    return netloc[:-len(default)] if netloc.endswith(default) else netloc
+    return netloc[: -len(default)] if netloc.endswith(default) else netloc
 
 
 def _unwrap_amp_cache(parts):
@@ -136,7 +187,7 @@ def _clean_query(query: str) -> str:
         if low in AMP_PARAMS and (low != "outputtype" or value.lower() == "amp"):
             continue
         kept.append((name, value))
-    kept.sort(key=lambda item: item[0])          # stable: repeated names keep their order
+    kept.sort(key=lambda item: item[0])  # stable: repeated names keep their order
     return urlencode(kept, quote_via=quote, safe="/:,!*@$'()~")
 
 

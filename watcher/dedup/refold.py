@@ -34,10 +34,17 @@ def refold(store: Store) -> int:
     done = last = 0
     while rows := articles.texts_after(store, last, BATCH):
         with store.atomic():
-            articles.set_fingerprints(store, [
-                (identity.content_hash(text or "") if (text or "").strip() else None,
-                 similarity.fingerprint(text or "") if (text or "").strip() else None, article_id)
-                for article_id, text in rows])
+            articles.set_fingerprints(
+                store,
+                [
+                    (
+                        identity.content_hash(text or "") if (text or "").strip() else None,
+                        similarity.fingerprint(text or "") if (text or "").strip() else None,
+                        article_id,
+                    )
+                    for article_id, text in rows
+                ],
+            )
         last = rows[-1][0]
         done += len(rows)
     with store.atomic():

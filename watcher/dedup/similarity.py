@@ -29,7 +29,7 @@ import numpy as np
 from watcher.dedup.identity import MAX_CHARS, MIN_WORDS, normal_words
 
 SHINGLE = 3
-MIN_LINE_WORDS = 5      # shorter lines are site furniture, not text
+MIN_LINE_WORDS = 5  # shorter lines are site furniture, not text
 MASK64 = (1 << 64) - 1
 # Odd 64-bit multipliers: a 3-gram's hash depends on its words and their order.
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
@@ -40,13 +40,15 @@ def shingle_hashes(words: list[str]) -> np.ndarray:
     word hashed once (blake2b), 3-grams combined and mixed vectorised."""
     if not words:
         return np.empty(0, np.uint64)
-    table = {w: int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little")
-             for w in set(words)}
+    table = {
+        w: int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little")
+        for w in set(words)
+    }
     h = np.fromiter((table[w] for w in words), np.uint64, len(words))
     if len(h) < SHINGLE:
         h = np.concatenate([h, np.zeros(SHINGLE - len(h), np.uint64)])
     x = h[:-2] * _MIX[0] + h[1:-1] * _MIX[1] + h[2:] * _MIX[2]
-    x ^= x >> np.uint64(30)                      # splitmix64's finaliser
+    x ^= x >> np.uint64(30)  # splitmix64's finaliser
     x *= np.uint64(0xBF58476D1CE4E5B9)
     x ^= x >> np.uint64(27)
     x *= np.uint64(0x94D049BB133111EB)
@@ -73,8 +75,9 @@ def fingerprint(text: str) -> int | None:
     if len(words) < MIN_WORDS:
         return None
     features = shingle_hashes(words)
-    ones = np.unpackbits(features.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1,
-                         bitorder="little").sum(axis=0, dtype=np.int64)
+    ones = np.unpackbits(features.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little").sum(
+        axis=0, dtype=np.int64
+    )
     bits = np.packbits(ones * 2 > len(features), bitorder="little")
     return int.from_bytes(bits.tobytes(), "little", signed=True)
 
@@ -90,7 +93,7 @@ def shingle_set(text: str) -> frozenset[tuple[str, ...]]:
     words = content_words(text)
     if len(words) < SHINGLE:
         return frozenset([tuple(words)]) if words else frozenset()
-    return frozenset(zip(words, words[1:], words[2:]))
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
 
 
 def resemblance(a: frozenset, b: frozenset) -> float:
@@ -117,11 +120,17 @@ class FingerprintIndex:
 
     def _alloc(self, capacity: int) -> None:
         old = getattr(self, "_ids", None)
-        ids, fps, times = (np.empty(capacity, np.int64), np.empty(capacity, np.uint64),
-                           np.empty(capacity, np.float64))
+        ids, fps, times = (
+            np.empty(capacity, np.int64),
+            np.empty(capacity, np.uint64),
+            np.empty(capacity, np.float64),
+        )
         if old is not None:
-            ids[:self._n], fps[:self._n], times[:self._n] = (
-                self._ids[:self._n], self._fps[:self._n], self._times[:self._n])
+            ids[: self._n], fps[: self._n], times[: self._n] = (
+                self._ids[: self._n],
+                self._fps[: self._n],
+                self._times[: self._n],
+            )
         self._ids, self._fps, self._times = ids, fps, times
         self._xor = np.empty(capacity, np.uint64)
         self._bits = np.empty(capacity, np.uint8)
@@ -133,14 +142,12 @@ class FingerprintIndex:
     @property
     def nbytes(self) -> int:
         """Memory held by the index's arrays, scan buffers included."""
-        return sum(a.nbytes for a in (self._ids, self._fps, self._times,
-                                      self._xor, self._bits, self._hit))
+        return sum(a.nbytes for a in (self._ids, self._fps, self._times, self._xor, self._bits, self._hit))
 
     def add(self, article_id: int, fingerprint: int, at: float) -> None:
         self.extend([article_id], [fingerprint], [at])
 
-    def extend(self, ids: Sequence[int], fingerprints: Sequence[int],
-               times: Sequence[float]) -> None:
+    def extend(self, ids: Sequence[int], fingerprints: Sequence[int], times: Sequence[float]) -> None:
         """Append many; fingerprints signed (as stored). Times must not go back:
         an earlier time than the last entry's is raised to it (the entry then
         stays in the window a little longer, never shorter)."""
@@ -151,27 +158,28 @@ class FingerprintIndex:
             self._alloc(max(2 * len(self._ids), self._n + count))
         end = self._n + count
         floor = self._times[self._n - 1] if self._n else -np.inf
-        self._ids[self._n:end] = ids
-        self._fps[self._n:end] = np.asarray(fingerprints, np.int64).view(np.uint64)
+        self._ids[self._n : end] = ids
+        self._fps[self._n : end] = np.asarray(fingerprints, np.int64).view(np.uint64)
         times = np.asarray(times, np.float64)
-        self._times[self._n:end] = np.maximum.accumulate(np.maximum(times, floor))
+        self._times[self._n : end] = np.maximum.accumulate(np.maximum(times, floor))
         self._n = end
 
-    def near(self, fingerprint: int, *, max_distance: int, since: float,
-             limit: int = 8) -> list[tuple[int, int]]:
+    def near(
+        self, fingerprint: int, *, max_distance: int, since: float, limit: int = 8
+    ) -> list[tuple[int, int]]:
         """Up to ``limit`` (article_id, distance) pairs within ``max_distance``
         bits, added at or after ``since``, nearest first."""
-        start = int(np.searchsorted(self._times[:self._n], since, side="left"))
+        start = int(np.searchsorted(self._times[: self._n], since, side="left"))
         n = self._n - start
         if n <= 0:
             return []
         xor, bits, hit = self._xor[:n], self._bits[:n], self._hit[:n]
-        np.bitwise_xor(self._fps[start:self._n], np.uint64(fingerprint & MASK64), out=xor)
+        np.bitwise_xor(self._fps[start : self._n], np.uint64(fingerprint & MASK64), out=xor)
         np.bitwise_count(xor, out=bits)
         np.less_equal(bits, max_distance, out=hit)
         found = np.flatnonzero(hit)
         if len(found) > limit * 4:
-            found = found[np.argpartition(bits[found], limit * 4)[:limit * 4]]
+            found = found[np.argpartition(bits[found], limit * 4)[: limit * 4]]
         best: dict[int, int] = {}
         for pos in found.tolist():
             article_id, d = int(self._ids[start + pos]), int(bits[pos])
@@ -180,21 +188,21 @@ class FingerprintIndex:
 
     def drop_after(self, article_id: int) -> None:
         """Forget entries of articles with a larger id (their rows were rolled back)."""
-        keep = self._ids[:self._n] <= article_id
+        keep = self._ids[: self._n] <= article_id
         if keep.all():
             return
         kept = int(keep.sum())
-        self._ids[:kept] = self._ids[:self._n][keep]
-        self._fps[:kept] = self._fps[:self._n][keep]
-        self._times[:kept] = self._times[:self._n][keep]
+        self._ids[:kept] = self._ids[: self._n][keep]
+        self._fps[:kept] = self._fps[: self._n][keep]
+        self._times[:kept] = self._times[: self._n][keep]
         self._n = kept
 
     def expire(self, before: float) -> None:
         """Drop entries older than ``before`` once they are most of the index."""
-        cut = int(np.searchsorted(self._times[:self._n], before, side="left"))
+        cut = int(np.searchsorted(self._times[: self._n], before, side="left"))
         if cut * 2 < self._n:
             return
         keep = self._n - cut
         for array in (self._ids, self._fps, self._times):
-            array[:keep] = array[cut:self._n].copy()
+            array[:keep] = array[cut : self._n].copy()
         self._n = keep

@@ -34,8 +34,8 @@ from pathlib import Path
 from watcher.errors import EXTRACTION_KINDS as _KINDS
 from watcher.errors import ExtractionError
 
-STARTUP_TIMEOUT = 60.0     # seconds for a fresh worker to import its libraries
-_STOP_GRACE = 2.0          # seconds a worker gets to exit when asked to
+STARTUP_TIMEOUT = 60.0  # seconds for a fresh worker to import its libraries
+_STOP_GRACE = 2.0  # seconds a worker gets to exit when asked to
 
 
 @dataclass(frozen=True)
@@ -43,22 +43,21 @@ class Extracted:
     text: str
     title: str | None
     author: str | None
-    published: str | None     # ISO date as trafilatura gives it
+    published: str | None  # ISO date as trafilatura gives it
     language: str | None
 
 
 class Extractor:
     """Owns a worker process with a deadline and a memory bound."""
 
-    def __init__(self, *, timeout: float = 20.0, memory_mb: int = 768,
-                 recycle_after: int = 1000) -> None:
+    def __init__(self, *, timeout: float = 20.0, memory_mb: int = 768, recycle_after: int = 1000) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         if memory_mb <= 0 or recycle_after <= 0:
             raise ValueError("memory_mb and recycle_after must be positive")
         self._timeout = timeout
         self._memory_bytes = memory_mb * 2**20
-        self._recycle_after = recycle_after     # pages per worker: a months-long run never leaks
+        self._recycle_after = recycle_after  # pages per worker: a months-long run never leaks
         self._pages = 0
         self._lock = threading.Lock()
         self._process = None
@@ -123,15 +122,17 @@ class Extractor:
             self._conn.send(request)
             if not self._conn.poll(max(0.0, deadline - time.monotonic())):
                 self._stop_worker(graceful=False)
-                return "timeout", (f"extraction took longer than {self._timeout:g} s; "
-                                   "the page was abandoned and the worker restarted")
+                return "timeout", (
+                    f"extraction took longer than {self._timeout:g} s; "
+                    "the page was abandoned and the worker restarted"
+                )
             reply = self._conn.recv()
         except (EOFError, OSError):
             note = self._exit_note()
             self._stop_worker(graceful=False)
             return "died", note
         if reply[0] == "memory":
-            self._stop_worker(graceful=True)     # it exits by itself after a MemoryError
+            self._stop_worker(graceful=True)  # it exits by itself after a MemoryError
         return reply
 
     def _exit_note(self) -> str:
@@ -174,8 +175,11 @@ def _start_worker(memory_bytes: int) -> tuple[subprocess.Popen, Connection]:
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "watcher.extract.worker", str(theirs.fileno()), str(memory_bytes)],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            env=env, close_fds=True,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
         )
     except OSError as exc:
         ours.close()

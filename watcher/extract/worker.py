@@ -26,14 +26,20 @@ import sys
 import warnings
 from multiprocessing.connection import Connection
 
-_NEAR_BOUND = 0.75      # share of the memory bound that marks a page as a memory hog
-_LANG_SNIFF = 200_000   # bytes of the page searched for a declared language
+_NEAR_BOUND = 0.75  # share of the memory bound that marks a page as a memory hog
+_LANG_SNIFF = 200_000  # bytes of the page searched for a declared language
 _DECLARED_LANGUAGE = [
     re.compile(rb"<html\b[^<>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
-    re.compile(rb"<meta\b[^<>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^<>]*?"
-               rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
-    re.compile(rb"<meta\b[^<>]*?property\s*=\s*[\"']?og:locale[\"']?[^<>]*?"
-               rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.I),
+    re.compile(
+        rb"<meta\b[^<>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^<>]*?"
+        rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)",
+        re.I,
+    ),
+    re.compile(
+        rb"<meta\b[^<>]*?property\s*=\s*[\"']?og:locale[\"']?[^<>]*?"
+        rb"content\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)",
+        re.I,
+    ),
 ]
 
 # trafilatura's settings: the benchmark pages score best with precision favoured
@@ -48,8 +54,8 @@ _OPTIONS = {
 
 def serve(conn, memory_bytes: int) -> None:
     """Child process entry point."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
-    logging.disable(logging.CRITICAL)     # trafilatura's warnings would go to our stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    logging.disable(logging.CRITICAL)  # trafilatura's warnings would go to our stderr
     warnings.simplefilter("ignore")
     import trafilatura
 
@@ -71,7 +77,7 @@ def serve(conn, memory_bytes: int) -> None:
             reply = ("memory", "the extracted text was too large to hand back within the memory bound")
             conn.send(reply)
         if reply[0] == "memory" or _peak_address_space() >= _NEAR_BOUND * memory_bytes:
-            return                        # a fresh worker for the next page
+            return  # a fresh worker for the next page
 
 
 def _near_bound(reply: tuple, memory_bytes: int) -> tuple:
@@ -97,8 +103,10 @@ def _peak_address_space() -> int:
 def _limit_memory(memory_bytes: int) -> str | None:
     in_use = _address_space()
     if in_use and in_use * 1.5 > memory_bytes:
-        return (f"the extraction memory bound ({memory_bytes // 2**20} MB) is too small: "
-                f"the worker already maps {in_use // 2**20} MB; raise [extraction] memory_mb")
+        return (
+            f"the extraction memory bound ({memory_bytes // 2**20} MB) is too small: "
+            f"the worker already maps {in_use // 2**20} MB; raise [extraction] memory_mb"
+        )
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
@@ -119,18 +127,21 @@ def _extract(trafilatura, html: bytes, url: str) -> tuple:
         text = (document.text if document is not None else "") or ""
         if not text.strip():
             return ("empty", "no main text found on the page")
-        return ("ok", {
-            "text": text,
-            "title": document.title or None,
-            "author": document.author or None,
-            "published": document.date or None,
-            "language": document.language or _declared_language(html),
-        })
+        return (
+            "ok",
+            {
+                "text": text,
+                "title": document.title or None,
+                "author": document.author or None,
+                "published": document.date or None,
+                "language": document.language or _declared_language(html),
+            },
+        )
     except MemoryError:
         return ("memory", "the page needed more memory than the extraction bound allows")
     except RecursionError:
         return ("failed", "the page is nested too deeply to extract")
-    except Exception as exc:  # noqa: BLE001 - any library failure is this page's failure
+    except Exception as exc:
         return ("failed", f"{type(exc).__name__}: {exc}"[:500])
 
 

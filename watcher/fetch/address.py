@@ -18,32 +18,35 @@ IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
 
 # Checked in order; the first match names the reason.
-_BLOCKED: tuple[tuple[IPNetwork, str], ...] = tuple((ip_network(net), reason) for net, reason in (
-    ("0.0.0.0/8", "'this network' address"),
-    ("10.0.0.0/8", "private address"),
-    ("100.64.0.0/10", "shared (carrier-grade NAT) address"),
-    ("127.0.0.0/8", "loopback address"),
-    ("169.254.0.0/16", "link-local address"),
-    ("172.16.0.0/12", "private address"),
-    ("192.0.0.0/24", "IETF protocol address"),
-    ("192.0.2.0/24", "documentation address"),
-    ("192.168.0.0/16", "private address"),
-    ("198.18.0.0/15", "benchmarking address"),
-    ("198.51.100.0/24", "documentation address"),
-    ("203.0.113.0/24", "documentation address"),
-    ("224.0.0.0/4", "multicast address"),
-    ("240.0.0.0/4", "reserved address"),
-    ("::/128", "unspecified address"),
-    ("::1/128", "loopback address"),
-    ("fc00::/7", "unique-local (private) address"),
-    ("fe80::/10", "link-local address"),
-    ("fec0::/10", "site-local address"),
-    ("ff00::/8", "multicast address"),
-    ("2001:db8::/32", "documentation address"),
-    ("2001::/23", "IETF protocol address (Teredo and others)"),
-    ("100::/64", "discard-only address"),
-    ("::/8", "reserved address"),
-))
+_BLOCKED: tuple[tuple[IPNetwork, str], ...] = tuple(
+    (ip_network(net), reason)
+    for net, reason in (
+        ("0.0.0.0/8", "'this network' address"),
+        ("10.0.0.0/8", "private address"),
+        ("100.64.0.0/10", "shared (carrier-grade NAT) address"),
+        ("127.0.0.0/8", "loopback address"),
+        ("169.254.0.0/16", "link-local address"),
+        ("172.16.0.0/12", "private address"),
+        ("192.0.0.0/24", "IETF protocol address"),
+        ("192.0.2.0/24", "documentation address"),
+        ("192.168.0.0/16", "private address"),
+        ("198.18.0.0/15", "benchmarking address"),
+        ("198.51.100.0/24", "documentation address"),
+        ("203.0.113.0/24", "documentation address"),
+        ("224.0.0.0/4", "multicast address"),
+        ("240.0.0.0/4", "reserved address"),
+        ("::/128", "unspecified address"),
+        ("::1/128", "loopback address"),
+        ("fc00::/7", "unique-local (private) address"),
+        ("fe80::/10", "link-local address"),
+        ("fec0::/10", "site-local address"),
+        ("ff00::/8", "multicast address"),
+        ("2001:db8::/32", "documentation address"),
+        ("2001::/23", "IETF protocol address (Teredo and others)"),
+        ("100::/64", "discard-only address"),
+        ("::/8", "reserved address"),
+    )
+)
 
 _NAT64 = (ip_network("64:ff9b::/96"), ip_network("64:ff9b:1::/48"), ip_network("::ffff:0:0:0/96"))
 _SIX_TO_FOUR = ip_network("2002::/16")

@@ -55,20 +55,20 @@ from watcher.fetch.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, T
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 DEFAULT_ACCEPT = "*/*"
-_DNS_SLOTS = 16                   # look-ups at once; a hung one costs a slot, not the deadline
+_DNS_SLOTS = 16  # look-ups at once; a hung one costs a slot, not the deadline
 
-_SHOWN_URL = 300                  # characters of a hostile Location shown in a message
+_SHOWN_URL = 300  # characters of a hostile Location shown in a message
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 Resolver = Callable[[str, int], Sequence[str]]
 
 
 @dataclass(frozen=True)
 class NetworkPolicy:
-    timeout: float            # TOTAL deadline per request incl. redirects, seconds
+    timeout: float  # TOTAL deadline per request incl. redirects, seconds
     user_agent: str
     max_redirects: int = 5
     allow_private: tuple[IPv4Network | IPv6Network, ...] = ()
-    proxy: str | None = field(default=None, repr=False)   # may hold credentials
+    proxy: str | None = field(default=None, repr=False)  # may hold credentials
 
     def __post_init__(self) -> None:
         if not (self.timeout > 0 and math.isfinite(self.timeout)):
@@ -84,14 +84,14 @@ class NetworkPolicy:
 
 @dataclass(frozen=True)
 class Response:
-    url: str                  # final URL after redirects
-    status: int               # any HTTP status, 304 included
-    headers: tuple[tuple[str, str], ...]   # (lower-case name, value) as received
-    body: bytes               # decoded (gunzipped) body, capped
+    url: str  # final URL after redirects
+    status: int  # any HTTP status, 304 included
+    headers: tuple[tuple[str, str], ...]  # (lower-case name, value) as received
+    body: bytes  # decoded (gunzipped) body, capped
     content_type: str | None
     etag: str | None
     last_modified: str | None
-    retry_after: float | None # seconds, parsed from Retry-After (delta or date) on 429/503
+    retry_after: float | None  # seconds, parsed from Retry-After (delta or date) on 429/503
 
     def header(self, name: str) -> str | None:
         """The header's value (several values joined by ", "), or None."""
@@ -106,15 +106,21 @@ class Client:
     has no Date header; ``resolver(host, port) -> [ip, ...]`` replaces the
     system resolver (tests)."""
 
-    def __init__(self, policy: NetworkPolicy, *, clock: Callable[[], datetime] | None = None,
-                 resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self._policy = policy
         self._clock = clock
         self._deadlines = _Deadlines()
         lookups = _Lookups(resolver or _system_resolve, _DNS_SLOTS)
         proxy = httpx.Proxy(policy.proxy) if policy.proxy else None
-        self._backend = _GuardedBackend(policy.allow_private, self._deadlines, lookups,
-                                        proxy=_origin(proxy.url) if proxy else None)
+        self._backend = _GuardedBackend(
+            policy.allow_private, self._deadlines, lookups, proxy=_origin(proxy.url) if proxy else None
+        )
         # Requests go straight to the transport: httpx.Client.send would build the
         # next request of a redirect itself and raise on a Location it cannot use.
         self._transport = _Transport(self._backend, proxy)
@@ -128,8 +134,15 @@ class Client:
     def close(self) -> None:
         self._transport.close()
 
-    def get(self, url: str, *, max_bytes: int, etag: str | None = None,
-            last_modified: str | None = None, accept: str | None = None) -> Response:
+    def get(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+    ) -> Response:
         """The answer at ``url`` (any HTTP status); a ``FetchError`` for anything else."""
         try:
             return self._get(url, max_bytes, etag, last_modified, accept)
@@ -138,8 +151,9 @@ class Client:
         except Exception as exc:  # the last resort: one bad URL is this URL's error
             raise FetchError("protocol", str(url), f"cannot be fetched ({_describe(exc)})") from None
 
-    def _get(self, url: str, max_bytes: int, etag: str | None, last_modified: str | None,
-             accept: str | None) -> Response:
+    def _get(
+        self, url: str, max_bytes: int, etag: str | None, last_modified: str | None, accept: str | None
+    ) -> Response:
         deadline = time.monotonic() + self._policy.timeout
         headers = self._headers(etag, last_modified, accept)
         current = url
@@ -149,17 +163,23 @@ class Client:
                 if isinstance(result, Response):
                     return result
                 current = result
-        raise FetchError("redirects", url, f"more than {self._policy.max_redirects} redirects "
-                         f"(the last one to {current}); giving up")
+        raise FetchError(
+            "redirects",
+            url,
+            f"more than {self._policy.max_redirects} redirects (the last one to {current}); giving up",
+        )
 
     def _headers(self, etag: str | None, last_modified: str | None, accept: str | None) -> dict:
-        headers = {"User-Agent": self._policy.user_agent, "Accept": accept or DEFAULT_ACCEPT,
-                   "Accept-Encoding": ACCEPT_ENCODING,
-                   "If-None-Match": etag, "If-Modified-Since": last_modified}
+        headers = {
+            "User-Agent": self._policy.user_agent,
+            "Accept": accept or DEFAULT_ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "If-None-Match": etag,
+            "If-Modified-Since": last_modified,
+        }
         return {k: _header_value(v) for k, v in headers.items() if _header_value(v)}
 
-    def _hop(self, url: str, current: str, headers: dict, max_bytes: int,
-             deadline: float) -> Response | str:
+    def _hop(self, url: str, current: str, headers: dict, max_bytes: int, deadline: float) -> Response | str:
         """One request to ``current``: a Response, or the next URL to go to."""
         with _translated(url, current, self._policy.timeout):
             hop = _checked_url(url, current)
@@ -168,8 +188,9 @@ class Client:
                 raise httpx.TimeoutException("total deadline reached between redirects")
             if self._policy.proxy:
                 self._backend.check_target(hop.raw_host.decode("ascii"), _port(hop), remaining)
-            request = httpx.Request("GET", hop, headers=headers,
-                                    extensions={"timeout": httpx.Timeout(remaining).as_dict()})
+            request = httpx.Request(
+                "GET", hop, headers=headers, extensions={"timeout": httpx.Timeout(remaining).as_dict()}
+            )
             with _sent(self._transport, request) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
@@ -183,10 +204,16 @@ class Client:
         retry_after = None
         if response.status_code in RETRY_AFTER_STATUSES and "retry-after" in h:
             retry_after = parse_retry_after(h["retry-after"], date=h.get("date"), clock=self._clock)
-        return Response(url=current, status=response.status_code,
-                        headers=tuple(h.multi_items()), body=body,
-                        content_type=h.get("content-type"), etag=h.get("etag"),
-                        last_modified=h.get("last-modified"), retry_after=retry_after)
+        return Response(
+            url=current,
+            status=response.status_code,
+            headers=tuple(h.multi_items()),
+            body=body,
+            content_type=h.get("content-type"),
+            etag=h.get("etag"),
+            last_modified=h.get("last-modified"),
+            retry_after=retry_after,
+        )
 
 
 def _header_value(value: str | None) -> bytes | None:
@@ -197,8 +224,9 @@ def _header_value(value: str | None) -> bytes | None:
     return value.encode("utf-8")
 
 
-def parse_retry_after(value: str, *, date: str | None = None,
-                      clock: Callable[[], datetime] | None = None) -> float | None:
+def parse_retry_after(
+    value: str, *, date: str | None = None, clock: Callable[[], datetime] | None = None
+) -> float | None:
     """Seconds to wait from a Retry-After value: delta-seconds, or an HTTP-date
     measured against the answer's Date header (else ``clock``). None if unusable."""
     value = value.strip()
@@ -227,6 +255,7 @@ def _http_date(value: str) -> datetime | None:
 
 # --- URLs -------------------------------------------------------------------
 
+
 def _checked_url(url: str, hop: str) -> httpx.URL:
     via = "" if hop == url else f"redirected to {_shown(hop)}, which "
     try:
@@ -236,8 +265,9 @@ def _checked_url(url: str, hop: str) -> httpx.URL:
         raise FetchError("scheme", url, f"{via}is not a valid URL ({_describe(exc)})") from None
     if scheme not in ("http", "https"):
         named = f"{scheme}:" if scheme else "a URL without a scheme"
-        raise FetchError("scheme", url, f"{via}uses {named}; only http:// and https:// URLs "
-                         "are fetched") from None
+        raise FetchError(
+            "scheme", url, f"{via}uses {named}; only http:// and https:// URLs are fetched"
+        ) from None
     if not host:
         raise FetchError("scheme", url, f"{via}has no host name") from None
     if port is not None and not 0 < port < 65536:
@@ -249,8 +279,9 @@ def _joined(url: str, hop: httpx.URL, location: str) -> str:
     try:
         return str(hop.join(location.strip()))
     except Exception as exc:  # InvalidURL, IDNAError, UnicodeError, ...
-        raise FetchError("protocol", url, f"{hop} redirects to an invalid Location "
-                         f"{_shown(location)!r} ({_describe(exc)})") from None
+        raise FetchError(
+            "protocol", url, f"{hop} redirects to an invalid Location {_shown(location)!r} ({_describe(exc)})"
+        ) from None
 
 
 def _shown(text: str) -> str:
@@ -280,8 +311,10 @@ def _proxy_problem(proxy: str) -> str | None:
     except Exception as exc:
         return f"not a URL ({_describe(exc)})"
     if parsed.scheme not in PROXY_SCHEMES or not host:
-        return ("must be a proxy URL such as \"http://proxy.example:3128\" or "
-                "\"socks5://127.0.0.1:1080\" (schemes: " + ", ".join(PROXY_SCHEMES) + ")")
+        return (
+            'must be a proxy URL such as "http://proxy.example:3128" or '
+            '"socks5://127.0.0.1:1080" (schemes: ' + ", ".join(PROXY_SCHEMES) + ")"
+        )
     if parsed.path not in ("", "/") or parsed.query:
         return "must be scheme://[user:password@]host:port with no path"
     if parsed.port is not None and not 0 < parsed.port < 65536:
@@ -291,13 +324,16 @@ def _proxy_problem(proxy: str) -> str | None:
 
 # --- the body -----------------------------------------------------------------
 
+
 def _read_body(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
-    if response.status_code in (204, 304):      # no body, whatever Content-Length says
+    if response.status_code in (204, 304):  # no body, whatever Content-Length says
         return b""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise _BodyTooLarge(f"the server announces {int(declared):,} bytes (Content-Length), "
-                            f"more than the {max_bytes:,}-byte limit")
+        raise _BodyTooLarge(
+            f"the server announces {int(declared):,} bytes (Content-Length), "
+            f"more than the {max_bytes:,}-byte limit"
+        )
     decoder = Decoder(response.headers.get("content-encoding"), max_bytes)
     parts, received = [], 0
     try:
@@ -310,8 +346,10 @@ def _read_body(response: httpx.Response, max_bytes: int, deadline: float) -> byt
                 raise httpx.ReadTimeout(f"body incomplete ({received:,} bytes so far)")
         parts.append(decoder.finish())
     except TooLarge:
-        raise _BodyTooLarge(f"the body decompresses ({response.headers.get('content-encoding')}) "
-                            f"to more than the {max_bytes:,}-byte limit") from None
+        raise _BodyTooLarge(
+            f"the body decompresses ({response.headers.get('content-encoding')}) "
+            f"to more than the {max_bytes:,}-byte limit"
+        ) from None
     return b"".join(parts)
 
 
@@ -319,7 +357,7 @@ def _drain_small(response: httpx.Response, limit: int = 64 * 1024) -> None:
     """Reads a short redirect body so the connection can be reused; larger ones are dropped."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) <= limit:
-        for _ in response.iter_raw():   # raw: never decompressed
+        for _ in response.iter_raw():  # raw: never decompressed
             pass
 
 
@@ -328,6 +366,7 @@ class _BodyTooLarge(WatcherError):
 
 
 # --- errors -------------------------------------------------------------------
+
 
 @contextmanager
 def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
@@ -346,8 +385,9 @@ def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
     except CorruptBody as exc:
         raise FetchError("protocol", url, f"{via}{exc}") from None
     except httpx.TimeoutException:
-        raise FetchError("timeout", url, f"{via}no complete answer within {timeout:g} s "
-                         "(total deadline)") from None
+        raise FetchError(
+            "timeout", url, f"{via}no complete answer within {timeout:g} s (total deadline)"
+        ) from None
     except _ProxyUnreachable as exc:
         raise FetchError("connection", url, f"{via}{exc}") from None
     except (httpx.HTTPError, httpcore.ProxyError, OSError) as exc:
@@ -392,13 +432,14 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 
 
 def _first_message(chain: list[BaseException]) -> str:
-    for e in reversed(chain):   # the root cause says most
+    for e in reversed(chain):  # the root cause says most
         if str(e):
             return str(e)
     return type(chain[0]).__name__
 
 
 # --- transport: resolve, check, connect, keep to the deadline -----------------
+
 
 class _Refused(WatcherError):
     pass
@@ -480,8 +521,14 @@ class _GuardedBackend(httpcore.NetworkBackend):
     to the proxy (configured by the operator, so not checked), and the targets are
     checked by ``check_target`` before their requests are handed to it."""
 
-    def __init__(self, allow: Sequence[IPv4Network | IPv6Network], deadlines: _Deadlines,
-                 lookups: _Lookups, *, proxy: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        allow: Sequence[IPv4Network | IPv6Network],
+        deadlines: _Deadlines,
+        lookups: _Lookups,
+        *,
+        proxy: tuple[str, int] | None = None,
+    ) -> None:
         self._allow = tuple(allow)
         self._deadlines = deadlines
         self._lookups = lookups
@@ -501,8 +548,14 @@ class _GuardedBackend(httpcore.NetworkBackend):
             if reason is not None:
                 raise _Refused(_refusal_message(host, ip, reason))
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None, socket_options=None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options=None,
+    ) -> httpcore.NetworkStream:
         if self._proxy is not None:
             return self._connect_proxy(host, port, timeout, local_address, socket_options)
         candidates = self._resolve(host, port, timeout)
@@ -514,8 +567,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
         for ip in allowed:
             try:
                 stream = self._inner.connect_tcp(
-                    str(ip), port, self._deadlines.bound(timeout, httpcore.ConnectTimeout),
-                    local_address, socket_options)
+                    str(ip),
+                    port,
+                    self._deadlines.bound(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
             except httpcore.ConnectError as exc:
                 failure = exc
                 continue
@@ -523,9 +580,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
             return _GuardedStream(stream, self._deadlines)
         raise failure
 
-    def _connect_proxy(self, host: str, port: int, timeout: float | None, local_address: str | None,
-                       socket_options) -> httpcore.NetworkStream:
-        if (host, port) != self._proxy:   # never: the proxy pools only connect to the proxy
+    def _connect_proxy(
+        self, host: str, port: int, timeout: float | None, local_address: str | None, socket_options
+    ) -> httpcore.NetworkStream:
+        if (host, port) != self._proxy:  # never: the proxy pools only connect to the proxy
             raise _Refused(f"refused to connect to {host}:{port} around the configured proxy")
         try:
             candidates = self._resolve(host, port, timeout)
@@ -535,16 +593,21 @@ class _GuardedBackend(httpcore.NetworkBackend):
         for ip in candidates:
             try:
                 stream = self._inner.connect_tcp(
-                    str(ip), port, self._deadlines.bound(timeout, httpcore.ConnectTimeout),
-                    local_address, socket_options)
+                    str(ip),
+                    port,
+                    self._deadlines.bound(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
             except httpcore.ConnectTimeout:
                 raise
             except httpcore.ConnectError as exc:
                 failure = exc
                 continue
             return _GuardedStream(stream, self._deadlines)
-        raise _ProxyUnreachable(f"cannot connect to the proxy {host}:{port} "
-                                f"({_first_message(list(_chain(failure)))})")
+        raise _ProxyUnreachable(
+            f"cannot connect to the proxy {host}:{port} ({_first_message(list(_chain(failure)))})"
+        )
 
     def _resolve(self, host: str, port: int, timeout: float | None) -> list[address.IPAddress]:
         literal = address.parse(host)
@@ -574,8 +637,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 def _refusal_message(host: str, ip: object, reason: str) -> str:
     named = "" if address.parse(host) == ip else f" ({host})"
-    return (f"refused to connect to {ip}{named}: {reason}; if this server is meant to be "
-            f"reached, add it to network.allow_private")
+    return (
+        f"refused to connect to {ip}{named}: {reason}; if this server is meant to be "
+        f"reached, add it to network.allow_private"
+    )
 
 
 class _GuardedStream(httpcore.NetworkStream):
@@ -594,10 +659,12 @@ class _GuardedStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(ssl_context, server_hostname,
-                                      self._deadlines.bound(timeout, httpcore.ConnectTimeout))
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, self._deadlines.bound(timeout, httpcore.ConnectTimeout)
+        )
         return _GuardedStream(inner, self._deadlines)
 
     def get_extra_info(self, info: str):
@@ -614,22 +681,41 @@ class _Transport(httpx.HTTPTransport):
         super().__init__(verify=ssl_context, trust_env=False)
         if proxy is None:
             self._pool = httpcore.ConnectionPool(
-                ssl_context=ssl_context, network_backend=backend,
-                max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+                ssl_context=ssl_context,
+                network_backend=backend,
+                max_connections=100,
+                max_keepalive_connections=20,
+                keepalive_expiry=5.0,
+            )
             return
-        proxy_url = httpcore.URL(scheme=proxy.url.raw_scheme, host=proxy.url.raw_host,
-                                 port=proxy.url.port, target=proxy.url.raw_path)
+        proxy_url = httpcore.URL(
+            scheme=proxy.url.raw_scheme,
+            host=proxy.url.raw_host,
+            port=proxy.url.port,
+            target=proxy.url.raw_path,
+        )
         if proxy.url.scheme in ("http", "https"):
             self._pool = httpcore.HTTPProxy(
-                proxy_url=proxy_url, proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw,
-                ssl_context=ssl_context, proxy_ssl_context=proxy.ssl_context,
+                proxy_url=proxy_url,
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                ssl_context=ssl_context,
+                proxy_ssl_context=proxy.ssl_context,
                 network_backend=backend,
-                max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+                max_connections=100,
+                max_keepalive_connections=20,
+                keepalive_expiry=5.0,
+            )
         else:
             self._pool = httpcore.SOCKSProxy(
-                proxy_url=proxy_url, proxy_auth=proxy.raw_auth, ssl_context=ssl_context,
+                proxy_url=proxy_url,
+                proxy_auth=proxy.raw_auth,
+                ssl_context=ssl_context,
                 network_backend=backend,
-                max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+                max_connections=100,
+                max_keepalive_connections=20,
+                keepalive_expiry=5.0,
+            )
 
 
 @contextmanager

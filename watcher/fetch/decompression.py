@@ -73,9 +73,9 @@ class Decoder:
 
 def _stage(coding: str) -> _Inflate | _Brotli | None:
     if coding in ("gzip", "x-gzip"):
-        return _Inflate("gzip", 32 + zlib.MAX_WBITS)     # 32: gzip or zlib header, auto-detected
+        return _Inflate("gzip", 32 + zlib.MAX_WBITS)  # 32: gzip or zlib header, auto-detected
     if coding == "deflate":
-        return _Inflate("deflate", None)                 # zlib-wrapped or raw: the first bytes tell
+        return _Inflate("deflate", None)  # zlib-wrapped or raw: the first bytes tell
     if coding == "br" and _BROTLI:
         return _Brotli()
     return None
@@ -103,7 +103,7 @@ class _Inflate:
         return bytes(out)
 
     def finish(self) -> bytes:
-        return b""   # a missing trailer is tolerated: the data so far is kept
+        return b""  # a missing trailer is tolerated: the data so far is kept
 
     def _choose(self, data: bytes) -> bytes:
         """'deflate' should be zlib-wrapped (RFC 9110) but some servers send raw

@@ -34,29 +34,272 @@ from watcher.text.fold import normalise, normalise_term
 
 MAX_ENTITIES = 40
 MAX_BACKGROUND_BYTES = 200 * 1024 * 1024
-_CONNECTORS = {"al", "el", "bin", "ibn", "abu", "abou", "ebu", "of", "and", "the", "de", "du", "la", "for", "von", "van"}
+_CONNECTORS = {
+    "al",
+    "el",
+    "bin",
+    "ibn",
+    "abu",
+    "abou",
+    "ebu",
+    "of",
+    "and",
+    "the",
+    "de",
+    "du",
+    "la",
+    "for",
+    "von",
+    "van",
+}
 _LEADING_ARTICLE = re.compile(r"^(?:al|el|ad|as|ash|an|ar|at|az|eş|es)[-‐‑]\w", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][\w'’\-‐‑]*")
 _HYPHEN = re.compile(r"[-‐‑]")
 _APOSTROPHE = re.compile(r"['’].*$")
-_TITLES = {"president", "minister", "general", "gen", "adm", "admiral", "dr", "mr", "mrs", "ms", "spokesman",
-           "spokesperson", "chief", "commander", "brig", "colonel", "col", "lt", "lieutenant", "major",
-           "sheikh", "king", "prince", "leader", "secretary", "ambassador", "director", "said", "told"}
-_ORG_WORDS = {"ministry", "forces", "force", "agency", "army", "organization", "organisation", "university",
-              "council", "party", "group", "academy", "news", "report", "command", "department", "government",
-              "bank", "company", "union", "alliance", "units", "front", "staff", "office", "committee",
-              "institute", "center", "centre", "service", "services", "cell", "bakanligi", "kuvvetleri"}
-_AGREEMENT_WORDS = {"memorandum", "agreement", "accord", "mou", "pact", "treaty", "protocol", "deal",
-                    "mutabakat", "anlasma", "roadmap"}
-_STOP = set("""a an the and or but if of in on at to from by for with without within into onto over under
-after before during since until while as is are was were be been being has have had do does did will would
-shall should can could may might must this that these those it its they them their there here he she his her
-we our you your i me my not no nor so than then too very also just only more most much many such other
-another some any all each every both few own same which who whom whose what when where why how about above
-below again against between through up down out off once further said says according new one two three
-first last next per via mr mrs ms dr
-january february march april may june july august september october november december
-monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow""".split())
+_TITLES = {
+    "president",
+    "minister",
+    "general",
+    "gen",
+    "adm",
+    "admiral",
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "spokesman",
+    "spokesperson",
+    "chief",
+    "commander",
+    "brig",
+    "colonel",
+    "col",
+    "lt",
+    "lieutenant",
+    "major",
+    "sheikh",
+    "king",
+    "prince",
+    "leader",
+    "secretary",
+    "ambassador",
+    "director",
+    "said",
+    "told",
+}
+_ORG_WORDS = {
+    "ministry",
+    "forces",
+    "force",
+    "agency",
+    "army",
+    "organization",
+    "organisation",
+    "university",
+    "council",
+    "party",
+    "group",
+    "academy",
+    "news",
+    "report",
+    "command",
+    "department",
+    "government",
+    "bank",
+    "company",
+    "union",
+    "alliance",
+    "units",
+    "front",
+    "staff",
+    "office",
+    "committee",
+    "institute",
+    "center",
+    "centre",
+    "service",
+    "services",
+    "cell",
+    "bakanligi",
+    "kuvvetleri",
+}
+_AGREEMENT_WORDS = {
+    "memorandum",
+    "agreement",
+    "accord",
+    "mou",
+    "pact",
+    "treaty",
+    "protocol",
+    "deal",
+    "mutabakat",
+    "anlasma",
+    "roadmap",
+}
+_STOP = set(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "from",
+        "by",
+        "for",
+        "with",
+        "without",
+        "within",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "after",
+        "before",
+        "during",
+        "since",
+        "until",
+        "while",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "there",
+        "here",
+        "he",
+        "she",
+        "his",
+        "her",
+        "we",
+        "our",
+        "you",
+        "your",
+        "i",
+        "me",
+        "my",
+        "not",
+        "no",
+        "nor",
+        "so",
+        "than",
+        "then",
+        "too",
+        "very",
+        "also",
+        "just",
+        "only",
+        "more",
+        "most",
+        "much",
+        "many",
+        "such",
+        "other",
+        "another",
+        "some",
+        "any",
+        "all",
+        "each",
+        "every",
+        "both",
+        "few",
+        "own",
+        "same",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "about",
+        "above",
+        "below",
+        "again",
+        "against",
+        "between",
+        "through",
+        "up",
+        "down",
+        "out",
+        "off",
+        "once",
+        "further",
+        "said",
+        "says",
+        "according",
+        "new",
+        "one",
+        "two",
+        "three",
+        "first",
+        "last",
+        "next",
+        "per",
+        "via",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "today",
+        "yesterday",
+        "tomorrow",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -65,15 +308,15 @@ class ProposedEntity:
     name: str
     kind: str
     aliases: tuple[str, ...]
-    documents: int            # seed documents that mention it
+    documents: int  # seed documents that mention it
     mentions: int
 
 
 @dataclass(frozen=True)
 class ProposedTerm:
     term: str
-    documents: int            # seed documents that contain it
-    score: float              # log-odds z-score against the background
+    documents: int  # seed documents that contain it
+    score: float  # log-odds z-score against the background
 
 
 @dataclass(frozen=True)
@@ -94,6 +337,7 @@ def default_background() -> Path | None:
 
 
 # --- reading corpora ------------------------------------------------------------
+
 
 def read_seeds(folder: Path, html_text: Callable[[bytes, str], tuple[str, str]]) -> list[str]:
     texts = []
@@ -135,8 +379,10 @@ def read_background(path: Path) -> list[str]:
                 continue
     texts = [t for t in texts if t.strip()]
     if not texts:
-        raise DerivationError(f"{path}: no background texts found (*.txt, *.jsonl with \"text\", or JSON "
-                              "with \"articleBody\" or \"text\" fields)")
+        raise DerivationError(
+            f'{path}: no background texts found (*.txt, *.jsonl with "text", or JSON '
+            'with "articleBody" or "text" fields)'
+        )
     return texts
 
 
@@ -165,15 +411,16 @@ def _texts(value) -> Iterable[str]:
 
 # --- entities ---------------------------------------------------------------------
 
+
 def _clean_word(word: str) -> str:
     return _APOSTROPHE.sub("", word).strip("-‐‑")
 
 
 def _is_name_word(word: str) -> bool:
     if _LEADING_ARTICLE.match(word):
-        return True                              # "al-Sharaa"
+        return True  # "al-Sharaa"
     parts = _HYPHEN.split(word)
-    return bool(word) and all(p[:1].isupper() for p in parts)   # not "Kurdish-led"
+    return bool(word) and all(p[:1].isupper() for p in parts)  # not "Kurdish-led"
 
 
 def _tokens(text: str):
@@ -208,12 +455,14 @@ def name_candidates(text: str) -> list[tuple[str, str, bool]]:
         if _is_name_word(word) or (run and word.lower() in _CONNECTORS):
             if not run:
                 before = previous_word
-                initial = last_end == 0 or bool(re.search(r"[.!?:\n\"“”]\s*$", text[max(0, begin - 4):begin]))
+                initial = last_end == 0 or bool(
+                    re.search(r"[.!?:\n\"“”]\s*$", text[max(0, begin - 4) : begin])
+                )
             run.append(word)
         elif run:
             found.extend(_finish(run, before, initial))
             run = []
-        if raw != word and run:                # "Shara’s": the name ends at the apostrophe
+        if raw != word and run:  # "Shara’s": the name ends at the apostrophe
             found.extend(_finish(run, before, initial))
             run = []
         last_end = finish
@@ -226,17 +475,20 @@ def name_candidates(text: str) -> list[tuple[str, str, bool]]:
 def _finish(run: list[str], before: str, initial: bool) -> list[tuple[str, str, bool]]:
     lowered = [w.lower() for w in run]
     titles = [i for i, w in enumerate(lowered[:-1]) if w in _TITLES]
-    if titles:                                   # "Defense Minister Murhaf Abu Qasra"
+    if titles:  # "Defense Minister Murhaf Abu Qasra"
         cut = titles[-1] + 1
         before, run, initial = run[cut - 1], run[cut:], False
         lowered = lowered[cut:]
     if "and" in lowered and not set(normalise_term(" ".join(run)).split()) & (_ORG_WORDS | _AGREEMENT_WORDS):
-        cut = lowered.index("and")               # "Ankara and Damascus": two names
-        return _finish(run[:cut], before, initial) + _finish(run[cut + 1:], "and", False)
+        cut = lowered.index("and")  # "Ankara and Damascus": two names
+        return _finish(run[:cut], before, initial) + _finish(run[cut + 1 :], "and", False)
     while run and (run[-1].lower() in _CONNECTORS or run[-1].lower() in _STOP):
         run = run[:-1]
-    while run and (run[0].lower() in _STOP or run[0].lower() in _CONNECTORS - {"abu", "abou", "ebu"}
-                   or run[0].lower() in _TITLES):
+    while run and (
+        run[0].lower() in _STOP
+        or run[0].lower() in _CONNECTORS - {"abu", "abou", "ebu"}
+        or run[0].lower() in _TITLES
+    ):
         before, run, initial = run[0], run[1:], False
     if not run or len(run) > 6:
         return []
@@ -263,7 +515,7 @@ def _variants(a: str, b: str) -> bool:
     if len(wa) != len(wb) or a == b:
         return a == b
     differing = 0
-    for x, y in zip(wa, wb):
+    for x, y in zip(wa, wb, strict=False):
         if x == y:
             continue
         if min(len(x), len(y)) < 4 or _edit_distance(x, y, 1 if len(x) < 8 else 2) > (1 if len(x) < 8 else 2):
@@ -287,7 +539,7 @@ class _Groups:
 
 
 def propose_entities(seeds: list[str], background: list[str]) -> list[ProposedEntity]:
-    surfaces: dict[str, Counter] = defaultdict(Counter)   # normalised -> surface forms
+    surfaces: dict[str, Counter] = defaultdict(Counter)  # normalised -> surface forms
     docs: dict[str, set[int]] = defaultdict(set)
     before: dict[str, Counter] = defaultdict(Counter)
     vocabulary = _lowercase_words(seeds + background)
@@ -295,7 +547,7 @@ def propose_entities(seeds: list[str], background: list[str]) -> list[ProposedEn
         for name, word, initial in name_candidates(text):
             first = name.split()[0].lower()
             if initial and (first in vocabulary or first.endswith(("ing", "ly", "ed"))):
-                name = " ".join(name.split()[1:])   # "Targeting Hamas" at a sentence start
+                name = " ".join(name.split()[1:])  # "Targeting Hamas" at a sentence start
                 if not name:
                     continue
             key = normalise_term(name)
@@ -338,7 +590,7 @@ def _keep_name(key: str, forms: Counter, lowered: Counter) -> bool:
     if len(words) == 1:
         surface = next(iter(forms))
         if surface.isupper() and len(surface) >= 2:
-            return True                       # acronyms: SDF, YPG, MoU
+            return True  # acronyms: SDF, YPG, MoU
         return sum(forms.values()) >= 2 and lowered[surface.lower()] * 4 <= sum(forms.values())
     return True
 
@@ -350,21 +602,25 @@ def _group(keys: list[str], surfaces: dict[str, Counter]) -> dict[str, list[str]
         by_length[len(k.split())].append(k)
     for same in by_length.values():
         for i, a in enumerate(same):
-            for b in same[i + 1:]:
+            for b in same[i + 1 :]:
                 if _variants(a, b):
                     groups.union(a, b)
     multi = [k for k in keys if len(k.split()) >= 2]
     for k in keys:
         if len(k.split()) != 1:
             continue
-        owners = {groups.find(m) for m in multi
-                  if _variants(k, m.split()[-1]) and m.split()[0] not in _ORG_WORDS}
+        owners = {
+            groups.find(m) for m in multi if _variants(k, m.split()[-1]) and m.split()[0] not in _ORG_WORDS
+        }
         if len(owners) == 1 and not any(s.isupper() for s in surfaces[k]):
             groups.union(k, owners.pop())
-    for k in multi:                           # "Abu Kasra" inside "Murhef Abu Kasra"
+    for k in multi:  # "Abu Kasra" inside "Murhef Abu Kasra"
         words = k.split()
-        owners = {groups.find(m) for m in multi
-                  if len(m.split()) > len(words) and _variants(k, " ".join(m.split()[-len(words):]))}
+        owners = {
+            groups.find(m)
+            for m in multi
+            if len(m.split()) > len(words) and _variants(k, " ".join(m.split()[-len(words) :]))
+        }
         if len(owners) == 1:
             groups.union(k, owners.pop())
     result: dict[str, list[str]] = defaultdict(list)
@@ -377,7 +633,7 @@ def _document_frequencies(texts: list[str]) -> Counter:
     frequencies: Counter = Counter()
     for text in texts:
         words = normalise(text).text.split()
-        frequencies.update(set(words) | {" ".join(p) for p in zip(words, words[1:])})
+        frequencies.update(set(words) | {" ".join(p) for p in zip(words, words[1:], strict=False)})
     return frequencies
 
 
@@ -418,14 +674,15 @@ def _with_ids(proposals: list[ProposedEntity]) -> list[ProposedEntity]:
 
 # --- distinguishing terms -------------------------------------------------------------
 
+
 def _grams(text: str) -> tuple[Counter, dict[str, Counter]]:
     view = normalise(text)
     words = view.text.split(" ") if view.text else []
     counts: Counter = Counter()
     shown: dict[str, Counter] = defaultdict(Counter)
-    for i, word in enumerate(words):
+    for i in range(len(words)):
         for size in (1, 2):
-            gram = words[i:i + size]
+            gram = words[i : i + size]
             if len(gram) < size or not _useful(gram):
                 continue
             key = " ".join(gram)
@@ -445,8 +702,9 @@ def _useful(gram: list[str]) -> bool:
     return len(gram) == 2 or len(gram[0]) >= 3
 
 
-def propose_terms(seeds: list[str], background: list[str], limit: int,
-                  covered: set[str]) -> list[ProposedTerm]:
+def propose_terms(
+    seeds: list[str], background: list[str], limit: int, covered: set[str]
+) -> list[ProposedTerm]:
     seed_counts: Counter = Counter()
     seed_docs: Counter = Counter()
     shown: dict[str, Counter] = defaultdict(Counter)
@@ -462,8 +720,12 @@ def propose_terms(seeds: list[str], background: list[str], limit: int,
     scored = _log_odds(seed_counts, background_counts)
     out = []
     for key, z in sorted(scored.items(), key=lambda kv: -kv[1]):
-        if (seed_docs[key] < min(2, len(seeds)) or z < 1.96 or key in covered
-                or any(w in covered for w in key.split())):
+        if (
+            seed_docs[key] < min(2, len(seeds))
+            or z < 1.96
+            or key in covered
+            or any(w in covered for w in key.split())
+        ):
             continue
         form = shown[key].most_common(1)[0][0]
         out.append(ProposedTerm(form if not form.istitle() else form.lower(), seed_docs[key], round(z, 2)))
@@ -481,13 +743,15 @@ def _log_odds(a: Counter, b: Counter, prior_size: float = 500.0) -> dict[str, fl
     for key, count in a.items():
         alpha = prior_size * total[key] / n_total
         ya, yb = count, b.get(key, 0)
-        delta = (math.log((ya + alpha) / (n_a + prior_size - ya - alpha))
-                 - math.log((yb + alpha) / (n_b + prior_size - yb - alpha)))
+        delta = math.log((ya + alpha) / (n_a + prior_size - ya - alpha)) - math.log(
+            (yb + alpha) / (n_b + prior_size - yb - alpha)
+        )
         scores[key] = delta / math.sqrt(1 / (ya + alpha) + 1 / (yb + alpha))
     return scores
 
 
 # --- the draft file -----------------------------------------------------------------
+
 
 def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
@@ -497,8 +761,14 @@ def _toml_list(values: Iterable[str]) -> str:
     return "[" + ", ".join(_toml_string(v) for v in values) + "]"
 
 
-def render(name: str, entities: list[ProposedEntity], terms: list[ProposedTerm], seed_n: int,
-           background_n: int, verdict: str = "") -> str:
+def render(
+    name: str,
+    entities: list[ProposedEntity],
+    terms: list[ProposedTerm],
+    seed_n: int,
+    background_n: int,
+    verdict: str = "",
+) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", normalise_term(name)).strip("-") or "seeds"
     lines = [
         f"# DRAFT rule file proposed by `watcher rules derive` from {seed_n} seed documents",
@@ -509,14 +779,25 @@ def render(name: str, entities: list[ProposedEntity], terms: list[ProposedTerm],
     if verdict:
         lines.append(f"# {verdict}")
     for e in entities:
-        lines += ["", "[[entities]]", f"id = {_toml_string(e.id)}", f"name = {_toml_string(e.name)}",
-                  f"kind = {_toml_string(e.kind)}",
-                  f"aliases = {_toml_list(a for a in e.aliases if a != e.name)}",
-                  f"# seen in {e.documents} of {seed_n} seed documents, {e.mentions} mentions"]
+        lines += [
+            "",
+            "[[entities]]",
+            f"id = {_toml_string(e.id)}",
+            f"name = {_toml_string(e.name)}",
+            f"kind = {_toml_string(e.kind)}",
+            f"aliases = {_toml_list(a for a in e.aliases if a != e.name)}",
+            f"# seen in {e.documents} of {seed_n} seed documents, {e.mentions} mentions",
+        ]
     core = [e.id for e in entities if e.documents * 2 >= seed_n][:8] or [e.id for e in entities[:3]]
-    lines += ["", "[[rules]]", f"id = {_toml_string(slug + '-draft')}",
-              f"title = {_toml_string('Draft: articles like the seeds in ' + name)}",
-              'severity = "medium"', "[rules.condition]", "all = ["]
+    lines += [
+        "",
+        "[[rules]]",
+        f"id = {_toml_string(slug + '-draft')}",
+        f"title = {_toml_string('Draft: articles like the seeds in ' + name)}",
+        'severity = "medium"',
+        "[rules.condition]",
+        "all = [",
+    ]
     if core:
         lines.append(f"  {{ entities = {_toml_list(core)} }},")
     if terms:
@@ -528,8 +809,13 @@ def render(name: str, entities: list[ProposedEntity], terms: list[ProposedTerm],
     return "\n".join(lines) + "\n"
 
 
-def derive(seed_dir: Path, background_dir: Path, *, max_terms: int = 40,
-           html_text: Callable[[bytes, str], tuple[str, str]]) -> Draft:
+def derive(
+    seed_dir: Path,
+    background_dir: Path,
+    *,
+    max_terms: int = 40,
+    html_text: Callable[[bytes, str], tuple[str, str]],
+) -> Draft:
     seeds = read_seeds(seed_dir, html_text)
     background = read_background(background_dir)
     entities = propose_entities(seeds, background)
@@ -540,8 +826,10 @@ def derive(seed_dir: Path, background_dir: Path, *, max_terms: int = 40,
     name = seed_dir.resolve().name
     draft = render(name, entities, terms, len(seeds), len(background))
     seeds_hit, background_hit = _check(draft, seeds, background)
-    verdict = (f"As written, this draft matches {seeds_hit} of {len(seeds)} seed documents and "
-               f"{background_hit} of {len(background)} background documents.")
+    verdict = (
+        f"As written, this draft matches {seeds_hit} of {len(seeds)} seed documents and "
+        f"{background_hit} of {len(background)} background documents."
+    )
     draft = render(name, entities, terms, len(seeds), len(background), verdict)
     return Draft(draft, tuple(entities), tuple(terms), len(seeds), len(background), seeds_hit, background_hit)
 

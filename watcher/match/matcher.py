@@ -21,16 +21,16 @@ from dataclasses import dataclass
 
 from watcher.match import regex as rule_regex
 from watcher.match.automaton import Automaton
-from watcher.text.fold import Normalised, at_word_end, at_word_start, normalise, normalise_term
 from watcher.match.rules import Group, Leaf, Near, Node, Rule, RuleSet, needs_hit
+from watcher.text.fold import Normalised, at_word_end, at_word_start, normalise, normalise_term
 
-SNIPPET_CONTEXT = 60          # characters each side of a hit
-MAX_HITS_PER_TERM = 1000      # raw hits kept per term per document (bounds memory)
-MAX_SHOWN_PER_TERM = 5        # hits of one term/entity shown in an explanation
-MAX_SHOWN = 50                # hits shown per rule match
-MAX_FIELD_CHARS = 2_000_000   # longer titles/texts are matched on their first 2 million characters
-REGEX_WINDOW = 2000           # regexes run on paragraphs cut to this many characters
-MAX_REGEX_HITS = 100          # matches kept per regex per field
+SNIPPET_CONTEXT = 60  # characters each side of a hit
+MAX_HITS_PER_TERM = 1000  # raw hits kept per term per document (bounds memory)
+MAX_SHOWN_PER_TERM = 5  # hits of one term/entity shown in an explanation
+MAX_SHOWN = 50  # hits shown per rule match
+MAX_FIELD_CHARS = 2_000_000  # longer titles/texts are matched on their first 2 million characters
+REGEX_WINDOW = 2000  # regexes run on paragraphs cut to this many characters
+MAX_REGEX_HITS = 100  # matches kept per regex per field
 _FIELD_ORDER = {"title": 0, "text": 1}
 
 
@@ -47,16 +47,22 @@ class Document:
 
 @dataclass(frozen=True)
 class Hit:
-    term: str            # the alias/term as written in the rule file (the pattern, for a regex)
-    entity: str | None   # entity id or None
-    field: str           # 'title' | 'text'
-    start: int           # offsets into the field AS GIVEN (before normalisation)
+    term: str  # the alias/term as written in the rule file (the pattern, for a regex)
+    entity: str | None  # entity id or None
+    field: str  # 'title' | 'text'
+    start: int  # offsets into the field AS GIVEN (before normalisation)
     end: int
     snippet: str
 
     def to_json(self) -> dict:
-        return {"term": self.term, "entity": self.entity, "field": self.field,
-                "start": self.start, "end": self.end, "snippet": self.snippet}
+        return {
+            "term": self.term,
+            "entity": self.entity,
+            "field": self.field,
+            "start": self.start,
+            "end": self.end,
+            "snippet": self.snippet,
+        }
 
 
 @dataclass(frozen=True)
@@ -70,26 +76,43 @@ class RuleMatch:
     tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"id": self.rule_id, "title": self.title, "severity": self.severity,
-                "score": self.score, "hits": [h.to_json() for h in self.hits]}
+        return {
+            "id": self.rule_id,
+            "title": self.title,
+            "severity": self.severity,
+            "score": self.score,
+            "hits": [h.to_json() for h in self.hits],
+        }
 
 
 @dataclass(frozen=True)
 class _Item:
     """One string the automaton looks for, and what a hit on it means."""
 
-    term: str              # as written
+    term: str  # as written
     entity: str | None
-    prefix: bool           # "train*": the word may go on
-    substring: bool        # a regex pre-filter literal: no word boundaries
-    case: bool = False     # must be written as in the rule (or in capitals): "Turkey", not "turkey"
+    prefix: bool  # "train*": the word may go on
+    substring: bool  # a regex pre-filter literal: no word boundaries
+    case: bool = False  # must be written as in the rule (or in capitals): "Turkey", not "turkey"
 
 
 class _Hit:
     """A hit during evaluation (normalised and original coordinates)."""
 
-    __slots__ = ("key", "term", "entity", "field", "nstart", "nend", "start", "end",
-                 "token_start", "token_end", "sentence", "weight")
+    __slots__ = (
+        "key",
+        "term",
+        "entity",
+        "field",
+        "nstart",
+        "nend",
+        "start",
+        "end",
+        "token_start",
+        "token_end",
+        "sentence",
+        "weight",
+    )
 
     def __init__(self, key, term, entity, field, nstart, nend, view: Normalised, start=None, end=None):
         self.key, self.term, self.entity, self.field = key, term, entity, field
@@ -103,7 +126,7 @@ class _Hit:
         self.sentence = view.token_sentences[self.token_start] if view.token_sentences else 0
         self.weight = 1.0
 
-    def weighted(self, key, weight: float) -> "_Hit":
+    def weighted(self, key, weight: float) -> _Hit:
         copy = object.__new__(_Hit)
         for name in _Hit.__slots__:
             setattr(copy, name, getattr(self, name))
@@ -122,8 +145,9 @@ class Matcher:
         self._entity_items: dict[str, list[int]] = {}
         self._exclude_items: dict[str, list[int]] = {}
         for entity in rules.entities:
-            self._entity_items[entity.id] = [self._item(a, entity.id, case=a in entity.match_case)
-                                             for a in entity.aliases]
+            self._entity_items[entity.id] = [
+                self._item(a, entity.id, case=a in entity.match_case) for a in entity.aliases
+            ]
             if entity.exclude:
                 self._exclude_items[entity.id] = [self._item(x, None) for x in entity.exclude]
         self._regexes: dict[str, rule_regex.RuleRegex] = {}
@@ -221,7 +245,10 @@ class _Run:
     def __init__(self, matcher: Matcher, doc: Document) -> None:
         self.m = matcher
         text = doc.text if doc.text and doc.text.strip() else doc.summary
-        self.originals = {"title": (doc.title or "")[:MAX_FIELD_CHARS], "text": (text or "")[:MAX_FIELD_CHARS]}
+        self.originals = {
+            "title": (doc.title or "")[:MAX_FIELD_CHARS],
+            "text": (text or "")[:MAX_FIELD_CHARS],
+        }
         self.views = {f: normalise(t) for f, t in self.originals.items()}
         self.hits: dict[int, list[_Hit]] = defaultdict(list)
         for field, view in self.views.items():
@@ -256,8 +283,13 @@ class _Run:
                 continue
             for item in self.m._entity_items[entity]:
                 if item in self.hits:
-                    self.hits[item] = [h for h in self.hits[item] if not any(
-                        b.field == h.field and b.nstart < h.nend and h.nstart < b.nend for b in blocked)]
+                    self.hits[item] = [
+                        h
+                        for h in self.hits[item]
+                        if not any(
+                            b.field == h.field and b.nstart < h.nend and h.nstart < b.nend for b in blocked
+                        )
+                    ]
 
     def rule(self, rule: Rule) -> RuleMatch | None:
         ok, hits = self.node(rule.condition)
@@ -269,8 +301,9 @@ class _Run:
         score = round(sum(weights.values()), 3)
         if len(weights) < rule.min_hits or score < rule.min_score:
             return None
-        return RuleMatch(rule.id, rule.title, rule.severity, score, self._explain(hits),
-                         rule.channels, rule.tags)
+        return RuleMatch(
+            rule.id, rule.title, rule.severity, score, self._explain(hits), rule.channels, rule.tags
+        )
 
     def _explain(self, hits: list[_Hit]) -> tuple[Hit, ...]:
         """The hits worth showing: no repeats, none inside a longer hit, a few per term."""
@@ -284,8 +317,16 @@ class _Run:
             if inside or per_key[h.key] >= MAX_SHOWN_PER_TERM or len(shown) >= MAX_SHOWN:
                 continue
             per_key[h.key] += 1
-            shown.append(Hit(h.term, h.entity, h.field, h.start, h.end,
-                             snippet(self.originals[h.field], h.start, h.end)))
+            shown.append(
+                Hit(
+                    h.term,
+                    h.entity,
+                    h.field,
+                    h.start,
+                    h.end,
+                    snippet(self.originals[h.field], h.start, h.end),
+                )
+            )
         return tuple(shown)
 
     # --- condition evaluation ------------------------------------------
@@ -324,8 +365,12 @@ class _Run:
         values_hit = 0
         if leaf.kind == "entity":
             for entity in leaf.values:
-                hits = [h for i in self.m._entity_items[entity] for h in self.hits.get(i, ())
-                        if h.field in leaf.fields]
+                hits = [
+                    h
+                    for i in self.m._entity_items[entity]
+                    for h in self.hits.get(i, ())
+                    if h.field in leaf.fields
+                ]
                 hits = _outermost(hits)
                 values_hit += bool(hits)
                 found.extend(h.weighted(("entity", entity), leaf.weight) for h in hits)
@@ -353,8 +398,17 @@ class _Run:
                         break
                     start, end = offset + begin, offset + stop
                     nstart, nend = view.position_of(start), view.position_of(end)
-                    hit = _Hit(("regex", leaf.values[0]), leaf.values[0], None, field,
-                               nstart, max(nend, nstart + 1), view, start, end)
+                    hit = _Hit(
+                        ("regex", leaf.values[0]),
+                        leaf.values[0],
+                        None,
+                        field,
+                        nstart,
+                        max(nend, nstart + 1),
+                        view,
+                        start,
+                        end,
+                    )
                     hit.weight = leaf.weight
                     found.append(hit)
                     count += 1
@@ -369,8 +423,9 @@ class _Run:
             lists.append(hits)
         used: dict[int, _Hit] = {}
         for field in _FIELD_ORDER:
-            per_child = [sorted((h for h in hits if h.field == field), key=lambda h: h.token_start)
-                         for hits in lists]
+            per_child = [
+                sorted((h for h in hits if h.field == field), key=lambda h: h.token_start) for hits in lists
+            ]
             if all(per_child):
                 for h in _windows_hits(per_child, near.within, near.same_sentence):
                     used[id(h)] = h

@@ -8,13 +8,13 @@ checked is exactly what ``re`` will run.
 
 from __future__ import annotations
 
-import re._constants as C  # noqa: N812 - the parser's opcode names
+import re._constants as C
 import re._parser as parser
 
 from watcher.text.fold import fold_char
 
-BIG_REPEAT = 10        # a repeat allowing more than this many rounds counts as unbounded
-_ANY = None            # "any character" in a first-character set
+BIG_REPEAT = 10  # a repeat allowing more than this many rounds counts as unbounded
+_ANY = None  # "any character" in a first-character set
 _ARTICLES = {"al", "el", "ad", "an", "ar", "as", "ash", "at", "az", "ath", "adh"}
 _REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT)
 
@@ -23,7 +23,7 @@ def pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` may take exponential time, or None if it is safe."""
     try:
         tree = parser.parse(pattern)
-    except Exception:  # noqa: BLE001 - re.compile reports syntax errors first
+    except Exception:
         return None
     return _walk(list(tree), inside_repeat=False)
 
@@ -43,8 +43,10 @@ def _walk_one(op, av, inside_repeat: bool) -> str | None:
         low, high, sub = av
         big = high == C.MAXREPEAT or high > BIG_REPEAT
         if big and inside_repeat:
-            return ("nested quantifier: a repeated group contains another unbounded repeat, like (a+)+, "
-                    "which can take exponential time")
+            return (
+                "nested quantifier: a repeated group contains another unbounded repeat, like (a+)+, "
+                "which can take exponential time"
+            )
         if big:
             overlap = _overlapping_branch(list(sub))
             if overlap:
@@ -76,8 +78,10 @@ def _overlapping_branch(items: list) -> str | None:
         for i in range(len(firsts)):
             for j in range(i + 1, len(firsts)):
                 if _intersects(firsts[i], firsts[j]):
-                    return ("alternatives inside a repeated group can start with the same character, "
-                            "like (a|ab)*, which can take exponential time")
+                    return (
+                        "alternatives inside a repeated group can start with the same character, "
+                        "like (a|ab)*, which can take exponential time"
+                    )
     return None
 
 
@@ -143,7 +147,7 @@ def required_literal(pattern: str) -> str | None:
     """
     try:
         tree = parser.parse(pattern)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     runs: list[str] = []
     _runs(list(tree), runs, [])

@@ -14,7 +14,6 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 from watcher.config import SEVERITIES
 from watcher.errors import RulesError
@@ -38,9 +37,19 @@ _MODIFIERS = {
     "any": {"field", "fields", "at_least"},
     "near": {"field", "fields", "within", "same_sentence"},
 }
-MAX_NESTING = 32             # levels of groups inside groups in one condition
-_RULE_KEYS = {"id", "title", "severity", "condition", "min_hits", "min_score", "channels",
-              "tags", "description", "enabled"}
+MAX_NESTING = 32  # levels of groups inside groups in one condition
+_RULE_KEYS = {
+    "id",
+    "title",
+    "severity",
+    "condition",
+    "min_hits",
+    "min_score",
+    "channels",
+    "tags",
+    "description",
+    "enabled",
+}
 _ENTITY_KEYS = {"id", "name", "kind", "aliases", "exclude", "match_case", "description"}
 
 
@@ -66,32 +75,32 @@ class RuleProblem:
 class Leaf:
     """Matches entity aliases, terms (a trailing * matches a word prefix) or regexes."""
 
-    kind: str                    # 'entity' | 'term' | 'regex'
-    values: tuple[str, ...]      # entity ids, terms or patterns, as written
+    kind: str  # 'entity' | 'term' | 'regex'
+    values: tuple[str, ...]  # entity ids, terms or patterns, as written
     fields: tuple[str, ...]
     weight: float = 1.0
-    at_least: int = 1            # distinct values that must be hit
-    literal: str | None = None   # regex pre-filter (normalised); None: runs on every article
+    at_least: int = 1  # distinct values that must be hit
+    literal: str | None = None  # regex pre-filter (normalised); None: runs on every article
     path: str = "condition"
 
 
 @dataclass(frozen=True)
 class Group:
-    op: str                      # 'all' | 'any' | 'none'
+    op: str  # 'all' | 'any' | 'none'
     children: tuple[Node, ...]
-    at_least: int = 1            # for 'any'
+    at_least: int = 1  # for 'any'
     path: str = "condition"
 
 
 @dataclass(frozen=True)
 class Near:
     children: tuple[Node, ...]
-    within: int | None           # words between the first and last hit, None: no limit
+    within: int | None  # words between the first and last hit, None: no limit
     same_sentence: bool
     path: str = "condition"
 
 
-Node = Union[Leaf, Group, Near]
+Node = Leaf | Group | Near
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,7 @@ class Entity:
     id: str
     name: str
     kind: str
-    aliases: tuple[str, ...]     # the name first, then the aliases, as written
+    aliases: tuple[str, ...]  # the name first, then the aliases, as written
     exclude: tuple[str, ...] = ()  # phrases whose hits cancel overlapping alias hits
     match_case: tuple[str, ...] = ()  # aliases that only match as capitalised (or in capitals)
     file: str = ""
@@ -141,16 +150,23 @@ def rule_files(paths: Sequence[Path]) -> tuple[list[Path], list[RuleProblem]]:
         if path.is_dir():
             found = sorted(path.glob("*.toml"))
             if not found:
-                problems.append(RuleProblem(str(path), None, "(folder)",
-                                            "no *.toml rule files in this folder; add one or fix watcher.rules"))
+                problems.append(
+                    RuleProblem(
+                        str(path),
+                        None,
+                        "(folder)",
+                        "no *.toml rule files in this folder; add one or fix watcher.rules",
+                    )
+                )
             files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            problems.append(RuleProblem(str(path), None, "(file)",
-                                        "not found; fix the path in watcher.rules or --rules"))
+            problems.append(
+                RuleProblem(str(path), None, "(file)", "not found; fix the path in watcher.rules or --rules")
+            )
     unique, seen = [], set()
-    for file in files:                         # a file named twice (folder and file) is read once
+    for file in files:  # a file named twice (folder and file) is read once
         if file.resolve() not in seen:
             seen.add(file.resolve())
             unique.append(file)
@@ -174,8 +190,7 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         loader.collect_rules(path, raw)
     if problems:
         raise RulesError(problems)
-    return RuleSet(tuple(loader.rules), tuple(loader.entities.values()), tuple(files),
-                   tuple(loader.warnings))
+    return RuleSet(tuple(loader.rules), tuple(loader.entities.values()), tuple(files), tuple(loader.warnings))
 
 
 def _read(path: Path) -> tuple[dict, RuleProblem | None]:
@@ -184,15 +199,25 @@ def _read(path: Path) -> tuple[dict, RuleProblem | None]:
     except tomllib.TOMLDecodeError as exc:
         return {}, RuleProblem(str(path), None, "(file)", f"not valid TOML: {exc}")
     except RecursionError:
-        return {}, RuleProblem(str(path), None, "(file)", "tables or arrays are nested too deeply to "
-                               "read (hundreds of levels); flatten the conditions")
+        return {}, RuleProblem(
+            str(path),
+            None,
+            "(file)",
+            "tables or arrays are nested too deeply to read (hundreds of levels); flatten the conditions",
+        )
     except (OSError, UnicodeDecodeError) as exc:
         return {}, RuleProblem(str(path), None, "(file)", f"cannot read the file: {exc}")
 
 
 def _type_name(value) -> str:
-    return {str: "text", int: "a whole number", float: "a number", bool: "true/false",
-            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        str: "text",
+        int: "a whole number",
+        float: "a number",
+        bool: "true/false",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 class _Loader:
@@ -209,30 +234,44 @@ class _Loader:
     def collect_entities(self, path: Path, raw: dict) -> None:
         file = str(path)
         for unknown in sorted(set(raw) - {"entities", "rules"}):
-            self.problems.append(RuleProblem(file, None, unknown,
-                                             "unknown key; a rule file holds [[entities]] and [[rules]] tables"))
+            self.problems.append(
+                RuleProblem(
+                    file, None, unknown, "unknown key; a rule file holds [[entities]] and [[rules]] tables"
+                )
+            )
         items = raw.get("entities", [])
         if not isinstance(items, list):
-            self.problems.append(RuleProblem(file, None, "entities",
-                                             "must be an array of tables: write each entity as [[entities]]"))
+            self.problems.append(
+                RuleProblem(
+                    file, None, "entities", "must be an array of tables: write each entity as [[entities]]"
+                )
+            )
             return
         for i, item in enumerate(items):
             entity = self._entity(file, f"entities[{i}]", item)
             if entity is None:
                 if isinstance(item, dict) and isinstance(item.get("id"), str):
-                    self.broken.add(item["id"])    # already reported; do not report its uses too
+                    self.broken.add(item["id"])  # already reported; do not report its uses too
                 continue
             if entity.id in self.entities:
                 first = self.entities[entity.id].file
-                self.problems.append(RuleProblem(file, None, f"entities[{i}].id",
-                                                 f"duplicate entity id, already defined in {first}; "
-                                                 "rename one of them", entity=entity.id))
+                self.problems.append(
+                    RuleProblem(
+                        file,
+                        None,
+                        f"entities[{i}].id",
+                        f"duplicate entity id, already defined in {first}; rename one of them",
+                        entity=entity.id,
+                    )
+                )
                 continue
             self.entities[entity.id] = entity
 
     def _entity(self, file: str, key: str, item) -> Entity | None:
         if not isinstance(item, dict):
-            self.problems.append(RuleProblem(file, None, key, "must be a table with id, name, kind and aliases"))
+            self.problems.append(
+                RuleProblem(file, None, key, "must be a table with id, name, kind and aliases")
+            )
             return None
         eid = item.get("id")
         label = eid if isinstance(eid, str) else None
@@ -245,7 +284,9 @@ class _Loader:
             fail(unknown, f"unknown key; allowed keys are: {', '.join(sorted(_ENTITY_KEYS))}")
             ok = False
         if not isinstance(eid, str) or not _ID.match(eid):
-            fail("id", "every entity needs an id of letters, digits, '-', '_' or '.', e.g. id = \"abu-qasra\"")
+            fail(
+                "id", "every entity needs an id of letters, digits, '-', '_' or '.', e.g. id = \"abu-qasra\""
+            )
             return None
         name = item.get("name", eid)
         if not isinstance(name, str) or not name.strip():
@@ -258,18 +299,22 @@ class _Loader:
             ok = False
         aliases = self._strings(item.get("aliases", []), lambda k, m: fail(f"aliases{k}", m), terms=True)
         exclude = self._strings(item.get("exclude", []), lambda k, m: fail(f"exclude{k}", m), terms=True)
-        match_case = self._strings(item.get("match_case", []), lambda k, m: fail(f"match_case{k}", m), terms=True)
+        match_case = self._strings(
+            item.get("match_case", []), lambda k, m: fail(f"match_case{k}", m), terms=True
+        )
         if aliases is None or exclude is None or match_case is None:
             return None
         everything = [name] + [a for a in aliases if a != name]
         for i, alias in enumerate(match_case):
             if alias not in everything:
-                fail(f"match_case[{i}]", f"{alias!r} is not the name or one of the aliases; list it there too")
+                fail(
+                    f"match_case[{i}]", f"{alias!r} is not the name or one of the aliases; list it there too"
+                )
                 ok = False
         if not normalise_term(name.rstrip("*")):
             everything = everything[1:]
         if not everything:
-            fail("aliases", "the entity has no alias that contains a letter or digit; add aliases = [\"...\"]")
+            fail("aliases", 'the entity has no alias that contains a letter or digit; add aliases = ["..."]')
             ok = False
         if not isinstance(item.get("description", ""), str):
             fail("description", "must be text")
@@ -280,7 +325,7 @@ class _Loader:
 
     def _strings(self, value, fail, *, terms: bool) -> list[str] | None:
         if not isinstance(value, list):
-            fail("", f"must be a list of text, e.g. [\"a\", \"b\"], got {_type_name(value)}")
+            fail("", f'must be a list of text, e.g. ["a", "b"], got {_type_name(value)}')
             return None
         good = True
         for i, item in enumerate(value):
@@ -296,38 +341,56 @@ class _Loader:
         file = str(path)
         items = raw.get("rules", [])
         if not isinstance(items, list):
-            self.problems.append(RuleProblem(file, None, "rules",
-                                             "must be an array of tables: write each rule as [[rules]]"))
+            self.problems.append(
+                RuleProblem(file, None, "rules", "must be an array of tables: write each rule as [[rules]]")
+            )
             return
         for i, item in enumerate(items):
             rule = self._rule(file, i, item)
             if rule is None:
                 continue
             if rule.id in self.rule_files:
-                self.problems.append(RuleProblem(file, rule.id, "id",
-                                                 f"duplicate rule id, already used in {self.rule_files[rule.id]}; "
-                                                 "rule ids must be unique across all rule files"))
+                self.problems.append(
+                    RuleProblem(
+                        file,
+                        rule.id,
+                        "id",
+                        f"duplicate rule id, already used in {self.rule_files[rule.id]}; "
+                        "rule ids must be unique across all rule files",
+                    )
+                )
                 continue
             self.rule_files[rule.id] = file
             self.rules.append(rule)
 
     def _rule(self, file: str, index: int, item) -> Rule | None:
         if not isinstance(item, dict):
-            self.problems.append(RuleProblem(file, None, f"rules[{index}]",
-                                             "must be a table with id, title, severity and condition"))
+            self.problems.append(
+                RuleProblem(
+                    file, None, f"rules[{index}]", "must be a table with id, title, severity and condition"
+                )
+            )
             return None
         rid = item.get("id")
         if not isinstance(rid, str) or not _ID.match(rid):
-            self.problems.append(RuleProblem(file, None, f"rules[{index}].id",
-                                             "every rule needs an id of letters, digits, '-', '_' or '.', "
-                                             "e.g. id = \"sdf-integration\""))
+            self.problems.append(
+                RuleProblem(
+                    file,
+                    None,
+                    f"rules[{index}].id",
+                    "every rule needs an id of letters, digits, '-', '_' or '.', "
+                    'e.g. id = "sdf-integration"',
+                )
+            )
             rid = f"rules[{index}]"
         check = _RuleCheck(self, file, rid)
         for unknown in sorted(set(item) - _RULE_KEYS):
             check.fail(unknown, f"unknown key; allowed keys are: {', '.join(sorted(_RULE_KEYS))}")
         title = item.get("title")
         if not isinstance(title, str) or not title.strip():
-            check.fail("title", "every rule needs a title, e.g. title = \"SDF integration into the Syrian army\"")
+            check.fail(
+                "title", 'every rule needs a title, e.g. title = "SDF integration into the Syrian army"'
+            )
         severity = item.get("severity", "medium")
         if severity not in SEVERITIES:
             check.fail("severity", f"must be one of {', '.join(SEVERITIES)}, got {severity!r}")
@@ -341,7 +404,7 @@ class _Loader:
         for key in ("channels", "tags"):
             value = item.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                check.fail(key, f"must be a list of names, e.g. {key} = [\"ops\"]")
+                check.fail(key, f'must be a list of names, e.g. {key} = ["ops"]')
                 value = []
             lists[key] = tuple(value)
         description = item.get("description", "")
@@ -351,16 +414,31 @@ class _Loader:
         if not isinstance(enabled, bool):
             check.fail("enabled", "must be true or false")
         if "condition" not in item:
-            check.fail("condition", "empty condition: every rule needs one, e.g. condition = { entity = \"sdf\" }")
+            check.fail(
+                "condition", 'empty condition: every rule needs one, e.g. condition = { entity = "sdf" }'
+            )
             return None
         condition = check.node(item["condition"], "condition", FIELDS)
         if condition is not None and not needs_hit(condition):
-            check.fail("condition", "this condition can hold for an article that contains none of its "
-                       "terms (only 'none' groups); add an entity, term or regex it must contain")
+            check.fail(
+                "condition",
+                "this condition can hold for an article that contains none of its "
+                "terms (only 'none' groups); add an entity, term or regex it must contain",
+            )
         if check.failed or condition is None or not enabled:
             return None
-        return Rule(rid, title.strip(), severity, condition, min_hits, float(min_score),
-                    lists["channels"], lists["tags"], description, file)
+        return Rule(
+            rid,
+            title.strip(),
+            severity,
+            condition,
+            min_hits,
+            float(min_score),
+            lists["channels"],
+            lists["tags"],
+            description,
+            file,
+        )
 
 
 def _term_problem(term) -> str | None:
@@ -406,26 +484,35 @@ class _RuleCheck:
 
     def node(self, raw, path: str, fields: tuple[str, ...]) -> Node | None:
         if path.count("[") > MAX_NESTING:
-            self.fail("condition", f"groups are nested more than {MAX_NESTING} levels deep; flatten "
-                      "them (an all inside an all, or an any inside an any, is one group)")
+            self.fail(
+                "condition",
+                f"groups are nested more than {MAX_NESTING} levels deep; flatten "
+                "them (an all inside an all, or an any inside an any, is one group)",
+            )
             return None
         if not isinstance(raw, dict):
-            self.fail(path, f"must be a table such as {{ entity = \"sdf\" }} or {{ all = [...] }}, "
-                      f"got {_type_name(raw)}")
+            self.fail(
+                path,
+                f'must be a table such as {{ entity = "sdf" }} or {{ all = [...] }}, got {_type_name(raw)}',
+            )
             return None
         kinds = [k for k in LEAF_KEYS + GROUP_KEYS if k in raw]
         if not kinds:
             self.fail(path, "empty condition: give one of " + ", ".join(LEAF_KEYS + GROUP_KEYS))
             return None
         if len(kinds) > 1 and not set(kinds) <= {"all", "any", "none"}:
-            self.fail(path, f"give only one of {', '.join(kinds)} per table (all, any and none may "
-                      "go together); wrap several in all = [...] or any = [...]")
+            self.fail(
+                path,
+                f"give only one of {', '.join(kinds)} per table (all, any and none may "
+                "go together); wrap several in all = [...] or any = [...]",
+            )
             return None
         kind = kinds[0]
         allowed = set().union(*(_MODIFIERS[k] | {k} for k in kinds))
         for unknown in sorted(set(raw) - allowed):
-            self.fail(f"{path}.{unknown}", f"unknown key next to {kind}; allowed here: "
-                      f"{', '.join(sorted(allowed))}")
+            self.fail(
+                f"{path}.{unknown}", f"unknown key next to {kind}; allowed here: {', '.join(sorted(allowed))}"
+            )
         fields = self.fields(raw, path, fields)
         if fields is None:
             return None
@@ -446,7 +533,7 @@ class _RuleCheck:
         key = f"{path}.{'field' if 'field' in raw else 'fields'}"
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list) or not values or any(v not in FIELDS for v in values):
-            self.fail(key, f"must be \"title\" or \"text\" (or a list of them), got {value!r}")
+            self.fail(key, f'must be "title" or "text" (or a list of them), got {value!r}')
             return None
         narrowed = tuple(f for f in inherited if f in values)
         if not narrowed:
@@ -499,9 +586,11 @@ class _RuleCheck:
                 continue
             close = difflib.get_close_matches(ref, list(known) + sorted(self.loader.broken), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            self.fail(key if len(values) == 1 else f"{key}[{i}]",
-                      f"unknown entity '{ref}'; {hint}define it in an [[entities]] table "
-                      "(in any rule file) or fix the id")
+            self.fail(
+                key if len(values) == 1 else f"{key}[{i}]",
+                f"unknown entity '{ref}'; {hint}define it in an [[entities]] table "
+                "(in any rule file) or fix the id",
+            )
             good = False
         return good
 
@@ -519,8 +608,11 @@ class _RuleCheck:
             self.fail(key, "the pattern can match empty text; make it require at least one character")
             return None, False
         if compiled.fallback:
-            self.warn(key, f"runs on Python's backtracking re, not the linear-time engine, because it "
-                      f"uses {compiled.fallback}; it passed the strict check such patterns must pass")
+            self.warn(
+                key,
+                f"runs on Python's backtracking re, not the linear-time engine, because it "
+                f"uses {compiled.fallback}; it passed the strict check such patterns must pass",
+            )
         if "literal" in raw:
             literal = raw["literal"]
             if not isinstance(literal, str) or not normalise_term(literal):
@@ -529,8 +621,11 @@ class _RuleCheck:
             return normalise_term(literal), True
         literal = required_literal(pattern)
         if literal is None:
-            self.warn(key, "no literal word of 3+ letters is required by this pattern, so it runs on every "
-                      "article; add literal = \"word\" (a word every match contains) to pre-filter it")
+            self.warn(
+                key,
+                "no literal word of 3+ letters is required by this pattern, so it runs on every "
+                'article; add literal = "word" (a word every match contains) to pre-filter it',
+            )
         return literal, True
 
     def weight(self, raw: dict, path: str) -> float | None:
@@ -543,8 +638,10 @@ class _RuleCheck:
     def at_least(self, raw: dict, path: str, count: int) -> int | None:
         value = raw.get("at_least", 1)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= count:
-            self.fail(f"{path}.at_least", f"must be a whole number from 1 to {count} (the number of "
-                      f"items listed), got {value!r}")
+            self.fail(
+                f"{path}.at_least",
+                f"must be a whole number from 1 to {count} (the number of items listed), got {value!r}",
+            )
             return None
         return value
 
@@ -552,7 +649,7 @@ class _RuleCheck:
         key = f"{path}.{kind}"
         items = raw[kind]
         if not isinstance(items, list):
-            self.fail(key, f"must be a list of conditions, e.g. {kind} = [{{ entity = \"sdf\" }}]")
+            self.fail(key, f'must be a list of conditions, e.g. {kind} = [{{ entity = "sdf" }}]')
             return None
         if not items:
             self.fail(key, f"empty condition: {kind} = [] has nothing to match; list at least one condition")
@@ -573,7 +670,9 @@ class _RuleCheck:
             return None
         for i, child in enumerate(children):
             if not needs_hit(child):
-                self.fail(f"{key}[{i}]", "a near condition cannot contain a 'none' group; put it beside the near")
+                self.fail(
+                    f"{key}[{i}]", "a near condition cannot contain a 'none' group; put it beside the near"
+                )
                 return None
         within = raw.get("within")
         same = raw.get("same_sentence", False)

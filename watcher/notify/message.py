@@ -33,21 +33,21 @@ MAX_LINK = 1000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 _SPACE = re.compile(r"\s+")
-_MENTION = re.compile(r"([@＠])(?=[\w&!#])")      # @everyone @here @123 <@id> <@&id> <@!id>
-_SLACK_SPECIAL = re.compile(r"<([!#@])")          # <!channel> <!here> <!everyone> <#C123> <@U123>
+_MENTION = re.compile(r"([@＠])(?=[\w&!#])")  # @everyone @here @123 <@id> <@&id> <@!id>
+_SLACK_SPECIAL = re.compile(r"<([!#@])")  # <!channel> <!here> <!everyone> <#C123> <@U123>
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#>|~])")
 
 
 @dataclass(frozen=True)
 class Message:
-    title: str          # plain text, one line
-    body: str           # in ``format``
-    format: str         # 'text' | 'markdown' | 'html'
+    title: str  # plain text, one line
+    body: str  # in ``format``
+    format: str  # 'text' | 'markdown' | 'html'
 
 
 @dataclass(frozen=True)
 class Limits:
-    title: int = 250    # 0: the service has no title field
+    title: int = 250  # 0: the service has no title field
     body: int = 32768
 
 
@@ -76,10 +76,11 @@ class AlertContent:
     published: str | None
     link: str | None
     rules: tuple[RuleLine, ...]
-    also: tuple[str, ...]           # other feeds that reported the story
+    also: tuple[str, ...]  # other feeds that reported the story
 
 
 # -- cleaning untrusted text ---------------------------------------------------
+
 
 def neutralise(text: str) -> str:
     """Break mass/user mentions with a zero-width space so no service pings."""
@@ -114,12 +115,13 @@ def safe_link(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     netloc = parts.netloc.rpartition("@")[2]
-    enc = lambda s: quote(s, safe="/%:=&?;,+!$'*~-._")   # noqa: E731 - @ <> " ( ) ` space are encoded
+    enc = lambda s: quote(s, safe="/%:=&?;,+!$'*~-._")  # noqa: E731 - @ <> " ( ) ` space are encoded
     link = urlunsplit((parts.scheme.lower(), netloc, enc(parts.path), enc(parts.query), enc(parts.fragment)))
     return link if len(link) <= MAX_LINK else None
 
 
 # -- loading from the database -------------------------------------------------
+
 
 def load_content(store: Store, *, article_id: int, story_id: int, channel=None) -> AlertContent:
     """The facts for one alert; ``channel`` (a ChannelConfig) narrows the rules
@@ -128,9 +130,13 @@ def load_content(store: Store, *, article_id: int, story_id: int, channel=None) 
     rules = _for_channel(tuple(_rule_line(m) for m in matches.by_rule(store, article_id)), channel)
     also = tuple(stories.other_outlets(store, story_id, article_id, row.get("feed_id")))
     return AlertContent(
-        headline=row.get("title") or "(untitled)", source=row.get("feed") or "(unknown feed)",
-        published=row.get("published"), link=row.get("url"),
-        rules=tuple(sorted(rules, key=lambda r: -severity_rank(r.severity))), also=also)
+        headline=row.get("title") or "(untitled)",
+        source=row.get("feed") or "(unknown feed)",
+        published=row.get("published"),
+        link=row.get("url"),
+        rules=tuple(sorted(rules, key=lambda r: -severity_rank(r.severity))),
+        also=also,
+    )
 
 
 def _rule_line(row: dict) -> RuleLine:
@@ -139,22 +145,37 @@ def _rule_line(row: dict) -> RuleLine:
     except (TypeError, ValueError):
         hits = []
     hits = hits if isinstance(hits, list) else []
-    return RuleLine(row["rule_id"], row["rule_title"], row["severity"], tuple(
-        HitLine(str(h.get("term", "")), None if h.get("entity") is None else str(h["entity"]),
-                str(h.get("field", "")), str(h.get("snippet", "")))
-        for h in hits if isinstance(h, dict)))
+    return RuleLine(
+        row["rule_id"],
+        row["rule_title"],
+        row["severity"],
+        tuple(
+            HitLine(
+                str(h.get("term", "")),
+                None if h.get("entity") is None else str(h["entity"]),
+                str(h.get("field", "")),
+                str(h.get("snippet", "")),
+            )
+            for h in hits
+            if isinstance(h, dict)
+        ),
+    )
 
 
 def _for_channel(rules: tuple[RuleLine, ...], channel) -> tuple[RuleLine, ...]:
     if channel is None:
         return rules
     floor = severity_rank(channel.severity) if channel.severity else -1
-    taken = tuple(r for r in rules if ("*" in channel.rules or r.rule_id in channel.rules)
-                  and severity_rank(r.severity) >= floor)
+    taken = tuple(
+        r
+        for r in rules
+        if ("*" in channel.rules or r.rule_id in channel.rules) and severity_rank(r.severity) >= floor
+    )
     return taken or rules
 
 
 # -- rendering -----------------------------------------------------------------
+
 
 def title_for(content: AlertContent, limit: int = 250) -> str:
     rule = content.rules[0].title if content.rules else "match"
@@ -176,13 +197,14 @@ def render(content: AlertContent, fmt: str, limits: Limits = Limits()) -> Messag
     tail = [_link_line(content.link, fmt)]
     if content.also:
         tail.append(_field("Also reported by", _also(content.also), fmt))
-    if limits.title <= 0:      # no title field: apprise would paste it unescaped into the body
+    if limits.title <= 0:  # no title field: apprise would paste it unescaped into the body
         head.insert(0, _heading(title, fmt))
     return _untitled(Message(title, _fit(head, rules, tail, fmt, limits.body), fmt), limits)
 
 
-def render_digest(items: Sequence[AlertContent], fmt: str, limits: Limits = Limits(),
-                  *, channel: str = "") -> tuple[Message, int]:
+def render_digest(
+    items: Sequence[AlertContent], fmt: str, limits: Limits = Limits(), *, channel: str = ""
+) -> tuple[Message, int]:
     """One message listing ``items``; returns it and how many items it holds
     (the rest did not fit and belong in the next message)."""
     lines, used = [], 0
@@ -195,8 +217,11 @@ def render_digest(items: Sequence[AlertContent], fmt: str, limits: Limits = Limi
         used += len(line) + 6
     count = len(lines)
     more = len(items) - count
-    title = _cap_title(f"[watcher] {count} new stor{'y' if count == 1 else 'ies'}"
-                       + (f" for {clean_line(channel, MAX_NAME)}" if channel else ""), limits.title)
+    title = _cap_title(
+        f"[watcher] {count} new stor{'y' if count == 1 else 'ies'}"
+        + (f" for {clean_line(channel, MAX_NAME)}" if channel else ""),
+        limits.title,
+    )
     if more:
         lines.append(escape(f"(+{more} more in the next message)", fmt))
     if limits.title <= 0:
@@ -208,8 +233,10 @@ def render_digest(items: Sequence[AlertContent], fmt: str, limits: Limits = Limi
 
 
 def channel_test_message(channel: str, fmt: str, now: datetime, limits: Limits = Limits()) -> Message:
-    text = (f"This is a test message from watcher for channel {clean_line(channel, MAX_NAME)}, "
-            f"sent {now.strftime('%Y-%m-%d %H:%M UTC')}. If you can read it, the channel works.")
+    text = (
+        f"This is a test message from watcher for channel {clean_line(channel, MAX_NAME)}, "
+        f"sent {now.strftime('%Y-%m-%d %H:%M UTC')}. If you can read it, the channel works."
+    )
     title = "[watcher] test message"
     body = escape(text, fmt)
     if limits.title <= 0:
@@ -243,8 +270,10 @@ def _rule_lines(rule: RuleLine, fmt: str) -> list[str]:
     lines = [_field("Rule", label, fmt)]
     for hit in rule.hits[:MAX_HITS]:
         entity = f" [{clean_line(hit.entity, MAX_NAME)}]" if hit.entity else ""
-        text = (f"“{clean_line(hit.term, MAX_NAME)}”{entity} in {clean_line(hit.field, 20)}: "
-                f"{clean_line(hit.snippet, MAX_SNIPPET)}")
+        text = (
+            f"“{clean_line(hit.term, MAX_NAME)}”{entity} in {clean_line(hit.field, 20)}: "
+            f"{clean_line(hit.snippet, MAX_SNIPPET)}"
+        )
         lines.append(_bullet(escape(text, fmt), fmt))
     if len(rule.hits) > MAX_HITS:
         lines.append(_bullet(escape(f"+{len(rule.hits) - MAX_HITS} more hits", fmt), fmt))
@@ -252,7 +281,9 @@ def _rule_lines(rule: RuleLine, fmt: str) -> list[str]:
 
 
 def _bullet(escaped: str, fmt: str) -> str:
-    return f"&nbsp;&nbsp;• {escaped}" if fmt == "html" else f"  • {escaped}" if fmt == "text" else f"- {escaped}"
+    return (
+        f"&nbsp;&nbsp;• {escaped}" if fmt == "html" else f"  • {escaped}" if fmt == "text" else f"- {escaped}"
+    )
 
 
 def _link_line(link: str | None, fmt: str) -> str:
@@ -268,8 +299,7 @@ def _link_line(link: str | None, fmt: str) -> str:
 
 def _digest_line(item: AlertContent, fmt: str) -> str:
     rule = item.rules[0].title if item.rules else "match"
-    text = (f"[{clean_line(rule, MAX_NAME)}] {clean_line(item.headline)} — "
-            f"{clean_line(item.source, MAX_NAME)}")
+    text = f"[{clean_line(rule, MAX_NAME)}] {clean_line(item.headline)} — {clean_line(item.source, MAX_NAME)}"
     if item.also:
         text += f" (also: {_also(item.also)})"
     url = safe_link(item.link)
@@ -288,7 +318,7 @@ def _also(names: Sequence[str]) -> str:
 
 def _when(published: str) -> str:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", published.strip()):
-        return published.strip()          # a date only (as extraction may give it): no made-up time
+        return published.strip()  # a date only (as extraction may give it): no made-up time
     try:
         stamp = datetime.fromisoformat(published.replace("Z", "+00:00"))
     except ValueError:

@@ -38,15 +38,18 @@ from watcher.config import ChannelConfig
 from watcher.notify.message import Limits, Message
 from watcher.notify.redaction import Redactor, public_host
 
-SEND_TIMEOUT = 60.0          # seconds for one whole send, whatever the service does
+SEND_TIMEOUT = 60.0  # seconds for one whole send, whatever the service does
 MAX_DETAIL = 500
-_FORMATS = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
-            "html": apprise.NotifyFormat.HTML}
+_FORMATS = {
+    "text": apprise.NotifyFormat.TEXT,
+    "markdown": apprise.NotifyFormat.MARKDOWN,
+    "html": apprise.NotifyFormat.HTML,
+}
 
 
 @dataclass(frozen=True)
 class _Route:
-    proxy: str | None            # None: straight to the service, whatever the environment says
+    proxy: str | None  # None: straight to the service, whatever the environment says
 
 
 _ROUTE: contextvars.ContextVar[_Route | None] = contextvars.ContextVar("watcher_alert_route", default=None)
@@ -74,23 +77,28 @@ _route_requests()
 @dataclass(frozen=True)
 class Delivery:
     ok: bool
-    detail: str              # the service's answer, secrets masked
+    detail: str  # the service's answer, secrets masked
 
 
 class Notifier:
     """One channel. ``send`` never raises; problems come back as a Delivery."""
 
-    def __init__(self, channel: ChannelConfig, *, timeout: float = SEND_TIMEOUT,
-                 redactor: Redactor | None = None) -> None:
+    def __init__(
+        self, channel: ChannelConfig, *, timeout: float = SEND_TIMEOUT, redactor: Redactor | None = None
+    ) -> None:
         self.channel = channel
         self.timeout = timeout
         self.redactor = redactor or Redactor.for_channels([channel])
         self.problem: str | None = None
         plugin = self._instantiate()
-        self.limits = Limits(
-            title=max(0, int(getattr(plugin, "title_maxlen", 250) or 0)),
-            body=max(60, min(int(getattr(plugin, "body_maxlen", 32768) or 32768), 32768)),
-        ) if plugin else Limits()
+        self.limits = (
+            Limits(
+                title=max(0, int(getattr(plugin, "title_maxlen", 250) or 0)),
+                body=max(60, min(int(getattr(plugin, "body_maxlen", 32768) or 32768), 32768)),
+            )
+            if plugin
+            else Limits()
+        )
 
     def _instantiate(self):
         captured = _Capture()
@@ -104,16 +112,19 @@ class Notifier:
             logger.removeHandler(captured)
         if plugin is None:
             said = _cap(self.redactor.scrub("; ".join(dict.fromkeys(captured.lines)))) or reason
-            self.problem = (f"apprise cannot use the URL of channel {self.channel.name!r} "
-                            f"({safe_url(self.channel)}{_source(self.channel)})"
-                            + (f": {said}" if said else ""))
+            self.problem = (
+                f"apprise cannot use the URL of channel {self.channel.name!r} "
+                f"({safe_url(self.channel)}{_source(self.channel)})" + (f": {said}" if said else "")
+            )
             return None
         services = _count_services(self.channel.url)
         if services != 1:
-            self.problem = (f"the URL of channel {self.channel.name!r} ({safe_url(self.channel)}"
-                            f"{_source(self.channel)}) holds {services} services (separated by a comma "
-                            "or space); give each its own [[channels]] table, so that one failing "
-                            "service never makes the others receive an alert twice")
+            self.problem = (
+                f"the URL of channel {self.channel.name!r} ({safe_url(self.channel)}"
+                f"{_source(self.channel)}) holds {services} services (separated by a comma "
+                "or space); give each its own [[channels]] table, so that one failing "
+                "service never makes the others receive an alert twice"
+            )
             return None
         return plugin
 
@@ -131,17 +142,25 @@ class Notifier:
             return Delivery(False, f"apprise could not load {safe_url(self.channel)} as one service")
         token = _ROUTE.set(_Route(self.channel.proxy))
         try:
-            result = sender.notify(body=message.body, title=message.title,
-                                   body_format=_FORMATS.get(message.format, apprise.NotifyFormat.TEXT),
-                                   timeout=self.timeout, log_level=logging.INFO)
+            result = sender.notify(
+                body=message.body,
+                title=message.title,
+                body_format=_FORMATS.get(message.format, apprise.NotifyFormat.TEXT),
+                timeout=self.timeout,
+                log_level=logging.INFO,
+            )
         finally:
             _ROUTE.reset(token)
         entries = [e for service in result for e in service.logs()] or list(result.call_logs())
         said = "; ".join(dict.fromkeys(e.message.strip() for e in entries if e.message.strip()))
         services = ", ".join(dict.fromkeys(service.name for service in result))
-        detail = (f"{services}: {said}" if said and not result else
-                  result.status.name.lower() + (f" ({services})" if services else "")
-                  + (f": {said}" if said else ""))
+        detail = (
+            f"{services}: {said}"
+            if said and not result
+            else result.status.name.lower()
+            + (f" ({services})" if services else "")
+            + (f": {said}" if said else "")
+        )
         return Delivery(bool(result), _cap(self.redactor.scrub(detail)))
 
 
@@ -209,14 +228,18 @@ def _check_routes(channels: Sequence[ChannelConfig], rules: Sequence) -> list[st
     for i, channel in enumerate(channels):
         for rule_id in channel.rules:
             if rule_id != "*" and rule_id not in ids:
-                problems.append(f"channels[{i}].rules: {rule_id!r} is not the id of any rule "
-                                f"(known: {', '.join(sorted(ids)) or 'none'}); fix the id or remove it")
+                problems.append(
+                    f"channels[{i}].rules: {rule_id!r} is not the id of any rule "
+                    f"(known: {', '.join(sorted(ids)) or 'none'}); fix the id or remove it"
+                )
     for rule in rules:
         for name in rule.channels:
             if name not in names:
-                problems.append(f"{rule.file or 'rules'}: rule {rule.id!r} names channel {name!r}, "
-                                f"which is not a [[channels]] name in the config "
-                                f"(configured: {', '.join(sorted(names)) or 'none'})")
+                problems.append(
+                    f"{rule.file or 'rules'}: rule {rule.id!r} names channel {name!r}, "
+                    f"which is not a [[channels]] name in the config "
+                    f"(configured: {', '.join(sorted(names)) or 'none'})"
+                )
     return problems
 
 
@@ -224,10 +247,12 @@ def _check_urls(channels: Sequence[ChannelConfig]) -> list[str]:
     problems = []
     for i, channel in enumerate(channels):
         if not channel.url:
-            continue      # the config check already said so
+            continue  # the config check already said so
         notifier = Notifier(channel)
         if notifier.problem:
-            problems.append(f"channels[{i}].{'url_env' if channel.source.startswith('url_env') else 'url'}: "
-                            f"{notifier.problem}; see https://github.com/caronc/apprise/wiki "
-                            "for the URL syntax of each service")
+            problems.append(
+                f"channels[{i}].{'url_env' if channel.source.startswith('url_env') else 'url'}: "
+                f"{notifier.problem}; see https://github.com/caronc/apprise/wiki "
+                "for the URL syntax of each service"
+            )
     return problems

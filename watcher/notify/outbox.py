@@ -44,7 +44,9 @@ def takes(channel: ChannelConfig, match) -> bool:
     if channel.name in getattr(match, "channels", ()):
         return True
     listed = "*" in channel.rules or match.rule_id in channel.rules
-    return listed and (channel.severity is None or severity_rank(match.severity) >= severity_rank(channel.severity))
+    return listed and (
+        channel.severity is None or severity_rank(match.severity) >= severity_rank(channel.severity)
+    )
 
 
 def route(channels: Sequence[ChannelConfig], matches: Sequence) -> list[ChannelConfig]:
@@ -53,8 +55,16 @@ def route(channels: Sequence[ChannelConfig], matches: Sequence) -> list[ChannelC
 
 # -- enqueueing (inside the caller's transaction) --------------------------------
 
-def enqueue(store: Store, *, story_id: int, article_id: int, matches: Sequence,
-            channels: Sequence[ChannelConfig], now: datetime) -> int:
+
+def enqueue(
+    store: Store,
+    *,
+    story_id: int,
+    article_id: int,
+    matches: Sequence,
+    channels: Sequence[ChannelConfig],
+    now: datetime,
+) -> int:
     """Write one outbox row per channel that takes ``matches``; returns how
     many rows were new. Call inside the transaction that stores the matches.
 
@@ -64,12 +74,20 @@ def enqueue(store: Store, *, story_id: int, article_id: int, matches: Sequence,
     for channel in route(channels, matches):
         due = digest_due(channel.digest_every, now) if channel.mode == "digest" else now
         for key in (f"{story_id}:{channel.name}", f"{story_id}:{channel.name}:{article_id}"):
-            if alerts.add(store, key=key, story_id=story_id, article_id=article_id,
-                          channel=channel.name, mode=channel.mode, due=due, now=now):
+            if alerts.add(
+                store,
+                key=key,
+                story_id=story_id,
+                article_id=article_id,
+                channel=channel.name,
+                mode=channel.mode,
+                due=due,
+                now=now,
+            ):
                 added += 1
                 break
             if alerts.article_of(store, key) == article_id:
-                break       # this very article is already queued: nothing to do
+                break  # this very article is already queued: nothing to do
     return added
 
 
@@ -87,6 +105,7 @@ def digest_due(every: str, now: datetime) -> datetime:
 
 # -- after a failed send -----------------------------------------------------------
 
+
 def backoff(attempts: int, config: AlertsConfig, rng: random.Random) -> float:
     """Seconds before the next try after ``attempts`` failures: doubling from
     ``config.backoff``, capped, with ±20% jitter so channels do not retry in step."""
@@ -94,8 +113,9 @@ def backoff(attempts: int, config: AlertsConfig, rng: random.Random) -> float:
     return min(config.max_backoff, base * rng.uniform(0.8, 1.2))
 
 
-def mark_failed(store: Store, ids: Iterable[int], error: str, now: datetime, config: AlertsConfig,
-                rng: random.Random) -> list[str]:
+def mark_failed(
+    store: Store, ids: Iterable[int], error: str, now: datetime, config: AlertsConfig, rng: random.Random
+) -> list[str]:
     """Record a failed try of ``ids`` (one digest, or one alert); returns each
     row's new status (``pending`` with a later due time, or ``dead``)."""
     ids = list(ids)

@@ -18,20 +18,62 @@ from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, unquote
 
 MASK = "***"
-MIN_SECRET = 4          # shorter parts are not masked: they would mask ordinary words
+MIN_SECRET = 4  # shorter parts are not masked: they would mask ordinary words
 THIRD_PARTY_LOGGERS = ("apprise", "urllib3", "requests", "requests_oauthlib", "oauthlib")
 
 # Option values apprise URLs carry that are not secrets.
 _HARMLESS = {
-    "yes", "no", "true", "false", "on", "off", "none", "post", "get", "put", "patch",
-    "delete", "text", "html", "markdown", "default", "normal", "high", "low", "hook",
-    "upstream", "truncate", "split", "json", "form", "xml", "https", "http", "starttls",
-    "ssl", "basic", "cloud", "private", "before", "after",
+    "yes",
+    "no",
+    "true",
+    "false",
+    "on",
+    "off",
+    "none",
+    "post",
+    "get",
+    "put",
+    "patch",
+    "delete",
+    "text",
+    "html",
+    "markdown",
+    "default",
+    "normal",
+    "high",
+    "low",
+    "hook",
+    "upstream",
+    "truncate",
+    "split",
+    "json",
+    "form",
+    "xml",
+    "https",
+    "http",
+    "starttls",
+    "ssl",
+    "basic",
+    "cloud",
+    "private",
+    "before",
+    "after",
     # path words of services' own web addresses (https://discord.com/api/webhooks/ID/TOKEN)
-    "api", "webhook", "webhooks", "hooks", "services", "notify", "message", "messages", "send",
+    "api",
+    "webhook",
+    "webhooks",
+    "hooks",
+    "services",
+    "notify",
+    "message",
+    "messages",
+    "send",
 }
-_HOSTNAME = re.compile(r"^(localhost|\[[0-9a-f:.]+\]|[a-z0-9-]*[a-z-][a-z0-9-]*(\.[a-z0-9-]+)+"
-                       r"|\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$", re.I)
+_HOSTNAME = re.compile(
+    r"^(localhost|\[[0-9a-f:.]+\]|[a-z0-9-]*[a-z-][a-z0-9-]*(\.[a-z0-9-]+)+"
+    r"|\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$",
+    re.I,
+)
 
 
 _SPLIT = re.compile(r"([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.S)
@@ -57,8 +99,8 @@ def secret_parts(url: str) -> set[str]:
     if not _HOSTNAME.match(hostport):
         parts |= {hostport, *hostport.split(":")}
     parts |= set(path.split("/")) | {path.strip("/"), fragment}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if not (_HOSTNAME.match(value) or value.isdigit()):   # smtp=host, port=587: not secret
+    for _key, value in parse_qsl(query, keep_blank_values=True):
+        if not (_HOSTNAME.match(value) or value.isdigit()):  # smtp=host, port=587: not secret
             parts.add(value)
     expanded = set()
     for part in parts:
@@ -85,14 +127,14 @@ class Redactor:
         self.pattern = re.compile("|".join(map(re.escape, unique))) if unique else None
 
     @classmethod
-    def for_urls(cls, urls: Iterable[str]) -> "Redactor":
+    def for_urls(cls, urls: Iterable[str]) -> Redactor:
         secrets: set[str] = set()
         for url in urls:
             secrets |= secret_parts(url)
         return cls(secrets)
 
     @classmethod
-    def for_channels(cls, channels: Iterable) -> "Redactor":
+    def for_channels(cls, channels: Iterable) -> Redactor:
         """Every channel's URL, and the proxy its alerts go through (it may hold a password)."""
         return cls.for_urls(u for c in channels for u in (c.url, getattr(c, "proxy", None)) if u)
 

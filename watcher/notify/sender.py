@@ -35,16 +35,16 @@ from watcher.store.database import Store
 
 log = logging.getLogger("watcher.sender")
 
-WAKE_EVERY = 5.0        # seconds between looks at the outbox when nothing wakes us
+WAKE_EVERY = 5.0  # seconds between looks at the outbox when nothing wakes us
 
 
 @dataclass(frozen=True)
 class DrainSummary:
     sent: int = 0
-    failed: int = 0         # will be retried
+    failed: int = 0  # will be retried
     dead: int = 0
-    digests: int = 0        # digest messages delivered
-    errors: int = 0         # channels whose pass broke off (logged; their alerts wait)
+    digests: int = 0  # digest messages delivered
+    errors: int = 0  # channels whose pass broke off (logged; their alerts wait)
 
     def __str__(self) -> str:
         text = f"alerts: {self.sent} sent, {self.failed} failed (will retry), {self.dead} dead"
@@ -52,22 +52,34 @@ class DrainSummary:
         return text + (f"; {self.errors} channel(s) could not be served (see the log)" if self.errors else "")
 
     def __add__(self, other: DrainSummary) -> DrainSummary:
-        return DrainSummary(self.sent + other.sent, self.failed + other.failed,
-                            self.dead + other.dead, self.digests + other.digests,
-                            self.errors + other.errors)
+        return DrainSummary(
+            self.sent + other.sent,
+            self.failed + other.failed,
+            self.dead + other.dead,
+            self.digests + other.digests,
+            self.errors + other.errors,
+        )
 
 
 @dataclass(frozen=True)
 class _Job:
-    ids: tuple[int, ...]            # one alert, or every alert of one digest
+    ids: tuple[int, ...]  # one alert, or every alert of one digest
     message: message.Message
     digest: bool = False
 
 
 class Sender:
-    def __init__(self, store: Store, config: Config, clock: Callable[[], datetime], *,
-                 rng: random.Random | None = None, wake_every: float = WAKE_EVERY,
-                 batch: int = 50, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Callable[[], datetime],
+        *,
+        rng: random.Random | None = None,
+        wake_every: float = WAKE_EVERY,
+        batch: int = 50,
+        timeout: float | None = None,
+    ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
@@ -94,8 +106,12 @@ class Sender:
         for name in alerts.channels_with_rows(self.store):
             if name not in known:
                 ids = alerts.pending_ids(self.store, name)
-                alerts.kill(self.store, ids, f"channel {name!r} is no longer in the configuration; "
-                                                "add it back and run `watcher alerts retry --dead`")
+                alerts.kill(
+                    self.store,
+                    ids,
+                    f"channel {name!r} is no longer in the configuration; "
+                    "add it back and run `watcher alerts retry --dead`",
+                )
         return count
 
     # -- synchronous: watcher run --once --------------------------------------------
@@ -128,8 +144,9 @@ class Sender:
     def channel_pass(self, store: Store, channel: ChannelConfig, now: datetime) -> DrainSummary:
         """Send ``channel``'s due alerts (digest first), batch after batch."""
         total = DrainSummary()
-        notifier = Notifier(channel, redactor=self.redactor,
-                            **({"timeout": self.timeout} if self.timeout else {}))
+        notifier = Notifier(
+            channel, redactor=self.redactor, **({"timeout": self.timeout} if self.timeout else {})
+        )
         while not self._stop.is_set():
             jobs = list(self._claim(store, channel, notifier, now))
             if not jobs:
@@ -137,11 +154,13 @@ class Sender:
             total = total + self._deliver(store, channel, notifier, jobs)
         return total
 
-    def _claim(self, store: Store, channel: ChannelConfig, notifier: Notifier,
-               now: datetime) -> Iterator[_Job]:
+    def _claim(
+        self, store: Store, channel: ChannelConfig, notifier: Notifier, now: datetime
+    ) -> Iterator[_Job]:
         for rows in alerts.claim_digests(store, now, channel=channel.name).values():
-            job = self._built(store, [r["id"] for r in rows],
-                              partial(self._digest, store, channel, notifier, rows))
+            job = self._built(
+                store, [r["id"] for r in rows], partial(self._digest, store, channel, notifier, rows)
+            )
             if job:
                 yield job
         for row in alerts.claim_immediate(store, now, channel=channel.name, limit=self.batch):
@@ -151,15 +170,24 @@ class Sender:
 
     @staticmethod
     def _immediate(store: Store, channel: ChannelConfig, notifier: Notifier, row: dict) -> _Job:
-        return _Job((row["id"],), message.render(
-            message.load_content(store, article_id=row["article_id"], story_id=row["story_id"],
-                                 channel=channel), channel.format, notifier.limits))
+        return _Job(
+            (row["id"],),
+            message.render(
+                message.load_content(
+                    store, article_id=row["article_id"], story_id=row["story_id"], channel=channel
+                ),
+                channel.format,
+                notifier.limits,
+            ),
+        )
 
     def _digest(self, store: Store, channel: ChannelConfig, notifier: Notifier, rows: list[dict]) -> _Job:
-        contents = [message.load_content(store, article_id=r["article_id"], story_id=r["story_id"],
-                                         channel=channel) for r in rows]
+        contents = [
+            message.load_content(store, article_id=r["article_id"], story_id=r["story_id"], channel=channel)
+            for r in rows
+        ]
         msg, count = message.render_digest(contents, channel.format, notifier.limits, channel=channel.name)
-        alerts.release(store, [r["id"] for r in rows[count:]])    # these go in the next message
+        alerts.release(store, [r["id"] for r in rows[count:]])  # these go in the next message
         return _Job(tuple(r["id"] for r in rows[:count]), msg, digest=True)
 
     def _built(self, store: Store, ids: list[int], build: Callable[[], _Job]) -> _Job | None:
@@ -169,11 +197,19 @@ class Sender:
         except Exception as exc:  # a bad row must not leave its alert stuck in 'sending'
             log.exception("could not build the message for alert(s) %s", ids)
             with self._rng_lock:
-                outbox.mark_failed(store, ids, "could not build the message: " + self.redactor.scrub_exception(exc),
-                                   self.clock(), self.config.alerts, self.rng)
+                outbox.mark_failed(
+                    store,
+                    ids,
+                    "could not build the message: " + self.redactor.scrub_exception(exc),
+                    self.clock(),
+                    self.config.alerts,
+                    self.rng,
+                )
             return None
 
-    def _deliver(self, store: Store, channel: ChannelConfig, notifier: Notifier, jobs: list[_Job]) -> DrainSummary:
+    def _deliver(
+        self, store: Store, channel: ChannelConfig, notifier: Notifier, jobs: list[_Job]
+    ) -> DrainSummary:
         summary, failure = DrainSummary(), None
         for job in jobs:
             if self._stop.is_set():
@@ -194,11 +230,17 @@ class Sender:
             log.info("alert %s sent to %s: %s", ids, channel.name, delivery.detail)
             return DrainSummary(sent=len(job.ids), digests=int(job.digest))
         with self._rng_lock:
-            statuses = outbox.mark_failed(store, job.ids, delivery.detail, self.clock(),
-                                          self.config.alerts, self.rng)
+            statuses = outbox.mark_failed(
+                store, job.ids, delivery.detail, self.clock(), self.config.alerts, self.rng
+            )
         dead = statuses.count(outbox.DEAD)
-        log.warning("alert %s to %s failed%s: %s", ids, channel.name,
-                    " for the last time (now dead)" if dead else "", delivery.detail)
+        log.warning(
+            "alert %s to %s failed%s: %s",
+            ids,
+            channel.name,
+            " for the last time (now dead)" if dead else "",
+            delivery.detail,
+        )
         return DrainSummary(failed=len(job.ids) - dead, dead=dead)
 
     # -- background: the daemon ------------------------------------------------------
@@ -211,8 +253,9 @@ class Sender:
             self.recover()
         for channel in self.config.channels:
             wake = threading.Event()
-            thread = threading.Thread(target=self._loop, args=(channel, wake),
-                                      name=f"alerts-{channel.name}", daemon=True)
+            thread = threading.Thread(
+                target=self._loop, args=(channel, wake), name=f"alerts-{channel.name}", daemon=True
+            )
             self._wakes.append(wake)
             self._threads.append(thread)
             thread.start()

@@ -35,21 +35,21 @@ from feedparser.util import FeedParserDict
 from watcher.errors import FeedError
 from watcher.parse import markup, xmlguard
 
-MAX_ENTRIES = 500            # entries kept per document, first ones first
-_MAX_TEXT = 500_000          # characters of one title/summary looked at
-_MAX_GUID = 1000             # characters; longer ids are replaced by their hash
-_SNIFF = 2048                # bytes looked at to recognise JSON or HTML
-MAX_JSON_MARKUP = 200_000    # tags in the HTML of the JSON items kept (stripped in linear time by markup.py)
+MAX_ENTRIES = 500  # entries kept per document, first ones first
+_MAX_TEXT = 500_000  # characters of one title/summary looked at
+_MAX_GUID = 1000  # characters; longer ids are replaced by their hash
+_SNIFF = 2048  # bytes looked at to recognise JSON or HTML
+MAX_JSON_MARKUP = 200_000  # tags in the HTML of the JSON items kept (stripped in linear time by markup.py)
 
 
 @dataclass(frozen=True)
 class FeedEntry:
-    guid: str                    # entry id, else link, else hash of title+summary
-    url: str | None              # absolute http(s) link
-    title: str                   # plain text
-    summary: str                 # plain text of the richest of content/summary
+    guid: str  # entry id, else link, else hash of title+summary
+    url: str | None  # absolute http(s) link
+    title: str  # plain text
+    summary: str  # plain text of the richest of content/summary
     author: str | None
-    published: datetime | None   # aware UTC
+    published: datetime | None  # aware UTC
     language: str | None
     updated: datetime | None = None  # aware UTC: when the publisher says it last changed
 
@@ -59,7 +59,7 @@ class ParsedFeed:
     title: str | None
     language: str | None
     entries: tuple[FeedEntry, ...]
-    warning: str | None          # what was wrong but recovered from
+    warning: str | None  # what was wrong but recovered from
 
 
 def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -75,11 +75,13 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
     except FeedError:
         raise
     except Exception as exc:  # the stage's promise: only FeedError leaves it
-        raise FeedError(f"not a feed: the document could not be parsed ({type(exc).__name__}: "
-                        f"{str(exc)[:200]})") from None
+        raise FeedError(
+            f"not a feed: the document could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
 
 
 # --- XML feeds through feedparser -------------------------------------------
+
 
 def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
     data = _without_leading_space(data)
@@ -99,8 +101,12 @@ def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFe
     language = _language(feed.get("language"))
     author = _plain(_xml_author(feed), is_html=True) or None
     entries = [_xml_entry(e, url, language, author) for e in parsed.entries[:MAX_ENTRIES]]
-    notes = [_bozo_note(parsed), encoding_note or _encoding_note(detected, data, content_type),
-             defuse_note, bound_note]
+    notes = [
+        _bozo_note(parsed),
+        encoding_note or _encoding_note(detected, data, content_type),
+        defuse_note,
+        bound_note,
+    ]
     return ParsedFeed(
         title=_detail_text(feed.get("title_detail"), feed.get("title")) or None,
         language=language,
@@ -109,7 +115,9 @@ def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFe
     )
 
 
-_DECLARED_ENCODING = re.compile(rb"^(\xef\xbb\xbf)?(\s*<\?xml\b[^<>]*?)\s+encoding\s*=\s*(\"[^\"]*\"|'[^']*')", re.I)
+_DECLARED_ENCODING = re.compile(
+    rb"^(\xef\xbb\xbf)?(\s*<\?xml\b[^<>]*?)\s+encoding\s*=\s*(\"[^\"]*\"|'[^']*')", re.I
+)
 _ENCODING_NAME = re.compile(r"[A-Za-z0-9._:-]{1,40}")
 
 
@@ -124,7 +132,7 @@ def _to_utf8(data: bytes, content_type: str | None) -> tuple[bytes, dict, str | 
     except (ValueError, LookupError, UnicodeError, TypeError):
         pass
     declared = _DECLARED_ENCODING.match(data)
-    without = (declared.group(1) or b"") + declared.group(2) + data[declared.end():] if declared else data
+    without = (declared.group(1) or b"") + declared.group(2) + data[declared.end() :] if declared else data
     headers = {"content-type": _clean_content_type(content_type, charset=False)} if content_type else {}
     detected = {}
     try:
@@ -132,16 +140,26 @@ def _to_utf8(data: bytes, content_type: str | None) -> tuple[bytes, dict, str | 
     except (ValueError, LookupError, UnicodeError, TypeError) as exc:
         raise FeedError(f"not a feed: its declared character encoding cannot be used ({exc})") from None
     shown = declared.group(3)[1:-1].decode("ascii", "backslashreplace") if declared else "?"
-    return utf8, detected, (f"the declared character encoding {shown!r} is not a usable name; "
-                            f"read as {detected.get('encoding') or 'utf-8'}")
+    return (
+        utf8,
+        detected,
+        (
+            f"the declared character encoding {shown!r} is not a usable name; "
+            f"read as {detected.get('encoding') or 'utf-8'}"
+        ),
+    )
 
 
 def _clean_content_type(value: str | None, *, charset: bool = True) -> str:
     """The media type as ASCII text; a charset that is not a plain name is dropped."""
     text = "".join(c for c in (value or "") if " " <= c < "\x7f")
     parts = [p.strip() for p in text.split(";")]
-    kept = [parts[0]] + [p for p in parts[1:] if not p.lower().startswith("charset")
-                         or (charset and _ENCODING_NAME.fullmatch(p.partition("=")[2].strip(" \"'")))]
+    kept = [parts[0]] + [
+        p
+        for p in parts[1:]
+        if not p.lower().startswith("charset")
+        or (charset and _ENCODING_NAME.fullmatch(p.partition("=")[2].strip(" \"'")))
+    ]
     return "; ".join(p for p in kept if p)
 
 
@@ -153,16 +171,25 @@ def _feedparser(defused: bytes):
     time (the same as what ``feedparser.parse`` does after a strict failure)."""
     problem = _not_well_formed(defused)
     if problem is None:
-        return feedparser.parse(io.BytesIO(defused),
-                                response_headers={"content-type": "application/xml; charset=utf-8"},
-                                sanitize_html=False, resolve_relative_uris=False)
+        return feedparser.parse(
+            io.BytesIO(defused),
+            response_headers={"content-type": "application/xml; charset=utf-8"},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     parser = LooseFeedParser("", None, "utf-8", {})
     parser.resolve_relative_uris = False
     parser.sanitize_html = False
     parser.feed(defused.decode("utf-8", "replace"))
-    return FeedParserDict(bozo=True, bozo_exception=problem, feed=parser.feeddata,
-                          entries=parser.entries, version=parser.version,
-                          namespaces=parser.namespaces_in_use, headers={})
+    return FeedParserDict(
+        bozo=True,
+        bozo_exception=problem,
+        feed=parser.feeddata,
+        entries=parser.entries,
+        version=parser.version,
+        namespaces=parser.namespaces_in_use,
+        headers={},
+    )
 
 
 def _not_well_formed(data: bytes) -> SAXParseException | None:
@@ -191,12 +218,11 @@ def _without_leading_space(data: bytes) -> bytes:
     """Blank lines before ``<?xml`` (PHP's classic) make the document ill-formed;
     without them the strict parser reads it and the declared encoding counts."""
     bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
-    rest = data[len(bom):].lstrip(b" \t\r\n")
+    rest = data[len(bom) :].lstrip(b" \t\r\n")
     return bom + rest if rest.startswith(b"<?xml") else data
 
 
-def _xml_entry(entry, base_url: str, feed_language: str | None,
-               feed_author: str | None) -> FeedEntry:
+def _xml_entry(entry, base_url: str, feed_language: str | None, feed_author: str | None) -> FeedEntry:
     title = _detail_text(entry.get("title_detail"), entry.get("title"))
     summary = _richest(
         [_detail_text(c, c.get("value")) for c in entry.get("content") or []]
@@ -242,7 +268,7 @@ def _detail_text(detail, value) -> str:
     """Plain text of a feedparser text construct (its ``type`` says html or not)."""
     kind = (detail or {}).get("type") or "text/html"
     if not (kind.startswith("text/") or "html" in kind or "xml" in kind):
-        return ""                      # binary content (base64 images, octet streams)
+        return ""  # binary content (base64 images, octet streams)
     return _plain(_text(value), is_html="html" in kind or "xml" in kind)
 
 
@@ -263,8 +289,10 @@ def _bozo_note(result) -> str | None:
 
 
 def _xml_problem(exc: SAXParseException) -> str:
-    return (f"not well-formed XML (line {exc.getLineNumber()}, column {exc.getColumnNumber()}: "
-            f"{exc.getMessage()})")
+    return (
+        f"not well-formed XML (line {exc.getLineNumber()}, column {exc.getColumnNumber()}: "
+        f"{exc.getMessage()})"
+    )
 
 
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^<>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)", re.I)
@@ -280,8 +308,11 @@ def _encoding_note(detected: dict, data: bytes, content_type: str | None) -> str
         return None
     if isinstance(exc, CharacterEncodingOverride):
         declared = [m.group(1) for m in (_CHARSET.search(content_type or ""),) if m]
-        declared += [m.group(1).decode("ascii") for m in
-                     (_XML_ENCODING.match(data.lstrip(b"\xef\xbb\xbf")[:300].replace(b"\x00", b"")),) if m]
+        declared += [
+            m.group(1).decode("ascii")
+            for m in (_XML_ENCODING.match(data.lstrip(b"\xef\xbb\xbf")[:300].replace(b"\x00", b"")),)
+            if m
+        ]
         if not declared or _codec(detected.get("encoding")) in {_codec(d) for d in declared}:
             return None
     return _bozo_note(detected)
@@ -303,8 +334,10 @@ def _cap_note(count: int) -> str | None:
 def _not_a_feed(data: bytes, content_type: str | None, parsed) -> str:
     head = data[:_SNIFF].lower()
     if b"<html" in head or b"<!doctype html" in head or "html" in (content_type or "").lower():
-        return ("not a feed: the document is an HTML page; use the address of the site's "
-                "RSS/Atom/JSON feed (look for <link rel=\"alternate\"> in the page)")
+        return (
+            "not a feed: the document is an HTML page; use the address of the site's "
+            'RSS/Atom/JSON feed (look for <link rel="alternate"> in the page)'
+        )
     exc = parsed.get("bozo_exception")
     if isinstance(exc, SAXParseException):
         return f"not a feed: {_xml_problem(exc)}"
@@ -319,6 +352,7 @@ def _strip_prologue(data: bytes) -> bytes:
 
 # --- JSON Feed 1.0 / 1.1 ----------------------------------------------------
 
+
 def _looks_like_json(data: bytes, content_type: str | None) -> bool:
     """The first character decides ('{' or '<'); the media type only if neither."""
     head = data[:_SNIFF].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -332,18 +366,25 @@ def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
         doc = json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise FeedError(f"not a feed: invalid JSON ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list) \
-            or "jsonfeed.org" not in _text(doc.get("version", "jsonfeed.org")):
-        raise FeedError('not a feed: a JSON document, but not a JSON Feed (it needs '
-                        '"version": "https://jsonfeed.org/version/1.1" and an "items" list)')
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("items"), list)
+        or "jsonfeed.org" not in _text(doc.get("version", "jsonfeed.org"))
+    ):
+        raise FeedError(
+            "not a feed: a JSON document, but not a JSON Feed (it needs "
+            '"version": "https://jsonfeed.org/version/1.1" and an "items" list)'
+        )
     language = _language(doc.get("language"))
     author = _json_author(doc)
     items = [i for i in doc["items"] if isinstance(i, dict)]
     kept = _within_markup_budget(items[:MAX_ENTRIES])
     entries = [_json_entry(i, url, language, author) for i in kept]
     skipped = len(doc["items"]) - len(items)
-    notes = [f"{skipped} items that are not JSON objects were skipped" if skipped else None,
-             _cap_note(len(items)) or _budget_note(len(kept), len(items))]
+    notes = [
+        f"{skipped} items that are not JSON objects were skipped" if skipped else None,
+        _cap_note(len(items)) or _budget_note(len(kept), len(items)),
+    ]
     return ParsedFeed(
         title=_plain(_text(doc.get("title")), is_html=False) or None,
         language=language,
@@ -360,8 +401,10 @@ def _within_markup_budget(items: list[dict]) -> list[dict]:
         used += _text(item.get("content_html")).count("<")
         if used > MAX_JSON_MARKUP:
             if count == 0:
-                raise FeedError(f"not a feed: more than {MAX_JSON_MARKUP:,} tags in the first item; "
-                                "refusing to parse this much markup")
+                raise FeedError(
+                    f"not a feed: more than {MAX_JSON_MARKUP:,} tags in the first item; "
+                    "refusing to parse this much markup"
+                )
             return items[:count]
     return items
 
@@ -374,11 +417,13 @@ def _budget_note(kept: int, total: int) -> str | None:
 
 def _json_entry(item: dict, base_url: str, feed_language, feed_author) -> FeedEntry:
     title = _plain(_text(item.get("title")), is_html=False)
-    summary = _richest([
-        _plain(_text(item.get("content_text")), is_html=False),
-        _plain(_text(item.get("content_html")), is_html=True),
-        _plain(_text(item.get("summary")), is_html=False),
-    ])
+    summary = _richest(
+        [
+            _plain(_text(item.get("content_text")), is_html=False),
+            _plain(_text(item.get("content_html")), is_html=True),
+            _plain(_text(item.get("summary")), is_html=False),
+        ]
+    )
     link = _absolute(item.get("url"), base_url) or _absolute(item.get("external_url"), base_url)
     raw_id = item.get("id")
     guid = str(raw_id).strip() if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else ""
@@ -429,10 +474,10 @@ def _plain(value: str | None, *, is_html: bool) -> str:
     value = value[:_MAX_TEXT]
     if is_html and ("<" in value or "&" in value):
         value = _strip_html(value)
-        if _HTML_TAG.search(value):      # HTML escaped twice (reddit does this)
+        if _HTML_TAG.search(value):  # HTML escaped twice (reddit does this)
             value = _strip_html(value)
     elif "&" in value:
-        value = html.unescape(value)     # plain text that is escaped once more is common
+        value = html.unescape(value)  # plain text that is escaped once more is common
     return " ".join(_CONTROL.sub("", value).split())
 
 

@@ -12,15 +12,63 @@ import html
 import re
 
 _MARKUP = re.compile(
-    r"<!--.*?(?:-->|\Z)"                                                 # comment, maybe unclosed
-    r"|<(script|style|noscript|template)\b[^<>]*+>.*?(?:</\1\s*>|\Z)"     # invisible element
-    r"|</?([A-Za-z][^\s/<>]*+)[^<>]*+>"                                    # any other tag
-    r"|<[!?][^<>]*+>",                                                    # declaration, PI, CDATA
-    re.S | re.I)
-_INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
-           "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
-_BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
-          "header", "footer", "blockquote", "pre", "title", "main", "nav", "aside", "td"}
+    r"<!--.*?(?:-->|\Z)"  # comment, maybe unclosed
+    r"|<(script|style|noscript|template)\b[^<>]*+>.*?(?:</\1\s*>|\Z)"  # invisible element
+    r"|</?([A-Za-z][^\s/<>]*+)[^<>]*+>"  # any other tag
+    r"|<[!?][^<>]*+>",  # declaration, PI, CDATA
+    re.S | re.I,
+)
+_INLINE = {
+    "a",
+    "abbr",
+    "b",
+    "bdi",
+    "bdo",
+    "cite",
+    "code",
+    "data",
+    "dfn",
+    "em",
+    "font",
+    "i",
+    "kbd",
+    "mark",
+    "q",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "time",
+    "u",
+    "var",
+}
+_BLOCK = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "pre",
+    "title",
+    "main",
+    "nav",
+    "aside",
+    "td",
+}
 _TITLE = re.compile(r"<title\b[^<>]*+>(.*?)</title\s*>", re.S | re.I)
 
 

@@ -45,17 +45,17 @@ from html.entities import name2codepoint
 
 from watcher.errors import WatcherError
 
-MAX_ENTITIES = 64            # simple entity declarations honoured per document
-MAX_ENTITY_VALUE = 100       # characters of replacement text per entity
-MAX_MARKUP = 25_000          # tags + attributes + 1/6 per entity reference kept, at most
-MAX_DEPTH = 100              # elements open at once (real feeds: about 10; XHTML content: 30)
-MAX_ATTRIBUTES = 64          # per element: Python's SAX looks each one up linearly (quadratic)
-MAX_PREFIXES = 200           # distinct namespace prefixes: feedparser scans them all per element
-MAX_PERSON = 1000            # bytes of text in an author/creator/... element
-_MAX_UNSAFE_NAMES = 1000     # other declared names whose references are deleted
-_MAX_TAIL = 65_536           # bytes of document tail kept after the last entry kept
-_MAX_TAIL_TAGS = 100         # tags in that tail (more: closing tags for what is open instead)
-_REFERENCE_COST = 6          # entity references per unit of MAX_MARKUP
+MAX_ENTITIES = 64  # simple entity declarations honoured per document
+MAX_ENTITY_VALUE = 100  # characters of replacement text per entity
+MAX_MARKUP = 25_000  # tags + attributes + 1/6 per entity reference kept, at most
+MAX_DEPTH = 100  # elements open at once (real feeds: about 10; XHTML content: 30)
+MAX_ATTRIBUTES = 64  # per element: Python's SAX looks each one up linearly (quadratic)
+MAX_PREFIXES = 200  # distinct namespace prefixes: feedparser scans them all per element
+MAX_PERSON = 1000  # bytes of text in an author/creator/... element
+_MAX_UNSAFE_NAMES = 1000  # other declared names whose references are deleted
+_MAX_TAIL = 65_536  # bytes of document tail kept after the last entry kept
+_MAX_TAIL_TAGS = 100  # tags in that tail (more: closing tags for what is open instead)
+_REFERENCE_COST = 6  # entity references per unit of MAX_MARKUP
 
 
 class MarkupError(WatcherError):
@@ -64,8 +64,7 @@ class MarkupError(WatcherError):
 
 # --- defusing -----------------------------------------------------------------
 
-_ENTITY_DECL = re.compile(
-    rb"<!ENTITY\s+(%\s+)?([^\s\"'>%]+)\s+(?:\"([^\"]*)\"|'([^']*)')?", re.S)
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s+)?([^\s\"'>%]+)\s+(?:\"([^\"]*)\"|'([^']*)')?", re.S)
 _CHARREF = re.compile(rb"&#(?:[0-9]{1,7}|x[0-9a-fA-F]{1,6});")
 
 
@@ -78,8 +77,10 @@ def defuse(data: bytes) -> tuple[bytes, str | None]:
     body, exhausted = _substitute(data[body_start:], safe, unsafe)
     notes = []
     if unsafe:
-        notes.append(f"entity declarations ignored (nested, external or too long): "
-                     f"{', '.join(sorted(n.decode('utf-8', 'replace') for n in unsafe)[:10])}")
+        notes.append(
+            f"entity declarations ignored (nested, external or too long): "
+            f"{', '.join(sorted(n.decode('utf-8', 'replace') for n in unsafe)[:10])}"
+        )
     if exhausted:
         notes.append("entity expansion stopped at its size bound; the rest were dropped")
     return prologue + body, "; ".join(notes) or None
@@ -103,7 +104,7 @@ def _doctype_spans(data: bytes) -> list[tuple[int, int]]:
             i = _after(data, b"?>", j + 2)
         elif data.startswith(b"<!--", j):
             i = _after(data, b"-->", j + 4)
-        elif data[j:j + 9].upper() == b"<!DOCTYPE":
+        elif data[j : j + 9].upper() == b"<!DOCTYPE":
             i = _doctype_end(data, j + 9)
             spans.append((j, i))
         else:
@@ -178,7 +179,7 @@ def _substitute(body: bytes, safe: dict[bytes, bytes], unsafe: set[bytes]) -> tu
     out, i = [], 0
     while (m := _REFERENCE.search(body, i)) is not None:
         name = m.group(1)
-        if name is None:                       # CDATA section or comment: copy as is
+        if name is None:  # CDATA section or comment: copy as is
             end = _after(body, b"]]>" if m.group(0).startswith(b"<![") else b"-->", m.end())
             end = len(body) if end < 0 else end
             out.append(body[i:end])
@@ -194,7 +195,7 @@ def _substitute(body: bytes, safe: dict[bytes, bytes], unsafe: set[bytes]) -> tu
             replacement = m.group(0)
         else:
             replacement = _HTML_ENTITIES[name]
-        out.append(body[i:m.start()] + replacement)
+        out.append(body[i : m.start()] + replacement)
         i = m.end()
     out.append(body[i:])
     return b"".join(out), exhausted
@@ -230,7 +231,7 @@ def _cut_entries(data: bytes, max_entries: int) -> tuple[bytes, str | None]:
         note = f"{total} entries in the document, only the first {max_entries} were kept"
     else:
         note = f"only the first {kept} of {total} entries were read: the rest would {walk.why()}"
-    return data[:walk.ends[kept - 1]] + tail, note
+    return data[: walk.ends[kept - 1]] + tail, note
 
 
 _NAME = re.compile(rb"[^\s/<>]*+")
@@ -244,7 +245,7 @@ class _Walk:
     def __init__(self, data: bytes, max_entries: int) -> None:
         self.ends: list[int] = []
         self.open_at: list[tuple[bytes, ...]] = []
-        self.stopped: str | None = None        # 'markup' | 'depth' | None (walked to the end or enough)
+        self.stopped: str | None = None  # 'markup' | 'depth' | None (walked to the end or enough)
         self._tags = self._attributes = 0
         spans = _doctype_spans(data)
         self._run(data, spans[-1][1] if spans else 0, max_entries)
@@ -281,7 +282,7 @@ class _Walk:
         closing = data.startswith(b"</", j)
         named = _NAME.match(data, j + (2 if closing else 1))
         if named is None or not named.group():
-            return j + 1                              # a stray '<' in text
+            return j + 1  # a stray '<' in text
         name = named.group().lower()
         rest = _TAG_REST.match(data, named.end())
         end = rest.end() if rest else named.end()
@@ -298,20 +299,24 @@ class _Walk:
             return end
         self._attributes += tag.count(b"=")
         if tag.endswith(b"/>"):
-            self._tags += 1                           # a start and an end for the parser
+            self._tags += 1  # a start and an end for the parser
             return end
         if name.rpartition(b":")[2] in _ENTRY_NAMES and name in stack:
-            while stack.pop() != name:                # an entry left open ends where the next starts
+            while stack.pop() != name:  # an entry left open ends where the next starts
                 pass
         stack.append(name)
         return end
 
     def refusal(self) -> str:
         if self.stopped == "depth":
-            return (f"elements nest more than {MAX_DEPTH} deep before the first complete entry; "
-                    "refusing to parse this")
-        return (f"more than {MAX_MARKUP:,} tags, attributes and entity references before the first "
-                "complete entry; refusing to parse this much markup")
+            return (
+                f"elements nest more than {MAX_DEPTH} deep before the first complete entry; "
+                "refusing to parse this"
+            )
+        return (
+            f"more than {MAX_MARKUP:,} tags, attributes and entity references before the first "
+            "complete entry; refusing to parse this much markup"
+        )
 
     def why(self) -> str:
         if self.stopped == "depth":
@@ -319,8 +324,11 @@ class _Walk:
         return f"exceed {MAX_MARKUP:,} tags, attributes and entity references"
 
 
-_PERSON = re.compile(rb"<((?:[A-Za-z_][\w.-]*+:)?(?:author|creator|publisher|contributor|managingeditor|"
-                     rb"webmaster|owner|name|email))(?:\s[^<>]*+)?>", re.I)
+_PERSON = re.compile(
+    rb"<((?:[A-Za-z_][\w.-]*+:)?(?:author|creator|publisher|contributor|managingeditor|"
+    rb"webmaster|owner|name|email))(?:\s[^<>]*+)?>",
+    re.I,
+)
 
 
 def _shorten_people(data: bytes) -> bytes:
@@ -335,7 +343,7 @@ def _shorten_people(data: bytes) -> bytes:
         text_start = start + (9 if cdata else 0)
         if end - text_start <= MAX_PERSON or start < last:
             continue
-        out += [data[last:text_start], _clip(data[text_start:text_start + MAX_PERSON])]
+        out += [data[last:text_start], _clip(data[text_start : text_start + MAX_PERSON])]
         last = end
     return b"".join(out) + data[last:] if out else data
 
@@ -360,8 +368,7 @@ def _check_attributes(data: bytes) -> None:
     one element take minutes). Only long tags are looked at."""
     for tag in _LONG_TAG.finditer(data):
         if len(_ATTRIBUTE.findall(tag.group())) > MAX_ATTRIBUTES:
-            raise MarkupError(f"an element has more than {MAX_ATTRIBUTES} attributes; "
-                              "refusing to parse it")
+            raise MarkupError(f"an element has more than {MAX_ATTRIBUTES} attributes; refusing to parse it")
 
 
 _PREFIX = re.compile(rb"xmlns:([^\s=<>\"']++)\s*+=")
@@ -373,6 +380,7 @@ def _check_prefixes(data: bytes) -> None:
     (40,000 prefixes take a minute). Real feeds declare a dozen."""
     prefixes = set(_PREFIX.findall(data))
     if len(prefixes) > MAX_PREFIXES:
-        raise MarkupError(f"the document declares {len(prefixes):,} namespace prefixes "
-                          f"(more than {MAX_PREFIXES}); refusing to parse it")
-
+        raise MarkupError(
+            f"the document declares {len(prefixes):,} namespace prefixes "
+            f"(more than {MAX_PREFIXES}); refusing to parse it"
+        )

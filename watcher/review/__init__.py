@@ -8,8 +8,8 @@ Everything returns frozen dataclasses; nothing here formats for a terminal or
 a browser, and nothing here writes SQL (``watcher.store`` does).
 """
 
-MAX_LIMIT = 10_000  # rows one listing may ask for
-
 from watcher.errors import ReviewError
+
+MAX_LIMIT = 10_000  # rows one listing may ask for
 
 __all__ = ["MAX_LIMIT", "ReviewError"]

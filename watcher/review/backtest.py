@@ -29,10 +29,10 @@ class Change:
 class RuleDiff:
     rule_id: str
     title: str
-    before: int                  # articles the log says matched this rule
-    after: int                   # articles the rule set matches now
-    new: int                     # matches now, did not then
-    lost: int                    # matched then, does not now
+    before: int  # articles the log says matched this rule
+    after: int  # articles the rule set matches now
+    new: int  # matches now, did not then
+    lost: int  # matched then, does not now
 
     @property
     def changed(self) -> bool:
@@ -41,11 +41,11 @@ class RuleDiff:
 
 @dataclass(frozen=True)
 class Report:
-    articles: int                # articles scanned
-    matched_before: int          # of those, articles with at least one match in the log
+    articles: int  # articles scanned
+    matched_before: int  # of those, articles with at least one match in the log
     matched_after: int
     rules: tuple[RuleDiff, ...]  # every rule seen on either side, most changed first
-    new: tuple[Change, ...]      # up to ``examples`` new hits, newest articles first
+    new: tuple[Change, ...]  # up to ``examples`` new hits, newest articles first
     lost: tuple[Change, ...]
 
     @property
@@ -62,9 +62,15 @@ def count(store: Store, *, since: str | None = None) -> int:
     return articles.count(store, since=since)
 
 
-def run(store: Store, matcher: Matcher, *, since: str | None = None,
-        progress: Callable[[int], None] | None = None, examples: int = MAX_EXAMPLES,
-        rules: Sequence[tuple[str, str]] = ()) -> Report:
+def run(
+    store: Store,
+    matcher: Matcher,
+    *,
+    since: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    examples: int = MAX_EXAMPLES,
+    rules: Sequence[tuple[str, str]] = (),
+) -> Report:
     """Match every stored article fetched at or after ``since`` with ``matcher``.
 
     ``progress(n)`` is called after each batch of ``n`` articles. ``rules``
@@ -90,9 +96,15 @@ def run(store: Store, matcher: Matcher, *, since: str | None = None,
 
 
 def _document(row: dict) -> Document:
-    return Document(id=row["guid"] or str(row["id"]), title=row["title"] or "",
-                    text=row["text"] or "", summary=row["summary"] or "",
-                    url=row["url"], published=row["published"], language=row["language"])
+    return Document(
+        id=row["guid"] or str(row["id"]),
+        title=row["title"] or "",
+        text=row["text"] or "",
+        summary=row["summary"] or "",
+        url=row["url"],
+        published=row["published"],
+        language=row["language"],
+    )
 
 
 class _Tally:
@@ -100,7 +112,7 @@ class _Tally:
         self.examples = examples
         self.articles = self.before_any = self.after_any = 0
         self.titles: dict[str, str] = {}
-        self.counts: dict[str, list[int]] = {}      # rule -> [before, after, new, lost]
+        self.counts: dict[str, list[int]] = {}  # rule -> [before, after, new, lost]
         self.new: list[Change] = []
         self.lost: list[Change] = []
 
@@ -119,11 +131,19 @@ class _Tally:
             elif rule_id in before and rule_id not in after:
                 c[3] += 1
                 self.lost.append(Change(row["id"], row["title"] or "(untitled)", rule_id))
-        del self.new[:-self.examples or None]
-        del self.lost[:-self.examples or None]
+        del self.new[: -self.examples or None]
+        del self.lost[: -self.examples or None]
 
     def report(self) -> Report:
-        rules = sorted((RuleDiff(r, self.titles[r], *c) for r, c in self.counts.items()),
-                       key=lambda d: (-(d.new + d.lost), -d.after, d.rule_id))
-        return Report(self.articles, self.before_any, self.after_any, tuple(rules),
-                      tuple(reversed(self.new)), tuple(reversed(self.lost)))
+        rules = sorted(
+            (RuleDiff(r, self.titles[r], *c) for r, c in self.counts.items()),
+            key=lambda d: (-(d.new + d.lost), -d.after, d.rule_id),
+        )
+        return Report(
+            self.articles,
+            self.before_any,
+            self.after_any,
+            tuple(rules),
+            tuple(reversed(self.new)),
+            tuple(reversed(self.lost)),
+        )

@@ -32,14 +32,29 @@ from watcher.store import alerts, articles, matches
 from watcher.store.database import Store
 
 FORMATS = ("jsonl", "csv")
-FIELDS = ("id", "url", "feed", "title", "published", "fetched_at", "language", "text",
-          "extraction", "matched", "rules", "canonical_url", "story", "duplicate_of",
-          "join_reason", "join_similarity", "alerts")
+FIELDS = (
+    "id",
+    "url",
+    "feed",
+    "title",
+    "published",
+    "fetched_at",
+    "language",
+    "text",
+    "extraction",
+    "matched",
+    "rules",
+    "canonical_url",
+    "story",
+    "duplicate_of",
+    "join_reason",
+    "join_similarity",
+    "alerts",
+)
 BATCH = 200
 
 
-def records(store: Store, flt: Filter | None = None, *,
-            matched_only: bool = False) -> Iterator[dict]:
+def records(store: Store, flt: Filter | None = None, *, matched_only: bool = False) -> Iterator[dict]:
     """Every stored article passing ``flt`` (all of them without), oldest first, as export records."""
     flt = flt or Filter(limit=None)
     selection = flt.selection(matched_only=matched_only)
@@ -56,15 +71,32 @@ def records(store: Store, flt: Filter | None = None, *,
 
 
 def _record(store: Store, a: dict) -> dict:
-    rules = [{"id": m["rule_id"], "title": m["rule_title"], "severity": m["severity"],
-              "score": m["score"], "hits": _json_list(m["hits"])}
-             for m in matches.of_article(store, a["id"])]
+    rules = [
+        {
+            "id": m["rule_id"],
+            "title": m["rule_title"],
+            "severity": m["severity"],
+            "score": m["score"],
+            "hits": _json_list(m["hits"]),
+        }
+        for m in matches.of_article(store, a["id"])
+    ]
     return {
-        "id": a["id"], "url": a["url"], "feed": a["feed"], "title": a["title"],
-        "published": a["published"], "fetched_at": a["fetched_at"], "language": a["language"],
-        "text": a["text"], "extraction": a["extraction"], "matched": bool(a["matched"]),
-        "rules": rules, "canonical_url": a["canonical_url"], "story": a["story_id"],
-        "duplicate_of": a["duplicate_of"], "join_reason": a["join_reason"],
+        "id": a["id"],
+        "url": a["url"],
+        "feed": a["feed"],
+        "title": a["title"],
+        "published": a["published"],
+        "fetched_at": a["fetched_at"],
+        "language": a["language"],
+        "text": a["text"],
+        "extraction": a["extraction"],
+        "matched": bool(a["matched"]),
+        "rules": rules,
+        "canonical_url": a["canonical_url"],
+        "story": a["story_id"],
+        "duplicate_of": a["duplicate_of"],
+        "join_reason": a["join_reason"],
         "join_similarity": a["join_similarity"],
         "alerts": alerts.of_article(store, a["id"]),
     }
@@ -104,10 +136,14 @@ def write_csv(rows: Iterator[dict], out: TextIO) -> int:
     writer.writeheader()
     n = 0
     for row in rows:
-        writer.writerow({**{k: csv_cell(v) for k, v in row.items()},
-                         "matched": "true" if row["matched"] else "false",
-                         "rules": json.dumps(row["rules"], ensure_ascii=False),
-                         "alerts": json.dumps(row["alerts"], ensure_ascii=False)})
+        writer.writerow(
+            {
+                **{k: csv_cell(v) for k, v in row.items()},
+                "matched": "true" if row["matched"] else "false",
+                "rules": json.dumps(row["rules"], ensure_ascii=False),
+                "alerts": json.dumps(row["alerts"], ensure_ascii=False),
+            }
+        )
         n += 1
     return n
 

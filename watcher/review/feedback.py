@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from watcher.errors import FeedbackError
 from watcher.store import articles
 from watcher.store import feedback as verdicts
 from watcher.store.database import Store
-from watcher.errors import FeedbackError
 
 VERDICTS = ("relevant", "irrelevant")
 MAX_NOTE = 2000
@@ -27,8 +27,9 @@ class Feedback:
     created_at: str
 
 
-def record(store: Store, article_id: int, verdict: str, *, note: str | None = None,
-           now: datetime) -> Feedback:
+def record(
+    store: Store, article_id: int, verdict: str, *, note: str | None = None, now: datetime
+) -> Feedback:
     """Store a verdict on article ``article_id``."""
     if verdict not in VERDICTS:
         raise FeedbackError(f"verdict must be {' or '.join(VERDICTS)}, got {verdict!r}")

@@ -8,15 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from watcher.errors import PruneError
 from watcher.store import articles as article_rows
 from watcher.store.database import Store
-from watcher.errors import PruneError
 
 
 @dataclass(frozen=True)
 class Pruned:
-    articles: int                # article rows deleted (their text and FTS entries with them)
-    stories: int                 # stories left with no member, deleted
+    articles: int  # article rows deleted (their text and FTS entries with them)
+    stories: int  # stories left with no member, deleted
     cutoff: str
 
 

@@ -36,14 +36,15 @@ from watcher.store.searchindex import END, START, fold
 from watcher.text.fold import Normalised, normalise
 from watcher.text.highlight import Segment, highlight
 
-MAX_TERMS = 64               # words and phrases in one query
-MAX_DEPTH = 16               # brackets inside brackets
+MAX_TERMS = 64  # words and phrases in one query
+MAX_DEPTH = 16  # brackets inside brackets
 _PROCLITICS = tuple("وفبكل") + ("وب", "ول", "وك", "فب", "فل", "فك")
 _KEYWORDS = {"OR", "AND", "NOT"}
-_JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad"}    # inside a word: tatweel, ZWNJ, ZWJ, soft hyphen
+_JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad"}  # inside a word: tatweel, ZWNJ, ZWJ, soft hyphen
 _LEXER = re.compile(r'"(?P<phrase>[^"]*)"?(?P<pstar>\*?)|(?P<open>\()|(?P<close>\))|(?P<word>[^\s"()]+)')
 
 # -- searching ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -53,8 +54,8 @@ class SearchHit:
     url: str
     fetched_at: str
     matched: bool
-    snippet: tuple[Segment, ...]         # the text around the matched words (the title if only it matched)
-    title_marked: tuple[Segment, ...] = ()   # the title, matched words marked
+    snippet: tuple[Segment, ...]  # the text around the matched words (the title if only it matched)
+    title_marked: tuple[Segment, ...] = ()  # the title, matched words marked
 
 
 def search(store: Store, query: str, *, limit: int = 20, matched_only: bool = False) -> tuple[SearchHit, ...]:
@@ -72,7 +73,7 @@ def search(store: Store, query: str, *, limit: int = 20, matched_only: bool = Fa
     try:
         best = searchindex.best(store, compiled.fts, limit=limit, matched_only=matched_only)
         rows = searchindex.highlighted(store, compiled.fts, best)
-    except sqlite3.OperationalError as exc:     # never expected: the query is compiled, not typed
+    except sqlite3.OperationalError as exc:  # never expected: the query is compiled, not typed
         raise ReviewError(f"the search failed ({exc}); {HELP}") from None
     return tuple(_hit(*rows[i]) for i in best if i in rows)
 
@@ -89,27 +90,38 @@ def searched_for(query: str) -> str:
 def _hit(article_id, title, text, url, fetched_at, matched, feed, title_hl, text_hl) -> SearchHit:
     title = title or "(untitled)"
     title_marked = marked(title, title_hl or "")
-    return SearchHit(article_id, title, feed, url, fetched_at, bool(matched),
-                     snippet(text or "", text_hl or "") or title_marked, title_marked)
+    return SearchHit(
+        article_id,
+        title,
+        feed,
+        url,
+        fetched_at,
+        bool(matched),
+        snippet(text or "", text_hl or "") or title_marked,
+        title_marked,
+    )
 
 
 # -- the query ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Term:
-    words: tuple[str, ...]       # folded words, searched as a phrase
-    prefix: bool = False         # the last word is a prefix
-    plain: str | None = None     # the word as typed, when it was one plain word
+    words: tuple[str, ...]  # folded words, searched as a phrase
+    prefix: bool = False  # the last word is a prefix
+    plain: str | None = None  # the word as typed, when it was one plain word
 
 
 @dataclass(frozen=True)
 class Query:
-    fts: str                     # safe FTS5 MATCH expression
-    terms: tuple[Term, ...]      # every term, in the order typed
+    fts: str  # safe FTS5 MATCH expression
+    terms: tuple[Term, ...]  # every term, in the order typed
 
 
-HELP = ('words are combined with AND; use OR between alternatives, NOT to exclude, '
-        '"quotes" for a phrase, word* for words starting with it, and brackets to group')
+HELP = (
+    "words are combined with AND; use OR between alternatives, NOT to exclude, "
+    '"quotes" for a phrase, word* for words starting with it, and brackets to group'
+)
 
 
 def compile_query(text: str) -> Query:
@@ -129,8 +141,10 @@ def compile_query(text: str) -> Query:
 
 def describe(query: Query) -> str:
     """The terms as searched: ``kasim "suriye ye" savunm*``."""
-    return " ".join(('"' + " ".join(t.words) + '"' if len(t.words) > 1 else t.words[0])
-                    + ("*" if t.prefix else "") for t in query.terms)
+    return " ".join(
+        ('"' + " ".join(t.words) + '"' if len(t.words) > 1 else t.words[0]) + ("*" if t.prefix else "")
+        for t in query.terms
+    )
 
 
 def _tokens(text: str) -> list:
@@ -138,9 +152,14 @@ def _tokens(text: str) -> list:
     for m in _LEXER.finditer(text):
         word = m.group("word")
         before = out[-1] if out and isinstance(out[-1], Term) and out[-2:-1] != ["NOT"] else None
-        if (before and before.plain and word and word not in _KEYWORDS
-                and fold(f"{before.plain} {word}") == fold(word)):
-            out.pop()                    # "al Sharaa" folds as the matcher folds it: "sharaa"
+        if (
+            before
+            and before.plain
+            and word
+            and word not in _KEYWORDS
+            and fold(f"{before.plain} {word}") == fold(word)
+        ):
+            out.pop()  # "al Sharaa" folds as the matcher folds it: "sharaa"
         if m.group("open"):
             out.append("(")
         elif m.group("close"):
@@ -148,7 +167,7 @@ def _tokens(text: str) -> list:
         elif m.group("word") in _KEYWORDS:
             out.append(m.group("word"))
         elif m.group("word") and m.group("word")[0] == "-" and out and fold(m.group("word")):
-            out.append("NOT")                    # "ankara -football" = "ankara NOT football"
+            out.append("NOT")  # "ankara -football" = "ankara NOT football"
             out.extend(_tokens(m.group("word")[1:]))
         else:
             raw = m.group("word") if m.group("word") is not None else m.group("phrase")
@@ -238,6 +257,7 @@ def _is_arabic(word: str) -> bool:
 
 # -- from folded matches back to the original text --------------------------------
 
+
 def marked_spans(highlighted: str) -> tuple[str, list[tuple[int, int]]]:
     """FTS5 highlight() output -> (the folded text, [(start, end)] of matched words)."""
     plain: list[str] = []
@@ -256,8 +276,9 @@ def marked_spans(highlighted: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(plain), spans
 
 
-def original_spans(original: str, folded: str, spans: list[tuple[int, int]],
-                   upto: int | None = None) -> list[tuple[int, int]]:
+def original_spans(
+    original: str, folded: str, spans: list[tuple[int, int]], upto: int | None = None
+) -> list[tuple[int, int]]:
     """Folded spans mapped to offsets into ``original``. Only spans that start
     before ``upto`` (folded offset; all when None) are mapped, and the text is
     folded only as far as needed. [] when the index no longer agrees with the
@@ -266,7 +287,7 @@ def original_spans(original: str, folded: str, spans: list[tuple[int, int]],
     if not wanted:
         return []
     norm = _fold_through(original, max(e for _, e in wanted))
-    if not folded.startswith(norm.text[:max(e for _, e in wanted)]):
+    if not folded.startswith(norm.text[: max(e for _, e in wanted)]):
         return []
     return [_whole_word(original, *norm.span(s, e)) for s, e in wanted if e <= len(norm.text)]
 
@@ -299,9 +320,9 @@ def _fold_through(original: str, need: int) -> Normalised:
 
 # -- snippets -------------------------------------------------------------------------
 
-SNIPPET_CHARS = 240          # about the length of FTS5's 24-word snippet
-LEAD_CHARS = 60              # context kept before the first matched word
-_MAX_SPANS = 400             # matched words considered when choosing the window
+SNIPPET_CHARS = 240  # about the length of FTS5's 24-word snippet
+LEAD_CHARS = 60  # context kept before the first matched word
+_MAX_SPANS = 400  # matched words considered when choosing the window
 _SPACE = re.compile(r"\s")
 
 

@@ -7,7 +7,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from watcher import health
-
 from watcher.store import alerts, articles, feeds, overview
 from watcher.store.database import Store
 
@@ -32,8 +31,7 @@ class FeedHealth:
     @property
     def state(self) -> health.Status:
         """The feed's health, in the words the CLI, the web page and the logs use."""
-        return health.FeedState(self.last_polled, self.last_status, self.consecutive_errors,
-                                self.gone).status
+        return health.FeedState(self.last_polled, self.last_status, self.consecutive_errors, self.gone).status
 
 
 def feed_health(store: Store) -> tuple[FeedHealth, ...]:
@@ -85,8 +83,9 @@ def status(store: Store) -> Status:
     )
 
 
-def _with_feed_statuses(counts: tuple[tuple[str, int], ...],
-                        feeds: tuple[FeedHealth, ...]) -> tuple[tuple[str, int], ...]:
+def _with_feed_statuses(
+    counts: tuple[tuple[str, int], ...], feeds: tuple[FeedHealth, ...]
+) -> tuple[tuple[str, int], ...]:
     """The counts with, after "feeds", how many feeds are in each status ("feeds failing")."""
     by_status = Counter(f.state for f in feeds)
     per_status = tuple((f"feeds {s}", by_status[s]) for s in health.Status)

@@ -23,16 +23,20 @@ def sync(store: Store, feeds: Sequence[FeedConfig], now: datetime) -> None:
                 feed_rows.rename(store, row["id"], feed.name)
 
 
-def due(store: Store, feeds: Sequence[FeedConfig], now: datetime, *,
-        healthy_too: bool = False) -> list[FeedConfig]:
+def due(
+    store: Store, feeds: Sequence[FeedConfig], now: datetime, *, healthy_too: bool = False
+) -> list[FeedConfig]:
     """Configured feeds whose next poll time has come (gone feeds never are).
 
     ``healthy_too`` (for ``watcher run --once``, where cron sets the pace)
     also takes feeds that are merely waiting for their interval; feeds that
     are backing off after errors or throttled by the server still wait."""
     by_url = {f.url: f for f in feeds}
-    return [by_url[url] for url in feed_rows.due_urls(store, now.isoformat(), healthy_too=healthy_too)
-            if url in by_url]
+    return [
+        by_url[url]
+        for url in feed_rows.due_urls(store, now.isoformat(), healthy_too=healthy_too)
+        if url in by_url
+    ]
 
 
 def row(store: Store, url: str) -> dict:

@@ -335,8 +335,12 @@ def delete(store: Store, ids: Sequence[int]) -> tuple[int, int]:
 
 def texts_after(store: Store, article_id: int, size: int) -> list[tuple[int, str | None]]:
     """(id, text) of the next ``size`` articles after ``article_id``, by id."""
-    return [(r[0], r[1]) for r in store.execute(
-        "SELECT id, text FROM articles WHERE id > ? ORDER BY id LIMIT ?", (article_id, size)).fetchall()]
+    return [
+        (r[0], r[1])
+        for r in store.execute(
+            "SELECT id, text FROM articles WHERE id > ? ORDER BY id LIMIT ?", (article_id, size)
+        ).fetchall()
+    ]
 
 
 def set_fingerprints(store: Store, rows: Sequence[tuple[str | None, int | None, int]]) -> None:

@@ -12,5 +12,7 @@ def get(store: Store, key: str) -> str | None:
 
 
 def put(store: Store, key: str, value: str) -> None:
-    store.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+    store.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

@@ -209,8 +209,10 @@ def _v6_meta(db: sqlite_utils.Database) -> None:
     # with version 1 (see watcher/dedup/refold.py).
     db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     has_articles = db.execute("SELECT EXISTS (SELECT 1 FROM articles)").fetchone()[0]
-    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('fold_version', ?)",
-               ["1" if has_articles else str(FOLD_VERSION)])
+    db.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('fold_version', ?)",
+        ["1" if has_articles else str(FOLD_VERSION)],
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -58,12 +58,31 @@ from dataclasses import dataclass
 # folds to: stored fingerprints and the search index are then recomputed once.
 FOLD_VERSION = 2
 
-_JOINERS = {"\u0640", "\u200c", "\u200d", "\u00ad", "\u200b", "\u2060", "\ufeff",
-            "\u02bb", "\u02be", "\u02bf"}   # transliteration marks for ayn/hamza: "Shaʿban" = "Shaban"
-_SEPARATING_LETTERS = {"\u02bc"}         # modifier-letter apostrophe: "Sharaaʼs" = "Sharaa's"
+_JOINERS = {
+    "\u0640",
+    "\u200c",
+    "\u200d",
+    "\u00ad",
+    "\u200b",
+    "\u2060",
+    "\ufeff",
+    "\u02bb",
+    "\u02be",
+    "\u02bf",
+}  # transliteration marks for ayn/hamza: "Shaʿban" = "Shaban"
+_SEPARATING_LETTERS = {"\u02bc"}  # modifier-letter apostrophe: "Sharaaʼs" = "Sharaa's"
 _EXTRA = {
-    "ı": "i", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "æ": "ae", "œ": "oe", "þ": "th",
-    "ð": "d", "ŧ": "t", "ŋ": "n",
+    "ı": "i",
+    "ø": "o",
+    "ł": "l",
+    "đ": "d",
+    "ħ": "h",
+    "æ": "ae",
+    "œ": "oe",
+    "þ": "th",
+    "ð": "d",
+    "ŧ": "t",
+    "ŋ": "n",
     "\u0671": "\u0627",  # alef wasla -> alef
     "\u0629": "\u0647",  # ta marbuta -> ha
     "\u0649": "\u064a",  # alef maqsura -> ya
@@ -74,16 +93,83 @@ _EXTRA = {
 _HYPHENS = set("-\u2010\u2011\u2012\u2013\u2014\u2212")
 _TERMINATORS = set(".!?\u061f\u3002\u06d4")
 _LATIN_ARTICLES = {"al", "el"}
-_SUN_ARTICLES = {"ad", "an", "ar", "as", "ash", "at", "az", "ath", "adh",
-                 "ed", "en", "er", "es", "esh", "et", "ez"}
+_SUN_ARTICLES = {
+    "ad",
+    "an",
+    "ar",
+    "as",
+    "ash",
+    "at",
+    "az",
+    "ath",
+    "adh",
+    "ed",
+    "en",
+    "er",
+    "es",
+    "esh",
+    "et",
+    "ez",
+}
 _ALL_ARTICLES = _LATIN_ARTICLES | _SUN_ARTICLES
 _ARABIC_ARTICLE = "\u0627\u0644"  # ال
 _ARABIC_PROCLITICS = "\u0648\u0641\u0628\u0643"  # و ف ب ك
-_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "adm", "brig", "capt",
-                  "cpt", "sgt", "rep", "sen", "st", "vs", "no", "prof", "gov", "jr", "sr",
-                  "inc", "corp", "co", "ltd", "rev", "hon", "pres", "cmdr", "cdr", "fig",
-                  "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-                  "org", "korg", "tumg", "tugg", "tuga", "alb", "yrb", "bnb", "doc", "av"}
+_ABBREVIATIONS = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "gen",
+    "lt",
+    "col",
+    "maj",
+    "adm",
+    "brig",
+    "capt",
+    "cpt",
+    "sgt",
+    "rep",
+    "sen",
+    "st",
+    "vs",
+    "no",
+    "prof",
+    "gov",
+    "jr",
+    "sr",
+    "inc",
+    "corp",
+    "co",
+    "ltd",
+    "rev",
+    "hon",
+    "pres",
+    "cmdr",
+    "cdr",
+    "fig",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "org",
+    "korg",
+    "tumg",
+    "tugg",
+    "tuga",
+    "alb",
+    "yrb",
+    "bnb",
+    "doc",
+    "av",
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +182,7 @@ class Normalised:
     """
 
     text: str
-    starts: Sequence[int]          # compact arrays: 8 bytes a character
+    starts: Sequence[int]  # compact arrays: 8 bytes a character
     ends: Sequence[int]
     token_starts: Sequence[int]
     token_sentences: Sequence[int]
@@ -130,7 +216,7 @@ def fold_char(char: str) -> str | None:
         return None
     digit = unicodedata.decimal(char, None)
     if digit is not None:
-        return str(digit)                        # Arabic-Indic, Persian, ... digits: "١٠" = "10"
+        return str(digit)  # Arabic-Indic, Persian, ... digits: "١٠" = "10"
     out = []
     for part in unicodedata.normalize("NFKD", char):
         category = unicodedata.category(part)
@@ -204,8 +290,10 @@ _Word = tuple[str, Sequence[int], Sequence[int]]
 def _words(text: str) -> list[_Word]:
     folded = text.translate(_TABLE)
     if len(folded) == len(text) and not _TABLE.irregular.intersection(text):
-        return [(m.group(), range(m.start(), m.end()), range(m.start() + 1, m.end() + 1))
-                for m in _RUN.finditer(folded)]
+        return [
+            (m.group(), range(m.start(), m.end()), range(m.start() + 1, m.end() + 1))
+            for m in _RUN.finditer(folded)
+        ]
     return _words_slowly(text)
 
 
@@ -240,8 +328,7 @@ def _strip_arabic_article(word: _Word) -> _Word:
     cut = 0
     if letters.startswith(_ARABIC_ARTICLE) and len(letters) >= 4:
         cut = 2
-    elif (len(letters) >= 6 and letters[0] in _ARABIC_PROCLITICS
-          and letters[1:3] == _ARABIC_ARTICLE):
+    elif len(letters) >= 6 and letters[0] in _ARABIC_PROCLITICS and letters[1:3] == _ARABIC_ARTICLE:
         cut = 3
     elif letters.startswith("\u0644\u0644") and len(letters) >= 5:  # لل = ل + ال
         cut = 2
@@ -268,7 +355,7 @@ def _is_latin_article(text: str, word: _Word, following: _Word) -> bool:
     letters = word[0]
     if letters not in _LATIN_ARTICLES and letters not in _SUN_ARTICLES:
         return False
-    gap = text[word[2][-1]:following[1][0]]
+    gap = text[word[2][-1] : following[1][0]]
     if not following[0][0].isalpha():
         return False
     if letters in _LATIN_ARTICLES:
@@ -278,7 +365,7 @@ def _is_latin_article(text: str, word: _Word, following: _Word) -> bool:
 
 
 def _sentence_break(text: str, word: _Word, following: _Word) -> bool:
-    gap = text[word[2][-1]:following[1][0]]
+    gap = text[word[2][-1] : following[1][0]]
     if "\n" in gap:
         return True
     stop = next((i for i, ch in enumerate(gap) if ch in _TERMINATORS), None)
@@ -311,7 +398,11 @@ def _assemble(text: str, words: list[_Word]) -> Normalised:
             gap = previous[2][-1]
             while next_break < len(breaks) and breaks[next_break] < gap:
                 next_break += 1
-            if next_break < len(breaks) and breaks[next_break] < begin and _sentence_break(text, previous, word):
+            if (
+                next_break < len(breaks)
+                and breaks[next_break] < begin
+                and _sentence_break(text, previous, word)
+            ):
                 sentence += 1
         token_starts.append(position)
         sentences.append(sentence)
@@ -328,9 +419,15 @@ def normalise_term(term: str) -> str:
 
 
 # Scripts written without spaces between words (kana, CJK, Thai, Lao, Myanmar, Khmer).
-_UNSPACED_SCRIPTS = (("\u3040", "\u30ff"), ("\u3400", "\u9fff"), ("\uf900", "\ufaff"),
-                     ("\u0e00", "\u0e7f"), ("\u0e80", "\u0eff"), ("\u1000", "\u109f"),
-                     ("\u1780", "\u17ff"))
+_UNSPACED_SCRIPTS = (
+    ("\u3040", "\u30ff"),
+    ("\u3400", "\u9fff"),
+    ("\uf900", "\ufaff"),
+    ("\u0e00", "\u0e7f"),
+    ("\u0e80", "\u0eff"),
+    ("\u1000", "\u109f"),
+    ("\u1780", "\u17ff"),
+)
 # Hangul separates words with spaces, but particles attach to the word before
 # them ("MBC는"): a hit may start or end at any Hangul letter, yet its words
 # stay whole for dedup.

@@ -13,14 +13,17 @@ from dataclasses import dataclass
 class Segment:
     text: str
     mark: bool = False
-    labels: tuple[str, ...] = ()     # rule ids / terms behind a marked segment
+    labels: tuple[str, ...] = ()  # rule ids / terms behind a marked segment
 
 
 def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> tuple[Segment, ...]:
     """Cut ``text`` into plain and marked segments. Offsets outside the text,
     empty or reversed spans are ignored; overlapping spans are merged."""
-    clean = sorted((max(0, s), min(len(text), e), label) for s, e, label in spans
-                   if isinstance(s, int) and isinstance(e, int) and min(len(text), e) > max(0, s))
+    clean = sorted(
+        (max(0, s), min(len(text), e), label)
+        for s, e, label in spans
+        if isinstance(s, int) and isinstance(e, int) and min(len(text), e) > max(0, s)
+    )
     merged: list[list] = []
     for start, end, label in clean:
         if merged and start <= merged[-1][1]:

@@ -49,6 +49,7 @@ from datasette.utils.asgi import Response
 
 from watcher import timestamp
 from watcher.config import SEVERITIES, Config
+from watcher.errors import WebError
 from watcher.review import MAX_LIMIT, ReviewError, chart, feedback
 from watcher.review.article import alerts as outbox_rows
 from watcher.review.article import group_hits, highlight_field, hit_context
@@ -63,20 +64,30 @@ from watcher.review.status import status as database_status
 from watcher.store import database
 from watcher.store.database import Store
 from watcher.store.schema import CANNED_QUERIES, TABLE_DOCS
-from watcher.errors import WebError
 
 PACKAGE = Path(__file__).resolve().parent
 CHART_DAYS = 30
-STORIES_PAGE = 100          # stories per page; "show more" adds as many again
-QUIET_DAYS = 7              # a healthy feed with no new article for this long is flagged
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-       "base-uri 'none'; frame-ancestors 'none'")
-SECURITY_HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"))
-LOOPBACK_NAMES = ("localhost",)    # and every IP address: a rebinding attack needs a name
+STORIES_PAGE = 100  # stories per page; "show more" adds as many again
+QUIET_DAYS = 7  # a healthy feed with no new article for this long is flagged
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+LOOPBACK_NAMES = ("localhost",)  # and every IP address: a rebinding attack needs a name
 CSRF_COOKIE = "ds_csrftoken"
-SINCE_CHOICES = (("1d", "last 24 hours"), ("2d", "last 2 days"), ("7d", "last 7 days"),
-                 ("30d", "last 30 days"), ("", "all time"))
+SINCE_CHOICES = (
+    ("1d", "last 24 hours"),
+    ("2d", "last 2 days"),
+    ("7d", "last 7 days"),
+    ("30d", "last 30 days"),
+    ("", "all time"),
+)
 
 
 @dataclass(frozen=True)
@@ -86,16 +97,20 @@ class WebSettings:
     port: int = 8765
     password: str | None = field(default=None, repr=False)
     config_path: str = "watcher.toml"
-    allow_sql: bool = False                  # Datasette's arbitrary SQL; only ever with a password
-    allowed_hosts: tuple[str, ...] = ()      # Host names answered besides loopback names and IPs
+    allow_sql: bool = False  # Datasette's arbitrary SQL; only ever with a password
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides loopback names and IPs
 
     @classmethod
-    def from_config(cls, config: Config, *, host: str | None = None,
-                    port: int | None = None) -> WebSettings:
-        return cls(database=config.database, host=host or config.serve.host,
-                   port=port or config.serve.port, password=config.serve.password,
-                   config_path=str(config.path), allow_sql=config.serve.allow_sql,
-                   allowed_hosts=config.serve.allowed_hosts)
+    def from_config(cls, config: Config, *, host: str | None = None, port: int | None = None) -> WebSettings:
+        return cls(
+            database=config.database,
+            host=host or config.serve.host,
+            port=port or config.serve.port,
+            password=config.serve.password,
+            config_path=str(config.path),
+            allow_sql=config.serve.allow_sql,
+            allowed_hosts=config.serve.allowed_hosts,
+        )
 
     @property
     def sql_allowed(self) -> bool:
@@ -123,7 +138,8 @@ def check_binding(settings: WebSettings) -> None:
         raise WebError(
             f"{settings.config_path}: [serve] binding {settings.host} would show the log to the "
             f"network without a password; set [serve] password (or password_env) in "
-            f"{settings.config_path}, or bind 127.0.0.1 and use an SSH tunnel or a reverse proxy")
+            f"{settings.config_path}, or bind 127.0.0.1 and use an SSH tunnel or a reverse proxy"
+        )
 
 
 def check_port(settings: WebSettings) -> None:
@@ -134,9 +150,11 @@ def check_port(settings: WebSettings) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((settings.host.strip("[]"), settings.port))
     except OSError as exc:
-        raise WebError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
-                       f"is another `watcher serve` running? choose another --port or [serve] port "
-                       f"in {settings.config_path}") from None
+        raise WebError(
+            f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
+            f"is another `watcher serve` running? choose another --port or [serve] port "
+            f"in {settings.config_path}"
+        ) from None
 
 
 def safe_href(url: str | None) -> str | None:
@@ -152,6 +170,7 @@ def safe_href(url: str | None) -> str | None:
 
 # -- building and running ------------------------------------------------------------
 
+
 def build(settings: WebSettings, clock: Callable[[], datetime]) -> Datasette:
     """A Datasette instance over the watcher database, with the triage views."""
     if not pm.has_plugin("watcher"):
@@ -161,8 +180,11 @@ def build(settings: WebSettings, clock: Callable[[], datetime]) -> Datasette:
         template_dir=str(PACKAGE / "templates"),
         static_mounts=[("watcher-static", str(PACKAGE / "static"))],
         metadata=_metadata(settings.database),
-        settings={"default_page_size": 50, "sql_time_limit_ms": 3000,
-                  "default_allow_sql": settings.sql_allowed},
+        settings={
+            "default_page_size": 50,
+            "sql_time_limit_ms": 3000,
+            "default_allow_sql": settings.sql_allowed,
+        },
     )
     ds.watcher = WebContext(settings, clock)
     return ds
@@ -171,8 +193,11 @@ def build(settings: WebSettings, clock: Callable[[], datetime]) -> Datasette:
 def serve(settings: WebSettings, *, clock: Callable[[], datetime]) -> None:
     """Serve until interrupted (Ctrl-C)."""
     check_binding(settings)
-    server = uvicorn.Server(uvicorn.Config(build(settings, clock).app(), host=settings.host,
-                                           port=settings.port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build(settings, clock).app(), host=settings.host, port=settings.port, log_level="warning"
+        )
+    )
     server.run()
 
 
@@ -182,9 +207,15 @@ class WebServer:
     def __init__(self, settings: WebSettings, *, clock: Callable[[], datetime]) -> None:
         check_binding(settings)
         self.settings = settings
-        self._server = uvicorn.Server(uvicorn.Config(
-            build(settings, clock).app(), host=settings.host, port=settings.port,
-            log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                build(settings, clock).app(),
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def start(self, timeout: float = 20.0) -> str:
@@ -204,18 +235,22 @@ class WebServer:
 
 # -- database metadata shown in Datasette ---------------------------------------------
 
+
 def _metadata(database: Path) -> dict:
     return {
         "title": "watcher log",
         "description": "The watcher database. The review pages are at /.",
-        "databases": {database.stem: {
-            "tables": {name: {"description": doc} for name, doc in TABLE_DOCS.items()},
-            "queries": CANNED_QUERIES,
-        }},
+        "databases": {
+            database.stem: {
+                "tables": {name: {"description": doc} for name, doc in TABLE_DOCS.items()},
+                "queries": CANNED_QUERIES,
+            }
+        },
     }
 
 
 # -- the plugin hooks -------------------------------------------------------------------------
+
 
 @hookimpl
 def register_routes(datasette):
@@ -243,6 +278,7 @@ def asgi_wrapper(datasette):
         if settings.password:
             app = _basic_auth(app, settings.password)
         return _security_headers(_host_guard(app, settings))
+
     return wrap
 
 
@@ -255,6 +291,7 @@ def prepare_connection(conn, datasette):
 
 def _security_headers(app):
     """The watcher pages' headers on every response (Datasette's pages send none)."""
+
     async def with_headers(scope, receive, send):
         if scope["type"] != "http":
             return await app(scope, receive, send)
@@ -265,7 +302,9 @@ def _security_headers(app):
                 extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
+
         return await app(scope, receive, sending)
+
     return with_headers
 
 
@@ -283,12 +322,24 @@ def _host_guard(app, settings: WebSettings):
         if scope["type"] != "http":
             return await send({"type": "websocket.close", "code": 1008})
         shown = "".join(c for c in (raw or b"").decode("latin-1")[:100] if c.isprintable())
-        message = (f"watcher: this server answers to {', '.join(sorted(allowed))} and IP addresses, "
-                   f"not to the host {shown!r}; if that name is yours, add it to [serve] "
-                   f"allowed_hosts in {settings.config_path}\n") if raw else "watcher: a Host header is required\n"
-        await send({"type": "http.response.start", "status": 421 if raw else 400,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+        message = (
+            (
+                f"watcher: this server answers to {', '.join(sorted(allowed))} and IP addresses, "
+                f"not to the host {shown!r}; if that name is yours, add it to [serve] "
+                f"allowed_hosts in {settings.config_path}\n"
+            )
+            if raw
+            else "watcher: a Host header is required\n"
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 421 if raw else 400,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            }
+        )
         await send({"type": "http.response.body", "body": message.encode("utf-8")})
+
     return guarded
 
 
@@ -318,10 +369,18 @@ def _basic_auth(app, password: str):
     async def guarded(scope, receive, send):
         if scope["type"] != "http" or _authorised(scope, expected):
             return await app(scope, receive, send)
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"www-authenticate", b'Basic realm="watcher", charset="UTF-8"'),
-            (b"content-type", b"text/plain; charset=utf-8")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"www-authenticate", b'Basic realm="watcher", charset="UTF-8"'),
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b"watcher: password required\n"})
+
     return guarded
 
 
@@ -346,17 +405,26 @@ async def _with_store(datasette, fn):
             return fn(store)
         finally:
             store.close()
+
     return await asyncio.to_thread(work)
 
 
 async def _page(datasette, request, template: str, context: dict, status: int = 200) -> Response:
     db_name = datasette.get_database().name
     now = datasette.watcher.clock()
-    html = await datasette.render_template(f"review_{template}", {
-        **context, "safe_href": safe_href, "db_name": db_name, "nav": context.get("nav", ""),
-        "short_time": _short_time, "severities": SEVERITIES,
-        "ago": lambda value: _ago(value, now),
-    }, request=request)
+    html = await datasette.render_template(
+        f"review_{template}",
+        {
+            **context,
+            "safe_href": safe_href,
+            "db_name": db_name,
+            "nav": context.get("nav", ""),
+            "short_time": _short_time,
+            "severities": SEVERITIES,
+            "ago": lambda value: _ago(value, now),
+        },
+        request=request,
+    )
     response = Response.html(html, status=status)
     response.headers["content-security-policy"] = CSP
     response.headers["x-content-type-options"] = "nosniff"
@@ -392,6 +460,7 @@ def _arg(request, name: str) -> str | None:
 
 # -- views ---------------------------------------------------------------------------------
 
+
 async def stories_view(datasette, request):
     now = datasette.watcher.clock()
     form = {k: _arg(request, k) for k in ("rule", "feed", "severity", "since")}
@@ -400,25 +469,47 @@ async def stories_view(datasette, request):
     limit = _page_size(request)
     error = None
     try:
-        flt = Filter(rule=form["rule"], feed=form["feed"], severity=form["severity"],
-                            since=parse_since(form["since"], now) if form["since"] else None,
-                            limit=limit)
+        flt = Filter(
+            rule=form["rule"],
+            feed=form["feed"],
+            severity=form["severity"],
+            since=parse_since(form["since"], now) if form["since"] else None,
+            limit=limit,
+        )
     except ReviewError as exc:
         error, flt = str(exc), Filter(limit=limit)
 
     def load(store):
         rows = matched_stories(store, flt)
-        return (rows, latest_verdicts(store, [r.article_id for r in rows]), rule_stats(store),
-                feed_health(store), _chart(store, now, form["rule"]))
+        return (
+            rows,
+            latest_verdicts(store, [r.article_id for r in rows]),
+            rule_stats(store),
+            feed_health(store),
+            _chart(store, now, form["rule"]),
+        )
+
     rows, verdicts, rules, feeds, day_chart = await _with_store(datasette, load)
     more = {**{k: v for k, v in form.items() if v}, "limit": limit + STORIES_PAGE}
-    return await _page(datasette, request, "stories.html", {
-        "nav": "stories", "rows": rows, "rules": rules, "feeds": feeds, "form": form,
-        "since_choices": SINCE_CHOICES, "chart": day_chart, "error": error, "verdicts": verdicts,
-        "failing": [f for f in feeds if f.state.trouble],
-        "here": request.full_path,
-        "more_url": "/?" + urlencode(more) if len(rows) == limit and limit < MAX_LIMIT else None,
-    })
+    return await _page(
+        datasette,
+        request,
+        "stories.html",
+        {
+            "nav": "stories",
+            "rows": rows,
+            "rules": rules,
+            "feeds": feeds,
+            "form": form,
+            "since_choices": SINCE_CHOICES,
+            "chart": day_chart,
+            "error": error,
+            "verdicts": verdicts,
+            "failing": [f for f in feeds if f.state.trouble],
+            "here": request.full_path,
+            "more_url": "/?" + urlencode(more) if len(rows) == limit and limit < MAX_LIMIT else None,
+        },
+    )
 
 
 def _page_size(request) -> int:
@@ -439,15 +530,21 @@ async def article_view(datasette, request):
     article_id = int(request.url_vars["id"])
     article = await _with_store(datasette, lambda s: load_article(s, article_id))
     if article is None:
-        return await _page(datasette, request, "missing.html",
-                           {"what": f"article #{article_id}"}, status=404)
-    return await _page(datasette, request, "article.html", {
-        "nav": "stories", "a": article,
-        "title_segments": highlight_field(article, "title"),
-        "text_segments": highlight_field(article, "text"),
-        "explained": [(m, [(g, hit_context(article, g.first)) for g in group_hits(m.hits)])
-                      for m in article.matches],
-    })
+        return await _page(datasette, request, "missing.html", {"what": f"article #{article_id}"}, status=404)
+    return await _page(
+        datasette,
+        request,
+        "article.html",
+        {
+            "nav": "stories",
+            "a": article,
+            "title_segments": highlight_field(article, "title"),
+            "text_segments": highlight_field(article, "text"),
+            "explained": [
+                (m, [(g, hit_context(article, g.first)) for g in group_hits(m.hits)]) for m in article.matches
+            ],
+        },
+    )
 
 
 async def feedback_view(datasette, request):
@@ -455,13 +552,19 @@ async def feedback_view(datasette, request):
     if request.method != "POST":
         return Response.redirect(f"/article/{article_id}")
     if not _same_origin_form(request):
-        return Response.text("watcher: this form must be sent from the watcher page itself "
-                             "(CSRF check failed); reload the page and try again\n", status=403)
+        return Response.text(
+            "watcher: this form must be sent from the watcher page itself "
+            "(CSRF check failed); reload the page and try again\n",
+            status=403,
+        )
     form = await request.post_vars()
     verdict, note = form.get("verdict", ""), form.get("note")
     if any(ord(c) < 32 or ord(c) == 127 for c in form.get("next") or ""):
-        return Response.text("watcher: the form's return address holds a line break or a control "
-                             "character; reload the page and try again\n", status=400)
+        return Response.text(
+            "watcher: the form's return address holds a line break or a control "
+            "character; reload the page and try again\n",
+            status=400,
+        )
     back = _local_path(form.get("next")) or f"/article/{article_id}"
     now = datasette.watcher.clock()
     try:
@@ -469,8 +572,11 @@ async def feedback_view(datasette, request):
     except feedback.FeedbackError as exc:
         datasette.add_message(request, str(exc), datasette.ERROR)
     else:
-        datasette.add_message(request, f"Marked #{article_id} {verdict}. Thank you — "
-                              f"it counts in the rule statistics.", datasette.INFO)
+        datasette.add_message(
+            request,
+            f"Marked #{article_id} {verdict}. Thank you — it counts in the rule statistics.",
+            datasette.INFO,
+        )
     return Response.redirect(back)
 
 
@@ -481,7 +587,7 @@ def _local_path(value: str | None) -> str | None:
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return None
-    return quote(value, safe="/?&=#%:+@!$'()*,;~-._")   # a header value: ASCII only
+    return quote(value, safe="/?&=#%:+@!$'()*,;~-._")  # a header value: ASCII only
 
 
 def _same_origin_form(request) -> bool:
@@ -500,13 +606,24 @@ async def search_view(datasette, request):
     hits, error = (), None
     if query:
         try:
-            hits = await _with_store(datasette, lambda s: search_articles(
-                s, query, limit=50, matched_only=matched_only))
+            hits = await _with_store(
+                datasette, lambda s: search_articles(s, query, limit=50, matched_only=matched_only)
+            )
         except ReviewError as exc:
             error = str(exc)
-    return await _page(datasette, request, "search.html", {
-        "nav": "search", "q": query or "", "matched": matched_only, "hits": hits, "error": error,
-        "searched": searched_for(query) if query else ""})
+    return await _page(
+        datasette,
+        request,
+        "search.html",
+        {
+            "nav": "search",
+            "q": query or "",
+            "matched": matched_only,
+            "hits": hits,
+            "error": error,
+            "searched": searched_for(query) if query else "",
+        },
+    )
 
 
 async def feeds_view(datasette, request):
@@ -514,22 +631,27 @@ async def feeds_view(datasette, request):
     database = await _with_store(datasette, database_status)
     quiet_since = (datasette.watcher.clock() - timedelta(days=QUIET_DAYS)).isoformat()
     quiet = {f.id for f in feeds if f.state.healthy and (f.last_article or "") < quiet_since}
-    return await _page(datasette, request, "feeds.html",
-                       {"nav": "feeds", "feeds": feeds, "status": database, "quiet": quiet,
-                        "quiet_days": QUIET_DAYS})
+    return await _page(
+        datasette,
+        request,
+        "feeds.html",
+        {"nav": "feeds", "feeds": feeds, "status": database, "quiet": quiet, "quiet_days": QUIET_DAYS},
+    )
 
 
 async def outbox_view(datasette, request):
     wanted = _arg(request, "status")
     rows = await _with_store(datasette, lambda s: outbox_rows(s, status=wanted, limit=300))
     counts = await _with_store(datasette, lambda s: database_status(s).alerts)
-    return await _page(datasette, request, "outbox.html",
-                       {"nav": "outbox", "alerts": rows, "counts": counts, "wanted": wanted})
+    return await _page(
+        datasette,
+        request,
+        "outbox.html",
+        {"nav": "outbox", "alerts": rows, "counts": counts, "wanted": wanted},
+    )
 
 
 async def rules_view(datasette, request):
     now = datasette.watcher.clock()
-    stats, day_chart = await _with_store(
-        datasette, lambda s: (rule_stats(s), _chart(s, now, None)))
-    return await _page(datasette, request, "rules.html",
-                       {"nav": "rules", "stats": stats, "chart": day_chart})
+    stats, day_chart = await _with_store(datasette, lambda s: (rule_stats(s), _chart(s, now, None)))
+    return await _page(datasette, request, "rules.html", {"nav": "rules", "stats": stats, "chart": day_chart})
