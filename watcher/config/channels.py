@@ -1,0 +1,113 @@
+"""``[[channels]]``: where alerts go (apprise URLs), which rules and how."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from watcher.config.reader import MAX_PERIOD, Reader, Table, shown
+from watcher.config.severity import SEVERITIES
+from watcher.duration import DurationError, parse_duration
+
+CHANNEL_MODES = ("immediate", "digest")
+CHANNEL_FORMATS = ("text", "markdown", "html")
+KEYS = {"name", "url", "url_env", "rules", "severity", "mode", "digest_every", "format"}
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    name: str
+    url: str = field(repr=False)  # the apprise URL: a secret, never printed
+    source: str = ""  # 'url' or 'url_env:NAME', for messages
+    rules: tuple[str, ...] = ("*",)
+    severity: str | None = None
+    mode: str = "immediate"
+    digest_every: str = "1h"
+    format: str = "text"
+    proxy: str | None = field(default=None, repr=False)  # [network] proxy, which alerts go through
+
+
+def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[ChannelConfig, ...]:
+    items = raw.get("channels", [])
+    if not isinstance(items, list):
+        r.fail("channels", "must be an array of tables: write each channel as [[channels]]")
+        return ()
+    channels: list[ChannelConfig] = []
+    names: set[str] = set()
+    for i, c in enumerate(items):
+        key = f"channels[{i}]"
+        if not isinstance(c, dict):
+            r.fail(key, "must be a table with name and url or url_env")
+            continue
+        r.unknown_keys(c, key, KEYS)
+        name = r.typed(c, f"{key}.", "name", str, "")
+        if not name:
+            r.fail(f"{key}.name", "every channel needs a name")
+        elif name in names:
+            r.fail(f"{key}.name", f"channel name {name!r} is used twice")
+        names.add(name)
+        url, source = _url(r, c, key)
+        rules = r.typed(c, f"{key}.", "rules", (list, str), ["*"])
+        rules = [rules] if isinstance(rules, str) else rules
+        if not all(isinstance(rule, str) for rule in rules):
+            r.fail(f"{key}.rules", 'must be a list of rule ids, or "*" for all rules')
+            rules = ["*"]
+        channels.append(
+            ChannelConfig(
+                name=name,
+                url=url,
+                source=source,
+                rules=tuple(rules),
+                severity=r.choice(c, f"{key}.", "severity", SEVERITIES, None),
+                mode=r.choice(c, f"{key}.", "mode", CHANNEL_MODES, "immediate"),
+                digest_every=_digest_every(r, c, key),
+                format=r.choice(c, f"{key}.", "format", CHANNEL_FORMATS, "text"),
+                proxy=proxy,
+            )
+        )
+    return tuple(channels)
+
+
+def _digest_every(r: Reader, c: Table, key: str) -> str:
+    """A period ("1h") or a daily time ("08:00")."""
+    digest_every: str = r.typed(c, f"{key}.", "digest_every", str, "1h")
+    if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest_every):
+        return digest_every
+    try:
+        period = parse_duration(digest_every)
+    except DurationError:
+        r.fail(
+            f"{key}.digest_every",
+            f'must be a period such as "1h" or a daily time such as "08:00", got {digest_every!r}',
+        )
+        return digest_every
+    if not 0 < period <= MAX_PERIOD:
+        r.fail(f"{key}.digest_every", f"must be longer than zero and at most {shown(MAX_PERIOD)}")
+        return "1h"
+    return digest_every
+
+
+def _url(r: Reader, c: Table, key: str) -> tuple[str, str]:
+    """The apprise URL and where it came from ('url' or 'url_env:NAME')."""
+    if ("url" in c) == ("url_env" in c):
+        r.fail(
+            key,
+            "give exactly one of url (an apprise URL) or url_env (the name of an "
+            "environment variable holding one)",
+        )
+        return "", ""
+    if "url" in c:
+        if not isinstance(c["url"], str):  # never echo it: it may hold tokens
+            r.fail(
+                f"{key}.url",
+                'must be one apprise URL in quotes, e.g. url = "json://host/path" '
+                "(the value given is not shown: it may hold secrets)",
+            )
+            return "", "url"
+        r.secrets.append(f"{key}.url")
+        return c["url"], "url"
+    env = r.typed(c, f"{key}.", "url_env", str, "")
+    value = r.environ.get(env, "")
+    if not value:
+        r.fail(f"{key}.url_env", f"environment variable {env} is not set or empty")
+    return value, f"url_env:{env}"

@@ -1,0 +1,105 @@
+"""``[network]``: request limits, private networks allowed, the proxy."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from watcher.config.reader import MAX_TIMEOUT, Reader, Table
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    timeout: float = 30.0  # total deadline per request, seconds
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_page_bytes: int = 5 * 1024 * 1024
+    max_redirects: int = 5
+    allow_private: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    max_connections: int = 4  # feeds polled at once
+    proxy: str | None = field(default=None, repr=False)  # feeds, pages and alerts; may hold a password
+
+
+KEYS = {
+    "timeout",
+    "max_feed_bytes",
+    "max_page_bytes",
+    "max_redirects",
+    "allow_private",
+    "max_connections",
+    "proxy",
+    "proxy_env",
+}
+
+
+def read_network(r: Reader, raw: Table) -> NetworkConfig:
+    n = r.section(raw, "network", KEYS)
+    d = NetworkConfig()
+    nets = []
+    for i, cidr in enumerate(r.typed(n, "network.", "allow_private", list, [])):
+        try:
+            nets.append(ipaddress.ip_network(str(cidr), strict=False))
+        except ValueError:
+            r.fail(f"network.allow_private[{i}]", f'{cidr!r} is not a CIDR such as "10.0.0.0/8"')
+    redirects = r.typed(n, "network.", "max_redirects", int, d.max_redirects)
+    if not 0 <= redirects <= 20:
+        r.fail("network.max_redirects", "must be between 0 and 20")
+        redirects = d.max_redirects
+    return NetworkConfig(
+        timeout=r.duration(n, "network.", "timeout", d.timeout, MAX_TIMEOUT),
+        max_feed_bytes=r.positive_int(n, "network.", "max_feed_bytes", d.max_feed_bytes),
+        max_page_bytes=r.positive_int(n, "network.", "max_page_bytes", d.max_page_bytes),
+        max_redirects=redirects,
+        allow_private=tuple(nets),
+        max_connections=r.positive_int(n, "network.", "max_connections", d.max_connections, 256),
+        proxy=_proxy(r, n),
+    )
+
+
+def _proxy(r: Reader, n: Table) -> str | None:
+    if "proxy" in n and "proxy_env" in n:
+        r.fail("network.proxy", "give proxy or proxy_env, not both")
+        return None
+    value: object
+    if "proxy_env" in n:
+        env = r.typed(n, "network.", "proxy_env", str, "")
+        value, key = r.environ.get(env, ""), "network.proxy_env"
+        if not value:
+            r.fail(key, f"environment variable {env} is not set or empty")
+            return None
+    else:
+        value, key = n.get("proxy"), "network.proxy"
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            r.fail(key, 'must be a proxy URL in quotes, e.g. proxy = "http://proxy.example:3128"')
+            return None
+        if "@" in value:
+            r.secrets.append(key)
+    assert isinstance(value, str)
+    problem = proxy_problem(value)
+    if problem:
+        r.fail(key, f"{problem} (the value is not shown: it may hold a password)")
+        return None
+    return value
+
+
+def proxy_problem(value: str) -> str | None:
+    """Why ``value`` cannot be the proxy URL, or None (never shows the value: it may hold a password)."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return 'is not a URL; write it as scheme://host:port, e.g. "http://proxy.example:3128"'
+    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        return (
+            'must be a proxy URL such as "http://proxy.example:3128" or "socks5://127.0.0.1:1080" '
+            f"(schemes: {', '.join(PROXY_SCHEMES)})"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "must be scheme://[user:password@]host:port, without a path"
+    if port == 0:
+        return "needs a TCP port (1-65535)"
+    return None
