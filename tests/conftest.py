@@ -6,12 +6,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from alerts_support import Mailbox, Webhook
-from httpserver import LoopbackServer
+from httpserver import TEST_USER_AGENT, LoopbackServer
 
 from watcher.fetch.client import Client, NetworkPolicy
-
-TEST_USER_AGENT = "watcher-tests/1 (+loopback)"
-
 
 # <fixtures: client> -------------------------------------------------------
 

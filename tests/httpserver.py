@@ -41,6 +41,7 @@ from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+TEST_USER_AGENT = "watcher-tests/1 (+loopback)"  # what the test clients send
 TLS_CERT = Path(__file__).resolve().parent / "tls" / "localhost.pem"  # cert + key, CN/SAN localhost
 
 Body = bytes | Callable[[], Iterable[bytes]]

@@ -152,11 +152,11 @@ def test_the_worker_stays_warm_and_a_killed_worker_is_replaced(normal_page):
     html, url = normal_page
     with Extractor(timeout=30) as extractor:
         first = extractor.extract(html, url=url)
-        pid = extractor._process.pid
-        assert extractor.extract(html, url=url) == first and extractor._process.pid == pid
+        pid = extractor._worker.process.pid
+        assert extractor.extract(html, url=url) == first and extractor._worker.process.pid == pid
         os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
         assert extractor.extract(html, url=url) == first
-        assert extractor._process.pid != pid
+        assert extractor._worker.process.pid != pid
 
 
 def test_the_worker_is_recycled_after_some_pages(normal_page):
@@ -165,7 +165,7 @@ def test_the_worker_is_recycled_after_some_pages(normal_page):
         pids = []
         for _ in range(5):
             extractor.extract(html, url=url)
-            pids.append(extractor._process.pid)
+            pids.append(extractor._worker.process.pid)
     assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
 
 

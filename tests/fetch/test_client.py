@@ -13,8 +13,7 @@ from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
-from conftest import TEST_USER_AGENT
-from httpserver import TLS_CERT, LoopbackServer, SilentListener, free_port, gzip_bomb, zeros
+from httpserver import TEST_USER_AGENT, TLS_CERT, LoopbackServer, SilentListener, free_port, gzip_bomb, zeros
 
 from watcher.fetch import address
 from watcher.fetch.client import Client, FetchError, NetworkPolicy, parse_retry_after

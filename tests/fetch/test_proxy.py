@@ -7,8 +7,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import TEST_USER_AGENT
-from httpserver import TLS_CERT, free_port
+from httpserver import TEST_USER_AGENT, TLS_CERT, free_port
 from newsroom import rows, watcher, write_config
 from proxyserver import ForwardProxy, SocksProxy
 

@@ -285,7 +285,9 @@ def _join_line(join: JoinView) -> str:
         return f"{join.label or 'unknown reason'} (the article it was compared with is gone)"
     title = join.other_title or ""
     title = title if len(title) <= 70 else title[:69].rstrip() + "…"
-    line = f"{JOIN_PHRASES.get(join.reason, join.label)} #{join.other_id} ({join.other_feed}: “{title}”)"
+    line = (
+        f"{JOIN_PHRASES.get(join.reason or '') or join.label} #{join.other_id} ({join.other_feed}: “{title}”)"
+    )
     if join.reason == "content_hash":
         return line + ": the same words once case, punctuation and spacing are ignored"
     return line + (f": {join.measure}" if join.measure else "")
@@ -616,7 +618,7 @@ def status(ctx: CliContext, as_json: bool) -> None:
     click.echo("\n".join(lines))
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -14,6 +14,7 @@ that:
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -96,6 +97,7 @@ class Daemon:
             scheduler.add_job(
                 self._maintain,
                 "interval",
+                args=[self.config.keep_days],
                 hours=6,
                 next_run_time=datetime.now(timezone.utc),
                 id="maintenance",
@@ -117,17 +119,17 @@ class Daemon:
             store.close()
         return finished
 
-    def _maintain(self) -> None:
+    def _maintain(self, keep_days: float) -> None:
         """Prune unmatched articles past ``[watcher] keep_days``, on a connection of its own."""
         store = self.open_store()
         try:
-            pruned = retention.prune(store, self.config.keep_days, self.parts.clock())
+            pruned = retention.prune(store, keep_days, self.parts.clock())
             if pruned.articles:
                 log.info(
                     "pruned %d unmatched article(s) fetched before %s (keep_days = %s)",
                     pruned.articles,
                     pruned.cutoff[:10],
-                    self.config.keep_days,
+                    keep_days,
                 )
         except Exception:  # never let maintenance kill the scheduler thread silently
             log.exception("pruning failed")
@@ -172,9 +174,9 @@ class Daemon:
                 except RuntimeError:  # pool shut down: we are stopping
                     return
                 self._in_flight[feed.url] = future
-            future.add_done_callback(lambda _f, url=feed.url: self._done(url))
+            future.add_done_callback(functools.partial(self._done, feed.url))
 
-    def _done(self, url: str) -> None:
+    def _done(self, url: str, _future: Future[None]) -> None:
         with self._guard:
             self._in_flight.pop(url, None)
         if self.sender:

@@ -116,22 +116,25 @@ class FingerprintIndex:
 
     def __init__(self, capacity: int = 1024) -> None:
         self._n = 0
-        self._alloc(max(16, capacity))
+        capacity = max(16, capacity)
+        self._ids = np.empty(capacity, np.int64)
+        self._fps = np.empty(capacity, np.uint64)
+        self._times = np.empty(capacity, np.float64)
+        self._buffers(capacity)
 
-    def _alloc(self, capacity: int) -> None:
-        old = getattr(self, "_ids", None)
+    def _grow(self, capacity: int) -> None:
+        n = self._n
         ids, fps, times = (
             np.empty(capacity, np.int64),
             np.empty(capacity, np.uint64),
             np.empty(capacity, np.float64),
         )
-        if old is not None:
-            ids[: self._n], fps[: self._n], times[: self._n] = (
-                self._ids[: self._n],
-                self._fps[: self._n],
-                self._times[: self._n],
-            )
+        ids[:n], fps[:n], times[:n] = self._ids[:n], self._fps[:n], self._times[:n]
         self._ids, self._fps, self._times = ids, fps, times
+        self._buffers(capacity)
+
+    def _buffers(self, capacity: int) -> None:
+        """The scratch arrays ``near`` computes in."""
         self._xor = np.empty(capacity, np.uint64)
         self._bits = np.empty(capacity, np.uint8)
         self._hit = np.empty(capacity, np.bool_)
@@ -155,13 +158,13 @@ class FingerprintIndex:
         if not count:
             return
         if self._n + count > len(self._ids):
-            self._alloc(max(2 * len(self._ids), self._n + count))
+            self._grow(max(2 * len(self._ids), self._n + count))
         end = self._n + count
         floor = self._times[self._n - 1] if self._n else -np.inf
         self._ids[self._n : end] = ids
         self._fps[self._n : end] = np.asarray(fingerprints, np.int64).view(np.uint64)
-        times = np.asarray(times, np.float64)
-        self._times[self._n : end] = np.maximum.accumulate(np.maximum(times, floor))
+        at = np.asarray(times, np.float64)
+        self._times[self._n : end] = np.maximum.accumulate(np.maximum(at, floor))
         self._n = end
 
     def near(

@@ -1,7 +1,7 @@
 """Full-text extraction: the main text and metadata of an article page.
 
 trafilatura has no time limit (12 MB of tiny ``<div>``s takes minutes and
-gigabytes), so it runs in a worker process (:mod:`watcher.extraction_worker`)
+gigabytes), so it runs in a worker process (:mod:`watcher.extract.worker`)
 that this module owns:
 
 - a wall-clock deadline per page (``timeout``): past it the worker is killed
@@ -13,7 +13,7 @@ that this module owns:
   any failure, lazily, on the next page, and replaced every
   ``recycle_after`` pages so that months of pages cannot accumulate leaks.
 
-The worker is a fresh interpreter (``python -m watcher.extraction_worker``),
+The worker is a fresh interpreter (``python -m watcher.extract.worker``),
 which is safe in a threaded daemon. Calls are serialised; one Extractor
 handles one page at a time.
 """
@@ -60,16 +60,15 @@ class Extractor:
         self._recycle_after = recycle_after  # pages per worker: a months-long run never leaks
         self._pages = 0
         self._lock = threading.Lock()
-        self._process = None
-        self._conn = None
+        self._worker: _Worker | None = None
 
     def extract(self, html: bytes, *, url: str) -> Extracted:
         if not html or not html.strip():
             raise ExtractionError("empty", "the page is empty")
         with self._lock:
             status, payload = self._ask_worker((bytes(html), url))
-        if status != "ok":
-            raise ExtractionError(status if status in _KINDS else "failed", payload)
+        if status != "ok" or not isinstance(payload, dict):
+            raise ExtractionError(status if status in _KINDS else "failed", str(payload))
         return Extracted(**payload)
 
     def close(self) -> None:
@@ -88,67 +87,51 @@ class Extractor:
         """One retry on a fresh worker if the worker was found dead: it may
         have died (OOM killer, crash) before it ever saw this page."""
         for _ in range(2):
-            self._ensure_worker()
-            status, payload = self._ask(request)
+            worker = self._ensure_worker()
+            status, payload = self._ask(worker, request)
             if status != "died":
                 return status, payload
-        return _death_kind(payload), f"the extraction worker died on this page, twice ({payload})"
+        return _death_kind(str(payload)), f"the extraction worker died on this page, twice ({payload})"
 
-    def _ensure_worker(self) -> None:
+    def _ensure_worker(self) -> _Worker:
         if self._pages >= self._recycle_after:
             self._stop_worker(graceful=True)
-        if self._process is not None and self._process.poll() is None:
-            return
+        if self._worker is not None and self._worker.process.poll() is None:
+            return self._worker
         self._stop_worker(graceful=False)
-        self._process, self._conn = _start_worker(self._memory_bytes)
+        worker = self._worker = _start_worker(self._memory_bytes)
         self._pages = 0
-        status, message = self._startup_reply()
+        status, message = _startup_reply(worker)
         if status != "ready":
             self._stop_worker(graceful=False)
             raise ExtractionError("failed", message)
+        return worker
 
-    def _startup_reply(self) -> tuple[str, str | None]:
-        try:
-            if not self._conn.poll(STARTUP_TIMEOUT):
-                return "failed", f"the extraction worker did not start within {STARTUP_TIMEOUT:g} s"
-            return self._conn.recv()
-        except (EOFError, OSError):
-            return "failed", f"the extraction worker exited while starting ({self._exit_note()})"
-
-    def _ask(self, request: tuple[bytes, str]) -> tuple[str, object]:
+    def _ask(self, worker: _Worker, request: tuple[bytes, str]) -> tuple[str, object]:
         deadline = time.monotonic() + self._timeout
         self._pages += 1
         try:
-            self._conn.send(request)
-            if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+            worker.conn.send(request)
+            if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
                 self._stop_worker(graceful=False)
                 return "timeout", (
                     f"extraction took longer than {self._timeout:g} s; "
                     "the page was abandoned and the worker restarted"
                 )
-            reply = self._conn.recv()
+            status, payload = worker.conn.recv()
         except (EOFError, OSError):
-            note = self._exit_note()
+            note = worker.exit_note()
             self._stop_worker(graceful=False)
             return "died", note
-        if reply[0] == "memory":
+        if status == "memory":
             self._stop_worker(graceful=True)  # it exits by itself after a MemoryError
-        return reply
-
-    def _exit_note(self) -> str:
-        try:
-            code = self._process.wait(_STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            return "still running"
-        if code < 0:
-            return f"killed by signal {signal.Signals(-code).name}"
-        return f"exit code {code}"
+        return status, payload
 
     def _stop_worker(self, *, graceful: bool) -> None:
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
-        if process is None:
+        worker, self._worker = self._worker, None
+        if worker is None:
             return
+        process, conn = worker.process, worker.conn
         if graceful and process.poll() is None:
             try:
                 conn.send(None)
@@ -161,8 +144,35 @@ class Extractor:
         conn.close()
 
 
-def _start_worker(memory_bytes: int) -> tuple[subprocess.Popen, Connection]:
-    """``python -m watcher.extraction_worker FD MEMORY`` talking over a socket pair.
+@dataclass(frozen=True)
+class _Worker:
+    """A running worker process and our end of its socket pair."""
+
+    process: subprocess.Popen[bytes]
+    conn: Connection
+
+    def exit_note(self) -> str:
+        try:
+            code = self.process.wait(_STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            return "still running"
+        if code < 0:
+            return f"killed by signal {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+
+def _startup_reply(worker: _Worker) -> tuple[str, str | None]:
+    try:
+        if not worker.conn.poll(STARTUP_TIMEOUT):
+            return "failed", f"the extraction worker did not start within {STARTUP_TIMEOUT:g} s"
+        status, message = worker.conn.recv()
+        return str(status), message
+    except (EOFError, OSError):
+        return "failed", f"the extraction worker exited while starting ({worker.exit_note()})"
+
+
+def _start_worker(memory_bytes: int) -> _Worker:
+    """``python -m watcher.extract.worker FD MEMORY`` talking over a socket pair.
 
     A plain subprocess rather than multiprocessing's 'spawn': spawn re-runs
     the parent's ``__main__`` in the child, which breaks scripts without a
@@ -186,7 +196,7 @@ def _start_worker(memory_bytes: int) -> tuple[subprocess.Popen, Connection]:
         raise ExtractionError("failed", f"cannot start the extraction worker: {exc}") from None
     finally:
         theirs.close()
-    return process, Connection(ours.detach())
+    return _Worker(process, Connection(ours.detach()))
 
 
 def _death_kind(note: str) -> str:

@@ -1,7 +1,7 @@
 """The extraction worker: trafilatura in a child process behind a memory bound.
 
 Started by :class:`watcher.extraction.Extractor` as
-``python -m watcher.extraction_worker FD MEMORY_BYTES``, talking pickled
+``python -m watcher.extract.worker FD MEMORY_BYTES``, talking pickled
 messages over the socket FD (a ``multiprocessing.connection.Connection``).
 trafilatura is imported inside :func:`serve`, in the child only. The child caps its own
 address space (RLIMIT_AS), says ``("ready", None)`` and then answers requests

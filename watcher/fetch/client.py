@@ -513,7 +513,7 @@ class _Lookups:
 
 def _system_resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -561,8 +561,8 @@ class _GuardedBackend(httpcore.NetworkBackend):
         candidates = self._resolve(host, port, timeout)
         allowed = [ip for ip in candidates if address.refusal(ip, self._allow) is None]
         if not allowed:
-            ip = candidates[0]
-            raise _Refused(_refusal_message(host, ip, address.refusal(ip, self._allow)))
+            refused = [(ip, reason) for ip in candidates if (reason := address.refusal(ip, self._allow))]
+            raise _Refused(_refusal_message(host, *refused[0]))
         failure: Exception | None = None
         for ip in allowed:
             try:
@@ -578,6 +578,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
                 continue
             self._check_peer(host, stream)
             return _GuardedStream(stream, self._deadlines)
+        assert failure is not None  # allowed is not empty: every address failed
         raise failure
 
     def _connect_proxy(

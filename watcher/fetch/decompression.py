@@ -31,6 +31,7 @@ _BROTLI = brotli is not None and _brotli_can_cap()
 
 ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI else "gzip, deflate"
 _GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_WBITS = 32 + zlib.MAX_WBITS  # 32: gzip or zlib header, auto-detected
 
 
 class TooLarge(WatcherError):
@@ -73,7 +74,7 @@ class Decoder:
 
 def _stage(coding: str) -> _Inflate | _Brotli | None:
     if coding in ("gzip", "x-gzip"):
-        return _Inflate("gzip", 32 + zlib.MAX_WBITS)  # 32: gzip or zlib header, auto-detected
+        return _Inflate("gzip", _GZIP_WBITS)
     if coding == "deflate":
         return _Inflate("deflate", None)  # zlib-wrapped or raw: the first bytes tell
     if coding == "br" and _BROTLI:
@@ -84,53 +85,54 @@ def _stage(coding: str) -> _Inflate | _Brotli | None:
 class _Inflate:
     def __init__(self, name: str, wbits: int | None) -> None:
         self._name = name
-        self._wbits = wbits
         self._zlib = zlib.decompressobj(wbits) if wbits is not None else None
         self._head = b""
         self.produced = 0
 
     def feed(self, data: bytes, room: int) -> bytes:
         if self._zlib is None:
-            data = self._choose(data)
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            self._zlib = zlib.decompressobj(_deflate_wbits(self._head))
+            data, self._head = self._head, b""
+        stream = self._zlib
         out = bytearray()
         while data:
             limit = room - len(out) + 1
-            out += self._decompress(data, limit)
+            out += self._decompress(stream, data, limit)
             if len(out) > room:
                 raise TooLarge()
-            data = self._zlib.unconsumed_tail or self._next_member()
+            data = stream.unconsumed_tail
+            if not data:
+                stream, data = self._next_member(stream)
         self.produced += len(out)
         return bytes(out)
 
     def finish(self) -> bytes:
         return b""  # a missing trailer is tolerated: the data so far is kept
 
-    def _choose(self, data: bytes) -> bytes:
-        """'deflate' should be zlib-wrapped (RFC 9110) but some servers send raw
-        deflate; a valid zlib header in the first two bytes decides."""
-        self._head += data
-        if len(self._head) < 2:
-            return b""
-        cmf, flg = self._head[0], self._head[1]
-        wrapped = cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
-        self._wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
-        self._zlib = zlib.decompressobj(self._wbits)
-        data, self._head = self._head, b""
-        return data
-
-    def _decompress(self, data: bytes, limit: int) -> bytes:
+    def _decompress(self, stream: zlib._Decompress, data: bytes, limit: int) -> bytes:
         try:
-            return self._zlib.decompress(data, limit)
+            return stream.decompress(data, limit)
         except zlib.error as exc:
             raise CorruptBody(f"the body is not valid {self._name} data ({exc})") from None
 
-    def _next_member(self) -> bytes:
+    def _next_member(self, stream: zlib._Decompress) -> tuple[zlib._Decompress, bytes]:
         """Concatenated gzip members are one body; anything else after the end is ignored."""
-        tail = self._zlib.unused_data if self._zlib.eof else b""
+        tail = stream.unused_data if stream.eof else b""
         if self._name != "gzip" or len(tail) < 2 or not tail.startswith(_GZIP_MAGIC):
-            return b""
-        self._zlib = zlib.decompressobj(self._wbits)
-        return tail
+            return stream, b""
+        self._zlib = zlib.decompressobj(_GZIP_WBITS)
+        return self._zlib, tail
+
+
+def _deflate_wbits(head: bytes) -> int:
+    """'deflate' should be zlib-wrapped (RFC 9110) but some servers send raw
+    deflate; a valid zlib header in the first two bytes decides."""
+    cmf, flg = head[0], head[1]
+    wrapped = cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
+    return zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
 
 
 class _Brotli:

@@ -567,7 +567,7 @@ def propose_entities(seeds: list[str], background: list[str]) -> list[ProposedEn
             continue
         if _common_in_background(members, len(seen_in), len(seeds), background_words, len(background)):
             continue
-        forms = Counter()
+        forms: Counter[str] = Counter()
         for k in members:
             forms.update(surfaces[k])
         ordered = [f for f, _ in sorted(forms.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))]
@@ -648,7 +648,7 @@ def _kind(name: str, members: list[str], before: dict[str, Counter]) -> str:
         return "agreement"
     if words & _ORG_WORDS or (name.isupper() and len(name) <= 6):
         return "organisation"
-    preceding = Counter()
+    preceding: Counter[str] = Counter()
     for k in members:
         preceding.update(before[k])
     total = sum(preceding.values()) or 1

@@ -220,7 +220,8 @@ class Matcher:
             return set(self._leaf_items[id(node)])
         if isinstance(node, Group) and node.op == "any":
             sets = [self._triggers(c) for c in node.children]
-            return None if any(s is None for s in sets) else set().union(*sets)
+            known = [s for s in sets if s is not None]
+            return set[int]().union(*known) if len(known) == len(sets) else None
         options = [o for o in (self._triggers(c) for c in node.children) if o is not None]
         return min(options, key=self._cost) if options else None
 
@@ -309,7 +310,8 @@ class _Run:
         """The hits worth showing: no repeats, none inside a longer hit, a few per term."""
         unique = {(h.field, h.start, h.end, h.term): h for h in hits}
         ordered = sorted(unique.values(), key=lambda h: (_FIELD_ORDER[h.field], h.start, -h.end))
-        shown, per_key = [], defaultdict(int)
+        shown: list[Hit] = []
+        per_key: defaultdict[tuple[str, str], int] = defaultdict(int)
         reach = {"title": -1, "text": -1}
         for h in ordered:
             inside = h.end <= reach[h.field]
@@ -375,7 +377,7 @@ class _Run:
                 values_hit += bool(hits)
                 found.extend(h.weighted(("entity", entity), leaf.weight) for h in hits)
         else:
-            groups = []
+            groups: list[_Hit] = []
             for item in self.m._leaf_items[id(leaf)]:
                 hits = [h for h in self.hits.get(item, ()) if h.field in leaf.fields]
                 groups.extend(h.weighted(("term", self.m._items[item].term), leaf.weight) for h in hits)

@@ -8,8 +8,8 @@ checked is exactly what ``re`` will run.
 
 from __future__ import annotations
 
-import re._constants as C
-import re._parser as parser
+import re._constants as C  # type: ignore[import-not-found]  # private stdlib modules: typeshed has no stubs
+import re._parser as parser  # type: ignore[import-not-found]
 
 from watcher.text.fold import fold_char
 

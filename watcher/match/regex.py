@@ -36,7 +36,7 @@ of round counts, so its time per character stays bounded by a constant.
 from __future__ import annotations
 
 import re
-import re._constants as C  # type: ignore[import-not-found]  # the parser's opcode names
+import re._constants as C  # type: ignore[import-not-found]  # private stdlib modules: typeshed has no stubs
 import re._parser as parser  # type: ignore[import-not-found]
 from collections.abc import Iterator
 from dataclasses import dataclass, field

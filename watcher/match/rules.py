@@ -391,6 +391,7 @@ class _Loader:
             check.fail(
                 "title", 'every rule needs a title, e.g. title = "SDF integration into the Syrian army"'
             )
+            title = ""
         severity = item.get("severity", "medium")
         if severity not in SEVERITIES:
             check.fail("severity", f"must be one of {', '.join(SEVERITIES)}, got {severity!r}")
@@ -455,6 +456,12 @@ def _term_problem(term) -> str | None:
     return None
 
 
+def _complete(nodes: list[Node | None]) -> tuple[Node, ...] | None:
+    """All of ``nodes``, or None when one of them was refused (its problem is reported)."""
+    present = tuple(n for n in nodes if n is not None)
+    return present if len(present) == len(nodes) else None
+
+
 def needs_hit(node: Node) -> bool:
     """Whether ``node`` can only hold for an article containing at least one of its terms."""
     if isinstance(node, (Leaf, Near)):
@@ -513,15 +520,15 @@ class _RuleCheck:
             self.fail(
                 f"{path}.{unknown}", f"unknown key next to {kind}; allowed here: {', '.join(sorted(allowed))}"
             )
-        fields = self.fields(raw, path, fields)
-        if fields is None:
+        narrowed = self.fields(raw, path, fields)
+        if narrowed is None:
             return None
         if len(kinds) > 1:
-            parts = [self.group(raw, k, path, fields) for k in kinds]
-            return None if any(p is None for p in parts) else Group("all", tuple(parts), 1, path)
+            parts = _complete([self.group(raw, k, path, narrowed) for k in kinds])
+            return None if parts is None else Group("all", parts, 1, path)
         if kind in GROUP_KEYS:
-            return self.group(raw, kind, path, fields)
-        return self.leaf(raw, kind, path, fields)
+            return self.group(raw, kind, path, narrowed)
+        return self.leaf(raw, kind, path, narrowed)
 
     def fields(self, raw: dict, path: str, inherited: tuple[str, ...]) -> tuple[str, ...] | None:
         if "field" in raw and "fields" in raw:
@@ -569,7 +576,7 @@ class _RuleCheck:
                 return None
             literal, ok = self.regex(raw, values[0], path)
             good = ok and good
-        if not good:
+        if not good or weight is None or at_least is None:
             return None
         normal_kind = {"entities": "entity", "terms": "term"}.get(kind, kind)
         return Leaf(normal_kind, tuple(values), fields, weight, at_least, literal, path)
@@ -654,15 +661,15 @@ class _RuleCheck:
         if not items:
             self.fail(key, f"empty condition: {kind} = [] has nothing to match; list at least one condition")
             return None
-        children = [self.node(item, f"{key}[{i}]", fields) for i, item in enumerate(items)]
-        if any(c is None for c in children):
+        children = _complete([self.node(item, f"{key}[{i}]", fields) for i, item in enumerate(items)])
+        if children is None:
             return None
         if kind == "near":
-            return self.near(raw, key, path, tuple(children))
+            return self.near(raw, key, path, children)
         at_least = self.at_least(raw, path, len(children)) if kind == "any" else 1
         if at_least is None:
             return None
-        return Group(kind, tuple(children), at_least, path)
+        return Group(kind, children, at_least, path)
 
     def near(self, raw: dict, key: str, path: str, children: tuple[Node, ...]) -> Near | None:
         if len(children) < 2:

@@ -91,7 +91,7 @@ def secret_parts(url: str) -> set[str]:
     scheme, sep, rest = url.partition("://")
     if not sep:
         rest = url
-    netloc, path, query, fragment = _SPLIT.match(rest).groups(default="")
+    netloc, path, query, fragment = _split(rest)
     userinfo, at, hostport = netloc.rpartition("@")
     if at:
         parts |= {userinfo, *userinfo.split(":", 1)}
@@ -110,11 +110,19 @@ def secret_parts(url: str) -> set[str]:
     return secrets | {f"{p[0]}...{p[-1]}" for p in secrets} | {f"...{p[-4:]}" for p in secrets if len(p) >= 8}
 
 
+def _split(rest: str) -> tuple[str, str, str, str]:
+    """netloc, path, query and fragment of a URL after its ``scheme://``."""
+    parts = _SPLIT.match(rest)
+    assert parts is not None  # every group is optional: any string matches
+    netloc, path, query, fragment = parts.groups(default="")
+    return netloc, path, query, fragment
+
+
 def public_host(url: str) -> str | None:
     """The host[:port] of ``url`` when it is a real host name (so not a
     secret), else None."""
     rest = url.strip().partition("://")[2]
-    netloc = _SPLIT.match(rest).group(1)
+    netloc = _split(rest)[0]
     hostport = netloc.rpartition("@")[2]
     return hostport.lower() if _HOSTNAME.match(hostport) else None
 

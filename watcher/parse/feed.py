@@ -274,7 +274,8 @@ def _detail_text(detail, value) -> str:
 
 def _from_struct(value) -> datetime | None:
     try:
-        return datetime(*value[:6], tzinfo=timezone.utc)
+        year, month, day, hour, minute, second = value[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
     except (TypeError, ValueError, OverflowError):
         return None
 
