@@ -317,7 +317,7 @@ def test_derive_finds_names(text, names):
     ],
 )
 def test_derive_spelling_variants(a, b, same):
-    from watcher.match.derivation import _variants
+    from watcher.match.derivation.entities import _variants
 
     assert _variants(normalise_term(a), normalise_term(b)) is same
 
