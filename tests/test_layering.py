@@ -43,7 +43,7 @@ HOMES = {
     "cssselect": {"watcher.parse.htmltree"},
     "datasette": {"watcher.web.server"},
     "feedparser": {"watcher.parse.feed"},
-    "httpcore": {"watcher.fetch.client"},
+    "httpcore": {"watcher.fetch.client", "watcher.fetch.connection"},  # httpx's transport: pools, backend
     "httpx": {"watcher.fetch.client"},
     "lxml": {"watcher.parse.htmltree"},
     "numpy": {"watcher.dedup.similarity"},

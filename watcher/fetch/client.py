@@ -1,11 +1,12 @@
-"""The guarded HTTP client: the only module that imports httpx (and httpcore).
+"""The guarded HTTP client: the one module that imports httpx (httpcore, httpx's
+own transport layer, also in ``connection``, the network backend under it).
 
 Every fetch of a feed or a page goes through ``Client.get``, which
 
 * refuses anything but http:// and https://, and follows redirects itself
   (at most ``max_redirects``), checking every hop;
 * resolves host names itself and connects only to addresses that pass
-  ``watcher.address.refusal`` (no loopback, private, link-local, ... unless
+  ``address.refusal`` (no loopback, private, link-local, ... unless
   ``allow_private`` covers them); the connected socket's peer is checked again,
   so a DNS answer that changes between look-ups cannot slip through, while
   TLS SNI and the Host header still carry the host name;
@@ -33,70 +34,36 @@ request goes to the proxy, and the proxy's own address is the one exempt.
 
 from __future__ import annotations
 
-import email.utils
-import math
-import socket
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from datetime import datetime
 
 import httpcore
 import httpx
 
 from watcher.errors import FetchError, WatcherError
-from watcher.fetch import address
+from watcher.fetch.connection import (
+    GuardedBackend,
+    ProxyUnreachable,
+    Refused,
+    Unresolvable,
+    exception_chain,
+    first_message,
+)
 from watcher.fetch.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, TooLarge
+from watcher.fetch.lookup import DNS_SLOTS, Deadlines, Lookups, Resolver, system_resolve
+from watcher.fetch.policy import NetworkPolicy
+from watcher.fetch.response import Response, parse_retry_after
+
+__all__ = ["Client", "FetchError", "NetworkPolicy", "Response", "parse_retry_after"]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 DEFAULT_ACCEPT = "*/*"
-_DNS_SLOTS = 16  # look-ups at once; a hung one costs a slot, not the deadline
 
 _SHOWN_URL = 300  # characters of a hostile Location shown in a message
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
-Resolver = Callable[[str, int], Sequence[str]]
-
-
-@dataclass(frozen=True)
-class NetworkPolicy:
-    timeout: float  # TOTAL deadline per request incl. redirects, seconds
-    user_agent: str
-    max_redirects: int = 5
-    allow_private: tuple[IPv4Network | IPv6Network, ...] = ()
-    proxy: str | None = field(default=None, repr=False)  # may hold credentials
-
-    def __post_init__(self) -> None:
-        if not (self.timeout > 0 and math.isfinite(self.timeout)):
-            raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
-        if self.max_redirects < 0:
-            raise ValueError(f"max_redirects must be 0 or more, got {self.max_redirects!r}")
-        if self.proxy is not None and _proxy_problem(self.proxy):
-            raise ValueError(f"proxy: {_proxy_problem(self.proxy)}")
-        # CIDR strings are accepted for convenience and stored as networks.
-        nets = tuple(ip_network(n, strict=False) if isinstance(n, str) else n for n in self.allow_private)
-        object.__setattr__(self, "allow_private", nets)
-
-
-@dataclass(frozen=True)
-class Response:
-    url: str  # final URL after redirects
-    status: int  # any HTTP status, 304 included
-    headers: tuple[tuple[str, str], ...]  # (lower-case name, value) as received
-    body: bytes  # decoded (gunzipped) body, capped
-    content_type: str | None
-    etag: str | None
-    last_modified: str | None
-    retry_after: float | None  # seconds, parsed from Retry-After (delta or date) on 429/503
-
-    def header(self, name: str) -> str | None:
-        """The header's value (several values joined by ", "), or None."""
-        values = [v for k, v in self.headers if k == name.lower()]
-        return ", ".join(values) if values else None
 
 
 class Client:
@@ -115,10 +82,10 @@ class Client:
     ) -> None:
         self._policy = policy
         self._clock = clock
-        self._deadlines = _Deadlines()
-        lookups = _Lookups(resolver or _system_resolve, _DNS_SLOTS)
+        self._deadlines = Deadlines()
+        lookups = Lookups(resolver or system_resolve, DNS_SLOTS)
         proxy = httpx.Proxy(policy.proxy) if policy.proxy else None
-        self._backend = _GuardedBackend(
+        self._backend = GuardedBackend(
             policy.allow_private, self._deadlines, lookups, proxy=_origin(proxy.url) if proxy else None
         )
         # Requests go straight to the transport: httpx.Client.send would build the
@@ -224,35 +191,6 @@ def _header_value(value: str | None) -> bytes | None:
     return value.encode("utf-8")
 
 
-def parse_retry_after(
-    value: str, *, date: str | None = None, clock: Callable[[], datetime] | None = None
-) -> float | None:
-    """Seconds to wait from a Retry-After value: delta-seconds, or an HTTP-date
-    measured against the answer's Date header (else ``clock``). None if unusable."""
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    when = _http_date(value)
-    now = _http_date(date) if date else None
-    if now is None and clock is not None:
-        now = clock()
-    if when is None or now is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
-
-
-def _http_date(value: str) -> datetime | None:
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
 # --- URLs -------------------------------------------------------------------
 
 
@@ -301,25 +239,6 @@ def _port(url: httpx.URL) -> int:
 def _origin(url: httpx.URL) -> tuple[str, int]:
     """(host, port) as the network backend is asked to connect to them."""
     return url.raw_host.decode("ascii"), url.port or {"https": 443, "http": 80}.get(url.scheme, 1080)
-
-
-def _proxy_problem(proxy: str) -> str | None:
-    """Why ``proxy`` cannot be used as a proxy URL, or None."""
-    try:
-        parsed = httpx.URL(proxy)
-        host = parsed.raw_host.decode("ascii")
-    except Exception as exc:
-        return f"not a URL ({_describe(exc)})"
-    if parsed.scheme not in PROXY_SCHEMES or not host:
-        return (
-            'must be a proxy URL such as "http://proxy.example:3128" or '
-            '"socks5://127.0.0.1:1080" (schemes: ' + ", ".join(PROXY_SCHEMES) + ")"
-        )
-    if parsed.path not in ("", "/") or parsed.query:
-        return "must be scheme://[user:password@]host:port with no path"
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        return f"port {parsed.port} is not a TCP port (1-65535)"
-    return None
 
 
 # --- the body -----------------------------------------------------------------
@@ -376,9 +295,9 @@ def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
         yield
     except FetchError:
         raise
-    except _Refused as exc:
+    except Refused as exc:
         raise FetchError("private_address", url, f"{via}{exc}") from None
-    except _Unresolvable as exc:
+    except Unresolvable as exc:
         raise FetchError("connection", url, f"{via}{exc}") from None
     except _BodyTooLarge as exc:
         raise FetchError("too_large", url, f"{via}{exc}") from None
@@ -388,7 +307,7 @@ def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
         raise FetchError(
             "timeout", url, f"{via}no complete answer within {timeout:g} s (total deadline)"
         ) from None
-    except _ProxyUnreachable as exc:
+    except ProxyUnreachable as exc:
         raise FetchError("connection", url, f"{via}{exc}") from None
     except (httpx.HTTPError, httpcore.ProxyError, OSError) as exc:
         kind, detail = _classified(exc)
@@ -398,7 +317,7 @@ def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
 
 
 def _classified(exc: BaseException) -> tuple[str, str]:
-    chain = list(_chain(exc))
+    chain = list(exception_chain(exc))
     tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
     if tls is not None:
         if isinstance(tls, ssl.SSLCertVerificationError):
@@ -408,10 +327,10 @@ def _classified(exc: BaseException) -> tuple[str, str]:
         return "tls", f"TLS failed: {reason}{hint}"
     proxy = next((e for e in chain if isinstance(e, (httpx.ProxyError, httpcore.ProxyError))), None)
     if proxy is not None:
-        return "connection", f"the proxy refused the request ({_first_message([proxy])})"
+        return "connection", f"the proxy refused the request ({first_message([proxy])})"
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
         return "connection", "connection refused (nothing listens on that port?)"
-    message = _first_message(chain)
+    message = first_message(chain)
     if "disconnected" in message or "closed connection" in message:
         return "connection", f"the server closed the connection early ({message})"
     if any(isinstance(e, (httpx.ProtocolError, httpcore.ProtocolError)) for e in chain):
@@ -423,253 +342,7 @@ def _classified(exc: BaseException) -> tuple[str, str]:
     return "connection", f"cannot connect ({message})"
 
 
-def _chain(exc: BaseException | None) -> Iterator[BaseException]:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def _first_message(chain: list[BaseException]) -> str:
-    for e in reversed(chain):  # the root cause says most
-        if str(e):
-            return str(e)
-    return type(chain[0]).__name__
-
-
-# --- transport: resolve, check, connect, keep to the deadline -----------------
-
-
-class _Refused(WatcherError):
-    pass
-
-
-class _Unresolvable(WatcherError):
-    pass
-
-
-class _ProxyUnreachable(WatcherError):
-    pass
-
-
-class _Deadlines:
-    """The current thread's deadline (time.monotonic()), shared with the sockets."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    @contextmanager
-    def until(self, at: float) -> Iterator[None]:
-        previous = getattr(self._local, "at", None)
-        self._local.at = at
-        try:
-            yield
-        finally:
-            self._local.at = previous
-
-    def bound(self, timeout: float | None, error: type[Exception]) -> float | None:
-        """``timeout`` shortened to the time left; ``error`` if none is left."""
-        at = getattr(self._local, "at", None)
-        if at is None:
-            return timeout
-        remaining = at - time.monotonic()
-        if remaining <= 0:
-            raise error("total deadline reached")
-        return remaining if timeout is None else min(timeout, remaining)
-
-
-class _Lookups:
-    """Name look-ups in daemon threads (getaddrinfo cannot be interrupted), at most
-    ``slots`` at once: a hung resolver costs a thread, never the deadline or a clean exit."""
-
-    def __init__(self, resolver: Resolver, slots: int) -> None:
-        self._resolver = resolver
-        self._slots = threading.BoundedSemaphore(slots)
-
-    def resolve(self, host: str, port: int, wait: float | None) -> Sequence[str]:
-        started = time.monotonic()
-        if not self._slots.acquire(timeout=wait):
-            raise httpcore.ConnectTimeout(f"no free slot to look up {host} in time")
-        outcome: list = []
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                outcome.append(self._resolver(host, port))
-            except Exception as exc:  # handed to the waiting thread
-                outcome.append(exc)
-            finally:
-                self._slots.release()
-                done.set()
-
-        threading.Thread(target=run, name=f"watcher-dns {host}", daemon=True).start()
-        if not done.wait(None if wait is None else max(0.0, wait - (time.monotonic() - started))):
-            raise httpcore.ConnectTimeout(f"DNS look-up of {host} did not finish in time")
-        if isinstance(outcome[0], Exception):
-            raise outcome[0]
-        return outcome[0]
-
-
-def _system_resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    """Connects only to checked addresses. With a proxy, the one connection made is
-    to the proxy (configured by the operator, so not checked), and the targets are
-    checked by ``check_target`` before their requests are handed to it."""
-
-    def __init__(
-        self,
-        allow: Sequence[IPv4Network | IPv6Network],
-        deadlines: _Deadlines,
-        lookups: _Lookups,
-        *,
-        proxy: tuple[str, int] | None = None,
-    ) -> None:
-        self._allow = tuple(allow)
-        self._deadlines = deadlines
-        self._lookups = lookups
-        self._proxy = proxy
-        self._inner = httpcore.SyncBackend()
-
-    def check_target(self, host: str, port: int, wait: float) -> None:
-        """Refuse a target (reached through the proxy) that this machine's DNS places
-        on a refused address: every address it resolves to must pass. A name this
-        machine cannot resolve is left to the proxy, which resolves it itself."""
-        try:
-            candidates = self._resolve(host, port, wait)
-        except _Unresolvable:
-            return
-        for ip in candidates:
-            reason = address.refusal(ip, self._allow)
-            if reason is not None:
-                raise _Refused(_refusal_message(host, ip, reason))
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options=None,
-    ) -> httpcore.NetworkStream:
-        if self._proxy is not None:
-            return self._connect_proxy(host, port, timeout, local_address, socket_options)
-        candidates = self._resolve(host, port, timeout)
-        allowed = [ip for ip in candidates if address.refusal(ip, self._allow) is None]
-        if not allowed:
-            refused = [(ip, reason) for ip in candidates if (reason := address.refusal(ip, self._allow))]
-            raise _Refused(_refusal_message(host, *refused[0]))
-        failure: Exception | None = None
-        for ip in allowed:
-            try:
-                stream = self._inner.connect_tcp(
-                    str(ip),
-                    port,
-                    self._deadlines.bound(timeout, httpcore.ConnectTimeout),
-                    local_address,
-                    socket_options,
-                )
-            except httpcore.ConnectError as exc:
-                failure = exc
-                continue
-            self._check_peer(host, stream)
-            return _GuardedStream(stream, self._deadlines)
-        assert failure is not None  # allowed is not empty: every address failed
-        raise failure
-
-    def _connect_proxy(
-        self, host: str, port: int, timeout: float | None, local_address: str | None, socket_options
-    ) -> httpcore.NetworkStream:
-        if (host, port) != self._proxy:  # never: the proxy pools only connect to the proxy
-            raise _Refused(f"refused to connect to {host}:{port} around the configured proxy")
-        try:
-            candidates = self._resolve(host, port, timeout)
-        except _Unresolvable as exc:
-            raise _ProxyUnreachable(f"cannot reach the proxy: {exc}") from None
-        failure: Exception | None = None
-        for ip in candidates:
-            try:
-                stream = self._inner.connect_tcp(
-                    str(ip),
-                    port,
-                    self._deadlines.bound(timeout, httpcore.ConnectTimeout),
-                    local_address,
-                    socket_options,
-                )
-            except httpcore.ConnectTimeout:
-                raise
-            except httpcore.ConnectError as exc:
-                failure = exc
-                continue
-            return _GuardedStream(stream, self._deadlines)
-        raise _ProxyUnreachable(
-            f"cannot connect to the proxy {host}:{port} ({_first_message(list(_chain(failure)))})"
-        )
-
-    def _resolve(self, host: str, port: int, timeout: float | None) -> list[address.IPAddress]:
-        literal = address.parse(host)
-        if literal is not None:
-            return [literal]
-        wait = self._deadlines.bound(timeout, httpcore.ConnectTimeout)
-        try:
-            answers = self._lookups.resolve(host, port, wait)
-        except (OSError, UnicodeError) as exc:
-            raise _Unresolvable(f"cannot resolve host name {host} ({exc})") from None
-        ips = [ip for ip in map(address.parse, answers) if ip is not None]
-        if not ips:
-            raise _Unresolvable(f"cannot resolve host name {host} (no addresses)")
-        return ips
-
-    def _check_peer(self, host: str, stream: httpcore.NetworkStream) -> None:
-        sock = stream.get_extra_info("socket")
-        peer = address.parse(sock.getpeername()[0]) if sock is not None else None
-        reason = address.refusal(peer, self._allow) if peer is not None else "unknown address"
-        if reason is not None:
-            stream.close()
-            raise _Refused(_refusal_message(host, peer, reason))
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-def _refusal_message(host: str, ip: object, reason: str) -> str:
-    named = "" if address.parse(host) == ip else f" ({host})"
-    return (
-        f"refused to connect to {ip}{named}: {reason}; if this server is meant to be "
-        f"reached, add it to network.allow_private"
-    )
-
-
-class _GuardedStream(httpcore.NetworkStream):
-    """A socket stream whose every wait is cut to the time left before the deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream, deadlines: _Deadlines) -> None:
-        self._inner = inner
-        self._deadlines = deadlines
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, self._deadlines.bound(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, self._deadlines.bound(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(
-            ssl_context, server_hostname, self._deadlines.bound(timeout, httpcore.ConnectTimeout)
-        )
-        return _GuardedStream(inner, self._deadlines)
-
-    def get_extra_info(self, info: str):
-        return self._inner.get_extra_info(info)
+# --- transport ------------------------------------------------------------------
 
 
 class _Transport(httpx.HTTPTransport):
@@ -677,7 +350,7 @@ class _Transport(httpx.HTTPTransport):
     on the guarded backend (httpx has no public hook for the network backend).
     Nothing here keeps cookies: feeds must not track us."""
 
-    def __init__(self, backend: _GuardedBackend, proxy: httpx.Proxy | None) -> None:
+    def __init__(self, backend: GuardedBackend, proxy: httpx.Proxy | None) -> None:
         ssl_context = httpx.create_ssl_context(trust_env=True)
         super().__init__(verify=ssl_context, trust_env=False)
         if proxy is None:
