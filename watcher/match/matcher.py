@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from watcher.match import regex as rule_regex
 from watcher.match.automaton import Automaton
-from watcher.match.rules import Group, Leaf, Near, Node, Rule, RuleSet, needs_hit
+from watcher.match.ruleset import Group, Leaf, Near, Node, Rule, RuleSet, needs_hit
 from watcher.text.fold import Normalised, at_word_end, at_word_start, normalise, normalise_term
 
 SNIPPET_CONTEXT = 60  # characters each side of a hit

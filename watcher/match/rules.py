@@ -1,4 +1,6 @@
-"""Rule files: loading, validating, and the rule set the matcher compiles.
+"""Rule files: loading and validating them into the ``RuleSet`` the matcher
+compiles (the types are in ``ruleset``, the condition checks in ``condition``;
+import them from here).
 
 The grammar is documented in ``rules/README.md``. Every problem in every
 file is collected (not just the first) and reported as a
@@ -8,36 +10,51 @@ the fix; :func:`load_rules` raises :class:`RulesError` with all of them.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from watcher.config import SEVERITIES
 from watcher.errors import RulesError
-from watcher.match import regex as rule_regex
-from watcher.match.patterns import required_literal
+from watcher.match.condition import ConditionCheck, term_problem, type_name
+from watcher.match.ruleset import (
+    FIELDS,
+    GROUP_KEYS,
+    KINDS,
+    LEAF_KEYS,
+    Entity,
+    Group,
+    Leaf,
+    Near,
+    Node,
+    Rule,
+    RuleProblem,
+    RuleSet,
+    needs_hit,
+)
 from watcher.text.fold import normalise_term
 
-KINDS = ("person", "organisation", "place", "agreement", "event", "other")
-FIELDS = ("title", "text")
-LEAF_KEYS = ("entity", "entities", "term", "terms", "regex")
-GROUP_KEYS = ("all", "any", "none", "near")
+__all__ = [
+    "FIELDS",
+    "GROUP_KEYS",
+    "KINDS",
+    "LEAF_KEYS",
+    "Entity",
+    "Group",
+    "Leaf",
+    "Near",
+    "Node",
+    "Rule",
+    "RuleProblem",
+    "RuleSet",
+    "RulesError",
+    "load_rules",
+    "needs_hit",
+    "rule_files",
+]
+
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-_MODIFIERS = {
-    "entity": {"field", "fields", "weight"},
-    "entities": {"field", "fields", "weight", "at_least"},
-    "term": {"field", "fields", "weight"},
-    "terms": {"field", "fields", "weight", "at_least"},
-    "regex": {"field", "fields", "weight", "literal"},
-    "all": {"field", "fields"},
-    "none": {"field", "fields"},
-    "any": {"field", "fields", "at_least"},
-    "near": {"field", "fields", "within", "same_sentence"},
-}
-MAX_NESTING = 32  # levels of groups inside groups in one condition
 _RULE_KEYS = {
     "id",
     "title",
@@ -51,95 +68,6 @@ _RULE_KEYS = {
     "enabled",
 }
 _ENTITY_KEYS = {"id", "name", "kind", "aliases", "exclude", "match_case", "description"}
-
-
-@dataclass(frozen=True)
-class RuleProblem:
-    file: str
-    rule: str | None
-    key: str
-    message: str
-    entity: str | None = None
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.rule is not None:
-            where.append(f"rule '{self.rule}'")
-        if self.entity is not None:
-            where.append(f"entity '{self.entity}'")
-        where.append(self.key)
-        return ": ".join(where + [self.message])
-
-
-@dataclass(frozen=True)
-class Leaf:
-    """Matches entity aliases, terms (a trailing * matches a word prefix) or regexes."""
-
-    kind: str  # 'entity' | 'term' | 'regex'
-    values: tuple[str, ...]  # entity ids, terms or patterns, as written
-    fields: tuple[str, ...]
-    weight: float = 1.0
-    at_least: int = 1  # distinct values that must be hit
-    literal: str | None = None  # regex pre-filter (normalised); None: runs on every article
-    path: str = "condition"
-
-
-@dataclass(frozen=True)
-class Group:
-    op: str  # 'all' | 'any' | 'none'
-    children: tuple[Node, ...]
-    at_least: int = 1  # for 'any'
-    path: str = "condition"
-
-
-@dataclass(frozen=True)
-class Near:
-    children: tuple[Node, ...]
-    within: int | None  # words between the first and last hit, None: no limit
-    same_sentence: bool
-    path: str = "condition"
-
-
-Node = Leaf | Group | Near
-
-
-@dataclass(frozen=True)
-class Entity:
-    id: str
-    name: str
-    kind: str
-    aliases: tuple[str, ...]  # the name first, then the aliases, as written
-    exclude: tuple[str, ...] = ()  # phrases whose hits cancel overlapping alias hits
-    match_case: tuple[str, ...] = ()  # aliases that only match as capitalised (or in capitals)
-    file: str = ""
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    title: str
-    severity: str
-    condition: Node
-    min_hits: int = 1
-    min_score: float = 0.0
-    channels: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    description: str = ""
-    file: str = ""
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    rules: tuple[Rule, ...]
-    entities: tuple[Entity, ...]
-    files: tuple[Path, ...] = ()
-    warnings: tuple[RuleProblem, ...] = field(default=())
-
-    def entity(self, entity_id: str) -> Entity | None:
-        return next((e for e in self.entities if e.id == entity_id), None)
-
-    def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
 
 
 def rule_files(paths: Sequence[Path]) -> tuple[list[Path], list[RuleProblem]]:
@@ -207,17 +135,6 @@ def _read(path: Path) -> tuple[dict, RuleProblem | None]:
         )
     except (OSError, UnicodeDecodeError) as exc:
         return {}, RuleProblem(str(path), None, "(file)", f"cannot read the file: {exc}")
-
-
-def _type_name(value) -> str:
-    return {
-        str: "text",
-        int: "a whole number",
-        float: "a number",
-        bool: "true/false",
-        list: "a list",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
 
 
 class _Loader:
@@ -325,11 +242,11 @@ class _Loader:
 
     def _strings(self, value, fail, *, terms: bool) -> list[str] | None:
         if not isinstance(value, list):
-            fail("", f'must be a list of text, e.g. ["a", "b"], got {_type_name(value)}')
+            fail("", f'must be a list of text, e.g. ["a", "b"], got {type_name(value)}')
             return None
         good = True
         for i, item in enumerate(value):
-            problem = _term_problem(item) if terms else (None if isinstance(item, str) else "must be text")
+            problem = term_problem(item) if terms else (None if isinstance(item, str) else "must be text")
             if problem:
                 fail(f"[{i}]", problem)
                 good = False
@@ -383,7 +300,14 @@ class _Loader:
                 )
             )
             rid = f"rules[{index}]"
-        check = _RuleCheck(self, file, rid)
+        check = ConditionCheck(
+            file,
+            rid,
+            problems=self.problems,
+            warnings=self.warnings,
+            entities=self.entities,
+            broken=self.broken,
+        )
         for unknown in sorted(set(item) - _RULE_KEYS):
             check.fail(unknown, f"unknown key; allowed keys are: {', '.join(sorted(_RULE_KEYS))}")
         title = item.get("title")
@@ -440,256 +364,3 @@ class _Loader:
             description,
             file,
         )
-
-
-def _term_problem(term) -> str | None:
-    if not isinstance(term, str):
-        return f"must be text, got {_type_name(term)}"
-    body = term[:-1] if term.endswith("*") else term
-    if "*" in body:
-        return f"{term!r}: '*' is only allowed at the end of a term, to match word beginnings"
-    normal = normalise_term(body)
-    if not normal:
-        return f"{term!r} has no letters or digits to match; remove it"
-    if term.endswith("*") and len(normal.replace(" ", "")) < 3:
-        return f"{term!r}: a prefix term needs at least 3 letters before '*'"
-    return None
-
-
-def _complete(nodes: list[Node | None]) -> tuple[Node, ...] | None:
-    """All of ``nodes``, or None when one of them was refused (its problem is reported)."""
-    present = tuple(n for n in nodes if n is not None)
-    return present if len(present) == len(nodes) else None
-
-
-def needs_hit(node: Node) -> bool:
-    """Whether ``node`` can only hold for an article containing at least one of its terms."""
-    if isinstance(node, (Leaf, Near)):
-        return True
-    if node.op == "none":
-        return False
-    if node.op == "all":
-        return any(needs_hit(c) for c in node.children)
-    return all(needs_hit(c) for c in node.children)
-
-
-class _RuleCheck:
-    """Validates one rule's condition tree, reporting problems by key path."""
-
-    def __init__(self, loader: _Loader, file: str, rule_id: str) -> None:
-        self.loader = loader
-        self.file = file
-        self.rule_id = rule_id
-        self.failed = False
-
-    def fail(self, key: str, message: str) -> None:
-        self.failed = True
-        self.loader.problems.append(RuleProblem(self.file, self.rule_id, key, message))
-
-    def warn(self, key: str, message: str) -> None:
-        self.loader.warnings.append(RuleProblem(self.file, self.rule_id, key, message))
-
-    def node(self, raw, path: str, fields: tuple[str, ...]) -> Node | None:
-        if path.count("[") > MAX_NESTING:
-            self.fail(
-                "condition",
-                f"groups are nested more than {MAX_NESTING} levels deep; flatten "
-                "them (an all inside an all, or an any inside an any, is one group)",
-            )
-            return None
-        if not isinstance(raw, dict):
-            self.fail(
-                path,
-                f'must be a table such as {{ entity = "sdf" }} or {{ all = [...] }}, got {_type_name(raw)}',
-            )
-            return None
-        kinds = [k for k in LEAF_KEYS + GROUP_KEYS if k in raw]
-        if not kinds:
-            self.fail(path, "empty condition: give one of " + ", ".join(LEAF_KEYS + GROUP_KEYS))
-            return None
-        if len(kinds) > 1 and not set(kinds) <= {"all", "any", "none"}:
-            self.fail(
-                path,
-                f"give only one of {', '.join(kinds)} per table (all, any and none may "
-                "go together); wrap several in all = [...] or any = [...]",
-            )
-            return None
-        kind = kinds[0]
-        allowed = set().union(*(_MODIFIERS[k] | {k} for k in kinds))
-        for unknown in sorted(set(raw) - allowed):
-            self.fail(
-                f"{path}.{unknown}", f"unknown key next to {kind}; allowed here: {', '.join(sorted(allowed))}"
-            )
-        narrowed = self.fields(raw, path, fields)
-        if narrowed is None:
-            return None
-        if len(kinds) > 1:
-            parts = _complete([self.group(raw, k, path, narrowed) for k in kinds])
-            return None if parts is None else Group("all", parts, 1, path)
-        if kind in GROUP_KEYS:
-            return self.group(raw, kind, path, narrowed)
-        return self.leaf(raw, kind, path, narrowed)
-
-    def fields(self, raw: dict, path: str, inherited: tuple[str, ...]) -> tuple[str, ...] | None:
-        if "field" in raw and "fields" in raw:
-            self.fail(f"{path}.fields", "give field or fields, not both")
-            return None
-        value = raw.get("field", raw.get("fields"))
-        if value is None:
-            return inherited
-        key = f"{path}.{'field' if 'field' in raw else 'fields'}"
-        values = [value] if isinstance(value, str) else value
-        if not isinstance(values, list) or not values or any(v not in FIELDS for v in values):
-            self.fail(key, f'must be "title" or "text" (or a list of them), got {value!r}')
-            return None
-        narrowed = tuple(f for f in inherited if f in values)
-        if not narrowed:
-            self.fail(key, f"excludes every field the enclosing group allows ({', '.join(inherited)})")
-            return None
-        return narrowed
-
-    def leaf(self, raw: dict, kind: str, path: str, fields: tuple[str, ...]) -> Leaf | None:
-        key = f"{path}.{kind}"
-        value = raw[kind]
-        values = [value] if isinstance(value, str) else value
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            self.fail(key, f"must be text or a list of text, got {_type_name(value)}")
-            return None
-        if not values:
-            self.fail(key, f"empty condition: {kind} = [] has nothing to match; list at least one")
-            return None
-        weight = self.weight(raw, path)
-        at_least = self.at_least(raw, path, len(values))
-        good = weight is not None and at_least is not None
-        literal = None
-        if kind in ("entity", "entities"):
-            good = self.entity_refs(values, key) and good
-        elif kind in ("term", "terms"):
-            for i, term in enumerate(values):
-                problem = _term_problem(term)
-                if problem:
-                    self.fail(f"{key}[{i}]" if kind == "terms" else key, problem)
-                    good = False
-        else:
-            if len(values) != 1:
-                self.fail(key, "give one pattern per regex; use any = [{ regex = ... }, ...] for several")
-                return None
-            literal, ok = self.regex(raw, values[0], path)
-            good = ok and good
-        if not good or weight is None or at_least is None:
-            return None
-        normal_kind = {"entities": "entity", "terms": "term"}.get(kind, kind)
-        return Leaf(normal_kind, tuple(values), fields, weight, at_least, literal, path)
-
-    def entity_refs(self, values: list[str], key: str) -> bool:
-        known = self.loader.entities
-        good = True
-        for i, ref in enumerate(values):
-            if ref in known:
-                continue
-            if ref in self.loader.broken:
-                good = False
-                self.failed = True
-                continue
-            close = difflib.get_close_matches(ref, list(known) + sorted(self.loader.broken), n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            self.fail(
-                key if len(values) == 1 else f"{key}[{i}]",
-                f"unknown entity '{ref}'; {hint}define it in an [[entities]] table "
-                "(in any rule file) or fix the id",
-            )
-            good = False
-        return good
-
-    def regex(self, raw: dict, pattern: str, path: str) -> tuple[str | None, bool]:
-        key = f"{path}.regex"
-        try:
-            compiled = rule_regex.compile(pattern)
-        except rule_regex.RegexError as exc:
-            if exc.position is not None:
-                self.fail(key, f"{exc.message} at position {exc.position}; fix the pattern")
-            else:
-                self.fail(key, f"{exc.message}; rewrite the pattern (rules/README.md, 'Regular expressions')")
-            return None, False
-        if next(compiled.spans(""), None) is not None:
-            self.fail(key, "the pattern can match empty text; make it require at least one character")
-            return None, False
-        if compiled.fallback:
-            self.warn(
-                key,
-                f"runs on Python's backtracking re, not the linear-time engine, because it "
-                f"uses {compiled.fallback}; it passed the strict check such patterns must pass",
-            )
-        if "literal" in raw:
-            literal = raw["literal"]
-            if not isinstance(literal, str) or not normalise_term(literal):
-                self.fail(f"{path}.literal", "must be a word or phrase every match of the pattern contains")
-                return None, False
-            return normalise_term(literal), True
-        literal = required_literal(pattern)
-        if literal is None:
-            self.warn(
-                key,
-                "no literal word of 3+ letters is required by this pattern, so it runs on every "
-                'article; add literal = "word" (a word every match contains) to pre-filter it',
-            )
-        return literal, True
-
-    def weight(self, raw: dict, path: str) -> float | None:
-        weight = raw.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-            self.fail(f"{path}.weight", f"must be a number above 0, got {weight!r}")
-            return None
-        return float(weight)
-
-    def at_least(self, raw: dict, path: str, count: int) -> int | None:
-        value = raw.get("at_least", 1)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= count:
-            self.fail(
-                f"{path}.at_least",
-                f"must be a whole number from 1 to {count} (the number of items listed), got {value!r}",
-            )
-            return None
-        return value
-
-    def group(self, raw: dict, kind: str, path: str, fields: tuple[str, ...]) -> Node | None:
-        key = f"{path}.{kind}"
-        items = raw[kind]
-        if not isinstance(items, list):
-            self.fail(key, f'must be a list of conditions, e.g. {kind} = [{{ entity = "sdf" }}]')
-            return None
-        if not items:
-            self.fail(key, f"empty condition: {kind} = [] has nothing to match; list at least one condition")
-            return None
-        children = _complete([self.node(item, f"{key}[{i}]", fields) for i, item in enumerate(items)])
-        if children is None:
-            return None
-        if kind == "near":
-            return self.near(raw, key, path, children)
-        at_least = self.at_least(raw, path, len(children)) if kind == "any" else 1
-        if at_least is None:
-            return None
-        return Group(kind, children, at_least, path)
-
-    def near(self, raw: dict, key: str, path: str, children: tuple[Node, ...]) -> Near | None:
-        if len(children) < 2:
-            self.fail(key, "near needs at least two conditions to bring together")
-            return None
-        for i, child in enumerate(children):
-            if not needs_hit(child):
-                self.fail(
-                    f"{key}[{i}]", "a near condition cannot contain a 'none' group; put it beside the near"
-                )
-                return None
-        within = raw.get("within")
-        same = raw.get("same_sentence", False)
-        if within is not None and (isinstance(within, bool) or not isinstance(within, int) or within < 1):
-            self.fail(f"{path}.within", f"must be a whole number of words of at least 1, got {within!r}")
-            return None
-        if not isinstance(same, bool):
-            self.fail(f"{path}.same_sentence", "must be true or false")
-            return None
-        if within is None and not same:
-            self.fail(path, "near needs within = N (words) or same_sentence = true")
-            return None
-        return Near(children, within, same, path)
