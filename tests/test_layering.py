@@ -41,7 +41,7 @@ HOMES = {
     "click": {"watcher.cli"},
     "courlan": {"watcher.dedup.identity"},
     "cssselect": {"watcher.parse.htmltree"},
-    "datasette": {"watcher.web.server"},
+    "datasette": {"watcher.web"},
     "feedparser": {"watcher.parse.feed"},
     "httpcore": {"watcher.fetch.client", "watcher.fetch.connection"},  # httpx's transport: pools, backend
     "httpx": {"watcher.fetch.client"},

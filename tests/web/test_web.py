@@ -17,6 +17,7 @@ import review_world
 from review_world import invoke
 
 from watcher.web import server as web
+from watcher.web import views
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -396,7 +397,7 @@ def test_serve_on_a_busy_port_says_so(world):
 
 
 def test_stories_page_shows_more_on_request(site, world, monkeypatch):
-    monkeypatch.setattr(web, "STORIES_PAGE", 5)
+    monkeypatch.setattr(views, "STORIES_PAGE", 5)
     total = len(query(world, "SELECT DISTINCT story_id FROM articles WHERE matched = 1"))
     assert total > 10
     first = httpx.get(site + "/", params={"severity": "medium"}).text
