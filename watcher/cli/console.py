@@ -15,6 +15,7 @@ command-specific hint).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -184,6 +185,11 @@ class CliContext:
 
 
 short_time = timestamp.short
+
+
+def emit_json(obj: object) -> None:
+    """One JSON object on a line of standard output (--json)."""
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
 
 
 def terminal_width() -> int | None:

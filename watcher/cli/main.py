@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from watcher.cli import alerting, matching, review, spine
+from watcher.cli import alerting, log, matching, review, spine
 from watcher.cli.console import CliContext, WatcherGroup
 
 
@@ -31,7 +31,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = CliContext.create(config_path, environ=os.environ, cwd=Path.cwd())
 
 
-for module in (spine, matching, alerting, review):
+for module in (spine, matching, alerting, log, review):
     for command in module.COMMANDS:
         main.add_command(command)
 
