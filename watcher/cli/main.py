@@ -1,6 +1,6 @@
 """The ``watcher`` command: a thin shell over the library.
 
-Each command group lives in ``watcher/commands/<noun>.py`` and is added here.
+Each command group lives in ``watcher/cli/<noun>.py`` (its ``COMMANDS``) and is added here.
 Every command reads the config from ``--config PATH``, else ``$WATCHER_CONFIG``,
 else ``./watcher.toml``. User mistakes exit 2 with a message, never a traceback.
 """
