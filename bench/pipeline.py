@@ -29,9 +29,8 @@ from datetime import datetime, timezone  # noqa: E402
 from httpserver import LoopbackServer  # noqa: E402
 from newsroom import Newsroom, write_config  # noqa: E402
 
-from watcher import config as config_mod
-from watcher import pipeline  # noqa: E402
-from watcher.match.matcher import Matcher  # noqa: E402
+from watcher import app, pipeline  # noqa: E402
+from watcher import config as config_mod  # noqa: E402
 from watcher.match.rules import load_rules  # noqa: E402
 from watcher.store.database import Store  # noqa: E402
 
@@ -42,7 +41,7 @@ def clock() -> datetime:
 
 def run(config_path: Path) -> tuple[float, pipeline.RunSummary]:
     config = config_mod.load(config_path)
-    parts = pipeline.build_parts(config, clock, Matcher(load_rules(config.rules)))
+    parts = app.build_parts(config, clock, load_rules(config.rules))
     store = Store.open(config.database)
     try:
         started = time.perf_counter()

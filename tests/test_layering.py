@@ -111,7 +111,7 @@ def internal_violations() -> list[str]:
                     problems.append(f"{where}: a foundation module may not import {other}")
             elif other not in FOUNDATION and other not in ALLOWED.get(own, set()):
                 problems.append(
-                    f"{where}: {own} may not import {other} (data flows one way through pipeline.py)"
+                    f"{where}: {own} may not import {other} (data flows one way through the pipeline package)"
                 )
     return problems
 

@@ -1,0 +1,25 @@
+"""What every pipeline shares: built once at start-up from the config (``watcher.app``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from watcher.config import Config
+from watcher.extract.extractor import Extractor
+from watcher.fetch.client import Client
+from watcher.match.matcher import Matcher
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What every pipeline shares: built once at start-up from the config (``watcher.app``)."""
+
+    config: Config
+    client: Client
+    extractor: Extractor
+    matcher: Matcher
+    clock: Callable[[], datetime]
+    stop: threading.Event = field(default_factory=threading.Event)
