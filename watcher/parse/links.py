@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from watcher.errors import FeedError
 from watcher.parse import htmltree
-from watcher.parse.feed import MAX_ENTRIES, FeedEntry, FeedError, ParsedFeed
+from watcher.parse.entry import MAX_ENTRIES, FeedEntry, ParsedFeed
 
 MAX_LINKS = 20_000  # anchors looked at per page
 MAX_URL = 2_048  # characters of a URL a pattern sees

@@ -31,8 +31,9 @@ from typing import cast
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
+from watcher.errors import FeedError
 from watcher.parse import xmlfix, xmlguard
-from watcher.parse.feed import MAX_ENTRIES, FeedEntry, FeedError, ParsedFeed
+from watcher.parse.entry import MAX_ENTRIES, FeedEntry, ParsedFeed
 
 MAX_URLS = 50_000  # <url> elements read per file (the sitemap protocol's maximum)
 MAX_SITEMAPS = 1_000  # child sitemaps listed per index

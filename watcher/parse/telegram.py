@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
+from watcher.errors import FeedError
 from watcher.parse import htmltree
-from watcher.parse.feed import FeedEntry, FeedError, ParsedFeed
+from watcher.parse.entry import FeedEntry, ParsedFeed
 
 MAX_POSTS = 100  # per page (Telegram shows about 20)
 _TITLE_CHARS = 140
