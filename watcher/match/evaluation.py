@@ -1,0 +1,330 @@
+"""Evaluating one document against a compiled ``Matcher``: its fields are
+normalised and scanned once, then each candidate rule's condition tree is
+evaluated on the hits (memoised per node), near windows measured, regexes run
+on the original text, and the hits worth showing picked and cut to snippets."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from watcher.match.document import Document, Hit, RuleMatch
+from watcher.match.ruleset import Leaf, Near, Node, Rule
+from watcher.text.fold import Normalised, at_word_end, at_word_start, normalise
+
+if TYPE_CHECKING:
+    from watcher.match.matcher import Matcher
+
+SNIPPET_CONTEXT = 60  # characters each side of a hit
+MAX_HITS_PER_TERM = 1000  # raw hits kept per term per document (bounds memory)
+MAX_SHOWN_PER_TERM = 5  # hits of one term/entity shown in an explanation
+MAX_SHOWN = 50  # hits shown per rule match
+MAX_FIELD_CHARS = 2_000_000  # longer titles/texts are matched on their first 2 million characters
+REGEX_WINDOW = 2000  # regexes run on paragraphs cut to this many characters
+MAX_REGEX_HITS = 100  # matches kept per regex per field
+_FIELD_ORDER = {"title": 0, "text": 1}
+
+
+class _Hit:
+    """A hit during evaluation (normalised and original coordinates)."""
+
+    __slots__ = (
+        "key",
+        "term",
+        "entity",
+        "field",
+        "nstart",
+        "nend",
+        "start",
+        "end",
+        "token_start",
+        "token_end",
+        "sentence",
+        "weight",
+    )
+
+    def __init__(self, key, term, entity, field, nstart, nend, view: Normalised, start=None, end=None):
+        self.key, self.term, self.entity, self.field = key, term, entity, field
+        self.nstart, self.nend = nstart, nend
+        if start is None:
+            start, end = view.span(nstart, nend)
+        self.start, self.end = start, end
+        last = max(min(nend, len(view.text)) - 1, 0)
+        self.token_start = view.token_at(min(nstart, last))
+        self.token_end = view.token_at(last)
+        self.sentence = view.token_sentences[self.token_start] if view.token_sentences else 0
+        self.weight = 1.0
+
+    def weighted(self, key, weight: float) -> _Hit:
+        copy = object.__new__(_Hit)
+        for name in _Hit.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.key, copy.weight = key, weight
+        return copy
+
+
+class Evaluation:
+    """One document being matched: its normalised fields, hits and memoised leaf results."""
+
+    def __init__(self, matcher: Matcher, doc: Document) -> None:
+        self.m = matcher
+        text = doc.text if doc.text and doc.text.strip() else doc.summary
+        self.originals = {
+            "title": (doc.title or "")[:MAX_FIELD_CHARS],
+            "text": (text or "")[:MAX_FIELD_CHARS],
+        }
+        self.views = {f: normalise(t) for f, t in self.originals.items()}
+        self.hits: dict[int, list[_Hit]] = defaultdict(list)
+        for field, view in self.views.items():
+            self._scan(field, view, self.originals[field])
+        self._exclude()
+        self._memo: dict[int, tuple[bool, list[_Hit]]] = {}
+
+    def _scan(self, field: str, view: Normalised, original: str) -> None:
+        text = view.text
+        items = self.m._items
+        for start, end, key in self.m._automaton.find(text):
+            starts_word = None
+            for item_id in self.m._key_items[key]:
+                item = items[item_id]
+                if not item.substring:
+                    if starts_word is None:
+                        starts_word = at_word_start(text, start)
+                    if not starts_word or (not item.prefix and not at_word_end(text, end)):
+                        continue
+                if item.case and not _same_case(original, view, start, end, item.term):
+                    continue
+                bucket = self.hits[item_id]
+                if len(bucket) < MAX_HITS_PER_TERM:
+                    stop = _word_end(text, end) if item.prefix else end
+                    bucket.append(_Hit(None, item.term, item.entity, field, start, stop, view))
+
+    def _exclude(self) -> None:
+        """Drop alias hits that lie inside an entity's excluded phrases ("Turkish Airlines")."""
+        for entity, excludes in self.m._exclude_items.items():
+            blocked = [h for x in excludes for h in self.hits.get(x, ())]
+            if not blocked:
+                continue
+            for item in self.m._entity_items[entity]:
+                if item in self.hits:
+                    self.hits[item] = [
+                        h
+                        for h in self.hits[item]
+                        if not any(
+                            b.field == h.field and b.nstart < h.nend and h.nstart < b.nend for b in blocked
+                        )
+                    ]
+
+    def rule(self, rule: Rule) -> RuleMatch | None:
+        ok, hits = self.node(rule.condition)
+        if not ok or not hits:
+            return None
+        weights: dict = {}
+        for h in hits:
+            weights[h.key] = max(weights.get(h.key, 0.0), h.weight)
+        score = round(sum(weights.values()), 3)
+        if len(weights) < rule.min_hits or score < rule.min_score:
+            return None
+        return RuleMatch(
+            rule.id, rule.title, rule.severity, score, self._explain(hits), rule.channels, rule.tags
+        )
+
+    def _explain(self, hits: list[_Hit]) -> tuple[Hit, ...]:
+        """The hits worth showing: no repeats, none inside a longer hit, a few per term."""
+        unique = {(h.field, h.start, h.end, h.term): h for h in hits}
+        ordered = sorted(unique.values(), key=lambda h: (_FIELD_ORDER[h.field], h.start, -h.end))
+        shown: list[Hit] = []
+        per_key: defaultdict[tuple[str, str], int] = defaultdict(int)
+        reach = {"title": -1, "text": -1}
+        for h in ordered:
+            inside = h.end <= reach[h.field]
+            reach[h.field] = max(reach[h.field], h.end)
+            if inside or per_key[h.key] >= MAX_SHOWN_PER_TERM or len(shown) >= MAX_SHOWN:
+                continue
+            per_key[h.key] += 1
+            shown.append(
+                Hit(
+                    h.term,
+                    h.entity,
+                    h.field,
+                    h.start,
+                    h.end,
+                    snippet(self.originals[h.field], h.start, h.end),
+                )
+            )
+        return tuple(shown)
+
+    # --- condition evaluation ------------------------------------------
+
+    def node(self, node: Node) -> tuple[bool, list[_Hit]]:
+        key = id(node)
+        if key not in self._memo:
+            self._memo[key] = self._evaluate(node)
+        return self._memo[key]
+
+    def _evaluate(self, node: Node) -> tuple[bool, list[_Hit]]:
+        if isinstance(node, Leaf):
+            return self._leaf(node)
+        if isinstance(node, Near):
+            return self._near(node)
+        if node.op == "all":
+            hits: list[_Hit] = []
+            for child in node.children:
+                ok, child_hits = self.node(child)
+                if not ok:
+                    return False, []
+                hits.extend(child_hits)
+            return True, hits
+        if node.op == "none":
+            return (not any(self.node(c)[0] for c in node.children)), []
+        results = [self.node(c) for c in node.children]
+        satisfied = [hits for ok, hits in results if ok]
+        if len(satisfied) < node.at_least:
+            return False, []
+        return True, [h for hits in satisfied for h in hits]
+
+    def _leaf(self, leaf: Leaf) -> tuple[bool, list[_Hit]]:
+        if leaf.kind == "regex":
+            return self._regex(leaf)
+        found: list[_Hit] = []
+        values_hit = 0
+        if leaf.kind == "entity":
+            for entity in leaf.values:
+                hits = [
+                    h
+                    for i in self.m._entity_items[entity]
+                    for h in self.hits.get(i, ())
+                    if h.field in leaf.fields
+                ]
+                hits = _outermost(hits)
+                values_hit += bool(hits)
+                found.extend(h.weighted(("entity", entity), leaf.weight) for h in hits)
+        else:
+            groups: list[_Hit] = []
+            for item in self.m._leaf_items[id(leaf)]:
+                hits = [h for h in self.hits.get(item, ()) if h.field in leaf.fields]
+                groups.extend(h.weighted(("term", self.m._items[item].term), leaf.weight) for h in hits)
+            found = _outermost(groups)
+            values_hit = len({h.key for h in found})
+        return values_hit >= leaf.at_least, found
+
+    def _regex(self, leaf: Leaf) -> tuple[bool, list[_Hit]]:
+        items = self.m._leaf_items[id(leaf)]
+        if items and not self.hits.get(items[0]):
+            return False, []
+        pattern = self.m._regexes[leaf.values[0]]
+        found = []
+        for field in leaf.fields:
+            original, view = self.originals[field], self.views[field]
+            count = 0
+            for offset, window in _windows(original):
+                for begin, stop in pattern.spans(window):
+                    if count >= MAX_REGEX_HITS:
+                        break
+                    start, end = offset + begin, offset + stop
+                    nstart, nend = view.position_of(start), view.position_of(end)
+                    hit = _Hit(
+                        ("regex", leaf.values[0]),
+                        leaf.values[0],
+                        None,
+                        field,
+                        nstart,
+                        max(nend, nstart + 1),
+                        view,
+                        start,
+                        end,
+                    )
+                    hit.weight = leaf.weight
+                    found.append(hit)
+                    count += 1
+        return bool(found), found
+
+    def _near(self, near: Near) -> tuple[bool, list[_Hit]]:
+        lists = []
+        for child in near.children:
+            ok, hits = self.node(child)
+            if not ok:
+                return False, []
+            lists.append(hits)
+        used: dict[int, _Hit] = {}
+        for field in _FIELD_ORDER:
+            per_child = [
+                sorted((h for h in hits if h.field == field), key=lambda h: h.token_start) for hits in lists
+            ]
+            if all(per_child):
+                for h in _windows_hits(per_child, near.within, near.same_sentence):
+                    used[id(h)] = h
+        return bool(used), list(used.values())
+
+
+def _windows_hits(per_child: list[list[_Hit]], within: int | None, same_sentence: bool) -> list[_Hit]:
+    """Hits that take part in a window holding one hit of every child."""
+    starts = [[h.token_start for h in hits] for hits in per_child]
+    used = []
+    for i, hits in enumerate(per_child):
+        for anchor in hits:
+            chosen = [anchor]
+            for j, other in enumerate(per_child):
+                if j == i:
+                    continue
+                k = bisect.bisect_left(starts[j], anchor.token_start)
+                if k == len(other) or (same_sentence and other[k].sentence != anchor.sentence):
+                    break
+                chosen.append(other[k])
+            else:
+                span = max(h.token_start for h in chosen) - min(h.token_end for h in chosen)
+                if within is None or span <= within:
+                    used.extend(chosen)
+    return used
+
+
+def _same_case(original: str, view: Normalised, start: int, end: int, term: str) -> bool:
+    begin, stop = view.span(start, end)
+    written = original[begin:stop]
+    return written == term or (written.isupper() and written.upper() == term.upper())
+
+
+def _word_end(text: str, position: int) -> int:
+    space = text.find(" ", position)
+    return len(text) if space < 0 else space
+
+
+def _outermost(hits: list[_Hit]) -> list[_Hit]:
+    """Drop hits that lie inside a longer hit of the same leaf ("Abu Qasra" in "Murhaf Abu Qasra")."""
+    if len(hits) < 2:
+        return hits
+    hits = sorted(hits, key=lambda h: (h.field, h.nstart, -h.nend))
+    kept = [hits[0]]
+    for h in hits[1:]:
+        last = kept[-1]
+        if h.field == last.field and last.nstart <= h.nstart and h.nend <= last.nend:
+            continue
+        kept.append(h)
+    return kept
+
+
+def _windows(text: str):
+    """(offset, window) pieces of ``text``: paragraphs, long ones cut at a space."""
+    offset = 0
+    for paragraph in text.split("\n"):
+        start = 0
+        while start < len(paragraph):
+            end = min(start + REGEX_WINDOW, len(paragraph))
+            if end < len(paragraph):
+                space = paragraph.rfind(" ", start + REGEX_WINDOW // 2, end)
+                end = space if space > start else end
+            yield offset + start, paragraph[start:end]
+            start = end
+        offset += len(paragraph) + 1
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> str:
+    """About ``context`` characters each side of text[start:end], whitespace collapsed."""
+    left, right = max(0, start - context), min(len(text), end + context)
+    body = _SPACES.sub(" ", text[left:right]).strip()
+    return ("…" if left > 0 else "") + body + ("…" if right < len(text) else "")
