@@ -2,7 +2,8 @@
 
 import pytest
 
-from watcher.text.fold import at_word_end, at_word_start, normalise, normalise_term
+from watcher.text.boundaries import at_word_end, at_word_start
+from watcher.text.fold import normalise, normalise_term
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from watcher.match.document import Document, Hit, RuleMatch
 from watcher.match.ruleset import Leaf, Near, Node, Rule
-from watcher.text.fold import Normalised, at_word_end, at_word_start, normalise
+from watcher.text.boundaries import at_word_end, at_word_start
+from watcher.text.fold import Normalised, normalise
 
 if TYPE_CHECKING:
     from watcher.match.matcher import Matcher

@@ -54,6 +54,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from watcher.text.boundaries import ARABIC_PROCLITICS, UNSPACED_LETTER, UNSPACED_SPLIT
+
 # The version of this folding. Bump it when any change here changes what a text
 # folds to: stored fingerprints and the search index are then recomputed once.
 FOLD_VERSION = 2
@@ -113,7 +115,6 @@ _SUN_ARTICLES = {
 }
 _ALL_ARTICLES = _LATIN_ARTICLES | _SUN_ARTICLES
 _ARABIC_ARTICLE = "\u0627\u0644"  # ال
-_ARABIC_PROCLITICS = "\u0648\u0641\u0628\u0643"  # و ف ب ك
 _ABBREVIATIONS = {
     "mr",
     "mrs",
@@ -266,11 +267,11 @@ def fold_words(text: str) -> list[str]:
     """The folded words of ``text``, the way dedup counts them: ``fold(text)``
     split into words, with every letter of a script written without spaces
     (Chinese, Japanese, Thai...) a word of its own, as the matcher treats it
-    (see :func:`is_unspaced`)."""
+    (see :func:`watcher.text.boundaries.is_unspaced`)."""
     out: list[str] = []
     for letters, _, _ in _folded_words(text):
-        if _UNSPACED_LETTER.search(letters):
-            out += _UNSPACED_SPLIT.findall(letters)
+        if UNSPACED_LETTER.search(letters):
+            out += UNSPACED_SPLIT.findall(letters)
         else:
             out.append(letters)
     return out
@@ -319,16 +320,12 @@ def _words_slowly(text: str) -> list[_Word]:
     return words
 
 
-def _is_arabic(letter: str) -> bool:
-    return "\u0600" <= letter <= "\u06ff"
-
-
 def _strip_arabic_article(word: _Word) -> _Word:
     letters, starts, ends = word
     cut = 0
     if letters.startswith(_ARABIC_ARTICLE) and len(letters) >= 4:
         cut = 2
-    elif len(letters) >= 6 and letters[0] in _ARABIC_PROCLITICS and letters[1:3] == _ARABIC_ARTICLE:
+    elif len(letters) >= 6 and letters[0] in ARABIC_PROCLITICS and letters[1:3] == _ARABIC_ARTICLE:
         cut = 3
     elif letters.startswith("\u0644\u0644") and len(letters) >= 5:  # لل = ل + ال
         cut = 2
@@ -416,57 +413,3 @@ def _assemble(text: str, words: list[_Word]) -> Normalised:
 def normalise_term(term: str) -> str:
     """The normalised form of a rule term or alias ("" if nothing is left)."""
     return normalise(term).text
-
-
-# Scripts written without spaces between words (kana, CJK, Thai, Lao, Myanmar, Khmer).
-_UNSPACED_SCRIPTS = (
-    ("\u3040", "\u30ff"),
-    ("\u3400", "\u9fff"),
-    ("\uf900", "\ufaff"),
-    ("\u0e00", "\u0e7f"),
-    ("\u0e80", "\u0eff"),
-    ("\u1000", "\u109f"),
-    ("\u1780", "\u17ff"),
-)
-# Hangul separates words with spaces, but particles attach to the word before
-# them ("MBC는"): a hit may start or end at any Hangul letter, yet its words
-# stay whole for dedup.
-_HANGUL = (("\uac00", "\ud7af"), ("\u1100", "\u11ff"))
-_NO_SPACE_SCRIPTS = _UNSPACED_SCRIPTS + _HANGUL
-
-
-_UNSPACED_CLASS = "".join(f"{low}-{high}" for low, high in _UNSPACED_SCRIPTS)
-_UNSPACED_LETTER = re.compile(f"[{_UNSPACED_CLASS}]")
-_UNSPACED_SPLIT = re.compile(f"[{_UNSPACED_CLASS}]|[^{_UNSPACED_CLASS}]+")
-
-
-def is_unspaced(letter: str) -> bool:
-    """Letters of scripts written without spaces (CJK, Thai, ...): every letter is a boundary."""
-    return any(low <= letter <= high for low, high in _NO_SPACE_SCRIPTS)
-
-
-def at_word_start(text: str, start: int) -> bool:
-    """Whether a candidate hit at normalised ``start`` begins a word.
-
-    Arabic hits may follow one or two one-letter proclitics (و ف ب ل ك)
-    written onto the word: "وتركيا", "لسوريا".
-    """
-    if start == 0 or text[start - 1] == " ":
-        return True
-    if is_unspaced(text[start]) or is_unspaced(text[start - 1]):
-        return True
-    if not _is_arabic(text[start]):
-        return False
-    proclitics = _ARABIC_PROCLITICS + "\u0644"
-    i = start - 1
-    while i >= 0 and start - i <= 2 and text[i] in proclitics:
-        if i == 0 or text[i - 1] == " ":
-            return True
-        i -= 1
-    return False
-
-
-def at_word_end(text: str, end: int) -> bool:
-    if end >= len(text) or text[end] == " ":
-        return True
-    return is_unspaced(text[end]) or is_unspaced(text[end - 1])
