@@ -16,7 +16,7 @@ from watcher.text.fold import fold_char
 BIG_REPEAT = 10  # a repeat allowing more than this many rounds counts as unbounded
 _ANY = None  # "any character" in a first-character set
 _ARTICLES = {"al", "el", "ad", "an", "ar", "as", "ash", "at", "az", "ath", "adh"}
-_REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT)
+REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT)
 
 
 def pattern_problem(pattern: str) -> str | None:
@@ -39,7 +39,7 @@ def _walk(items: list, inside_repeat: bool) -> str | None:
 def _walk_one(op, av, inside_repeat: bool) -> str | None:
     if op in (C.GROUPREF, C.GROUPREF_EXISTS):
         return "backreferences (\\1, (?P=name), (?(1)...)) can take exponential time and are not allowed"
-    if op in _REPEATS:
+    if op in REPEATS:
         low, high, sub = av
         big = high == C.MAXREPEAT or high > BIG_REPEAT
         if big and inside_repeat:
@@ -119,7 +119,7 @@ def _first_of(op, av):
         if any(s is _ANY for s in sets):
             return _ANY, True
         return set().union(*sets), False
-    if op in _REPEATS + (C.POSSESSIVE_REPEAT,):
+    if op in REPEATS + (C.POSSESSIVE_REPEAT,):
         low, _, sub = av
         first = _first_chars(list(sub))
         return first, low == 0 or first is _ANY
@@ -166,7 +166,7 @@ def _runs(items: list, runs: list[str], current: list[str]) -> None:
         elif op == C.SUBPATTERN:
             _runs(list(av[3]), runs, current)
             continue
-        elif op in _REPEATS and av[0] >= 1:
+        elif op in REPEATS and av[0] >= 1:
             _flush(runs, current)
             _runs(list(av[2]), runs, current)
             _flush(runs, current)
