@@ -225,6 +225,13 @@ def test_an_index_with_a_gzip_child_a_loop_and_a_huge_child_is_walked_within_bou
     assert len([r for r in s.requests if r.path == "/sitemap_index.xml"]) == 1
 
 
+def test_an_index_lists_all_its_children_though_a_walk_loads_only_a_few():
+    """An index lists up to 1,000 children; the walk's own bound (25 loads) is separate."""
+    children = [f"https://a.example/sitemap-{i}.xml" for i in range(40)]
+    sitemap = parse_sitemap(_index(*children), url="https://a.example/index.xml")
+    assert sitemap.sitemaps == tuple(children) and sitemap.feed.warning is None
+
+
 def test_depth_and_count_bounds_hold(http_server, loopback_client):
     s = http_server
     for level in range(5):

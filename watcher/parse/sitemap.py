@@ -5,16 +5,16 @@ guid and link, the Google News extension gives title, publication date and
 language, ``<lastmod>`` the date otherwise. Entries come newest first (dated
 ones by date, then undated ones in document order), at most ``MAX_ENTRIES``.
 A ``<sitemapindex>`` gives child sitemap URLs instead, in document order;
-:func:`walk_sitemaps` loads them through a function the caller gives (the
-guarded client's GET, then :func:`parse_sitemap`), breadth first, with depth
-and count bounds and loop detection. ``sitemap.xml.gz`` files are inflated
+:func:`walk_sitemaps` (:mod:`watcher.parse.sitemapindex`) loads them through a
+function the caller gives (the guarded client's GET, then :func:`parse_sitemap`),
+breadth first, with depth and count bounds and loop detection. ``sitemap.xml.gz`` files are inflated
 here, to at most ``MAX_INFLATED`` bytes. A plain-text sitemap
 (one URL a line) is read too.
 
 Bounded: the document is defused first (``xmlguard.defuse``: no DOCTYPE, so
 no entity expansion and nothing read from disk or network) and read
 incrementally with the standard library's expat parser, which stops after
-``MAX_URLS`` URLs (the protocol's own limit per file) or ``MAX_SITEMAPS``
+``MAX_URLS`` URLs (the protocol's own limit per file) or ``MAX_CHILDREN``
 children, so a file of a million URLs costs no more than one of 50,000.
 """
 
@@ -24,23 +24,22 @@ import codecs
 import email.utils
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
 from watcher.errors import FeedError
 from watcher.parse import xmlfix, xmlguard
 from watcher.parse.entry import MAX_ENTRIES, FeedEntry, ParsedFeed
+from watcher.parse.sitemapindex import SitemapWalk, walk_sitemaps
 
 MAX_URLS = 50_000  # <url> elements read per file (the sitemap protocol's maximum)
-MAX_SITEMAPS = 1_000  # child sitemaps listed per index
+MAX_CHILDREN = 1_000  # child sitemaps listed per index
 MAX_LOC = 2_048  # characters of a URL
 MAX_INFLATED = 50 * 1024 * 1024  # bytes of a gzip sitemap (.xml.gz), inflated: the protocol's own limit
-MAX_DEPTH = 2  # walk: index -> index -> urlset
-MAX_SITEMAPS = 25  # walk: sitemaps loaded per walk, the first one included
 _CHUNK = 64 * 1024
 _SNIFF = 2048
 
@@ -152,8 +151,8 @@ def _xml(data: bytes, url: str) -> Sitemap:
                 elif root_name == "sitemapindex":
                     if name == "loc" and path and path[-1] == "sitemap" and text:
                         children.append(text[:MAX_LOC])
-                        if len(children) >= MAX_SITEMAPS:
-                            stopped = f"only the first {MAX_SITEMAPS:,} child sitemaps were read"
+                        if len(children) >= MAX_CHILDREN:
+                            stopped = f"only the first {MAX_CHILDREN:,} child sitemaps were read"
                             break
                     elif name == "sitemap":
                         element.clear()
@@ -366,90 +365,4 @@ def _events(parser: XMLPullParser[Element]) -> Iterator[tuple[str, Element]]:
             yield event, element
 
 
-# --- walking an index ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SitemapWalk:
-    feed: ParsedFeed  # every URL found, each once, newest first
-    loaded: tuple[str, ...]  # sitemaps loaded, in order
-    problems: tuple[str, ...]  # one line per sitemap that failed or was left out
-
-
-_OLDEST = datetime.min.replace(tzinfo=UTC)
-
-
-def walk_sitemaps(
-    url: str,
-    load: Callable[[str], Sitemap],
-    *,
-    errors: tuple[type[Exception], ...] = (FeedError,),
-    max_depth: int = MAX_DEPTH,
-    max_sitemaps: int = MAX_SITEMAPS,
-) -> SitemapWalk:
-    """Load ``url`` and, if it is an index, its children: breadth first, each once
-    (loop detection on the URL without fragment, scheme and host case-folded), at
-    most ``max_depth`` levels below the first and ``max_sitemaps`` loads in all.
-
-    ``load(url)`` fetches through the guarded client (the source's headers, size
-    cap, per-host limit) and returns :func:`parse_sitemap` of the body; it raises
-    one of ``errors`` (FeedError, and the client's FetchError) for a sitemap that
-    fails. A failing first sitemap is the source's error (FeedError); a failing
-    child is a problem noted in the result, and the others still count."""
-    queue: list[tuple[str, int]] = [(url, 0)]
-    seen = {_key(url)}
-    loaded: list[str] = []
-    problems: list[str] = []
-    entries: dict[str, FeedEntry] = {}
-    languages: set[str | None] = set()
-    left_out = 0
-    while queue:
-        current, depth = queue.pop(0)
-        if len(loaded) >= max_sitemaps:
-            left_out += 1
-            continue
-        loaded.append(current)
-        try:
-            sitemap = load(current)
-        except errors as exc:
-            if current == url:
-                raise FeedError(str(exc)) from None
-            problems.append(f"{current}: {exc}")
-            continue
-        if sitemap.feed.warning:
-            problems.append(f"{current}: {sitemap.feed.warning}")
-        for entry in sitemap.feed.entries:
-            entries.setdefault(entry.guid, entry)
-        languages.add(sitemap.feed.language)
-        for child in sitemap.sitemaps:
-            key = _key(child)
-            if key in seen:
-                problems.append(f"{current}: lists {child} again (a loop); not loaded twice")
-                continue
-            seen.add(key)
-            if depth + 1 > max_depth:
-                problems.append(f"{current}: {child} is nested deeper than {max_depth} levels; not loaded")
-                continue
-            queue.append((child, depth + 1))
-    if left_out:
-        problems.append(f"{left_out} more sitemaps were not loaded: at most {max_sitemaps} per poll")
-    ordered = sorted(entries.values(), key=lambda e: e.published or _OLDEST, reverse=True)
-    language = next(iter(languages)) if len(languages) == 1 else None
-    return SitemapWalk(
-        feed=ParsedFeed(
-            title=None,
-            language=language,
-            entries=tuple(ordered[:MAX_ENTRIES]),
-            warning="; ".join(problems[:5]) or None,
-        ),
-        loaded=tuple(loaded),
-        problems=tuple(problems),
-    )
-
-
-def _key(url: str) -> str:
-    try:
-        parts = urlsplit(url.strip())
-        return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
-    except ValueError:
-        return url
+__all__ = ["MAX_URLS", "Sitemap", "SitemapWalk", "parse_sitemap", "walk_sitemaps"]
