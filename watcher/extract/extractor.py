@@ -111,14 +111,14 @@ class Extractor:
         deadline = time.monotonic() + self._timeout
         self._pages += 1
         try:
-            worker.conn.send(request)
-            if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
+            worker.pipe.send(request)
+            if not worker.pipe.poll(max(0.0, deadline - time.monotonic())):
                 self._stop_worker(graceful=False)
                 return "timeout", (
                     f"extraction took longer than {self._timeout:g} s; "
                     "the page was abandoned and the worker restarted"
                 )
-            status, payload = worker.conn.recv()
+            status, payload = worker.pipe.recv()
         except (EOFError, OSError):
             note = worker.exit_note()
             self._stop_worker(graceful=False)
@@ -131,17 +131,17 @@ class Extractor:
         worker, self._worker = self._worker, None
         if worker is None:
             return
-        process, conn = worker.process, worker.conn
+        process, pipe = worker.process, worker.pipe
         if graceful and process.poll() is None:
             try:
-                conn.send(None)
+                pipe.send(None)
                 process.wait(_STOP_GRACE)
             except (OSError, subprocess.TimeoutExpired):
                 pass
         if process.poll() is None:
             process.kill()
             process.wait()
-        conn.close()
+        pipe.close()
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class _Worker:
     """A running worker process and our end of its socket pair."""
 
     process: subprocess.Popen[bytes]
-    conn: Connection
+    pipe: Connection  # our end of the socket pair
 
     def exit_note(self) -> str:
         try:
@@ -163,9 +163,9 @@ class _Worker:
 
 def _startup_reply(worker: _Worker) -> tuple[str, str | None]:
     try:
-        if not worker.conn.poll(STARTUP_TIMEOUT):
+        if not worker.pipe.poll(STARTUP_TIMEOUT):
             return "failed", f"the extraction worker did not start within {STARTUP_TIMEOUT:g} s"
-        status, message = worker.conn.recv()
+        status, message = worker.pipe.recv()
         return str(status), message
     except (EOFError, OSError):
         return "failed", f"the extraction worker exited while starting ({worker.exit_note()})"
