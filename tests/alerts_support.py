@@ -13,7 +13,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import textwrap
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from httpserver import free_port
+from support import new_article
 
 from watcher import config as config_mod
 from watcher.store import articles, matches, stories
@@ -95,13 +96,6 @@ class Webhook:
         self.server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
 class Mail:
     subject: str
     text: str
@@ -191,17 +185,6 @@ def open_store(cfg) -> Store:
     return Store.open(cfg.database)
 
 
-def wait_for(condition, timeout: float = 30.0) -> None:
-    """Wait for something another thread does (a deadline, not a timing assertion)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("gave up waiting")
-        time.sleep(0.01)
-
-
 class Clock:
     def __init__(self, now=NOW) -> None:
         self.now = now
@@ -276,23 +259,15 @@ def add_article(
     with store.atomic():
         n = store.db.execute("SELECT count(*) FROM articles").fetchone()[0]
         url = url or f"https://news.example/{n}"
-        article_id = articles.insert(
+        article_id = new_article(
             store,
             feed_id=feed_id(store, feed),
             url=url,
             canonical_url=f"{url}#{n}",
-            guid=None,
             title=title,
-            author=None,
             published=published,
             fetched_at=NOW.isoformat(),
-            language=None,
-            summary=None,
             text="...",
-            extraction="full",
-            extraction_error=None,
-            content_hash=None,
-            simhash=None,
             matched=True,
         )
         if story_id is None:

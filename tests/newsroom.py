@@ -19,9 +19,8 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
-REAL = ROOT.parent / "shared" / "fixtures" / "real"
+from support import REAL, ROOT, SEEDS
+
 REAL_PAGES = REAL / "html" / "trafilatura"
 
 
@@ -168,24 +167,3 @@ timeout = "20s"
     )
     path.chmod(0o600)  # it may hold channel URLs: `watcher check` warns otherwise
     return path
-
-
-def watcher(config: Path, *args: str):
-    """`watcher --config CONFIG ARGS...` in-process through the real CLI."""
-    from click.testing import CliRunner
-
-    from watcher.cli.main import main
-
-    return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-
-
-def rows(folder: Path, sql: str, params=()) -> list[dict]:
-    """Rows of a query on ``folder/watcher.db`` (what `write_config` sets up)."""
-    import sqlite3
-
-    conn = sqlite3.connect(folder / "watcher.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()

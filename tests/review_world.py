@@ -22,6 +22,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from httpserver import LoopbackServer
+from support import watcher
 
 from watcher.cli.main import main
 
@@ -353,4 +354,4 @@ def shared(tmp_path_factory) -> World:
 
 def invoke(world: World, *args: str):
     """Run ``watcher --config <world> ARGS`` through click's test runner."""
-    return CliRunner().invoke(main, ["--config", str(world.config), *args], catch_exceptions=False)
+    return watcher(world.config, *args)

@@ -2,10 +2,10 @@
 
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import watcher_process
 
 from watcher import config as cfg
 
@@ -121,15 +121,7 @@ RULES = Path(__file__).resolve().parents[1] / "rules"
 
 
 def check(config: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), *(args or ("check",))],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    return watcher_process("--config", str(config), *(args or ("check",)), env=env)
 
 
 SECRET_CONFIG = f"""[watcher]

@@ -4,7 +4,8 @@ libraries, `watcher run --once` through the CLI, and what a user then sees."""
 import json
 
 import pytest
-from newsroom import REAL_PAGES, Newsroom, rows, watcher, write_config
+from newsroom import REAL_PAGES, Newsroom, write_config
+from support import rows, watcher
 
 
 @pytest.fixture

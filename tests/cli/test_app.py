@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from newsroom import Newsroom, rows, write_config
-from newsroom import watcher as cli
+from newsroom import Newsroom, write_config
+from support import rows
+from support import watcher as cli
 
 import watcher
 from watcher import app, errors

@@ -1,21 +1,8 @@
 """`watcher check` and user mistakes on the command line: a message naming the
 file and key, exit code 2, never a traceback."""
 
-import subprocess
-import sys
-
-from newsroom import ROOT
-
-
-def watcher(*args, cwd=None, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "watcher", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+from support import ROOT
+from support import watcher_process as watcher
 
 
 def test_check_accepts_the_example_config_and_default_rules():
@@ -64,10 +51,7 @@ def test_config_is_found_through_the_environment_and_the_current_folder(tmp_path
     assert watcher("check", cwd=tmp_path).returncode == 0
     other = tmp_path / "elsewhere.toml"
     other.write_text("[watcher\n")
-    import os
-
-    env = {**os.environ, "WATCHER_CONFIG": str(other)}
-    result = watcher("check", cwd=tmp_path, env=env)
+    result = watcher("check", cwd=tmp_path, env={"WATCHER_CONFIG": str(other)})
     assert result.returncode == 2 and "elsewhere.toml" in result.stderr
 
 

@@ -14,13 +14,13 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from httpserver import LoopbackServer
-from newsroom import Newsroom, rows, watcher, write_config
+from newsroom import Newsroom, write_config
+from support import rows, start_watcher, watcher, watcher_process
 
 from watcher.daemon.lock import InstanceLock
 
@@ -29,15 +29,9 @@ RULES = ROOT / "tests" / "data" / "review_rules" / "v1"  # tr-sy-defence, drones
 
 
 def cli(config: Path | None, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "watcher"] + (["--config", str(config)] if config else []) + list(args)
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "120", **(env or {})},
-    )
+    """A user's `watcher [--config CONFIG] ARGS...` on a 120-column terminal."""
+    options = ["--config", str(config)] if config else []
+    return watcher_process(*options, *args, cwd=ROOT, env={"COLUMNS": "120", **(env or {})})
 
 
 def with_database(world: Path, folder: Path, database: str) -> Path:
@@ -320,13 +314,7 @@ def test_tables_fit_a_120_column_terminal(world):
 
 
 def _start(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "watcher", "--config", str(config), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    return start_watcher("--config", str(config), *args, cwd=ROOT)
 
 
 def test_ctrl_c_during_run_once_stops_cleanly_and_the_next_run_goes_on(tmp_path):

@@ -4,20 +4,14 @@ feeds, stopped by signals, killed with -9, and started twice."""
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 
 from newsroom import Newsroom, write_config
+from support import start_watcher, wait_for, watcher_process
 
 
 def start(config, *args):
-    return subprocess.Popen(
-        [sys.executable, "-m", "watcher", "--config", str(config), "run", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_watcher("--config", str(config), "run", *args)
 
 
 def count(db, sql):
@@ -32,15 +26,6 @@ def count(db, sql):
         conn.close()
 
 
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_daemon_polls_refuses_a_second_instance_and_stops_on_sigterm(tmp_path, server):
     room = Newsroom(server)
     room.add_seed_articles()
@@ -48,13 +33,8 @@ def test_daemon_polls_refuses_a_second_instance_and_stops_on_sigterm(tmp_path, s
     db = tmp_path / "watcher.db"
     daemon = start(config)
     try:
-        assert wait_for(lambda: count(db, "SELECT count(*) FROM articles") == 5), daemon.stderr
-        second = subprocess.run(
-            [sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        wait_for(lambda: count(db, "SELECT count(*) FROM articles") == 5, timeout=60, interval=0.2)
+        second = watcher_process("--config", str(config), "run", "--once", timeout=60)
         assert second.returncode == 2
         assert "already running" in second.stderr and "Traceback" not in second.stderr
         daemon.send_signal(signal.SIGTERM)
@@ -65,12 +45,7 @@ def test_daemon_polls_refuses_a_second_instance_and_stops_on_sigterm(tmp_path, s
         if daemon.poll() is None:
             daemon.kill()
     # The lock is released: a new run works.
-    again = subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = watcher_process("--config", str(config), "run", "--once")
     assert again.returncode == 0, again.stderr
 
 
@@ -111,12 +86,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, server)
         )
         conn.close()
     assert kills >= 8, f"only {kills} of {runs} kills landed while the watcher was working"
-    final = subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), "run", "--once"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    final = watcher_process("--config", str(config), "run", "--once", timeout=300)
     assert final.returncode == 0, final.stderr
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -141,7 +111,7 @@ def test_a_hung_feed_never_holds_up_the_others(tmp_path, server):
     daemon = start(config, "--grace", "2s")
     try:
         # While the hung feed holds its request (30 s deadline), the good one is polled again and again.
-        assert wait_for(lambda: len(server.requests_for("/feed.xml")) >= 3, timeout=25), daemon.stderr
+        wait_for(lambda: len(server.requests_for("/feed.xml")) >= 3, timeout=25, interval=0.2)
         assert len(server.requests_for("/hang.xml")) == 1  # never two polls of one feed at once
     finally:
         daemon.send_signal(signal.SIGTERM)

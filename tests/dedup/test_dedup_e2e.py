@@ -11,10 +11,9 @@ from email.utils import format_datetime
 from html import escape
 
 import pytest
-from click.testing import CliRunner
-from newsroom import REAL, ROOT, article_html, rows, seed_texts
+from newsroom import article_html, seed_texts
+from support import REAL, ROOT, rows, watcher
 
-from watcher.cli.main import main
 from watcher.dedup.identity import canonical_url
 
 FEEDS = REAL / "feeds" / "rss-parser"
@@ -64,9 +63,7 @@ def config(tmp_path, server, feeds, *, fetch_article, rules=None):
 
 
 def run(path, *args):
-    result = CliRunner().invoke(main, ["--config", str(path), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
+    return watcher(path, *args, check=True)
 
 
 def item_links(feed: bytes) -> list[str]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from support import REAL
 
 from watcher.dedup.identity import MIN_WORDS, canonical_url, content_hash, normal_words
-
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 
 # (as linked, canonical)
 SAME_ARTICLE = [

@@ -4,7 +4,8 @@ whose first copy matched nothing alerts when a later copy matches."""
 
 from html import escape
 
-from newsroom import REAL_PAGES, Newsroom, article_html, rows, seed_texts, watcher, write_config
+from newsroom import REAL_PAGES, Newsroom, article_html, seed_texts, write_config
+from support import rows, watcher
 
 HOOK = '[[channels]]\nname = "team"\nurl = "json://127.0.0.1:9/hook"\n'  # discard port: sends fail, rows stay
 

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from support import REAL
 
 from watcher.config import DedupConfig
 from watcher.dedup.similarity import (
@@ -21,7 +22,6 @@ from watcher.dedup.similarity import (
     shingle_set,
 )
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 PAGES = REAL / "html" / "scrapinghub"
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 DEFAULTS = DedupConfig()

@@ -9,15 +9,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from support import REAL, new_article
 
 from watcher.config import DedupConfig
 from watcher.dedup.identity import canonical_url, content_hash
 from watcher.dedup.similarity import fingerprint
 from watcher.dedup.story import Stories
-from watcher.store import articles
 from watcher.store.database import Store
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)
 OUTLETS = ("Anadolu Agency", "Daily Sabah", "Enab Baladi", "Hürriyet Daily News")
@@ -77,24 +76,16 @@ def save(
                 article_id, {"text": text, "content_hash": chash, "simhash": fp, "updated_at": at.isoformat()}
             )
         else:
-            article_id = articles.insert(
+            article_id = new_article(
                 store,
                 feed_id=feed_id,
                 url=url,
                 canonical_url=canonical,
-                guid=None,
                 title=title,
-                author=None,
-                published=None,
                 fetched_at=at.isoformat(),
-                language=None,
-                summary=None,
                 text=text,
-                extraction="full",
-                extraction_error=None,
                 content_hash=chash,
                 simhash=fp,
-                matched=False,
             )
         story_id = stories.attach(article_id, placement, title=title, now=at)
         new_rules = stories.add_rules(story_id, rules, at)

@@ -10,10 +10,10 @@ import tracemalloc
 import zlib
 from datetime import datetime, timezone
 from ipaddress import ip_address
-from pathlib import Path
 
 import pytest
 from httpserver import TEST_USER_AGENT, TLS_CERT, LoopbackServer, SilentListener, free_port, gzip_bomb, zeros
+from support import REAL
 
 from watcher.fetch import address
 from watcher.fetch.client import Client, FetchError, NetworkPolicy, parse_retry_after
@@ -739,8 +739,6 @@ def test_messages_never_show_a_password_in_the_url():
 
 
 # -- real material -------------------------------------------------------------------------
-
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="shared/fixtures/real is not beside the repo")

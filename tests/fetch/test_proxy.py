@@ -8,8 +8,9 @@ import socket
 
 import pytest
 from httpserver import TEST_USER_AGENT, TLS_CERT, free_port
-from newsroom import rows, watcher, write_config
+from newsroom import write_config
 from proxyserver import ForwardProxy, SocksProxy
+from support import rows, watcher, watcher_process
 
 from watcher.config import ChannelConfig
 from watcher.fetch.client import Client, FetchError, NetworkPolicy
@@ -201,8 +202,6 @@ def test_item24_watcher_run_and_notify_use_the_proxy_from_the_config(
     ],
 )
 def test_item24_a_bad_proxy_setting_is_one_line_without_its_password(tmp_path, value, words):
-    import subprocess
-    import sys
 
     config = tmp_path / "w.toml"
     config.write_text(f'[watcher]\nrules = ["{tmp_path}"]\n[network]\nproxy = {value}\n', encoding="utf-8")
@@ -210,12 +209,7 @@ def test_item24_a_bad_proxy_setting_is_one_line_without_its_password(tmp_path, v
         '[[rules]]\nid = "r"\ntitle = "t"\nseverity = "low"\ncondition = { term = "army" }\n',
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), "check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = watcher_process("--config", str(config), "check")
     assert result.returncode == 2
     assert "network.proxy" in result.stderr and words in result.stderr, result.stderr
     assert "s3cret" not in result.stderr and "Traceback" not in result.stderr

@@ -5,12 +5,10 @@ and Arabic text, and `watcher check` says which patterns fall back to Python's r
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from newsroom import ROOT
+from support import ROOT, watcher_process
 
 from watcher.match import regex as rule_regex
 from watcher.match.matcher import Document, Matcher
@@ -70,19 +68,9 @@ def test_item05_catastrophic_regexes_pass_check_and_run_fast_in_watcher_match(tm
     config.write_text(f'[watcher]\nrules = ["{tmp_path / "rules"}"]\n', encoding="utf-8")
     article = tmp_path / "article.txt"
     article.write_text("Qasra\n" + WORDS + "\n" + "a" * 2500 + "\n", encoding="utf-8")
-    check = subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), "check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    check = watcher_process("--config", str(config), "check")
     assert check.returncode == 0, check.stderr
-    match = subprocess.run(
-        [sys.executable, "-m", "watcher", "match", "--rules", str(tmp_path / "rules"), str(article)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    match = watcher_process("match", "--rules", str(tmp_path / "rules"), str(article))
     assert "Traceback" not in match.stderr and match.returncode in (0, 1), match.stderr
 
 
@@ -193,12 +181,7 @@ def test_item05_check_says_which_patterns_fall_back(tmp_path):
     rule_file(folder, r"\bMoU\b", rule_id="plain")
     config = tmp_path / "watcher.toml"
     config.write_text(f'[watcher]\nrules = ["{folder}"]\n', encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), "check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = watcher_process("--config", str(config), "check")
     assert result.returncode == 0, result.stderr
     (line,) = [x for x in result.stderr.splitlines() if "backtracking" in x]
     assert "lookbehind.toml" in line and "rule 'lookbehind'" in line and "condition.regex" in line
@@ -219,12 +202,7 @@ def test_item05_fallback_patterns_must_pass_the_strict_check(tmp_path, pattern, 
     folder = rule_file(tmp_path / "rules", pattern)
     config = tmp_path / "watcher.toml"
     config.write_text(f'[watcher]\nrules = ["{folder}"]\n', encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), "check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = watcher_process("--config", str(config), "check")
     assert result.returncode == 2
     assert "condition.regex" in result.stderr and words in result.stderr
     assert "linear-time engine (RE2) lacks" in result.stderr and "Traceback" not in result.stderr

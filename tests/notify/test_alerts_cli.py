@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from alerts_support import Clock, open_store, queue_story, write_config
-from click.testing import CliRunner
+from support import watcher as in_process
+from support import watcher_process
 
-from watcher.cli.main import main
 from watcher.notify.sender import Sender
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -29,13 +27,8 @@ class Done:
 def watcher(cfg, *args):
     """The CLI in this process (fast); `run` in a real process, as a user starts it."""
     if args[0] == "run":
-        return subprocess.run(
-            [sys.executable, "-m", "watcher", "--config", str(cfg.path), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    result = CliRunner().invoke(main, ["--config", str(cfg.path), *args], catch_exceptions=False)
+        return watcher_process("--config", str(cfg.path), *args)
+    result = in_process(cfg.path, *args)
     return Done(result.exit_code, result.stdout, result.stderr)
 
 

@@ -289,7 +289,8 @@ def test_the_daemon_sends_alerts_while_a_mail_server_hangs(tmp_path):
     """`watcher run` as a user starts it: matched stories reach the webhook at
     once although the SMTP server holds every mail; the mails follow when it
     answers again; SIGTERM stops it cleanly."""
-    from alerts_support import Mailbox, wait_for
+    from alerts_support import Mailbox
+    from support import start_watcher, wait_for
 
     hook, box = Webhook(), Mailbox()
     box.gate.clear()
@@ -311,12 +312,7 @@ name = "hook"
 url = "{hook.url()}"
 """,
             )
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "watcher", "--config", str(config), "run"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            daemon = start_watcher("--config", str(config), "run")
             try:
                 wait_for(lambda: len(hook.titles()) == 3, timeout=60)
                 wait_for(box.entered.is_set, timeout=60)

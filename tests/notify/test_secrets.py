@@ -15,13 +15,13 @@ import io
 import logging
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from alerts_support import Clock, Mailbox, Webhook, free_port, open_store, queue_story, write_config
+from alerts_support import Clock, Mailbox, Webhook, open_store, queue_story, write_config
 from click.testing import CliRunner
+from httpserver import free_port
+from support import watcher_process
 
 from watcher.cli.main import main
 from watcher.config import ChannelConfig
@@ -159,16 +159,8 @@ def test_no_secret_in_the_database_or_cli_output(tmp_path, servers, no_internet)
     for i in range(2):
         queue_story(store, cfg, f"Story {i}")
     store.close()
-    env = {**os.environ, **no_internet}
-
     # The DEBUG run as a user starts it (its own process: real logging set-up)...
-    run = subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(cfg.path), "run", "--once", "--log-level", "DEBUG"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    run = watcher_process("--config", str(cfg.path), "run", "--once", "--log-level", "DEBUG", env=no_internet)
     out = run.stdout + run.stderr
     assert "alerts: 4 sent, 6 failed (will retry), 0 dead" in out
     assert "Telegram:@***" in run.stderr  # apprise named the chat; the filter masked it

@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 import threading
 
-from alerts_support import NOW, Clock, Webhook, open_store, queue_story, wait_for, write_config
+from alerts_support import NOW, Clock, Webhook, open_store, queue_story, write_config
+from support import wait_for
 
 from watcher.notify.sender import Sender
 from watcher.store import alerts as alert_rows

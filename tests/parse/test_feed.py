@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from support import REAL
 
 from watcher.parse.feed import MAX_ENTRIES, FeedError, ParsedFeed, parse_feed
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 FEEDS = REAL / "feeds"
 ALL_FEEDS = sorted(p for p in FEEDS.rglob("*") if p.is_file())
 # Time bounds below are safety bounds on CPU time (process_time), not speed

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support import REAL
 
 from watcher.match.patterns import pattern_problem
 from watcher.parse.discovery import common_paths, discover, robots_sitemaps, robots_url
@@ -18,7 +17,6 @@ from watcher.parse.links import (
     same_site,
 )
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 PAGES = REAL / "html" / "trafilatura"
 BBC_URL = "https://www.bbc.com/news/world-us-canada-52241221"
 

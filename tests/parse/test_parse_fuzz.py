@@ -16,13 +16,12 @@ import codecs
 import os
 import random
 import time
-from pathlib import Path
 
 import pytest
+from support import REAL
 
 from watcher.parse.feed import FeedError, ParsedFeed, parse_feed
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 # The 1.6 MB podcast feed alone takes ~0.6 s to parse; it is read whole by test_feed.py.
 CORPUS = sorted(p for p in (REAL / "feeds").rglob("*") if p.is_file() and p.stat().st_size < 400_000)
 CASES = int(os.environ.get("WATCHER_FUZZ_CASES", "1500"))

@@ -8,7 +8,8 @@ import sqlite3
 
 from click.testing import CliRunner
 from httpserver import LoopbackServer
-from newsroom import REAL, write_config
+from newsroom import write_config
+from support import REAL
 
 from watcher.cli.main import main
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 
 import review_world
 from review_world import invoke
+from support import values
 
 from watcher.review import export
 from watcher.review.log import Filter, matched_stories
@@ -41,14 +41,9 @@ def jsonl(world, *args) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def count(world, sql) -> int:
-    with sqlite3.connect(world.database) as conn:
-        return conn.execute(sql).fetchone()[0]
-
-
 def test_jsonl_without_filters_is_every_stored_article(world):
     records = jsonl(world, "--jsonl")
-    assert len(records) == count(world, "SELECT COUNT(*) FROM articles")
+    assert len(records) == values(world.database, "SELECT COUNT(*) FROM articles")[0][0]
     assert all(set(r) == KEYS for r in records)
     assert [r["id"] for r in records] == sorted(r["id"] for r in records)
     assert {r["matched"] for r in records} == {True, False}
@@ -168,7 +163,7 @@ def test_records_stream_in_batches(world, monkeypatch):
     monkeypatch.setattr(export, "BATCH", 2)
     store = Store.open(world.database)
     ids = [r["id"] for r in export.records(store)]
-    assert ids == sorted(ids) and len(ids) == count(world, "SELECT COUNT(*) FROM articles")
+    assert ids == sorted(ids) and len(ids) == values(world.database, "SELECT COUNT(*) FROM articles")[0][0]
     assert len(list(export.records(store, Filter(limit=5)))) == 5
     store.close()
 

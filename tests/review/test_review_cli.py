@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import review_world
 from review_world import invoke
+from support import rows
 
 from watcher.review import ReviewError
 from watcher.review.article import parse_hits
@@ -33,14 +33,8 @@ def log_json(world, *args) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def rows(world, sql, params=()):
-    with sqlite3.connect(world.database) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(sql, params)]
-
-
 def article_id(world, title_part: str) -> int:
-    found = rows(world, "SELECT id FROM articles WHERE title LIKE ?", (f"%{title_part}%",))
+    found = rows(world.database, "SELECT id FROM articles WHERE title LIKE ?", (f"%{title_part}%",))
     assert found, f"no stored article titled like {title_part!r}"
     return found[0]["id"]
 
@@ -78,7 +72,7 @@ def test_log_filters_by_rule_feed_severity_since_and_limit(world):
     safak = log_json(world, "--feed", "Yeni Şafak")
     assert safak and {s["feed"] for s in safak} == {"Yeni Şafak"}
     jazeera_by_url = log_json(
-        world, "--feed", rows(world, "SELECT url FROM feeds WHERE name = 'الجزيرة'")[0]["url"]
+        world, "--feed", rows(world.database, "SELECT url FROM feeds WHERE name = 'الجزيرة'")[0]["url"]
     )
     assert jazeera_by_url and {s["feed"] for s in jazeera_by_url} == {"الجزيرة"}
 
@@ -128,7 +122,7 @@ def test_show_explains_the_match_with_highlighted_hits(world):
 
 def test_show_lists_the_other_outlet_of_the_story(world):
     _, title, _ = review_world.seed_articles()[1]
-    first = rows(world, "SELECT id FROM articles WHERE title = ? ORDER BY id", (title,))[0]["id"]
+    first = rows(world.database, "SELECT id FROM articles WHERE title = ? ORDER BY id", (title,))[0]["id"]
     out = invoke(world, "show", str(first), "--no-text").stdout
     assert "Same story elsewhere:" in out and "Hürriyet Daily News" in out
 
@@ -136,7 +130,9 @@ def test_show_lists_the_other_outlet_of_the_story(world):
 def joined_pair(world, title: str) -> tuple[int, int]:
     """(the story's first article, the copy) for the copy titled ``title``."""
     copy = rows(
-        world, "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of IS NOT NULL", (title,)
+        world.database,
+        "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of IS NOT NULL",
+        (title,),
     )
     assert len(copy) == 1, f"{title!r} was stored once, as a copy"
     return copy[0]["duplicate_of"], copy[0]["id"]
@@ -231,7 +227,7 @@ def test_feedback_counts_in_rule_stats_and_flags_noisy_rules(own):
     defence = [
         r["article_id"]
         for r in rows(
-            own, "SELECT article_id FROM matches WHERE rule_id = 'tr-sy-defence' ORDER BY article_id"
+            own.database, "SELECT article_id FROM matches WHERE rule_id = 'tr-sy-defence' ORDER BY article_id"
         )
     ]
     assert len(defence) >= 3
@@ -273,7 +269,7 @@ def test_status_shows_size_and_counts(world):
     assert re.search(r"\(\d+\.\d (KB|MB), schema v\d+\)", result.stdout), result.stdout
     data = json.loads(invoke(world, "status", "--json").stdout)
     counts = data["counts"]
-    assert counts["articles"] == rows(world, "SELECT COUNT(*) AS n FROM articles")[0]["n"]
+    assert counts["articles"] == rows(world.database, "SELECT COUNT(*) AS n FROM articles")[0]["n"]
     assert 0 < counts["articles matched"] < counts["articles"]
     assert counts["feeds failing"] == 1 and data["keep_days"] == 30
     assert data["size_bytes"] > 0
@@ -282,11 +278,11 @@ def test_status_shows_size_and_counts(world):
 def test_prune_drops_old_unmatched_articles_but_keeps_entries_and_matched_stories(own):
     store = Store.open(own.database)
     before_log = matched_stories(store, Filter(limit=None))
-    before = {r["id"]: r for r in rows(own, "SELECT id, matched, story_id FROM articles")}
-    entries = rows(own, "SELECT COUNT(*) AS n FROM entries")[0]["n"]
+    before = {r["id"]: r for r in rows(own.database, "SELECT id, matched, story_id FROM articles")}
+    entries = rows(own.database, "SELECT COUNT(*) AS n FROM entries")[0]["n"]
     later = datetime.now(timezone.utc) + timedelta(days=31)
     result = prune(store, 30, later)
-    after = {r["id"] for r in rows(own, "SELECT id FROM articles")}
+    after = {r["id"] for r in rows(own.database, "SELECT id FROM articles")}
     gone = set(before) - after
     assert result.articles == len(gone) > 0
     assert all(not before[i]["matched"] for i in gone)
@@ -296,7 +292,7 @@ def test_prune_drops_old_unmatched_articles_but_keeps_entries_and_matched_storie
         for i in gone
     )
     assert matched_stories(store, Filter(limit=None)) == before_log
-    assert rows(own, "SELECT COUNT(*) AS n FROM entries")[0]["n"] == entries  # never refetched
+    assert rows(own.database, "SELECT COUNT(*) AS n FROM entries")[0]["n"] == entries  # never refetched
     assert not search(store, "الذهب")
     assert prune(store, 30, later).articles == 0  # idempotent
     assert prune(store, 30, datetime.now(timezone.utc)).articles == 0  # nothing is old yet
@@ -366,11 +362,11 @@ def test_pruned_entries_are_not_fetched_again(tmp_path):
         store = Store.open(world.database)
         pruned = prune(store, 30, datetime.now(timezone.utc) + timedelta(days=31))
         store.close()
-        left = rows(world, "SELECT id FROM articles ORDER BY id")
+        left = rows(world.database, "SELECT id FROM articles ORDER BY id")
         assert pruned.articles > 0
         page_hits = len(server.requests)
         again = invoke(world, "run", "--once")
         assert again.exit_code == 0, again.output
         assert "0 new entries, 0 articles stored" in again.stdout
-        assert rows(world, "SELECT id FROM articles ORDER BY id") == left
+        assert rows(world.database, "SELECT id FROM articles ORDER BY id") == left
         assert not [r for r in server.requests[page_hits:] if r.path.endswith(".html")]  # no page refetched

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import review_world
 from review_world import invoke
+from support import values
 
 from watcher.review import search
 from watcher.review.retention import prune
@@ -19,11 +20,6 @@ from watcher.store.database import Store
 from watcher.store.schema import MIGRATIONS
 from watcher.text.fold import normalise
 from watcher.web import server as web
-
-
-def rows(world, sql, params=()):
-    with sqlite3.connect(world.database) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 def found(world, *query, matched: bool = False) -> list[dict]:
@@ -42,8 +38,10 @@ AR_PACT, AR_MINISTER, AR_GOLD = (t for t, _ in review_world.ARABIC)
 
 
 def test_every_stored_article_is_indexed_as_the_matcher_folds_it(world):
-    articles = dict(((i, (t, x)) for i, t, x in rows(world, "SELECT id, title, text FROM articles")))
-    index = {i: (t, x) for i, t, x in rows(world, "SELECT rowid, title, text FROM search_index")}
+    articles = dict(
+        ((i, (t, x)) for i, t, x in values(world.database, "SELECT id, title, text FROM articles"))
+    )
+    index = {i: (t, x) for i, t, x in values(world.database, "SELECT rowid, title, text FROM search_index")}
     assert index.keys() == articles.keys()
     for article_id, (title, text) in articles.items():
         assert index[article_id] == (normalise(title or "").text, normalise(text or "").text)
@@ -166,7 +164,7 @@ def test_hostile_queries_get_a_message_not_a_traceback(world):
     ]:
         result = invoke(world, "search", query)
         assert result.exit_code == 0, (query, result.output)
-    assert rows(world, "SELECT COUNT(*) FROM articles")[0][0] > 0
+    assert values(world.database, "SELECT COUNT(*) FROM articles")[0][0] > 0
     assert titles(found(world, '"joint training')) == titles(found(world, '"joint training"'))
 
 
@@ -225,14 +223,18 @@ def test_a_database_from_before_the_index_is_back_filled(world, tmp_path):
         v4.apply(store.db)
     store.close()
     assert titles(found(old, "kasim")) == {TR_PACT}
-    assert rows(old, "SELECT COUNT(*) FROM search_index") == rows(old, "SELECT COUNT(*) FROM articles")
+    assert values(old.database, "SELECT COUNT(*) FROM search_index") == values(
+        old.database, "SELECT COUNT(*) FROM articles"
+    )
     store = Store.open(old.database)
     with store.atomic():  # the delete trigger came back
         store.db.execute("DELETE FROM feedback")
         store.db.execute("UPDATE entries SET article_id = NULL")
         store.db.execute("DELETE FROM articles WHERE id = (SELECT MAX(id) FROM articles WHERE matched = 0)")
     store.close()
-    assert rows(old, "SELECT COUNT(*) FROM search_index") == rows(old, "SELECT COUNT(*) FROM articles")
+    assert values(old.database, "SELECT COUNT(*) FROM search_index") == values(
+        old.database, "SELECT COUNT(*) FROM articles"
+    )
 
 
 def test_pruned_articles_leave_the_index(world, tmp_path):
@@ -243,15 +245,17 @@ def test_pruned_articles_leave_the_index(world, tmp_path):
     store.close()
     assert pruned.articles > 0
     assert found(own, "الذهب") == []
-    assert rows(own, "SELECT COUNT(*) FROM search_index WHERE rowid NOT IN (SELECT id FROM articles)") == [
-        (0,)
-    ]
-    assert rows(own, "SELECT COUNT(*) FROM search_index") == rows(own, "SELECT COUNT(*) FROM articles")
+    assert values(
+        own.database, "SELECT COUNT(*) FROM search_index WHERE rowid NOT IN (SELECT id FROM articles)"
+    ) == [(0,)]
+    assert values(own.database, "SELECT COUNT(*) FROM search_index") == values(
+        own.database, "SELECT COUNT(*) FROM articles"
+    )
 
 
 def test_an_article_indexed_again_is_found_by_its_new_words_only(world, tmp_path):
     own = world.copy(tmp_path / "own")
-    (article_id,) = rows(own, "SELECT id FROM articles WHERE title = ?", (AR_GOLD,))[0]
+    (article_id,) = values(own.database, "SELECT id FROM articles WHERE title = ?", (AR_GOLD,))[0]
     store = Store.open(own.database)
     with store.atomic():  # what an edited article gets
         store.db["articles"].update(article_id, {"text": "Altın fiyatları Kasım ayında düştü."})
@@ -260,7 +264,7 @@ def test_an_article_indexed_again_is_found_by_its_new_words_only(world, tmp_path
     assert found(own, "الذهب") and titles(found(own, "altin")) == {AR_GOLD}  # the title still has الذهب
     assert found(own, "الدولار") == []
     assert titles(found(own, "kasim")) == {TR_PACT, AR_GOLD}
-    assert rows(own, "SELECT COUNT(*) FROM search_index WHERE rowid = ?", (article_id,)) == [(1,)]
+    assert values(own.database, "SELECT COUNT(*) FROM search_index WHERE rowid = ?", (article_id,)) == [(1,)]
 
 
 REAL = review_world.ROOT.parent / "shared" / "fixtures" / "real" / "html"

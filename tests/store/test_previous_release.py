@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from support import rows
+from support import watcher as in_process
 
-from watcher.cli.main import main
 from watcher.store.database import Store
 from watcher.store.schema import MIGRATIONS
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FIXTURE = DATA / "previous_release.db"
-
-
-def rows(path: Path, sql: str) -> list[dict]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql)]
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +48,7 @@ def old(tmp_path) -> tuple[Path, Path]:
 
 
 def watcher(config: Path, *args: str):
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
+    return in_process(config, *args, check=True)
 
 
 def test_the_fixture_is_what_the_old_release_wrote(before):

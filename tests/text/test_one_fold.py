@@ -9,13 +9,14 @@ import json
 from pathlib import Path
 
 import pytest
+from support import new_article
 
 from watcher.dedup import similarity
 from watcher.dedup.identity import content_hash, normal_words
 from watcher.match.matcher import Document, Matcher
 from watcher.match.rules import load_rules
 from watcher.review import search
-from watcher.store import articles, feeds, searchindex
+from watcher.store import feeds, searchindex
 from watcher.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,25 +49,7 @@ def searchable(text: str) -> Store:
     stamp = "2026-11-21T00:00:00+00:00"
     with store.atomic():
         feed = feeds.add(store, "https://example.org/feed", "Example", stamp)
-        article = articles.insert(
-            store,
-            feed_id=feed,
-            url="https://example.org/a",
-            canonical_url="https://example.org/a",
-            guid=None,
-            title="",
-            author=None,
-            published=None,
-            fetched_at=stamp,
-            language=None,
-            summary=None,
-            text=text,
-            extraction="full",
-            extraction_error=None,
-            content_hash=None,
-            simhash=None,
-            matched=False,
-        )
+        article = new_article(store, feed_id=feed, url="https://example.org/a", fetched_at=stamp, text=text)
         searchindex.put(store, article, "", text)
     return store
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import httpx
 import pytest
 import review_world
 from review_world import invoke
+from support import serving, values
+from support import wall_clock as clock
 
 from watcher.web import server as web
 from watcher.web import views
@@ -30,15 +31,6 @@ BROWSER_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def clock() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return review_world.shared(tmp_path_factory).copy(tmp_path_factory.mktemp("web-world"))
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +66,6 @@ def page(browser):
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
-
-
-def query(world, sql, params=()):
-    with sqlite3.connect(world.database) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 def assert_inert(page) -> None:
@@ -131,16 +118,16 @@ def test_triage_in_a_browser(page, site, world):
     page.wait_for_url(f"**/article/{article_id}")
     assert "Marked #%d irrelevant" % article_id in page.locator(".flash").inner_text()
     assert page.locator(".current-verdict .verdict").inner_text() == "irrelevant"
-    assert query(world, "SELECT verdict, note FROM feedback WHERE article_id = ?", (article_id,)) == [
-        ("irrelevant", "old news")
-    ]
+    assert values(
+        world.database, "SELECT verdict, note FROM feedback WHERE article_id = ?", (article_id,)
+    ) == [("irrelevant", "old news")]
     shot(page, "article-judged")
     assert_inert(page)
 
 
 def test_article_page_says_why_a_copy_joined_its_story(page, site, world):
-    ((copy, first),) = query(
-        world, "SELECT id, duplicate_of FROM articles WHERE title = ?", (review_world.REWRITE_TITLE,)
+    ((copy, first),) = values(
+        world.database, "SELECT id, duplicate_of FROM articles WHERE title = ?", (review_world.REWRITE_TITLE,)
     )
     page.goto(f"{site}/article/{copy}")
     joined = page.locator(".members .joined")
@@ -154,8 +141,10 @@ def test_article_page_says_why_a_copy_joined_its_story(page, site, world):
     member = page.locator(".members li", has=page.locator(f"a[href='/article/{copy}']")).inner_text()
     assert re.search(r"joined as near-duplicate \(\d+% of 3-word phrases shared\)", member), member
     _, title, _ = review_world.seed_articles()[1]
-    ((exact, original),) = query(
-        world, "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of IS NOT NULL", (title,)
+    ((exact, original),) = values(
+        world.database,
+        "SELECT id, duplicate_of FROM articles WHERE title = ? AND duplicate_of IS NOT NULL",
+        (title,),
     )
     page.goto(f"{site}/article/{exact}")
     text = " ".join(page.locator(".members .joined").inner_text().split())
@@ -186,7 +175,7 @@ def test_search_feeds_outbox_and_rules_pages(page, site):
 
 
 def test_hostile_feed_text_is_inert_on_every_page(page, site, world):
-    hostile = query(world, "SELECT id FROM articles WHERE text LIKE '%onerror%' ORDER BY id")
+    hostile = values(world.database, "SELECT id FROM articles WHERE text LIKE '%onerror%' ORDER BY id")
     assert hostile, "the hostile page was stored"
     pages = [
         "/",
@@ -196,7 +185,7 @@ def test_hostile_feed_text_is_inert_on_every_page(page, site, world):
         "/feeds",
         "/outbox",
         "/rules",
-    ] + [f"/article/{aid}" for (aid,) in query(world, "SELECT id FROM articles")]
+    ] + [f"/article/{aid}" for (aid,) in values(world.database, "SELECT id FROM articles")]
     for path in pages:
         page.goto(site + path)
         assert_inert(page)
@@ -218,11 +207,11 @@ def test_hostile_feed_text_is_inert_on_every_page(page, site, world):
 
 
 def test_feedback_post_needs_the_csrf_token(site, world):
-    aid = query(world, "SELECT id FROM articles WHERE matched = 1 LIMIT 1")[0][0]
-    before = query(world, "SELECT COUNT(*) FROM feedback")[0][0]
+    aid = values(world.database, "SELECT id FROM articles WHERE matched = 1 LIMIT 1")[0][0]
+    before = values(world.database, "SELECT COUNT(*) FROM feedback")[0][0]
     response = httpx.post(f"{site}/article/{aid}/feedback", data={"verdict": "relevant"})
     assert response.status_code == 403
-    assert query(world, "SELECT COUNT(*) FROM feedback")[0][0] == before
+    assert values(world.database, "SELECT COUNT(*) FROM feedback")[0][0] == before
 
 
 def test_unknown_article_is_a_404_page(site):
@@ -270,7 +259,7 @@ def test_feedback_post_from_another_site_is_refused(site, world):
     with httpx.Client() as client:
         page = client.get(site + "/article/1")
         token = page.text.split('name="csrftoken" value="')[1].split('"')[0]
-        before = query(world, "SELECT COUNT(*) FROM feedback")[0][0]
+        before = values(world.database, "SELECT COUNT(*) FROM feedback")[0][0]
         forged = client.post(
             f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": "x" + token}
         )
@@ -283,7 +272,7 @@ def test_feedback_post_from_another_site_is_refused(site, world):
         assert other.status_code == 403
         ok = client.post(f"{site}/article/1/feedback", data={"verdict": "relevant", "csrftoken": token})
         assert ok.status_code == 302
-    assert query(world, "SELECT COUNT(*) FROM feedback")[0][0] == before + 1
+    assert values(world.database, "SELECT COUNT(*) FROM feedback")[0][0] == before + 1
 
 
 def test_bad_filter_values_show_a_message_not_an_error(site):
@@ -332,9 +321,9 @@ def test_quick_triage_from_the_story_list_keeps_the_filters(page, site, world):
     row.locator("button[value=irrelevant]").click()
     page.wait_for_url("**/?rule=football")
     assert "irrelevant" in page.locator("tr.story").first.locator(".verdict").inner_text()
-    aid = query(world, "SELECT id FROM articles WHERE title = ?", (title,))[0][0]
-    assert query(
-        world, "SELECT verdict FROM feedback WHERE article_id = ? ORDER BY id DESC LIMIT 1", (aid,)
+    aid = values(world.database, "SELECT id FROM articles WHERE title = ?", (title,))[0][0]
+    assert values(
+        world.database, "SELECT verdict FROM feedback WHERE article_id = ? ORDER BY id DESC LIMIT 1", (aid,)
     ) == [("irrelevant",)]
     shot(page, "stories-triaged")
 
@@ -355,33 +344,10 @@ def test_feedback_never_redirects_to_another_site(site, world):
 
 
 def test_watcher_serve_runs_until_stopped(world):
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "--config", str(world.config), "serve", "--port", str(port)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/")
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-                time.sleep(0.1)
+    with serving(world.config) as (url, proc):
+        response = httpx.get(url + "/")
         assert response.status_code == 200 and "Matched stories" in response.text
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-    assert f"review page on http://127.0.0.1:{port}/" in proc.stderr.read()
+    assert f"review page on {url}/" in proc.stderr.read()
 
 
 def test_serve_on_a_busy_port_says_so(world):
@@ -398,7 +364,7 @@ def test_serve_on_a_busy_port_says_so(world):
 
 def test_stories_page_shows_more_on_request(site, world, monkeypatch):
     monkeypatch.setattr(views, "STORIES_PAGE", 5)
-    total = len(query(world, "SELECT DISTINCT story_id FROM articles WHERE matched = 1"))
+    total = len(values(world.database, "SELECT DISTINCT story_id FROM articles WHERE matched = 1"))
     assert total > 10
     first = httpx.get(site + "/", params={"severity": "medium"}).text
     assert first.count('<tr class="story') == 5

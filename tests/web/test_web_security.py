@@ -6,17 +6,13 @@ process (or the real server on a thread) on a database filled by a real run."""
 from __future__ import annotations
 
 import base64
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 
 import httpx
 import pytest
-import review_world
+from support import serving, watcher_process
+from support import wall_clock as clock
 
 from watcher.web import server as web
 
@@ -27,50 +23,14 @@ CRASH = [  # the GETs of the issue: install a bogus tokenizer pointer, then make
 LEAK = "select hex(fts3_tokenizer('simple'))"  # one argument: a native pointer
 
 
-def clock() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return review_world.shared(tmp_path_factory).copy(tmp_path_factory.mktemp("web-security"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def watcher_serve(world, serve: str = "", env: dict | None = None):
     """A real `watcher serve` subprocess on ``world`` with ``serve`` lines in [serve]."""
-    import os
-
     config = world.dir / "serve.toml"
     config.write_text(world.config.read_text(encoding="utf-8") + f"\n[serve]\n{serve}\n", encoding="utf-8")
     config.chmod(0o600)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "--config", str(config), "serve", "--port", str(port)],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url + "/", timeout=5)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-                time.sleep(0.1)
+    with serving(config, env=env) as (url, proc):
         yield url, proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def sql(url: str, db: str, query: str, **kw) -> httpx.Response:
@@ -124,12 +84,7 @@ def test_item17_sql_cannot_be_turned_on_without_a_password(world, tmp_path):
     config.write_text(
         world.config.read_text(encoding="utf-8") + "\n[serve]\nallow_sql = true\n", encoding="utf-8"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), "check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = watcher_process("--config", str(config), "check")
     assert result.returncode == 2 and "serve.allow_sql" in result.stderr and "password" in result.stderr
     # WebSettings built in code cannot turn it on without a password either.
     assert not web.WebSettings(database=world.database, allow_sql=True).sql_allowed
