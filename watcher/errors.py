@@ -57,9 +57,10 @@ The others happen to a correct setup, while it works:
   keeps the feed's summary.
 
 Some modules raise private errors of their own (``fetch.decompression``,
-``fetch.client``, ``parse.xmlguard``, ``parse.htmltree``, ``match.regex``); they derive from
-``WatcherError`` too
-and are turned into one of the public errors before they leave their package.
+``fetch.client``, ``fetch.connection``, ``fetch.lookup``, ``parse.xmlguard``,
+``parse.htmltree``, ``match.regex``, ``match.translation``); they derive from
+``WatcherError`` too and are turned into one of the public errors before they
+leave their package.
 
 The classes are defined here; the modules that raise them re-export them
 (``from watcher.config import ConfigError`` keeps working).
