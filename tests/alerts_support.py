@@ -96,6 +96,7 @@ class Webhook:
         self.server.server_close()
 
 
+@dataclass
 class Mail:
     subject: str
     text: str

@@ -4,7 +4,9 @@ database's size, counts and age (``watcher status``)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from watcher import health
 from watcher.store import alerts, articles, feeds, overview
@@ -32,6 +34,16 @@ class FeedHealth:
     def state(self) -> health.Status:
         """The feed's health, in the words the CLI, the web page and the logs use."""
         return health.FeedState(self.last_polled, self.last_status, self.consecutive_errors, self.gone).status
+
+
+QUIET_DAYS = 7  # a healthy feed with no new article for this long is flagged
+
+
+def quiet(feeds: Sequence[FeedHealth], now: datetime, days: float = QUIET_DAYS) -> set[int]:
+    """Ids of the healthy feeds that brought no new article in ``days``: they
+    poll fine, but their address may no longer list new articles."""
+    since = (now - timedelta(days=days)).isoformat()
+    return {f.id for f in feeds if f.state.healthy and (f.last_article or "") < since}
 
 
 def feed_health(store: Store) -> tuple[FeedHealth, ...]:

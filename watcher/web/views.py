@@ -22,14 +22,14 @@ from watcher.review.log import verdicts as latest_verdicts
 from watcher.review.search import search as search_articles
 from watcher.review.search import searched_for
 from watcher.review.stats import matches_per_day, rule_stats
-from watcher.review.status import feed_health
+from watcher.review.status import QUIET_DAYS, feed_health
+from watcher.review.status import quiet as quiet_feeds
 from watcher.review.status import status as database_status
 from watcher.store.database import Store
 from watcher.web.security import CSP
 
 CHART_DAYS = 30
 STORIES_PAGE = 100  # stories per page; "show more" adds as many again
-QUIET_DAYS = 7  # a healthy feed with no new article for this long is flagged
 CSRF_COOKIE = "ds_csrftoken"
 SINCE_CHOICES = (
     ("1d", "last 24 hours"),
@@ -285,8 +285,7 @@ async def search_view(datasette, request):
 async def feeds_view(datasette, request):
     feeds = await _with_store(datasette, feed_health)
     database = await _with_store(datasette, database_status)
-    quiet_since = (datasette.watcher.clock() - timedelta(days=QUIET_DAYS)).isoformat()
-    quiet = {f.id for f in feeds if f.state.healthy and (f.last_article or "") < quiet_since}
+    quiet = quiet_feeds(feeds, datasette.watcher.clock())
     return await _page(
         datasette,
         request,
