@@ -77,16 +77,7 @@ class Ingest:
     def add(self, feed_id: int, feed: FeedConfig, entry: FeedEntry) -> tuple[int, int]:
         body = self._body(feed, entry)
         title = entry.title or body.title or ""
-        matches = self.parts.matcher.match(
-            Document(
-                id=entry.guid,
-                title=title,
-                text=body.text,
-                summary=entry.summary,
-                url=entry.url,
-                language=body.language,
-            )
-        )
+        matches = self._match(entry, title, body, body.language)
         canonical = self._canonical(feed_id, entry)
         try:
             return self._save(feed_id, entry, canonical, title, body, matches)
@@ -95,6 +86,20 @@ class Ingest:
             if self.known(feed_id, entry):
                 return 0, 0
             raise
+
+    def _match(
+        self, entry: FeedEntry, title: str, body: _Body, language: str | None
+    ) -> tuple[RuleMatch, ...]:
+        return self.parts.matcher.match(
+            Document(
+                id=entry.guid,
+                title=title,
+                text=body.text,
+                summary=entry.summary,
+                url=entry.url,
+                language=language,
+            )
+        )
 
     def _body(self, feed: FeedConfig, entry: FeedEntry) -> _Body:
         if not (feed.fetch_article and entry.url):
@@ -221,16 +226,7 @@ class Ingest:
         if chash == stored["content_hash"] and body.text == stored["text"]:
             return 0
         title = entry.title or body.title or stored["title"] or ""
-        matches = self.parts.matcher.match(
-            Document(
-                id=entry.guid,
-                title=title,
-                text=body.text,
-                summary=entry.summary,
-                url=entry.url,
-                language=body.language or stored["language"],
-            )
-        )
+        matches = self._match(entry, title, body, body.language or stored["language"])
         now = self.parts.clock()
         with self.store.atomic():
             articles.revise(
