@@ -40,6 +40,7 @@ from watcher.store.database import Store
 
 if TYPE_CHECKING:
     from watcher.daemon.scheduler import Daemon
+    from watcher.daemon.systemd import ServiceManager
     from watcher.extract.extractor import Extractor
     from watcher.match.matcher import Matcher
     from watcher.match.rules import RuleSet
@@ -215,6 +216,7 @@ class Watcher:
             self._lock.release()
             raise
         self.sender: Sender = Sender(self.store, config, clock)
+        self._closing: list[Callable[[], None]] = []
 
     def run_once(self) -> RunSummary:
         """Poll every due feed once (healthy ones even before their interval);
@@ -232,22 +234,46 @@ class Watcher:
         summary = self.sender.drain(self.clock())
         return Delivery(summary, alerts.count_pending(self.store))
 
-    def daemon(self, *, grace: float) -> Daemon:
-        """The scheduler that polls and delivers until stopped."""
+    def daemon(self, *, grace: float, service: ServiceManager | None = None) -> Daemon:
+        """The scheduler that polls and delivers until stopped. Its loop stores
+        a heartbeat (``watcher health``, ``/healthz``) and, under systemd
+        (``service``), says READY once running, WATCHDOG on every tick and
+        STOPPING when a shutdown begins."""
+        from watcher.daemon.heartbeat import Heartbeat
         from watcher.daemon.scheduler import Daemon
+
+        beat = Heartbeat(store_opener(self.config), self.clock)
+        self._closing.append(beat.close)
+        feeds = len(self.config.feeds)
+
+        def heartbeat() -> None:
+            beat.beat()
+            if service:
+                service.watchdog()
 
         return Daemon(
             self.parts,
             open_store=store_opener(self.config),
             sender=self.sender,
             grace=grace,
+            heartbeat=heartbeat,
+            ready=(lambda: service.ready(f"watching {feeds} feed(s)")) if service else None,
+            stopping=service.stopping if service else None,
         )
+
+    def beat(self) -> None:
+        """Store a heartbeat now (after a completed ``run --once``: the timer's sign of life)."""
+        from watcher.daemon.heartbeat import Heartbeat
+
+        Heartbeat(lambda: self.store, self.clock).beat()
 
     def close(self, *, finished: bool = True) -> None:
         """Stop the extraction worker, close the store and release the lock.
         ``finished=False`` (polls outlived the grace time and still use the
         HTTP client) leaves the client to the process's exit."""
         try:
+            for close in self._closing:
+                close()
             self.parts.extractor.close()
             self.store.close()
         finally:

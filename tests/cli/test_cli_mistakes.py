@@ -264,9 +264,21 @@ def test_a_database_that_cannot_be_created_is_named(world, tmp_path):
         folder.mkdir()
         folder.chmod(0o555)
     config = with_database(world, tmp_path / "c", str(folder / "watcher.db"))
-    out = cli(config, "status")
+    out = cli(config, "run", "--once")  # the one command that creates the database
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert str(folder) in out.stderr and "[watcher] database" in out.stderr
+
+
+def test_read_only_commands_never_create_a_database(world, tmp_path):
+    config = with_database(world, tmp_path / "c", str(tmp_path / "c" / "new.db"))
+    for command in (["status"], ["log"], ["feeds"], ["search", "x"], ["alerts"], ["rules", "stats"]):
+        out = cli(config, *command)
+        assert out.returncode == 2, (command, out.stderr)
+        assert out.stderr == (
+            f"watcher: no database yet at {tmp_path / 'c' / 'new.db'}: run `watcher run --once` "
+            "first (it polls the feeds and creates it)\n"
+        ), command
+        assert not (tmp_path / "c" / "new.db").exists(), command
 
 
 def test_match_jsonl_with_a_bad_line_keeps_lines_aligned(world, odd):

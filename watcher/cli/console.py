@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 EXIT_FAILURE = 1  # a WatcherError that is not the user's mistake
 EXIT_USER_ERROR = 2  # a mistake in the config, rules or command line
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C (128 + SIGINT)
+CONFIG_HELP = "Config file (default: $WATCHER_CONFIG, else ./watcher.toml)."
 
 
 def utc_now() -> datetime:
@@ -66,6 +67,9 @@ class WatcherGroup(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `watcher rules`: its help, as --help shows it
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            code = 0
         except click.UsageError as exc:
             _usage_error(exc)
         except click.ClickException as exc:  # e.g. -o FILE that cannot be opened
@@ -91,6 +95,34 @@ class WatcherGroup(click.Group):
                 name, command = ctx.meta["watcher.command"]
                 exc.ctx = click.Context(command, info_name=name, parent=ctx)
             raise
+
+
+def accept_config_option(group: click.Group) -> None:
+    """Let every command of ``group`` (and of its sub-groups) take ``--config
+    PATH`` after its name too: ``watcher check --config FILE`` is the same as
+    ``watcher --config FILE check``."""
+    for command in group.commands.values():
+        if not any("--config" in getattr(p, "opts", ()) for p in command.params):
+            command.params.append(
+                click.Option(
+                    ["--config"],
+                    metavar="PATH",
+                    expose_value=False,
+                    is_eager=True,
+                    callback=_set_config,
+                    help=CONFIG_HELP,
+                )
+            )
+        if isinstance(command, click.Group):
+            accept_config_option(command)
+
+
+def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    obj = ctx.find_object(CliContext)
+    if obj is not None:
+        obj.use_config(value)
 
 
 def _usage_error(exc: click.UsageError) -> None:
@@ -142,6 +174,11 @@ class CliContext:
             from_env=not explicit and bool(environ.get(config_mod.CONFIG_ENV)),
         )
 
+    def use_config(self, explicit: str) -> None:
+        """``--config PATH`` given after the command's name (it wins over the one before)."""
+        self.config_path = config_mod.resolve_path(explicit, environ=self.environ, cwd=Path.cwd())
+        self.from_env, self._config = False, None
+
     def config(self) -> config_mod.Config:
         if self._config is None:
             if self.config_path.is_dir():
@@ -167,8 +204,18 @@ class CliContext:
         return f" (from ${config_mod.CONFIG_ENV})" if self.from_env else ""
 
     def store(self) -> Store:
-        """The configured database (DatabaseOpenError when it cannot be used)."""
-        return app.open_store(self.config())
+        """The configured database, which must exist: the commands that read the
+        log never create an empty one (DatabaseOpenError when it is missing or
+        cannot be used)."""
+        config = self.config()
+        if str(config.database) != ":memory:" and not config.database.exists():
+            problem = app.database_problem(config)
+            raise errors.DatabaseOpenError(
+                problem
+                or f"no database yet at {config.database}: run `watcher run --once` first "
+                "(it polls the feeds and creates it)"
+            )
+        return app.open_store(config)
 
     def rules(self, paths: Sequence[str | Path] = ()) -> RuleSet:
         """The rules in ``paths`` (no config read), else the configured rules;
@@ -261,13 +308,19 @@ def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def setup_logging(level: str, config: config_mod.Config) -> None:
-    """Log to stderr; channel secrets are redacted from every record, and
-    apprise/urllib3 (which print tokens at DEBUG) are kept at WARNING."""
+def setup_logging(
+    level: str, config: config_mod.Config, *, fmt: str = "text", environ: Mapping[str, str] = os.environ
+) -> None:
+    """Log to stderr (as :mod:`watcher.cli.logformat` says: plain text, the
+    journal's form under systemd, or JSON lines); channel secrets are redacted
+    from every record, and apprise/urllib3 (which print tokens at DEBUG) are
+    kept at WARNING."""
     import logging
 
+    from watcher.cli.logformat import formatter
+
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(fmt, environ))
     try:
         from watcher.notify.redaction import install as install_redaction
 

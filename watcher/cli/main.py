@@ -1,8 +1,9 @@
 """The ``watcher`` command: a thin shell over the library.
 
 Each command group lives in ``watcher/cli/<noun>.py`` (its ``COMMANDS``) and is added here.
-Every command reads the config from ``--config PATH``, else ``$WATCHER_CONFIG``,
-else ``./watcher.toml``. User mistakes exit 2 with a message, never a traceback.
+Every command reads the config from ``--config PATH`` (given before or after
+the command's name), else ``$WATCHER_CONFIG``, else ``./watcher.toml``. User
+mistakes exit 2 with a message, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,27 +14,34 @@ from pathlib import Path
 
 import click
 
-from watcher.cli import alerting, log, matching, review, spine
-from watcher.cli.console import CliContext, WatcherGroup
+from watcher import __version__
+from watcher.cli import alerting, log, matching, review, service, spine
+from watcher.cli.console import CONFIG_HELP, CliContext, WatcherGroup, accept_config_option
 
 
-@click.group(cls=WatcherGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    metavar="PATH",
-    default=None,
-    help="Config file (default: $WATCHER_CONFIG, else ./watcher.toml).",
+@click.group(
+    cls=WatcherGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
 )
+@click.option("--config", "config_path", metavar="PATH", default=None, help=CONFIG_HELP)
+@click.version_option(__version__, "-V", "--version", prog_name="watcher", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
-    """Self-hosted news watcher: feeds in, explained matches, one alert per story."""
+    """Self-hosted news watcher: feeds in, explained matches, one alert per story.
+
+    New here? `watcher init` writes a starter config and the default rules
+    into this folder; then `watcher check` and `watcher run --once`.
+    """
     ctx.obj = CliContext.create(config_path, environ=os.environ, cwd=Path.cwd())
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
-for module in (spine, matching, alerting, log, review):
+for module in (spine, matching, alerting, log, review, service):
     for command in module.COMMANDS:
         main.add_command(command)
+accept_config_option(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

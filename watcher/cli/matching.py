@@ -282,11 +282,12 @@ def rules() -> None:
 @click.argument("seed_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--background",
-    type=click.Path(exists=True, path_type=Path),
+    metavar="DIR|FILE|log",
     default=None,
-    help='Folder of general news to contrast with (*.txt, *.jsonl with "text", or JSON gold '
-    'files with "articleBody"). Default: ../shared/fixtures/real/html beside the '
-    "project, when it exists.",
+    help="General news to contrast the seeds with: a folder or file of *.txt, *.jsonl "
+    '(with "text") or JSON (with "articleBody" or "text"), gzip-compressed or not; or '
+    '"log": the articles in your database. Default: the 295 Wikinews articles shipped '
+    "with the watcher.",
 )
 @click.option(
     "-o",
@@ -303,7 +304,10 @@ def rules() -> None:
     show_default=True,
     help="How many distinguishing terms to propose.",
 )
-def derive(seed_dir: Path, background: Path | None, output: Path | None, max_terms: int) -> None:
+@click.pass_obj
+def derive(
+    ctx: CliContext, seed_dir: Path, background: str | None, output: Path | None, max_terms: int
+) -> None:
     """Propose a draft rule file from a seed corpus (SEED_DIR of .txt/.html files).
 
     The draft names the people, organisations, places and agreements the
@@ -316,11 +320,9 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
         fail(
             f"-o {output}: the folder {output.resolve().parent} does not exist; give a file in an existing folder"
         )
-    background = background or derivation.default_background()
-    if background is None:
-        fail("no background corpus found; pass --background DIR (a folder of general news texts)")
+    corpus = _background(ctx, background)
     with Pages() as pages:
-        draft = derivation.derive(seed_dir, background, max_terms=max_terms, html_text=pages.text)
+        draft = derivation.derive(seed_dir, corpus, max_terms=max_terms, html_text=pages.text)
     if output is None:
         click.echo(draft.toml, nl=False)
     else:
@@ -337,6 +339,35 @@ def derive(seed_dir: Path, background: Path | None, output: Path | None, max_ter
         + (f"; draft written to {output}" if output else ""),
         err=True,
     )
+
+
+LOG_BACKGROUND = 5000  # the newest articles of the log, when it is the background
+
+
+def _background(ctx: CliContext, given: str | None) -> Path | list[str]:
+    """The background corpus: the shipped one, a path, or the log's articles."""
+    from watcher import defaults
+
+    if given is None:
+        try:
+            return defaults.background_corpus()
+        except defaults.MissingDefaults as exc:
+            fail(str(exc))
+    if given != "log":
+        path = Path(given)
+        if not path.exists():
+            fail(f"--background {given}: no such file or folder; give a folder of news texts, or `log`")
+        return path
+    from watcher.store import articles
+
+    store = ctx.store()
+    try:
+        texts = articles.recent_texts(store, limit=LOG_BACKGROUND)
+    finally:
+        store.close()
+    if not texts:
+        fail("--background log: the database holds no article yet; `watcher run --once` stores some")
+    return texts
 
 
 COMMANDS = [match, rules]

@@ -31,22 +31,33 @@ from watcher.duration import DurationError, parse_duration
     help="Log detail on stderr. Default: INFO for the daemon; WARNING with --once, "
     "which prints its own summary.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: for people (under systemd, without timestamps: the journal adds them); "
+    "json: one JSON object per line, for log shippers.",
+)
 @click.pass_obj
-def run(ctx: CliContext, once: bool, grace: str, log_level: str) -> None:
+def run(ctx: CliContext, once: bool, grace: str, log_level: str, log_format: str) -> None:
     """Poll the configured feeds (forever, or --once)."""
+    from watcher.daemon.systemd import ServiceManager
+
     config = ctx.config()
     try:
         grace_seconds = parse_duration(grace)
     except DurationError as exc:
         fail(f"--grace: {exc}")
-    setup_logging(log_level or ("WARNING" if once else "INFO"), config)
+    setup_logging(log_level or ("WARNING" if once else "INFO"), config, fmt=log_format)
     watcher = app.Watcher(config, ctx.rules(), ctx.clock)
     finished = True
     try:
         if once:
             _run_once(watcher)
         else:
-            finished = watcher.daemon(grace=grace_seconds).run()
+            service = ServiceManager.from_environ(os.environ)
+            finished = watcher.daemon(grace=grace_seconds, service=service).run()
     finally:
         watcher.close(finished=finished)
     if not finished:  # a poll outlived the grace time: do not wait for its deadline
@@ -67,6 +78,7 @@ def _run_once(watcher: app.Watcher) -> None:
     config = watcher.config
     try:
         summary = watcher.run_once()
+        watcher.beat()
         _print_summary(summary, {f.url: f.name for f in config.feeds}, len(config.feeds))
         _print_delivery(watcher.deliver())
     except KeyboardInterrupt:

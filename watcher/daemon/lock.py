@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from watcher.errors import LockError
+from watcher.errors import DatabaseOpenError, LockError
 
 
 class InstanceLock:
@@ -17,8 +17,14 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> InstanceLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DatabaseOpenError(
+                f"cannot create the lock file {self.path} beside the database ({exc.strerror or exc}); "
+                "give this user write access to that folder, or fix [watcher] database in the config"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

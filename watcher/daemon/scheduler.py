@@ -53,15 +53,22 @@ class Daemon:
         sender=None,
         tick: float | None = None,
         grace: float = GRACE_SECONDS,
+        heartbeat: Callable[[], None] | None = None,
+        ready: Callable[[], None] | None = None,
+        stopping: Callable[[], None] | None = None,
     ) -> None:
         """``open_store`` opens another connection to the database (each poll
-        thread and the maintenance job get their own)."""
+        thread and the maintenance job get their own). ``ready`` is called once
+        the scheduler runs, ``heartbeat`` on every tick of the scheduler loop
+        (a wedged loop stops calling it), ``stopping`` when a shutdown begins:
+        the service manager and the stored heartbeat hang on these."""
         self.parts = parts
         self.config: Config = parts.config
         self.open_store = open_store
         self.sender = sender
         self.tick = tick or tick_for(parts.config)
         self.grace = grace
+        self.heartbeat, self.ready, self.stopping = heartbeat, ready, stopping
         self._in_flight: dict[str, Future] = {}
         self._guard = threading.Lock()
         self._pipelines = ThreadPipelines(parts, open_store)
@@ -106,9 +113,11 @@ class Daemon:
             self.sender.start()
         scheduler.start()
         log.info("watching %d feed(s); database %s", len(self.config.feeds), self.config.database)
+        _call(self.ready)
         try:
             self.parts.stop.wait()
         finally:
+            _call(self.stopping)
             log.info("stopping: waiting up to %.0f s for polls under way", self.grace)
             scheduler.shutdown(wait=False)
             finished = self._drain()
@@ -165,6 +174,7 @@ class Daemon:
     def _dispatch(self, store: Store) -> None:
         if self.parts.stop.is_set():
             return
+        _call(self.heartbeat)
         for feed in sources.due(store, self.config.feeds, self.parts.clock()):
             with self._guard:
                 if feed.url in self._in_flight:
@@ -196,3 +206,13 @@ class Daemon:
                 result.articles_stored,
                 result.alerts_queued,
             )
+
+
+def _call(hook: Callable[[], None] | None) -> None:
+    """Run a life-cycle hook; its failure is logged, never stops the scheduler."""
+    if hook is None:
+        return
+    try:
+        hook()
+    except Exception:
+        log.exception("a life-cycle hook failed")

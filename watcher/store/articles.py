@@ -266,6 +266,15 @@ def documents(store: Store, *, after: int, since: str | None, size: int) -> list
     )
 
 
+def recent_texts(store: Store, *, limit: int) -> list[str]:
+    """The newest ``limit`` articles' titles and texts (or summaries), one string each."""
+    rows = store.execute(
+        "SELECT title, COALESCE(NULLIF(text, ''), summary, '') FROM articles ORDER BY id DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [f"{title or ''}\n{body}" for title, body in rows if (title or body or "").strip()]
+
+
 def span(store: Store) -> tuple[str | None, str | None]:
     """When the oldest and the newest stored article were fetched."""
     lo, hi = store.execute("SELECT MIN(fetched_at), MAX(fetched_at) FROM articles").fetchone()

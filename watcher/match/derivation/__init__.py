@@ -20,7 +20,7 @@ One module per part: ``corpus`` reads the seeds and the background,
 in ``words``), ``draft`` renders and checks the rule file.
 """
 
-from watcher.match.derivation.corpus import default_background, read_background, read_seeds
+from watcher.match.derivation.corpus import read_background, read_seeds
 from watcher.match.derivation.draft import Draft, derive, render
 from watcher.match.derivation.entities import ProposedEntity, name_candidates, propose_entities
 from watcher.match.derivation.terms import ProposedTerm, propose_terms
@@ -29,7 +29,6 @@ __all__ = [
     "Draft",
     "ProposedEntity",
     "ProposedTerm",
-    "default_background",
     "derive",
     "name_candidates",
     "propose_entities",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -9,12 +10,6 @@ from pathlib import Path
 from watcher.errors import DerivationError
 
 MAX_BACKGROUND_BYTES = 200 * 1024 * 1024
-
-
-def default_background() -> Path | None:
-    """The real gold article texts beside the project (../shared/fixtures/real/html), if present."""
-    candidate = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real" / "html"
-    return candidate if candidate.is_dir() else None
 
 
 def read_seeds(folder: Path, html_text: Callable[[bytes, str], tuple[str, str]]) -> list[str]:
@@ -36,16 +31,18 @@ def read_seeds(folder: Path, html_text: Callable[[bytes, str], tuple[str, str]])
 
 
 def read_background(path: Path) -> list[str]:
-    """Texts from *.txt files, *.jsonl lines with "text", and JSON gold files ("articleBody"/"text")."""
+    """Texts from *.txt files, *.jsonl lines with "text", and JSON gold files
+    ("articleBody"/"text"), each possibly gzip-compressed (*.jsonl.gz, ...)."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     texts: list[str] = []
     budget = MAX_BACKGROUND_BYTES
     for file in files:
-        suffix = file.suffix.lower()
+        compressed = file.suffix.lower() == ".gz"
+        suffix = (file.with_suffix("") if compressed else file).suffix.lower()
         if suffix not in (".txt", ".json", ".jsonl") or file.stat().st_size > budget:
             continue
-        budget -= file.stat().st_size
-        raw = file.read_text(encoding="utf-8", errors="replace")
+        raw = _read_text(file, compressed, budget)
+        budget -= len(raw)
         if suffix == ".txt":
             texts.append(raw)
         elif suffix == ".jsonl":
@@ -62,6 +59,17 @@ def read_background(path: Path) -> list[str]:
             'with "articleBody" or "text" fields)'
         )
     return texts
+
+
+def _read_text(file: Path, compressed: bool, budget: int) -> str:
+    """The file's text, at most ``budget`` bytes of it (a gzip bomb stops there)."""
+    if not compressed:
+        return file.read_text(encoding="utf-8", errors="replace")
+    try:
+        with gzip.open(file, "rb") as stream:
+            return stream.read(budget).decode("utf-8", errors="replace")
+    except (OSError, EOFError) as exc:
+        raise DerivationError(f"{file}: not a readable gzip file ({exc})") from None
 
 
 def _json_lines(raw: str) -> list:

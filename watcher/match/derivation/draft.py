@@ -88,13 +88,18 @@ def render(
 
 def derive(
     seed_dir: Path,
-    background_dir: Path,
+    background: Path | list[str],
     *,
     max_terms: int = 40,
     html_text: Callable[[bytes, str], tuple[str, str]],
 ) -> Draft:
+    """A draft from the seeds in ``seed_dir`` against ``background``: a file or
+    folder of general news (:func:`read_background`), or the texts themselves."""
     seeds = read_seeds(seed_dir, html_text)
-    background = read_background(background_dir)
+    if isinstance(background, Path):
+        background = read_background(background)
+    elif not any(t.strip() for t in background):
+        raise DerivationError("the background holds no text to contrast the seeds with")
     entities = propose_entities(seeds, background)
     covered = {normalise_term(a) for e in entities for a in e.aliases}
     terms = propose_terms(seeds, background, max_terms, covered)
