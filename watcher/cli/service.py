@@ -18,7 +18,14 @@ EXIT_UNHEALTHY = 1
 
 @click.command(short_help="Write a starter config and the default rules into a folder.")
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init(folder: Path) -> None:
+@click.option(
+    "--database",
+    metavar="PATH",
+    default=None,
+    help="Where the config puts the database (default: watcher.db beside the config), "
+    "e.g. /var/lib/watcher/watcher.db when the config lives in /etc/watcher.",
+)
+def init(folder: Path, database: str | None) -> None:
     """Write FOLDER/watcher.toml (the annotated example config, with real
     feeds) and the default rule pack into FOLDER/rules/ (default FOLDER: the
     current one). Nothing is ever overwritten: if one of these files exists,
@@ -42,6 +49,7 @@ def init(folder: Path) -> None:
         for target, source in sources.items():
             text = source.read_text(encoding="utf-8")
             if target.name == DEFAULT_CONFIG_NAME:
+                text = _with_database(text, database) if database else text
                 text = f"# Written by `watcher init` (watcher {__version__}); edit the feeds, then `watcher check`.\n{text}"
             with open(target, "x", encoding="utf-8") as out:  # "x": never over a file made meanwhile
                 out.write(text)
@@ -57,6 +65,18 @@ def init(folder: Path) -> None:
         f"  watcher{hint} check          # validates the config, the rules and the channels\n"
         f"  watcher{hint} run --once     # one pass over the feeds; `watcher{hint} log` shows what matched"
     )
+
+
+def _with_database(text: str, database: str) -> str:
+    """The example config with its ``database = ...`` line pointing at ``database``."""
+    value = json.dumps(str(Path(database).expanduser().absolute()))  # a TOML basic string
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("database = "):
+            comment = line.partition("#")[2]
+            lines[i] = f"database = {value}" + (f"   #{comment}" if comment else "\n")
+            return "".join(lines)
+    raise SystemExit(f"watcher: the example config has no database line to set ({database})")
 
 
 @click.command(short_help="Exit 0 when the daemon is alive (recent heartbeat), else 1.")
