@@ -47,6 +47,7 @@ HOMES = {
     "httpx": {"watcher.fetch.client"},
     "lxml": {"watcher.parse.htmltree"},
     "numpy": {"watcher.dedup.similarity"},
+    "prometheus_client": {"watcher.web.metrics"},
     "re2": {"watcher.match.regex"},
     "requests": {"watcher.notify.notifier"},  # apprise's transport, only to route it through the proxy
     "sqlite_utils": {"watcher.store"},
@@ -60,6 +61,7 @@ DISTRIBUTIONS = {
     "apscheduler": "APScheduler",
     "sqlite_utils": "sqlite-utils",
     "re2": "google-re2",
+    "prometheus_client": "prometheus-client",
 }
 
 

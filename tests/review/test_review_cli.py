@@ -270,8 +270,9 @@ def test_status_shows_size_and_counts(world):
     data = json.loads(invoke(world, "status", "--json").stdout)
     counts = data["counts"]
     assert counts["articles"] == rows(world.database, "SELECT COUNT(*) AS n FROM articles")[0]["n"]
-    assert 0 < counts["articles matched"] < counts["articles"]
-    assert counts["feeds failing"] == 1 and data["keep_days"] == 30
+    assert 0 < counts["articles_matched"] < counts["articles"]
+    assert counts["feeds_failing"] == 1 and data["keep_days"] == 30
+    assert all(" " not in key for key in [*data, *counts, *data["feeds_by_status"]])
     assert data["size_bytes"] > 0
 
 

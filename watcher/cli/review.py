@@ -7,6 +7,7 @@ or one object for single-item commands).
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import asdict
 
@@ -223,17 +224,33 @@ def stats(ctx: CliContext, since, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
 @click.pass_obj
 def status(ctx: CliContext, as_json: bool) -> None:
-    """The database: size, counts, alert outbox, and the age of the log."""
-    st = database_status(ctx.store())
+    """The database: size, counts, alert outbox, and the age of the log.
+
+    --json gives the same numbers as /metrics of `watcher serve` (snake_case keys)."""
+    from watcher import __version__
+    from watcher.review.status import measure
+
     keep = ctx.config().keep_days
-    if as_json:
-        emit_json({**asdict(st), "counts": dict(st.counts), "alerts": dict(st.alerts), "keep_days": keep})
-        return
+    now = ctx.clock()
     store = ctx.store()
     try:
+        st = database_status(store)
+        measures = measure(store, now)
         polled_at = last_poll(store)
     finally:
         store.close()
+    if as_json:
+        emit_json(
+            {
+                "version": __version__,
+                **asdict(st),
+                "counts": {_snake(name): n for name, n in st.counts},
+                "alerts": dict(st.alerts),
+                "keep_days": keep,
+                **measures.as_dict(),
+            }
+        )
+        return
     span = (
         f"{short_time(st.oldest_article)} … {short_time(st.newest_article)}"
         if st.oldest_article
@@ -244,19 +261,29 @@ def status(ctx: CliContext, as_json: bool) -> None:
         if polled_at
         else "never: `watcher run --once` polls the feeds once, `watcher run` keeps polling"
     )
+    beat = measures.heartbeat_age_seconds
     lines = [
+        f"watcher    {__version__}",
         f"database   {st.path} ({_size(st.size_bytes)}, schema v{st.schema_version})",
         f"articles   {span}"
         + (f"; unmatched ones pruned after {keep:g} days" if keep else "; nothing is pruned"),
         f"last poll  {polled}"
         + (f" (last `watcher run --once` started {short_time(st.last_run)})" if st.last_run else ""),
+        "daemon     "
+        + (f"last heartbeat {beat:.0f} s ago" if beat is not None else "no heartbeat yet (`watcher run`)"),
         "",
     ]
     lines += [
         f"  {name:<18}{n:>8}" for name, n in st.counts if n or not name.startswith("feeds ")
     ]  # feeds by status: those that have some
     lines += [f"  {'alerts ' + name:<18}{n:>8}" for name, n in st.alerts]
+    if measures.extraction_failures:
+        lines.append(f"  {'pages not extracted':<18}{measures.extraction_failures:>8}")
     click.echo("\n".join(lines))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"\W+", "_", name.strip()).lower()
 
 
 def _size(n: float) -> str:

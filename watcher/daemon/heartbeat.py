@@ -23,7 +23,7 @@ from watcher.store.database import Store
 
 log = logging.getLogger("watcher.daemon")
 
-KEY = "daemon_heartbeat"
+KEY = meta.HEARTBEAT
 EVERY = 30.0  # seconds between two stored beats
 MAX_AGE = 180.0  # a beat older than this: the daemon is down or wedged
 

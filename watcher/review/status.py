@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from watcher import health
-from watcher.store import alerts, articles, feeds, overview
+from watcher.store import alerts, articles, feeds, matches, meta, overview
 from watcher.store.database import Store
 
 
@@ -107,3 +107,60 @@ def _with_feed_statuses(
 def last_poll(store: Store) -> str | None:
     """When any feed was last polled."""
     return feeds.last_polled(store)
+
+
+# -- measures: `watcher status --json` and /metrics say the same numbers ------------------
+
+POLL_ERRORS = frozenset({health.ERROR, health.THROTTLED, health.GONE})
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What a monitor watches, read from the database at ``now``. The keys of
+    :meth:`as_dict` are the ones ``watcher status --json`` prints and the
+    ``/metrics`` names of ``watcher serve`` are built from."""
+
+    feeds_by_status: dict[str, int]  # every health word (slug: "not_modified"), zeros included
+    polls_by_outcome: dict[str, int]  # what each poll came to: ok, not_modified, error, ...
+    poll_errors: int  # polls that failed (error, throttled, gone)
+    entries_seen: int
+    articles_stored: int
+    articles_matched: int
+    extraction_failures: int  # articles kept with the feed's summary: the page could not be extracted
+    matches_by_rule: dict[str, int]
+    alerts_by_channel: dict[str, dict[str, int]]  # channel -> status -> how many
+    oldest_pending_alert_age_seconds: float | None  # how long the oldest unsent alert has waited
+    last_poll_age_seconds: float | None
+    heartbeat_age_seconds: float | None  # since the daemon's scheduler loop last stored a heartbeat
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure(store: Store, now: datetime) -> Measures:
+    counts = dict(overview.counts(store))
+    by_status = Counter(f.state for f in feed_health(store))
+    outcomes = feeds.poll_outcomes(store)
+    return Measures(
+        feeds_by_status={s.value.replace(" ", "_"): by_status[s] for s in health.Status},
+        polls_by_outcome=outcomes,
+        poll_errors=sum(n for kind, n in outcomes.items() if kind in POLL_ERRORS),
+        entries_seen=counts["entries seen"],
+        articles_stored=counts["articles"],
+        articles_matched=counts["articles matched"],
+        extraction_failures=articles.extraction_failures(store),
+        matches_by_rule=matches.count_by_rule(store),
+        alerts_by_channel=alerts.by_channel(store),
+        oldest_pending_alert_age_seconds=_age(alerts.oldest_pending(store), now),
+        last_poll_age_seconds=_age(feeds.last_polled(store), now),
+        heartbeat_age_seconds=_age(meta.get(store, meta.HEARTBEAT), now),
+    )
+
+
+def _age(stamp: str | None, now: datetime) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return round(max(0.0, (now - datetime.fromisoformat(stamp)).total_seconds()), 3)
+    except (TypeError, ValueError):
+        return None

@@ -275,3 +275,18 @@ def of_article(store: Store, article_id: int) -> list[dict]:
         "SELECT channel, status, attempts, last_error, sent_at FROM alerts WHERE article_id = ? ORDER BY id",
         (article_id,),
     )
+
+
+def by_channel(store: Store) -> dict[str, dict[str, int]]:
+    """Per channel, how many alerts are in each status (every status, zeros included)."""
+    found: dict[str, dict[str, int]] = {}
+    for channel, status, n in store.execute(
+        "SELECT channel, status, COUNT(*) FROM alerts GROUP BY channel, status ORDER BY channel"
+    ).fetchall():
+        found.setdefault(channel, dict.fromkeys(STATUSES, 0))[status] = n
+    return found
+
+
+def oldest_pending(store: Store) -> str | None:
+    """When the oldest alert still waiting to be sent was queued."""
+    return store.scalar("SELECT MIN(created_at) FROM alerts WHERE status IN ('pending', 'sending')")

@@ -355,3 +355,8 @@ def texts_after(store: Store, article_id: int, size: int) -> list[tuple[int, str
 def set_fingerprints(store: Store, rows: Sequence[tuple[str | None, int | None, int]]) -> None:
     """(content_hash, simhash, id) for each article."""
     store.db.conn.executemany("UPDATE articles SET content_hash = ?, simhash = ? WHERE id = ?", rows)
+
+
+def extraction_failures(store: Store) -> int:
+    """Stored articles whose page could not be extracted (kept with the feed's summary)."""
+    return store.scalar("SELECT COUNT(*) FROM articles WHERE extraction_error IS NOT NULL")

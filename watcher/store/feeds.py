@@ -139,3 +139,10 @@ def finish_run(
 def last_run(store: Store) -> str | None:
     """When the last ``watcher run --once`` started."""
     return store.scalar("SELECT MAX(started_at) FROM runs")
+
+
+def poll_outcomes(store: Store) -> dict[str, int]:
+    """How many polls came to each outcome (``ok``, ``not_modified``, ``error``, ...)."""
+    return dict(
+        store.execute("SELECT status, COUNT(*) FROM polls GROUP BY status ORDER BY status").fetchall()
+    )

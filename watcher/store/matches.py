@@ -107,3 +107,10 @@ def per_rule(store: Store, *, since: str | None = None) -> list[dict]:
         ORDER BY p.matches DESC, p.rule_id""",
         {"since": since},
     )
+
+
+def count_by_rule(store: Store) -> dict[str, int]:
+    """Matched articles per rule id."""
+    return dict(
+        store.execute("SELECT rule_id, COUNT(*) FROM matches GROUP BY rule_id ORDER BY rule_id").fetchall()
+    )

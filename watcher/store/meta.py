@@ -9,6 +9,8 @@ import sqlite3
 from watcher.errors import StoreError
 from watcher.store.database import Store
 
+HEARTBEAT = "daemon_heartbeat"  # when the daemon's scheduler loop last ran (ISO 8601)
+
 
 def get(store: Store, key: str) -> str | None:
     """The value, or None; StoreError when the database cannot be read (not a

@@ -7,7 +7,7 @@ import base64
 import hmac
 import ipaddress
 
-from watcher.web.settings import WebSettings
+from watcher.web.settings import WebSettings, is_loopback
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -20,7 +20,7 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
 )
 LOOPBACK_NAMES = ("localhost",)  # and every IP address: a rebinding attack needs a name
-LOOPBACK_NAMES = ("localhost",)  # and every IP address: a rebinding attack needs a name
+MONITORING = ("/healthz", "/metrics")  # answered without the password to loopback clients
 
 
 def security_headers(app):
@@ -101,7 +101,7 @@ def basic_auth(app, password: str):
     expected = password.encode("utf-8")
 
     async def guarded(scope, receive, send):
-        if scope["type"] != "http" or _authorised(scope, expected):
+        if scope["type"] != "http" or _authorised(scope, expected) or _local_monitor(scope):
             return await app(scope, receive, send)
         await send(
             {
@@ -116,6 +116,16 @@ def basic_auth(app, password: str):
         await send({"type": "http.response.body", "body": b"watcher: password required\n"})
 
     return guarded
+
+
+def _local_monitor(scope) -> bool:
+    """A monitoring path asked for by a program on this machine (a local Prometheus,
+    the container's health check) — not a request a reverse proxy forwards for
+    someone else (it says so in Forwarded / X-Forwarded-For)."""
+    if scope.get("path") not in MONITORING or not is_loopback((scope.get("client") or ("",))[0] or ""):
+        return False
+    headers = dict(scope.get("headers") or [])
+    return b"forwarded" not in headers and b"x-forwarded-for" not in headers
 
 
 def _authorised(scope, expected: bytes) -> bool:

@@ -42,6 +42,7 @@ from datasette.plugins import pm
 from watcher.errors import WebError
 from watcher.store import database
 from watcher.store.schema import CANNED_QUERIES, TABLE_DOCS
+from watcher.web.monitoring import healthz_view, metrics_view
 from watcher.web.security import CSP, basic_auth, host_guard, security_headers
 from watcher.web.settings import WebContext, WebSettings, check_binding, check_port, is_loopback
 from watcher.web.views import (
@@ -168,6 +169,8 @@ def register_routes(datasette):
         (r"^/feeds$", feeds_view),
         (r"^/outbox$", outbox_view),
         (r"^/rules$", rules_view),
+        (r"^/healthz$", healthz_view),
+        (r"^/metrics$", metrics_view),
     ]
 
 
