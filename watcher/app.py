@@ -42,10 +42,12 @@ if TYPE_CHECKING:
     from watcher.daemon.scheduler import Daemon
     from watcher.daemon.systemd import ServiceManager
     from watcher.extract.extractor import Extractor
+    from watcher.fetch.client import Client
     from watcher.match.matcher import Matcher
     from watcher.match.rules import RuleSet
     from watcher.notify.notifier import Notifier
     from watcher.notify.sender import DrainSummary, Sender
+    from watcher.notify.webhook import Post, Webhook
     from watcher.pipeline import Parts, RunSummary
     from watcher.web.server import WebSettings
 
@@ -137,20 +139,9 @@ def extractor(extraction: ExtractionConfig | None = None) -> Extractor:
 
 def build_parts(config: Config, clock: Clock, rules: RuleSet) -> Parts:
     """What every pipeline shares, for ``config``."""
-    from watcher.fetch.client import Client, NetworkPolicy
     from watcher.pipeline import Parts
 
-    net = config.network
-    client = Client(
-        NetworkPolicy(
-            timeout=net.timeout,
-            user_agent=config.user_agent,
-            max_redirects=net.max_redirects,
-            allow_private=net.allow_private,
-            proxy=net.proxy,
-        ),
-        clock=clock,
-    )
+    client = _client(config, clock)
     return Parts(
         config=config,
         client=client,
@@ -160,10 +151,46 @@ def build_parts(config: Config, clock: Clock, rules: RuleSet) -> Parts:
     )
 
 
-def notifier(channel: ChannelConfig) -> Notifier:
+def notifier(
+    channel: ChannelConfig, config: Config | None = None, clock: Clock | None = None
+) -> Notifier | Webhook:
+    """The channel's sender: apprise, or (``format = "json"``) a structured
+    webhook through a guarded client built from ``config``."""
     from watcher.notify.notifier import Notifier
+    from watcher.notify.webhook import Webhook
 
-    return Notifier(channel)
+    if channel.format != "json":
+        return Notifier(channel)
+    if config is None:
+        return Webhook(channel, None)
+    return Webhook(channel, webhook_post(_client(config, clock)))
+
+
+def _client(config: Config, clock: Clock | None = None) -> Client:
+    from watcher.fetch.client import Client, NetworkPolicy
+
+    net = config.network
+    return Client(
+        NetworkPolicy(
+            timeout=net.timeout,
+            user_agent=config.user_agent,
+            max_redirects=net.max_redirects,
+            allow_private=net.allow_private,
+            proxy=net.proxy,
+        ),
+        clock=clock,
+    )
+
+
+def webhook_post(client: Client) -> Post:
+    """A structured webhook's POST through the guarded client."""
+    from watcher.notify.webhook import Answer
+
+    def post(url: str, body: bytes) -> Answer:
+        response = client.post(url, body, content_type="application/json; charset=utf-8")
+        return Answer(response.status, response.body)
+
+    return post
 
 
 def web_settings(config: Config, *, host: str | None = None, port: int | None = None) -> WebSettings:
@@ -215,7 +242,7 @@ class Watcher:
             self.store.close()
             self._lock.release()
             raise
-        self.sender: Sender = Sender(self.store, config, clock)
+        self.sender: Sender = Sender(self.store, config, clock, post=webhook_post(self.parts.client))
         self._closing: list[Callable[[], None]] = []
 
     def run_once(self) -> RunSummary:

@@ -139,7 +139,7 @@ def notify(ctx: CliContext, channel_name: str) -> None:
     if channel is None:
         names = ", ".join(c.name for c in config.channels) or "none configured"
         fail(f"no channel named {channel_name!r} in {config.path} (channels: {names})")
-    notifier = app.notifier(channel)
+    notifier = app.notifier(channel, config, ctx.clock)
     delivery = notifier.send(channel_test_message(channel.name, channel.format, ctx.clock(), notifier.limits))
     where = f"{channel.name} ({safe_url(channel)})"
     if delivery.ok:

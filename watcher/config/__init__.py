@@ -15,7 +15,7 @@ section gets its own module and a line in ``file.read_config``. Import from
 """
 
 from watcher.config.alerts import AlertsConfig
-from watcher.config.channels import CHANNEL_FORMATS, CHANNEL_MODES, ChannelConfig
+from watcher.config.channels import CHANNEL_FORMATS, CHANNEL_MODES, WEBHOOK_SCHEMES, ChannelConfig
 from watcher.config.dedup import DedupConfig
 from watcher.config.extraction import MIN_EXTRACTION_MB, ExtractionConfig
 from watcher.config.feeds import FeedConfig
@@ -55,6 +55,7 @@ __all__ = [
     "FeedConfig",
     "NetworkConfig",
     "ServeConfig",
+    "WEBHOOK_SCHEMES",
     "load",
     "private_file_warning",
     "proxy_problem",

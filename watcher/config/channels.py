@@ -10,7 +10,8 @@ from watcher.config.severity import SEVERITIES
 from watcher.duration import DurationError, parse_duration
 
 CHANNEL_MODES = ("immediate", "digest")
-CHANNEL_FORMATS = ("text", "markdown", "html")
+CHANNEL_FORMATS = ("text", "markdown", "html", "json")  # json: a structured webhook (not apprise)
+WEBHOOK_SCHEMES = {"http": "http", "https": "https", "json": "http", "jsons": "https"}
 KEYS = {"name", "url", "url_env", "rules", "severity", "mode", "digest_every", "format"}
 
 
@@ -52,6 +53,10 @@ def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[Chan
         if not all(isinstance(rule, str) for rule in rules):
             r.fail(f"{key}.rules", 'must be a list of rule ids, or "*" for all rules')
             rules = ["*"]
+        mode = r.choice(c, f"{key}.", "mode", CHANNEL_MODES, "immediate")
+        fmt = r.choice(c, f"{key}.", "format", CHANNEL_FORMATS, "text")
+        if fmt == "json":
+            _webhook(r, key, url, mode)
         channels.append(
             ChannelConfig(
                 name=name,
@@ -59,13 +64,25 @@ def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[Chan
                 source=source,
                 rules=tuple(rules),
                 severity=r.choice(c, f"{key}.", "severity", SEVERITIES, None),
-                mode=r.choice(c, f"{key}.", "mode", CHANNEL_MODES, "immediate"),
+                mode=mode,
                 digest_every=_digest_every(r, c, key),
-                format=r.choice(c, f"{key}.", "format", CHANNEL_FORMATS, "text"),
+                format=fmt,
                 proxy=proxy,
             )
         )
     return tuple(channels)
+
+
+def _webhook(r: Reader, key: str, url: str, mode: str) -> None:
+    """format = "json": the watcher POSTs its own JSON payload to the URL itself."""
+    if url and url.partition("://")[0].lower() not in WEBHOOK_SCHEMES:
+        r.fail(
+            f"{key}.format",
+            'format = "json" posts a structured alert to a web address: the URL must start with '
+            "https:// or http:// (or json:// / jsons://); the value is not shown: it may hold secrets",
+        )
+    if mode == "digest":
+        r.fail(f"{key}.mode", 'format = "json" sends one alert per POST: use mode = "immediate"')
 
 
 def _digest_every(r: Reader, c: Table, key: str) -> str:

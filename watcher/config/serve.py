@@ -19,10 +19,23 @@ class ServeConfig:
     password: str | None = field(default=None, repr=False)
     allow_sql: bool = False  # Datasette's arbitrary SQL (needs the password)
     allowed_hosts: tuple[str, ...] = ()  # Host names answered besides loopback names and IPs
+    public_url: str | None = None  # where people reach the page; links in structured alerts
+
+    @property
+    def page_url(self) -> str:
+        """The review page's address for links: public_url, else host and port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
 
 def read_serve(r: Reader, raw: Table) -> ServeConfig:
-    s = r.section(raw, "serve", {"host", "port", "password", "password_env", "allow_sql", "allowed_hosts"})
+    s = r.section(
+        raw,
+        "serve",
+        {"host", "port", "password", "password_env", "allow_sql", "allowed_hosts", "public_url"},
+    )
     d = ServeConfig()
     password = r.typed(s, "serve.", "password", str, None)
     if password:
@@ -54,10 +67,19 @@ def read_serve(r: Reader, raw: Table) -> ServeConfig:
             )
             continue
         hosts.append(host.strip().lower().rstrip("."))
+    public_url = r.typed(s, "serve.", "public_url", str, None)
+    if public_url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
+        r.fail(
+            "serve.public_url",
+            "must be the http(s) address people open the page at, "
+            f'e.g. "https://watcher.example.org", got {public_url!r}',
+        )
+        public_url = None
     return ServeConfig(
         host=r.typed(s, "serve.", "host", str, d.host),
         port=port,
         password=password,
         allow_sql=allow_sql,
         allowed_hosts=tuple(hosts),
+        public_url=public_url,
     )

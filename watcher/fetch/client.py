@@ -118,6 +118,37 @@ class Client:
         except Exception as exc:  # the last resort: one bad URL is this URL's error
             raise FetchError("protocol", str(url), f"cannot be fetched ({_describe(exc)})") from None
 
+    def post(self, url: str, body: bytes, *, content_type: str, max_bytes: int = 64 * 1024) -> Response:
+        """POST ``body`` to ``url`` once, under the same guard and total deadline
+        (a structured webhook). No redirect is followed: a 3xx comes back as the
+        answer. A ``FetchError`` for anything below HTTP."""
+        deadline = time.monotonic() + self._policy.timeout
+        headers = {
+            "User-Agent": self._policy.user_agent,
+            "Content-Type": content_type,
+            "Accept": "application/json, */*;q=0.5",
+        }
+        try:
+            with self._deadlines.until(deadline), _translated(url, url, self._policy.timeout):
+                target = _checked_url(url, url)
+                if self._policy.proxy:
+                    self._backend.check_target(
+                        target.raw_host.decode("ascii"), _port(target), self._policy.timeout
+                    )
+                request = httpx.Request(
+                    "POST",
+                    target,
+                    headers={k: _header_value(v) for k, v in headers.items()},
+                    content=body,
+                    extensions={"timeout": httpx.Timeout(self._policy.timeout).as_dict()},
+                )
+                with _sent(self._transport, request) as response:
+                    return self._response(url, response, _read_body(response, max_bytes, deadline))
+        except FetchError:
+            raise
+        except Exception as exc:  # the last resort, as for get()
+            raise FetchError("protocol", str(url), f"cannot be posted to ({_describe(exc)})") from None
+
     def _get(
         self, url: str, max_bytes: int, etag: str | None, last_modified: str | None, accept: str | None
     ) -> Response:

@@ -65,6 +65,7 @@ class RuleLine:
     title: str
     severity: str
     hits: tuple[HitLine, ...]
+    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class AlertContent:
     link: str | None
     rules: tuple[RuleLine, ...]
     also: tuple[str, ...]  # other feeds that reported the story
+    article_id: int = 0
+    story_id: int = 0
 
 
 # -- cleaning untrusted text ---------------------------------------------------
@@ -136,6 +139,8 @@ def load_content(store: Store, *, article_id: int, story_id: int, channel=None) 
         link=row.get("url"),
         rules=tuple(sorted(rules, key=lambda r: -severity_rank(r.severity))),
         also=also,
+        article_id=article_id,
+        story_id=story_id,
     )
 
 
@@ -159,6 +164,7 @@ def _rule_line(row: dict) -> RuleLine:
             for h in hits
             if isinstance(h, dict)
         ),
+        score=row.get("score"),
     )
 
 
@@ -188,7 +194,15 @@ def _cap_title(title: str, limit: int) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
-def render(content: AlertContent, fmt: str, limits: Limits = Limits()) -> Message:
+def render(
+    content: AlertContent, fmt: str, limits: Limits = Limits(), *, page_base: str | None = None
+) -> Message:
+    """The alert for people (``text``, ``markdown``, ``html``), or for machines
+    (``json``: :mod:`watcher.notify.payload`, linking the article's page under ``page_base``)."""
+    if fmt == "json":
+        from watcher.notify import payload
+
+        return payload.render(content, page_base=page_base)
     title = title_for(content, limits.title)
     head = [_field("Source", clean_line(content.source, MAX_NAME), fmt)]
     if content.published:
@@ -238,6 +252,10 @@ def channel_test_message(channel: str, fmt: str, now: datetime, limits: Limits =
         f"sent {now.strftime('%Y-%m-%d %H:%M UTC')}. If you can read it, the channel works."
     )
     title = "[watcher] test message"
+    if fmt == "json":
+        from watcher.notify import payload
+
+        return payload.test_message(channel, text, now)
     body = escape(text, fmt)
     if limits.title <= 0:
         body = _join([_heading(title, fmt), body], fmt)

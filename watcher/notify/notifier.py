@@ -246,8 +246,8 @@ def _check_routes(channels: Sequence[ChannelConfig], rules: Sequence) -> list[st
 def _check_urls(channels: Sequence[ChannelConfig]) -> list[str]:
     problems = []
     for i, channel in enumerate(channels):
-        if not channel.url:
-            continue  # the config check already said so
+        if not channel.url or channel.format == "json":
+            continue  # the config check already said so; json channels are not apprise's
         notifier = Notifier(channel)
         if notifier.problem:
             problems.append(

@@ -30,6 +30,7 @@ from watcher.config import ChannelConfig, Config
 from watcher.notify import message, outbox
 from watcher.notify.notifier import Delivery, Notifier
 from watcher.notify.redaction import Redactor
+from watcher.notify.webhook import Post, Webhook
 from watcher.store import alerts
 from watcher.store.database import Store
 
@@ -79,7 +80,11 @@ class Sender:
         wake_every: float = WAKE_EVERY,
         batch: int = 50,
         timeout: float | None = None,
+        post: Post | None = None,
     ) -> None:
+        """``post`` delivers the structured alerts of ``format = "json"``
+        channels (the guarded HTTP client's POST, handed in by the caller)."""
+        self.post = post
         self.store = store
         self.config = config
         self.clock = clock
@@ -144,8 +149,12 @@ class Sender:
     def channel_pass(self, store: Store, channel: ChannelConfig, now: datetime) -> DrainSummary:
         """Send ``channel``'s due alerts (digest first), batch after batch."""
         total = DrainSummary()
-        notifier = Notifier(
-            channel, redactor=self.redactor, **({"timeout": self.timeout} if self.timeout else {})
+        notifier = (
+            Webhook(channel, self.post, redactor=self.redactor)
+            if channel.format == "json"
+            else Notifier(
+                channel, redactor=self.redactor, **({"timeout": self.timeout} if self.timeout else {})
+            )
         )
         while not self._stop.is_set():
             jobs = list(self._claim(store, channel, notifier, now))
@@ -155,7 +164,7 @@ class Sender:
         return total
 
     def _claim(
-        self, store: Store, channel: ChannelConfig, notifier: Notifier, now: datetime
+        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, now: datetime
     ) -> Iterator[_Job]:
         for rows in alerts.claim_digests(store, now, channel=channel.name).values():
             job = self._built(
@@ -168,8 +177,9 @@ class Sender:
             if job:
                 yield job
 
-    @staticmethod
-    def _immediate(store: Store, channel: ChannelConfig, notifier: Notifier, row: dict) -> _Job:
+    def _immediate(
+        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, row: dict
+    ) -> _Job:
         return _Job(
             (row["id"],),
             message.render(
@@ -178,10 +188,13 @@ class Sender:
                 ),
                 channel.format,
                 notifier.limits,
+                page_base=self.config.serve.page_url,
             ),
         )
 
-    def _digest(self, store: Store, channel: ChannelConfig, notifier: Notifier, rows: list[dict]) -> _Job:
+    def _digest(
+        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, rows: list[dict]
+    ) -> _Job:
         contents = [
             message.load_content(store, article_id=r["article_id"], story_id=r["story_id"], channel=channel)
             for r in rows
@@ -208,7 +221,7 @@ class Sender:
             return None
 
     def _deliver(
-        self, store: Store, channel: ChannelConfig, notifier: Notifier, jobs: list[_Job]
+        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, jobs: list[_Job]
     ) -> DrainSummary:
         summary, failure = DrainSummary(), None
         for job in jobs:

@@ -51,10 +51,10 @@ def of_article(store: Store, article_id: int) -> list[dict]:
 
 
 def by_rule(store: Store, article_id: int) -> list[dict]:
-    """``rule_id``, ``rule_title``, ``severity``, ``hits`` of the article's
-    matches, by rule id (what an alert lists)."""
+    """``rule_id``, ``rule_title``, ``severity``, ``score``, ``hits`` of the
+    article's matches, by rule id (what an alert lists)."""
     return store.query(
-        "SELECT rule_id, rule_title, severity, hits FROM matches WHERE article_id = ? ORDER BY rule_id",
+        "SELECT rule_id, rule_title, severity, score, hits FROM matches WHERE article_id = ? ORDER BY rule_id",
         (article_id,),
     )
 
