@@ -138,7 +138,7 @@ class Client:
                 request = httpx.Request(
                     "POST",
                     target,
-                    headers={k: _header_value(v) for k, v in headers.items()},
+                    headers=headers,
                     content=body,
                     extensions={"timeout": httpx.Timeout(self._policy.timeout).as_dict()},
                 )
