@@ -338,6 +338,8 @@ def test_commands_on_an_empty_database(tmp_path):
     from watcher.cli.main import main
 
     run = lambda *a: CliRunner().invoke(main, ["--config", str(config), *a], catch_exceptions=False)  # noqa: E731
+    assert run("log").exit_code == 2  # no database yet: the read-only commands create none
+    Store.open(tmp_path / "w.db").close()  # what a first `watcher run --once` leaves with no feed polled
     assert run("log").stdout.startswith("no article stored yet: `watcher run --once` polls the feeds")
     assert run("search", "anything").stdout.startswith(
         "no article matches that search (searched for: anything;"

@@ -100,7 +100,7 @@ def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, as_json) -> Non
                 for r in rows
             ],
             ["id", "time", "severity", "rules", "headline", "source", "outlets", "alerts"],
-            flex=(("headline", 28), "rules", "source", ("headline", 12)),
+            flex=(("rules", 20), ("source", 16), ("headline", 40), ("rules", 10), ("headline", 16)),
         )
     )
     click.echo("\n`watcher show ID` explains one article.")

@@ -157,10 +157,33 @@ def check(ctx: CliContext) -> None:
         problems.append(database)
     if problems:
         fail(problems_message(problems, str(config.path)))
+    for warning in _check_warnings(config):
+        click.echo(f"watcher: warning: {config.path}: {warning}", err=True)
     click.echo(
         f"{config.path}: OK — {len(config.feeds)} feed(s), {len(rules or ())} rule(s), "
         f"{len(config.channels)} channel(s), database {config.database}"
     )
+
+
+def _check_warnings(config) -> list[str]:
+    """What works but is likely not what was meant."""
+    warnings = []
+    if not config.feeds:
+        warnings.append("no [[feeds]]: `watcher run` would have nothing to poll; add one per feed URL")
+    seen: dict[str, int] = {}
+    for i, feed in enumerate(config.feeds):
+        if feed.name in seen:
+            warnings.append(
+                f"feeds[{i}].name: {feed.name!r} is also the name of feeds[{seen[feed.name]}]; "
+                "`watcher feeds`, `watcher log --feed` and the web page cannot tell them apart: rename one"
+            )
+        seen.setdefault(feed.name, i)
+    if not config.channels:
+        warnings.append(
+            "no [[channels]]: matches are logged (`watcher log`) but no alert is sent; "
+            "add a channel to be told (see config.example.toml)"
+        )
+    return warnings
 
 
 @click.command()

@@ -63,7 +63,8 @@ class Reader:
                 .replace("bool", "true/false")
                 for k in kinds
             )
-            self.fail(f"{prefix}{key}", f"must be a {names}, got {table[key]!r}")
+            article = "an" if names[:1] in ("a", "e", "i", "o", "u") else "a"
+            self.fail(f"{prefix}{key}", f"must be {article} {names}, got {table[key]!r}")
             return default
         return value
 

@@ -116,6 +116,7 @@ class Term:
 class Query:
     fts: str  # safe FTS5 MATCH expression
     terms: tuple[Term, ...]  # every term, in the order typed
+    shown: str = ""  # the query as parsed, operators included: ``suriye NOT istanbul``
 
 
 HELP = (
@@ -136,15 +137,21 @@ def compile_query(text: str) -> Query:
     fts = parser.expression()
     if parser.pos < len(tokens):
         raise QueryError(f"a closing bracket has no opening one; {HELP}")
-    return Query(fts, tuple(t for t in tokens if isinstance(t, Term)))
+    return Query(fts, tuple(t for t in tokens if isinstance(t, Term)), _shown(tokens))
+
+
+def _term(t: Term) -> str:
+    return ('"' + " ".join(t.words) + '"' if len(t.words) > 1 else t.words[0]) + ("*" if t.prefix else "")
+
+
+def _shown(tokens: list) -> str:
+    text = " ".join(_term(t) if isinstance(t, Term) else t for t in tokens)
+    return text.replace("( ", "(").replace(" )", ")")
 
 
 def describe(query: Query) -> str:
-    """The terms as searched: ``kasim "suriye ye" savunm*``."""
-    return " ".join(
-        ('"' + " ".join(t.words) + '"' if len(t.words) > 1 else t.words[0]) + ("*" if t.prefix else "")
-        for t in query.terms
-    )
+    """The query as searched, folded, with its operators: ``kasim "suriye ye" NOT savunm*``."""
+    return query.shown or " ".join(_term(t) for t in query.terms)
 
 
 def _tokens(text: str) -> list:
