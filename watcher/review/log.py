@@ -27,6 +27,7 @@ class Filter:
     severity: str | None = None  # minimum severity: 'high' keeps high and critical
     since: str | None = None  # ISO-8601 UTC; compared with when the article was fetched
     limit: int | None = 50
+    unreviewed: bool = False  # only stories nobody has marked relevant or irrelevant yet
 
     def __post_init__(self) -> None:
         if self.severity is not None and self.severity not in SEVERITIES:
@@ -41,7 +42,12 @@ class Filter:
             floor = severity_rank(self.severity)
             severities = tuple(s for s in SEVERITIES if severity_rank(s) >= floor)
         return articles.Selection(
-            rule=self.rule, feed=self.feed, severities=severities, since=self.since, matched_only=matched_only
+            rule=self.rule,
+            feed=self.feed,
+            severities=severities,
+            since=self.since,
+            matched_only=matched_only,
+            unreviewed=self.unreviewed,
         )
 
 

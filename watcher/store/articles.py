@@ -209,6 +209,7 @@ class Selection:
     severities: tuple[str, ...] | None = None  # a match of one of these severities
     since: str | None = None  # fetched at or after (ISO UTC)
     matched_only: bool = False
+    unreviewed: bool = False  # no verdict yet on the article or any article of its story
 
 
 def where(sel: Selection) -> tuple[str, dict]:
@@ -232,6 +233,11 @@ def where(sel: Selection) -> tuple[str, dict]:
             sub.append(f"m.severity IN ({', '.join(':' + n for n in names)})" if names else "0")
             params.update(zip(names, sel.severities, strict=True))
         clauses.append(f"EXISTS (SELECT 1 FROM matches m WHERE {' AND '.join(sub)})")
+    if sel.unreviewed:
+        clauses.append(
+            "NOT EXISTS (SELECT 1 FROM feedback fb JOIN articles b ON b.id = fb.article_id "
+            "WHERE b.id = a.id OR (a.story_id IS NOT NULL AND b.story_id = a.story_id))"
+        )
     return (" AND ".join(clauses) or "1"), params
 
 

@@ -47,6 +47,7 @@ from watcher.web.security import CSP, basic_auth, host_guard, security_headers
 from watcher.web.settings import WebContext, WebSettings, check_binding, check_port, is_loopback
 from watcher.web.views import (
     article_view,
+    atom_view,
     feedback_view,
     feeds_view,
     outbox_view,
@@ -169,6 +170,7 @@ def register_routes(datasette):
         (r"^/feeds$", feeds_view),
         (r"^/outbox$", outbox_view),
         (r"^/rules$", rules_view),
+        (r"^/matches\.atom$", atom_view),
         (r"^/healthz$", healthz_view),
         (r"^/metrics$", metrics_view),
     ]

@@ -23,6 +23,7 @@ class WebSettings:
     config_path: str = "watcher.toml"
     allow_sql: bool = False  # Datasette's arbitrary SQL; only ever with a password
     allowed_hosts: tuple[str, ...] = ()  # Host names answered besides loopback names and IPs
+    public_url: str | None = None  # the page's address for links (the Atom feed), else the request's
 
     @classmethod
     def from_config(cls, config: Config, *, host: str | None = None, port: int | None = None) -> WebSettings:
@@ -34,6 +35,7 @@ class WebSettings:
             config_path=str(config.path),
             allow_sql=config.serve.allow_sql,
             allowed_hosts=config.serve.allowed_hosts,
+            public_url=config.serve.public_url,
         )
 
     @property

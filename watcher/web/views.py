@@ -117,13 +117,15 @@ def _arg(request, name: str) -> str | None:
 # -- views ---------------------------------------------------------------------------------
 
 
-async def stories_view(datasette, request):
-    now = datasette.watcher.clock()
-    form = {k: _arg(request, k) for k in ("rule", "feed", "severity", "since")}
+FILTER_KEYS = ("rule", "feed", "severity", "since", "unreviewed")
+
+
+def _story_filter(request, now: datetime, limit: int) -> tuple[dict, Filter, str | None]:
+    """The stories page's filters from the query string: (form values, filter, error)."""
+    form = {k: _arg(request, k) for k in FILTER_KEYS}
     if form["severity"] not in SEVERITIES:
         form["severity"] = None
-    limit = _page_size(request)
-    error = None
+    form["unreviewed"] = "1" if form["unreviewed"] in ("1", "on", "true") else None
     try:
         flt = Filter(
             rule=form["rule"],
@@ -131,9 +133,17 @@ async def stories_view(datasette, request):
             severity=form["severity"],
             since=parse_since(form["since"], now) if form["since"] else None,
             limit=limit,
+            unreviewed=bool(form["unreviewed"]),
         )
     except ReviewError as exc:
-        error, flt = str(exc), Filter(limit=limit)
+        return form, Filter(limit=limit), str(exc)
+    return form, flt, None
+
+
+async def stories_view(datasette, request):
+    now = datasette.watcher.clock()
+    limit = _page_size(request)
+    form, flt, error = _story_filter(request, now, limit)
 
     def load(store):
         rows = matched_stories(store, flt)
@@ -146,7 +156,18 @@ async def stories_view(datasette, request):
         )
 
     rows, verdicts, rules, feeds, day_chart = await _with_store(datasette, load)
-    more = {**{k: v for k, v in form.items() if v}, "limit": limit + STORIES_PAGE}
+    chosen = {k: v for k, v in form.items() if v}
+    more = {**chosen, "limit": limit + STORIES_PAGE}
+    kept = {**chosen, **({"limit": limit} if limit != STORIES_PAGE else {})}
+    try:
+        at = int(request.args.get("at") or 0)
+    except ValueError:
+        at = 0
+
+    def step_url(article_id: int) -> str:
+        """This page, scrolled to (and marking) the story of ``article_id``: j/k and triage come back here."""
+        return "/?" + urlencode({**kept, "at": article_id}) + f"#a{article_id}"
+
     return await _page(
         datasette,
         request,
@@ -163,9 +184,37 @@ async def stories_view(datasette, request):
             "verdicts": verdicts,
             "failing": [f for f in feeds if f.state.trouble],
             "here": request.full_path,
+            "at": at,
+            "step_url": step_url,
+            "atom_url": "/matches.atom" + ("?" + urlencode(chosen) if chosen else ""),
+            "unreviewed_url": "/?" + urlencode({**chosen, "unreviewed": "1"}),
             "more_url": "/?" + urlencode(more) if len(rows) == limit and limit < MAX_LIMIT else None,
         },
     )
+
+
+async def atom_view(datasette, request):
+    """The matched stories as an Atom feed (``?rule=ID`` and the page's other filters)."""
+    from watcher.web import atom
+
+    context = datasette.watcher
+    now = context.clock()
+    form, flt, error = _story_filter(request, now, STORIES_PAGE)
+    if error:
+        return Response.text(f"watcher: {error}\n", status=400)
+    rows = await _with_store(datasette, lambda s: matched_stories(s, flt))
+    base = (context.settings.public_url or f"{request.scheme}://{request.host}").rstrip("/")
+    chosen = {k: v for k, v in form.items() if v}
+    title = "watcher: matched stories" + (f" for rule {form['rule']}" if form["rule"] else "")
+    body = atom.feed(
+        rows,
+        base=base,
+        self_url=f"{base}/matches.atom" + ("?" + urlencode(chosen) if chosen else ""),
+        title=title,
+        now=now,
+        href=safe_href,
+    )
+    return Response(body.decode("utf-8"), status=200, content_type=atom.CONTENT_TYPE)
 
 
 def _page_size(request) -> int:
