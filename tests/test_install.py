@@ -144,3 +144,47 @@ def test_a_newcomer_in_an_empty_folder(fresh, tmp_path):
         [str(fresh / "python"), "-m", "watcher", "--version"], capture_output=True, text=True, cwd=home
     )
     assert module.returncode == 0 and module.stdout == version.stdout
+
+
+def test_the_container_entrypoint_initialises_an_empty_volume_once(fresh, tmp_path):
+    """The Dockerfile's ENTRYPOINT, run by the shell as the container would, with the wheel's command."""
+    import json
+    import re
+
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    copied = {
+        name for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M) for name in line.split()[:-1]
+    }
+    assert set(SOURCES) <= copied, f"the image build misses {set(SOURCES) - copied}"
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", dockerfile, re.M).group(1))
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {"PATH": f"{fresh}:/usr/bin:/bin", "HOME": str(data), "WATCHER_CONFIG": str(data / "watcher.toml")}
+
+    def container(*command):
+        return subprocess.run(
+            [*entrypoint, *command], cwd=data, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    first = container("check")
+    assert first.returncode == 0, first.stderr
+    assert (data / "watcher.toml").is_file() and (data / "rules" / "turkey-syria-defence.toml").is_file()
+    assert f"database {data / 'watcher.db'}" in first.stdout
+    (data / "watcher.toml").write_text((data / "watcher.toml").read_text() + "\n# edited\n")
+    again = container("health")  # the HEALTHCHECK's command: no daemon has run here
+    assert again.returncode == 1 and again.stdout.startswith("unhealthy: no database at")
+    assert (data / "watcher.toml").read_text().endswith("# edited\n")  # never written twice
+
+
+def test_the_compose_file_runs_the_daemon_and_a_password_protected_page_on_one_volume():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text(encoding="utf-8"))
+    daemon, page = compose["services"]["watcher"], compose["services"]["serve"]
+    assert daemon["volumes"] == page["volumes"] == ["watcher-data:/data"]
+    assert page["depends_on"]["watcher"]["condition"] == "service_healthy"
+    command = page["command"]
+    assert command[:1] == ["serve"] and command[command.index("--password-env") + 1] == "WATCHER_PASSWORD"
+    assert page["environment"]["WATCHER_PASSWORD"].startswith("${WATCHER_PASSWORD:?")
+    assert all(p.startswith("127.0.0.1:") for p in page["ports"])
+    assert "/healthz" in " ".join(page["healthcheck"]["test"])

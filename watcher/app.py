@@ -24,6 +24,7 @@ imported when a part that needs them is built, so light commands start fast.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -193,13 +194,17 @@ def webhook_post(client: Client) -> Post:
     return post
 
 
-def web_settings(config: Config, *, host: str | None = None, port: int | None = None) -> WebSettings:
+def web_settings(
+    config: Config, *, host: str | None = None, port: int | None = None, password: str | None = None
+) -> WebSettings:
     """What ``watcher serve`` serves, once it is known that it can: the address
     is allowed and free (WebError), and the database exists at this watcher's
     schema (DatabaseOpenError); the page itself opens it read-only."""
     from watcher.web import server as web
 
     settings = web.WebSettings.from_config(config, host=host, port=port)
+    if password:
+        settings = dataclasses.replace(settings, password=password)
     web.check_binding(settings)
     web.check_port(settings)
     open_store(config).close()

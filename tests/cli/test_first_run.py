@@ -102,3 +102,14 @@ def test_log_gives_the_headline_the_room(tmp_path_factory):
     source = header.index("source")
     assert source - headline >= 40  # at least 40 characters of headline at 140 columns
     assert max(len(r) for r in rows) <= 140
+
+
+def test_serve_takes_its_password_from_a_named_variable(tmp_path_factory):
+    world = review_world.shared(tmp_path_factory)
+    out = watcher(
+        "--config", str(world.config), "serve", "--host", "0.0.0.0", "--password-env", "NOT_SET_HERE"
+    )
+    assert out.returncode == 2
+    assert (
+        "--password-env NOT_SET_HERE: the environment variable NOT_SET_HERE is not set or empty" in out.stderr
+    )

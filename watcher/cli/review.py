@@ -302,12 +302,26 @@ def _size(n: float) -> str:
 @click.option(
     "--port", default=None, type=click.IntRange(1, 65535), help="Port (default [serve] port, 8765)."
 )
+@click.option(
+    "--password-env",
+    metavar="NAME",
+    default=None,
+    help="Read the page's password from this environment variable (instead of [serve] password "
+    "or password_env), e.g. in a container.",
+)
 @click.pass_obj
-def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
+def serve(ctx: CliContext, host: str | None, port: int | None, password_env: str | None) -> None:
     """The review web page (and Datasette over the database)."""
     from watcher.web import server as web
 
-    settings = app.web_settings(ctx.config(), host=host, port=port)
+    password = None
+    if password_env is not None:
+        password = ctx.environ.get(password_env)
+        if not password:
+            fail(
+                f"--password-env {password_env}: the environment variable {password_env} is not set or empty"
+            )
+    settings = app.web_settings(ctx.config(), host=host, port=port, password=password)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(f"watcher: review page on http://{host}:{settings.port}/ (Ctrl-C stops it)", err=True)
     web.serve(settings, clock=ctx.clock)
