@@ -113,3 +113,17 @@ def test_serve_takes_its_password_from_a_named_variable(tmp_path_factory):
     assert (
         "--password-env NOT_SET_HERE: the environment variable NOT_SET_HERE is not set or empty" in out.stderr
     )
+
+
+def test_log_unreviewed_leaves_out_judged_stories(tmp_path_factory):
+    import json
+
+    world = review_world.shared(tmp_path_factory).copy(tmp_path_factory.mktemp("unreviewed"))
+    every = [json.loads(line) for line in review_world.invoke(world, "log", "--json").stdout.splitlines()]
+    judged = every[0]["article_id"]
+    assert review_world.invoke(world, "feedback", str(judged), "irrelevant").exit_code == 0
+    rest = [
+        json.loads(line)
+        for line in review_world.invoke(world, "log", "--unreviewed", "--json").stdout.splitlines()
+    ]
+    assert [r["article_id"] for r in rest] == [r["article_id"] for r in every[1:]]

@@ -7,6 +7,7 @@ go before our own highlights are painted.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from dataclasses import asdict
@@ -65,11 +66,13 @@ def _color() -> bool:
     type=click.IntRange(1, MAX_LIMIT),
     help="At most this many stories.",
 )
+@click.option("--unreviewed", is_flag=True, help="Only stories without a verdict (`watcher feedback`).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per story.")
 @click.pass_obj
-def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, as_json) -> None:
+def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, unreviewed, as_json) -> None:
     """Matched stories, newest first."""
-    rows = matched_stories(ctx.store(), review_filter(ctx, rule, feed, severity, since, limit))
+    flt = dataclasses.replace(review_filter(ctx, rule, feed, severity, since, limit), unreviewed=unreviewed)
+    rows = matched_stories(ctx.store(), flt)
     if as_json:
         for row in rows:
             emit_json(
@@ -82,7 +85,7 @@ def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, as_json) -> Non
             )
         return
     if not rows:
-        click.echo(_nothing_logged(ctx, bool(rule or feed or severity or since)))
+        click.echo(_nothing_logged(ctx, bool(rule or feed or severity or since or unreviewed)))
         return
     click.echo(
         table(
