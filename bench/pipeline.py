@@ -1,13 +1,15 @@
 """Pipeline throughput against a local server: feeds polled per second and
 articles extracted per second, with peak memory.
 
-    .venv/bin/python bench/pipeline.py [--feeds 40] [--entries 20] [--pages 40] [--repeat 3]
+    .venv/bin/python bench/pipeline.py [--feeds 40] [--entries 20] [--pages 40] [--repeat 3] [--per-host 2]
 
 Three scenarios, each run --repeat times on a fresh database (medians):
   1. feeds-only: N feeds of M entries each, fetch_article = false
      (fetch + parse + match + dedup + store of summaries);
   2. revisit: the same feeds polled again, all answering 304;
   3. full text: P real news pages behind one feed, fetched and extracted.
+Every feed lives on the one loopback host, so ``[network] per_host`` (default 2)
+bounds how many are polled at once; ``--per-host 4`` lets all four workers run.
 Not a test: figures vary with the machine; compare ratios between runs.
 """
 
@@ -41,7 +43,7 @@ def clock() -> datetime:
 
 def run(config_path: Path) -> tuple[float, pipeline.RunSummary]:
     config = config_mod.load(config_path)
-    parts = app.build_parts(config, clock, load_rules(config.rules))
+    parts = app.build_parts(config, clock, load_rules(list(config.rules)))
     store = Store.open(config.database)
     try:
         started = time.perf_counter()
@@ -51,6 +53,9 @@ def run(config_path: Path) -> tuple[float, pipeline.RunSummary]:
         parts.client.close()
         parts.extractor.close()
         store.close()
+
+
+PER_HOST = ["per_host = 2"]
 
 
 def feeds_scenario(server: LoopbackServer, feeds: int, entries: int, tmp: Path) -> Path:
@@ -65,14 +70,14 @@ def feeds_scenario(server: LoopbackServer, feeds: int, entries: int, tmp: Path) 
                 summary=f"Summary of report {f}-{e}: ministers met in Ankara to discuss trade.",
             )
         urls.append((f"Feed {f}", room.publish(f"/f{f}/feed.xml", f"Feed {f}")))
-    return write_config(tmp, urls, fetch_article=False)
+    return write_config(tmp, urls, fetch_article=False, network=PER_HOST[0])
 
 
 def pages_scenario(server: LoopbackServer, pages: int, tmp: Path) -> Path:
     room = Newsroom(server)
     room.add_seed_articles()
     room.add_real_pages(max(0, pages - 5))
-    return write_config(tmp, [("Pages", room.publish("/pages.xml"))])
+    return write_config(tmp, [("Pages", room.publish("/pages.xml"))], network=PER_HOST[0])
 
 
 def main() -> None:
@@ -81,7 +86,9 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=20)
     ap.add_argument("--pages", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--per-host", type=int, default=2, help="[network] per_host (all feeds share one host)")
     args = ap.parse_args()
+    PER_HOST[0] = f"per_host = {args.per_host}"
     first, revisit, extract = [], [], []
     with LoopbackServer() as server:
         for i in range(args.repeat):

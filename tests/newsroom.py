@@ -31,6 +31,7 @@ class Story:
     summary: str
     guid: str
     published: datetime
+    body: bytes = b""  # the page as served
 
 
 def seed_texts() -> list[tuple[str, str]]:
@@ -58,7 +59,8 @@ class Newsroom:
         self.server = server
         self.page_delay = page_delay
         self.stories: list[Story] = []
-        self.start = start or datetime(2025, 9, 1, 8, 0, tzinfo=timezone.utc)
+        # Recent by default: an entry older than [alerts] max_age (3 days) never alerts.
+        self.start = start or datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=12)
 
     def add(self, path: str, title: str, body: bytes, summary: str = "") -> Story:
         story = Story(
@@ -67,6 +69,7 @@ class Newsroom:
             summary=summary or title,
             guid=f"tag:newsroom,{hashlib.sha1(path.encode()).hexdigest()[:12]}",
             published=self.start + timedelta(hours=len(self.stories)),
+            body=body,
         )
         self.server.route(
             path,
@@ -137,9 +140,10 @@ def write_config(
     extra: str = "",
     fetch_article: bool = True,
     timeout: str = "5s",
+    network: str = "",
 ) -> Path:
     """A watcher.toml in ``tmp_path`` for loopback feeds (the private-network
-    guard is opened for 127.0.0.0/8 only)."""
+    guard is opened for 127.0.0.0/8 only). ``network``: more lines of [network]."""
     rules_path = Path(rules) if rules else Path(os.environ.get("WATCHER_TEST_RULES", ROOT / "rules"))
     feed_tables = "\n".join(
         f'[[feeds]]\nname = "{name}"\nurl = "{url}"\nfetch_article = {str(fetch_article).lower()}\n'
@@ -155,6 +159,7 @@ poll_interval = "15m"
 [network]
 timeout = "{timeout}"
 allow_private = ["127.0.0.0/8"]
+{network}
 
 [extraction]
 timeout = "20s"

@@ -189,6 +189,12 @@ def test_item21_the_database_is_created_private(tmp_path):
         ("extraction", "memory_mb = 9223372036854775807", "extraction.memory_mb"),
         ("network", "max_connections = 1000000", "network.max_connections"),
         ("dedup", "window_days = inf", "dedup.window_days"),
+        ("network", "per_host = 0", "network.per_host"),
+        ("network", "per_host = 100000", "network.per_host"),
+        ("network", 'poll_deadline = "2d"', "network.poll_deadline"),
+        ("network", "poll_deadline = inf", "network.poll_deadline"),
+        ("alerts", 'max_age = "0s"', "alerts.max_age"),
+        ("alerts", 'max_age = "soon"', "alerts.max_age"),
     ],
 )
 def test_item22_an_infinite_or_huge_setting_is_one_line_naming_the_key(tmp_path, section, line, key):

@@ -1,7 +1,10 @@
 """The spine end to end: real feeds and pages on a loopback server, the real
 libraries, `watcher run --once` through the CLI, and what a user then sees."""
 
+import html
 import json
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 from newsroom import REAL_PAGES, Newsroom, write_config
@@ -92,7 +95,7 @@ def test_one_bad_feed_never_stops_the_others(tmp_path, server, outlet):
         timeout="2s",
     )
     result = watcher(config, "run", "--once")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # the pass completed; some feeds failed
     assert "8 articles stored" in result.output
     feeds = {f["name"]: f for f in rows(tmp_path, "SELECT * FROM feeds")}
     assert feeds["Good"]["last_status"] == "ok"
@@ -133,8 +136,115 @@ def test_private_addresses_are_refused_without_allow_private(tmp_path, server, o
     config = write_config(tmp_path, [("Example News", outlet.publish())])
     config.write_text(config.read_text().replace('allow_private = ["127.0.0.0/8"]', "allow_private = []"))
     result = watcher(config, "run", "--once")
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # the feed failed
     feed = rows(tmp_path, "SELECT * FROM feeds")[0]
     assert feed["last_status"] == "error"
     assert "private" in feed["last_error"].lower()
     assert server.requests == []
+
+
+# -- issue 15 item 2: a fragment that names the item -------------------------------------------
+
+SCRIPTING_NEWS = Path(__file__).resolve().parent / "data" / "scripting-news"
+
+
+def scripting_news_rss(server, days=("2017-06-24", "2017-06-25")) -> bytes:
+    """The two real days published as scripting.com/rss.xml publishes them: one item
+    per top-level post, link and guid the day's page plus ``#a`` and the post's time."""
+    items = []
+    for day in days:
+        posts = json.loads((SCRIPTING_NEWS / f"{day}.json").read_text(encoding="utf-8"))["subs"]
+        page = server.url("/" + day.replace("-", "/", 1).replace("-", "/") + ".html")
+        for post in posts:
+            when = parsedate_to_datetime(post["created"])
+            text = " ".join([post["text"], *(s["text"] for s in post.get("subs", []))])
+            link = f"{page}#a{when:%H%M%S}"
+            items.append(
+                f"<item><description>{html.escape(text)}</description>"
+                f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate>"
+                f"<link>{link}</link><guid>{link}</guid></item>"
+            )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Scripting News</title>'
+        f"<link>{server.url('/')}</link><description>It's even worse than it appears..</description>"
+        + "".join(reversed(items))
+        + "</channel></rss>"
+    ).encode()
+
+
+def test_item02_fragments_that_name_items_keep_them_apart(tmp_path, server):
+    server.route("/rss.xml", body=scripting_news_rss(server), content_type="application/rss+xml")
+    for day in ("2017/06/24", "2017/06/25"):  # the day pages hold every post of the day
+        server.route(f"/{day}.html", body=b"<html><body><p>all posts</p></body></html>")
+    config = write_config(tmp_path, [("Scripting News", server.url("/rss.xml"))])
+    result = watcher(config, "run", "--once")
+    assert result.exit_code == 0, result.output
+    articles = rows(tmp_path, "SELECT url, canonical_url, text, extraction FROM articles")
+    assert len(articles) == 17  # 11 + 6 posts; the fragment-less identity kept 2
+    assert len({a["canonical_url"] for a in articles}) == 17
+    assert all("#a" in a["canonical_url"] for a in articles)
+    dan = next(a for a in articles if "Dan Shafer" in a["text"])
+    assert dan["canonical_url"].endswith("/2017/06/25.html#a125623") and dan["extraction"] == "summary"
+    # The shared day page is not fetched once per post (its text is every post's).
+    assert server.requests_for("/2017/06/24.html") == server.requests_for("/2017/06/25.html") == []
+    # Stored once: the next poll finds nothing new.
+    assert watcher(config, "run", "--once").exit_code == 0
+    assert len(rows(tmp_path, "SELECT id FROM articles")) == 17
+
+
+def test_item02_comments_fragments_still_fold(tmp_path, server, outlet):
+    """The same article linked as ``…#comments`` (or ``#respond``) by another feed, or
+    twice in one feed under two GUIDs, is one article."""
+    story = outlet.stories[0]
+    items = [
+        (story.title, server.url(story.path) + "#comments", "urn:other:1"),
+        (story.title + " (comments)", server.url(story.path) + "#respond", "urn:other:2"),
+    ]
+    body = "".join(
+        f"<item><title>{html.escape(t)}</title><link>{link}</link><guid>{guid}</guid></item>"
+        for t, link, guid in items
+    )
+    server.route(
+        "/other.xml",
+        body=f'<rss version="2.0"><channel><title>Other</title>{body}</channel></rss>'.encode(),
+        content_type="application/rss+xml",
+    )
+    config = write_config(tmp_path, [("Example News", outlet.publish()), ("Other", server.url("/other.xml"))])
+    assert watcher(config, "run", "--once").exit_code == 0
+    assert len(rows(tmp_path, "SELECT id FROM articles")) == 8
+    same = rows(
+        tmp_path, "SELECT count(*) AS n FROM entries WHERE canonical_url = ?", (server.url(story.path),)
+    )
+    assert same[0]["n"] == 3  # three entries, one article
+
+
+# -- issue 15 item 3: a deadline per poll --------------------------------------------------------
+
+
+def test_item03_poll_deadline_cuts_the_poll_and_the_next_poll_picks_up_the_rest(tmp_path, server, outlet):
+    hung = [s.path for s in outlet.stories]
+    for path in hung:  # every article page hangs
+        server.route(path, hang="before_headers")
+    config = write_config(
+        tmp_path, [("Example News", outlet.publish())], timeout="2s", network='poll_deadline = "3s"'
+    )
+    result = watcher(config, "run", "--once")
+    assert result.exit_code == 0, result.output  # the feed was read: not a failure
+    feed = rows(tmp_path, "SELECT * FROM feeds")[0]
+    assert (
+        "poll_deadline" in feed["last_warning"] and "the rest wait for the next poll" in feed["last_warning"]
+    )
+    assert feed["etag"] is None  # so the next poll reads the whole feed, not a 304
+    poll = rows(tmp_path, "SELECT * FROM polls")[0]
+    assert poll["pages_tried"] == poll["pages_failed"] == 2  # 2 s + the 1 s the deadline left
+    assert "poll's deadline" in poll["last_page_error"]
+    reached = rows(tmp_path, "SELECT url FROM articles")
+    assert len(reached) == 2 and sum(len(server.requests_for(p)) for p in hung) == 2
+    # The pages answer again: the next poll stores the entries it did not reach.
+    for story in outlet.stories:
+        server.route(story.path, body=story.body, content_type="text/html; charset=utf-8")
+    assert watcher(config, "run", "--once").exit_code == 0
+    articles = rows(tmp_path, "SELECT url, extraction FROM articles")
+    assert len(articles) == len(outlet.stories)
+    assert sum(a["extraction"] == "full" for a in articles) == len(outlet.stories) - 2
+    assert rows(tmp_path, "SELECT etag FROM feeds")[0]["etag"]

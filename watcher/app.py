@@ -11,14 +11,15 @@ parts here, and so do tests that want the real thing:
   the extraction worker, the matcher, the clock;
 * :class:`Watcher` — a watcher at work on its database: the instance lock, a
   store, the parts and the alert sender, with :meth:`Watcher.run_once`,
-  :meth:`Watcher.deliver` and :meth:`Watcher.daemon`;
+  :meth:`Watcher.deliver`, :meth:`Watcher.maintain` and :meth:`Watcher.daemon`
+  (which reloads through :meth:`Watcher.reload` on SIGHUP);
 * :func:`matcher`, :func:`extractor`, :func:`notifier`, :func:`web_settings`
   for the commands that need one part.
 
 Rules are loaded by the caller (the CLI loads them in one place and shows
 their warnings) and handed in as a ``RuleSet``. Nothing here reads the clock,
 the environment or the command line: the shells pass them in. The heavy
-libraries (trafilatura's worker, apprise, APScheduler, datasette) are
+libraries (trafilatura's worker, apprise, datasette) are
 imported when a part that needs them is built, so light commands start fast.
 """
 
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from watcher.config import ChannelConfig, Config, ExtractionConfig
 from watcher.daemon.lock import InstanceLock
@@ -40,7 +41,7 @@ from watcher.errors import DatabaseOpenError, StoreError
 from watcher.store.database import Store
 
 if TYPE_CHECKING:
-    from watcher.daemon.scheduler import Daemon
+    from watcher.daemon.scheduler import Daemon, Loaded
     from watcher.daemon.systemd import ServiceManager
     from watcher.extract.extractor import Extractor
     from watcher.fetch.client import Client
@@ -50,9 +51,11 @@ if TYPE_CHECKING:
     from watcher.notify.sender import DrainSummary, Sender
     from watcher.notify.webhook import Post, Webhook
     from watcher.pipeline import Parts, RunSummary
+    from watcher.review.retention import Maintenance
     from watcher.web.server import WebSettings
 
 Clock = Callable[[], datetime]
+Loader = Callable[[], "tuple[Config, RuleSet]"]
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -138,8 +141,9 @@ def extractor(extraction: ExtractionConfig | None = None) -> Extractor:
     return Extractor(timeout=extraction.timeout, memory_mb=extraction.memory_mb)
 
 
-def build_parts(config: Config, clock: Clock, rules: RuleSet) -> Parts:
-    """What every pipeline shares, for ``config``."""
+def build_parts(config: Config, clock: Clock, rules: RuleSet, *, alerting: bool = True) -> Parts:
+    """What every pipeline shares, for ``config``. ``alerting=False``: nothing
+    stored now queues an alert (``run --once --no-send``)."""
     from watcher.pipeline import Parts
 
     client = _client(config, clock)
@@ -149,7 +153,28 @@ def build_parts(config: Config, clock: Clock, rules: RuleSet) -> Parts:
         extractor=extractor(config.extraction),
         matcher=matcher(rules),
         clock=clock,
+        alerting=alerting,
     )
+
+
+def rebuild_parts(old: Parts, config: Config, rules: RuleSet) -> tuple[Parts, list[tuple[str, Any]]]:
+    """Parts for a reloaded ``config`` and ``rules``: a new matcher, and a new
+    client or extractor only when their settings changed (the stop event and
+    the clock stay). Also returns the old parts no longer used (close them
+    once no poll uses them), as ("client" | "extractor", part)."""
+    from dataclasses import replace
+
+    retired: list[tuple[str, Any]] = []
+    same_network = (old.config.network, old.config.user_agent) == (config.network, config.user_agent)
+    new_client = old.client if same_network else _client(config, old.clock)
+    if new_client is not old.client:
+        retired.append(("client", old.client))
+    new_extractor = old.extractor
+    if old.config.extraction != config.extraction:
+        new_extractor = extractor(config.extraction)
+        retired.append(("extractor", old.extractor))
+    parts = replace(old, config=config, client=new_client, extractor=new_extractor, matcher=matcher(rules))
+    return parts, retired
 
 
 def notifier(
@@ -178,6 +203,7 @@ def _client(config: Config, clock: Clock | None = None) -> Client:
             max_redirects=net.max_redirects,
             allow_private=net.allow_private,
             proxy=net.proxy,
+            per_host=net.per_host,
         ),
         clock=clock,
     )
@@ -227,11 +253,25 @@ class Watcher:
     when another watcher has it), a store, the shared parts and the alert
     sender. ``close()`` it, or use it as a context manager."""
 
-    def __init__(self, config: Config, rules: RuleSet, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: Config,
+        rules: RuleSet,
+        clock: Clock,
+        *,
+        loader: Loader | None = None,
+        alerting: bool = True,
+    ) -> None:
+        """``loader`` reads the config and rules again from disk (for a reload;
+        it raises ConfigError/RulesError naming file and key). ``alerting=False``:
+        ``run --once --no-send``."""
         from watcher.notify.sender import Sender
 
         self.config = config
         self.clock = clock
+        self.rules = rules
+        self._loader = loader
+        self._retired: list[tuple[str, Any]] = []
         problem = database_problem(config)  # before the lock file is made beside it
         if problem:
             raise DatabaseOpenError(problem)
@@ -242,7 +282,7 @@ class Watcher:
             self._lock.release()
             raise
         try:
-            self.parts = build_parts(config, clock, rules)
+            self.parts = build_parts(config, clock, rules, alerting=alerting)
         except BaseException:
             self.store.close()
             self._lock.release()
@@ -256,6 +296,40 @@ class Watcher:
         from watcher import pipeline
 
         return pipeline.run_once(self.parts, self.store, store_opener(self.config))
+
+    def maintain(self) -> Maintenance:
+        """Prune when a prune is due (``[watcher] keep_days``) and checkpoint the WAL."""
+        from watcher.review import retention
+
+        return retention.maintain(self.store, self.config.keep_days, self.clock())
+
+    def reload(self) -> Loaded:
+        """The config and rules as they are on disk now, built into parts (and a
+        new alert sender when the channels or [alerts] changed). Raises the
+        loader's ConfigError/RulesError, or a ConfigError when the database
+        would change (that takes a restart); the running parts stay then."""
+        from watcher.daemon.scheduler import Loaded
+        from watcher.errors import ConfigError
+        from watcher.notify.sender import Sender
+
+        if self._loader is None:
+            raise ConfigError(self.config.path, ["cannot be reloaded by this watcher; restart it"])
+        config, rules = self._loader()
+        if config.database.resolve() != self.config.database.resolve():
+            raise ConfigError(
+                config.path,
+                [
+                    f"watcher.database: changed from {self.config.database} to {config.database}; "
+                    "a reload cannot move the log: restart watcher to use another database"
+                ],
+            )
+        parts, retired = rebuild_parts(self.parts, config, rules)
+        sender = self.sender
+        if (config.channels, config.alerts) != (self.config.channels, self.config.alerts):
+            sender = Sender(self.store, config, self.clock, post=webhook_post(parts.client))
+        self._retired += retired
+        self.config, self.rules, self.parts, self.sender = config, rules, parts, sender
+        return Loaded(parts=parts, sender=sender, rules=len(rules.rules))
 
     def deliver(self) -> Delivery | None:
         """One pass over the outbox; None when no channel is configured."""
@@ -288,6 +362,7 @@ class Watcher:
             open_store=store_opener(self.config),
             sender=self.sender,
             grace=grace,
+            reload=self.reload if self._loader else None,
             heartbeat=heartbeat,
             ready=(lambda: service.ready(f"watching {feeds} feed(s)")) if service else None,
             stopping=service.stopping if service else None,
@@ -307,6 +382,9 @@ class Watcher:
             for close in self._closing:
                 close()
             self.parts.extractor.close()
+            for kind, old in self._retired:  # parts a reload replaced
+                if finished or kind == "extractor":  # a stuck poll may still use an old client
+                    old.close()
             self.store.close()
         finally:
             self._lock.release()

@@ -57,7 +57,7 @@ The others happen to a correct setup, while it works:
   keeps the feed's summary.
 
 Some modules raise private errors of their own (``fetch.decompression``,
-``fetch.client``, ``fetch.connection``, ``fetch.lookup``, ``parse.xmlguard``,
+``fetch.client``, ``fetch.connection``, ``fetch.hosts``, ``fetch.lookup``, ``parse.xmlguard``,
 ``parse.htmltree``, ``match.regex``, ``match.translation``); they derive from
 ``WatcherError`` too and are turned into one of the public errors before they
 leave their package.

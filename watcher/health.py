@@ -105,11 +105,19 @@ class Outcome:
 
     kind: str  # one of the constants above
     http_status: int | None = None
-    error: str | None = None
+    error: str | None = None  # why the feed itself could not be read (None when it was)
     etag: str | None = None
     last_modified: str | None = None
     retry_after: float | None = None
     entries_new: int = 0
+    pages_tried: int = 0  # article pages requested in this poll
+    pages_failed: int = 0  # of which failed (fetch, HTTP status or extraction)
+    last_page_error: str | None = None  # the last page failure of this poll
+    # What was read but not cleanly: a malformed feed, one cut at the entry
+    # limit, entries without links, entries that failed, the poll deadline.
+    warning: str | None = None
+    entries_failed: int = 0  # entries whose processing raised (recorded on each entry)
+    timeouts: int = 0  # requests of this poll that ran into their deadline
 
 
 def backoff(interval: float, errors: int) -> float:
@@ -118,33 +126,49 @@ def backoff(interval: float, errors: int) -> float:
     return min(MAX_BACKOFF, max(interval, interval * 2 ** min(errors - 1, 16)))
 
 
+def delay(feed: Mapping, outcome: Outcome, *, interval: float) -> float | None:
+    """Seconds from the end of a poll that came to ``outcome`` to the feed's
+    next poll (None: never again, the feed is gone). The daemon schedules by
+    this on the monotonic clock; ``next_due`` stores it as a wall-clock time
+    for people to read and for ``run --once``."""
+    if outcome.kind == INTERRUPTED:
+        return 0.0
+    if outcome.kind in (OK, NOT_MODIFIED):
+        return interval
+    if outcome.kind == GONE:
+        return None
+    seconds = backoff(interval, (feed.get("consecutive_errors") or 0) + 1)
+    if outcome.kind == THROTTLED and outcome.retry_after:
+        seconds = max(seconds, min(outcome.retry_after, MAX_RETRY_AFTER))
+    return seconds
+
+
 def next_state(feed: Mapping, outcome: Outcome, *, interval: float, now: datetime) -> dict:
     """The feed row's columns after ``outcome`` (a dict to update the row with)."""
     stamp = now.isoformat()
     if outcome.kind == INTERRUPTED:  # the feed stays as it was, due again at once
         return {"last_polled": stamp}
-    update = {
+    update: dict = {
         "last_polled": stamp,
         "last_status": outcome.kind,
         "last_http_status": outcome.http_status,
     }
+    if outcome.kind == OK:  # what the entries of this poll came to
+        update.update(
+            pages_tried=outcome.pages_tried, pages_failed=outcome.pages_failed, last_warning=outcome.warning
+        )
+        if outcome.last_page_error or (outcome.pages_tried and not outcome.pages_failed):
+            update["last_page_error"] = outcome.last_page_error
     if outcome.kind in (OK, NOT_MODIFIED):
         update.update(consecutive_errors=0, last_error=None, last_success=stamp, gone=0)
         if outcome.kind == OK:
             update.update(etag=outcome.etag, last_modified=outcome.last_modified)
-        delay = interval
     elif outcome.kind == GONE:
-        update.update(
-            gone=1,
-            last_error=outcome.error,
-            consecutive_errors=feed.get("consecutive_errors", 0) + 1,
-        )
-        return {**update, "next_due": None}
+        update.update(gone=1, last_error=outcome.error)
+        update["consecutive_errors"] = (feed.get("consecutive_errors") or 0) + 1
     else:
-        errors = feed.get("consecutive_errors", 0) + 1
-        update.update(consecutive_errors=errors, last_error=outcome.error)
-        delay = backoff(interval, errors)
-        if outcome.kind == THROTTLED and outcome.retry_after:
-            delay = max(delay, min(outcome.retry_after, MAX_RETRY_AFTER))
-    update["next_due"] = (now + timedelta(seconds=delay)).isoformat()
+        update["consecutive_errors"] = (feed.get("consecutive_errors") or 0) + 1
+        update["last_error"] = outcome.error
+    seconds = delay(feed, outcome, interval=interval)
+    update["next_due"] = None if seconds is None else (now + timedelta(seconds=seconds)).isoformat()
     return update

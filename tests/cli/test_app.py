@@ -87,36 +87,51 @@ def test_run_with_broken_rules_names_the_problem_and_exits_2(tmp_path, outlet):
 # -- internal errors keep their traceback ----------------------------------------------------
 
 
-def test_a_poll_that_fails_on_a_bug_is_one_line_for_the_feed_and_a_traceback_in_the_log(
-    tmp_path, outlet, caplog
+def test_item01_a_failure_in_one_entry_is_recorded_on_it_and_the_poll_goes_on(
+    tmp_path, server, outlet, caplog
 ):
-    """A database that refuses articles (a trigger, as a damaged or hand-edited
-    database might) makes the pipeline fail on something that is neither the
-    network's nor the feed's fault."""
+    """A database that refuses one article (a trigger, as a damaged or hand-edited
+    database might) makes that entry fail on something that is neither the
+    network's nor the feed's fault: the entry keeps the error, the other entries
+    are stored, the feed says so, and the entry is tried again at the next
+    polls (at most three times)."""
     config_path = write_config(tmp_path, [("Example News", outlet.publish())], rules=RULES)
     config = load(config_path, environ={})
     app.open_store(config).close()
+    refused = outlet.stories[1].path
     with sqlite3.connect(config.database) as conn:
         conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON articles "
-            "BEGIN SELECT RAISE(ABORT, 'articles are refused here'); END"
+            "CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN instr(NEW.url, ?) > 0 "
+            "BEGIN SELECT RAISE(ABORT, 'articles are refused here'); END".replace("?", f"'{refused}'")
         )
     with caplog.at_level(logging.ERROR, logger="watcher.pipeline"):
         with app.Watcher(config, load_rules(config), utc_now) as running:
             summary = running.run_once()
     (result,) = summary.results
-    assert str(result.status) == "failing" and summary.errors == 1
-    assert result.outcome.error.startswith("internal error: IntegrityError: articles are refused here")
-    assert "\n" not in result.outcome.error
+    assert str(result.status) == "ok" and summary.errors == 0 and result.articles_stored == 4
+    assert result.outcome.entries_failed == 1
+    assert "1 entry could not be stored (internal error: IntegrityError: articles are refused here)" in (
+        result.outcome.warning
+    )
     (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert "internal error while polling" in record.getMessage()
+    assert "failed; going on with the next one" in record.getMessage()
     assert "Traceback (most recent call last)" in caplog.text and "in _save" in caplog.text
-    feed = rows(tmp_path, "SELECT last_status, last_error, consecutive_errors FROM feeds")[0]
-    assert feed["last_status"] == "error" and feed["consecutive_errors"] == 1
-    assert feed["last_error"] == result.outcome.error
-    shown = cli(config_path, "feeds")
-    line = next(line for line in shown.stdout.splitlines() if line.startswith("Example News"))
-    assert line.split()[2] == "failing" and "IntegrityError" in line
+    (entry,) = rows(tmp_path, "SELECT * FROM entries WHERE error IS NOT NULL")
+    assert refused in entry["url"] and entry["article_id"] is None and entry["failures"] == 1
+    assert entry["error"].startswith("internal error: IntegrityError: articles are refused here")
+    feed = rows(tmp_path, "SELECT last_status, last_error, last_warning, etag FROM feeds")[0]
+    assert feed["last_status"] == "ok" and feed["last_error"] is None
+    assert "could not be stored" in feed["last_warning"]
+    assert feed["etag"] is None  # the next poll reads the whole feed again, not a 304
+    shown = cli(config_path, "feeds", "--json")
+    assert "could not be stored" in shown.stdout and '"status": "ok"' in shown.stdout
+    # Tried again at the next polls, three times in all; then left with its error.
+    for _ in range(3):
+        assert cli(config_path, "run", "--once").exit_code == 0
+    assert len(server.requests_for(refused)) == 3
+    (entry,) = rows(tmp_path, "SELECT * FROM entries WHERE error IS NOT NULL")
+    assert entry["failures"] == 3
+    assert len(rows(tmp_path, "SELECT id FROM articles")) == 4
 
 
 def load_rules(config):

@@ -4,10 +4,16 @@ feeds, stopped by signals, killed with -9, and started twice."""
 import random
 import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 from newsroom import Newsroom, write_config
 from support import start_watcher, wait_for, watcher_process
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(config, *args):
@@ -120,3 +126,234 @@ def test_a_hung_feed_never_holds_up_the_others(tmp_path, server):
     # The hung poll is abandoned at the end of the grace time, not waited for.
     assert time.monotonic() - stopped < 15, err
     assert daemon.returncode == 0 and "still running at the end of the 2 s grace time" in err
+
+
+# -- issue 15 items 4 and 12, issue 10: the daemon as a service ---------------------------------------
+
+
+def start_logged(config, log_file, *args):
+    """`watcher run` with its log in a file the test can read while it runs."""
+    out = open(log_file, "w")  # noqa: SIM115 - closed by the process's end
+    return subprocess.Popen(
+        [sys.executable, "-m", "watcher", "--config", str(config), "run", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=out,
+        text=True,
+    )
+
+
+def stop_daemon(daemon, timeout: float = 60) -> int:
+    if daemon.poll() is None:
+        daemon.send_signal(signal.SIGTERM)
+    try:
+        return daemon.wait(timeout=timeout)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+
+
+def every_second(config):
+    config.write_text(config.read_text().replace('poll_interval = "15m"', 'poll_interval = "1s"'))
+    return config
+
+
+def test_item04_a_hung_host_holds_at_most_per_host_workers(tmp_path, server, make_server):
+    """Three hung feeds of one host, two workers: with per_host = 1 only one of
+    them ever holds a worker, and the healthy feed of another host is polled
+    again and again meanwhile (without it, both workers hang for 30 s)."""
+    for i in range(3):
+        server.route(f"/hang{i}.xml", hang="before_headers")
+    other = make_server("127.0.0.2")
+    room = Newsroom(other)
+    room.add_seed_articles()
+    config = every_second(
+        write_config(
+            tmp_path,
+            [(f"Hung {i}", server.url(f"/hang{i}.xml")) for i in range(3)] + [("Good", room.publish())],
+            timeout="30s",
+            fetch_article=False,
+            network="max_connections = 2\nper_host = 1",
+        )
+    )
+    daemon = start(config, "--grace", "2s")
+    try:
+        wait_for(lambda: len(other.requests_for("/feed.xml")) >= 3, timeout=25)
+        hung = sum(len(server.requests_for(f"/hang{i}.xml")) for i in range(3))
+        assert hung == 1, hung
+    finally:
+        stop_daemon(daemon)
+
+
+class Hanging:
+    """Answers nothing and holds each connection until the client gives up;
+    counts how many are held at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open = 0
+        self.events: list[tuple[str, int]] = []  # ("start"|"end", requests so far)
+        self.requests = 0
+
+    def __call__(self, handler) -> None:
+        with self.lock:
+            self.requests += 1
+            self.open += 1
+            self.events.append(("start", self.open))
+        handler.connection.settimeout(0.2)
+        try:
+            while not handler.server.owner.stopping.is_set():
+                try:
+                    if not handler.connection.recv(1):
+                        break  # the client closed: its deadline passed
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+        finally:
+            with self.lock:
+                self.open -= 1
+                self.events.append(("end", self.open))
+            handler.close_connection = True
+
+
+def test_item04_feeds_that_time_out_move_to_a_slow_lane(tmp_path, server, make_server):
+    """Two feeds on two hung hosts, two workers: after their first timeout they are
+    polled in the slow lane (one worker), never again both at once, so the healthy
+    feed always has a worker."""
+    hanging = Hanging()
+    hosts = [make_server("127.0.0.3"), make_server("127.0.0.4")]
+    for host in hosts:
+        host.route_handler("/feed.xml", hanging)
+    room = Newsroom(server)
+    room.add_seed_articles()
+    config = every_second(
+        write_config(
+            tmp_path,
+            [
+                ("Hung A", hosts[0].url("/feed.xml")),
+                ("Hung B", hosts[1].url("/feed.xml")),
+                ("Good", room.publish()),
+            ],
+            timeout="2s",
+            fetch_article=False,
+            network="max_connections = 2",
+        )
+    )
+    daemon = start(config, "--grace", "2s")
+    try:
+        wait_for(lambda: hanging.requests >= 6, timeout=60)
+    finally:
+        stop_daemon(daemon)
+    with hanging.lock:
+        events = list(hanging.events)
+    first_round = next(i for i, (kind, held) in enumerate(events) if kind == "end" and held == 0)
+    assert max(held for kind, held in events[:first_round] if kind == "start") == 2  # both, at first
+    assert max(held for kind, held in events[first_round:] if kind == "start") == 1  # then one at a time
+    assert len(server.requests_for("/feed.xml")) >= 3
+
+
+def test_item12_sigterm_never_outlasts_grace_while_an_alert_send_hangs(tmp_path, server, hook):
+    hook.delay = 120  # the service takes the post and answers two minutes later
+    room = Newsroom(server)
+    room.add_seed_articles()
+    config = write_config(
+        tmp_path,
+        [("Example News", room.publish())],
+        fetch_article=False,
+        extra=f'[[channels]]\nname = "desk"\nurl = "{hook.url()}"\n',
+    )
+    daemon = start_logged(config, tmp_path / "daemon.log", "--grace", "3s")
+    try:
+        wait_for(hook.arrived.is_set, timeout=60)
+        daemon.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        code = daemon.wait(timeout=60)
+        took = time.monotonic() - stopped
+    finally:
+        stop_daemon(daemon)
+    log = (tmp_path / "daemon.log").read_text()
+    assert code == 0, log
+    assert took < 12, f"{took:.1f} s with --grace 3s"  # the send alone would take 60 s more
+    assert "alert send was still under way" in log and log.rstrip().endswith("stopped")
+    # The alerts claimed for the interrupted pass go out again at the next start (never lost).
+    db = tmp_path / "watcher.db"
+    assert count(db, "SELECT count(*) FROM alerts WHERE status = 'sending'") >= 1
+    assert count(db, "SELECT count(*) FROM alerts WHERE status IN ('pending', 'sending')") == count(
+        db, "SELECT count(*) FROM alerts"
+    )
+
+
+def test_daemon_logs_what_changed_what_is_loaded_and_a_stopped_line(tmp_path, server):
+    room = Newsroom(server)
+    room.add_seed_articles()
+    config = every_second(write_config(tmp_path, [("Example News", room.publish())], fetch_article=False))
+    log_file = tmp_path / "daemon.log"
+    daemon = start_logged(config, log_file)
+    try:
+        wait_for(lambda: len(server.requests_for("/feed.xml")) >= 4, timeout=60)
+        daemon.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "loaded " in log_file.read_text(), timeout=30)
+    finally:
+        code = stop_daemon(daemon)
+    log = log_file.read_text()
+    assert code == 0, log
+    per_feed = [line for line in log.splitlines() if "Example News:" in line]
+    assert len(per_feed) == 1 and "5 new, 5 stored" in per_feed[0], log  # later 304s: DEBUG
+    assert "watching 1 feed(s)" in log and "channels: none" in log
+    assert log.rstrip().splitlines()[-1].endswith("INFO watcher.daemon: stopped")
+    shown = watcher_process("--config", str(config), "status")
+    assert f"loaded     by pid {daemon.pid}: {config}" in shown.stdout, shown.stdout
+    assert "1 feed(s)" in shown.stdout
+
+
+def test_sighup_reloads_rules_and_a_broken_edit_keeps_the_running_config(tmp_path, server):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for f in (ROOT / "tests" / "data" / "review_rules" / "v1").glob("*.toml"):
+        (rules / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    room = Newsroom(server)
+    room.add_seed_articles()
+    config = every_second(
+        write_config(tmp_path, [("Example News", room.publish())], rules=rules, fetch_article=False)
+    )
+    log_file = tmp_path / "daemon.log"
+    db = tmp_path / "watcher.db"
+    daemon = start_logged(config, log_file)
+    try:
+        wait_for(lambda: count(db, "SELECT count(*) FROM articles") == 5, timeout=60)
+        (rules / "weather.toml").write_text(
+            '[[rules]]\nid = "weather"\ntitle = "Heatwaves"\nseverity = "low"\n'
+            'condition = { terms = ["heatwave"] }\n',
+            encoding="utf-8",
+        )
+        daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded" in log_file.read_text(), timeout=30)
+        assert "4 rule(s)" in log_file.read_text()
+        room.add(
+            "/news/heat.html",
+            "Heatwave grips the region",
+            b"<html></html>",
+            summary="A heatwave grips the region.",
+        )
+        room.publish()
+        wait_for(lambda: count(db, "SELECT count(*) FROM matches WHERE rule_id = 'weather'") == 1, 60)
+        assert daemon.poll() is None
+        # A broken edit: the daemon keeps running on what it has and names file and key.
+        (rules / "weather.toml").write_text(
+            '[[rules]]\nid = "weather"\ntitle = "Heatwaves"\n', encoding="utf-8"
+        )
+        daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in log_file.read_text(), timeout=30)
+        refused = next(line for line in log_file.read_text().splitlines() if "reload refused" in line)
+        assert "weather.toml" in refused and "condition" in refused, refused
+        config.write_text(config.read_text().replace("[network]", "[network]\ntimeuot = 5"))
+        daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: log_file.read_text().count("reload refused") == 2, timeout=30)
+        refused = [line for line in log_file.read_text().splitlines() if "reload refused" in line][-1]
+        assert "watcher.toml" in refused and "network.timeuot" in refused, refused
+        polled = len(server.requests_for("/feed.xml"))
+        wait_for(lambda: len(server.requests_for("/feed.xml")) >= polled + 2, timeout=30)
+        assert daemon.poll() is None  # still up, still polling, on the last good config
+    finally:
+        code = stop_daemon(daemon)
+    assert code == 0, log_file.read_text()

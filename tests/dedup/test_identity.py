@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from support import REAL
 
+from watcher.dedup import identity
 from watcher.dedup.identity import MIN_WORDS, canonical_url, content_hash, normal_words
 
 # (as linked, canonical)
@@ -172,3 +173,30 @@ def test_a_huge_text_is_read_only_as_far_as_max_chars():
     assert len(huge) > 2 * MAX_CHARS
     assert content_hash(huge) == content_hash(huge[:MAX_CHARS] + " and a different ending")
     assert len(normal_words(huge)) < MAX_CHARS // 4
+
+
+# -- issue 15 item 2: fragments that name the item ------------------------------------------------
+
+
+def test_item02_a_fragment_names_the_item_when_it_tells_entries_of_one_page_apart():
+    day = "http://scripting.com/2017/06/25.html"
+    items = [(f"{day}#a{t}", f"{day}#a{t}") for t in ("122731", "124306", "125623")]
+    items.append(("urn:other", "http://scripting.com/2017/06/24.html#a145701"))  # alone on its page
+    assert identity.item_fragments(items) == {guid for guid, _ in items}
+    assert identity.canonical_url(f"{day}#a122731", keep_fragment=True) == f"{day}#a122731"
+    assert identity.canonical_url(f"{day}#a122731") == day
+
+
+def test_item02_navigation_fragments_and_lone_fragments_still_fold():
+    page = "https://example.org/2026/11/story.html"
+    # The same page under two GUIDs, once with #comments: navigation, not an item.
+    assert identity.item_fragments([("g1", page), ("g2", page + "#comments")]) == frozenset()
+    assert identity.item_fragments([("g1", page + "#respond"), ("g2", page + "#more-123")]) == frozenset()
+    # One entry with a fragment, nothing to tell apart: the plain page.
+    assert (
+        identity.item_fragments([("g1", page + "#section-2"), ("g2", "https://example.org/b")]) == frozenset()
+    )
+    # The same GUID twice (a repeated item) does not make the fragment an identity.
+    assert identity.item_fragments([("g1", page + "#a1"), ("g1", page + "#a2")]) == frozenset()
+    # Even when kept, a navigation fragment is dropped.
+    assert identity.canonical_url(page + "#comments", keep_fragment=True) == page

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 EXIT_FAILURE = 1  # a WatcherError that is not the user's mistake
 EXIT_USER_ERROR = 2  # a mistake in the config, rules or command line
+EXIT_FEEDS_FAILED = 3  # `run --once` completed its pass, but some feeds failed
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C (128 + SIGINT)
 CONFIG_HELP = "Config file (default: $WATCHER_CONFIG, else ./watcher.toml)."
 
@@ -228,6 +229,22 @@ class CliContext:
             click.echo(f"watcher: warning: {warning}", err=True)
         return rule_set
 
+    def reloader(self):
+        """Reads the config and the rules again (for the daemon's SIGHUP):
+        a ConfigError/RulesError names what is wrong; warnings go to the log."""
+        import logging
+
+        from watcher.match.rules import load_rules
+
+        def load():
+            config = config_mod.load(self.config_path, environ=self.environ)
+            rules = load_rules(list(config.rules))
+            for warning in (*config.warnings, *rules.warnings):
+                logging.getLogger("watcher.daemon").warning("%s", warning)
+            return config, rules
+
+        return load
+
     clock = staticmethod(utc_now)
 
 
@@ -335,7 +352,6 @@ def setup_logging(
         "urllib3",
         "httpx",
         "httpcore",
-        "apscheduler",
         "trafilatura",
         "htmldate",
         "courlan",

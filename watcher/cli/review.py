@@ -271,8 +271,14 @@ def status(ctx: CliContext, as_json: bool) -> None:
         + (f" (last `watcher run --once` started {short_time(st.last_run)})" if st.last_run else ""),
         "daemon     "
         + (f"last heartbeat {beat:.0f} s ago" if beat is not None else "no heartbeat yet (`watcher run`)"),
-        "",
     ]
+    if st.daemon:  # what `watcher run` last loaded (at start or on SIGHUP)
+        d = st.daemon
+        lines.append(
+            f"loaded     by pid {d.get('pid')}: {d.get('config')} at {short_time(str(d.get('loaded_at')))}: "
+            f"{d.get('feeds')} feed(s), {d.get('rules')} rule(s), channels: {', '.join(d.get('channels') or []) or 'none'}"
+        )
+    lines.append("")
     lines += [
         f"  {name:<18}{n:>8}" for name, n in st.counts if n or not name.startswith("feeds ")
     ]  # feeds by status: those that have some

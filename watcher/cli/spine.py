@@ -1,4 +1,4 @@
-"""``watcher run``, ``watcher check``, ``watcher feeds``."""
+"""``watcher run``, ``watcher check``, ``watcher feeds``, ``watcher prune``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import os
 import click
 
 from watcher import app, health
-from watcher.cli.console import EXIT_INTERRUPTED, CliContext, fail, problems_message, setup_logging, table
+from watcher.cli.console import (
+    EXIT_FEEDS_FAILED,
+    EXIT_INTERRUPTED,
+    CliContext,
+    fail,
+    problems_message,
+    setup_logging,
+    table,
+)
 from watcher.duration import DurationError, parse_duration
 
 # The pipeline's parts are imported when a command runs (watcher/app.py builds
@@ -25,11 +33,18 @@ from watcher.duration import DurationError, parse_duration
     help="On SIGTERM/SIGINT, how long to wait for polls under way.",
 )
 @click.option(
+    "--no-send",
+    is_flag=True,
+    help="With --once: store and match everything, queue and send no alert (fills the log "
+    "of a new feed without alerting; `watcher log` shows its matches as baseline).",
+)
+@click.option(
     "--log-level",
     default=None,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    help="Log detail on stderr. Default: INFO for the daemon; WARNING with --once, "
-    "which prints its own summary.",
+    help="Log detail on stderr. Default: INFO for the daemon (what changed, and a summary "
+    "every hour); WARNING with --once, which prints its own summary (INFO: a line per feed "
+    "and per failed page).",
 )
 @click.option(
     "--log-format",
@@ -40,8 +55,12 @@ from watcher.duration import DurationError, parse_duration
     "json: one JSON object per line, for log shippers.",
 )
 @click.pass_obj
-def run(ctx: CliContext, once: bool, grace: str, log_level: str, log_format: str) -> None:
-    """Poll the configured feeds (forever, or --once)."""
+def run(ctx: CliContext, once: bool, grace: str, no_send: bool, log_level: str, log_format: str) -> None:
+    """Poll the configured feeds (forever, or --once).
+
+    The daemon reloads the config and rules on SIGHUP, logs what is loaded on
+    SIGUSR1 and stops on SIGTERM/SIGINT. --once exits 0 when every feed it
+    polled was read, 3 when the pass completed but some feeds failed."""
     from watcher.daemon.systemd import ServiceManager
 
     config = ctx.config()
@@ -49,25 +68,31 @@ def run(ctx: CliContext, once: bool, grace: str, log_level: str, log_format: str
         grace_seconds = parse_duration(grace)
     except DurationError as exc:
         fail(f"--grace: {exc}")
+    if no_send and not once:
+        fail("--no-send works with --once (watcher run --once --no-send)")
     setup_logging(log_level or ("WARNING" if once else "INFO"), config, fmt=log_format)
-    watcher = app.Watcher(config, ctx.rules(), ctx.clock)
+    watcher = app.Watcher(config, ctx.rules(), ctx.clock, loader=ctx.reloader(), alerting=not no_send)
     finished = True
+    code = 0
     try:
         if once:
-            _run_once(watcher)
+            code = _run_once(watcher, send=not no_send)
         else:
             service = ServiceManager.from_environ(os.environ)
             finished = watcher.daemon(grace=grace_seconds, service=service).run()
     finally:
         watcher.close(finished=finished)
-    if not finished:  # a poll outlived the grace time: do not wait for its deadline
+    if not finished:  # a poll or send outlived the grace time: do not wait for its deadline
         logging.shutdown()
         os._exit(0)
+    if code:
+        raise SystemExit(code)
 
 
-def _run_once(watcher: app.Watcher) -> None:
+def _run_once(watcher: app.Watcher, *, send: bool = True) -> int:
     """One pass; Ctrl-C (or SIGTERM) stops the polls between entries, so what
-    was stored stays whole, and says so."""
+    was stored stays whole, and says so. Returns the exit code: 0 when every
+    polled feed was read, EXIT_FEEDS_FAILED when some failed."""
     import signal
 
     def interrupt(signum, frame):
@@ -79,8 +104,18 @@ def _run_once(watcher: app.Watcher) -> None:
     try:
         summary = watcher.run_once()
         watcher.beat()
-        _print_summary(summary, {f.url: f.name for f in config.feeds}, len(config.feeds))
-        _print_delivery(watcher.deliver())
+        names = {f.url: f.name for f in config.feeds}
+        _print_summary(summary, names, len(config.feeds))
+        _print_maintenance(watcher)
+        if send:
+            _print_delivery(watcher.deliver())
+        else:
+            click.echo("alerts: none queued or sent (--no-send); matches are in `watcher log` as baseline")
+        if summary.failed:
+            failed = ", ".join(names.get(r.feed, r.feed) for r in summary.failed)
+            click.echo(f"{len(summary.failed)} feed(s) failed: {failed} (exit {EXIT_FEEDS_FAILED})", err=True)
+            return EXIT_FEEDS_FAILED
+        return 0
     except KeyboardInterrupt:
         for sig, handler in previous.items():  # a second Ctrl-C now must not raise in here
             signal.signal(sig, handler)
@@ -98,11 +133,16 @@ def _print_summary(summary, names: dict[str, str], configured: int) -> None:
     for result in summary.results:
         outcome = result.outcome
         name = names.get(result.feed, result.feed)
-        if result.status.trouble:
+        if result.status.trouble or not result.recorded:
             click.echo(f"  ! {name}: {result.status}: {_without_url(outcome.error, result.feed)}", err=True)
-        elif outcome.error:
+        elif outcome.warning or outcome.error:
+            note = _without_url(outcome.warning or outcome.error, result.feed)
+            click.echo(f"  ~ {name}: stored what it could ({note})", err=True)
+        if outcome.pages_failed:
             click.echo(
-                f"  ~ {name}: stored what it could ({_without_url(outcome.error, result.feed)})", err=True
+                f"  ~ {name}: {outcome.pages_failed} of {outcome.pages_tried} article page(s) failed "
+                f"(last: {_without_url(outcome.last_page_error, result.feed)}); their feed summaries are stored",
+                err=True,
             )
     click.echo(
         f"polled {summary.feeds_polled} feed(s): {summary.entries_new} new entries, "
@@ -126,6 +166,16 @@ def _without_url(error: str | None, url: str) -> str | None:
     if error and error.startswith(url + ": "):
         return error[len(url) + 2 :]
     return error.replace(f" from {url}", "") if error else error
+
+
+def _print_maintenance(watcher: app.Watcher) -> None:
+    """`run --once` prunes when a prune is due, as the daemon does."""
+    done = watcher.maintain()
+    if done.pruned is not None:
+        click.echo(
+            f"pruned {done.pruned.articles} unmatched article(s) fetched before {done.pruned.cutoff[:10]} "
+            f"(keep_days = {watcher.config.keep_days:g})"
+        )
 
 
 def _print_delivery(delivery: app.Delivery | None) -> None:
@@ -213,6 +263,10 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
                 "next_due": row.next_due if row and not row.gone else None,
                 "articles": row.articles if row else 0,
                 "last_error": _without_url(row.last_error, feed.url) if row else None,
+                "warning": _without_url(row.last_warning, feed.url) if row else None,
+                "pages_tried": row.pages_tried if row else 0,
+                "pages_failed": row.pages_failed if row else 0,
+                "last_page_error": row.last_page_error if row else None,
             }
         )
     if as_json:
@@ -221,6 +275,9 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
         for record in records:
             click.echo(json.dumps(record, ensure_ascii=False))
         return
+    for record in records:  # one column for what to look at: the error, else the warning
+        if not record["last_error"] and record["warning"]:
+            record["last_error"] = f"warning: {record['warning']}"
     click.echo(
         table(
             records,
@@ -231,4 +288,41 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
     )
 
 
-COMMANDS = [run, check, feeds]
+@click.command()
+@click.option(
+    "--keep-days",
+    type=click.FloatRange(min=0, min_open=True, max=36500),
+    default=None,
+    metavar="DAYS",
+    help="Prune articles older than this (default: [watcher] keep_days).",
+)
+@click.pass_obj
+def prune(ctx: CliContext, keep_days: float | None) -> None:
+    """Prune unmatched articles past keep_days now, and shrink the write-ahead log.
+
+    The daemon does the same every six hours, and `run --once` when the last
+    prune was six hours ago or more; matched articles and their stories stay."""
+    from watcher.review import retention
+    from watcher.store import database
+
+    config = ctx.config()
+    days = keep_days or config.keep_days
+    if not days:
+        fail(
+            f"nothing to prune: [watcher] keep_days is not set in {config.path}; set it "
+            "(e.g. keep_days = 90) or give --keep-days DAYS"
+        )
+    store = ctx.store()
+    try:
+        pruned = retention.prune(store, days, ctx.clock())
+        done, _ = database.checkpoint(store)
+    finally:
+        store.close()
+    click.echo(
+        f"pruned {pruned.articles} unmatched article(s) fetched before {pruned.cutoff[:10]} "
+        f"(keep_days = {days:g}) and {pruned.stories} empty stor{'y' if pruned.stories == 1 else 'ies'}"
+        + ("" if done else "; the write-ahead log is still in use by a reader and was not shrunk")
+    )
+
+
+COMMANDS = [run, check, feeds, prune]

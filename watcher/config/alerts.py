@@ -1,10 +1,13 @@
-"""``[alerts]``: how often and how long a failed alert is retried."""
+"""``[alerts]``: how often and how long a failed alert is retried, and how old an
+entry may be and still alert (``max_age``, the first-poll baseline)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from watcher.config.reader import Reader, Table
+from watcher.config.reader import DAY, Reader, Table
+
+MAX_AGE_LIMIT = 100 * 365 * DAY
 
 
 @dataclass(frozen=True)
@@ -13,14 +16,16 @@ class AlertsConfig:
     backoff: float = 30.0  # first retry delay, seconds; doubles each try
     max_backoff: float = 6 * 3600.0
     notify_new_rules: bool = False  # alert again when a story copy matches a new rule
+    max_age: float = 3 * DAY  # entries published longer ago than this never alert
 
 
 def read_alerts(r: Reader, raw: Table) -> AlertsConfig:
-    a = r.section(raw, "alerts", {"max_attempts", "backoff", "max_backoff", "notify_new_rules"})
+    a = r.section(raw, "alerts", {"max_attempts", "backoff", "max_backoff", "notify_new_rules", "max_age"})
     d = AlertsConfig()
     return AlertsConfig(
         max_attempts=r.positive_int(a, "alerts.", "max_attempts", d.max_attempts, 1000),
         backoff=r.duration(a, "alerts.", "backoff", d.backoff),
         max_backoff=r.duration(a, "alerts.", "max_backoff", d.max_backoff),
         notify_new_rules=r.typed(a, "alerts.", "notify_new_rules", bool, d.notify_new_rules),
+        max_age=r.duration(a, "alerts.", "max_age", d.max_age, MAX_AGE_LIMIT),
     )

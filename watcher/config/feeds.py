@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from watcher.config.alerts import MAX_AGE_LIMIT
 from watcher.config.reader import Reader, Table
 
 
@@ -14,9 +15,10 @@ class FeedConfig:
     name: str
     interval: float  # seconds between polls
     fetch_article: bool = True
+    max_age: float | None = None  # overrides [alerts] max_age for this feed
 
 
-KEYS = {"url", "name", "interval", "fetch_article"}
+KEYS = {"url", "name", "interval", "fetch_article", "max_age"}
 
 
 def read_feeds(r: Reader, raw: Table, default_interval: float) -> tuple[FeedConfig, ...]:
@@ -45,6 +47,7 @@ def read_feeds(r: Reader, raw: Table, default_interval: float) -> tuple[FeedConf
                 name=name,
                 interval=r.duration(f, f"{key}.", "interval", default_interval),
                 fetch_article=r.typed(f, f"{key}.", "fetch_article", bool, True),
+                max_age=r.duration(f, f"{key}.", "max_age", 0.0, MAX_AGE_LIMIT) if "max_age" in f else None,
             )
         )
     return tuple(feeds)

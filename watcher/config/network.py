@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from watcher.config.reader import MAX_TIMEOUT, Reader, Table
+from watcher.config.reader import DAY, MAX_TIMEOUT, Reader, Table
 
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
@@ -20,6 +20,8 @@ class NetworkConfig:
     allow_private: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     max_connections: int = 4  # feeds polled at once
     proxy: str | None = field(default=None, repr=False)  # feeds, pages and alerts; may hold a password
+    per_host: int = 2  # requests at once to one host (feeds and article pages together)
+    poll_deadline: float = 600.0  # total seconds one poll of one feed may take; the rest waits
 
 
 KEYS = {
@@ -31,6 +33,8 @@ KEYS = {
     "max_connections",
     "proxy",
     "proxy_env",
+    "per_host",
+    "poll_deadline",
 }
 
 
@@ -55,6 +59,8 @@ def read_network(r: Reader, raw: Table) -> NetworkConfig:
         allow_private=tuple(nets),
         max_connections=r.positive_int(n, "network.", "max_connections", d.max_connections, 256),
         proxy=_proxy(r, n),
+        per_host=r.positive_int(n, "network.", "per_host", d.per_host, 256),
+        poll_deadline=r.duration(n, "network.", "poll_deadline", d.poll_deadline, DAY),
     )
 
 

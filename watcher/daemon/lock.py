@@ -1,4 +1,7 @@
-"""One daemon per database: an exclusive lock on ``<database>.lock``."""
+"""One daemon per database: an exclusive lock on ``<database>.lock``, beside
+the database's REAL path (symbolic links resolved), so a second daemon that
+reaches the same file through a link, or through ``..`` and ``.``, finds the
+lock taken."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ class InstanceLock:
     """Held for the life of a ``watcher run``; released by the OS even on kill -9."""
 
     def __init__(self, database: Path) -> None:
-        self.path = Path(f"{database}.lock")
+        self.path = Path(f"{os.path.realpath(database)}.lock")
         self._fd: int | None = None
 
     def acquire(self) -> InstanceLock:

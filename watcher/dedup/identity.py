@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from courlan import normalize_url
@@ -99,13 +100,62 @@ AMP_CACHE = re.compile(r"^[a-z0-9-]+\.cdn\.ampproject\.org$")
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 
 
-def canonical_url(url: str) -> str:
+# Fragments that point into a page rather than naming an item of it: two links
+# that differ only by one of these are the same article ("#comments" beside
+# the plain link), whatever the feed says.
+NAVIGATION_FRAGMENTS = re.compile(
+    r"^(comments?|respond|reply|replies|disqus_thread|comment-form|commentform|discussion|"
+    r"more(-\d+)?|read-?more|continue|top|content|main(-content)?|maincontent|article|"
+    r"page|skip|nav|footer|header|share)$",
+    re.IGNORECASE,
+)
+
+
+def _fragment(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).fragment
+    except ValueError:
+        return ""
+
+
+def item_fragments(items: Sequence[tuple[str, str | None]]) -> frozenset[str]:
+    """Of one feed document's entries, given as (guid, link), the GUIDs whose
+    link's ``#fragment`` identifies the item.
+
+    Some feeds give each item a link into a page shared with other items
+    (Scripting News: ``http://scripting.com/2017/06/25.html#a080631``, one
+    page per day, a GUID per item). There the fragment is the item's identity.
+    The feed says so when two or more of its entries, with different GUIDs,
+    link to the same page under different fragments; then every entry of the
+    feed whose link carries a fragment keeps it. Fragments that only point
+    into a page (``#comments``, ``#respond``, ``#more-123``...) never count."""
+    pages: dict[str, dict[str, set[str]]] = {}  # page -> fragment -> guids
+    for guid, url in items:
+        if not url:
+            continue
+        fragment = _fragment(url)
+        if not fragment or NAVIGATION_FRAGMENTS.match(fragment) or fragment.startswith("!"):
+            continue
+        pages.setdefault(canonical_url(url), {}).setdefault(fragment, set()).add(guid)
+    shared = any(
+        len(by_fragment) > 1 and len(set().union(*by_fragment.values())) > 1 for by_fragment in pages.values()
+    )
+    if not shared:
+        return frozenset()
+    return frozenset(
+        guid for by_fragment in pages.values() for guids in by_fragment.values() for guid in guids
+    )
+
+
+def canonical_url(url: str, *, keep_fragment: bool = False) -> str:
     """The URL under which an article is known, whichever way it was linked.
 
     Lower-cased scheme and host, default port dropped, tracking parameters,
     fragment and AMP variants removed, dot segments resolved, no trailing
     slash, remaining query parameters sorted by name. Anything that is not an
     absolute http(s) URL comes back stripped but otherwise unchanged.
+    ``keep_fragment`` keeps the ``#fragment`` (see :func:`item_fragments`);
+    ``#!`` routes are always kept.
     """
     url = url.strip()
     try:
@@ -124,7 +174,10 @@ def canonical_url(url: str) -> str:
         netloc = "www." + netloc.removeprefix("amp.")
     path = _fold_amp_path(path)
     query = _clean_query(parts.query)
-    fragment = parts.fragment if parts.fragment.startswith("!") else ""  # #!/route names content
+    keep = parts.fragment.startswith("!") or (
+        keep_fragment and not NAVIGATION_FRAGMENTS.match(parts.fragment)
+    )
+    fragment = parts.fragment if keep else ""  # #!/route names content
     return urlunsplit((scheme, netloc, path or "/", query, fragment))
 
 

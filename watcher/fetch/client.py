@@ -30,6 +30,9 @@ An explicit ``NetworkPolicy.proxy`` (http://, https://, socks5://, socks5h://)
 carries every request; the private-network guard then checks the TARGET (what
 this machine's DNS says about its host name, every address of it) before the
 request goes to the proxy, and the proxy's own address is the one exempt.
+With ``NetworkPolicy.per_host``, at most that many requests go to one host at
+once (``hosts.HostSlots``, shared by every thread using this client); a
+request may also be given a ``deadline`` of its own (the end of its poll).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from watcher.fetch.connection import (
     first_message,
 )
 from watcher.fetch.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, TooLarge
+from watcher.fetch.hosts import HostSlots, NoSlot
 from watcher.fetch.lookup import DNS_SLOTS, Deadlines, Lookups, Resolver, system_resolve
 from watcher.fetch.policy import NetworkPolicy
 from watcher.fetch.response import Response, parse_retry_after
@@ -82,6 +86,7 @@ class Client:
     ) -> None:
         self._policy = policy
         self._clock = clock
+        self.hosts = HostSlots(policy.per_host) if policy.per_host else None
         self._deadlines = Deadlines()
         lookups = Lookups(resolver or system_resolve, DNS_SLOTS)
         proxy = httpx.Proxy(policy.proxy) if policy.proxy else None
@@ -109,10 +114,16 @@ class Client:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str | None = None,
+        deadline: float | None = None,
     ) -> Response:
-        """The answer at ``url`` (any HTTP status); a ``FetchError`` for anything else."""
+        """The answer at ``url`` (any HTTP status); a ``FetchError`` for anything else.
+
+        ``deadline`` (a ``time.monotonic()`` time, e.g. the end of the poll the
+        request belongs to) cuts the request's own ``timeout`` shorter. With
+        ``per_host``, the request first waits for a slot of its host, within
+        the same deadline."""
         try:
-            return self._get(url, max_bytes, etag, last_modified, accept)
+            return self._limited(url, max_bytes, etag, last_modified, accept, deadline)
         except FetchError:
             raise
         except Exception as exc:  # the last resort: one bad URL is this URL's error
@@ -149,15 +160,48 @@ class Client:
         except Exception as exc:  # the last resort, as for get()
             raise FetchError("protocol", str(url), f"cannot be posted to ({_describe(exc)})") from None
 
-    def _get(
-        self, url: str, max_bytes: int, etag: str | None, last_modified: str | None, accept: str | None
+    def _limited(
+        self,
+        url: str,
+        max_bytes: int,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str | None,
+        deadline: float | None,
     ) -> Response:
-        deadline = time.monotonic() + self._policy.timeout
+        own = time.monotonic() + self._policy.timeout
+        cut = deadline is not None and deadline < own
+        until = min(own, deadline) if deadline is not None else own
+        if until <= time.monotonic():
+            raise FetchError("timeout", str(url), "not requested: the poll's deadline was reached")
+        if self.hosts is None:
+            return self._get(url, max_bytes, etag, last_modified, accept, until, cut)
+        try:
+            with self.hosts.slot(url, until):
+                return self._get(url, max_bytes, etag, last_modified, accept, until, cut)
+        except NoSlot as exc:
+            raise FetchError(
+                "timeout",
+                str(url),
+                f"{self.hosts.per_host} request(s) to {exc} were still under way at the "
+                "deadline ([network] per_host)",
+            ) from None
+
+    def _get(
+        self,
+        url: str,
+        max_bytes: int,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str | None,
+        deadline: float,
+        cut: bool = False,
+    ) -> Response:
         headers = self._headers(etag, last_modified, accept)
         current = url
         with self._deadlines.until(deadline):
             for _ in range(self._policy.max_redirects + 1):
-                result = self._hop(url, current, headers, max_bytes, deadline)
+                result = self._hop(url, current, headers, max_bytes, deadline, cut)
                 if isinstance(result, Response):
                     return result
                 current = result
@@ -177,9 +221,11 @@ class Client:
         }
         return {k: _header_value(v) for k, v in headers.items() if _header_value(v)}
 
-    def _hop(self, url: str, current: str, headers: dict, max_bytes: int, deadline: float) -> Response | str:
+    def _hop(
+        self, url: str, current: str, headers: dict, max_bytes: int, deadline: float, cut: bool = False
+    ) -> Response | str:
         """One request to ``current``: a Response, or the next URL to go to."""
-        with _translated(url, current, self._policy.timeout):
+        with _translated(url, current, self._policy.timeout, cut):
             hop = _checked_url(url, current)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -319,7 +365,7 @@ class _BodyTooLarge(WatcherError):
 
 
 @contextmanager
-def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
+def _translated(url: str, current: str, timeout: float, cut: bool = False) -> Iterator[None]:
     """Turns every transport failure into a FetchError naming ``url``."""
     via = "" if current == url else f"(redirected to {current}) "
     try:
@@ -335,6 +381,8 @@ def _translated(url: str, current: str, timeout: float) -> Iterator[None]:
     except CorruptBody as exc:
         raise FetchError("protocol", url, f"{via}{exc}") from None
     except httpx.TimeoutException:
+        if cut:
+            raise FetchError("timeout", url, f"{via}no complete answer before the poll's deadline") from None
         raise FetchError(
             "timeout", url, f"{via}no complete answer within {timeout:g} s (total deadline)"
         ) from None

@@ -1,4 +1,5 @@
-"""What a ``Client`` may do: its deadline, redirects, private networks and proxy."""
+"""What a ``Client`` may do: its deadline, redirects, private networks, proxy and
+requests at once per host."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class NetworkPolicy:
     max_redirects: int = 5
     allow_private: tuple[IPv4Network | IPv6Network, ...] = ()
     proxy: str | None = field(default=None, repr=False)  # may hold credentials
+    per_host: int | None = None  # requests at once to one host (None: no limit)
 
     def __post_init__(self) -> None:
         if not (self.timeout > 0 and math.isfinite(self.timeout)):

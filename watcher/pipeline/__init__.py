@@ -5,9 +5,23 @@ the shared, thread-safe parts (HTTP client, extractor, matcher) live in
 :class:`Parts`, which ``watcher/app.py`` builds. The daemon and ``watcher run
 --once`` run several pipelines in worker threads.
 
-A poll that fails on a bug (anything but the fetch and feed errors, which are
-the feed's fault) is still only the feed's recorded error, on one line; its
-traceback goes to the log at ERROR.
+A failure in one entry (any exception: a bug, a page no library expected) is
+recorded on that entry (``entries.error``; it is tried again at the next
+polls, at most ENTRY_TRIES times) and the poll goes on with the next entry. A
+failure of the database itself (disk full, I/O error, locked past the busy
+timeout) ends the poll: every later entry would fail the same way, after a
+page fetch each. A poll that fails on a bug outside the entries is still only
+the feed's recorded error, on one line; its traceback goes to the log.
+
+Each poll has a total deadline (``[network] poll_deadline``): requests are cut
+to it, and entries not reached wait for the next poll (the feed's validators
+are then not saved, so that poll reads the whole feed again).
+
+Alerts: an entry published more than ``[alerts] max_age`` ago (or the feed's
+own ``max_age``), an undated entry in its feed's first successful poll, and
+everything stored by ``watcher run --once --no-send`` are stored, matched and
+searchable but queue no alert; ``articles.no_alert`` says why ("baseline /
+too old to alert" in the log).
 
 Crash safety: everything one entry stores (article, entry, story, matches,
 outbox rows) is written in one transaction, and the feed's ETag/Last-Modified
@@ -17,16 +31,17 @@ the feed and skips what is already stored.
 
 One module per step: ``parts`` (what all pipelines share), ``poll`` (one
 feed: fetch, parse, record its health), ``ingest`` (one entry: page,
-extraction, matching, story, storage, alerts), ``runner`` (threads and
-``run_once``). Import from ``watcher.pipeline``.
+extraction, matching, story, storage, alerts), ``tally`` (what one poll did
+so far), ``runner`` (threads and ``run_once``). Import from ``watcher.pipeline``.
 """
 
 from watcher.pipeline.ingest import PAGE_ACCEPT, Ingest
 from watcher.pipeline.parts import Parts
-from watcher.pipeline.poll import FEED_ACCEPT, Pipeline, PollResult
+from watcher.pipeline.poll import ENTRY_TRIES, FEED_ACCEPT, Pipeline, PollResult
 from watcher.pipeline.runner import RunSummary, ThreadPipelines, poll_due, run_once, summarize
 
 __all__ = [
+    "ENTRY_TRIES",
     "FEED_ACCEPT",
     "PAGE_ACCEPT",
     "Ingest",

@@ -4,10 +4,11 @@ place it in a story, store it and queue its alerts, in one transaction."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from watcher.config import FeedConfig
 from watcher.dedup import identity, similarity
@@ -18,11 +19,14 @@ from watcher.match.matcher import Document, RuleMatch
 from watcher.notify import outbox
 from watcher.parse.feed import FeedEntry
 from watcher.pipeline.parts import Parts
+from watcher.pipeline.tally import Tally
 from watcher.store import articles, entries, searchindex
 from watcher.store import matches as match_rows
 from watcher.store.database import Store
 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+log = logging.getLogger("watcher.pipeline")
 
 
 def _revision(entry: FeedEntry) -> dict:
@@ -54,12 +58,14 @@ class Ingest:
     def seen(self, feed_id: int, entry: FeedEntry) -> dict | None:
         return entries.find(self.store, feed_id, entry.guid)
 
-    def known(self, feed_id: int, entry: FeedEntry) -> bool:
+    def known(self, feed_id: int, entry: FeedEntry, tally: Tally) -> bool:
         """Seen before in this feed, or the same article already stored through
-        another feed or under an older GUID (then only the entry is recorded)."""
-        if self.seen(feed_id, entry) is not None:
+        another feed or under an older GUID (then only the entry is recorded).
+        An entry whose row records a failure is not known: it is tried again."""
+        row = self.seen(feed_id, entry)
+        if row is not None and row["error"] is None:
             return True
-        canonical = self._canonical(feed_id, entry)
+        canonical = self.canonical(feed_id, entry, tally)
         # The article, or an entry whose article was pruned by keep_days (then
         # it is not fetched again either).
         article_id, seen = entries.known_url(self.store, canonical)
@@ -69,21 +75,47 @@ class Ingest:
             self._insert_entry(feed_id, entry, canonical, article_id)
         return True
 
-    def _canonical(self, feed_id: int, entry: FeedEntry) -> str:
+    def canonical(self, feed_id: int, entry: FeedEntry, tally: Tally) -> str:
         if entry.url:
-            return identity.canonical_url(entry.url)
+            return identity.canonical_url(entry.url, keep_fragment=entry.guid in tally.item_fragments)
         return f"urn:watcher:feed:{feed_id}:{entry.guid}"
 
-    def add(self, feed_id: int, feed: FeedConfig, entry: FeedEntry) -> tuple[int, int]:
-        body = self._body(feed, entry)
+    def _no_alert(
+        self,
+        feed: FeedConfig,
+        entry: FeedEntry,
+        body: _Body,
+        tally: Tally,
+        first_seen: datetime | None = None,
+    ) -> str | None:
+        """Why this entry's matches must not alert, or None (see the package docstring)."""
+        if not self.parts.alerting:
+            return "baseline: stored by `watcher run --once --no-send`"
+        max_age = feed.max_age if feed.max_age is not None else self.parts.config.alerts.max_age
+        when = entry.published or entry.updated or _parsed_time(body.published)
+        now = self.parts.clock()
+        if when is None:
+            if first_seen is None and tally.first_poll:
+                return "baseline: no date, in its feed's first poll"
+            when = first_seen or now  # an undated entry is as old as its first sighting
+            if now - when > timedelta(seconds=max_age):
+                return f"too old to alert: first seen {when:%Y-%m-%d %H:%M} UTC, more than max_age ago"
+            return None
+        if now - when > timedelta(seconds=max_age):
+            return f"too old to alert: published {when:%Y-%m-%d %H:%M} UTC, more than max_age ago"
+        return None
+
+    def add(self, feed_id: int, feed: FeedConfig, entry: FeedEntry, tally: Tally) -> tuple[int, int]:
+        body = self._body(feed, entry, tally)
         title = entry.title or body.title or ""
         matches = self._match(entry, title, body, body.language)
-        canonical = self._canonical(feed_id, entry)
+        canonical = self.canonical(feed_id, entry, tally)
+        no_alert = self._no_alert(feed, entry, body, tally)
         try:
-            return self._save(feed_id, entry, canonical, title, body, matches)
+            return self._save(feed_id, entry, canonical, title, body, matches, no_alert)
         except sqlite3.IntegrityError:
             # Another feed stored the same article a moment ago: link to it.
-            if self.known(feed_id, entry):
+            if self.known(feed_id, entry, tally):
                 return 0, 0
             raise
 
@@ -101,20 +133,25 @@ class Ingest:
             )
         )
 
-    def _body(self, feed: FeedConfig, entry: FeedEntry) -> _Body:
+    def _body(self, feed: FeedConfig, entry: FeedEntry, tally: Tally) -> _Body:
         if not (feed.fetch_article and entry.url):
             return _Body(entry.summary, "summary", None if not feed.fetch_article else "entry has no link")
+        if entry.guid in tally.item_fragments:  # the page holds many items: the feed has this one's text
+            return _Body(entry.summary, "summary", None)
         net = self.parts.config.network
+        tally.pages_tried += 1
         try:
-            page = self.parts.client.get(entry.url, max_bytes=net.max_page_bytes, accept=PAGE_ACCEPT)
+            page = self.parts.client.get(
+                entry.url, max_bytes=net.max_page_bytes, accept=PAGE_ACCEPT, deadline=tally.deadline
+            )
         except FetchError as exc:
-            return _Body(entry.summary, "summary", f"page: {exc}")
+            return _page_failed(feed, tally, f"page: {exc}", entry.summary, timeout=exc.kind == "timeout")
         if page.status != 200:
-            return _Body(entry.summary, "summary", f"page: HTTP {page.status} from {page.url}")
+            return _page_failed(feed, tally, f"page: HTTP {page.status} from {page.url}", entry.summary)
         try:  # the extractor serialises its one worker process itself
             got = self.parts.extractor.extract(page.body, url=page.url)
         except ExtractionError as exc:
-            return _Body(entry.summary, "summary", f"extraction: {exc}")
+            return _page_failed(feed, tally, f"extraction: {exc} ({page.url})", entry.summary)
         return _Body(got.text, "full", None, got.title, got.author, got.published, got.language)
 
     def _save(
@@ -125,6 +162,7 @@ class Ingest:
         title: str,
         body: _Body,
         matches: Sequence[RuleMatch],
+        no_alert: str | None = None,
     ) -> tuple[int, int]:
         now = self.parts.clock()
         stamp = now.isoformat()
@@ -152,19 +190,26 @@ class Ingest:
                 content_hash=chash,
                 simhash=fingerprint,
                 matched=bool(matches),
+                no_alert=no_alert if matches else None,
             )
             searchindex.put(self.store, article_id, title, body.text)
             story_id = self.stories.attach(article_id, placement, title=title, now=now)
-            queued = self._record_matches(article_id, story_id, matches, now)
+            queued = self._record_matches(article_id, story_id, matches, now, no_alert)
             self._insert_entry(feed_id, entry, canonical, article_id)
         return 1, queued
 
     def _record_matches(
-        self, article_id: int, story_id: int, matches: Sequence[RuleMatch], now: datetime
+        self,
+        article_id: int,
+        story_id: int,
+        matches: Sequence[RuleMatch],
+        now: datetime,
+        no_alert: str | None = None,
     ) -> int:
         """Store an article's matches (replacing older ones) and queue its alerts:
         a story alerts when it first matches anything; a member matching a rule
-        the story had not matched alerts again only with [alerts] notify_new_rules."""
+        the story had not matched alerts again only with [alerts] notify_new_rules.
+        ``no_alert`` (baseline / too old): the matches are kept, nothing is queued."""
         match_rows.replace(
             self.store,
             article_id,
@@ -176,7 +221,9 @@ class Ingest:
         )
         had_rules = self.stories.rules(story_id)
         new_rules = self.stories.add_rules(story_id, [m.rule_id for m in matches], now)
-        if not matches or not (not had_rules or (self.parts.config.alerts.notify_new_rules and new_rules)):
+        if no_alert or not matches:
+            return 0
+        if not (not had_rules or (self.parts.config.alerts.notify_new_rules and new_rules)):
             return 0
         return outbox.enqueue(
             self.store,
@@ -199,7 +246,27 @@ class Ingest:
             **_revision(entry),
         )
 
-    def revise_if_edited(self, feed: FeedConfig, entry: FeedEntry, seen: dict) -> int:
+    def record_failure(
+        self, feed: FeedConfig, feed_id: int, entry: FeedEntry, exc: Exception, tally: Tally
+    ) -> int:
+        """Record on the entry why it failed (the poll goes on with the next one);
+        returns how many times it has failed."""
+        error = f"internal error: {type(exc).__name__}: {exc}"[:500]
+        log.exception("%s: entry %s failed; going on with the next one", feed.url, entry.url or entry.guid)
+        tally.entries_failed += 1
+        tally.last_entry_error = error
+        with self.store.atomic():
+            return entries.record_failure(
+                self.store,
+                feed_id=feed_id,
+                guid=entry.guid,
+                url=entry.url,
+                canonical_url=self.canonical(feed_id, entry, tally),
+                first_seen=self.parts.clock().isoformat(),
+                error=error,
+            )
+
+    def revise_if_edited(self, feed: FeedConfig, entry: FeedEntry, seen: dict, tally: Tally) -> int:
         """A known entry whose feed says it changed (a newer <updated> time, or
         another summary) is fetched again; if its text changed, the article is
         updated in place, re-matched, and keeps its story. Returns alerts queued."""
@@ -210,16 +277,18 @@ class Ingest:
             return 0
         queued = 0
         if seen["article_id"] is not None:
-            queued = self._revise(feed, entry, seen["article_id"])
+            queued = self._revise(feed, entry, seen["article_id"], tally, _parsed_time(seen["first_seen"]))
         with self.store.atomic():
             entries.set_revision(self.store, seen["id"], **revision)
         return queued
 
-    def _revise(self, feed: FeedConfig, entry: FeedEntry, article_id: int) -> int:
+    def _revise(
+        self, feed: FeedConfig, entry: FeedEntry, article_id: int, tally: Tally, first_seen: datetime | None
+    ) -> int:
         stored = articles.get(self.store, article_id)
         if stored is None:
             return 0  # pruned since the entry was read
-        body = self._body(feed, entry)
+        body = self._body(feed, entry, tally)
         if body.extraction == "summary" and stored["extraction"] == "full":
             return 0  # the page failed this time: keep the full text we have
         chash = identity.content_hash(body.text) if body.text.strip() else None
@@ -228,6 +297,7 @@ class Ingest:
         title = entry.title or body.title or stored["title"] or ""
         matches = self._match(entry, title, body, body.language or stored["language"])
         now = self.parts.clock()
+        no_alert = self._no_alert(feed, entry, body, tally, first_seen or now)
         with self.store.atomic():
             articles.revise(
                 self.store,
@@ -241,6 +311,7 @@ class Ingest:
                 updated_at=now.isoformat(),
                 matched=bool(matches),
                 simhash=similarity.fingerprint(body.text) if body.text.strip() else None,
+                no_alert=no_alert if matches else None,
             )
             searchindex.put(self.store, article_id, title, body.text)
             self.stories.attach(
@@ -255,4 +326,23 @@ class Ingest:
                 title=title,
                 now=now,
             )
-            return self._record_matches(article_id, stored["story_id"], matches, now)
+            return self._record_matches(article_id, stored["story_id"], matches, now, no_alert)
+
+
+def _page_failed(feed: FeedConfig, tally: Tally, error: str, summary: str, *, timeout: bool = False) -> _Body:
+    """A page that could not be read: counted, logged (INFO), and the feed's summary kept."""
+    tally.page_failed(error, timeout=timeout)
+    log.info("%s: %s", feed.name, error)
+    return _Body(summary, "summary", error)
+
+
+def _parsed_time(text: str | None) -> datetime | None:
+    """An aware UTC time from an ISO string (a stored time, or the date an
+    article page states); None when there is none or it does not read."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -23,3 +23,4 @@ class Parts:
     matcher: Matcher
     clock: Callable[[], datetime]
     stop: threading.Event = field(default_factory=threading.Event)
+    alerting: bool = True  # False: `run --once --no-send`, nothing stored now may alert

@@ -4,23 +4,28 @@ and record the outcome in the feed's health."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from watcher import health
 from watcher.config import FeedConfig
+from watcher.dedup import identity
 from watcher.fetch.client import FetchError
 from watcher.parse.feed import FeedError, ParsedFeed, parse_feed
 from watcher.pipeline.ingest import Ingest
 from watcher.pipeline.parts import Parts
+from watcher.pipeline.tally import Tally
 from watcher.sources import schedule as sources
-from watcher.store import feeds
+from watcher.store import database, feeds
 from watcher.store.database import Store
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
 )
+
+ENTRY_TRIES = 3  # an entry whose processing keeps failing is tried at this many polls
 
 log = logging.getLogger("watcher.pipeline")
 
@@ -32,6 +37,31 @@ class PollResult:
     status: health.Status  # the feed's health after this poll
     articles_stored: int = 0
     alerts_queued: int = 0
+    previous: health.Status = health.Status.NEW  # the feed's health before this poll
+    # Seconds from the end of this poll to the feed's next one (None: never,
+    # the feed is gone); the daemon schedules by it on the monotonic clock.
+    delay: float | None = None
+    recorded: bool = True  # False: the database could not record this poll
+    database_error: str | None = None  # the database could not be written (disk full, I/O error...)
+
+    @property
+    def recovered(self) -> bool:
+        return self.previous.trouble and not self.status.trouble
+
+    def describe(self, name: str) -> str:
+        """One log line about this poll."""
+        o = self.outcome
+        if self.status.trouble or not self.recorded:
+            return f"{name}: {self.status}: {o.error}"
+        text = (
+            f"{name}: {self.status}, {o.entries_new} new, {self.articles_stored} stored, "
+            f"{self.alerts_queued} alerts queued"
+        )
+        if o.pages_tried:
+            text += f", {o.pages_failed} of {o.pages_tried} page(s) failed"
+        if self.recovered:
+            text += f" (recovered; was {self.previous})"
+        return text + (f"; warning: {o.warning}" if o.warning else "")
 
 
 class Pipeline:
@@ -45,19 +75,36 @@ class Pipeline:
     def poll(self, feed: FeedConfig) -> PollResult:
         started = self.parts.clock()
         row = sources.row(self.store, feed.url)
+        previous = health.FeedState.of(row).status
+        tally = Tally(
+            deadline=time.monotonic() + self.parts.config.network.poll_deadline,
+            first_poll=row.get("last_success") is None,
+        )
+        database_error = None
         try:
-            outcome, stored, queued = self._poll(feed, row)
+            outcome, stored, queued = self._poll(feed, row, tally)
         except Exception as exc:  # a bug must not stop the other feeds: one line for the
-            log.exception("%s: internal error while polling", feed.url)  # feed, the traceback here
-            outcome, stored, queued = (
-                health.Outcome(health.ERROR, error=f"internal error: {type(exc).__name__}: {exc}"),
-                0,
-                0,
-            )
+            if database.unwritable(exc):  # feed, the traceback in the log
+                log.debug("%s: the database could not be written: %s", feed.url, exc)
+                database_error = str(exc)
+                error = f"the database could not be written: {exc}"
+            else:
+                log.exception("%s: internal error while polling", feed.url)
+                error = f"internal error: {type(exc).__name__}: {exc}"
+            outcome, stored, queued = health.Outcome(health.ERROR, error=error, timeouts=tally.timeouts), 0, 0
         status = self._record(row, feed, outcome, started)
-        return PollResult(feed.url, outcome, status, stored, queued)
+        return PollResult(
+            feed.url,
+            outcome,
+            status,
+            stored,
+            queued,
+            previous=previous,
+            delay=health.delay(row, outcome, interval=feed.interval),
+            database_error=database_error,
+        )
 
-    def _poll(self, feed: FeedConfig, row: dict) -> tuple[health.Outcome, int, int]:
+    def _poll(self, feed: FeedConfig, row: dict, tally: Tally) -> tuple[health.Outcome, int, int]:
         net = self.parts.config.network
         try:
             response = self.parts.client.get(
@@ -66,9 +113,10 @@ class Pipeline:
                 etag=row["etag"],
                 last_modified=row["last_modified"],
                 accept=FEED_ACCEPT,
+                deadline=tally.deadline,
             )
         except FetchError as exc:
-            return health.Outcome(health.ERROR, error=str(exc)), 0, 0
+            return health.Outcome(health.ERROR, error=str(exc), timeouts=int(exc.kind == "timeout")), 0, 0
         status = response.status
         if status == 304:
             return health.Outcome(health.NOT_MODIFIED, http_status=304), 0, 0
@@ -106,7 +154,7 @@ class Pipeline:
             parsed = parse_feed(response.body, url=response.url, content_type=response.content_type)
         except FeedError as exc:
             return health.Outcome(health.ERROR, http_status=status, error=str(exc)), 0, 0
-        return self._store_entries(feed, row, parsed, response.etag, response.last_modified, status)
+        return self._store_entries(feed, row, parsed, response.etag, response.last_modified, status, tally)
 
     def _store_entries(
         self,
@@ -116,8 +164,11 @@ class Pipeline:
         etag: str | None,
         last_modified: str | None,
         status: int,
+        tally: Tally,
     ) -> tuple[health.Outcome, int, int]:
         new = stored = queued = 0
+        tally.item_fragments = identity.item_fragments([(e.guid, e.url) for e in parsed.entries])
+        cut = False
         for entry in reversed(parsed.entries):  # oldest first: the first copy opens the story
             if self.parts.stop.is_set():
                 # Interrupted: keep the old validators so the next poll re-reads the feed.
@@ -127,32 +178,74 @@ class Pipeline:
                         http_status=status,
                         entries_new=new,
                         error="interrupted by shutdown",
+                        **tally.outcome_fields(),
                     ),
                     stored,
                     queued,
                 )
-            seen = self.ingest.seen(row["id"], entry)
-            if seen is not None:
-                queued += self.ingest.revise_if_edited(feed, entry, seen)
-                continue
-            if self.ingest.known(row["id"], entry):
-                continue
-            new += 1
-            article, alerts = self.ingest.add(row["id"], feed, entry)
-            stored += article
-            queued += alerts
+            if tally.expired:
+                cut = True
+                break
+            try:
+                seen = self.ingest.seen(row["id"], entry)
+                if seen is not None and seen["error"] is None:
+                    queued += self.ingest.revise_if_edited(feed, entry, seen, tally)
+                    continue
+                if seen is not None and seen["failures"] >= ENTRY_TRIES:
+                    continue  # given up on: the error stays recorded on the entry
+                if self.ingest.known(row["id"], entry, tally):
+                    continue
+                new += 1
+                article, alerts = self.ingest.add(row["id"], feed, entry, tally)
+                stored += article
+                queued += alerts
+            except Exception as exc:
+                if database.unwritable(exc):
+                    raise  # every later entry would fail the same way: the poll ends
+                tries = self.ingest.record_failure(feed, row["id"], entry, exc, tally)
+                if tries >= ENTRY_TRIES:
+                    log.warning(
+                        "%s: entry %s failed %d times; it is not tried again (entries.error says why)",
+                        feed.url,
+                        entry.url or entry.guid,
+                        tries,
+                    )
+        clean = not cut and not tally.entries_failed
         return (
             health.Outcome(
                 health.OK,
                 http_status=status,
-                etag=etag,
-                last_modified=last_modified,
+                # Entries not reached or failed are read again at the next poll: the old
+                # validators stay so that it does not get a 304.
+                etag=etag if clean else row["etag"],
+                last_modified=last_modified if clean else row["last_modified"],
                 entries_new=new,
-                error=parsed.warning,
+                warning=self._warning(feed, parsed, tally, cut, new),
+                **tally.outcome_fields(),
             ),
             stored,
             queued,
         )
+
+    def _warning(self, feed: FeedConfig, parsed: ParsedFeed, tally: Tally, cut: bool, new: int) -> str | None:
+        """What was read but not cleanly, for ``feeds.last_warning`` (None when all was well)."""
+        notes = [parsed.warning] if parsed.warning else []
+        linkless = sum(1 for e in parsed.entries if not e.url)
+        if linkless and feed.fetch_article:
+            notes.append(
+                f"{linkless} of {len(parsed.entries)} entries have no link; their feed text is stored"
+            )
+        if tally.entries_failed:
+            notes.append(
+                f"{tally.entries_failed} entr{'y' if tally.entries_failed == 1 else 'ies'} could not be "
+                f"stored ({tally.last_entry_error}); tried again at the next polls"
+            )
+        if cut:
+            notes.append(
+                f"the poll's deadline ([network] poll_deadline, {self.parts.config.network.poll_deadline:g} s) "
+                f"was reached after {new} new entries; the rest wait for the next poll"
+            )
+        return "; ".join(notes) or None
 
     def _record(
         self, row: dict, feed: FeedConfig, outcome: health.Outcome, started: datetime
@@ -171,5 +264,9 @@ class Pipeline:
                 http_status=outcome.http_status,
                 entries_new=outcome.entries_new,
                 error=outcome.error,
+                pages_tried=outcome.pages_tried,
+                pages_failed=outcome.pages_failed,
+                last_page_error=outcome.last_page_error,
+                warning=outcome.warning,
             )
         return health.FeedState.of({**row, **update}).status

@@ -14,7 +14,7 @@ from watcher.config import FeedConfig
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.poll import Pipeline, PollResult
 from watcher.sources import schedule as sources
-from watcher.store import feeds
+from watcher.store import database, feeds
 from watcher.store.database import Store
 
 log = logging.getLogger("watcher.pipeline")
@@ -29,6 +29,11 @@ class RunSummary:
     errors: int
     results: tuple[PollResult, ...]
 
+    @property
+    def failed(self) -> tuple[PollResult, ...]:
+        """The polls that did not read their feed (failing, throttled, gone, or not recorded)."""
+        return tuple(r for r in self.results if r.status.trouble or not r.recorded)
+
 
 class ThreadPipelines:
     """One :class:`Pipeline` per worker thread, each on its own database
@@ -41,22 +46,32 @@ class ThreadPipelines:
         self._opened: list[Store] = []
         self._lock = threading.Lock()
 
-    def poll(self, feed: FeedConfig) -> PollResult:
-        """Poll ``feed`` on this thread's pipeline; a failure of the database
-        itself becomes the feed's recorded error, never the caller's exception."""
+    def poll(self, feed: FeedConfig, parts: Parts | None = None) -> PollResult:
+        """Poll ``feed`` on this thread's pipeline (with ``parts``, e.g. after
+        a reload; else the parts it was made with); a failure of the database
+        itself becomes the poll's error, never the caller's exception."""
+        parts = parts or self.parts
         try:
-            if not hasattr(self._local, "pipeline"):
+            pipeline = getattr(self._local, "pipeline", None)
+            if pipeline is None:
                 store = self.open_store()
                 with self._lock:
                     self._opened.append(store)
-                self._local.pipeline = Pipeline(self.parts, store)
-            return self._local.pipeline.poll(feed)
+                pipeline = self._local.pipeline = Pipeline(parts, store)
+            elif pipeline.parts is not parts:
+                pipeline = self._local.pipeline = Pipeline(parts, pipeline.store)
+            return pipeline.poll(feed)
         except Exception as exc:
-            log.exception("%s: could not record the poll", feed.url)
+            if database.unwritable(exc):  # logged once by the caller, not a traceback per feed
+                log.debug("%s: could not record the poll: %s", feed.url, exc)
+            else:
+                log.exception("%s: could not record the poll", feed.url)
             return PollResult(
                 feed.url,
                 health.Outcome(health.ERROR, error=f"could not record the poll: {type(exc).__name__}: {exc}"),
                 health.Status.FAILING,
+                recorded=False,
+                database_error=str(exc) if database.unwritable(exc) else None,
             )
 
     def close(self) -> None:
@@ -69,11 +84,18 @@ class ThreadPipelines:
 def poll_due(
     parts: Parts, open_store: Callable[[], Store], feeds: Sequence[FeedConfig], *, workers: int
 ) -> RunSummary:
-    """Poll ``feeds`` with ``workers`` threads, each on its own connection."""
+    """Poll ``feeds`` with ``workers`` threads, each on its own connection; one
+    INFO line per feed as it is done."""
     pipelines = ThreadPipelines(parts, open_store)
+
+    def poll(feed: FeedConfig) -> PollResult:
+        result = pipelines.poll(feed)
+        log.info("%s", result.describe(feed.name))  # `run --once` prints its own summary
+        return result
+
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
-            results = tuple(pool.map(pipelines.poll, feeds))
+            results = tuple(pool.map(poll, feeds))
     finally:
         pipelines.close()
     return summarize(results)

@@ -16,6 +16,9 @@ from watcher.store import feedback as verdict_rows
 from watcher.store.database import Store
 
 OTHER_OUTLETS = 5  # other outlets a log row names
+# The alert status of a story that matched but must not alert: published more than
+# [alerts] max_age ago, undated in its feed's first poll, or stored by --no-send.
+BASELINE = "baseline / too old to alert"
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,12 @@ class LogRow:
     members: int
     alerts: tuple[tuple[str, int], ...]  # (status, count), e.g. (("sent", 2),)
     other_feeds: tuple[str, ...] = ()  # the other outlets carrying the story (first five)
+    no_alert: str | None = None  # why it matched without alerting (baseline, too old)
 
     @property
     def alert_status(self) -> str:
         if not self.alerts:
-            return "none"
+            return BASELINE if self.no_alert else "none"
         return " · ".join(status if n == 1 else f"{status} {n}" for status, n in self.alerts)
 
 
@@ -121,6 +125,7 @@ def _row(store: Store, story_id: int | None, article_id: int, seen: str) -> LogR
         other_feeds=tuple(
             stories.group_outlets(store, story_id, article_id, besides=head["feed"], limit=OTHER_OUTLETS)
         ),
+        no_alert=stories.group_no_alert(store, story_id, article_id),
     )
 
 

@@ -3,6 +3,7 @@ database's size, counts and age (``watcher status``)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -29,6 +30,10 @@ class FeedHealth:
     articles: int
     matched: int
     last_article: str | None = None  # when the newest article from this feed was fetched
+    last_warning: str | None = None  # malformed, cut at the entry limit, entries without links...
+    pages_tried: int = 0  # article pages requested in the last poll that read the feed
+    pages_failed: int = 0  # of which failed
+    last_page_error: str | None = None
 
     @property
     def state(self) -> health.Status:
@@ -64,6 +69,10 @@ def feed_health(store: Store) -> tuple[FeedHealth, ...]:
             r["articles"],
             r["matched"],
             r["last_article"],
+            r.get("last_warning"),
+            r.get("pages_tried") or 0,
+            r.get("pages_failed") or 0,
+            r.get("last_page_error"),
         )
         for r in feeds.with_article_counts(store)
     )
@@ -79,6 +88,9 @@ class Status:
     oldest_article: str | None
     newest_article: str | None
     last_run: str | None
+    # What the daemon last loaded (at start or on SIGHUP): pid, config, loaded_at,
+    # feeds, rules, channels; None when no daemon ever ran on this database.
+    daemon: dict | None = None
 
 
 def status(store: Store) -> Status:
@@ -92,7 +104,16 @@ def status(store: Store) -> Status:
         oldest_article=oldest,
         newest_article=newest,
         last_run=feeds.last_run(store),
+        daemon=_loaded(meta.get(store, "daemon")),
     )
+
+
+def _loaded(text: str | None) -> dict | None:
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _with_feed_statuses(

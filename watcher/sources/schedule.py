@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from watcher import health
 from watcher.config import FeedConfig
 from watcher.store import feeds as feed_rows
 from watcher.store.database import Store
@@ -37,6 +38,29 @@ def due(
         for url in feed_rows.due_urls(store, now.isoformat(), healthy_too=healthy_too)
         if url in by_url
     ]
+
+
+def waits(store: Store, feeds: Sequence[FeedConfig], now: datetime) -> dict[str, float | None]:
+    """For each of ``feeds``: seconds until its stored ``next_due`` (0 when it
+    is due or new; at most as long as any wait the feed's health can ask for),
+    or None when the feed is gone. The daemon starts its monotonic schedule
+    from these."""
+    rows = {r["url"]: r for r in feed_rows.schedule(store)}
+    found: dict[str, float | None] = {}
+    for feed in feeds:
+        r = rows.get(feed.url)
+        if r is not None and r["gone"]:
+            found[feed.url] = None
+            continue
+        wait = 0.0
+        if r is not None and r["next_due"]:
+            try:
+                wait = (datetime.fromisoformat(r["next_due"]) - now).total_seconds()
+            except (TypeError, ValueError):
+                wait = 0.0
+        longest = max(health.MAX_BACKOFF, health.MAX_RETRY_AFTER, feed.interval)
+        found[feed.url] = min(max(0.0, wait), longest)
+    return found
 
 
 def row(store: Store, url: str) -> dict:

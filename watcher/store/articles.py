@@ -13,7 +13,7 @@ from watcher.store.database import Store, marks
 _INSERT = (
     "INSERT INTO articles (feed_id, url, canonical_url, guid, title, author, published, "
     "fetched_at, updated_at, language, summary, text, extraction, extraction_error, "
-    "content_hash, simhash, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "content_hash, simhash, matched, no_alert) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -36,8 +36,10 @@ def insert(
     content_hash: str | None,
     simhash: int | None,
     matched: bool,
+    no_alert: str | None = None,
 ) -> int:
-    """Store a new article (in no story yet); returns its id."""
+    """Store a new article (in no story yet); returns its id. ``no_alert``: why
+    its matches must not alert (baseline / too old), or None."""
     return (
         store.execute(
             _INSERT,
@@ -59,6 +61,7 @@ def insert(
                 content_hash,
                 simhash,
                 int(matched),
+                no_alert,
             ),
         ).lastrowid
         or 0
@@ -78,11 +81,12 @@ def revise(
     simhash: int | None,
     updated_at: str,
     matched: bool,
+    no_alert: str | None = None,
 ) -> None:
     """An edited article's new text, in place (it keeps its id and story)."""
     store.execute(
         "UPDATE articles SET title = ?, text = ?, summary = ?, extraction = ?, extraction_error = ?, "
-        "content_hash = ?, updated_at = ?, matched = ?, simhash = ? WHERE id = ?",
+        "content_hash = ?, updated_at = ?, matched = ?, simhash = ?, no_alert = ? WHERE id = ?",
         (
             title,
             text,
@@ -93,6 +97,7 @@ def revise(
             updated_at,
             int(matched),
             simhash,
+            no_alert,
             article_id,
         ),
     )

@@ -28,6 +28,7 @@ from watcher.errors import StoreError
 from watcher.store.schema import MIGRATIONS, Migration
 
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_WAIT_MS = 250  # a checkpoint waits this long for readers, then tries again later
 MAX_SQL_VALUE = 64 * 1024 * 1024  # bytes of one string or blob on a hardened connection
 MAX_SQL_TEXT = 1024 * 1024  # bytes of one SQL statement on a hardened connection
 # Functions a hardened connection refuses: fts3_tokenizer hands out (one argument) and
@@ -166,6 +167,36 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def unwritable(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database itself failing (disk full, I/O error,
+    locked past the busy timeout, a damaged file), not one row's problem: then
+    every other write would fail the same way."""
+    if isinstance(exc, StoreError):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+def checkpoint(store: Store) -> tuple[bool, int]:
+    """Move the write-ahead log into the database and truncate it to zero bytes
+    (``PRAGMA wal_checkpoint(TRUNCATE)``), when no reader needs it. Returns
+    (done, bytes the log file held before); not done while a reader still uses
+    an older snapshot (the next call tries again). Waits at most
+    ``CHECKPOINT_WAIT_MS`` for readers: while it waits, writers wait too."""
+    wal = Path(f"{store.path}-wal")
+    try:
+        size = wal.stat().st_size
+    except OSError:
+        size = 0
+    store.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+    try:
+        busy, log_pages, _ = store.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:  # locked: a writer held on
+        return False, size
+    finally:
+        store.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return not busy and log_pages >= 0, size
 
 
 def harden(conn: sqlite3.Connection) -> None:

@@ -17,7 +17,7 @@ def known_url(store: Store, canonical_url: str) -> tuple[int | None, bool]:
     entry had that URL), read in one statement so both come from one snapshot."""
     row = store.execute(
         "SELECT (SELECT id FROM articles WHERE canonical_url = :c), "
-        "EXISTS (SELECT 1 FROM entries WHERE canonical_url = :c)",
+        "EXISTS (SELECT 1 FROM entries WHERE canonical_url = :c AND error IS NULL)",
         {"c": canonical_url},
     ).fetchone()
     return row[0], bool(row[1])
@@ -35,11 +35,38 @@ def add(
     updated: str | None,
     summary_hash: str | None,
 ) -> None:
-    """Remember an entry (nothing happens when the feed already has this guid)."""
+    """Remember an entry (nothing happens when the feed already has this guid,
+    unless that row records a failure: then it becomes the whole entry)."""
     store.execute(
-        "INSERT OR IGNORE INTO entries (feed_id, guid, url, canonical_url, article_id, first_seen, "
-        "updated, summary_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO entries (feed_id, guid, url, canonical_url, article_id, first_seen, "
+        "updated, summary_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed_id, guid) DO UPDATE SET "
+        "url = excluded.url, canonical_url = excluded.canonical_url, article_id = excluded.article_id, "
+        "updated = excluded.updated, summary_hash = excluded.summary_hash, error = NULL "
+        "WHERE entries.error IS NOT NULL",
         (feed_id, guid, url, canonical_url, article_id, first_seen, updated, summary_hash),
+    )
+
+
+def record_failure(
+    store: Store,
+    *,
+    feed_id: int,
+    guid: str,
+    url: str | None,
+    canonical_url: str,
+    first_seen: str,
+    error: str,
+) -> int:
+    """An entry whose processing failed: its row holds the error and how many
+    times it failed (no article). Returns that count."""
+    store.execute(
+        "INSERT INTO entries (feed_id, guid, url, canonical_url, article_id, first_seen, error, failures) "
+        "VALUES (?, ?, ?, ?, NULL, ?, ?, 1) ON CONFLICT (feed_id, guid) DO UPDATE SET "
+        "error = excluded.error, failures = failures + 1",
+        (feed_id, guid, url, canonical_url, first_seen, error),
+    )
+    return int(
+        store.scalar("SELECT failures FROM entries WHERE feed_id = ? AND guid = ?", (feed_id, guid)) or 0
     )
 
 

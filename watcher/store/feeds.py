@@ -21,6 +21,10 @@ STATE_COLUMNS = frozenset(
         "consecutive_errors",
         "last_error",
         "gone",
+        "pages_tried",
+        "pages_failed",
+        "last_page_error",
+        "last_warning",
     }
 )
 
@@ -106,12 +110,33 @@ def add_poll(
     http_status: int | None,
     entries_new: int,
     error: str | None,
+    pages_tried: int = 0,
+    pages_failed: int = 0,
+    last_page_error: str | None = None,
+    warning: str | None = None,
 ) -> None:
     store.execute(
-        "INSERT INTO polls (feed_id, started_at, finished_at, status, http_status, entries_new, error) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (feed_id, started, finished, status, http_status, entries_new, error),
+        "INSERT INTO polls (feed_id, started_at, finished_at, status, http_status, entries_new, error, "
+        "pages_tried, pages_failed, last_page_error, warning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            feed_id,
+            started,
+            finished,
+            status,
+            http_status,
+            entries_new,
+            error,
+            pages_tried,
+            pages_failed,
+            last_page_error,
+            warning,
+        ),
     )
+
+
+def schedule(store: Store) -> list[dict]:
+    """Every feed's ``url``, ``next_due`` and ``gone``: where the daemon's schedule starts."""
+    return store.query("SELECT url, next_due, gone FROM feeds")
 
 
 def start_run(store: Store, started: str) -> int:

@@ -215,6 +215,28 @@ def _v6_meta(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v7_poll_detail(db: sqlite_utils.Database) -> None:
+    # What a poll did besides the feed itself: article pages tried and failed,
+    # the parse warning (malformed, cut at the entry limit, entries without
+    # links); the feed keeps its last ones. An entry whose processing failed
+    # keeps the error (and is tried again a few times). An article that matched
+    # but must not alert (published before [alerts] max_age, undated in its
+    # feed's first poll, or stored by `run --once --no-send`) says why.
+    db.executescript("""
+        ALTER TABLE polls ADD COLUMN pages_tried INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE polls ADD COLUMN pages_failed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE polls ADD COLUMN last_page_error TEXT;
+        ALTER TABLE polls ADD COLUMN warning TEXT;
+        ALTER TABLE feeds ADD COLUMN pages_tried INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE feeds ADD COLUMN pages_failed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE feeds ADD COLUMN last_page_error TEXT;
+        ALTER TABLE feeds ADD COLUMN last_warning TEXT;
+        ALTER TABLE entries ADD COLUMN error TEXT;
+        ALTER TABLE entries ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE articles ADD COLUMN no_alert TEXT;
+    """)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
@@ -222,21 +244,25 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "search index folded like the matcher", _v4_folded_search),
     Migration(5, "entry revisions: the feed's updated time and summary", _v5_entry_revisions),
     Migration(6, "a meta table: the folding the fingerprints were made with", _v6_meta),
+    Migration(7, "poll detail: pages, warnings, failed entries, alert baseline", _v7_poll_detail),
 )
 
 
 # What Datasette shows beside each table, and the canned queries it offers
 # (``watcher serve``).
 TABLE_DOCS = {
-    "feeds": "One row per configured feed: polling state, last error, next due time.",
-    "entries": "Every feed entry ever seen (never fetched twice); article_id is NULL once pruned.",
-    "articles": "Stored articles: extracted text, dedup fields, story membership, matched flag.",
+    "feeds": "One row per configured feed: polling state, last error and warning, article pages "
+    "tried and failed in its last poll, next due time.",
+    "entries": "Every feed entry ever seen (never fetched twice); article_id is NULL once pruned, "
+    "or while error says why storing it failed (tried again up to 3 times).",
+    "articles": "Stored articles: extracted text, dedup fields, story membership, matched flag; "
+    "no_alert says why a match did not alert (baseline / too old to alert).",
     "stories": "One story per distinct event; rules lists every rule any member matched.",
     "matches": "Why an article matched: one row per (article, rule); hits is JSON with offsets.",
     "alerts": "The alert outbox: one row per (story, channel) with delivery status.",
     "feedback": "Relevant/irrelevant verdicts on articles; the newest per article counts.",
     "runs": "One row per polling run.",
-    "polls": "One row per poll of one feed.",
+    "polls": "One row per poll of one feed: outcome, new entries, article pages tried and failed, warning.",
     "search_index": "What `watcher search` searches: each article's title and text (rowid = article id) "
     "folded as the rules fold them (Kasım -> kasim, أنقرة -> انقره). "
     "articles_fts is the plain index behind this browser's search box.",

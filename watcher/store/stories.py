@@ -229,6 +229,16 @@ def group_outlets(
     ]
 
 
+def group_no_alert(store: Store, story_id: int | None, article_id: int) -> str | None:
+    """Why the story's (or lone article's) first member that matched without alerting
+    did not alert ("baseline: ...", "too old to alert: ..."), or None."""
+    column, key = ("story_id", story_id) if story_id else ("id", article_id)
+    return store.scalar(
+        f"SELECT no_alert FROM articles WHERE {column} = ? AND no_alert IS NOT NULL ORDER BY id LIMIT 1",
+        (key,),
+    )
+
+
 def group_alerts(store: Store, story_id: int | None, article_id: int) -> list[tuple[str, int]]:
     """(status, count) of the alerts of the story (or of the lone article)."""
     column, key = ("story_id", story_id) if story_id else ("article_id", article_id)

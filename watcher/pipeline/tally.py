@@ -1,0 +1,40 @@
+"""What one poll of one feed did so far (one poll, one thread): its deadline,
+whether it is the feed's first, the article pages tried and failed, the
+entries that failed, and the GUIDs whose link's fragment names the item."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Tally:
+    deadline: float  # time.monotonic() by which the poll ends ([network] poll_deadline)
+    first_poll: bool  # the feed has never been read successfully before
+    item_fragments: frozenset[str] = frozenset()  # GUIDs whose link's #fragment names the item
+    pages_tried: int = 0
+    pages_failed: int = 0
+    last_page_error: str | None = None
+    timeouts: int = 0  # requests that ran into their deadline
+    entries_failed: int = 0
+    last_entry_error: str | None = None
+
+    def page_failed(self, error: str, *, timeout: bool = False) -> None:
+        self.pages_failed += 1
+        self.last_page_error = error
+        self.timeouts += int(timeout)
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def outcome_fields(self) -> dict:
+        """The counts a :class:`~watcher.health.Outcome` carries."""
+        return {
+            "pages_tried": self.pages_tried,
+            "pages_failed": self.pages_failed,
+            "last_page_error": self.last_page_error,
+            "entries_failed": self.entries_failed,
+            "timeouts": self.timeouts,
+        }
