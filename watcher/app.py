@@ -340,7 +340,15 @@ class Watcher:
         summary = self.sender.drain(self.clock())
         return Delivery(summary, alerts.count_pending(self.store))
 
-    def daemon(self, *, grace: float, service: ServiceManager | None = None) -> Daemon:
+    def daemon(
+        self,
+        *,
+        grace: float,
+        service: ServiceManager | None = None,
+        heartbeat: Callable[[], None] | None = None,
+        ready: Callable[[], None] | None = None,
+        stopping: Callable[[], None] | None = None,
+    ) -> Daemon:
         """The scheduler that polls and delivers until stopped. Its loop stores
         a heartbeat (``watcher health``, ``/healthz``) and, under systemd
         (``service``), says READY once running, WATCHDOG on every tick and
@@ -352,10 +360,24 @@ class Watcher:
         self._closing.append(beat.close)
         feeds = len(self.config.feeds)
 
-        def heartbeat() -> None:
+        def on_tick() -> None:
             beat.beat()
             if service:
                 service.watchdog()
+            if heartbeat:
+                heartbeat()
+
+        def on_ready() -> None:
+            if service:
+                service.ready(f"watching {feeds} feed(s)")
+            if ready:
+                ready()
+
+        def on_stopping() -> None:
+            if service:
+                service.stopping()
+            if stopping:
+                stopping()
 
         return Daemon(
             self.parts,
@@ -363,9 +385,9 @@ class Watcher:
             sender=self.sender,
             grace=grace,
             reload=self.reload if self._loader else None,
-            heartbeat=heartbeat,
-            ready=(lambda: service.ready(f"watching {feeds} feed(s)")) if service else None,
-            stopping=service.stopping if service else None,
+            heartbeat=on_tick,
+            ready=on_ready,
+            stopping=on_stopping,
         )
 
     def beat(self) -> None:

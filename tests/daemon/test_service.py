@@ -115,7 +115,9 @@ def test_an_abstract_notify_socket_and_json_logs(tmp_path, server):
     records = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert any(
-        r["message"] == "watching 1 feed(s); database " + str(tmp_path / "watcher.db") for r in records
+        r["message"].startswith("watching 1 feed(s)")
+        and r["message"].endswith("; database " + str(tmp_path / "watcher.db"))
+        for r in records
     )
 
 
