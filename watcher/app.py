@@ -141,10 +141,24 @@ def extractor(extraction: ExtractionConfig | None = None) -> Extractor:
     return Extractor(timeout=extraction.timeout, memory_mb=extraction.memory_mb)
 
 
+def source_problems(config: Config) -> list[str]:
+    """What the config reader cannot check itself: each index page's CSS
+    selector and link pattern (``feeds[N].selector: ...``)."""
+    from watcher.pipeline.reading import source_problems as problems
+
+    return problems(config.feeds)
+
+
 def build_parts(config: Config, clock: Clock, rules: RuleSet, *, alerting: bool = True) -> Parts:
     """What every pipeline shares, for ``config``. ``alerting=False``: nothing
-    stored now queues an alert (``run --once --no-send``)."""
+    stored now queues an alert (``run --once --no-send``). ConfigError when a
+    source's selector or link pattern cannot be used."""
+    from watcher.errors import ConfigError
     from watcher.pipeline import Parts
+
+    problems = source_problems(config)
+    if problems:
+        raise ConfigError(config.path, problems)
 
     client = _client(config, clock)
     return Parts(
@@ -164,6 +178,11 @@ def rebuild_parts(old: Parts, config: Config, rules: RuleSet) -> tuple[Parts, li
     once no poll uses them), as ("client" | "extractor", part)."""
     from dataclasses import replace
 
+    from watcher.errors import ConfigError
+
+    problems = source_problems(config)
+    if problems:
+        raise ConfigError(config.path, problems)
     retired: list[tuple[str, Any]] = []
     same_network = (old.config.network, old.config.user_agent) == (config.network, config.user_agent)
     new_client = old.client if same_network else _client(config, old.clock)

@@ -202,6 +202,7 @@ def check(ctx: CliContext) -> None:
     except RulesError as exc:
         problems += [str(p) for p in exc.problems]
     problems += check_channels(config.channels, rules)
+    problems += app.source_problems(config)
     database = app.database_problem(config)
     if database:
         problems.append(database)

@@ -12,7 +12,7 @@ from watcher.duration import DurationError, parse_duration
 CHANNEL_MODES = ("immediate", "digest")
 CHANNEL_FORMATS = ("text", "markdown", "html", "json")  # json: a structured webhook (not apprise)
 WEBHOOK_SCHEMES = {"http": "http", "https": "https", "json": "http", "jsons": "https"}
-KEYS = {"name", "url", "url_env", "rules", "severity", "mode", "digest_every", "format"}
+KEYS = {"name", "url", "url_env", "rules", "severity", "mode", "digest_every", "format", "feed_tags"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class ChannelConfig:
     digest_every: str = "1h"
     format: str = "text"
     proxy: str | None = field(default=None, repr=False)  # [network] proxy, which alerts go through
+    feed_tags: tuple[str, ...] = ()  # only alerts of articles from feeds with one of these tags (empty: all)
 
 
 def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[ChannelConfig, ...]:
@@ -68,9 +69,18 @@ def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[Chan
                 digest_every=_digest_every(r, c, key),
                 format=fmt,
                 proxy=proxy,
+                feed_tags=_feed_tags(r, c, key),
             )
         )
     return tuple(channels)
+
+
+def _feed_tags(r: Reader, c: Table, key: str) -> tuple[str, ...]:
+    tags = r.typed(c, f"{key}.", "feed_tags", list, [])
+    if not all(isinstance(t, str) and t.strip() for t in tags):
+        r.fail(f"{key}.feed_tags", 'must be a list of feed tags, e.g. ["syria"] (see tags in [[feeds]])')
+        return ()
+    return tuple(t.strip() for t in tags)
 
 
 def _webhook(r: Reader, key: str, url: str, mode: str) -> None:

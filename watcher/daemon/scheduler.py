@@ -313,10 +313,12 @@ class Daemon:
                     self._next[feed.url] = now + wait
 
     def due(self) -> list[FeedConfig]:
-        """Configured feeds whose next poll time has come, soonest first."""
+        """Configured feeds whose next poll time has come, soonest first (a
+        paused feed, ``enabled = false``, never is; it stays on the schedule so
+        that a reload enabling it polls it at once)."""
         now = self.monotonic()
         with self._guard:
-            due = [f for f in self.config.feeds if self._next.get(f.url, float("inf")) <= now]
+            due = [f for f in self.config.feeds if f.enabled and self._next.get(f.url, float("inf")) <= now]
             return sorted(due, key=lambda f: self._next[f.url])
 
     def _dispatch(self) -> None:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -56,7 +56,7 @@ from watcher.fetch.connection import (
     first_message,
 )
 from watcher.fetch.decompression import ACCEPT_ENCODING, CorruptBody, Decoder, TooLarge
-from watcher.fetch.hosts import HostSlots, NoSlot
+from watcher.fetch.hosts import HostSlots, NoSlot, host_of
 from watcher.fetch.lookup import DNS_SLOTS, Deadlines, Lookups, Resolver, system_resolve
 from watcher.fetch.policy import NetworkPolicy
 from watcher.fetch.response import Response, parse_retry_after
@@ -115,15 +115,18 @@ class Client:
         last_modified: str | None = None,
         accept: str | None = None,
         deadline: float | None = None,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Response:
         """The answer at ``url`` (any HTTP status); a ``FetchError`` for anything else.
 
         ``deadline`` (a ``time.monotonic()`` time, e.g. the end of the poll the
         request belongs to) cuts the request's own ``timeout`` shorter. With
         ``per_host``, the request first waits for a slot of its host, within
-        the same deadline."""
+        the same deadline. ``headers`` (a source's own: a cookie, a token, a
+        User-Agent) go with the request to ``url``'s host only: a redirect to
+        another host drops them, as a browser drops credentials."""
         try:
-            return self._limited(url, max_bytes, etag, last_modified, accept, deadline)
+            return self._limited(url, max_bytes, etag, last_modified, accept, deadline, tuple(headers))
         except FetchError:
             raise
         except Exception as exc:  # the last resort: one bad URL is this URL's error
@@ -168,6 +171,7 @@ class Client:
         last_modified: str | None,
         accept: str | None,
         deadline: float | None,
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> Response:
         own = time.monotonic() + self._policy.timeout
         cut = deadline is not None and deadline < own
@@ -175,10 +179,10 @@ class Client:
         if until <= time.monotonic():
             raise FetchError("timeout", str(url), "not requested: the poll's deadline was reached")
         if self.hosts is None:
-            return self._get(url, max_bytes, etag, last_modified, accept, until, cut)
+            return self._get(url, max_bytes, etag, last_modified, accept, until, cut, extra)
         try:
             with self.hosts.slot(url, until):
-                return self._get(url, max_bytes, etag, last_modified, accept, until, cut)
+                return self._get(url, max_bytes, etag, last_modified, accept, until, cut, extra)
         except NoSlot as exc:
             raise FetchError(
                 "timeout",
@@ -196,12 +200,18 @@ class Client:
         accept: str | None,
         deadline: float,
         cut: bool = False,
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> Response:
         headers = self._headers(etag, last_modified, accept)
+        given = {n: _header_value(v) for n, v in extra}
+        own = {k: v for k, v in headers.items() if k.lower() not in {n.lower() for n in given}}
+        own.update({n: v for n, v in given.items() if v})
+        origin = host_of(url)
         current = url
         with self._deadlines.until(deadline):
             for _ in range(self._policy.max_redirects + 1):
-                result = self._hop(url, current, headers, max_bytes, deadline, cut)
+                sent = own if extra and host_of(current) == origin else headers
+                result = self._hop(url, current, sent, max_bytes, deadline, cut)
                 if isinstance(result, Response):
                     return result
                 current = result

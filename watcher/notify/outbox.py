@@ -49,8 +49,17 @@ def takes(channel: ChannelConfig, match) -> bool:
     )
 
 
-def route(channels: Sequence[ChannelConfig], matches: Sequence) -> list[ChannelConfig]:
-    return [c for c in channels if any(takes(c, m) for m in matches)]
+def route(
+    channels: Sequence[ChannelConfig], matches: Sequence, feed_tags: Sequence[str] = ()
+) -> list[ChannelConfig]:
+    """The channels that take ``matches``; a channel with ``feed_tags`` only
+    those of an article from a feed carrying one of its tags."""
+    return [
+        c
+        for c in channels
+        if any(takes(c, m) for m in matches)
+        and (not getattr(c, "feed_tags", ()) or set(c.feed_tags) & set(feed_tags))
+    ]
 
 
 # -- enqueueing (inside the caller's transaction) --------------------------------
@@ -64,6 +73,7 @@ def enqueue(
     matches: Sequence,
     channels: Sequence[ChannelConfig],
     now: datetime,
+    feed_tags: Sequence[str] = (),
 ) -> int:
     """Write one outbox row per channel that takes ``matches``; returns how
     many rows were new. Call inside the transaction that stores the matches.
@@ -71,7 +81,7 @@ def enqueue(
     The idempotency key is ``story:channel``; a later article of the same
     story (re-alerting for new rules) gets ``story:channel:article``."""
     added = 0
-    for channel in route(channels, matches):
+    for channel in route(channels, matches, feed_tags):
         due = digest_due(channel.digest_every, now) if channel.mode == "digest" else now
         for key in (f"{story_id}:{channel.name}", f"{story_id}:{channel.name}:{article_id}"):
             if alerts.add(

@@ -18,6 +18,7 @@ from watcher.fetch.client import FetchError
 from watcher.match.matcher import Document, RuleMatch
 from watcher.notify import outbox
 from watcher.parse.feed import FeedEntry
+from watcher.pipeline import reading
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.tally import Tally
 from watcher.store import articles, entries, searchindex
@@ -112,7 +113,7 @@ class Ingest:
         canonical = self.canonical(feed_id, entry, tally)
         no_alert = self._no_alert(feed, entry, body, tally)
         try:
-            return self._save(feed_id, entry, canonical, title, body, matches, no_alert)
+            return self._save(feed_id, entry, canonical, title, body, matches, no_alert, feed.tags)
         except sqlite3.IntegrityError:
             # Another feed stored the same article a moment ago: link to it.
             if self.known(feed_id, entry, tally):
@@ -138,11 +139,17 @@ class Ingest:
             return _Body(entry.summary, "summary", None if not feed.fetch_article else "entry has no link")
         if entry.guid in tally.item_fragments:  # the page holds many items: the feed has this one's text
             return _Body(entry.summary, "summary", None)
+        if entry.guid in tally.text_only:  # the entry is the article (a Telegram post)
+            return _Body(entry.summary, "summary", None)
         net = self.parts.config.network
         tally.pages_tried += 1
         try:
-            page = self.parts.client.get(
-                entry.url, max_bytes=net.max_page_bytes, accept=PAGE_ACCEPT, deadline=tally.deadline
+            page = tally.pages.pop(entry.url, None) or self.parts.client.get(
+                entry.url,
+                max_bytes=net.max_page_bytes,
+                accept=PAGE_ACCEPT,
+                deadline=tally.deadline,
+                headers=reading.request_headers(feed, entry.url),
             )
         except FetchError as exc:
             return _page_failed(feed, tally, f"page: {exc}", entry.summary, timeout=exc.kind == "timeout")
@@ -163,6 +170,7 @@ class Ingest:
         body: _Body,
         matches: Sequence[RuleMatch],
         no_alert: str | None = None,
+        feed_tags: Sequence[str] = (),
     ) -> tuple[int, int]:
         now = self.parts.clock()
         stamp = now.isoformat()
@@ -194,7 +202,7 @@ class Ingest:
             )
             searchindex.put(self.store, article_id, title, body.text)
             story_id = self.stories.attach(article_id, placement, title=title, now=now)
-            queued = self._record_matches(article_id, story_id, matches, now, no_alert)
+            queued = self._record_matches(article_id, story_id, matches, now, no_alert, feed_tags)
             self._insert_entry(feed_id, entry, canonical, article_id)
         return 1, queued
 
@@ -205,6 +213,7 @@ class Ingest:
         matches: Sequence[RuleMatch],
         now: datetime,
         no_alert: str | None = None,
+        feed_tags: Sequence[str] = (),
     ) -> int:
         """Store an article's matches (replacing older ones) and queue its alerts:
         a story alerts when it first matches anything; a member matching a rule
@@ -232,6 +241,7 @@ class Ingest:
             matches=matches,
             channels=self.parts.config.channels,
             now=now,
+            feed_tags=feed_tags,
         )
 
     def _insert_entry(self, feed_id: int, entry: FeedEntry, canonical: str, article_id: int | None) -> None:
@@ -326,7 +336,7 @@ class Ingest:
                 title=title,
                 now=now,
             )
-            return self._record_matches(article_id, stored["story_id"], matches, now, no_alert)
+            return self._record_matches(article_id, stored["story_id"], matches, now, no_alert, feed.tags)
 
 
 def _page_failed(feed: FeedConfig, tally: Tally, error: str, summary: str, *, timeout: bool = False) -> _Body:

@@ -12,18 +12,16 @@ from watcher import health
 from watcher.config import FeedConfig
 from watcher.dedup import identity
 from watcher.fetch.client import FetchError
-from watcher.parse.feed import FeedError, ParsedFeed, parse_feed
+from watcher.parse.feed import FeedError, ParsedFeed
+from watcher.pipeline import reading
 from watcher.pipeline.ingest import Ingest
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.tally import Tally
 from watcher.sources import schedule as sources
-from watcher.store import database, feeds
+from watcher.store import database, entries, feeds
 from watcher.store.database import Store
 
-FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, "
-    "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
-)
+FEED_ACCEPT = reading.FEED_ACCEPT
 
 ENTRY_TRIES = 3  # an entry whose processing keeps failing is tried at this many polls
 
@@ -112,8 +110,9 @@ class Pipeline:
                 max_bytes=net.max_feed_bytes,
                 etag=row["etag"],
                 last_modified=row["last_modified"],
-                accept=FEED_ACCEPT,
+                accept=reading.accept(feed),
                 deadline=tally.deadline,
+                headers=reading.request_headers(feed, feed.url),
             )
         except FetchError as exc:
             return health.Outcome(health.ERROR, error=str(exc), timeouts=int(exc.kind == "timeout")), 0, 0
@@ -151,10 +150,14 @@ class Pipeline:
                 0,
             )
         try:
-            parsed = parse_feed(response.body, url=response.url, content_type=response.content_type)
+            read = reading.read(
+                self.parts, feed, response, tally, entries.recent_guids(self.store, row["id"])
+            )
         except FeedError as exc:
             return health.Outcome(health.ERROR, http_status=status, error=str(exc)), 0, 0
-        return self._store_entries(feed, row, parsed, response.etag, response.last_modified, status, tally)
+        tally.text_only = read.text_only
+        etag, last_modified = (response.etag, response.last_modified) if read.validators else (None, None)
+        return self._store_entries(feed, row, read.parsed, etag, last_modified, status, tally)
 
     def _store_entries(
         self,
@@ -193,6 +196,7 @@ class Pipeline:
                     continue
                 if seen is not None and seen["failures"] >= ENTRY_TRIES:
                     continue  # given up on: the error stays recorded on the entry
+                entry = reading.resolve(self.parts, feed, entry, tally)  # a wrapped link without its target
                 if self.ingest.known(row["id"], entry, tally):
                     continue
                 new += 1

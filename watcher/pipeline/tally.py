@@ -5,7 +5,9 @@ entries that failed, and the GUIDs whose link's fragment names the item."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from watcher.fetch.response import Response
 
 
 @dataclass
@@ -19,6 +21,9 @@ class Tally:
     timeouts: int = 0  # requests that ran into their deadline
     entries_failed: int = 0
     last_entry_error: str | None = None
+    text_only: frozenset[str] = frozenset()  # GUIDs whose entry is the article itself (Telegram posts)
+    # Pages already fetched in this poll, by URL (a wrapped link followed to its target).
+    pages: dict[str, Response] = field(default_factory=dict)
 
     def page_failed(self, error: str, *, timeout: bool = False) -> None:
         self.pages_failed += 1

@@ -12,16 +12,22 @@ from watcher.store.database import Store
 
 
 def sync(store: Store, feeds: Sequence[FeedConfig], now: datetime) -> None:
-    """Add new feeds (due at once) and refresh names; feeds left out of the
-    config stay in the database (their articles stay) but are not polled."""
+    """Add new feeds (due at once) and refresh names, kinds, tags and pauses;
+    feeds left out of the config stay in the database (their articles stay)
+    but are not polled."""
     stamp = now.isoformat()
     with store.atomic():
         for feed in feeds:
             row = feed_rows.get(store, feed.url)
             if row is None:
-                feed_rows.add(store, feed.url, feed.name, stamp)
-            elif row["name"] != feed.name:
-                feed_rows.rename(store, row["id"], feed.name)
+                feed_id = feed_rows.add(store, feed.url, feed.name, stamp)
+            else:
+                feed_id = row["id"]
+                if row["name"] != feed.name:
+                    feed_rows.rename(store, feed_id, feed.name)
+            feed_rows.set_settings(
+                store, feed_id, kind=feed.kind, tags=list(feed.tags), paused=not feed.enabled
+            )
 
 
 def due(
@@ -32,7 +38,7 @@ def due(
     ``healthy_too`` (for ``watcher run --once``, where cron sets the pace)
     also takes feeds that are merely waiting for their interval; feeds that
     are backing off after errors or throttled by the server still wait."""
-    by_url = {f.url: f for f in feeds}
+    by_url = {f.url: f for f in feeds if f.enabled}  # a paused feed is never due
     return [
         by_url[url]
         for url in feed_rows.due_urls(store, now.isoformat(), healthy_too=healthy_too)

@@ -75,3 +75,14 @@ def set_revision(store: Store, entry_id: int, *, updated: str | None, summary_ha
     store.execute(
         "UPDATE entries SET updated = ?, summary_hash = ? WHERE id = ?", (updated, summary_hash, entry_id)
     )
+
+
+def recent_guids(store: Store, feed_id: int, limit: int = 100) -> list[str]:
+    """The guids of the feed's most recently recorded entries (a Telegram
+    channel's newest stored post is among them: entries are stored oldest first)."""
+    return [
+        r[0]
+        for r in store.execute(
+            "SELECT guid FROM entries WHERE feed_id = ? ORDER BY id DESC LIMIT ?", (feed_id, limit)
+        )
+    ]

@@ -6,6 +6,8 @@ validators (ETag, Last-Modified), next due time, last outcome, error count.
 
 from __future__ import annotations
 
+import json
+
 from watcher.store.database import Store
 
 # Columns of a feed's polling state that :func:`update_state` may set.
@@ -48,6 +50,21 @@ def add(store: Store, url: str, name: str, now: str) -> int:
 
 def rename(store: Store, feed_id: int, name: str) -> None:
     store.execute("UPDATE feeds SET name = ? WHERE id = ?", (name, feed_id))
+
+
+def set_settings(store: Store, feed_id: int, *, kind: str, tags: list[str], paused: bool) -> None:
+    """The feed's kind, tags and pause, as the config says (``sources.sync``)."""
+    store.execute(
+        "UPDATE feeds SET kind = ?, tags = ?, paused = ? WHERE id = ? "
+        "AND (kind IS NOT ? OR tags IS NOT ? OR paused IS NOT ?)",
+        (kind, json.dumps(tags, ensure_ascii=False), int(paused), feed_id)
+        + (kind, json.dumps(tags, ensure_ascii=False), int(paused)),
+    )
+
+
+def tag_names(store: Store) -> set[str]:
+    """Every tag any feed carries (``watcher log --tag`` checks against them)."""
+    return {r[0] for r in store.execute("SELECT DISTINCT j.value FROM feeds f, json_each(f.tags) j")}
 
 
 def due_urls(store: Store, now: str, *, healthy_too: bool = False) -> list[str]:

@@ -237,6 +237,18 @@ def _v7_poll_detail(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _v8_source_settings(db: sqlite_utils.Database) -> None:
+    # What kind of source a feed is (feed, telegram, sitemap, page), its tags
+    # (a JSON list: `watcher log --tag`, the web page) and whether it is paused
+    # (enabled = false in the config: not polled, its history kept); copied
+    # from the config by sources.sync.
+    db.executescript("""
+        ALTER TABLE feeds ADD COLUMN kind TEXT NOT NULL DEFAULT 'feed';
+        ALTER TABLE feeds ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    """)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
@@ -245,14 +257,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "entry revisions: the feed's updated time and summary", _v5_entry_revisions),
     Migration(6, "a meta table: the folding the fingerprints were made with", _v6_meta),
     Migration(7, "poll detail: pages, warnings, failed entries, alert baseline", _v7_poll_detail),
+    Migration(8, "source settings: kind, tags, paused", _v8_source_settings),
 )
 
 
 # What Datasette shows beside each table, and the canned queries it offers
 # (``watcher serve``).
 TABLE_DOCS = {
-    "feeds": "One row per configured feed: polling state, last error and warning, article pages "
-    "tried and failed in its last poll, next due time.",
+    "feeds": "One row per configured feed: its kind (feed, telegram, sitemap, page), tags, whether "
+    "it is paused, polling state, last error and warning, article pages tried and failed in its last "
+    "poll, next due time.",
     "entries": "Every feed entry ever seen (never fetched twice); article_id is NULL once pruned, "
     "or while error says why storing it failed (tried again up to 3 times).",
     "articles": "Stored articles: extracted text, dedup fields, story membership, matched flag; "
