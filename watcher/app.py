@@ -211,6 +211,11 @@ def notifier(
     return Webhook(channel, webhook_post(_client(config, clock)))
 
 
+def client(config: Config, clock: Clock | None = None) -> Client:
+    """A guarded HTTP client under the config's [network] settings (close it when done)."""
+    return _client(config, clock)
+
+
 def _client(config: Config, clock: Clock | None = None) -> Client:
     from watcher.fetch.client import Client, NetworkPolicy
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import click
 
 from watcher import app, health
+from watcher.cli import feedlist
 from watcher.cli.console import (
     EXIT_FEEDS_FAILED,
     EXIT_INTERRUPTED,
@@ -237,27 +239,37 @@ def _check_warnings(config) -> list[str]:
     return warnings
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
+@click.option("--tag", metavar="TAG", help="Only the feeds with this tag.")
 @click.pass_obj
-def feeds(ctx: CliContext, as_json: bool) -> None:
-    """Each feed's health: status, last poll, errors, next due."""
+def feeds(ctx: CliContext, as_json: bool, tag: str | None) -> None:
+    """Each feed's health: status, last poll, errors, next due.
+
+    `watcher feeds add URL` finds the feeds at a site and adds one; `remove`,
+    `import FILE.opml` and `export` edit and list the configured feeds."""
     from watcher.review import status as review
 
+    if click.get_current_context().invoked_subcommand:
+        return
     config = ctx.config()
     store = ctx.store()
     try:
         known = {f.url: f for f in review.feed_health(store)}
     finally:
         store.close()
-    records = []
+    records: list[dict[str, Any]] = []
     for feed in config.feeds:
+        if tag and tag not in feed.tags:
+            continue
         row = known.get(feed.url)
         records.append(
             {
                 "name": feed.name,
                 "url": feed.url,
-                "status": str(row.state if row else health.Status.NEW),
+                "kind": feed.kind,
+                "tags": list(feed.tags),
+                "status": str(row.state if row else health.Status.NEW) if feed.enabled else PAUSED,
                 "last_poll": row.last_polled if row else None,
                 "last_success": row.last_success if row else None,
                 "errors": row.consecutive_errors if row else 0,
@@ -279,6 +291,7 @@ def feeds(ctx: CliContext, as_json: bool) -> None:
     for record in records:  # one column for what to look at: the error, else the warning
         if not record["last_error"] and record["warning"]:
             record["last_error"] = f"warning: {record['warning']}"
+        record["name"] = shown_name(str(record["name"]), str(record["kind"]), list(record["tags"] or []))
     click.echo(
         table(
             records,
@@ -325,5 +338,16 @@ def prune(ctx: CliContext, keep_days: float | None) -> None:
         + ("" if done else "; the write-ahead log is still in use by a reader and was not shrunk")
     )
 
+
+PAUSED = "paused"  # enabled = false: not polled, its history kept
+
+
+def shown_name(name: str, kind: str, tags: list[str]) -> str:
+    """A feed's name with its kind (when not a plain feed) and tags: "MFA (page) #syria"."""
+    return name + (f" ({kind})" if kind != "feed" else "") + "".join(f" #{t}" for t in tags)
+
+
+for _command in feedlist.COMMANDS:
+    feeds.add_command(_command)
 
 COMMANDS = [run, check, feeds, prune]
