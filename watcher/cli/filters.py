@@ -48,6 +48,17 @@ def check_names(ctx: CliContext, rule: str | None, feed: str | None) -> None:
         store.close()
 
 
+def check_tag(ctx: CliContext, tag: str) -> None:
+    """--tag must be a tag some feed has (configured, or in the log)."""
+    store = ctx.store()
+    try:
+        tags = feed_rows.tag_names(store) | {t for f in ctx.config().feeds for t in f.tags}
+    finally:
+        store.close()
+    if tag not in tags:
+        fail(f"--tag {tag!r}: no feed has that tag (tags = [...] in [[feeds]]); tags: {_listing(tags, tag)}")
+
+
 def _listing(names: set[str], wanted: str) -> str:
     """The known names, a near miss first ("did you mean")."""
     close = sorted(n for n in names if n.casefold() == wanted.casefold() or wanted.casefold() in n.casefold())

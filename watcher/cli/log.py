@@ -15,7 +15,7 @@ from dataclasses import asdict
 import click
 
 from watcher.cli.console import CliContext, Id, emit_json, fail, printable, short_time, table
-from watcher.cli.filters import filter_options, review_filter
+from watcher.cli.filters import check_tag, filter_options, review_filter
 from watcher.review import MAX_LIMIT
 from watcher.review.article import ArticleView, JoinView, MemberView, group_hits, highlight_field, hit_context
 from watcher.review.article import show as load_article
@@ -67,11 +67,16 @@ def _color() -> bool:
     help="At most this many stories.",
 )
 @click.option("--unreviewed", is_flag=True, help="Only stories without a verdict (`watcher feedback`).")
+@click.option("--tag", metavar="TAG", help="Only stories from feeds with this tag (tags in [[feeds]]).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per story.")
 @click.pass_obj
-def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, unreviewed, as_json) -> None:
+def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, unreviewed, tag, as_json) -> None:
     """Matched stories, newest first."""
-    flt = dataclasses.replace(review_filter(ctx, rule, feed, severity, since, limit), unreviewed=unreviewed)
+    if tag:
+        check_tag(ctx, tag)
+    flt = dataclasses.replace(
+        review_filter(ctx, rule, feed, severity, since, limit), unreviewed=unreviewed, tag=tag
+    )
     rows = matched_stories(ctx.store(), flt)
     if as_json:
         for row in rows:
@@ -81,11 +86,12 @@ def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, unreviewed, as_
                     "rules": list(row.rules),
                     "alert_status": row.alert_status,
                     "alerts": dict(row.alerts),
+                    "tags": list(row.tags),
                 }
             )
         return
     if not rows:
-        click.echo(_nothing_logged(ctx, bool(rule or feed or severity or since or unreviewed)))
+        click.echo(_nothing_logged(ctx, bool(rule or feed or severity or since or unreviewed or tag)))
         return
     click.echo(
         table(
@@ -96,7 +102,7 @@ def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, unreviewed, as_
                     "severity": r.severity,
                     "rules": ", ".join(r.rules),
                     "headline": r.title,
-                    "source": r.feed,
+                    "source": r.feed + "".join(f" #{t}" for t in r.tags),
                     "outlets": r.outlets,
                     "alerts": r.alert_status,
                 }

@@ -3,6 +3,7 @@ and the filters ``log`` and ``export`` share."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class Filter:
     since: str | None = None  # ISO-8601 UTC; compared with when the article was fetched
     limit: int | None = 50
     unreviewed: bool = False  # only stories nobody has marked relevant or irrelevant yet
+    tag: str | None = None  # only articles from feeds with this tag
 
     def __post_init__(self) -> None:
         if self.severity is not None and self.severity not in SEVERITIES:
@@ -51,6 +53,7 @@ class Filter:
             since=self.since,
             matched_only=matched_only,
             unreviewed=self.unreviewed,
+            tag=self.tag,
         )
 
 
@@ -90,6 +93,7 @@ class LogRow:
     alerts: tuple[tuple[str, int], ...]  # (status, count), e.g. (("sent", 2),)
     other_feeds: tuple[str, ...] = ()  # the other outlets carrying the story (first five)
     no_alert: str | None = None  # why it matched without alerting (baseline, too old)
+    tags: tuple[str, ...] = ()  # the tags of the feed of the story's first matched article
 
     @property
     def alert_status(self) -> str:
@@ -126,7 +130,16 @@ def _row(store: Store, story_id: int | None, article_id: int, seen: str) -> LogR
             stories.group_outlets(store, story_id, article_id, besides=head["feed"], limit=OTHER_OUTLETS)
         ),
         no_alert=stories.group_no_alert(store, story_id, article_id),
+        tags=_tags(head.get("feed_tags")),
     )
+
+
+def _tags(text: str | None) -> tuple[str, ...]:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    return tuple(t for t in value if isinstance(t, str)) if isinstance(value, list) else ()
 
 
 def verdicts(store: Store, article_ids: Iterable[int]) -> dict[int, str]:

@@ -34,6 +34,9 @@ class FeedHealth:
     pages_tried: int = 0  # article pages requested in the last poll that read the feed
     pages_failed: int = 0  # of which failed
     last_page_error: str | None = None
+    kind: str = "feed"  # feed, telegram, sitemap, page
+    tags: tuple[str, ...] = ()
+    paused: bool = False  # enabled = false in the config: not polled
 
     @property
     def state(self) -> health.Status:
@@ -73,9 +76,20 @@ def feed_health(store: Store) -> tuple[FeedHealth, ...]:
             r.get("pages_tried") or 0,
             r.get("pages_failed") or 0,
             r.get("last_page_error"),
+            r.get("kind") or "feed",
+            _tags(r.get("tags")),
+            bool(r.get("paused")),
         )
         for r in feeds.with_article_counts(store)
     )
+
+
+def _tags(text: str | None) -> tuple[str, ...]:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    return tuple(t for t in value if isinstance(t, str)) if isinstance(value, list) else ()
 
 
 @dataclass(frozen=True)

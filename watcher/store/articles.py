@@ -135,9 +135,10 @@ def with_feed(store: Store, article_id: int) -> dict | None:
 
 
 def headline(store: Store, article_id: int) -> dict | None:
-    """``title``, ``url`` and ``feed`` (the feed's name) of one article, or None."""
+    """``title``, ``url``, ``feed`` (the feed's name) and ``feed_tags`` (its tags,
+    a JSON list) of one article, or None."""
     return store.one(
-        "SELECT a.title, a.url, f.name AS feed FROM articles a "
+        "SELECT a.title, a.url, f.name AS feed, f.tags AS feed_tags FROM articles a "
         "JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
         (article_id,),
     )
@@ -215,6 +216,7 @@ class Selection:
     since: str | None = None  # fetched at or after (ISO UTC)
     matched_only: bool = False
     unreviewed: bool = False  # no verdict yet on the article or any article of its story
+    tag: str | None = None  # from a feed with this tag
 
 
 def where(sel: Selection) -> tuple[str, dict]:
@@ -225,6 +227,9 @@ def where(sel: Selection) -> tuple[str, dict]:
     if sel.feed:
         clauses.append("(f.name = :feed OR f.url = :feed)")
         params["feed"] = sel.feed
+    if sel.tag:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(f.tags) WHERE value = :tag)")
+        params["tag"] = sel.tag
     if sel.since:
         clauses.append("a.fetched_at >= :since")
         params["since"] = sel.since

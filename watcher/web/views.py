@@ -117,7 +117,7 @@ def _arg(request, name: str) -> str | None:
 # -- views ---------------------------------------------------------------------------------
 
 
-FILTER_KEYS = ("rule", "feed", "severity", "since", "unreviewed")
+FILTER_KEYS = ("rule", "feed", "severity", "since", "unreviewed", "tag")
 
 
 def _story_filter(request, now: datetime, limit: int) -> tuple[dict, Filter, str | None]:
@@ -134,6 +134,7 @@ def _story_filter(request, now: datetime, limit: int) -> tuple[dict, Filter, str
             since=parse_since(form["since"], now) if form["since"] else None,
             limit=limit,
             unreviewed=bool(form["unreviewed"]),
+            tag=form["tag"],
         )
     except ReviewError as exc:
         return form, Filter(limit=limit), str(exc)
@@ -182,7 +183,7 @@ async def stories_view(datasette, request):
             "chart": day_chart,
             "error": error,
             "verdicts": verdicts,
-            "failing": [f for f in feeds if f.state.trouble],
+            "failing": [f for f in feeds if f.state.trouble and not f.paused],
             "here": request.full_path,
             "at": at,
             "step_url": step_url,
