@@ -80,7 +80,9 @@ def feed_table(**keys: object) -> str:
         elif isinstance(value, (list, tuple)):
             lines.append(f"{key} = [{', '.join(repr_toml(v) for v in value)}]")
         elif isinstance(value, dict):
-            lines.append(f"{key} = {{ {', '.join(f'{k} = {repr_toml(v)}' for k, v in value.items())} }}")
+            lines.append(
+                f"{key} = {{ {', '.join(f'{repr_toml(k)} = {repr_toml(v)}' for k, v in value.items())} }}"
+            )
         else:
             lines.append(f"{key} = {repr_toml(value)}")
     return "\n".join(lines) + "\n"

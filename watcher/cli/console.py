@@ -341,7 +341,8 @@ def setup_logging(
     try:
         from watcher.notify.redaction import install as install_redaction
 
-        install_redaction(handler, config.channels)
+        header_values = [value for feed in config.feeds for name, value in feed.headers]
+        install_redaction(handler, config.channels, secrets=header_values)
     except ImportError:  # pragma: no cover - the alerts part is not built yet
         pass
     root = logging.getLogger()

@@ -135,16 +135,17 @@ class Redactor:
         self.pattern = re.compile("|".join(map(re.escape, unique))) if unique else None
 
     @classmethod
-    def for_urls(cls, urls: Iterable[str]) -> Redactor:
-        secrets: set[str] = set()
+    def for_urls(cls, urls: Iterable[str], extra: Iterable[str] = ()) -> Redactor:
+        secrets: set[str] = set(extra)
         for url in urls:
             secrets |= secret_parts(url)
         return cls(secrets)
 
     @classmethod
-    def for_channels(cls, channels: Iterable) -> Redactor:
-        """Every channel's URL, and the proxy its alerts go through (it may hold a password)."""
-        return cls.for_urls(u for c in channels for u in (c.url, getattr(c, "proxy", None)) if u)
+    def for_channels(cls, channels: Iterable, extra: Iterable[str] = ()) -> Redactor:
+        """Every channel's URL, and the proxy its alerts go through (it may hold a
+        password); ``extra``: more secrets (the feeds' header values)."""
+        return cls.for_urls((u for c in channels for u in (c.url, getattr(c, "proxy", None)) if u), extra)
 
     def scrub(self, text: object) -> str:
         text = text if isinstance(text, str) else str(text)
@@ -178,11 +179,13 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install(handler: logging.Handler, channels: Iterable, *, cap_third_party: bool = True) -> RedactingFilter:
+def install(
+    handler: logging.Handler, channels: Iterable, *, cap_third_party: bool = True, secrets: Iterable[str] = ()
+) -> RedactingFilter:
     """Mask ``channels``' secrets in everything ``handler`` emits, and in
     records logged straight to apprise's and urllib3's loggers; those loggers
     are kept at WARNING unless ``cap_third_party`` is false."""
-    filt = RedactingFilter(Redactor.for_channels(channels))
+    filt = RedactingFilter(Redactor.for_channels(channels, secrets))
     _replace(handler, filt)
     for name in THIRD_PARTY_LOGGERS:
         logger = logging.getLogger(name)
