@@ -45,32 +45,63 @@ class Webhook:
         self.requests = 0
         self.status = 200
         self.delay = 0.0  # seconds between accepting a post and answering it
+        self.on_post = None  # called (in the server's thread) after a post is read, before the answer
         self.lock = threading.Lock()
         self.arrived = threading.Event()
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                """Only a complete request that was answered counts as a post: a
+                client killed (kill -9) before its body was all sent, or before
+                the answer could be written, delivered nothing."""
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
+                raw = self._body(length)
+                if raw is None:  # cut short: the sender never finished the request
+                    self.close_connection = True
+                    return
                 with hook.lock:
                     hook.requests += 1
                     status = hook.status
+                    post = None
                     if status == 200:
                         try:
                             payload = json.loads(raw)
                         except ValueError:
                             payload = {"raw": raw.decode("utf-8", "replace")}
-                        hook.posts.append(Post(self.path, dict(self.headers), payload))
+                        post = Post(self.path, dict(self.headers), payload)
+                        hook.posts.append(post)
                 hook.arrived.set()
+                if hook.on_post is not None:
+                    hook.on_post()
                 if hook.delay:
                     import time
 
                     time.sleep(hook.delay)
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                    self.wfile.flush()
+                except OSError:  # the sender is gone: it never heard the answer
+                    with hook.lock:
+                        hook.posts[:] = [p for p in hook.posts if p is not post]
+                    raise
+
+            def _body(self, length: int) -> bytes | None:
+                """The whole body, or None when the connection ended before it."""
+                chunks, left = [], length
+                while left > 0:
+                    try:
+                        chunk = self.rfile.read(left)
+                    except OSError:
+                        return None
+                    if not chunk:
+                        return None
+                    chunks.append(chunk)
+                    left -= len(chunk)
+                return b"".join(chunks)
 
             def log_message(self, *args):
                 pass

@@ -285,6 +285,40 @@ digest_every = "1s"
     assert duplicates["team-a"] <= kills_while_sending and duplicates["team-b"] <= kills_while_sending
 
 
+KILLED_MID_POST = r"""
+import os, signal, socket, sys
+port, body = int(sys.argv[1]), sys.argv[2].encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"POST /a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body))
+s.sendall(body[: len(body) // 3])  # then the sender is killed mid-request
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_item16_a_post_cut_short_by_kill_9_is_not_counted_as_delivered():
+    """The crash test's receiver counts only complete requests it answered: a
+    sender killed after its headers and part of its body delivered nothing."""
+    hook = Webhook()
+    try:
+        body = '{"title": "[Turkey] cut short", "body": "...", "type": "info"}'
+        killed = subprocess.run([sys.executable, "-c", KILLED_MID_POST, str(hook.port), body], timeout=30)
+        assert killed.returncode == -signal.SIGKILL
+        import socket
+
+        whole = '{"title": "[Turkey] whole", "body": "...", "type": "info"}'.encode()
+        with socket.create_connection(("127.0.0.1", hook.port)) as s:
+            s.sendall(
+                b"POST /a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(whole), whole)
+            )
+            answer = s.makefile("rb").read()
+        assert answer.startswith(b"HTTP/1.0 200") or answer.startswith(b"HTTP/1.1 200")
+        assert hook.titles() == ["[Turkey] whole"] and hook.requests == 1
+    finally:
+        hook.close()
+
+
 def test_the_daemon_sends_alerts_while_a_mail_server_hangs(tmp_path):
     """`watcher run` as a user starts it: matched stories reach the webhook at
     once although the SMTP server holds every mail; the mails follow when it
