@@ -46,6 +46,7 @@ class Webhook:
         self.status = 200
         self.delay = 0.0  # seconds between accepting a post and answering it
         self.on_post = None  # called (in the server's thread) after a post is read, before the answer
+        self.answer = None  # payload -> HTTP status, to refuse some messages only (else ``status``)
         self.lock = threading.Lock()
         self.arrived = threading.Event()
         hook = self
@@ -60,15 +61,15 @@ class Webhook:
                 if raw is None:  # cut short: the sender never finished the request
                     self.close_connection = True
                     return
+                try:
+                    payload = json.loads(raw)
+                except ValueError:
+                    payload = {"raw": raw.decode("utf-8", "replace")}
                 with hook.lock:
                     hook.requests += 1
-                    status = hook.status
+                    status = hook.answer(payload) if hook.answer else hook.status
                     post = None
                     if status == 200:
-                        try:
-                            payload = json.loads(raw)
-                        except ValueError:
-                            payload = {"raw": raw.decode("utf-8", "replace")}
                         post = Post(self.path, dict(self.headers), payload)
                         hook.posts.append(post)
                 hook.arrived.set()

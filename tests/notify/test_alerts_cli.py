@@ -47,14 +47,18 @@ url = "{up.url("a")}"
 name = "team-b"
 url = "{down.url("b/SECRETPATH123")}"
 """,
-        alerts="max_attempts = 1",
+        alerts='max_attempts = 1\ngive_up_after = "1s"',
     )
     cfg.path.write_text(cfg.path.read_text().replace('rules = ["rules/"]', f'rules = ["{RULES}"]'))
     store = open_store(cfg)
     queue_story(store, cfg, "Ankara and Damascus sign a pact\x1b[2J\x1b]0;pwned\x07")
     queue_story(store, cfg, "Second story")
     down.status = 503
-    Sender(store, cfg, Clock(), rng=random.Random(0)).drain()
+    clock = Clock()
+    sender = Sender(store, cfg, clock, rng=random.Random(0))
+    for _ in range(3):  # team-b is probed one alert at a time until both have died
+        sender.drain()
+        clock.advance(minutes=5)
     store.close()
     return cfg, up, down
 

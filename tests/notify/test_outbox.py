@@ -43,7 +43,11 @@ digest_every = "08:00"
 
 @pytest.fixture
 def setup(tmp_path):
-    cfg = write_config(tmp_path, CHANNELS, alerts='max_attempts = 3\nbackoff = "30s"\nmax_backoff = "10m"')
+    cfg = write_config(
+        tmp_path,
+        CHANNELS,
+        alerts='max_attempts = 3\nbackoff = "30s"\nmax_backoff = "10m"\ngive_up_after = "1m"',
+    )
     store = open_store(cfg)
     yield cfg, store
     store.close()

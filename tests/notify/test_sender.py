@@ -49,14 +49,16 @@ def test_one_channel_down_the_other_gets_each_alert_once_and_the_failed_one_catc
     down.status = 500
 
     first = sender.drain(clock())
-    assert (first.sent, first.failed, first.dead) == (3, 3, 0)
+    assert (first.sent, first.failed, first.dead, first.held) == (3, 1, 0, 2)
     assert down.requests == 1  # the rest of team-b's batch was not hammered
-    for _ in range(2):  # still down at the next two retries
+    for _ in range(2):  # still down at the next two probes: one alert tries it each time
         clock.advance(minutes=30)
         sender.drain(clock())
+    assert down.requests == 3
     assert statuses(store, "team-b") == ["pending"] * 3
-    row = store.query("SELECT * FROM alerts WHERE channel = 'team-b' LIMIT 1")[0]
-    assert row["attempts"] == 3 and "500" in row["last_error"]
+    rows = store.query("SELECT * FROM alerts WHERE channel = 'team-b'")
+    assert [r["attempts"] for r in rows] == [1, 1, 1]  # each tried once: untried alerts spend nothing
+    assert all("500" in r["last_error"] for r in rows)
 
     down.status = 200
     clock.advance(minutes=30)
@@ -70,7 +72,7 @@ def test_one_channel_down_the_other_gets_each_alert_once_and_the_failed_one_catc
 
 def test_after_the_retry_limit_alerts_are_dead_and_a_retry_sends_them(tmp_path, hooks):
     up, down = hooks
-    cfg = two_hooks(tmp_path, up, down, alerts='max_attempts = 2\nbackoff = "1m"')
+    cfg = two_hooks(tmp_path, up, down, alerts='max_attempts = 2\nbackoff = "1m"\ngive_up_after = "1h"')
     store = open_store(cfg)
     clock = Clock()
     sender = Sender(store, cfg, clock, rng=random.Random(1))
@@ -78,7 +80,10 @@ def test_after_the_retry_limit_alerts_are_dead_and_a_retry_sends_them(tmp_path, 
     down.status = 500
     sender.drain(clock())
     clock.advance(minutes=5)
-    summary = sender.drain(clock())
+    summary = sender.drain(clock())  # tried twice, but queued only 5 minutes ago: not dead yet
+    assert summary.dead == 0 and statuses(store, "team-b") == ["pending"]
+    clock.advance(hours=2)
+    summary = sender.drain(clock())  # tried max_attempts times AND give_up_after has passed
     assert summary.dead == 1 and statuses(store, "team-b") == ["dead"]
     clock.advance(days=3)
     assert sender.drain(clock()).sent == 0  # dead stays dead

@@ -64,7 +64,10 @@ def test_records_explain_matches_with_offsets_into_the_text(world):
     alerts = [a for r in records for a in r["alerts"]]
     assert {(a["channel"], a["status"]) for a in alerts} == {("hook", "sent"), ("pager", "pending")}
     assert all(set(a) == {"channel", "status", "attempts", "last_error", "sent_at"} for a in alerts)
-    assert all("500" in a["last_error"] and a["sent_at"] is None for a in alerts if a["channel"] == "pager")
+    pager = [a for a in alerts if a["channel"] == "pager"]
+    assert all(a["sent_at"] is None for a in pager)
+    # the first alert tried the failing pager; the others wait, untried (no error of their own)
+    assert any("500" in (a["last_error"] or "") for a in pager)
     drones = [r for r in records if any(m["id"] == "drones" for m in r["rules"])]
     assert drones and all("pager" in {a["channel"] for a in r["alerts"]} for r in drones)
 

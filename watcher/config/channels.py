@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 
 from watcher.config.reader import MAX_PERIOD, Reader, Table, shown
@@ -12,7 +13,21 @@ from watcher.duration import DurationError, parse_duration
 CHANNEL_MODES = ("immediate", "digest")
 CHANNEL_FORMATS = ("text", "markdown", "html", "json")  # json: a structured webhook (not apprise)
 WEBHOOK_SCHEMES = {"http": "http", "https": "https", "json": "http", "jsons": "https"}
-KEYS = {"name", "url", "url_env", "rules", "severity", "mode", "digest_every", "format", "feed_tags"}
+KEYS = {
+    "name",
+    "url",
+    "url_env",
+    "rules",
+    "severity",
+    "mode",
+    "digest_every",
+    "format",
+    "ops",
+    "quiet_hours",
+    "timezone",
+    "max_per_hour",
+    "feed_tags",
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,10 @@ class ChannelConfig:
     format: str = "text"
     proxy: str | None = field(default=None, repr=False)  # [network] proxy, which alerts go through
     feed_tags: tuple[str, ...] = ()  # only alerts of articles from feeds with one of these tags (empty: all)
+    ops: bool = False  # receives operator notices (and article alerts only if `rules` is given)
+    quiet_hours: tuple[str, str] | None = None  # ("22:00", "07:00") in `timezone`: alerts wait
+    timezone: str = "UTC"  # an IANA zone name, for quiet_hours
+    max_per_hour: int | None = None  # messages per hour; the overflow goes out as one digest
 
 
 def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[ChannelConfig, ...]:
@@ -49,7 +68,9 @@ def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[Chan
             r.fail(f"{key}.name", f"channel name {name!r} is used twice")
         names.add(name)
         url, source = _url(r, c, key)
-        rules = r.typed(c, f"{key}.", "rules", (list, str), ["*"])
+        ops = r.typed(c, f"{key}.", "ops", bool, False)
+        # An ops channel gets operator notices; article alerts only if its rules say so.
+        rules = r.typed(c, f"{key}.", "rules", (list, str), [] if ops else ["*"])
         rules = [rules] if isinstance(rules, str) else rules
         if not all(isinstance(rule, str) for rule in rules):
             r.fail(f"{key}.rules", 'must be a list of rule ids, or "*" for all rules')
@@ -57,7 +78,7 @@ def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[Chan
         mode = r.choice(c, f"{key}.", "mode", CHANNEL_MODES, "immediate")
         fmt = r.choice(c, f"{key}.", "format", CHANNEL_FORMATS, "text")
         if fmt == "json":
-            _webhook(r, key, url, mode)
+            _webhook(r, key, url, mode, c)
         channels.append(
             ChannelConfig(
                 name=name,
@@ -70,6 +91,12 @@ def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[Chan
                 format=fmt,
                 proxy=proxy,
                 feed_tags=_feed_tags(r, c, key),
+                ops=ops,
+                quiet_hours=_quiet_hours(r, c, key),
+                timezone=_timezone(r, c, key),
+                max_per_hour=(
+                    r.positive_int(c, f"{key}.", "max_per_hour", 1, 3600) if "max_per_hour" in c else None
+                ),
             )
         )
     return tuple(channels)
@@ -83,7 +110,7 @@ def _feed_tags(r: Reader, c: Table, key: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in tags)
 
 
-def _webhook(r: Reader, key: str, url: str, mode: str) -> None:
+def _webhook(r: Reader, key: str, url: str, mode: str, c: Table) -> None:
     """format = "json": the watcher POSTs its own JSON payload to the URL itself."""
     if url and url.partition("://")[0].lower() not in WEBHOOK_SCHEMES:
         r.fail(
@@ -93,6 +120,41 @@ def _webhook(r: Reader, key: str, url: str, mode: str) -> None:
         )
     if mode == "digest":
         r.fail(f"{key}.mode", 'format = "json" sends one alert per POST: use mode = "immediate"')
+    for calm in ("quiet_hours", "max_per_hour"):
+        if calm in c:
+            r.fail(
+                f"{key}.{calm}",
+                f'format = "json" sends one alert per POST, and {calm} folds alerts into one '
+                "digest message: leave it out (the receiving program can pace itself)",
+            )
+
+
+def _quiet_hours(r: Reader, c: Table, key: str) -> tuple[str, str] | None:
+    """Two different times of day, "22:00-07:00" (the span may cross midnight)."""
+    value = r.typed(c, f"{key}.", "quiet_hours", str, None)
+    if value is None:
+        return None
+    found = re.fullmatch(r"\s*(([01]\d|2[0-3]):[0-5]\d)\s*-\s*(([01]\d|2[0-3]):[0-5]\d)\s*", value)
+    if not found or found[1] == found[3]:
+        r.fail(
+            f"{key}.quiet_hours",
+            f'must be two different times of day as "start-end", e.g. "22:00-07:00", got {value!r}',
+        )
+        return None
+    return found[1], found[3]
+
+
+def _timezone(r: Reader, c: Table, key: str) -> str:
+    name: str = r.typed(c, f"{key}.", "timezone", str, "UTC")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        r.fail(
+            f"{key}.timezone",
+            f'{name!r} is not a time zone this system knows; use an IANA name such as "Europe/Istanbul" or "UTC"',
+        )
+        return "UTC"
+    return name
 
 
 def _digest_every(r: Reader, c: Table, key: str) -> str:

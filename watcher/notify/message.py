@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from watcher.config import severity_rank
-from watcher.store import articles, matches, stories
+from watcher.store import articles, matches, notices, stories
 from watcher.store.database import Store
 
 ZWSP = "\u200b"
@@ -82,6 +82,19 @@ class AlertContent:
     story_id: int = 0
 
 
+@dataclass(frozen=True)
+class NoticeContent:
+    """One operator notice (a feed failing, a channel recovered, ...), as stored."""
+
+    title: str  # one line: "feed Example News is failing"
+    body: str  # plain text lines: what was seen, since when, what to do
+    severity: str
+    event: str  # 'start' or 'end'
+
+
+Content = AlertContent | NoticeContent
+
+
 # -- cleaning untrusted text ---------------------------------------------------
 
 
@@ -141,6 +154,16 @@ def load_content(store: Store, *, article_id: int, story_id: int, channel=None) 
         also=also,
         article_id=article_id,
         story_id=story_id,
+    )
+
+
+def load_notice(store: Store, notice_id: int) -> NoticeContent:
+    row = notices.get(store, notice_id) or {}
+    return NoticeContent(
+        title=row.get("title") or "(notice gone)",
+        body=row.get("body") or "",
+        severity=row.get("severity") or "high",
+        event=row.get("event") or "start",
     )
 
 
@@ -216,13 +239,31 @@ def render(
     return _untitled(Message(title, _fit(head, rules, tail, fmt, limits.body), fmt), limits)
 
 
+def render_notice(notice: NoticeContent, fmt: str, limits: Limits = Limits()) -> Message:
+    """One operator notice as a message of its own."""
+    title = _cap_title(f"[watcher] {clean_line(notice.title)}", limits.title)
+    lines = [escape(clean_line(line, 1000), fmt) for line in notice.body.splitlines() if line.strip()]
+    if limits.title <= 0:
+        lines.insert(0, _heading(title, fmt))
+    body = _join(lines, fmt)
+    if len(body) > limits.body:
+        body = _hard_cut(body, limits.body, fmt)
+    return _untitled(Message(title, body, fmt), limits)
+
+
 def render_digest(
-    items: Sequence[AlertContent], fmt: str, limits: Limits = Limits(), *, channel: str = ""
+    items: Sequence[Content],
+    fmt: str,
+    limits: Limits = Limits(),
+    *,
+    channel: str = "",
+    note: str = "",
 ) -> tuple[Message, int]:
-    """One message listing ``items``; returns it and how many items it holds
-    (the rest did not fit and belong in the next message)."""
+    """One message listing ``items`` (alerts and operator notices); returns it
+    and how many items it holds (the rest did not fit and belong in the next
+    message). ``note`` says why they were folded together (quiet hours, the cap)."""
     lines, used = [], 0
-    room = limits.body - 80
+    room = limits.body - 80 - len(note)
     for item in items:
         line = _digest_line(item, fmt)
         if used and used + len(line) + 6 > room:
@@ -231,11 +272,20 @@ def render_digest(
         used += len(line) + 6
     count = len(lines)
     more = len(items) - count
+    shown = items[:count]
+    stories_n = sum(isinstance(i, AlertContent) for i in shown)
+    notices_n = count - stories_n
+    parts = []
+    if stories_n or not notices_n:
+        parts.append(f"{stories_n} new stor{'y' if stories_n == 1 else 'ies'}")
+    if notices_n:
+        parts.append(f"{notices_n} operator notice{'' if notices_n == 1 else 's'}")
     title = _cap_title(
-        f"[watcher] {count} new stor{'y' if count == 1 else 'ies'}"
-        + (f" for {clean_line(channel, MAX_NAME)}" if channel else ""),
+        f"[watcher] {' and '.join(parts)}" + (f" for {clean_line(channel, MAX_NAME)}" if channel else ""),
         limits.title,
     )
+    if note:
+        lines.insert(0, escape(f"({clean_line(note, 200)})", fmt))
     if more:
         lines.append(escape(f"(+{more} more in the next message)", fmt))
     if limits.title <= 0:
@@ -315,7 +365,12 @@ def _link_line(link: str | None, fmt: str) -> str:
     return f"Link: {url}"
 
 
-def _digest_line(item: AlertContent, fmt: str) -> str:
+def _digest_line(item: Content, fmt: str) -> str:
+    if isinstance(item, NoticeContent):
+        text = f"[notice] {clean_line(item.title)}"
+        detail = clean_line(item.body.splitlines()[0] if item.body else "", MAX_SNIPPET)
+        text += f": {detail}" if detail else ""
+        return f"- {escape(text, fmt)}" if fmt == "markdown" else f"• {escape(text, fmt)}"
     rule = item.rules[0].title if item.rules else "match"
     text = f"[{clean_line(rule, MAX_NAME)}] {clean_line(item.headline)} — {clean_line(item.source, MAX_NAME)}"
     if item.also:

@@ -9,10 +9,16 @@ up neither the other channels nor polling:
 - ``start()`` runs each channel's worker in a background thread that looks at
   the outbox every few seconds, or at once on ``wake()`` (the daemon).
 
-Each result is committed as soon as it is known (``sent`` in its own
-transaction). When a channel fails, the rest of its batch is not tried again
-in the same pass: those rows are recorded as failed with the same error and
-back off together.
+What goes out when (quiet hours, the hourly cap, digests, the circuit
+breaker) is planned by :mod:`watcher.notify.outbox`. When a channel fails,
+the rest of its batch is released untouched (no attempt spent) and waits
+while one message at a time probes the channel.
+
+Each result is committed as soon as it is known, and every change of a row's
+state survives a busy database: it is retried (:func:`retry_busy`), and if
+the database stays busy past all patience the worker keeps the change in
+memory and makes it before it claims anything else, so a row is never left
+``sending`` by a live worker and a sent alert is never sent again.
 """
 
 from __future__ import annotations
@@ -20,23 +26,26 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
-from functools import partial
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 from watcher.config import ChannelConfig, Config
 from watcher.notify import message, outbox
-from watcher.notify.notifier import Delivery, Notifier
+from watcher.notify.notifier import Notifier
 from watcher.notify.redaction import Redactor
 from watcher.notify.webhook import Post, Webhook
-from watcher.store import alerts
-from watcher.store.database import Store
+from watcher.store import alerts, channels
+from watcher.store.database import BUSY_PATIENCE, Store, is_busy, retry_busy
 
 log = logging.getLogger("watcher.sender")
 
 WAKE_EVERY = 5.0  # seconds between looks at the outbox when nothing wakes us
+T = TypeVar("T")
+Change = Callable[[Store], object]
 
 
 @dataclass(frozen=True)
@@ -44,12 +53,14 @@ class DrainSummary:
     sent: int = 0
     failed: int = 0  # will be retried
     dead: int = 0
-    digests: int = 0  # digest messages delivered
+    digests: int = 0  # messages that carried several alerts (digests, folded, notices)
     errors: int = 0  # channels whose pass broke off (logged; their alerts wait)
+    held: int = 0  # alerts waiting, untried, for a failing channel to answer again
 
     def __str__(self) -> str:
         text = f"alerts: {self.sent} sent, {self.failed} failed (will retry), {self.dead} dead"
         text += f", in {self.digests} digest message(s)" if self.digests else ""
+        text += f"; {self.held} wait for a failing channel to answer again" if self.held else ""
         return text + (f"; {self.errors} channel(s) could not be served (see the log)" if self.errors else "")
 
     def __add__(self, other: DrainSummary) -> DrainSummary:
@@ -59,14 +70,23 @@ class DrainSummary:
             self.dead + other.dead,
             self.digests + other.digests,
             self.errors + other.errors,
+            self.held + other.held,
         )
 
 
 @dataclass(frozen=True)
 class _Job:
-    ids: tuple[int, ...]  # one alert, or every alert of one digest
+    ids: tuple[int, ...]  # one alert, or every alert of one message
     message: message.Message
     digest: bool = False
+
+
+def _iso(stamp: datetime) -> str:
+    return stamp.astimezone(timezone.utc).isoformat()
+
+
+class _Unsettled(Exception):
+    """The database stayed busy: a state change waits in memory (see Sender._settle)."""
 
 
 class Sender:
@@ -81,9 +101,14 @@ class Sender:
         batch: int = 50,
         timeout: float | None = None,
         post: Post | None = None,
+        busy_timeout: float | None = None,
+        busy_patience: float = BUSY_PATIENCE,
     ) -> None:
         """``post`` delivers the structured alerts of ``format = "json"``
-        channels (the guarded HTTP client's POST, handed in by the caller)."""
+        channels (the guarded HTTP client's POST, handed in by the caller);
+        ``busy_timeout``: seconds each statement of the workers' own
+        connections waits for another writer; ``busy_patience``: how long a
+        state change is retried before it is kept in memory."""
         self.post = post
         self.store = store
         self.config = config
@@ -92,18 +117,26 @@ class Sender:
         self.wake_every = wake_every
         self.batch = batch
         self.timeout = timeout
+        self.busy_timeout = busy_timeout
+        self.busy_patience = busy_patience
         self.redactor = Redactor.for_channels(config.channels)
         self._recovered = False
         self._stop = threading.Event()
         self._wakes: list[threading.Event] = []
         self._threads: list[threading.Thread] = []
         self._rng_lock = threading.Lock()
+        self._unsettled: dict[str, list[Change]] = defaultdict(list)  # per channel, in order
+
+    def _open(self) -> Store:
+        if self.busy_timeout is None:
+            return Store.open(self.store.path, migrate=False)
+        return Store.open(self.store.path, migrate=False, busy_timeout=self.busy_timeout)
 
     # -- start-up ----------------------------------------------------------------
     def recover(self) -> int:
         """Rows left ``sending`` by a crash become pending; rows of channels no
         longer configured become dead. Once per Sender, before any send."""
-        count = alerts.recover(self.store)
+        count = retry_busy(lambda: alerts.recover(self.store), patience=self.busy_patience)
         self._recovered = True
         if count:
             log.warning("%d alert(s) were being sent when watcher stopped; sending them again", count)
@@ -125,11 +158,11 @@ class Sender:
         if not self._recovered:
             self.recover()
         now = now or self.clock()
-        channels = self.config.channels
-        if not channels:
+        channels_ = self.config.channels
+        if not channels_:
             return DrainSummary()
-        with ThreadPoolExecutor(max_workers=min(len(channels), 16), thread_name_prefix="alerts") as pool:
-            results = list(pool.map(lambda c: self._pass_on_own_connection(c, now), channels))
+        with ThreadPoolExecutor(max_workers=min(len(channels_), 16), thread_name_prefix="alerts") as pool:
+            results = list(pool.map(lambda c: self._pass_on_own_connection(c, now), channels_))
         total = DrainSummary()
         for result in results:
             total = total + result
@@ -137,9 +170,16 @@ class Sender:
 
     def _pass_on_own_connection(self, channel: ChannelConfig, now: datetime) -> DrainSummary:
         try:
-            store = Store.open(self.store.path, migrate=False)
+            store = self._open()
             try:
-                return self.channel_pass(store, channel, now)
+                summary = self.channel_pass(store, channel, now)
+                if self._unsettled[channel.name] and not self._settle(store, channel):
+                    log.error(
+                        "the database stayed busy: %s's outbox could not be brought up to date; "
+                        "alerts it shows as 'sending' are sent again by the next run",
+                        channel.name,
+                    )
+                return summary
             finally:
                 store.close()
         except Exception:  # e.g. the database stayed locked: logged (secrets masked); alerts wait
@@ -147,8 +187,12 @@ class Sender:
             return DrainSummary(errors=1)
 
     def channel_pass(self, store: Store, channel: ChannelConfig, now: datetime) -> DrainSummary:
-        """Send ``channel``'s due alerts (digest first), batch after batch."""
+        """Send ``channel``'s due messages, batch after batch, as
+        :func:`outbox.plan` lays them out; while the channel is failing, only
+        one message probes it, and only when its probe is due."""
         total = DrainSummary()
+        if not self._settle(store, channel):
+            return DrainSummary(errors=1)
         notifier = (
             Webhook(channel, self.post, redactor=self.redactor)
             if channel.format == "json"
@@ -156,26 +200,94 @@ class Sender:
                 channel, redactor=self.redactor, **({"timeout": self.timeout} if self.timeout else {})
             )
         )
-        while not self._stop.is_set():
-            jobs = list(self._claim(store, channel, notifier, now))
-            if not jobs:
-                break
-            total = total + self._deliver(store, channel, notifier, jobs)
+        try:
+            while not self._stop.is_set():
+                breaker = channels.get(store, channel.name)
+                probing = breaker.failing
+                if probing and (breaker.next_probe or "") > _iso(now):
+                    return total + DrainSummary(held=len(alerts.candidates(store, channel.name, now)))
+                rows = alerts.candidates(store, channel.name, now, tried_too=probing)
+                recent = (
+                    alerts.messages_since(store, channel.name, now - outbox.HOUR)
+                    if channel.max_per_hour
+                    else []
+                )
+                batches = outbox.plan(
+                    rows, channel, now, sent_last_hour=len(recent), probing=probing, limit=self.batch
+                )
+                jobs = [job for batch in batches if (job := self._claim(store, channel, notifier, batch))]
+                if not jobs:
+                    break
+                summary, ok = self._deliver(store, channel, notifier, jobs, now)
+                total = total + summary
+                if not ok:
+                    return total + DrainSummary(held=len(alerts.candidates(store, channel.name, now)))
+        except _Unsettled:
+            log.warning(
+                "the database is busy; %s's outbox is brought up to date before its next message",
+                channel.name,
+            )
+            return total + DrainSummary(errors=1)
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            log.warning("the database is busy; %s's alerts wait for the next pass", channel.name)
+            return total + DrainSummary(errors=1)
         return total
 
+    # -- every change of a row's state survives a busy database ------------------------
+    def _persist(self, store: Store, channel: ChannelConfig, change: Callable[[Store], T]) -> T:
+        """Make ``change`` (one transaction), retrying while the database is
+        busy; past all patience it is kept to be made before anything else
+        (and _Unsettled raised to end the pass)."""
+        try:
+            return retry_busy(lambda: change(store), patience=self.busy_patience)
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            self._unsettled[channel.name].append(change)
+            raise _Unsettled() from exc
+
+    def _settle(self, store: Store, channel: ChannelConfig) -> bool:
+        """Make the changes a busy database refused earlier, in order; False
+        if it is still busy (then nothing new may be claimed)."""
+        waiting = self._unsettled[channel.name]
+        while waiting:
+            try:
+                retry_busy(lambda: waiting[0](store), patience=self.busy_patience)
+            except Exception as exc:
+                if not is_busy(exc):
+                    raise
+                return False
+            waiting.pop(0)
+        return True
+
+    # -- building messages --------------------------------------------------------------
     def _claim(
-        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, now: datetime
-    ) -> Iterator[_Job]:
-        for rows in alerts.claim_digests(store, now, channel=channel.name).values():
-            job = self._built(
-                store, [r["id"] for r in rows], partial(self._digest, store, channel, notifier, rows)
+        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, batch: outbox.Batch
+    ) -> _Job | None:
+        rows = retry_busy(
+            lambda: alerts.claim(store, batch.ids, together=batch.together), patience=self.busy_patience
+        )
+        if not rows:
+            return None
+        ids = [r["id"] for r in rows]
+        try:
+            if batch.together or rows[0]["notice_id"] is not None:
+                return self._together(store, channel, notifier, rows, batch.note)
+            return self._immediate(store, channel, notifier, rows[0])
+        except _Unsettled:
+            raise
+        except Exception as exc:  # a bad row must not leave its alert stuck in 'sending'
+            log.exception("could not build the message for alert(s) %s", ids)
+            error = "could not build the message: " + self.redactor.scrub_exception(exc)
+            rng = self._own_rng()
+            self._persist(
+                store,
+                channel,
+                lambda s: outbox.mark_failed(s, ids, error, self.clock(), self.config.alerts, rng),
             )
-            if job:
-                yield job
-        for row in alerts.claim_immediate(store, now, channel=channel.name, limit=self.batch):
-            job = self._built(store, [row["id"]], partial(self._immediate, store, channel, notifier, row))
-            if job:
-                yield job
+            return None
 
     def _immediate(
         self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, row: dict
@@ -192,69 +304,129 @@ class Sender:
             ),
         )
 
-    def _digest(
-        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, rows: list[dict]
+    def _together(
+        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, rows: list[dict], note: str
     ) -> _Job:
-        contents = [
-            message.load_content(store, article_id=r["article_id"], story_id=r["story_id"], channel=channel)
+        """One message for ``rows``: a lone notice as itself, anything else as a
+        digest; rows that do not fit go back to pending for the next message."""
+        contents: list[message.Content] = [
+            message.load_notice(store, r["notice_id"])
+            if r["notice_id"] is not None
+            else message.load_content(
+                store, article_id=r["article_id"], story_id=r["story_id"], channel=channel
+            )
             for r in rows
         ]
-        msg, count = message.render_digest(contents, channel.format, notifier.limits, channel=channel.name)
-        alerts.release(store, [r["id"] for r in rows[count:]])  # these go in the next message
+        if len(contents) == 1 and isinstance(contents[0], message.NoticeContent) and not note:
+            return _Job((rows[0]["id"],), message.render_notice(contents[0], channel.format, notifier.limits))
+        msg, count = message.render_digest(
+            contents, channel.format, notifier.limits, channel=channel.name, note=note
+        )
+        rest = [r["id"] for r in rows[count:]]
+        if rest:  # these go in the next message
+            self._persist(store, channel, lambda s: alerts.release(s, rest))
         return _Job(tuple(r["id"] for r in rows[:count]), msg, digest=True)
 
-    def _built(self, store: Store, ids: list[int], build: Callable[[], _Job]) -> _Job | None:
-        """The job, or None after recording why its message could not be built."""
-        try:
-            return build()
-        except Exception as exc:  # a bad row must not leave its alert stuck in 'sending'
-            log.exception("could not build the message for alert(s) %s", ids)
-            with self._rng_lock:
-                outbox.mark_failed(
-                    store,
-                    ids,
-                    "could not build the message: " + self.redactor.scrub_exception(exc),
-                    self.clock(),
-                    self.config.alerts,
-                    self.rng,
-                )
-            return None
-
+    # -- sending ----------------------------------------------------------------------
     def _deliver(
-        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, jobs: list[_Job]
-    ) -> DrainSummary:
-        summary, failure = DrainSummary(), None
-        for job in jobs:
+        self,
+        store: Store,
+        channel: ChannelConfig,
+        notifier: Notifier | Webhook,
+        jobs: list[_Job],
+        started: datetime,
+    ) -> tuple[DrainSummary, bool]:
+        """Send ``jobs`` (planned at ``started``) in order; stops at the first
+        failure (the circuit opens, the rest are released untried). Returns
+        (summary, all went)."""
+        summary = DrainSummary()
+        for index, job in enumerate(jobs):
             if self._stop.is_set():
-                alerts.release(store, job.ids)
+                self._release(store, channel, jobs[index:])
+                return summary, True
+            delivery = notifier.send(job.message)
+            now = self.clock()
+            ids = ",".join(map(str, job.ids))
+            if delivery.ok:
+                self._sent(store, channel, job, now, started)
+                log.info("alert %s sent to %s: %s", ids, channel.name, delivery.detail)
+                summary = summary + DrainSummary(sent=len(job.ids), digests=int(job.digest))
                 continue
-            if failure is None:
-                delivery = notifier.send(job.message)
-                failure = None if delivery.ok else delivery
-            else:
-                delivery = Delivery(False, "not tried, the channel had just failed: " + failure.detail)
-            summary = summary + self._record(store, channel, job, delivery)
-        return summary
-
-    def _record(self, store: Store, channel: ChannelConfig, job: _Job, delivery: Delivery) -> DrainSummary:
-        ids = ",".join(map(str, job.ids))
-        if delivery.ok:
-            alerts.mark_sent(store, job.ids, self.clock())
-            log.info("alert %s sent to %s: %s", ids, channel.name, delivery.detail)
-            return DrainSummary(sent=len(job.ids), digests=int(job.digest))
-        with self._rng_lock:
-            statuses = outbox.mark_failed(
-                store, job.ids, delivery.detail, self.clock(), self.config.alerts, self.rng
+            statuses, next_probe = self._failed(store, channel, job, delivery.detail, now)
+            self._release(store, channel, jobs[index + 1 :])
+            dead = statuses.count(outbox.DEAD)
+            log.warning(
+                "alert %s to %s failed%s: %s; the channel is tried again at %s, its other alerts wait",
+                ids,
+                channel.name,
+                " for the last time (now dead)" if dead else "",
+                delivery.detail,
+                next_probe.strftime("%H:%M:%S UTC"),
             )
-        dead = statuses.count(outbox.DEAD)
-        log.warning(
-            "alert %s to %s failed%s: %s",
-            ids,
-            channel.name,
-            " for the last time (now dead)" if dead else "",
-            delivery.detail,
+            return summary + DrainSummary(failed=len(job.ids) - dead, dead=dead), False
+        return summary, True
+
+    def _sent(
+        self, store: Store, channel: ChannelConfig, job: _Job, now: datetime, started: datetime
+    ) -> None:
+        """``job`` went out: its rows are sent, and the circuit is closed."""
+        self._persist(store, channel, lambda s: alerts.mark_sent(s, job.ids, now))
+        before = self._persist(store, channel, lambda s: channels.succeeded(s, channel.name, now=now))
+        if before.failing:
+            self._recovered_channel(store, channel, before, started)
+
+    def _failed(
+        self, store: Store, channel: ChannelConfig, job: _Job, error: str, now: datetime
+    ) -> tuple[list[str], datetime]:
+        """A try of ``job`` failed: the job's rows spend an attempt, the circuit
+        opens (or stays open) until the next probe. Returns the rows' new
+        statuses and when the channel is tried again."""
+        rng = self._own_rng()
+        statuses = self._persist(
+            store, channel, lambda s: outbox.mark_failed(s, job.ids, error, now, self.config.alerts, rng)
         )
-        return DrainSummary(failed=len(job.ids) - dead, dead=dead)
+        failures = channels.get(store, channel.name).failures + 1
+        next_probe = now + timedelta(seconds=outbox.probe_delay(failures, self.config.alerts, rng))
+        self._persist(
+            store,
+            channel,
+            lambda s: channels.failed(s, channel.name, now=now, next_probe=next_probe, error=error),
+        )
+        return statuses, next_probe
+
+    def _recovered_channel(
+        self, store: Store, channel: ChannelConfig, before: channels.ChannelHealth, now: datetime
+    ) -> None:
+        """The channel answers again. When the outage outlasted one probe, the
+        alerts that failed during it are due at ``now`` (this pass sends them);
+        a lone failure followed by a working probe was that alert's own
+        trouble, and it keeps its backoff."""
+        since = datetime.fromisoformat(before.failing_since or _iso(now))
+        again = 0
+        if before.failures > 1:
+            again = self._persist(
+                store, channel, lambda s: alerts.due_again(s, channel.name, tried_since=since, now=now)
+            )
+        log.log(
+            logging.WARNING if before.failures > 1 else logging.INFO,
+            "%s answers again after failing since %s (%d failed tries); %d alert(s) due now",
+            channel.name,
+            since.strftime("%Y-%m-%d %H:%M UTC"),
+            before.failures,
+            again,
+        )
+
+    def _own_rng(self) -> random.Random:
+        """A generator for one failure's jitter, drawn from the shared one (the
+        shared one is never used while a database change may wait)."""
+        with self._rng_lock:
+            return random.Random(self.rng.random())
+
+    def _release(self, store: Store, channel: ChannelConfig, jobs: list[_Job]) -> None:
+        """Claimed rows that were not tried go back to pending untouched."""
+        ids = [i for job in jobs for i in job.ids]
+        if ids:
+            self._persist(store, channel, lambda s: alerts.release(s, ids))
 
     # -- background: the daemon ------------------------------------------------------
     def start(self) -> None:
@@ -287,18 +459,20 @@ class Sender:
             thread.join(timeout)
         return not any(t.is_alive() for t in threads)
 
-    @staticmethod
-    def _unstick(store: Store, channel: ChannelConfig) -> None:
+    def _unstick(self, store: Store, channel: ChannelConfig) -> None:
         """This worker is the only sender for its channel: what it left
         ``sending`` goes back to pending (as after a crash) instead of waiting
-        for the next start-up."""
+        for the next start-up, unless a change it could not yet make (a sent
+        alert not yet marked sent) says otherwise."""
+        if self._unsettled[channel.name]:
+            return
         try:
-            alerts.recover(store, channel=channel.name)
+            retry_busy(lambda: alerts.recover(store, channel=channel.name), patience=self.busy_patience)
         except Exception:
             log.exception("could not return %s's alerts to pending; the next start will", channel.name)
 
     def _loop(self, channel: ChannelConfig, wake: threading.Event) -> None:
-        store = Store.open(self.store.path, migrate=False)
+        store = self._open()
         try:
             while not self._stop.is_set():
                 try:

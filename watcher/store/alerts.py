@@ -1,8 +1,9 @@
-"""The alert outbox rows: ``alerts``, one per (story, channel), keyed by an
-idempotency key, with a status: ``pending`` -> ``sending`` -> ``sent``, or
-back to ``pending`` after a failed try, or ``dead``. What is routed where, and
-the retry schedule, are decided in :mod:`watcher.notify.outbox`; this module
-only reads and writes the rows, each change of status in one transaction.
+"""The alert outbox rows: ``alerts``, one per (story, channel) or (operator
+notice, channel), keyed by an idempotency key, with a status: ``pending`` ->
+``sending`` -> ``sent``, or back to ``pending`` after a failed try, or
+``dead``. What is routed where, and the retry schedule, are decided in
+:mod:`watcher.notify.outbox`; this module only reads and writes the rows,
+each change of status in one transaction.
 """
 
 from __future__ import annotations
@@ -25,19 +26,23 @@ def add(
     store: Store,
     *,
     key: str,
-    story_id: int,
-    article_id: int,
+    story_id: int | None,
+    article_id: int | None,
     channel: str,
     mode: str,
     due: datetime,
     now: datetime,
+    severity: str | None = None,
+    notice_id: int | None = None,
 ) -> bool:
-    """A pending alert under ``key``; False (and nothing written) when the key exists."""
+    """A pending alert (or, with ``notice_id``, operator notice) under ``key``;
+    False (and nothing written) when the key exists."""
     return bool(
         store.execute(
-            "INSERT OR IGNORE INTO alerts (idempotency_key, story_id, article_id, channel, mode, "
-            "status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-            (key, story_id, article_id, channel, mode, _iso(due), _iso(now)),
+            "INSERT OR IGNORE INTO alerts (idempotency_key, story_id, article_id, notice_id, channel, "
+            "mode, severity, status, attempts, next_attempt_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            (key, story_id, article_id, notice_id, channel, mode, severity, _iso(due), _iso(now)),
         ).rowcount
     )
 
@@ -108,6 +113,67 @@ def claim_digests(
     return groups
 
 
+def candidates(store: Store, channel: str, now: datetime, *, tried_too: bool = False) -> list[dict]:
+    """The channel's pending rows that are due at ``now`` (``tried_too``: and
+    those waiting only for their own retry time after a failed try), oldest due
+    first: what the sender plans its next messages from. Nothing is claimed."""
+    return store.query(
+        "SELECT id, mode, severity, attempts, next_attempt_at, created_at, notice_id FROM alerts "
+        "WHERE channel = ? AND status = 'pending' AND (next_attempt_at <= ? OR (? AND attempts > 0)) "
+        "ORDER BY next_attempt_at, id LIMIT 5000",
+        (channel, _iso(now), tried_too),
+    )
+
+
+def claim(store: Store, ids: Sequence[int], *, together: bool = False) -> list[dict]:
+    """Mark those of ``ids`` still pending ``sending`` and return their rows (by
+    id). ``together``: they go in one message, whose ``digest_id`` is the
+    smallest id claimed."""
+    ids = list(ids)
+    if not ids:
+        return []
+    with store.atomic():
+        rows = store.query(
+            f"UPDATE alerts SET status = 'sending', digest_id = NULL "
+            f"WHERE status = 'pending' AND id IN ({marks(ids)}) RETURNING *",
+            ids,
+        )
+        if together and rows:
+            first = min(r["id"] for r in rows)
+            store.execute(
+                f"UPDATE alerts SET digest_id = ? WHERE id IN ({marks(rows)})",
+                [first, *(r["id"] for r in rows)],
+            )
+            for row in rows:
+                row["digest_id"] = first
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def messages_since(store: Store, channel: str, since: datetime) -> list[str]:
+    """When each message sent to ``channel`` after ``since`` went out (a digest
+    counts once), oldest first: what the channel's hourly cap counts."""
+    return [
+        r[0]
+        for r in store.execute(
+            "SELECT MIN(sent_at) AS at FROM alerts WHERE channel = ? AND status = 'sent' AND sent_at > ? "
+            "GROUP BY COALESCE(digest_id, id) ORDER BY at",
+            (channel, _iso(since)),
+        ).fetchall()
+    ]
+
+
+def due_again(store: Store, channel: str, *, tried_since: datetime, now: datetime) -> int:
+    """After a channel's outage: its pending rows that failed during it (tried
+    at or after ``tried_since``) are due ``now`` instead of at their own retry
+    time (their failures were the channel's). Returns how many."""
+    with store.atomic():
+        return store.execute(
+            "UPDATE alerts SET next_attempt_at = ? WHERE channel = ? AND status = 'pending' "
+            "AND tried_at >= ? AND next_attempt_at > ?",
+            (_iso(now), channel, _iso(tried_since), _iso(now)),
+        ).rowcount
+
+
 def channels_with_rows(store: Store) -> list[str]:
     """Channels that have unsent alerts."""
     return [
@@ -129,9 +195,9 @@ def mark_sent(store: Store, ids: Iterable[int], now: datetime) -> None:
     ids = list(ids)
     with store.atomic():
         store.execute(
-            f"UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
+            f"UPDATE alerts SET status = 'sent', sent_at = ?, tried_at = ?, attempts = attempts + 1, "
             f"last_error = NULL WHERE id IN ({marks(ids)})",
-            [_iso(now), *ids],
+            [_iso(now), _iso(now), *ids],
         )
 
 
@@ -157,14 +223,26 @@ def attempts(store: Store, ids: Sequence[int]) -> int:
     )
 
 
+def oldest(store: Store, ids: Sequence[int]) -> str:
+    """When the oldest of ``ids`` was queued."""
+    return store.scalar(f"SELECT MIN(created_at) FROM alerts WHERE id IN ({marks(ids)})", list(ids))
+
+
 def reschedule(
-    store: Store, ids: Sequence[int], *, status: str, attempts: int, due: datetime, error: str
+    store: Store,
+    ids: Sequence[int],
+    *,
+    status: str,
+    attempts: int,
+    due: datetime,
+    error: str,
+    tried: datetime | None = None,
 ) -> None:
-    """After a failed try: ``pending`` again at ``due``, or ``dead``."""
+    """After a failed try (at ``tried``): ``pending`` again at ``due``, or ``dead``."""
     store.execute(
         f"UPDATE alerts SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-        f"digest_id = NULL WHERE id IN ({marks(ids)})",
-        [status, attempts, _iso(due), error[:MAX_ERROR], *ids],
+        f"digest_id = NULL, tried_at = COALESCE(?, tried_at) WHERE id IN ({marks(ids)})",
+        [status, attempts, _iso(due), error[:MAX_ERROR], _iso(tried) if tried else None, *ids],
     )
 
 
@@ -217,8 +295,11 @@ def listing(store: Store, *, status: str | None = None, limit: int = 50) -> list
     where = "WHERE al.status = ?" if status else ""
     return store.query(
         "SELECT al.id, al.status, al.channel, al.mode, al.attempts, al.next_attempt_at, al.sent_at, "
-        "al.created_at, al.last_error, al.story_id, al.article_id, a.title AS headline, "
-        "f.name AS feed FROM alerts al LEFT JOIN articles a ON a.id = al.article_id "
+        "al.created_at, al.last_error, al.story_id, al.article_id, al.notice_id, "
+        "COALESCE(a.title, n.title) AS headline, "
+        "CASE WHEN al.notice_id IS NOT NULL THEN '(operator notice)' ELSE f.name END AS feed "
+        "FROM alerts al LEFT JOIN articles a ON a.id = al.article_id "
+        "LEFT JOIN notices n ON n.id = al.notice_id "
         f"LEFT JOIN feeds f ON f.id = a.feed_id {where} ORDER BY al.id DESC LIMIT ?",
         ([status] if status else []) + [limit],
     )
@@ -247,7 +328,8 @@ def with_titles(
         params["status"] = status
     return store.query(
         f"""
-        SELECT al.*, a.title FROM alerts al LEFT JOIN articles a ON a.id = al.article_id
+        SELECT al.*, COALESCE(a.title, n.title) AS title FROM alerts al
+        LEFT JOIN articles a ON a.id = al.article_id LEFT JOIN notices n ON n.id = al.notice_id
         WHERE {" AND ".join(clauses) or "1"} ORDER BY al.id DESC LIMIT :limit""",
         params,
     )

@@ -311,7 +311,7 @@ def prunable(store: Store, cutoff: str, limit: int) -> list[int]:
         SELECT a.id FROM articles a
         WHERE a.matched = 0 AND a.fetched_at < :cutoff
           AND a.id NOT IN (SELECT article_id FROM matches)
-          AND a.id NOT IN (SELECT article_id FROM alerts)
+          AND a.id NOT IN (SELECT article_id FROM alerts WHERE article_id IS NOT NULL)
           AND a.id NOT IN (SELECT article_id FROM feedback)
           AND (a.story_id IS NULL OR a.story_id NOT IN (
                SELECT story_id FROM articles WHERE matched = 1 AND story_id IS NOT NULL))

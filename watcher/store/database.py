@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -29,6 +30,7 @@ from watcher.store.schema import MIGRATIONS, Migration
 
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_WAIT_MS = 250  # a checkpoint waits this long for readers, then tries again later
+BUSY_PATIENCE = 300.0  # seconds a state change that must not be lost keeps retrying a busy database
 MAX_SQL_VALUE = 64 * 1024 * 1024  # bytes of one string or blob on a hardened connection
 MAX_SQL_TEXT = 1024 * 1024  # bytes of one SQL statement on a hardened connection
 # Functions a hardened connection refuses: fts3_tokenizer hands out (one argument) and
@@ -50,6 +52,35 @@ DENIED_SQL_FUNCTIONS = frozenset(
 DENIED_SQL_TABLES = frozenset({"fts3tokenize", "sqlite_dbpage", "sqlite_dbdata", "sqlite_dbptr"})
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked/busy" (another
+    connection held the write lock past the busy timeout): worth trying again."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def retry_busy(
+    change: Callable[[], T],
+    *,
+    patience: float = BUSY_PATIENCE,
+    sleep: Callable[[float], object] = time.sleep,
+) -> T:
+    """Run ``change`` (one transaction) until it is not refused by a busy
+    database, for up to ``patience`` seconds (each try already waits the busy
+    timeout); then the busy error is raised. Other errors are raised at once."""
+    deadline = time.monotonic() + patience
+    pause = 0.05
+    while True:
+        try:
+            return change()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise
+        sleep(pause)
+        pause = min(pause * 2, 2.0)
 
 
 @contextlib.contextmanager
@@ -83,19 +114,25 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path, *, migrate: bool = True, hardened: bool = False) -> Store:
-        """``hardened``: for a connection others' SQL may reach (the web page); see :func:`harden`."""
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        migrate: bool = True,
+        hardened: bool = False,
+        busy_timeout: float = BUSY_TIMEOUT_MS / 1000,
+    ) -> Store:
+        """``hardened``: for a connection others' SQL may reach (the web page); see :func:`harden`.
+        ``busy_timeout``: seconds a statement waits for another connection's write lock."""
         path = str(path)
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 if not Path(path).exists():
                     Path(path).touch(mode=0o600)  # a new database is private (-wal, -shm follow)
-            conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
-            )
+            conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False, isolation_level=None)
             db = sqlite_utils.Database(conn)
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             if path != ":memory:":
                 db.enable_wal()
             db.execute("PRAGMA synchronous = NORMAL")

@@ -249,6 +249,68 @@ def _v8_source_settings(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _v9_outbox_health(db: sqlite_utils.Database) -> None:
+    # The outbox carries operator notices as well as story alerts (story_id and
+    # article_id become nullable, notice_id points at the notice), each row's
+    # severity (critical alerts pass quiet hours) and when it was last tried;
+    # channel_health is each channel's circuit breaker; notices is the log of
+    # operator notices, one row per start or end of a condition's episode.
+    # SQLite cannot relax NOT NULL in place: the table is rebuilt, rows and ids kept.
+    for statement in _V9_SQL.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+_V9_SQL = """
+CREATE TABLE notices (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,              -- the condition: 'feed-failing:<url>', 'channel-failing:<name>', ...
+    event TEXT NOT NULL CHECK (event IN ('start', 'end')),
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX idx_notices_key ON notices(key, id);
+CREATE TABLE alerts_v9 (
+    id INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    story_id INTEGER REFERENCES stories(id),      -- NULL for an operator notice
+    article_id INTEGER REFERENCES articles(id),   -- NULL for an operator notice
+    notice_id INTEGER REFERENCES notices(id),
+    channel TEXT NOT NULL,
+    mode TEXT NOT NULL DEFAULT 'immediate',   -- 'immediate', 'digest' or 'notice'
+    severity TEXT,                            -- the alert's rule severity (critical passes quiet hours)
+    status TEXT NOT NULL DEFAULT 'pending',   -- 'pending', 'sending', 'sent', 'dead'
+    attempts INTEGER NOT NULL DEFAULT 0,      -- times it was itself tried
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    digest_id INTEGER,                        -- the message it went in, when it shared one
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    tried_at TEXT                             -- when it was last tried
+);
+INSERT INTO alerts_v9 (id, idempotency_key, story_id, article_id, channel, mode, status, attempts,
+    next_attempt_at, last_error, digest_id, created_at, sent_at)
+    SELECT id, idempotency_key, story_id, article_id, channel, mode, status, attempts,
+    next_attempt_at, last_error, digest_id, created_at, sent_at FROM alerts;
+DROP TABLE alerts;
+ALTER TABLE alerts_v9 RENAME TO alerts;
+CREATE INDEX idx_alerts_due ON alerts(status, next_attempt_at);
+CREATE INDEX idx_alerts_story ON alerts(story_id);
+CREATE INDEX idx_alerts_article ON alerts(article_id);
+CREATE INDEX idx_alerts_channel ON alerts(channel, status, sent_at);
+CREATE TABLE channel_health (
+    channel TEXT PRIMARY KEY,
+    failing_since TEXT,             -- NULL: the circuit is closed (the last try worked)
+    failures INTEGER NOT NULL DEFAULT 0,   -- consecutive failed tries, the opening one included
+    next_probe TEXT,                -- while failing: when one alert may try the channel again
+    last_error TEXT,
+    last_success TEXT
+);
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
@@ -258,6 +320,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "a meta table: the folding the fingerprints were made with", _v6_meta),
     Migration(7, "poll detail: pages, warnings, failed entries, alert baseline", _v7_poll_detail),
     Migration(8, "source settings: kind, tags, paused", _v8_source_settings),
+    Migration(9, "operator notices, channel health and alert severity in the outbox", _v9_outbox_health),
 )
 
 
@@ -273,7 +336,11 @@ TABLE_DOCS = {
     "no_alert says why a match did not alert (baseline / too old to alert).",
     "stories": "One story per distinct event; rules lists every rule any member matched.",
     "matches": "Why an article matched: one row per (article, rule); hits is JSON with offsets.",
-    "alerts": "The alert outbox: one row per (story, channel) with delivery status.",
+    "alerts": "The alert outbox: one row per (story, channel) or (operator notice, channel) "
+    "with delivery status.",
+    "notices": "Operator notices: one row per start or end of a condition (a feed failing, "
+    "silent or degraded, a channel failing, ...).",
+    "channel_health": "Each channel's circuit breaker: failing since when, and when it is probed next.",
     "feedback": "Relevant/irrelevant verdicts on articles; the newest per article counts.",
     "runs": "One row per polling run.",
     "polls": "One row per poll of one feed: outcome, new entries, article pages tried and failed, warning.",
