@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from watcher.config import ChannelConfig, Config
+from watcher.errors import StoreError
 from watcher.notify import message, outbox
 from watcher.notify.notifier import Notifier
 from watcher.notify.redaction import Redactor
@@ -85,7 +86,7 @@ def _iso(stamp: datetime) -> str:
     return stamp.astimezone(timezone.utc).isoformat()
 
 
-class _Unsettled(Exception):
+class _Unsettled(StoreError):
     """The database stayed busy: a state change waits in memory (see Sender._settle)."""
 
 
