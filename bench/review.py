@@ -186,7 +186,9 @@ def main() -> None:
             f"search common word, 500 hits {median_ms(lambda: search(store, 'Syrian', limit=500), 3):8.1f} ms"
         )
         print(f"rules stats                  {median_ms(lambda: rule_stats(store), r):8.1f} ms")
-        print(f"status                       {median_ms(lambda: status(store), r):8.1f} ms")
+        print(
+            f"status                       {median_ms(lambda: status(store, datetime.now(timezone.utc)), r):8.1f} ms"
+        )
         server = web.WebServer(web.WebSettings(database=path, port=0), clock=lambda: NOW)
         url = server.start()
         import httpx

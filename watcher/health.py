@@ -7,9 +7,21 @@ Two vocabularies, kept apart:
   ``not_modified``, ``error``, ``throttled``, ``gone``, ``interrupted``) is
   stored in ``polls.status`` and ``feeds.last_status``;
 * a :class:`Status` is what a person reads about a feed: ``watcher feeds``,
-  ``watcher status``, the web page and the log lines all say ``new``, ``ok``,
-  ``not modified``, ``throttled``, ``failing`` or ``gone``, computed by
-  :meth:`FeedState.status` from the stored columns and nowhere else.
+  ``watcher status``, the web page, operator notices and the log lines all
+  say ``new``, ``ok``, ``not modified``, ``degraded``, ``silent``,
+  ``throttled``, ``failing`` or ``gone``. :meth:`FeedState.status` says how
+  the last fetches went, from the feed's row; :func:`assess` adds what the
+  recent polls say (:class:`Activity`) and is the one place the word is
+  computed:
+
+  - ``degraded``: the feed is read, but most of its article pages failed in
+    the recent polls (at least :data:`MIN_PAGES` tried; only feed summaries
+    are stored), or it is read only by the lenient parser (malformed XML);
+  - ``silent``: the feed is read, but has brought no new entry for much
+    longer than usual: :data:`SILENT_FACTOR` times its median gap between
+    polls that found new entries over the last :data:`RHYTHM_DAYS` days, at
+    least :data:`SILENT_FLOOR`; while it has no such rhythm yet (fewer than
+    :data:`MIN_GAPS` gaps), after :data:`SILENT_WITHOUT_RHYTHM`.
 
 A failing feed backs off exponentially (interval x 2^(errors-1), capped) and
 recovers on its own: the first success resets it. A throttled feed (429/503)
@@ -19,13 +31,28 @@ cannot park a feed for a year). A gone feed (410) is no longer polled.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 MAX_BACKOFF = 24 * 3600.0
 MAX_RETRY_AFTER = 7 * 24 * 3600.0
+HOUR, DAY = 3600.0, 86400.0
+
+# degraded: the share of article pages that failed in the recent polls
+PAGES_POLLS = 10  # the last polls that tried pages...
+PAGES_DAYS = 7  # ...within this many days
+MIN_PAGES = 3  # fewer pages tried say nothing yet
+# What a parse warning says when the feed was read only by the lenient parser.
+LENIENT_MARKS = ("lenient parser", "not well-formed", "malformed")
+# silent: no new entry for much longer than usual
+RHYTHM_DAYS = 28
+MIN_GAPS = 4
+SILENT_FACTOR = 5
+SILENT_FLOOR = DAY
+SILENT_WITHOUT_RHYTHM = 7 * DAY
 
 # What one poll came to (Outcome.kind; stored, so never renamed).
 OK = "ok"
@@ -44,6 +71,8 @@ class Status(StrEnum):
     NEW = "new"  # never polled to the end yet
     OK = "ok"  # the last poll read the feed
     NOT_MODIFIED = "not modified"  # the last poll was answered 304: nothing new
+    DEGRADED = "degraded"  # read, but most article pages fail, or only the lenient parser reads it
+    SILENT = "silent"  # read, but nothing new for much longer than usual
     THROTTLED = "throttled"  # the server asked us to slow down (429/503); waiting
     FAILING = "failing"  # the last poll(s) failed; backing off
     GONE = "gone"  # 410: the publisher removed the feed; no longer polled
@@ -64,7 +93,7 @@ class Status(StrEnum):
         return self in (Status.OK, Status.NOT_MODIFIED)
 
 
-TROUBLE = frozenset({Status.THROTTLED, Status.FAILING, Status.GONE})
+TROUBLE = frozenset({Status.DEGRADED, Status.SILENT, Status.THROTTLED, Status.FAILING, Status.GONE})
 
 
 @dataclass(frozen=True)
@@ -97,6 +126,136 @@ class FeedState:
         if self.last_status == OK:
             return Status.OK
         return Status.NEW
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What a feed's recent polls say, beyond its row (``watcher.store.feeds.activity``)."""
+
+    pages_tried: int = 0  # article pages requested in the recent polls (PAGES_POLLS, PAGES_DAYS)
+    pages_failed: int = 0  # of which failed
+    last_page_error: str | None = None
+    warning: str | None = None  # the last read's parse warning
+    last_new_entry: datetime | None = None  # the last poll that found a new entry
+    new_entry_polls: tuple[datetime, ...] = ()  # polls that found new entries, last RHYTHM_DAYS days
+    added: datetime | None = None  # when the feed was first configured
+    failing_since: datetime | None = None  # the first failed poll since the last success
+
+    @classmethod
+    def of(cls, row: Mapping, facts: Mapping | None = None) -> Activity:
+        """From a ``feeds`` row and its ``watcher.store.feeds.activity`` facts."""
+        facts = facts or {}
+        return cls(
+            pages_tried=facts.get("pages_tried") or 0,
+            pages_failed=facts.get("pages_failed") or 0,
+            last_page_error=row.get("last_page_error"),
+            warning=row.get("last_warning"),
+            last_new_entry=_stamp(facts.get("last_new_entry")),
+            new_entry_polls=tuple(t for t in map(_stamp, facts.get("new_entry_polls") or ()) if t),
+            added=_stamp(row.get("created_at")),
+            failing_since=_stamp(facts.get("failing_since")),
+        )
+
+
+def _stamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def windows(now: datetime) -> dict[str, str]:
+    """The time windows :func:`watcher.store.feeds.activity` reads, for ``now``."""
+    now = now.astimezone(timezone.utc)
+    return {
+        "pages_since": (now - timedelta(days=PAGES_DAYS)).isoformat(),
+        "rhythm_since": (now - timedelta(days=RHYTHM_DAYS)).isoformat(),
+    }
+
+
+@dataclass(frozen=True)
+class Health:
+    """A feed's health, with the facts and reasons behind the word."""
+
+    status: Status
+    fetch: Status  # how the last fetches went (FeedState.status)
+    activity: Activity
+    degraded: str | None = None  # why it is degraded (None: it is not, or cannot be judged)
+    silent: str | None = None  # why it is silent
+    usual_gap: float | None = None  # seconds: the median gap between new entries
+    silent_after: float | None = None  # seconds without a new entry that make it silent
+
+    @property
+    def judged(self) -> bool:
+        """Whether degraded and silent could be judged: only a feed that is
+        read can be said to be read badly, or to be quiet."""
+        return self.fetch.healthy
+
+    @property
+    def reason(self) -> str | None:
+        return self.silent or self.degraded
+
+
+def usual_gap(polls: Sequence[datetime]) -> float | None:
+    """The median gap in seconds between polls that found new entries; None
+    when there are fewer than MIN_GAPS gaps to judge by."""
+    times = sorted(polls)
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    return statistics.median(gaps) if len(gaps) >= MIN_GAPS else None
+
+
+def silent_after(gap: float | None) -> float:
+    """Seconds without a new entry after which a feed is silent."""
+    return SILENT_WITHOUT_RHYTHM if gap is None else max(SILENT_FLOOR, SILENT_FACTOR * gap)
+
+
+def lenient(warning: str | None) -> bool:
+    """Whether a parse warning says the feed was read only leniently (malformed)."""
+    text = (warning or "").lower()
+    return any(mark in text for mark in LENIENT_MARKS)
+
+
+def assess(state: FeedState, activity: Activity, now: datetime) -> Health:
+    """The feed's health at ``now``: the fetch status, then, for a feed that
+    is read, whether it is degraded or silent (silent first: nothing new at all
+    matters more than how it is read)."""
+    fetch = state.status
+    if not fetch.healthy:
+        return Health(fetch, fetch, activity)
+    degraded = None
+    a = activity
+    if a.pages_tried >= MIN_PAGES and a.pages_failed * 2 > a.pages_tried:
+        degraded = (
+            f"{a.pages_failed} of {a.pages_tried} article pages failed in recent polls "
+            f"(last: {a.last_page_error or 'unknown'}); only feed summaries are stored"
+        )
+    elif lenient(a.warning):
+        degraded = f"read only by the lenient parser: {a.warning}"
+    gap = usual_gap(a.new_entry_polls)
+    after = silent_after(gap)
+    since = a.last_new_entry or a.added
+    silent = None
+    if since is not None and (now - since).total_seconds() > after:
+        usual = f"usually every {span(gap)}" if gap is not None else "no usual rhythm known yet"
+        silent = (
+            f"no new entry for {span((now - since).total_seconds())} ({usual}); "
+            "check that its address still lists new articles"
+        )
+    status = Status.SILENT if silent else Status.DEGRADED if degraded else fetch
+    return Health(status, fetch, activity, degraded, silent, gap, after)
+
+
+def span(seconds: float) -> str:
+    """A duration as people say it: '45 min', '6 h', '1 day', '3 days'."""
+    if seconds >= 1.5 * DAY:
+        return f"{seconds / DAY:.0f} days"
+    if seconds >= 0.9 * DAY:
+        return "1 day"
+    if seconds >= 2 * HOUR:
+        return f"{seconds / HOUR:.0f} h"
+    return f"{max(1.0, seconds / 60):.0f} min"
 
 
 @dataclass(frozen=True)

@@ -234,7 +234,7 @@ def status(ctx: CliContext, as_json: bool) -> None:
     now = ctx.clock()
     store = ctx.store()
     try:
-        st = database_status(store)
+        st = database_status(store, now)
         measures = measure(store, now)
         polled_at = last_poll(store)
     finally:

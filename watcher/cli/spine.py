@@ -244,7 +244,9 @@ def _check_warnings(config) -> list[str]:
 @click.option("--tag", metavar="TAG", help="Only the feeds with this tag.")
 @click.pass_obj
 def feeds(ctx: CliContext, as_json: bool, tag: str | None) -> None:
-    """Each feed's health: status, last poll, errors, next due.
+    """Each feed's health: status (ok, not modified, degraded, silent, throttled,
+    failing, gone, paused) and why, last poll, errors, article pages that failed
+    in the recent polls, parse warnings, the last new entry, next due.
 
     `watcher feeds add URL` finds the feeds at a site and adds one; `remove`,
     `import FILE.opml` and `export` edit and list the configured feeds."""
@@ -255,7 +257,7 @@ def feeds(ctx: CliContext, as_json: bool, tag: str | None) -> None:
     config = ctx.config()
     store = ctx.store()
     try:
-        known = {f.url: f for f in review.feed_health(store)}
+        known = {f.url: f for f in review.feed_health(store, ctx.clock())}
     finally:
         store.close()
     records: list[dict[str, Any]] = []
@@ -263,6 +265,7 @@ def feeds(ctx: CliContext, as_json: bool, tag: str | None) -> None:
         if tag and tag not in feed.tags:
             continue
         row = known.get(feed.url)
+        gap = row.usual_gap if row else None
         records.append(
             {
                 "name": feed.name,
@@ -270,6 +273,7 @@ def feeds(ctx: CliContext, as_json: bool, tag: str | None) -> None:
                 "kind": feed.kind,
                 "tags": list(feed.tags),
                 "status": str(row.state if row else health.Status.NEW) if feed.enabled else PAUSED,
+                "reason": row.reason if row else None,
                 "last_poll": row.last_polled if row else None,
                 "last_success": row.last_success if row else None,
                 "errors": row.consecutive_errors if row else 0,
@@ -280,6 +284,8 @@ def feeds(ctx: CliContext, as_json: bool, tag: str | None) -> None:
                 "pages_tried": row.pages_tried if row else 0,
                 "pages_failed": row.pages_failed if row else 0,
                 "last_page_error": row.last_page_error if row else None,
+                "last_new_entry": row.last_new_entry if row else None,
+                "usual_gap_hours": round(gap / 3600, 1) if gap is not None else None,
             }
         )
     if as_json:
@@ -288,15 +294,19 @@ def feeds(ctx: CliContext, as_json: bool, tag: str | None) -> None:
         for record in records:
             click.echo(json.dumps(record, ensure_ascii=False))
         return
-    for record in records:  # one column for what to look at: the error, else the warning
-        if not record["last_error"] and record["warning"]:
-            record["last_error"] = f"warning: {record['warning']}"
+    for record in records:  # one column for what to look at: the error, else why, else the warning
+        record["pages"] = f"{record['pages_failed']}/{record['pages_tried']}" if record["pages_tried"] else ""
+        note = record["last_error"] or record["reason"]
+        if not note and record["warning"]:
+            note = f"warning: {record['warning']}"
+        record["last_error"] = note
         record["name"] = shown_name(str(record["name"]), str(record["kind"]), list(record["tags"] or []))
     click.echo(
         table(
             records,
-            ["name", "status", "last_poll", "errors", "next_due", "articles", "last_error"],
+            ["name", "status", "last_poll", "errors", "next_due", "articles", "pages", "last_error"],
             width=200,
+            headers={"pages": "pages failed", "last_error": "error / why"},
             flex=("last_error", "name"),
         )
     )

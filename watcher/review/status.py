@@ -1,13 +1,14 @@
-"""Feeds and the database: each feed's health (the feeds page) and the
-database's size, counts and age (``watcher status``)."""
+"""Feeds and the database: each feed's health (``watcher feeds``, the feeds
+page, the stories page's warning) and the database's size, counts and age
+(``watcher status``). The health word and its reasons come from
+:func:`watcher.health.assess`, the one place they are computed."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from watcher import health
 from watcher.store import alerts, articles, feeds, matches, meta, overview
@@ -30,10 +31,7 @@ class FeedHealth:
     articles: int
     matched: int
     last_article: str | None = None  # when the newest article from this feed was fetched
-    last_warning: str | None = None  # malformed, cut at the entry limit, entries without links...
-    pages_tried: int = 0  # article pages requested in the last poll that read the feed
-    pages_failed: int = 0  # of which failed
-    last_page_error: str | None = None
+    health: health.Health | None = None  # the word and the reasons behind it
     kind: str = "feed"  # feed, telegram, sitemap, page
     tags: tuple[str, ...] = ()
     paused: bool = False  # enabled = false in the config: not polled
@@ -41,21 +39,59 @@ class FeedHealth:
     @property
     def state(self) -> health.Status:
         """The feed's health, in the words the CLI, the web page and the logs use."""
+        if self.health is not None:
+            return self.health.status
         return health.FeedState(self.last_polled, self.last_status, self.consecutive_errors, self.gone).status
 
+    @property
+    def activity(self) -> health.Activity:
+        return self.health.activity if self.health else health.Activity()
 
-QUIET_DAYS = 7  # a healthy feed with no new article for this long is flagged
+    # What `watcher feeds --json` and the feeds page show besides the row.
+    @property
+    def pages_tried(self) -> int:
+        """Article pages requested in the recent polls."""
+        return self.activity.pages_tried
+
+    @property
+    def pages_failed(self) -> int:
+        return self.activity.pages_failed
+
+    @property
+    def last_page_error(self) -> str | None:
+        return self.activity.last_page_error
+
+    @property
+    def last_warning(self) -> str | None:
+        """The last read's parse warning: malformed, cut at the entry limit, entries without links."""
+        return self.activity.warning
+
+    @property
+    def last_new_entry(self) -> str | None:
+        when = self.activity.last_new_entry
+        return when.isoformat() if when else None
+
+    @property
+    def usual_gap(self) -> float | None:
+        """Seconds: the median gap between polls that found new entries, last weeks."""
+        return self.health.usual_gap if self.health else None
+
+    @property
+    def rhythm(self) -> str | None:
+        """The usual gap between new entries as people say it ('1 day'), if known."""
+        gap = self.usual_gap
+        return health.span(gap) if gap is not None else None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the feed is degraded or silent (the fetch error says why it fails)."""
+        return self.health.reason if self.health else None
 
 
-def quiet(feeds: Sequence[FeedHealth], now: datetime, days: float = QUIET_DAYS) -> set[int]:
-    """Ids of the healthy feeds that brought no new article in ``days``: they
-    poll fine, but their address may no longer list new articles."""
-    since = (now - timedelta(days=days)).isoformat()
-    return {f.id for f in feeds if f.state.healthy and (f.last_article or "") < since}
-
-
-def feed_health(store: Store) -> tuple[FeedHealth, ...]:
-    """Every feed's last poll, errors and next due time; failing feeds first."""
+def feed_health(store: Store, now: datetime) -> tuple[FeedHealth, ...]:
+    """Every feed's health at ``now``: last poll, errors, next due time, and
+    what its recent polls say (pages, warnings, rhythm); failing feeds first."""
+    facts = feeds.activity(store, **health.windows(now))
     return tuple(
         FeedHealth(
             r["id"],
@@ -72,10 +108,7 @@ def feed_health(store: Store) -> tuple[FeedHealth, ...]:
             r["articles"],
             r["matched"],
             r["last_article"],
-            r.get("last_warning"),
-            r.get("pages_tried") or 0,
-            r.get("pages_failed") or 0,
-            r.get("last_page_error"),
+            health.assess(health.FeedState.of(r), health.Activity.of(r, facts.get(r["id"])), now),
             r.get("kind") or "feed",
             _tags(r.get("tags")),
             bool(r.get("paused")),
@@ -107,13 +140,13 @@ class Status:
     daemon: dict | None = None
 
 
-def status(store: Store) -> Status:
+def status(store: Store, now: datetime) -> Status:
     oldest, newest = articles.span(store)
     return Status(
         path=store.path,
         size_bytes=overview.size_bytes(store),
         schema_version=store.version,
-        counts=_with_feed_statuses(overview.counts(store), feed_health(store)),
+        counts=_with_feed_statuses(overview.counts(store), feed_health(store, now)),
         alerts=tuple(alerts.by_status(store)),
         oldest_article=oldest,
         newest_article=newest,
@@ -128,6 +161,11 @@ def _loaded(text: str | None) -> dict | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def outbox_counts(store: Store) -> tuple[tuple[str, int], ...]:
+    """(status, how many) of the alert outbox's rows, by status."""
+    return tuple(alerts.by_status(store))
 
 
 def _with_feed_statuses(
@@ -174,7 +212,7 @@ class Measures:
 
 def measure(store: Store, now: datetime) -> Measures:
     counts = dict(overview.counts(store))
-    by_status = Counter(f.state for f in feed_health(store))
+    by_status = Counter(f.state for f in feed_health(store, now))
     outcomes = feeds.poll_outcomes(store)
     return Measures(
         feeds_by_status={s.value.replace(" ", "_"): by_status[s] for s in health.Status},

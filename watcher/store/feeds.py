@@ -109,6 +109,57 @@ def with_article_counts(store: Store) -> list[dict]:
         ORDER BY f.gone DESC, f.consecutive_errors DESC, f.name""")
 
 
+def activity(store: Store, *, pages_since: str, rhythm_since: str, pages_polls: int = 10) -> dict[int, dict]:
+    """Feed id -> what its recent polls say: ``pages_tried``/``pages_failed``
+    summed over its last ``pages_polls`` polls since ``pages_since`` that
+    tried article pages, ``last_new_entry`` (when a poll last found a new
+    entry), ``new_entry_polls`` (when polls since ``rhythm_since`` did, oldest
+    first) and ``failing_since`` (its first failed poll since its last success)."""
+    facts: dict[int, dict] = {}
+
+    def of(feed_id: int) -> dict:
+        return facts.setdefault(
+            feed_id,
+            {
+                "pages_tried": 0,
+                "pages_failed": 0,
+                "last_new_entry": None,
+                "new_entry_polls": [],
+                "failing_since": None,
+            },
+        )
+
+    for feed_id, tried, failed in store.execute(
+        """
+        SELECT feed_id, SUM(pages_tried), SUM(pages_failed) FROM (
+            SELECT feed_id, pages_tried, pages_failed,
+                   ROW_NUMBER() OVER (PARTITION BY feed_id ORDER BY id DESC) AS n
+            FROM polls WHERE pages_tried > 0 AND started_at >= ?)
+        WHERE n <= ? GROUP BY feed_id""",
+        (pages_since, pages_polls),
+    ):
+        of(feed_id).update(pages_tried=tried, pages_failed=failed)
+    for feed_id, last in store.execute(
+        "SELECT feed_id, MAX(finished_at) FROM polls WHERE entries_new > 0 GROUP BY feed_id"
+    ):
+        of(feed_id)["last_new_entry"] = last
+    for feed_id, at in store.execute(
+        "SELECT feed_id, finished_at FROM polls WHERE entries_new > 0 AND finished_at >= ? "
+        "ORDER BY feed_id, finished_at",
+        (rhythm_since,),
+    ):
+        of(feed_id)["new_entry_polls"].append(at)
+    for feed_id, since in store.execute(
+        """
+        SELECT p.feed_id, MIN(p.started_at) FROM polls p JOIN feeds f ON f.id = p.feed_id
+        WHERE f.consecutive_errors > 0 AND p.status NOT IN ('ok', 'not_modified', 'interrupted')
+          AND p.started_at > COALESCE(f.last_success, '')
+        GROUP BY p.feed_id"""
+    ):
+        of(feed_id)["failing_since"] = since
+    return facts
+
+
 def last_polled(store: Store) -> str | None:
     """When any feed was last polled."""
     return store.scalar("SELECT MAX(last_polled) FROM feeds")

@@ -22,8 +22,7 @@ from watcher.review.log import verdicts as latest_verdicts
 from watcher.review.search import search as search_articles
 from watcher.review.search import searched_for
 from watcher.review.stats import matches_per_day, rule_stats
-from watcher.review.status import QUIET_DAYS, feed_health
-from watcher.review.status import quiet as quiet_feeds
+from watcher.review.status import feed_health, outbox_counts
 from watcher.review.status import status as database_status
 from watcher.store.database import Store
 from watcher.web.security import CSP
@@ -152,7 +151,7 @@ async def stories_view(datasette, request):
             rows,
             latest_verdicts(store, [r.article_id for r in rows]),
             rule_stats(store),
-            feed_health(store),
+            feed_health(store, now),
             _chart(store, now, form["rule"]),
         )
 
@@ -333,21 +332,16 @@ async def search_view(datasette, request):
 
 
 async def feeds_view(datasette, request):
-    feeds = await _with_store(datasette, feed_health)
-    database = await _with_store(datasette, database_status)
-    quiet = quiet_feeds(feeds, datasette.watcher.clock())
-    return await _page(
-        datasette,
-        request,
-        "feeds.html",
-        {"nav": "feeds", "feeds": feeds, "status": database, "quiet": quiet, "quiet_days": QUIET_DAYS},
-    )
+    now = datasette.watcher.clock()
+    feeds = await _with_store(datasette, lambda s: feed_health(s, now))
+    database = await _with_store(datasette, lambda s: database_status(s, now))
+    return await _page(datasette, request, "feeds.html", {"nav": "feeds", "feeds": feeds, "status": database})
 
 
 async def outbox_view(datasette, request):
     wanted = _arg(request, "status")
     rows = await _with_store(datasette, lambda s: outbox_rows(s, status=wanted, limit=300))
-    counts = await _with_store(datasette, lambda s: database_status(s).alerts)
+    counts = await _with_store(datasette, outbox_counts)
     return await _page(
         datasette,
         request,
