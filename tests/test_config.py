@@ -276,3 +276,63 @@ def test_item23_check_shows_no_character_of_an_unusable_token(tmp_path, url, tok
     assert token not in shown
     assert f"{token[0]}...{token[-1]}" not in shown and f"...{token[-4:]}" not in shown
     assert not [token[i : i + 5] for i in range(len(token) - 4) if token[i : i + 5] in shown], shown
+
+
+def test_ops_channels_quiet_hours_and_the_hourly_cap(tmp_path):
+    config = cfg.load(
+        write(
+            tmp_path,
+            """
+[alerts]
+give_up_after = "3d"
+ops_after_errors = 5
+ops_after = "2h"
+
+[[channels]]
+name = "ops"
+url_env = "OPS_URL"
+ops = true
+quiet_hours = "23:30-06:00"
+timezone = "Europe/Istanbul"
+max_per_hour = 6
+
+[[channels]]
+name = "ops-and-defence"
+url_env = "OPS_URL"
+ops = true
+rules = ["turkey-syria-defence"]
+""",
+        ),
+        environ={"OPS_URL": "json://127.0.0.1/x"},
+    )
+    assert (config.alerts.give_up_after, config.alerts.ops_after_errors, config.alerts.ops_after) == (
+        3 * 86400,
+        5,
+        7200,
+    )
+    ops, both = config.channels
+    assert ops.ops and ops.rules == ()  # notices only: no article alerts unless its rules say so
+    assert (
+        ops.quiet_hours == ("23:30", "06:00") and ops.timezone == "Europe/Istanbul" and ops.max_per_hour == 6
+    )
+    assert both.ops and both.rules == ("turkey-syria-defence",)
+
+
+def test_mistakes_in_calm_settings_name_the_key(tmp_path):
+    path = write(
+        tmp_path,
+        """
+[[channels]]
+name = "desk"
+url = "json://127.0.0.1/x"
+quiet_hours = "22-7"
+timezone = "Istanbul"
+max_per_hour = 0
+""",
+    )
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path, environ={})
+    text = str(err.value)
+    assert 'channels[0].quiet_hours: must be two different times of day as "start-end"' in text
+    assert "channels[0].timezone: 'Istanbul' is not a time zone" in text
+    assert "channels[0].max_per_hour: must be a whole number above zero" in text

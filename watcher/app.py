@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from watcher.match.matcher import Matcher
     from watcher.match.rules import RuleSet
     from watcher.notify.notifier import Notifier
+    from watcher.notify.operator import Notice
     from watcher.notify.sender import DrainSummary, Sender
     from watcher.notify.webhook import Post, Webhook
     from watcher.pipeline import Parts, RunSummary
@@ -261,6 +262,21 @@ def web_settings(
     return settings
 
 
+def watch(store: Store, config: Config, now: datetime, parts: Parts) -> list[Notice]:
+    """One operator check (:func:`watcher.notify.operator.check`) with the
+    rules ``parts`` match with; a failure is logged, never raised (the check
+    must not stop polling)."""
+    import logging
+
+    from watcher.notify import operator
+
+    try:
+        return operator.check(store, config, now, rules=[r.id for r in parts.matcher.rules.rules])
+    except Exception:
+        logging.getLogger("watcher.operator").exception("the operator check failed; it runs again later")
+        return []
+
+
 # -- a watcher at work -------------------------------------------------------------------
 
 
@@ -316,10 +332,19 @@ class Watcher:
 
     def run_once(self) -> RunSummary:
         """Poll every due feed once (healthy ones even before their interval);
-        ``self.parts.stop`` stops the polls between entries."""
+        ``self.parts.stop`` stops the polls between entries. Ends with the
+        operator check (:meth:`watch`)."""
         from watcher import pipeline
 
-        return pipeline.run_once(self.parts, self.store, store_opener(self.config))
+        summary = pipeline.run_once(self.parts, self.store, store_opener(self.config))
+        self.watch()
+        return summary
+
+    def watch(self) -> list[Notice]:
+        """Operator notices: start or end the conditions the store shows now
+        (a feed failing, silent or degraded, a channel failing, ...); they are
+        queued for the ``ops = true`` channels and sent by :meth:`deliver`."""
+        return watch(self.store, self.config, self.clock(), self.parts)
 
     def maintain(self) -> Maintenance:
         """Prune when a prune is due (``[watcher] keep_days``) and checkpoint the WAL."""

@@ -174,6 +174,11 @@ class FeedError(WatcherError):
 
 
 EXTRACTION_KINDS = ("timeout", "memory", "empty", "failed")
+# How an ExtractionError's message begins when the worker process itself died
+# or would not start (an operator notice counts these; the extractor uses them).
+WORKER_DIED = "the extraction worker died"
+WORKER_NOT_STARTED = ("the extraction worker did not start", "the extraction worker exited while starting")
+WORKER_DEATHS = (WORKER_DIED, *WORKER_NOT_STARTED, "cannot start the extraction worker")
 
 
 class ExtractionError(WatcherError):

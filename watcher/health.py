@@ -166,13 +166,15 @@ def _stamp(value: str | None) -> datetime | None:
         return None
 
 
-def windows(now: datetime) -> dict[str, str]:
-    """The time windows :func:`watcher.store.feeds.activity` reads, for ``now``."""
+def windows(now: datetime) -> tuple[str, str, int]:
+    """What :func:`watcher.store.feeds.activity` reads at ``now``: the start of
+    the pages window, the start of the rhythm window, and how many polls."""
     now = now.astimezone(timezone.utc)
-    return {
-        "pages_since": (now - timedelta(days=PAGES_DAYS)).isoformat(),
-        "rhythm_since": (now - timedelta(days=RHYTHM_DAYS)).isoformat(),
-    }
+    return (
+        (now - timedelta(days=PAGES_DAYS)).isoformat(),
+        (now - timedelta(days=RHYTHM_DAYS)).isoformat(),
+        PAGES_POLLS,
+    )
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ def alerts(click_ctx: click.Context, status: str | None, limit: int, as_json: bo
     """The alert outbox: pending, sent and dead alerts, with the last error."""
     if click_ctx.invoked_subcommand:
         return
+    from watcher.notify import operator
     from watcher.store import alerts as alert_rows
 
     ctx: CliContext = click_ctx.obj
@@ -42,6 +43,7 @@ def alerts(click_ctx: click.Context, status: str | None, limit: int, as_json: bo
     try:
         rows = alert_rows.listing(store, status=status, limit=limit)
         counts = alert_rows.counts(store)
+        conditions = operator.open_conditions(store)
     finally:
         store.close()
     for row in rows:
@@ -51,6 +53,7 @@ def alerts(click_ctx: click.Context, status: str | None, limit: int, as_json: bo
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     _print_table(rows, counts)
+    _print_conditions(conditions, any(c.ops for c in config.channels))
 
 
 def _clean(row: dict) -> None:
@@ -82,6 +85,21 @@ def _print_table(rows: list[dict], counts: dict[str, int]) -> None:
         click.echo(
             "fix the channel, then `watcher alerts retry --dead` (or `--all`) and "
             "`watcher run --once` to send them"
+        )
+
+
+def _print_conditions(conditions: list[dict], has_ops: bool) -> None:
+    """The operator conditions now open (their start notices), if any."""
+    from watcher.notify.message import clean_line
+
+    if not conditions:
+        return
+    click.echo(f"\n{len(conditions)} operator condition(s) open:")
+    for notice in conditions:
+        click.echo(f"  since {short_time(notice['created_at'])}  {clean_line(notice['title'], 200)}")
+    if not has_ops:
+        click.echo(
+            "no channel has `ops = true`, so these notices are sent nowhere; add it to a [[channels]] table"
         )
 
 

@@ -55,6 +55,7 @@ from watcher import health
 from watcher.config import Config, FeedConfig
 from watcher.errors import WatcherError
 from watcher.fetch.hosts import host_of
+from watcher.notify.operator import CHECK_EVERY
 from watcher.pipeline import Parts, PollResult, ThreadPipelines
 from watcher.review import retention
 from watcher.sources import schedule as sources
@@ -158,6 +159,7 @@ class Daemon:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
         self._slow_pool = ThreadPoolExecutor(max_workers=max(1, workers // 4), thread_name_prefix="poll-slow")
         self._maintaining = threading.Lock()
+        self._watching = threading.Lock()
         self._retired_senders: list[Any] = []
 
     # -- life cycle -------------------------------------------------------
@@ -275,7 +277,7 @@ class Daemon:
     # -- the dispatcher -----------------------------------------------------
     def _loop(self, store: Store) -> None:
         now = self.monotonic()
-        next_maintenance, next_summary = now, now + SUMMARY_EVERY
+        next_maintenance, next_summary, next_watch = now, now + SUMMARY_EVERY, now
         while not self.parts.stop.is_set():
             try:
                 if self._reload_wanted.is_set():
@@ -293,6 +295,9 @@ class Daemon:
                 if now >= next_summary:
                     next_summary = now + SUMMARY_EVERY
                     self._summarise()
+                if now >= next_watch:
+                    next_watch = now + CHECK_EVERY
+                    self._start_watch()
                 _call(self._heartbeat)
             except Exception:  # the dispatcher must outlive any bug in one tick
                 log.exception("dispatching failed; trying again at the next tick")
@@ -434,6 +439,30 @@ class Daemon:
         if self._maintaining.locked():
             return
         threading.Thread(target=self.maintain, name="maintenance", daemon=True).start()
+
+    def _start_watch(self) -> None:
+        if self._watching.locked():
+            return
+        threading.Thread(target=self.watch, name="operator-check", daemon=True).start()
+
+    def watch(self) -> None:
+        """The operator check (watcher.notify.operator), on a connection of its
+        own; wakes the sender for the notices it queued."""
+        from watcher.app import watch
+
+        with self._watching:
+            try:
+                store = self.open_store()
+            except Exception:
+                log.exception("the operator check could not open the database")
+                return
+            try:
+                if watch(store, self.config, self.parts.clock(), self.parts) and self.sender:
+                    self.sender.wake()
+            except Exception:  # never let the check die silently
+                log.exception("the operator check failed")
+            finally:
+                store.close()
 
     def maintain(self) -> retention.Maintenance | None:
         """Prune when due (``[watcher] keep_days``) and checkpoint the WAL, on a

@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from watcher.errors import EXTRACTION_KINDS as _KINDS
-from watcher.errors import ExtractionError
+from watcher.errors import WORKER_DEATHS, WORKER_DIED, WORKER_NOT_STARTED, ExtractionError
 
 STARTUP_TIMEOUT = 60.0  # seconds for a fresh worker to import its libraries
 _STOP_GRACE = 2.0  # seconds a worker gets to exit when asked to
@@ -91,7 +91,7 @@ class Extractor:
             status, payload = self._ask(worker, request)
             if status != "died":
                 return status, payload
-        return _death_kind(str(payload)), f"the extraction worker died on this page, twice ({payload})"
+        return _death_kind(str(payload)), f"{WORKER_DIED} on this page, twice ({payload})"
 
     def _ensure_worker(self) -> _Worker:
         if self._pages >= self._recycle_after:
@@ -164,11 +164,11 @@ class _Worker:
 def _startup_reply(worker: _Worker) -> tuple[str, str | None]:
     try:
         if not worker.pipe.poll(STARTUP_TIMEOUT):
-            return "failed", f"the extraction worker did not start within {STARTUP_TIMEOUT:g} s"
+            return "failed", f"{WORKER_NOT_STARTED[0]} within {STARTUP_TIMEOUT:g} s"
         status, message = worker.pipe.recv()
         return str(status), message
     except (EOFError, OSError):
-        return "failed", f"the extraction worker exited while starting ({worker.exit_note()})"
+        return "failed", f"{WORKER_NOT_STARTED[1]} ({worker.exit_note()})"
 
 
 def _start_worker(memory_bytes: int) -> _Worker:
@@ -193,7 +193,7 @@ def _start_worker(memory_bytes: int) -> _Worker:
         )
     except OSError as exc:
         ours.close()
-        raise ExtractionError("failed", f"cannot start the extraction worker: {exc}") from None
+        raise ExtractionError("failed", f"{WORKER_DEATHS[-1]}: {exc}") from None
     finally:
         theirs.close()
     return _Worker(process, Connection(ours.detach()))

@@ -31,7 +31,7 @@ class FeedHealth:
     articles: int
     matched: int
     last_article: str | None = None  # when the newest article from this feed was fetched
-    health: health.Health | None = None  # the word and the reasons behind it
+    verdict: health.Health | None = None  # the word and the reasons behind it
     kind: str = "feed"  # feed, telegram, sitemap, page
     tags: tuple[str, ...] = ()
     paused: bool = False  # enabled = false in the config: not polled
@@ -39,13 +39,13 @@ class FeedHealth:
     @property
     def state(self) -> health.Status:
         """The feed's health, in the words the CLI, the web page and the logs use."""
-        if self.health is not None:
-            return self.health.status
+        if self.verdict is not None:
+            return self.verdict.status
         return health.FeedState(self.last_polled, self.last_status, self.consecutive_errors, self.gone).status
 
     @property
     def activity(self) -> health.Activity:
-        return self.health.activity if self.health else health.Activity()
+        return self.verdict.activity if self.verdict else health.Activity()
 
     # What `watcher feeds --json` and the feeds page show besides the row.
     @property
@@ -74,7 +74,7 @@ class FeedHealth:
     @property
     def usual_gap(self) -> float | None:
         """Seconds: the median gap between polls that found new entries, last weeks."""
-        return self.health.usual_gap if self.health else None
+        return self.verdict.usual_gap if self.verdict else None
 
     @property
     def rhythm(self) -> str | None:
@@ -85,13 +85,13 @@ class FeedHealth:
     @property
     def reason(self) -> str | None:
         """Why the feed is degraded or silent (the fetch error says why it fails)."""
-        return self.health.reason if self.health else None
+        return self.verdict.reason if self.verdict else None
 
 
 def feed_health(store: Store, now: datetime) -> tuple[FeedHealth, ...]:
     """Every feed's health at ``now``: last poll, errors, next due time, and
     what its recent polls say (pages, warnings, rhythm); failing feeds first."""
-    facts = feeds.activity(store, **health.windows(now))
+    facts = feeds.activity(store, *health.windows(now))
     return tuple(
         FeedHealth(
             r["id"],

@@ -376,3 +376,15 @@ def set_fingerprints(store: Store, rows: Sequence[tuple[str | None, int | None, 
 def extraction_failures(store: Store) -> int:
     """Stored articles whose page could not be extracted (kept with the feed's summary)."""
     return store.scalar("SELECT COUNT(*) FROM articles WHERE extraction_error IS NOT NULL")
+
+
+def extraction_errors_since(store: Store, *, since: str, patterns: Sequence[str]) -> int:
+    """Articles fetched since ``since`` whose extraction error contains one of ``patterns``."""
+    if not patterns:
+        return 0
+    return store.scalar(
+        "SELECT COUNT(*) FROM articles WHERE fetched_at >= ? AND ("
+        + " OR ".join("instr(extraction_error, ?) > 0" for _ in patterns)
+        + ")",
+        (since, *patterns),
+    )

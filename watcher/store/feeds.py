@@ -109,7 +109,7 @@ def with_article_counts(store: Store) -> list[dict]:
         ORDER BY f.gone DESC, f.consecutive_errors DESC, f.name""")
 
 
-def activity(store: Store, *, pages_since: str, rhythm_since: str, pages_polls: int = 10) -> dict[int, dict]:
+def activity(store: Store, pages_since: str, rhythm_since: str, pages_polls: int = 10) -> dict[int, dict]:
     """Feed id -> what its recent polls say: ``pages_tried``/``pages_failed``
     summed over its last ``pages_polls`` polls since ``pages_since`` that
     tried article pages, ``last_new_entry`` (when a poll last found a new

@@ -114,3 +114,14 @@ def count_by_rule(store: Store) -> dict[str, int]:
     return dict(
         store.execute("SELECT rule_id, COUNT(*) FROM matches GROUP BY rule_id ORDER BY rule_id").fetchall()
     )
+
+
+def days_matched(store: Store, *, since: str, until: str) -> dict[str, int]:
+    """Rule id -> on how many distinct (UTC) days it matched in [since, until)."""
+    return dict(
+        store.execute(
+            "SELECT rule_id, COUNT(DISTINCT substr(matched_at, 1, 10)) FROM matches "
+            "WHERE matched_at >= ? AND matched_at < ? GROUP BY rule_id",
+            (since, until),
+        ).fetchall()
+    )

@@ -14,14 +14,18 @@ START, END = "start", "end"
 MAX_TEXT = 4000
 
 
-def add(store: Store, *, key: str, event: str, title: str, body: str, severity: str, now: datetime) -> int:
+def add(
+    store: Store, *, key: str, event: str, subject: str, title: str, body: str, severity: str, now: datetime
+) -> int:
     """A notice row; returns its id. Call inside the caller's transaction."""
     return (
         store.execute(
-            "INSERT INTO notices (key, event, title, body, severity, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO notices (key, event, subject, title, body, severity, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 event,
+                subject[:MAX_TEXT],
                 title[:MAX_TEXT],
                 body[:MAX_TEXT],
                 severity,

@@ -266,6 +266,7 @@ CREATE TABLE notices (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,              -- the condition: 'feed-failing:<url>', 'channel-failing:<name>', ...
     event TEXT NOT NULL CHECK (event IN ('start', 'end')),
+    subject TEXT NOT NULL,          -- what it is about: 'feed Example News', 'channel ops'
     title TEXT NOT NULL,
     body TEXT NOT NULL,
     severity TEXT NOT NULL,

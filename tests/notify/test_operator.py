@@ -1,0 +1,188 @@
+"""Feed health that tells the truth, and operator notices (issue 10), as a
+user meets them: real feeds and pages on loopback, `watcher run --once`,
+`watcher feeds --json`, the web /feeds page, and a real loopback webhook as
+the `ops = true` channel. Time is driven through the watcher's own clock."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from alerts_support import Clock, queue_story
+from alerts_support import write_config as alerts_config
+from httpserver import LoopbackServer
+from newsroom import Newsroom, article_html, watcher, write_config
+
+from watcher import app
+from watcher import config as config_mod
+from watcher.match.rules import load_rules
+from watcher.notify import operator
+from watcher.notify.sender import Sender
+from watcher.store.database import Store
+from watcher.web import server as web
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
+MALFORMED = REAL / "feeds" / "feedparser" / "illformed" / "rss_item_link_corrupted_ampersands.xml"
+
+
+def ops_channel(hook, name: str = "ops") -> str:
+    return f'[[channels]]\nname = "{name}"\nurl = "{hook.url(name)}"\nops = true\n'
+
+
+def feeds_json(config) -> list[dict]:
+    result = watcher(config, "feeds", "--json")
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def feeds_page(database) -> str:
+    server = web.WebServer(
+        web.WebSettings(database=database, port=0), clock=lambda: datetime.now(timezone.utc)
+    )
+    url = server.start()
+    try:
+        return httpx.get(url + "/feeds").text
+    finally:
+        server.stop()
+
+
+def test_a_feed_whose_pages_all_fail_is_degraded_everywhere_and_tells_ops_once(tmp_path, hooks):
+    ops, team = hooks
+    with LoopbackServer() as server:
+        room = Newsroom(server)
+        for i in range(4):  # the publisher's article pages all refuse us
+            story = room.add(f"/news/{i}.html", f"Report {i} from Ankara", b"", summary=f"Summary {i}.")
+            server.route(story.path, body=b"forbidden", status=403)
+        config = write_config(
+            tmp_path,
+            [("Example News", room.publish())],
+            extra=ops_channel(ops) + f'[[channels]]\nname = "team"\nurl = "{team.url("team")}"\n',
+        )
+        first = watcher(config, "run", "--once")
+        assert first.exit_code == 0, first.output
+        [feed] = feeds_json(config)
+        assert feed["status"] == "degraded"
+        assert feed["pages_failed"] == feed["pages_tried"] == 4
+        assert "HTTP 403" in feed["last_page_error"]
+        assert "4 of 4 article pages failed in recent polls" in feed["reason"]
+        page = feeds_page(tmp_path / "watcher.db")
+        assert '<tr class="feed feed-degraded">' in page
+        assert '<span class="pages-failed">4</span> of 4' in page
+        assert ops.titles() == ["[watcher] feed Example News is degraded"]
+        assert not [t for t in team.titles() if "[watcher] feed" in t]  # article channels get no notices
+        listed = watcher(config, "alerts").stdout
+        assert "(operator notice)" in listed and "feed Example News is degraded" in listed
+        assert "1 operator condition(s) open" in listed
+
+        again = watcher(config, "run", "--once")  # still degraded: no second notice
+        assert again.exit_code == 0, again.output
+        assert len(ops.titles()) == 1
+
+        for i in range(4, 9):  # the pages work again
+            room.add(
+                f"/news/{i}.html",
+                f"Report {i} from Damascus",
+                article_html(f"Report {i} from Damascus", "Officials met in Damascus on Tuesday. " * 20),
+            )
+        room.publish()
+        recovered = watcher(config, "run", "--once")
+        assert recovered.exit_code == 0, recovered.output
+    [feed] = feeds_json(config)
+    assert feed["status"] == "ok" and (feed["pages_failed"], feed["pages_tried"]) == (4, 9)
+    assert ops.titles() == [
+        "[watcher] feed Example News is degraded",
+        "[watcher] feed Example News is no longer degraded",
+    ]
+
+
+def test_a_malformed_feed_shows_its_warning(tmp_path, hook):
+    with LoopbackServer() as server:
+        server.route("/feed.xml", body=MALFORMED.read_bytes(), content_type="application/rss+xml")
+        config = write_config(
+            tmp_path, [("Ampersands", server.url("/feed.xml"))], fetch_article=False, extra=ops_channel(hook)
+        )
+        assert watcher(config, "run", "--once").exit_code == 0
+    [feed] = feeds_json(config)
+    assert feed["status"] == "degraded" and feed["last_error"] is None
+    assert (
+        feed["warning"]
+        == "not well-formed XML (line 13, column 0: unclosed token); read with the lenient parser"
+    )
+    table = watcher(config, "feeds").stdout
+    assert "degraded" in table and "read only by the lenient parser" in table
+    assert "not well-formed XML" in feeds_page(tmp_path / "watcher.db")
+    assert hook.titles() == ["[watcher] feed Ampersands is degraded"]
+
+
+def test_a_feed_that_published_daily_then_stops_is_silent_once_and_recovers_once(tmp_path, hook):
+    """Ten days of one new entry a day, polled every six hours; then the feed
+    still answers but brings nothing new. Five days (5x its usual gap) later
+    it is silent: one notice. A new entry: one recovery notice."""
+    real_now = datetime.now(timezone.utc)
+    clock = Clock(real_now - timedelta(days=17))
+    with LoopbackServer() as server:
+        room = Newsroom(server, start=clock())
+        path = write_config(
+            tmp_path, [("Daily Gazette", room.publish())], fetch_article=False, extra=ops_channel(hook)
+        )
+        config = config_mod.load(path)
+        with app.Watcher(config, load_rules(config.rules), clock) as running:
+
+            def poll(times: int) -> None:
+                for _ in range(times):
+                    running.run_once()
+                    running.deliver()
+                    clock.advance(hours=6)
+
+            for day in range(10):
+                room.add(
+                    f"/day/{day}.html", f"Day {day} in Ankara", b"", summary=f"What happened on day {day}."
+                )
+                room.publish()
+                poll(4)
+            assert hook.titles() == []
+            poll(4 * 4)  # four quiet days: within 5x the usual gap
+            assert hook.titles() == []
+            poll(4 * 3)  # seven quiet days
+            assert hook.titles() == ["[watcher] feed Daily Gazette is silent"]
+            [feed] = feeds_json(path)  # the driven clock has come to the real one
+            assert feed["status"] == "silent" and feed["usual_gap_hours"] == 24.0
+            assert "usually every 1 day" in feed["reason"]
+
+            room.add("/day/back.html", "Back in Ankara", b"", summary="The gazette publishes again.")
+            room.publish()
+            poll(4)
+    assert hook.titles() == [
+        "[watcher] feed Daily Gazette is silent",
+        "[watcher] feed Daily Gazette brings new entries again",
+    ]
+    assert feeds_json(path)[0]["status"] in ("ok", "not modified")
+
+
+def test_a_channel_failing_for_an_hour_is_an_operator_notice_and_so_is_its_recovery(tmp_path, hooks):
+    ops, team = hooks
+    cfg = alerts_config(
+        tmp_path, ops_channel(ops) + f'[[channels]]\nname = "team"\nurl = "{team.url("t")}"\n'
+    )
+    store = Store.open(cfg.database)
+    clock = Clock()
+    sender = Sender(store, cfg, clock, rng=random.Random(5))
+    team.status = 500
+    queue_story(store, cfg, "Story", now=clock())
+    for _ in range(8):  # 80 minutes of failing tries, a check every 10 minutes
+        sender.drain(clock())
+        operator.check(store, cfg, clock())
+        sender.drain(clock())
+        clock.advance(minutes=10)
+    assert [t.split(" for ")[0] for t in ops.titles()] == ["[watcher] channel team has been failing"]
+    team.status = 200
+    for _ in range(2):
+        sender.drain(clock())
+        operator.check(store, cfg, clock())
+        sender.drain(clock())
+        clock.advance(minutes=10)
+    assert ops.titles()[1:] == ["[watcher] channel team answers again"]
+    assert [t.split("] ", 1)[1] for t in team.titles()] == ["Story"]  # the alert itself, once
