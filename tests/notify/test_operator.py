@@ -38,13 +38,13 @@ def feeds_json(config) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def feeds_page(database) -> str:
+def feeds_page(database, path: str = "/feeds") -> str:
     server = web.WebServer(
         web.WebSettings(database=database, port=0), clock=lambda: datetime.now(timezone.utc)
     )
     url = server.start()
     try:
-        return httpx.get(url + "/feeds").text
+        return httpx.get(url + path).text
     finally:
         server.stop()
 
@@ -76,6 +76,8 @@ def test_a_feed_whose_pages_all_fail_is_degraded_everywhere_and_tells_ops_once(t
         listed = watcher(config, "alerts").stdout
         assert "(operator notice)" in listed and "feed Example News is degraded" in listed
         assert "1 operator condition(s) open" in listed
+        outbox = feeds_page(tmp_path / "watcher.db", "/outbox")
+        assert "operator notice</span> <bdi>feed Example News is degraded</bdi>" in outbox
 
         again = watcher(config, "run", "--once")  # still degraded: no second notice
         assert again.exit_code == 0, again.output

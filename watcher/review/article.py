@@ -94,8 +94,8 @@ class JoinView:
 @dataclass(frozen=True)
 class AlertView:
     id: int
-    story_id: int
-    article_id: int
+    story_id: int | None  # None for an operator notice
+    article_id: int | None
     channel: str
     mode: str
     status: str
