@@ -109,54 +109,53 @@ def with_article_counts(store: Store) -> list[dict]:
         ORDER BY f.gone DESC, f.consecutive_errors DESC, f.name""")
 
 
-def activity(store: Store, pages_since: str, rhythm_since: str, pages_polls: int = 10) -> dict[int, dict]:
+def activity(
+    store: Store, pages_since: str, rhythm_since: str, pages_polls: int = 10, rhythm_polls: int = 100
+) -> dict[int, dict]:
     """Feed id -> what its recent polls say: ``pages_tried``/``pages_failed``
     summed over its last ``pages_polls`` polls since ``pages_since`` that
     tried article pages, ``last_new_entry`` (when a poll last found a new
-    entry), ``new_entry_polls`` (when polls since ``rhythm_since`` did, oldest
-    first) and ``failing_since`` (its first failed poll since its last success)."""
+    entry), ``new_entry_polls`` (when its last ``rhythm_polls`` polls since
+    ``rhythm_since`` that found new entries did, oldest first) and
+    ``failing_since`` (its first failed poll since its last success).
+
+    One small query per feed and fact, each a range of a (partial) index, so
+    a log of months of polls costs milliseconds."""
     facts: dict[int, dict] = {}
-
-    def of(feed_id: int) -> dict:
-        return facts.setdefault(
-            feed_id,
-            {
-                "pages_tried": 0,
-                "pages_failed": 0,
-                "last_new_entry": None,
-                "new_entry_polls": [],
-                "failing_since": None,
-            },
+    for feed_id, errors, last_success in store.execute(
+        "SELECT id, consecutive_errors, last_success FROM feeds"
+    ).fetchall():
+        tried, failed = store.execute(
+            "SELECT COALESCE(SUM(pages_tried), 0), COALESCE(SUM(pages_failed), 0) FROM ("
+            "SELECT pages_tried, pages_failed FROM polls WHERE feed_id = ? AND pages_tried > 0 "
+            "AND started_at >= ? ORDER BY started_at DESC LIMIT ?)",
+            (feed_id, pages_since, pages_polls),
+        ).fetchone()
+        last_new = store.scalar(
+            "SELECT MAX(finished_at) FROM polls WHERE feed_id = ? AND entries_new > 0", (feed_id,)
         )
-
-    for feed_id, tried, failed in store.execute(
-        """
-        SELECT feed_id, SUM(pages_tried), SUM(pages_failed) FROM (
-            SELECT feed_id, pages_tried, pages_failed,
-                   ROW_NUMBER() OVER (PARTITION BY feed_id ORDER BY id DESC) AS n
-            FROM polls WHERE pages_tried > 0 AND started_at >= ?)
-        WHERE n <= ? GROUP BY feed_id""",
-        (pages_since, pages_polls),
-    ):
-        of(feed_id).update(pages_tried=tried, pages_failed=failed)
-    for feed_id, last in store.execute(
-        "SELECT feed_id, MAX(finished_at) FROM polls WHERE entries_new > 0 GROUP BY feed_id"
-    ):
-        of(feed_id)["last_new_entry"] = last
-    for feed_id, at in store.execute(
-        "SELECT feed_id, finished_at FROM polls WHERE entries_new > 0 AND finished_at >= ? "
-        "ORDER BY feed_id, finished_at",
-        (rhythm_since,),
-    ):
-        of(feed_id)["new_entry_polls"].append(at)
-    for feed_id, since in store.execute(
-        """
-        SELECT p.feed_id, MIN(p.started_at) FROM polls p JOIN feeds f ON f.id = p.feed_id
-        WHERE f.consecutive_errors > 0 AND p.status NOT IN ('ok', 'not_modified', 'interrupted')
-          AND p.started_at > COALESCE(f.last_success, '')
-        GROUP BY p.feed_id"""
-    ):
-        of(feed_id)["failing_since"] = since
+        polls = [
+            r[0]
+            for r in store.execute(
+                "SELECT finished_at FROM polls WHERE feed_id = ? AND entries_new > 0 AND finished_at >= ? "
+                "ORDER BY finished_at DESC LIMIT ?",
+                (feed_id, rhythm_since, rhythm_polls),
+            )
+        ]
+        failing_since = None
+        if errors:
+            failing_since = store.scalar(
+                "SELECT MIN(started_at) FROM polls WHERE feed_id = ? AND started_at > ? "
+                "AND status NOT IN ('ok', 'not_modified', 'interrupted')",
+                (feed_id, last_success or ""),
+            )
+        facts[feed_id] = {
+            "pages_tried": tried,
+            "pages_failed": failed,
+            "last_new_entry": last_new,
+            "new_entry_polls": polls[::-1],
+            "failing_since": failing_since,
+        }
     return facts
 
 

@@ -254,7 +254,9 @@ def _v9_outbox_health(db: sqlite_utils.Database) -> None:
     # article_id become nullable, notice_id points at the notice), each row's
     # severity (critical alerts pass quiet hours) and when it was last tried;
     # channel_health is each channel's circuit breaker; notices is the log of
-    # operator notices, one row per start or end of a condition's episode.
+    # operator notices, one row per start or end of a condition's episode; two
+    # partial indexes keep a feed's health (store.feeds.activity) quick on a
+    # log of months of polls.
     # SQLite cannot relax NOT NULL in place: the table is rebuilt, rows and ids kept.
     for statement in _V9_SQL.split(";\n"):
         if statement.strip():
@@ -301,6 +303,8 @@ CREATE INDEX idx_alerts_due ON alerts(status, next_attempt_at);
 CREATE INDEX idx_alerts_story ON alerts(story_id);
 CREATE INDEX idx_alerts_article ON alerts(article_id);
 CREATE INDEX idx_alerts_channel ON alerts(channel, status, sent_at);
+CREATE INDEX idx_polls_pages ON polls(feed_id, started_at) WHERE pages_tried > 0;
+CREATE INDEX idx_polls_new ON polls(feed_id, finished_at) WHERE entries_new > 0;
 CREATE TABLE channel_health (
     channel TEXT PRIMARY KEY,
     failing_since TEXT,             -- NULL: the circuit is closed (the last try worked)
