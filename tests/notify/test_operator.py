@@ -188,3 +188,84 @@ def test_a_channel_failing_for_an_hour_is_an_operator_notice_and_so_is_its_recov
         clock.advance(minutes=10)
     assert ops.titles()[1:] == ["[watcher] channel team answers again"]
     assert [t.split("] ", 1)[1] for t in team.titles()] == ["Story"]  # the alert itself, once
+
+
+def test_a_rule_that_matched_daily_then_not_for_a_week_notifies_once_and_again_when_it_matches(
+    tmp_path, hook
+):
+    from alerts_support import add_article
+
+    from watcher.store import matches
+
+    cfg = alerts_config(tmp_path, ops_channel(hook))
+    store = Store.open(cfg.database)
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+
+    def matched(title: str, when: datetime) -> None:
+        _, article = add_article(store, title=title)
+        with store.atomic():
+            hit = {"term": "Ankara", "entity": None, "field": "title", "start": 0, "end": 6, "snippet": title}
+            matches.replace(
+                store,
+                article,
+                [matches.NewMatch("tr-sy-defence", "Turkey–Syria defence", "high", 1.0, [hit])],
+                when.isoformat(),
+            )
+
+    for day in range(28, 8, -1):  # daily for three weeks, then nothing
+        matched(f"Ankara story {day}", clock() - timedelta(days=day))
+    rules = ["tr-sy-defence", "never-matched"]
+    assert [n.title for n in operator.check(store, cfg, clock(), rules=rules)] == [
+        "rule tr-sy-defence has not matched for 7 days"
+    ]
+    assert operator.check(store, cfg, clock() + timedelta(hours=6), rules=rules) == []  # once per episode
+    clock.advance(days=2)
+    matched("Ankara story again", clock())
+    assert [n.title for n in operator.check(store, cfg, clock(), rules=rules)] == [
+        "rule tr-sy-defence matches again"
+    ]
+    Sender(store, cfg, clock, rng=random.Random(7)).drain(clock())
+    [message] = hook.posts  # both notices were due at once: one message
+    assert message.payload["title"] == "[watcher] 2 operator notices for ops"
+    assert "[notice] rule tr-sy-defence has not matched for 7 days" in message.payload["message"]
+    assert "[notice] rule tr-sy-defence matches again" in message.payload["message"]
+
+
+def test_an_extraction_worker_that_keeps_dying_is_an_operator_notice(tmp_path, hook):
+    from watcher.errors import WORKER_DIED
+    from watcher.store import articles
+
+    cfg = alerts_config(tmp_path, ops_channel(hook))
+    store = Store.open(cfg.database)
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    assert operator.check(store, cfg, clock()) == []
+    for i in range(3):  # what the pipeline stores when the worker died on a page, twice
+        with store.atomic():
+            articles.insert(
+                store,
+                feed_id=1 if i else _feed(store),
+                url=f"https://news.example/{i}",
+                canonical_url=f"https://news.example/{i}",
+                guid=None,
+                title=f"Story {i}",
+                author=None,
+                published=None,
+                fetched_at=(clock() - timedelta(hours=i)).isoformat(),
+                language=None,
+                summary="...",
+                text="...",
+                extraction="summary",
+                extraction_error=f"extraction: {WORKER_DIED} on this page, twice (killed by signal SIGKILL)",
+                content_hash=None,
+                simhash=None,
+                matched=False,
+            )
+    assert [n.title for n in operator.check(store, cfg, clock())] == ["the extraction worker keeps dying"]
+    clock.advance(days=1, hours=1)
+    assert [n.title for n in operator.check(store, cfg, clock())] == ["the extraction worker works again"]
+
+
+def _feed(store) -> int:
+    from alerts_support import feed_id
+
+    return feed_id(store, "Example News")
