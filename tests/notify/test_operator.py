@@ -232,25 +232,37 @@ def test_a_rule_that_matched_daily_then_not_for_a_week_notifies_once_and_again_w
 
 
 def test_an_extraction_worker_that_keeps_dying_is_an_operator_notice(tmp_path, hook):
-    from watcher.errors import WORKER_DIED
-    from watcher.store import articles
-
     cfg = alerts_config(tmp_path, ops_channel(hook))
     store = Store.open(cfg.database)
     clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
     assert operator.check(store, cfg, clock()) == []
-    for i in range(3):  # what the pipeline stores when the worker died on a page, twice
+    deaths(store, clock(), 3)  # what the pipeline stores when the worker died on a page, twice
+    assert [n.title for n in operator.check(store, cfg, clock())] == ["the extraction worker keeps dying"]
+    clock.advance(days=1, hours=1)
+    assert [n.title for n in operator.check(store, cfg, clock())] == ["the extraction worker works again"]
+
+
+def deaths(store, now: datetime, count: int) -> None:
+    """``count`` articles whose page the extraction worker died on (twice), as the pipeline stores them."""
+    from alerts_support import feed_id
+
+    from watcher.errors import WORKER_DIED
+    from watcher.store import articles
+
+    feed = feed_id(store, "Example News")
+    for i in range(count):
+        n = store.scalar("SELECT COUNT(*) FROM articles")
         with store.atomic():
             articles.insert(
                 store,
-                feed_id=1 if i else _feed(store),
-                url=f"https://news.example/{i}",
-                canonical_url=f"https://news.example/{i}",
+                feed_id=feed,
+                url=f"https://news.example/{n}",
+                canonical_url=f"https://news.example/{n}",
                 guid=None,
-                title=f"Story {i}",
+                title=f"Story {n}",
                 author=None,
                 published=None,
-                fetched_at=(clock() - timedelta(hours=i)).isoformat(),
+                fetched_at=(now - timedelta(minutes=i)).isoformat(),
                 language=None,
                 summary="...",
                 text="...",
@@ -260,12 +272,21 @@ def test_an_extraction_worker_that_keeps_dying_is_an_operator_notice(tmp_path, h
                 simhash=None,
                 matched=False,
             )
-    assert [n.title for n in operator.check(store, cfg, clock())] == ["the extraction worker keeps dying"]
-    clock.advance(days=1, hours=1)
-    assert [n.title for n in operator.check(store, cfg, clock())] == ["the extraction worker works again"]
 
 
-def _feed(store) -> int:
-    from alerts_support import feed_id
-
-    return feed_id(store, "Example News")
+def test_a_condition_that_flaps_starts_again_only_after_ops_after(tmp_path, hook):
+    """Ended a moment ago and true again: no new notice until [alerts] ops_after
+    (1 h) has passed since the end; then one, if it is still true."""
+    cfg = alerts_config(tmp_path, ops_channel(hook))
+    store = Store.open(cfg.database)
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    deaths(store, clock(), 3)
+    assert [n.event for n in operator.check(store, cfg, clock())] == ["start"]
+    clock.advance(days=1, minutes=1)  # a day without deaths: it ends
+    assert [n.event for n in operator.check(store, cfg, clock())] == ["end"]
+    deaths(store, clock(), 3)  # and at once it is true again
+    assert operator.check(store, cfg, clock()) == []
+    clock.advance(minutes=30)
+    assert operator.check(store, cfg, clock()) == []
+    clock.advance(minutes=31)
+    assert [n.event for n in operator.check(store, cfg, clock())] == ["start"]

@@ -32,7 +32,9 @@ The conditions, each keyed so that it notifies once per episode:
     last :data:`SILENT_RULE_DAYS` days; ends at its next match.
 
 A condition whose feed, channel or rule is no longer configured ends with a
-notice saying so.
+notice saying so. A condition that ended starts again no sooner than
+``[alerts] ops_after`` later (while it is still true then), so a feed
+flapping around a threshold cannot flood the ops channel.
 """
 
 from __future__ import annotations
@@ -101,9 +103,18 @@ def check(store: Store, config: Config, now: datetime, *, rules: Collection[str]
     _rules(store, rules, now, verdicts)
     ops = [c for c in config.channels if c.ops]
     written: list[Notice] = []
+    calm = now - timedelta(seconds=config.alerts.ops_after)
     with store.atomic():
-        opened = notices.open_episodes(store)
+        latest = notices.latest(store)
+        opened = {key: row for key, row in latest.items() if row["event"] == notices.START}
         for key, condition in verdicts.active.items():
+            ended = latest.get(key)
+            if (
+                ended is not None
+                and ended["event"] == notices.END
+                and datetime.fromisoformat(ended["created_at"]) > calm
+            ):
+                continue  # it ended a moment ago: flapping; it starts again once calm, if still true
             if key not in opened:
                 written.append(
                     _write(

@@ -40,13 +40,18 @@ def get(store: Store, notice_id: int) -> dict | None:
     return store.one("SELECT * FROM notices WHERE id = ?", (notice_id,))
 
 
-def open_episodes(store: Store) -> dict[str, dict]:
-    """Key -> the ``start`` row of every condition now open."""
+def latest(store: Store) -> dict[str, dict]:
+    """Key -> the newest notice of every condition (a ``start``: it is open)."""
     rows = store.query(
         "SELECT n.* FROM notices n JOIN (SELECT key, MAX(id) AS id FROM notices GROUP BY key) last "
-        "ON last.id = n.id WHERE n.event = 'start' ORDER BY n.id"
+        "ON last.id = n.id ORDER BY n.id"
     )
     return {r["key"]: r for r in rows}
+
+
+def open_episodes(store: Store) -> dict[str, dict]:
+    """Key -> the ``start`` row of every condition now open."""
+    return {key: row for key, row in latest(store).items() if row["event"] == START}
 
 
 def recent(store: Store, *, limit: int = 50) -> list[dict]:
