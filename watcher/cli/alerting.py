@@ -117,6 +117,7 @@ def retry(ctx: CliContext, ids: tuple[int, ...], dead: bool, every: bool) -> Non
 
     The running daemon (or the next `watcher run --once`) sends them."""
     from watcher.store import alerts as alert_rows
+    from watcher.store import channels as channel_rows
 
     if not (ids or dead or every):
         fail("say which alerts: one or more IDs (see `watcher alerts`), --dead, or --all")
@@ -131,6 +132,8 @@ def retry(ctx: CliContext, ids: tuple[int, ...], dead: bool, every: bool) -> Non
                 if known[i] in ("sent", "sending"):
                     click.echo(f"alert {i} is {known[i]}; left alone", err=True)
         count = alert_rows.retry(store, ctx.clock(), ids=ids, dead=dead, every=every)
+        if count:  # a channel that was failing is tried again at once, not at its next probe
+            channel_rows.probe_now(store, ctx.clock())
     finally:
         store.close()
     click.echo(f"{count} alert(s) due now; the running watcher or `watcher run --once` sends them")

@@ -64,3 +64,12 @@ def succeeded(store: Store, channel: str, *, now: datetime) -> ChannelHealth:
             (channel, _iso(now)),
         )
     return before
+
+
+def probe_now(store: Store, now: datetime) -> int:
+    """Every failing channel may be tried at ``now`` (after ``watcher alerts retry``)."""
+    with store.atomic():
+        return store.execute(
+            "UPDATE channel_health SET next_probe = ? WHERE failing_since IS NOT NULL AND next_probe > ?",
+            (_iso(now), _iso(now)),
+        ).rowcount
