@@ -370,8 +370,13 @@ class Sender:
     def _sent(
         self, store: Store, channel: ChannelConfig, job: _Job, now: datetime, started: datetime
     ) -> None:
-        """``job`` went out: its rows are sent, and the circuit is closed."""
+        """``job`` went out: its rows are sent, and the circuit is closed (the
+        channel's row is written when it was failing, and otherwise at most
+        once a minute: a healthy channel costs one write per message)."""
         self._persist(store, channel, lambda s: alerts.mark_sent(s, job.ids, now))
+        state = channels.get(store, channel.name)
+        if not state.failing and (state.last_success or "") > _iso(now - timedelta(minutes=1)):
+            return
         before = self._persist(store, channel, lambda s: channels.succeeded(s, channel.name, now=now))
         if before.failing:
             self._recovered_channel(store, channel, before, started)
