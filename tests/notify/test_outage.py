@@ -184,3 +184,24 @@ def test_item10_busy_database_never_leaves_an_alert_sending_nor_sends_it_twice(t
         assert worker.stop()
     assert statuses(store, "team-a") == Counter(sent=2) and alert_rows.counts(store)["sending"] == 0
     assert headlines(a) == headlines(b) == Counter(["First story", "Second story"])
+
+
+def test_item10_past_all_patience_the_change_waits_in_memory_and_nothing_is_sent_twice(tmp_path, hooks):
+    """The database stays busy longer than the sender will retry: the `sent`
+    it could not record waits in the worker's memory (the row is not handed
+    back to be sent again) and is recorded at the next pass."""
+    a, b = hooks
+    cfg = two_hooks(tmp_path, a, b)
+    store = open_store(cfg)
+    queue_story(store, cfg, "Story")
+    a.on_post = lock = LockOnce(cfg.database, 1.0)
+    clock = Clock()
+    sender = Sender(store, cfg, clock, busy_timeout=0.05, busy_patience=0.1, rng=random.Random(12))
+    first = sender.drain(clock())
+    assert first.errors >= 1  # the `sent` of what went out waits in memory
+    assert alert_rows.counts(store)["sending"] >= 1  # not handed back to pending: not sent again
+    wait_for(lock.released.is_set)
+    second = sender.drain(clock())
+    assert second.sent == 0 and second.errors == 0  # recorded, not sent again
+    assert statuses(store, "team-a") == statuses(store, "team-b") == Counter(sent=1)
+    assert len(a.titles()) == len(b.titles()) == 1

@@ -201,6 +201,7 @@ class Sender:
                 channel, redactor=self.redactor, **({"timeout": self.timeout} if self.timeout else {})
             )
         )
+        claimed: list[int] = []  # rows this pass claimed and has not yet settled
         try:
             while not self._stop.is_set():
                 breaker = channels.get(store, channel.name)
@@ -216,23 +217,27 @@ class Sender:
                 batches = outbox.plan(
                     rows, channel, now, sent_last_hour=len(recent), probing=probing, limit=self.batch
                 )
-                jobs = [job for batch in batches if (job := self._claim(store, channel, notifier, batch))]
+                jobs = [
+                    job for batch in batches if (job := self._claim(store, channel, notifier, batch, claimed))
+                ]
                 if not jobs:
                     break
                 summary, ok = self._deliver(store, channel, notifier, jobs, now)
+                claimed.clear()  # each job is sent, failed or released (or that change waits in memory)
                 total = total + summary
                 if not ok:
                     return total + DrainSummary(held=len(alerts.candidates(store, channel.name, now)))
-        except _Unsettled:
+        except Exception as exc:
+            if not (isinstance(exc, _Unsettled) or is_busy(exc)):
+                raise
+            if claimed:  # after the changes already waiting: what is still 'sending' goes back
+                ids = tuple(claimed)
+                self._unsettled[channel.name].append(lambda s: alerts.release(s, ids))
+                self._settle(store, channel)
             log.warning(
                 "the database is busy; %s's outbox is brought up to date before its next message",
                 channel.name,
             )
-            return total + DrainSummary(errors=1)
-        except Exception as exc:
-            if not is_busy(exc):
-                raise
-            log.warning("the database is busy; %s's alerts wait for the next pass", channel.name)
             return total + DrainSummary(errors=1)
         return total
 
@@ -265,7 +270,12 @@ class Sender:
 
     # -- building messages --------------------------------------------------------------
     def _claim(
-        self, store: Store, channel: ChannelConfig, notifier: Notifier | Webhook, batch: outbox.Batch
+        self,
+        store: Store,
+        channel: ChannelConfig,
+        notifier: Notifier | Webhook,
+        batch: outbox.Batch,
+        claimed: list[int],
     ) -> _Job | None:
         rows = retry_busy(
             lambda: alerts.claim(store, batch.ids, together=batch.together), patience=self.busy_patience
@@ -273,6 +283,7 @@ class Sender:
         if not rows:
             return None
         ids = [r["id"] for r in rows]
+        claimed.extend(ids)
         try:
             if batch.together or rows[0]["notice_id"] is not None:
                 return self._together(store, channel, notifier, rows, batch.note)
