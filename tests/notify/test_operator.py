@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 from alerts_support import Clock, queue_story
 from alerts_support import write_config as alerts_config
 from httpserver import LoopbackServer
-from newsroom import Newsroom, article_html, watcher, write_config
+from newsroom import Newsroom, article_html, write_config
+from support import REAL, watcher
 
 from watcher import app
 from watcher import config as config_mod
@@ -24,7 +24,6 @@ from watcher.notify.sender import Sender
 from watcher.store.database import Store
 from watcher.web import server as web
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
 MALFORMED = REAL / "feeds" / "feedparser" / "illformed" / "rss_item_link_corrupted_ampersands.xml"
 
 

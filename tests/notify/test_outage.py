@@ -11,7 +11,8 @@ import threading
 import time
 from collections import Counter
 
-from alerts_support import Clock, open_store, queue_story, wait_for, write_config
+from alerts_support import Clock, open_store, queue_story, write_config
+from support import wait_for
 
 from watcher.notify.sender import Sender
 from watcher.store import alerts as alert_rows
