@@ -336,3 +336,22 @@ max_per_hour = 0
     assert 'channels[0].quiet_hours: must be two different times of day as "start-end"' in text
     assert "channels[0].timezone: 'Istanbul' is not a time zone" in text
     assert "channels[0].max_per_hour: must be a whole number above zero" in text
+
+
+def test_a_json_channel_cannot_fold_alerts(tmp_path):
+    path = write(
+        tmp_path,
+        """
+[[channels]]
+name = "robot"
+url = "https://hooks.example.org/x"
+format = "json"
+quiet_hours = "22:00-07:00"
+max_per_hour = 5
+""",
+    )
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path, environ={})
+    text = str(err.value)
+    assert 'channels[0].quiet_hours: format = "json" sends one alert per POST' in text
+    assert 'channels[0].max_per_hour: format = "json" sends one alert per POST' in text

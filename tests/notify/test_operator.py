@@ -289,3 +289,20 @@ def test_a_condition_that_flaps_starts_again_only_after_ops_after(tmp_path, hook
     assert operator.check(store, cfg, clock()) == []
     clock.advance(minutes=31)
     assert [n.event for n in operator.check(store, cfg, clock())] == ["start"]
+
+
+def test_an_ops_channel_with_format_json_gets_each_notice_as_one_object(tmp_path, hook):
+    with LoopbackServer() as server:
+        server.route("/feed.xml", body=MALFORMED.read_bytes(), content_type="application/rss+xml")
+        config = write_config(
+            tmp_path,
+            [("Ampersands", server.url("/feed.xml"))],
+            fetch_article=False,
+            extra=f'[[channels]]\nname = "robot"\nurl = "{hook.url("ops")}"\nformat = "json"\nops = true\n',
+        )
+        assert watcher(config, "run", "--once").exit_code == 0
+    [post] = hook.posts
+    assert post.headers["Content-Type"].startswith("application/json")
+    assert post.payload["event"] == "notice" and post.payload["state"] == "start"
+    assert post.payload["title"] == "feed Ampersands is degraded"
+    assert any("read only by the lenient parser" in line for line in post.payload["detail"])

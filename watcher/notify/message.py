@@ -240,7 +240,11 @@ def render(
 
 
 def render_notice(notice: NoticeContent, fmt: str, limits: Limits = Limits()) -> Message:
-    """One operator notice as a message of its own."""
+    """One operator notice as a message of its own (``json``: :func:`watcher.notify.payload.notice`)."""
+    if fmt == "json":
+        from watcher.notify import payload
+
+        return payload.notice(notice)
     title = _cap_title(f"[watcher] {clean_line(notice.title)}", limits.title)
     lines = [escape(clean_line(line, 1000), fmt) for line in notice.body.splitlines() if line.strip()]
     if limits.title <= 0:

@@ -237,7 +237,9 @@ def plan(
         start, end = (t.astimezone(timezone.utc).isoformat() for t in window)
         held = [r["id"] for r in singles if start <= r["next_attempt_at"] < end]
     regular = []
-    if notices:
+    if notices and channel.format == "json":  # a program gets one object per notice
+        regular += [Batch((i,)) for i in notices]
+    elif notices:
         regular.append(Batch(tuple(notices), together=True))
     if digest:
         regular.append(Batch(tuple(digest), together=True))

@@ -26,7 +26,14 @@ hits (at most :data:`TOP_HITS`); ``outlets`` are every feed that reported the
 story, the alerting article's first; ``article_page`` is the article's page on
 the review site (``[serve] public_url``, else its host and port). Text is as
 the feed gave it, control characters removed; ``published`` is ISO 8601 or
-null. ``watcher notify --test NAME`` sends ``{"event": "test", ...}``.
+null. ``watcher notify --test NAME`` sends ``{"event": "test", ...}``. An
+``ops = true`` channel gets each operator notice as one object::
+
+    {"event": "notice", "state": "start", "severity": "high",
+     "title": "feed Example News is degraded",
+     "detail": ["Example News (https://…): 9 of 10 article pages failed …", "…"]}
+
+(``state`` is ``end`` when the condition is over).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import json
 import re
 from datetime import datetime
 
-from watcher.notify.message import AlertContent, Message, title_for
+from watcher.notify.message import AlertContent, Message, NoticeContent, title_for
 
 TOP_HITS = 5
 MAX_TEXT = 2000  # characters of any one text field
@@ -85,6 +92,18 @@ def alert(content: AlertContent, *, page_base: str | None) -> dict:
 def render(content: AlertContent, *, page_base: str | None) -> Message:
     body = json.dumps(alert(content, page_base=page_base), ensure_ascii=False)
     return Message(title_for(content), body, "json")
+
+
+def notice(content: NoticeContent) -> Message:
+    """An operator notice as one JSON object (see the module's docstring)."""
+    body = {
+        "event": "notice",
+        "state": content.event,
+        "severity": content.severity,
+        "title": _text(content.title),
+        "detail": [_text(line) for line in content.body.splitlines() if line.strip()],
+    }
+    return Message(f"[watcher] {_text(content.title, 200)}", json.dumps(body, ensure_ascii=False), "json")
 
 
 def test_message(channel: str, text: str, now: datetime) -> Message:
