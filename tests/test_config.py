@@ -333,9 +333,60 @@ max_per_hour = 0
     with pytest.raises(cfg.ConfigError) as err:
         cfg.load(path, environ={})
     text = str(err.value)
-    assert 'channels[0].quiet_hours: must be two different times of day as "start-end"' in text
-    assert "channels[0].timezone: 'Istanbul' is not a time zone" in text
-    assert "channels[0].max_per_hour: must be a whole number above zero" in text
+    assert text.startswith(f"{path}: 3 problems")
+    assert 'channels[0].quiet_hours: must be two different times of day in quotes as "start-end"' in text
+    # a city alone: the IANA names it may mean
+    assert (
+        'channels[0].timezone: \'Istanbul\' is not a time zone this system knows; use an IANA name such as "Asia/Istanbul" or "Europe/Istanbul"'
+        in text
+    )
+    assert "channels[0].max_per_hour: must be a whole number above zero, got 0" in text
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        ('quiet_hours = ["22:00", "07:00"]', "channels[0].quiet_hours: must be two different times of day"),
+        ('quiet_hours = "22:00-22:00"', "channels[0].quiet_hours: must be two different times of day"),
+        ('quiet_hours = "24:00-07:00"', "channels[0].quiet_hours: must be two different times of day"),
+        # names the zone database has, but as folders or data files, not zones
+        (
+            'quiet_hours = "22:00-07:00"\ntimezone = "America"',
+            "channels[0].timezone: 'America' is not a time zone",
+        ),
+        (
+            'quiet_hours = "22:00-07:00"\ntimezone = "zone.tab"',
+            "channels[0].timezone: 'zone.tab' is not a time zone",
+        ),
+        (
+            'quiet_hours = "22:00-07:00"\ntimezone = "../../etc/passwd"',
+            "channels[0].timezone: '../../etc/passwd' is not",
+        ),
+        ('quiet_hours = "22:00-07:00"\ntimezone = "' + "x" * 300 + '"', "channels[0].timezone: 'xxxxxxxxx"),
+        ('quiet_hours = "22:00-07:00"\ntimezone = 3', "channels[0].timezone: 3 is not a time zone"),
+        ('timezone = "Europe/Istanbul"', "channels[0].timezone: is only used by quiet_hours"),
+        ("max_per_hour = 2.5", "channels[0].max_per_hour: must be an integer, got 2.5"),
+        ("max_per_hour = 100000", "channels[0].max_per_hour: must be at most 3,600"),
+        ('ops = "yes"', "channels[0].ops: must be a true/false, got 'yes'"),
+    ],
+)
+def test_each_calm_and_ops_mistake_is_one_line_naming_the_file_and_key(tmp_path, lines, problem):
+    path = write(tmp_path, f'[[channels]]\nname = "desk"\nurl = "json://127.0.0.1/x"\n{lines}\n')
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path, environ={})
+    text = str(err.value)
+    assert "\n" not in text and len(text) < 400, text
+    assert text.startswith(f"{path}: {problem}"), text
+
+
+def test_quiet_hours_may_cross_midnight_and_drop_a_leading_zero(tmp_path):
+    path = write(
+        tmp_path,
+        '[[channels]]\nname = "desk"\nurl = "json://127.0.0.1/x"\nquiet_hours = "9:30 - 7:05"\n'
+        'timezone = "America/New_York"\n',
+    )
+    [desk] = cfg.load(path, environ={}).channels
+    assert (desk.quiet_hours, desk.timezone) == (("09:30", "07:05"), "America/New_York")
 
 
 def test_a_json_channel_cannot_fold_alerts(tmp_path):

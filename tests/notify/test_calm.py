@@ -69,3 +69,41 @@ def test_the_hourly_cap_folds_the_overflow_into_one_message_and_drops_nothing(tm
     clock.advance(minutes=41)  # an hour after the burst
     assert sender.drain(clock()).sent == 2
     assert len(hook.posts) == 5 and all(listed(hook, title) == 1 for title in late)
+
+
+def test_quiet_hours_follow_the_channels_zone_across_a_daylight_saving_change(tmp_path, hook):
+    """New York moves its clocks on at 02:00 on 8 March 2026: quiet hours
+    22:00-07:00 that night run from 03:00 to 11:00 UTC (not to 12:00, as a
+    fixed -05:00 offset would have it)."""
+    cfg = write_config(tmp_path, channel(hook, 'quiet_hours = "22:00-07:00"\ntimezone = "America/New_York"'))
+    store = open_store(cfg)
+    clock = Clock(datetime(2026, 3, 8, 3, 30, tzinfo=timezone.utc))  # 22:30 EST, 7 March
+    sender = Sender(store, cfg, clock, rng=random.Random(3))
+    queue_story(store, cfg, "Late story one", now=clock())
+    queue_story(store, cfg, "Late story two", now=clock())
+    assert sender.drain(clock()).sent == 0
+    clock.advance(hours=7)  # 10:30 UTC = 06:30 EDT: still quiet
+    assert sender.drain(clock()).sent == 0 and hook.posts == []
+    clock.advance(minutes=35)  # 11:05 UTC = 07:05 EDT: over
+    assert sender.drain(clock()).sent == 2
+    assert [p.payload["title"] for p in hook.posts] == ["[watcher] 2 new stories for desk"]
+
+
+def test_critical_alerts_count_toward_the_cap_but_are_never_held_by_it(tmp_path, hook):
+    cfg = write_config(tmp_path, channel(hook, "max_per_hour = 2"))
+    store = open_store(cfg)
+    clock = Clock()
+    sender = Sender(store, cfg, clock, rng=random.Random(4))
+    for i in range(3):
+        queue_story(store, cfg, f"Routine story {i}", now=clock())
+    for i in range(3):
+        queue_story(store, cfg, f"Border clash {i}", severity="critical", now=clock())
+    summary = sender.drain(clock())
+    critical = [t for t in hook.titles() if "Border clash" in t]
+    assert len(critical) == 3 and summary.sent == 3  # all three at once, past the cap of 2
+    assert not [t for t in hook.titles() if "Routine" in t]  # the hour is spent: they wait
+    clock.advance(minutes=61)
+    assert sender.drain(clock()).sent == 3
+    assert len(hook.posts) == 5  # one alone, then the other two folded into the hour's last message
+    assert hook.posts[-1].payload["title"] == "[watcher] 2 new stories for desk"
+    assert all(listed(hook, f"Routine story {i}") == 1 for i in range(3))

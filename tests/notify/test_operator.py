@@ -306,3 +306,48 @@ def test_an_ops_channel_with_format_json_gets_each_notice_as_one_object(tmp_path
     assert post.payload["event"] == "notice" and post.payload["state"] == "start"
     assert post.payload["title"] == "feed Ampersands is degraded"
     assert any("read only by the lenient parser" in line for line in post.payload["detail"])
+
+
+def test_a_feed_failing_three_polls_in_a_row_tells_ops_once_and_once_more_when_read_again(tmp_path, hook):
+    """[alerts] ops_after_errors = 3 (the default): two failed polls say nothing,
+    the third one notice, the fourth none; the first good read one recovery
+    notice. A 410 is a notice of its own. Time is driven, three hours a poll
+    (past every back-off here); ops_after is set long so the count decides."""
+    clock = Clock(datetime.now(timezone.utc) - timedelta(days=2))
+    with LoopbackServer() as server:
+        room = Newsroom(server, start=clock())
+        room.add("/a.html", "Report from Ankara", b"", summary="Officials met.")
+        url = room.publish()
+        path = write_config(
+            tmp_path,
+            [("Wire", url)],
+            fetch_article=False,
+            extra='[alerts]\nops_after = "7d"\n\n' + ops_channel(hook),
+        )
+        config = config_mod.load(path)
+        with app.Watcher(config, load_rules(config.rules), clock) as running:
+
+            def poll() -> None:
+                running.run_once()
+                running.deliver()
+                clock.advance(hours=3)
+
+            poll()
+            server.route("/feed.xml", body=b"down for maintenance", status=500)
+            poll()
+            poll()
+            assert hook.titles() == []  # two failures in a row: not yet
+            poll()
+            assert hook.titles() == ["[watcher] feed Wire is failing"]
+            notice = hook.posts[0].payload["message"]
+            assert "has failed 3 poll(s) in a row" in notice and "HTTP 500" in notice
+            poll()
+            assert len(hook.titles()) == 1  # once per episode
+            room.publish()
+            poll()
+            assert hook.titles()[1:] == ["[watcher] feed Wire is read again"]
+            server.route("/feed.xml", body=b"gone", status=410)
+            poll()
+    assert hook.titles()[2:] == ["[watcher] feed Wire is gone (HTTP 410)"]
+    [feed] = feeds_json(path)
+    assert feed["status"] == "gone"

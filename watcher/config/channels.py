@@ -79,6 +79,7 @@ def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[Chan
         fmt = r.choice(c, f"{key}.", "format", CHANNEL_FORMATS, "text")
         if fmt == "json":
             _webhook(r, key, url, mode, c)
+        quiet = _quiet_hours(r, c, key)
         channels.append(
             ChannelConfig(
                 name=name,
@@ -92,8 +93,8 @@ def read_channels(r: Reader, raw: Table, proxy: str | None = None) -> tuple[Chan
                 proxy=proxy,
                 feed_tags=_feed_tags(r, c, key),
                 ops=ops,
-                quiet_hours=_quiet_hours(r, c, key),
-                timezone=_timezone(r, c, key),
+                quiet_hours=quiet,
+                timezone=_timezone(r, c, key, quiet is not None or "quiet_hours" in c),
                 max_per_hour=(
                     r.positive_int(c, f"{key}.", "max_per_hour", 1, 3600) if "max_per_hour" in c else None
                 ),
@@ -131,30 +132,79 @@ def _webhook(r: Reader, key: str, url: str, mode: str, c: Table) -> None:
 
 def _quiet_hours(r: Reader, c: Table, key: str) -> tuple[str, str] | None:
     """Two different times of day, "22:00-07:00" (the span may cross midnight)."""
-    value = r.typed(c, f"{key}.", "quiet_hours", str, None)
-    if value is None:
+    if "quiet_hours" not in c:
         return None
-    found = re.fullmatch(r"\s*(([01]\d|2[0-3]):[0-5]\d)\s*-\s*(([01]\d|2[0-3]):[0-5]\d)\s*", value)
-    if not found or found[1] == found[3]:
+    value = c["quiet_hours"]
+    found = None
+    if isinstance(value, str):
+        found = re.fullmatch(
+            r"\s*(([01]?\d|2[0-3]):[0-5]\d)\s*[-\u2013]\s*(([01]?\d|2[0-3]):[0-5]\d)\s*", value
+        )
+    if not found or _minutes(found[1]) == _minutes(found[3]):
         r.fail(
             f"{key}.quiet_hours",
-            f'must be two different times of day as "start-end", e.g. "22:00-07:00", got {value!r}',
+            'must be two different times of day in quotes as "start-end" (24-hour clock, in the '
+            f'channel\'s timezone), e.g. quiet_hours = "22:00-07:00"; got {_shown(value)}',
         )
         return None
-    return found[1], found[3]
+    return _padded(found[1]), _padded(found[3])
 
 
-def _timezone(r: Reader, c: Table, key: str) -> str:
-    name: str = r.typed(c, f"{key}.", "timezone", str, "UTC")
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _padded(hhmm: str) -> str:
+    return hhmm if len(hhmm) == 5 else "0" + hhmm
+
+
+def _shown(value: object, longest: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= longest else text[: longest - 3] + "..."
+
+
+def _timezone(r: Reader, c: Table, key: str, quiet: bool) -> str:
+    """An IANA time zone name this system knows (for quiet_hours, the only thing it is for)."""
+    if "timezone" not in c:
+        return "UTC"
+    name = c["timezone"]
+    if not isinstance(name, str) or not _known_zone(name):
+        guesses = _zones_like(name) if isinstance(name, str) else []
         r.fail(
             f"{key}.timezone",
-            f'{name!r} is not a time zone this system knows; use an IANA name such as "Europe/Istanbul" or "UTC"',
+            f"{_shown(name)} is not a time zone this system knows; use an IANA name such as "
+            + " or ".join(f'"{z}"' for z in (guesses or ["Europe/Istanbul", "UTC"])),
         )
         return "UTC"
+    if not quiet:
+        r.fail(
+            f"{key}.timezone",
+            "is only used by quiet_hours, which this channel does not set: add quiet_hours or "
+            'remove timezone (digest_every = "HH:MM" is a UTC time)',
+        )
     return name
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # unknown, not a key, a folder
+        return False
+    return True
+
+
+def _zones_like(name: str) -> list[str]:
+    """The IANA zones ``name`` probably means ("istanbul" -> "Asia/Istanbul", "Europe/Istanbul")."""
+    wanted = name.strip().replace(" ", "_").casefold()
+    if not wanted or len(wanted) > 64:
+        return []
+    try:
+        zones = zoneinfo.available_timezones()
+    except OSError:
+        return []
+    found = sorted(z for z in zones if z.casefold() == wanted or z.casefold().endswith("/" + wanted))
+    return found if len(found) <= 3 else []
 
 
 def _digest_every(r: Reader, c: Table, key: str) -> str:
