@@ -36,6 +36,7 @@ ALLOWED = {
 HOMES = {
     "ahocorasick": {"watcher.match.automaton"},
     "apprise": {"watcher.notify.notifier"},
+    "apscheduler": {"watcher.daemon.scheduler"},
     "brotli": {"watcher.fetch.decompression"},
     "click": {"watcher.cli"},
     "courlan": {"watcher.dedup.identity"},
@@ -58,6 +59,7 @@ HOMES = {
 # Import name -> distribution name, where they differ.
 DISTRIBUTIONS = {
     "ahocorasick": "pyahocorasick",
+    "apscheduler": "APScheduler",
     "sqlite_utils": "sqlite-utils",
     "re2": "google-re2",
     "prometheus_client": "prometheus-client",

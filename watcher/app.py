@@ -19,7 +19,7 @@ parts here, and so do tests that want the real thing:
 Rules are loaded by the caller (the CLI loads them in one place and shows
 their warnings) and handed in as a ``RuleSet``. Nothing here reads the clock,
 the environment or the command line: the shells pass them in. The heavy
-libraries (trafilatura's worker, apprise, datasette) are
+libraries (trafilatura's worker, apprise, APScheduler, datasette) are
 imported when a part that needs them is built, so light commands start fast.
 """
 

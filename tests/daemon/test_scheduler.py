@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -18,7 +19,7 @@ from support import rows
 
 from watcher import app
 from watcher.config import load
-from watcher.daemon.scheduler import Daemon
+from watcher.daemon.scheduler import Daemon, NoBacklogInterval
 from watcher.errors import LockError
 from watcher.match.rules import load_rules
 from watcher.store.database import Store
@@ -114,6 +115,123 @@ def test_item08_a_clock_step_is_logged_once_and_polling_goes_on(tmp_path, server
     assert finished[-1] > (datetime.now(timezone.utc) + timedelta(hours=23)).isoformat()
 
 
+class SteppedSchedulerClock(datetime):
+    """APScheduler's own clock: the ``datetime`` its scheduler module reads
+    (``datetime.now`` in ``apscheduler.schedulers.base``), set forward or back
+    by the test. The watcher's clock and the monotonic clock do not move."""
+
+    offset = timedelta(0)
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        return datetime.now(tz) + cls.offset
+
+
+def test_item08_a_step_of_the_clock_apscheduler_reads_changes_nothing(tmp_path, server, caplog, monkeypatch):
+    """APScheduler 3 fires jobs when its wall clock reaches their times: set
+    back a day, it would wait a day; set forward, it would fire the hourly
+    jobs at once. The watchdog re-arms them by the monotonic clock: polls go
+    on, and no hourly job runs early."""
+    monkeypatch.setattr("apscheduler.schedulers.base.datetime", SteppedSchedulerClock)
+    monkeypatch.setattr(SteppedSchedulerClock, "offset", timedelta(0))
+    ticks = Ticks()
+    config = feed_config(tmp_path, server)
+    polls = lambda: len(server.requests_for("/feed.xml"))  # noqa: E731
+    with (
+        caplog.at_level(logging.DEBUG, logger="watcher.daemon"),
+        watcher_for(config, SteppedClock()) as watcher,
+    ):
+        daemon = watcher.daemon(grace=5, heartbeat=ticks)
+        thread = started(watcher, daemon)
+        try:
+            assert ticks.wait(lambda: polls() >= 2)
+            SteppedSchedulerClock.offset = -timedelta(days=1)
+            seen = polls()
+            assert ticks.wait(lambda: polls() >= seen + 3), (
+                "polling stalled after APScheduler's clock went back"
+            )
+            SteppedSchedulerClock.offset = timedelta(days=1)  # and forward by two days
+            seen = polls()
+            assert ticks.wait(lambda: polls() >= seen + 3)
+        finally:
+            stop(daemon, thread)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("the dispatcher tick re-armed: APScheduler had it 24.0 h late" in m for m in messages), (
+        messages
+    )
+    # APScheduler fired the hourly jobs at once; on the monotonic clock they were not due
+    assert any(
+        re.match(r"the hourly summary fired \d+ min early by APScheduler's clock", m) for m in messages
+    )
+    assert not [m for m in messages if "last hour:" in m]  # the hourly jobs did not run early
+    assert not [m for m in messages if "system clock was set" in m]  # the watcher's own clock did not move
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], messages
+
+
+def test_item08_a_clock_set_forward_by_decades_is_one_run_not_a_backlog():
+    """A machine without a real-time clock boots in 1970 and NTP sets it to
+    today: APScheduler's interval trigger would list every missed fire time
+    (1.8 billion seconds; agronholm/apscheduler#35, #526, #1066) before the
+    job could run. The daemon's trigger gives the present instead."""
+    trigger = NoBacklogInterval(seconds=1, timezone=timezone.utc)
+    booted = datetime(1970, 1, 1, 0, 0, 10, tzinfo=timezone.utc)
+    synced = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)
+    assert trigger.get_next_fire_time(booted, synced) == synced  # one run now (coalesced)...
+    assert trigger.get_next_fire_time(synced, synced) == synced + timedelta(seconds=1)  # ...then every second
+    assert trigger.get_next_fire_time(booted, booted) == booted + timedelta(seconds=1)
+
+
+def test_a_tick_that_outlasts_its_period_is_one_logged_condition(tmp_path, server, caplog):
+    """A reload that hangs holds the dispatcher tick: APScheduler skips its
+    runs (max_instances = 1) and says so each time; the daemon logs it once,
+    and once more when the tick runs again."""
+    ticks, release, hanging = Ticks(), threading.Event(), threading.Event()
+    config = feed_config(tmp_path, server)
+
+    def slow_loader():
+        hanging.set()
+        release.wait(60)
+        loaded = load(config, environ={})
+        return loaded, load_rules(list(loaded.rules))
+
+    with caplog.at_level(logging.INFO, logger="watcher.daemon"):
+        loaded = load(config, environ={})
+        watcher = app.Watcher(loaded, load_rules(list(loaded.rules)), SteppedClock(), loader=slow_loader)
+        with watcher:
+            daemon = watcher.daemon(grace=5, heartbeat=ticks)
+            thread = started(watcher, daemon)
+            try:
+                assert ticks.wait(lambda: ticks.count >= 2)
+                daemon.request_reload()
+                assert hanging.wait(30)
+                assert _until(lambda: "the dispatcher tick: 3 run(s) skipped" in daemon.report())
+                release.set()
+                seen = ticks.count
+                assert ticks.wait(lambda: ticks.count >= seen + 2)
+            finally:
+                release.set()
+                stop(daemon, thread)
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    held = [m for m in messages if "the dispatcher tick has been running for" in m]
+    assert len(held) == 1 and "longer than its 1 s period; its runs are skipped until it ends" in held[0]
+    again = [m for m in messages if m.startswith("the dispatcher tick runs again:")]
+    assert len(again) == 1 and "run(s) were skipped while one took" in again[0], messages
+    assert not [r for r in caplog.records if r.name.startswith("apscheduler")]
+    assert not [m for m in messages if "maximum number of running instances" in m]
+    assert any("reloaded" in r.getMessage() for r in caplog.records)
+
+
+def _until(predicate, limit: float = 60.0) -> bool:
+    """Wait until ``predicate()`` holds (at most ``limit`` seconds, so a daemon
+    that died cannot hang the test)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 def test_item08_the_schedule_starts_from_the_stored_next_due(tmp_path, server):
     """A feed an earlier run polled a moment ago waits its interval; one that is due is
     polled at once."""
@@ -133,8 +251,8 @@ def test_item08_the_schedule_starts_from_the_stored_next_due(tmp_path, server):
             daemon = watcher.daemon(grace=5, heartbeat=ticks)
             thread = started(watcher, daemon)
             try:
-                assert ticks.wait(lambda: ticks.count >= 3)
-                assert ticks.wait(lambda: polls() == seen + due_now, ticks=5)
+                assert ticks.wait(lambda: ticks.count >= 3)  # noqa: B023 (called at once)
+                assert ticks.wait(lambda: polls() == seen + due_now, ticks=5)  # noqa: B023
             finally:
                 stop(daemon, thread)
         assert polls() == seen + due_now

@@ -353,6 +353,7 @@ def setup_logging(
         "urllib3",
         "httpx",
         "httpcore",
+        "apscheduler",  # its executor's INFO line per job run (the scheduler's own log is the daemon's)
         "trafilatura",
         "htmldate",
         "courlan",

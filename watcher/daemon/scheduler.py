@@ -1,15 +1,42 @@
-"""``watcher run``: poll due feeds until stopped.
+"""``watcher run``: poll due feeds until stopped, under APScheduler 3.x.
 
-A dispatcher thread looks for due feeds every few seconds; polls run in our own
-thread pools, so that:
+APScheduler (a ``BackgroundScheduler``, UTC, each job ``max_instances=1``,
+``coalesce=True``, ``misfire_grace_time=None``) runs the daemon's periodic
+jobs in a small thread pool of its own:
 
-- the schedule is kept on the MONOTONIC clock (CLOCK_BOOTTIME where there is
-  one, so a suspend counts as time that passed): each feed's next poll is
-  "so many seconds after its last one ended", whatever the wall clock does.
-  A wall-clock step (NTP, a VM restored from a snapshot, a wrong RTC at boot)
-  is logged once and changes nothing else; the wall clock is only for what is
-  shown and stored (``next_due``, ``last_polled``). At start the schedule is
-  read from the stored ``next_due`` times;
+- the dispatcher tick, every 10 s (more often when a feed's interval is
+  shorter than 40 s): reload or report when a signal asked for it, hand the
+  feeds that are due to the poll workers, store the heartbeat;
+- maintenance, at start and then hourly: prune when due, checkpoint the WAL;
+- the summary, one INFO line about the last hour;
+- the operator check (``watcher.notify.operator``), at start and every 5 min.
+
+APScheduler 3 decides when a job fires on the wall clock: it sleeps until
+``datetime.now()`` reaches the job's next run time. On its own, a clock set
+back by a day stalls every job for a day (agronholm/apscheduler#351, #752),
+and one set forward fires the hourly jobs at once and makes the interval
+trigger count every fire time it missed (#526, #1066: years of them hang
+the process). So nothing here rests on those times:
+
+- each feed's next poll is kept on the MONOTONIC clock (CLOCK_BOOTTIME where
+  there is one, so a suspend counts as time that passed) inside the
+  dispatcher: "so many seconds after its last poll ended", whatever the wall
+  clock does; the wall clock is only for what is shown and stored
+  (``next_due``, ``last_polled``). At start the schedule is read from the
+  stored ``next_due`` times;
+- each job has its due time on the monotonic clock too. A watchdog thread
+  (waking every second on the monotonic clock, not through APScheduler)
+  compares every job's next run time on APScheduler's clock with that due
+  time and, when they disagree (a wall-clock step either way, a suspend),
+  re-arms the job (``Job.modify(next_run_time=...)``, which wakes the
+  scheduler). A job APScheduler fires early (the clock jumped forward
+  before the watchdog saw it) does nothing; the trigger never counts more
+  than one missed fire time. A step of the wall clock is logged once and
+  changes nothing else;
+- when a run of a job is skipped because the last one still runs
+  (EVENT_JOB_MAX_INSTANCES) or is missed (EVENT_JOB_MISSED), an event
+  listener logs it once, as one condition, and once more when the job runs
+  again; APScheduler's own log lines pass only at ERROR;
 - one feed is never polled twice at once, and at most ``[network] per_host``
   polls of one host are under way (its requests also share the fetch stage's
   host slots), so a host that hangs holds at most that many workers;
@@ -20,21 +47,21 @@ thread pools, so that:
   next poll is still pushed back (in memory, backing off as after an error):
   no feed is polled on every tick, and the condition is logged once, and
   once more when it clears;
-- SIGTERM/SIGINT stop new polls and give the polls and alert sends under way
-  at most ``--grace`` in all; then the caller exits even if one is stuck (every
-  write is a transaction, so nothing committed is lost). The log ends with a
-  "stopped" line;
+- SIGTERM/SIGINT stop new polls and give the polls, jobs and alert sends
+  under way at most ``--grace`` in all; then the caller exits even if one is
+  stuck (every write is a transaction, so nothing committed is lost). The
+  log ends with a "stopped" line;
 - SIGHUP reloads the config and the rules (validated first; a broken edit is
   logged with its file and key and the running configuration stays): new
   feeds start, removed feeds stop, rules and channels switch between polls;
 - SIGUSR1 logs what is loaded (also kept in ``meta.daemon`` for
-  ``watcher status``);
-- every hour the maintenance job prunes when due and checkpoints the WAL, and
-  one INFO line sums up the hour. Polls that changed nothing log at DEBUG.
+  ``watcher status``). Polls that changed nothing log at DEBUG.
 
 Hooks for a service manager (systemd's sd_notify): ``ready`` is called once
-the daemon is set up, just before the dispatcher's first tick, ``heartbeat``
-on every dispatcher tick, ``stopping`` when a stop begins.
+the daemon is set up, just before the first tick, ``heartbeat`` on every
+tick, ``stopping`` when a stop begins.
+
+This is the one module that imports APScheduler.
 """
 
 from __future__ import annotations
@@ -49,7 +76,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
+from apscheduler.schedulers import base as scheduler_base
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher import health
 from watcher.config import Config, FeedConfig
@@ -69,6 +103,18 @@ GRACE_SECONDS = 20.0
 MAINTAIN_EVERY = 3600.0  # prune when due, checkpoint the WAL
 SUMMARY_EVERY = 3600.0  # one INFO line about the last hour
 CLOCK_STEP = 30.0  # seconds the wall clock may move against the monotonic one before it is a step
+WATCHDOG_EVERY = 1.0  # seconds between the watchdog's looks at the clocks and the jobs
+REARM_SLACK = 1.0  # seconds a job's fire time may differ from its monotonic due time
+JOB_WORKERS = 4  # APScheduler's pool: one per job, so a long prune holds up nothing
+
+# The jobs, by APScheduler job id, with what they are called in the log.
+TICK, MAINTENANCE, SUMMARY, OPERATOR = "tick", "maintenance", "summary", "operator-check"
+JOB_NAMES = {
+    TICK: "the dispatcher tick",
+    MAINTENANCE: "maintenance",
+    SUMMARY: "the hourly summary",
+    OPERATOR: "the operator check",
+}
 
 Hook = Callable[[], None]
 
@@ -108,6 +154,44 @@ class _Hour:
     stored: int = 0
     queued: int = 0
     failed: int = 0
+
+
+@dataclass
+class _Job:
+    """One APScheduler job as the daemon keeps it: its period and its due time
+    on the monotonic clock, and whether runs of it are being skipped."""
+
+    every: float  # seconds between runs
+    due: float  # monotonic time of its next run
+    started: float | None = None  # monotonic start of the run under way
+    again: bool = False  # (the tick) run once more at the end: it was asked for meanwhile
+    skipped: int = 0  # runs APScheduler skipped or missed in this episode
+    late: bool = False  # the episode was logged
+
+
+class NoBacklogInterval(IntervalTrigger):
+    """APScheduler's interval trigger, except after a jump of the clock
+    APScheduler reads: there it gives the present as the next fire time
+    instead of letting the scheduler enumerate every fire time it missed (a
+    clock set forward by years would be millions of them). With coalesce the
+    job then runs once."""
+
+    __slots__ = ()
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        following = super().get_next_fire_time(previous_fire_time, now)
+        if previous_fire_time is not None and following is not None and following < now:
+            return now
+        return following
+
+
+class _SchedulerLog(logging.LoggerAdapter):
+    """APScheduler's own log lines, under ``watcher.daemon``: only errors pass.
+    Its INFO line per run would flood the log, and the runs it skips are
+    logged by the daemon's event listener, once per episode."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level >= logging.ERROR and self.logger.isEnabledFor(level)
 
 
 class Daemon:
@@ -160,15 +244,19 @@ class Daemon:
         self._slow_pool = ThreadPoolExecutor(max_workers=max(1, workers // 4), thread_name_prefix="poll-slow")
         self._maintaining = threading.Lock()
         self._watching = threading.Lock()
+        self._ticking = threading.Lock()
         self._retired_senders: list[Any] = []
+        self._nudged = threading.Event()  # the tick is wanted now (a worker came free, a signal)
+        self._jobs: dict[str, _Job] = {}
+        self._scheduler: Any = None
 
     # -- life cycle -------------------------------------------------------
     def run(self, *, install_signals: bool = True) -> bool:
         """Block until stop() or SIGTERM/SIGINT; the instance lock is already held.
 
-        Returns False when polls or alert sends were still running at the end
-        of the grace time: the caller should then exit the process at once
-        (they hold no open transaction that matters: every write is atomic)."""
+        Returns False when polls, jobs or alert sends were still running at
+        the end of the grace time: the caller should then exit the process at
+        once (they hold no open transaction that matters: every write is atomic)."""
         if install_signals:
             self._install_signals()
         store = self.open_store()
@@ -180,7 +268,6 @@ class Daemon:
             self._database_failed(str(exc))
         self._schedule(store, self.config.feeds)
         self._remember_loaded(store)
-        dispatcher = threading.Thread(target=self._loop, args=(store,), name="dispatcher", daemon=True)
         if self.sender:
             self.sender.start()
         log.info(
@@ -191,12 +278,51 @@ class Daemon:
             self.config.database,
         )
         _call(self._ready)  # before the first heartbeat
-        dispatcher.start()
+        scheduler = self._start_scheduler(store)
+        watchdog = threading.Thread(target=self._watchdog, name="clock-watchdog", daemon=True)
+        watchdog.start()
         try:
             self.parts.stop.wait()
         finally:
-            finished = self._shut_down(dispatcher, store)
+            finished = self._shut_down(scheduler, watchdog, store)
         return finished
+
+    def _start_scheduler(self, store: Store) -> Any:
+        """APScheduler with the daemon's four jobs, each first due as its
+        monotonic due time says."""
+        scheduler = BackgroundScheduler(
+            timezone=timezone.utc,
+            logger=_SchedulerLog(log, {}),
+            executors={"default": JobPool(JOB_WORKERS, pool_kwargs={"thread_name_prefix": "job"})},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        now = self.monotonic()
+        self._jobs = {
+            TICK: _Job(self.tick, now),
+            MAINTENANCE: _Job(MAINTAIN_EVERY, now),
+            SUMMARY: _Job(SUMMARY_EVERY, now + SUMMARY_EVERY),
+            OPERATOR: _Job(CHECK_EVERY, now),
+        }
+        work: dict[str, Callable[[], Any]] = {
+            TICK: functools.partial(self._tick, store),
+            MAINTENANCE: self.maintain,
+            SUMMARY: self._summarise,
+            OPERATOR: self.watch,
+        }
+        scheduler.start()
+        wall = self._scheduler_now()
+        for name, job in self._jobs.items():
+            scheduler.add_job(
+                self._run_job,
+                NoBacklogInterval(seconds=job.every, timezone=timezone.utc),
+                args=(name, work[name]),
+                id=name,
+                name=JOB_NAMES[name],
+                next_run_time=wall + timedelta(seconds=max(0.0, job.due - now)),
+            )
+        self._scheduler = scheduler
+        return scheduler
 
     def _install_signals(self) -> None:
         def stop(*_: object) -> None:
@@ -205,11 +331,11 @@ class Daemon:
 
         def reload(*_: object) -> None:
             self._reload_wanted.set()
-            self._wake.set()
+            self._nudge()
 
         def report(*_: object) -> None:
             self._report_wanted.set()
-            self._wake.set()
+            self._nudge()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, stop)
@@ -221,17 +347,23 @@ class Daemon:
         self._wake.set()
 
     def request_reload(self) -> None:
-        """What SIGHUP does: reload before the next dispatch."""
+        """What SIGHUP does: reload at the next tick, which is asked for now."""
         self._reload_wanted.set()
-        self._wake.set()
+        self._nudge()
 
-    def _shut_down(self, dispatcher: threading.Thread, store: Store) -> bool:
+    def _shut_down(self, scheduler: Any, watchdog: threading.Thread, store: Store) -> bool:
         deadline = time.monotonic() + self.grace
         _call(self._stopping)
         log.info("stopping: waiting up to %.0f s for polls and alert sends under way", self.grace)
         self._wake.set()
-        dispatcher.join(max(0.0, deadline - time.monotonic()))
-        finished = self._drain(deadline)
+        try:  # no job starts any more; the runs under way end on their own
+            scheduler.remove_all_jobs()
+            scheduler.shutdown(wait=False)
+        except Exception:  # (not running: nothing to stop)
+            log.debug("stopping the scheduler", exc_info=True)
+        watchdog.join(max(0.0, deadline - time.monotonic()))
+        ticked = _wait_for(self._ticking, deadline)
+        finished = self._drain(deadline) and ticked
         if finished:
             self._pipelines.close()
         sent = True
@@ -244,10 +376,8 @@ class Daemon:
                 "anyway (that alert is sent again at the next start)",
                 self.grace,
             )
-        if not self._maintaining.acquire(blocking=False):
-            finished = False  # a prune is under way on its own connection
-        else:
-            self._maintaining.release()
+        for chore in (self._maintaining, self._watching):  # each on a connection of its own
+            finished = _wait_for(chore, deadline) and finished
         store.close()
         log.info("stopped")
         return finished and sent
@@ -274,35 +404,161 @@ class Daemon:
                 pass
         return True
 
-    # -- the dispatcher -----------------------------------------------------
-    def _loop(self, store: Store) -> None:
+    # -- the jobs -----------------------------------------------------------
+    def _run_job(self, name: str, work: Callable[[], Any]) -> None:
+        """What APScheduler runs: ``work``, when the job is due on the monotonic
+        clock, then its next due time. A job APScheduler fires early (its wall
+        clock was set forward) does nothing and moves itself to its due time;
+        the tick runs whenever it fires (early is harmless there)."""
+        if self.parts.stop.is_set():
+            return
+        job = self._jobs[name]
         now = self.monotonic()
-        next_maintenance, next_summary, next_watch = now, now + SUMMARY_EVERY, now
-        while not self.parts.stop.is_set():
-            try:
-                if self._reload_wanted.is_set():
-                    self._reload_wanted.clear()
-                    self._reload(store)
-                if self._report_wanted.is_set():
-                    self._report_wanted.clear()
-                    log.info("%s", self.report())
-                self._check_clock()
-                self._dispatch()
-                now = self.monotonic()
-                if now >= next_maintenance:
-                    next_maintenance = now + MAINTAIN_EVERY
-                    self._start_maintenance()
-                if now >= next_summary:
-                    next_summary = now + SUMMARY_EVERY
-                    self._summarise()
-                if now >= next_watch:
-                    next_watch = now + CHECK_EVERY
-                    self._start_watch()
+        with self._guard:
+            early = name != TICK and now < job.due - max(REARM_SLACK, job.every / 100)
+            if not early:
+                job.due, job.started = now + job.every, now
+        if early:
+            self._arm(name, self._scheduler_now() + timedelta(seconds=job.due - now))
+            log.debug(
+                "%s fired %s early by APScheduler's clock; moved to its time",
+                JOB_NAMES[name],
+                _span(job.due - now),
+            )
+            return
+        try:
+            work()
+        except Exception:  # a job must outlive any bug in one run
+            log.exception("%s failed; it runs again at its next time", JOB_NAMES[name])
+        finally:
+            with self._guard:
+                job.started = None
+                if job.again:  # asked for after the tick's last look: due now
+                    job.again, job.due = False, self.monotonic()
+                    self._wake.set()
+                skipped, job.skipped = job.skipped, 0
+                logged, job.late = job.late, False
+            if logged:
+                log.warning(
+                    "%s runs again: %d run(s) were skipped while one took %s",
+                    JOB_NAMES[name],
+                    skipped,
+                    _span(self.monotonic() - now),
+                )
+
+    def _tick(self, store: Store) -> None:
+        """The dispatcher tick: reload or report if a signal asked, hand the due
+        feeds to the poll workers, store the heartbeat; once more if the tick
+        was asked for while it ran."""
+        with self._ticking:
+            while True:
+                try:
+                    if self._reload_wanted.is_set():
+                        self._reload_wanted.clear()
+                        self._reload(store)
+                    if self._report_wanted.is_set():
+                        self._report_wanted.clear()
+                        log.info("%s", self.report())
+                    self._dispatch()
+                except Exception:  # the tick must outlive any bug in one run
+                    log.exception("dispatching failed; trying again at the next tick")
                 _call(self._heartbeat)
-            except Exception:  # the dispatcher must outlive any bug in one tick
-                log.exception("dispatching failed; trying again at the next tick")
-            self._wake.wait(self.tick)
+                with self._guard:
+                    tick = self._jobs[TICK]
+                    if not tick.again or self.parts.stop.is_set():
+                        return
+                    tick.again = False
+
+    def _nudge(self) -> None:
+        """Ask for the tick now (a host slot or a worker came free, a signal):
+        the watchdog moves it, or the tick under way runs once more."""
+        self._nudged.set()
+        self._wake.set()
+
+    def _skipped(self, event: Any) -> None:
+        """APScheduler's listener for runs it skipped (the last one still runs)
+        or missed: one logged condition per job, until it runs again."""
+        job = self._jobs.get(event.job_id)
+        if job is None:
+            return
+        now = self.monotonic()
+        with self._guard:
+            running = None if job.started is None else now - job.started
+            if event.code == EVENT_JOB_MAX_INSTANCES and (running is None or running < job.every):
+                return  # the run under way is young: a re-arm or a nudge raced its start
+            job.skipped += 1
+            first, job.late = not job.late, True
+        if first:
+            name = JOB_NAMES.get(event.job_id, event.job_id)
+            if event.code == EVENT_JOB_MISSED:
+                log.warning("%s missed its run time; it runs at its next one", name)
+            else:
+                log.warning(
+                    "%s has been running for %s, longer than its %s period; its runs are "
+                    "skipped until it ends",
+                    name,
+                    _span(running or 0.0),
+                    _span(job.every),
+                )
+
+    # -- the watchdog -----------------------------------------------------------
+    def _watchdog(self) -> None:
+        """On the monotonic clock, whatever APScheduler's clock does: log a
+        wall-clock step once, run the tick when asked for, and keep every job's
+        next run time where its monotonic due time says."""
+        while not self.parts.stop.is_set():
+            self._wake.wait(WATCHDOG_EVERY)
             self._wake.clear()
+            if self.parts.stop.is_set():
+                return
+            try:
+                self._check_clock()
+                if self._nudged.is_set():
+                    self._nudged.clear()
+                    now = self.monotonic()
+                    with self._guard:
+                        tick = self._jobs[TICK]
+                        if tick.started is not None:
+                            tick.again = True
+                        else:
+                            tick.due = min(tick.due, now)
+                self._rearm()
+            except Exception:  # the watchdog must outlive any bug in one look
+                log.exception("the scheduler's watchdog failed; it looks again in a second")
+
+    def _rearm(self) -> None:
+        """Bring forward each job APScheduler would fire later than its
+        monotonic due time (by more than REARM_SLACK): its clock was set back,
+        the monotonic clock jumped (a suspend), or the tick was asked for. (A
+        job it would fire early moves itself when it fires: see _run_job.)"""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        wall, now = self._scheduler_now(), self.monotonic()
+        for name, job in self._jobs.items():
+            planned = scheduler.get_job(name)
+            if planned is None or planned.next_run_time is None:
+                continue
+            with self._guard:
+                wanted = wall + timedelta(seconds=max(0.0, job.due - now))
+            late = (planned.next_run_time - wanted).total_seconds()
+            if late > REARM_SLACK:
+                self._arm(name, wanted)
+                log.debug("%s re-armed: APScheduler had it %s late", JOB_NAMES[name], _span(late))
+
+    def _arm(self, name: str, when: datetime) -> None:
+        """Set job ``name``'s next run time on APScheduler's clock (which wakes it)."""
+        try:
+            self._scheduler.modify_job(name, next_run_time=when)
+        except Exception:  # stopping: the job is gone
+            log.debug("could not move %s", JOB_NAMES[name], exc_info=True)
+
+    def _scheduler_now(self) -> datetime:
+        """The time on APScheduler's clock: what its scheduler reads to decide
+        which jobs are due (``datetime.now`` as ``apscheduler.schedulers.base``
+        names it), so the watchdog compares like with like."""
+        now: datetime = scheduler_base.datetime.now(timezone.utc)
+        return now
 
     def _schedule(self, store: Store, feeds: tuple[FeedConfig, ...] | list[FeedConfig]) -> None:
         """Put ``feeds`` on the monotonic schedule, each after the wait its stored
@@ -348,7 +604,7 @@ class Daemon:
     def _done(self, url: str, _future: Future | None = None) -> None:
         with self._guard:
             self._in_flight.pop(url, None)
-        self._wake.set()  # a host slot or a worker came free
+        self._nudge()  # a host slot or a worker came free
         if self.sender:
             self.sender.wake()
 
@@ -435,16 +691,6 @@ class Daemon:
             self._skew = skew
 
     # -- chores -----------------------------------------------------------
-    def _start_maintenance(self) -> None:
-        if self._maintaining.locked():
-            return
-        threading.Thread(target=self.maintain, name="maintenance", daemon=True).start()
-
-    def _start_watch(self) -> None:
-        if self._watching.locked():
-            return
-        threading.Thread(target=self.watch, name="operator-check", daemon=True).start()
-
     def watch(self) -> None:
         """The operator check (watcher.notify.operator), on a connection of its
         own; wakes the sender for the notices it queued."""
@@ -535,6 +781,15 @@ class Daemon:
                 self._slow.discard(url)
             self.parts, self.config = loaded.parts, config
             self.tick = self._fixed_tick or tick_for(config)
+            tick = self._jobs.get(TICK)
+            retick = tick is not None and tick.every != self.tick
+            if tick is not None and retick:
+                tick.every = self.tick
+                tick.due = min(tick.due, self.monotonic() + self.tick)
+        if retick and self._scheduler is not None:  # the watchdog re-arms it at its due time
+            self._scheduler.modify_job(
+                TICK, trigger=NoBacklogInterval(seconds=self.tick, timezone=timezone.utc)
+            )
         if config.network.max_connections != self._workers:
             log.warning("[network] max_connections changes take effect at the next start")
         if loaded.sender is not None and loaded.sender is not self.sender:
@@ -560,12 +815,14 @@ class Daemon:
         with self._guard:
             running, slow = len(self._in_flight), len(self._slow)
             trouble = self._database_down
+            late = [f"{JOB_NAMES[n]}: {j.skipped} run(s) skipped" for n, j in self._jobs.items() if j.skipped]
         return (
             f"loaded {self.config.path} at {self._loaded_at.isoformat(timespec='seconds')}: "
             f"{len(self.config.feeds)} feed(s), {self._rules} rule(s), channels: "
             f"{', '.join(c.name for c in self.config.channels) or 'none'}; {running} poll(s) under way, "
             f"{slow} feed(s) in the slow lane; database: "
             + (f"cannot record polls ({trouble})" if trouble else "ok")
+            + "".join(f"; {line}" for line in late)
         )
 
     def _remember_loaded(self, store: Store) -> None:
@@ -607,6 +864,14 @@ def _call(hook: Hook | None) -> None:
     else:
         with _hooks_lock:
             _failing_hooks.discard(id(hook))
+
+
+def _wait_for(lock: threading.Lock, deadline: float) -> bool:
+    """Wait until whoever holds ``lock`` lets go, at most until ``deadline``."""
+    if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        return False
+    lock.release()
+    return True
 
 
 def _span(seconds: float) -> str:
