@@ -351,3 +351,29 @@ def test_a_feed_failing_three_polls_in_a_row_tells_ops_once_and_once_more_when_r
     assert hook.titles()[2:] == ["[watcher] feed Wire is gone (HTTP 410)"]
     [feed] = feeds_json(path)
     assert feed["status"] == "gone"
+
+
+def test_a_paused_feed_is_not_judged_and_its_open_condition_ends_once(tmp_path, hook):
+    """enabled = false: the feed is no longer polled, so it would look silent
+    for ever. Its open condition ends with one notice saying it is paused, and
+    no new one starts while it stays paused."""
+    clock = Clock(datetime.now(timezone.utc) - timedelta(days=10))
+    with LoopbackServer() as server:
+        room = Newsroom(server, start=clock())
+        room.add("/a.html", "Report from Ankara", b"", summary="Officials met.")
+        path = write_config(
+            tmp_path, [("Wire", room.publish())], fetch_article=False, extra=ops_channel(hook)
+        )
+        config = config_mod.load(path)
+        with app.Watcher(config, load_rules(config.rules), clock) as running:
+            running.run_once()
+        store = Store.open(config.database)
+        clock.advance(days=9)  # a week and more without a new entry, no rhythm yet: silent
+        assert [n.title for n in operator.check(store, config, clock())] == ["feed Wire is silent"]
+        path.write_text(path.read_text().replace('name = "Wire"\n', 'name = "Wire"\nenabled = false\n'))
+        paused = config_mod.load(path)
+        assert [n.title for n in operator.check(store, paused, clock())] == ["feed Wire is paused"]
+        clock.advance(days=3)
+        assert operator.check(store, paused, clock()) == []
+        assert operator.open_conditions(store) == []
+        store.close()

@@ -31,8 +31,9 @@ The conditions, each keyed so that it notifies once per episode:
     :data:`REFERENCE_DAYS` days before the last week has not matched in the
     last :data:`SILENT_RULE_DAYS` days; ends at its next match.
 
-A condition whose feed, channel or rule is no longer configured ends with a
-notice saying so. A condition that ended starts again no sooner than
+A condition whose feed, channel or rule is no longer configured, or whose
+feed is paused (``enabled = false``), ends with a notice saying so; a paused
+feed is not judged. A condition that ended starts again no sooner than
 ``[alerts] ops_after`` later (while it is still true then), so a feed
 flapping around a threshold cannot flood the ops channel.
 """
@@ -138,7 +139,9 @@ def check(store: Store, config: Config, now: datetime, *, rules: Collection[str]
                     _write(store, ops, key, notices.END, subject, title, _end_body(start, now), now)
                 )
             elif not _still_configured(key, config, rules):
-                title = f"{subject} is no longer in the configuration"
+                title = f"{subject} is " + (
+                    "paused" if _paused(key, config) else "no longer in the configuration"
+                )
                 body = f"The condition '{start['title']}' (since {_when(start['created_at'])}) is closed."
                 written.append(_write(store, ops, key, notices.END, subject, title, body, now))
     for notice in written:
@@ -215,12 +218,17 @@ def _end_body(start: dict, now: datetime) -> str:
 def _still_configured(key: str, config: Config, rules: Collection[str]) -> bool:
     kind, _, name = key.partition(":")
     if kind.startswith("feed-"):
-        return any(f.url == name for f in config.feeds)
+        return any(f.url == name and f.enabled for f in config.feeds)
     if kind == "channel-failing":
         return config.channel(name) is not None
     if kind == "rule-silent":
         return not rules or name in rules
     return True
+
+
+def _paused(key: str, config: Config) -> bool:
+    kind, _, name = key.partition(":")
+    return kind.startswith("feed-") and any(f.url == name and not f.enabled for f in config.feeds)
 
 
 def _when(stamp: str | None) -> str:
@@ -252,7 +260,7 @@ def _feeds(store: Store, config: Config, now: datetime, verdicts: _Verdicts) -> 
     limits = config.alerts
     for feed in config.feeds:
         row = rows.get(feed.url)
-        if row is None:
+        if row is None or not feed.enabled:  # a paused feed is not polled: nothing to judge
             continue
         state = health.FeedState.of(row)
         verdict = health.assess(state, health.Activity.of(row, facts.get(row["id"])), now)
