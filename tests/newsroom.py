@@ -84,7 +84,7 @@ class Newsroom:
     def add_seed_articles(self) -> list[Story]:
         added = []
         for name, text in seed_texts():
-            lines = [l.strip() for l in text.splitlines() if l.strip() and l.strip() != "Skip to content"]
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip() != "Skip to content"]
             title = lines[0][:120]
             added.append(
                 self.add(

@@ -107,7 +107,7 @@ def test_one_bad_feed_never_stops_the_others(tmp_path, server, outlet):
     assert feeds["Not a feed"]["last_status"] == "error"
 
     health = watcher(config, "feeds", "--json")
-    listed = {json.loads(l)["name"]: json.loads(l) for l in health.stdout.splitlines()}
+    listed = {json.loads(ln)["name"]: json.loads(ln) for ln in health.stdout.splitlines()}
     assert listed["Gone"]["status"] == "gone" and listed["Gone"]["next_due"] is None
     assert listed["Broken"]["errors"] == 1
 

@@ -184,7 +184,8 @@ def test_run_once_at_info_logs_a_line_per_feed_and_per_failed_page(tmp_path, ser
     # The summary names the failed pages too, and `watcher feeds` has the counts.
     assert "1 of 5 article page(s) failed" in result.stderr
     listed = {
-        json.loads(l)["name"]: json.loads(l) for l in watcher(config, "feeds", "--json").stdout.splitlines()
+        json.loads(ln)["name"]: json.loads(ln)
+        for ln in watcher(config, "feeds", "--json").stdout.splitlines()
     }
     # (summed over the feed's recent polls: both runs tried 5 pages and lost 1)
     assert listed["Example News"]["pages_tried"] == 10 and listed["Example News"]["pages_failed"] == 2
@@ -199,7 +200,7 @@ def test_a_malformed_feed_shows_its_warning_in_watcher_feeds(tmp_path, server):
     config = write_config(tmp_path, [("Example News", server.url("/feed.xml"))], fetch_article=False)
     result = watcher(config, "run", "--once")
     assert result.exit_code == 0, result.output
-    (record,) = [json.loads(l) for l in watcher(config, "feeds", "--json").stdout.splitlines()]
+    (record,) = [json.loads(ln) for ln in watcher(config, "feeds", "--json").stdout.splitlines()]
     # read only by the lenient parser: degraded (issue 10), with the warning
     assert record["status"] == "degraded" and record["warning"], record
     assert "malformed" in record["warning"] or "not well-formed" in record["warning"], record["warning"]

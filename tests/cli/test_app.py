@@ -104,9 +104,11 @@ def test_item01_a_failure_in_one_entry_is_recorded_on_it_and_the_poll_goes_on(
             "CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN instr(NEW.url, ?) > 0 "
             "BEGIN SELECT RAISE(ABORT, 'articles are refused here'); END".replace("?", f"'{refused}'")
         )
-    with caplog.at_level(logging.ERROR, logger="watcher.pipeline"):
-        with app.Watcher(config, load_rules(config), utc_now) as running:
-            summary = running.run_once()
+    with (
+        caplog.at_level(logging.ERROR, logger="watcher.pipeline"),
+        app.Watcher(config, load_rules(config), utc_now) as running,
+    ):
+        summary = running.run_once()
     (result,) = summary.results
     assert str(result.status) == "ok" and summary.errors == 0 and result.articles_stored == 4
     assert result.outcome.entries_failed == 1
@@ -180,7 +182,7 @@ def _watcher_modules():
 def test_every_exception_class_of_the_watcher_is_a_watcher_error():
     found = {}
     for module in _watcher_modules():
-        for name, obj in vars(module).items():
+        for _name, obj in vars(module).items():
             if (
                 inspect.isclass(obj)
                 and issubclass(obj, BaseException)

@@ -61,7 +61,7 @@ def test_jsonl_over_the_seed_corpus_through_the_installed_command(tmp_path):
     assert done.returncode == 0, done.stderr.decode()
     lines = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
     assert [line["id"] for line in lines] == [r["id"] for r in records]
-    for record, line in zip(records, lines):
+    for record, line in zip(records, lines, strict=True):
         assert set(line) == {"id", "matched", "rules"}
         assert line["matched"] is True
         assert {r["id"] for r in line["rules"]} & {"turkey-syria-defence", "syria-defence-minister"}
@@ -77,7 +77,7 @@ def test_minister_offsets_in_the_seeds_point_at_each_spelling(tmp_path):
     result = run(["match", "--rules", str(RULES), "--jsonl", str(path)], cwd=tmp_path)
     assert result.exit_code == 0, result.output
     found = set()
-    for record, line in zip(records, result.stdout.splitlines()):
+    for record, line in zip(records, result.stdout.splitlines(), strict=False):
         for rule in json.loads(line)["rules"]:
             if rule["id"] == "syria-defence-minister":
                 found |= {record["text"][h["start"] : h["end"]] for h in rule["hits"] if h["field"] == "text"}

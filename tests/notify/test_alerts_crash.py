@@ -306,7 +306,7 @@ def test_item16_a_post_cut_short_by_kill_9_is_not_counted_as_delivered():
         assert killed.returncode == -signal.SIGKILL
         import socket
 
-        whole = '{"title": "[Turkey] whole", "body": "...", "type": "info"}'.encode()
+        whole = b'{"title": "[Turkey] whole", "body": "...", "type": "info"}'
         with socket.create_connection(("127.0.0.1", hook.port)) as s:
             s.sendall(
                 b"POST /a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

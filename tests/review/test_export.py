@@ -174,7 +174,7 @@ def test_records_stream_in_batches(world, monkeypatch):
 def test_csv_cells_never_become_spreadsheet_formulas(world):
     records = jsonl(world, "--feed", "Yeni Şafak")
     table = list(csv.DictReader(io.StringIO(invoke(world, "export", "--csv", "--feed", "Yeni Şafak").stdout)))
-    hostile = [(r, row) for r, row in zip(records, table) if r["title"].startswith("=")]
+    hostile = [(r, row) for r, row in zip(records, table, strict=False) if r["title"].startswith("=")]
     assert len(hostile) == 1
     record, row = hostile[0]
     assert row["title"] == "'" + record["title"] and row["text"] == "'" + record["text"]

@@ -141,7 +141,7 @@ def joined_pair(world, title: str) -> tuple[int, int]:
 def test_show_says_why_a_rewritten_copy_joined_the_story(world):
     first, copy = joined_pair(world, review_world.REWRITE_TITLE)
     out = invoke(world, "show", str(copy), "--no-text").stdout
-    line = next(l for l in out.splitlines() if l.strip().startswith("joined"))
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("joined"))
     _, seed_title, _ = review_world.seed_articles()[review_world.REWRITE_SEED]
     assert f"near-duplicate of #{first} (Daily Sabah: “{seed_title[:40]}" in line
     share, bits = re.search(
@@ -168,7 +168,7 @@ def test_show_on_the_first_article_lists_how_each_copy_joined(world):
     first, copy = joined_pair(world, review_world.REWRITE_TITLE)
     out = invoke(world, "show", str(first), "--no-text").stdout
     assert "this article opened it" in out and "joined     " not in out
-    member = next(l for l in out.splitlines() if l.strip().startswith(f"#{copy}"))
+    member = next(ln for ln in out.splitlines() if ln.strip().startswith(f"#{copy}"))
     assert "Hürriyet Daily News: " + review_world.REWRITE_TITLE in member
     assert re.search(r"— joined as near-duplicate, \d+% of 3-word phrases shared$", member), member
     assert json.loads(invoke(world, "show", str(first), "--json").stdout)["join"]["opened"] is True
@@ -241,8 +241,8 @@ def test_feedback_counts_in_rule_stats_and_flags_noisy_rules(own):
         result = invoke(own, "feedback", str(aid), verdict, "--note", "checked")
         assert result.exit_code == 0 and f"#{aid} marked {verdict}" in result.stdout
     stats = {
-        json.loads(l)["rule_id"]: json.loads(l)
-        for l in invoke(own, "rules", "stats", "--json").stdout.splitlines()
+        json.loads(ln)["rule_id"]: json.loads(ln)
+        for ln in invoke(own, "rules", "stats", "--json").stdout.splitlines()
     }
     assert stats["football"]["irrelevant"] == 1 and stats["football"]["relevant"] == 0
     # the newest verdict per article counts: defence[0] was changed to relevant
@@ -250,8 +250,8 @@ def test_feedback_counts_in_rule_stats_and_flags_noisy_rules(own):
     assert stats["tr-sy-defence"]["noisy"] is False
     invoke(own, "feedback", str(defence[2]), "irrelevant")
     stats = {
-        json.loads(l)["rule_id"]: json.loads(l)
-        for l in invoke(own, "rules", "stats", "--json").stdout.splitlines()
+        json.loads(ln)["rule_id"]: json.loads(ln)
+        for ln in invoke(own, "rules", "stats", "--json").stdout.splitlines()
     }
     assert stats["tr-sy-defence"]["noisy"] is True
     table = invoke(own, "rules", "stats").stdout

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import json
-from email.utils import format_datetime
 
 from httpserver import zeros
 from newsroom import Newsroom, write_config

@@ -7,8 +7,8 @@ import json
 
 import httpx
 from newsroom import Newsroom, article_html, seed_texts, write_config
-from support import watcher
 from support import wall_clock as clock
+from support import watcher
 
 from watcher.web import server as web
 

@@ -17,7 +17,8 @@ from newsroom import write_config
 from sourcesite import DATA, feed_table
 from support import rows, watcher
 
-from watcher import app, config as config_mod
+from watcher import app
+from watcher import config as config_mod
 from watcher.fetch.client import Client, NetworkPolicy
 from watcher.match.rules import load_rules
 from watcher.pipeline import Pipeline

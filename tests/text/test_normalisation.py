@@ -115,12 +115,12 @@ def test_offset_map_is_complete_and_ordered():
     view = normalise(original)
     assert len(view.starts) == len(view.ends) == len(view.text)
     assert list(view.starts) == sorted(view.starts)
-    assert all(0 <= s <= e <= len(original) for s, e in zip(view.starts, view.ends))
+    assert all(0 <= s <= e <= len(original) for s, e in zip(view.starts, view.ends, strict=True))
 
 
 def test_turkish_ranks_do_not_end_sentences():
     view = normalise("Org. Metin Gürak, Suriye'de görüştü. Sonra döndü.")
-    sentence = dict(zip(view.text.split(" "), view.token_sentences))
+    sentence = dict(zip(view.text.split(" "), view.token_sentences, strict=False))
     assert sentence["org"] == sentence["gurak"] == sentence["suriye"] == 0
     assert sentence["sonra"] == 1
 
@@ -128,7 +128,7 @@ def test_turkish_ranks_do_not_end_sentences():
 def test_sentences_split_at_full_stops_but_not_abbreviations():
     view = normalise("Gen. Metin Gürak met U.S. officials. Then he left!\nNew line")
     words = view.text.split(" ")
-    sentence = dict(zip(words, view.token_sentences))
+    sentence = dict(zip(words, view.token_sentences, strict=False))
     assert sentence["gurak"] == sentence["officials"] == 0
     assert sentence["then"] == sentence["left"] == 1
     assert sentence["line"] == 2

@@ -116,7 +116,7 @@ def test_triage_in_a_browser(page, site, world):
     page.fill("input[name=note]", "old news")
     page.click("button[value=irrelevant]")
     page.wait_for_url(f"**/article/{article_id}")
-    assert "Marked #%d irrelevant" % article_id in page.locator(".flash").inner_text()
+    assert f"Marked #{article_id} irrelevant" in page.locator(".flash").inner_text()
     assert page.locator(".current-verdict .verdict").inner_text() == "irrelevant"
     assert values(
         world.database, "SELECT verdict, note FROM feedback WHERE article_id = ?", (article_id,)
@@ -132,7 +132,7 @@ def test_article_page_says_why_a_copy_joined_its_story(page, site, world):
     page.goto(f"{site}/article/{copy}")
     joined = page.locator(".members .joined")
     text = " ".join(joined.inner_text().split())
-    assert text.startswith("Joined this story as a near-duplicate of #%d Daily Sabah: " % first), text
+    assert text.startswith(f"Joined this story as a near-duplicate of #{first} Daily Sabah: "), text
     assert re.search(r": \d+% of 3-word phrases shared, SimHash \d+ of 64 bits apart\.$", text), text
     shot(page, "article-joined")
     joined.locator("a.joined-with").click()
@@ -148,7 +148,7 @@ def test_article_page_says_why_a_copy_joined_its_story(page, site, world):
     )
     page.goto(f"{site}/article/{exact}")
     text = " ".join(page.locator(".members .joined").inner_text().split())
-    assert text.startswith("Joined this story with the same text as #%d Daily Sabah: " % original), text
+    assert text.startswith(f"Joined this story with the same text as #{original} Daily Sabah: "), text
     assert text.endswith("(the same words once case, punctuation and spacing are ignored).")
 
 
