@@ -11,6 +11,7 @@ they sort as text and read well in Datasette.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,8 +28,26 @@ class Migration:
     apply: Callable[[sqlite_utils.Database], None]
 
 
+def run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run several statements inside the caller's transaction.
+
+    ``executescript`` would COMMIT first and run outside any transaction, so a
+    kill between a migration's statements and its version bump would leave a
+    half-applied migration that fails when it runs again; statement by
+    statement, a migration stays all or nothing."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\n;"):
+                db.conn.execute(pending)
+            pending = ""
+    if pending.strip(" \t\n;"):
+        db.conn.execute(pending)
+
+
 def _v1_schema(db: sqlite_utils.Database) -> None:
-    db.executescript(_V1_SQL)
+    run_script(db, _V1_SQL)
 
 
 _V1_SQL = """
@@ -183,10 +202,13 @@ def _v1_fts(db: sqlite_utils.Database) -> None:
 def _v3_review_indexes(db: sqlite_utils.Database) -> None:
     # Alerts and duplicates of one article: `watcher show/export` look them up,
     # and deleting an article (pruning) checks both foreign keys.
-    db.executescript("""
+    run_script(
+        db,
+        """
 CREATE INDEX IF NOT EXISTS idx_alerts_article ON alerts(article_id);
 CREATE INDEX IF NOT EXISTS idx_articles_duplicate ON articles(duplicate_of);
-""")
+""",
+    )
 
 
 def _v4_folded_search(db: sqlite_utils.Database) -> None:
@@ -196,10 +218,13 @@ def _v4_folded_search(db: sqlite_utils.Database) -> None:
 
 
 def _v5_entry_revisions(db: sqlite_utils.Database) -> None:
-    db.executescript("""
+    run_script(
+        db,
+        """
         ALTER TABLE entries ADD COLUMN updated TEXT;       -- the feed's <updated> time, if any
         ALTER TABLE entries ADD COLUMN summary_hash TEXT;  -- of the feed's summary, to notice edits
-    """)
+    """,
+    )
 
 
 def _v6_meta(db: sqlite_utils.Database) -> None:
@@ -222,7 +247,9 @@ def _v7_poll_detail(db: sqlite_utils.Database) -> None:
     # keeps the error (and is tried again a few times). An article that matched
     # but must not alert (published before [alerts] max_age, undated in its
     # feed's first poll, or stored by `run --once --no-send`) says why.
-    db.executescript("""
+    run_script(
+        db,
+        """
         ALTER TABLE polls ADD COLUMN pages_tried INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE polls ADD COLUMN pages_failed INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE polls ADD COLUMN last_page_error TEXT;
@@ -234,7 +261,8 @@ def _v7_poll_detail(db: sqlite_utils.Database) -> None:
         ALTER TABLE entries ADD COLUMN error TEXT;
         ALTER TABLE entries ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE articles ADD COLUMN no_alert TEXT;
-    """)
+    """,
+    )
 
 
 def _v8_source_settings(db: sqlite_utils.Database) -> None:
@@ -242,11 +270,14 @@ def _v8_source_settings(db: sqlite_utils.Database) -> None:
     # (a JSON list: `watcher log --tag`, the web page) and whether it is paused
     # (enabled = false in the config: not polled, its history kept); copied
     # from the config by sources.sync.
-    db.executescript("""
+    run_script(
+        db,
+        """
         ALTER TABLE feeds ADD COLUMN kind TEXT NOT NULL DEFAULT 'feed';
         ALTER TABLE feeds ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
         ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
-    """)
+    """,
+    )
 
 
 def _v9_outbox_health(db: sqlite_utils.Database) -> None:
