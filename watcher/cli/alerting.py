@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import click
 
@@ -15,6 +14,8 @@ STATUS_CHOICES = ["pending", "sending", "sent", "dead"]
 def _quiet_logs(config) -> None:
     """These commands print their own results; library logs stay quiet (no
     duplicate lines), and whatever handlers exist never see a channel secret."""
+    import logging
+
     from watcher.notify.redaction import install
 
     root = logging.getLogger()

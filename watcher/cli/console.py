@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,12 +26,14 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from watcher import app, errors, timestamp
-from watcher import config as config_mod
-from watcher.store.database import Store
+from watcher import errors, timestamp
 
+# The config, the store and the rest of the library are imported when a command
+# needs them: `watcher --help` loads click and the commands' definitions only.
 if TYPE_CHECKING:
+    from watcher import config as config_mod
     from watcher.match.rules import RuleSet
+    from watcher.store.database import Store
 
 EXIT_FAILURE = 1  # a WatcherError that is not the user's mistake
 EXIT_USER_ERROR = 2  # a mistake in the config, rules or command line
@@ -169,6 +170,8 @@ class CliContext:
 
     @classmethod
     def create(cls, explicit: str | None, *, environ: Mapping[str, str], cwd: Path) -> CliContext:
+        from watcher import config as config_mod
+
         return cls(
             config_mod.resolve_path(explicit, environ=environ, cwd=cwd),
             environ,
@@ -177,10 +180,14 @@ class CliContext:
 
     def use_config(self, explicit: str) -> None:
         """``--config PATH`` given after the command's name (it wins over the one before)."""
+        from watcher import config as config_mod
+
         self.config_path = config_mod.resolve_path(explicit, environ=self.environ, cwd=Path.cwd())
         self.from_env, self._config = False, None
 
     def config(self) -> config_mod.Config:
+        from watcher import config as config_mod
+
         if self._config is None:
             if self.config_path.is_dir():
                 inside = self.config_path / config_mod.DEFAULT_CONFIG_NAME
@@ -202,12 +209,16 @@ class CliContext:
 
     def _source(self) -> str:
         """Where the config path came from, when it was not --config."""
+        from watcher import config as config_mod
+
         return f" (from ${config_mod.CONFIG_ENV})" if self.from_env else ""
 
     def store(self) -> Store:
         """The configured database, which must exist: the commands that read the
         log never create an empty one (DatabaseOpenError when it is missing or
         cannot be used)."""
+        from watcher import app
+
         config = self.config()
         if str(config.database) != ":memory:" and not config.database.exists():
             problem = app.database_problem(config)
@@ -234,6 +245,7 @@ class CliContext:
         a ConfigError/RulesError names what is wrong; warnings go to the log."""
         import logging
 
+        from watcher import config as config_mod
         from watcher.match.rules import load_rules
 
         def load():
@@ -259,6 +271,7 @@ def emit_json(obj: object) -> None:
 def terminal_width() -> int | None:
     """Columns to fit tables to: $COLUMNS, else the terminal's width; None when
     the output goes to a pipe or a file (scripts and grep get whole cells)."""
+    import shutil
     import sys
 
     if os.environ.get("COLUMNS", "").isdigit():

@@ -4,17 +4,21 @@ an empty log."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from watcher.cli.console import CliContext, fail
 from watcher.config import SEVERITIES
 from watcher.errors import RulesError
-from watcher.review.log import Filter, parse_since
-from watcher.store import feeds as feed_rows
-from watcher.store import matches as match_rows
+
+if TYPE_CHECKING:
+    from watcher.review.log import Filter
 
 
 def review_filter(ctx: CliContext, rule, feed, severity, since, limit) -> Filter:
+    from watcher.review.log import Filter, parse_since
+
     if rule or feed:
         check_names(ctx, rule, feed)
     return Filter(
@@ -29,6 +33,9 @@ def review_filter(ctx: CliContext, rule, feed, severity, since, limit) -> Filter
 def check_names(ctx: CliContext, rule: str | None, feed: str | None) -> None:
     """--rule and --feed must name a rule or feed the watcher knows (configured,
     or seen in the log): a typo must not look like an empty log."""
+    from watcher.store import feeds as feed_rows
+    from watcher.store import matches as match_rows
+
     store = ctx.store()
     try:
         if rule:

@@ -11,19 +11,17 @@ import dataclasses
 import re
 import sys
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import click
 
 from watcher.cli.console import CliContext, Id, emit_json, fail, printable, short_time, table
 from watcher.cli.filters import check_tag, filter_options, review_filter
 from watcher.review import MAX_LIMIT
-from watcher.review.article import ArticleView, JoinView, MemberView, group_hits, highlight_field, hit_context
-from watcher.review.article import show as load_article
-from watcher.review.log import matched_stories
-from watcher.review.search import search as search_articles
-from watcher.review.search import searched_for
-from watcher.store import articles as article_rows
-from watcher.text.highlight import Segment
+
+if TYPE_CHECKING:  # show and search import theirs when they run (`watcher log` starts fast)
+    from watcher.review.article import ArticleView, JoinView, MemberView
+    from watcher.text.highlight import Segment
 
 MARK_OPEN, MARK_CLOSE = "[[", "]]"  # highlight when the terminal has no colour
 HIT, END_HIT, BOLD, END_BOLD = "\ue000", "\ue001", "\ue002", "\ue003"  # styled at the very end
@@ -72,6 +70,8 @@ def _color() -> bool:
 @click.pass_obj
 def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, unreviewed, tag, as_json) -> None:
     """Matched stories, newest first."""
+    from watcher.review.log import matched_stories
+
     if tag:
         check_tag(ctx, tag)
     flt = dataclasses.replace(
@@ -117,6 +117,8 @@ def log_cmd(ctx: CliContext, rule, feed, severity, since, limit, unreviewed, tag
 
 def _nothing_logged(ctx: CliContext, filtered: bool) -> str:
     """Why `watcher log` is empty, and what to do."""
+    from watcher.store import articles as article_rows
+
     store = ctx.store()
     try:
         stored, matched = article_rows.totals(store)
@@ -142,6 +144,9 @@ def _nothing_logged(ctx: CliContext, filtered: bool) -> str:
 @click.pass_obj
 def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None:
     """One article: metadata, why it matched, its story and its alerts."""
+    from watcher.review.article import highlight_field
+    from watcher.review.article import show as load_article
+
     article = load_article(ctx.store(), article_id)
     if article is None:
         fail(f"there is no article {article_id}; `watcher log` or `watcher search` list article ids")
@@ -229,6 +234,8 @@ def _member_join(member: MemberView) -> str:
 
 
 def _explanation(article: ArticleView, color: bool) -> list[str]:
+    from watcher.review.article import group_hits, hit_context
+
     if not article.matches:
         return ["", "Matched no rule."]
     out = ["", "Why it matched:"]
@@ -260,6 +267,9 @@ def search(ctx: CliContext, query, limit, matched_only, as_json) -> None:
 
     Words are ANDed; also: ankara OR şam, suriye NOT istanbul, "joint roadmap",
     savunma*, (ankara OR şam) savunma."""
+    from watcher.review.search import search as search_articles
+    from watcher.review.search import searched_for
+
     hits = search_articles(ctx.store(), " ".join(query), limit=limit, matched_only=matched_only)
     if as_json:
         for h in hits:

@@ -8,7 +8,6 @@ text/HTML files, or over JSON lines.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import json
 import os
@@ -18,13 +17,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from watcher import app
 from watcher.cli.console import CliContext, fail
-from watcher.match.matcher import Document, Matcher, RuleMatch
-from watcher.parse import markup
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the matcher (re2, pyahocorasick) is built when a command runs
     from watcher.extract.extractor import Extractor
+    from watcher.match.document import Document
+    from watcher.match.matcher import Matcher, RuleMatch
 
 MAX_LINE_BYTES = 32 * 1024 * 1024  # one JSON line; longer ones get an error line
 MAX_FILE_BYTES = 64 * 1024 * 1024  # one text/HTML file
@@ -55,6 +53,8 @@ def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tupl
     watcher match --jsonl docs.jsonl > verdicts.jsonl
     cat docs.jsonl | watcher match --rules rules/ --jsonl -
     """
+    from watcher import app
+
     matcher = app.matcher(obj.rules(rule_paths))  # --rules PATH... reads no config
     if jsonl:
         try:
@@ -141,6 +141,8 @@ def _lines(stream):
 
 def _parse_line(raw: bytes | None):
     """(id, Document, None) or (id or None, None, error message)."""
+    from watcher.match.document import Document
+
     if raw is None:
         return None, None, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB; skipped"
     try:
@@ -178,6 +180,8 @@ def _match_file(matcher: Matcher, name: str, pages: Pages) -> bool:
         click.echo(f"watcher: {name}: cannot read: {exc.strerror or exc}", err=True)
         return False
     if data[:2] == b"\x1f\x8b":  # gzip, as pages are often stored
+        import gzip
+
         try:
             data = gzip.GzipFile(fileobj=io.BytesIO(data)).read(MAX_FILE_BYTES + 1)
         except (OSError, EOFError) as exc:
@@ -212,6 +216,8 @@ def _not_text(data: bytes) -> str | None:
 
 
 def _document(name: str, data: bytes, pages: Pages) -> Document:
+    from watcher.match.document import Document
+
     text = data.decode("utf-8", errors="replace")
     if _is_html(name, text):
         title, text = pages.text(data, name)
@@ -237,10 +243,14 @@ class Pages:
         from watcher.errors import ExtractionError
 
         if self._extractor is None:
+            from watcher import app
+
             self._extractor = app.extractor()
         try:
             extracted = self._extractor.extract(data, url=Path(name).resolve().as_uri())
         except ExtractionError:
+            from watcher.parse import markup
+
             return markup.visible_text(data.decode("utf-8", errors="replace"))
         return extracted.title or "", extracted.text
 

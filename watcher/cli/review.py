@@ -13,7 +13,6 @@ from dataclasses import asdict
 
 import click
 
-from watcher import app
 from watcher.cli.console import (
     EXIT_INTERRUPTED,
     CliContext,
@@ -27,10 +26,8 @@ from watcher.cli.console import (
 )
 from watcher.cli.filters import filter_options, known_rules, review_filter
 from watcher.cli.matching import rules as rules_group
-from watcher.review.log import parse_since
-from watcher.review.stats import rule_stats
-from watcher.review.status import last_poll
-from watcher.review.status import status as database_status
+
+# Each command imports the library parts it uses when it runs (fast start-up).
 
 # -- export -------------------------------------------------------------------------
 
@@ -100,7 +97,9 @@ def export(ctx: CliContext, fmt, everything, rule, feed, severity, since, limit,
 def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
     """Run the configured or a candidate rule set over stored articles and show
     what would match, against what did. Nothing is sent or written."""
+    from watcher import app
     from watcher.review import backtest as bt
+    from watcher.review.log import parse_since
 
     rule_set = ctx.rules(rule_paths)
     matcher = app.matcher(rule_set)
@@ -180,6 +179,9 @@ def feedback(ctx: CliContext, article_id: int, verdict: str, note: str | None) -
 @click.pass_obj
 def stats(ctx: CliContext, since, as_json) -> None:
     """Per rule: matches, stories, and relevant/irrelevant feedback; noisy rules flagged."""
+    from watcher.review.log import parse_since
+    from watcher.review.stats import rule_stats
+
     since_iso = parse_since(since, ctx.clock()) if since else None
     rows = rule_stats(ctx.store(), since=since_iso, known=known_rules(ctx))
     if as_json:
@@ -228,7 +230,8 @@ def status(ctx: CliContext, as_json: bool) -> None:
 
     --json gives the same numbers as /metrics of `watcher serve` (snake_case keys)."""
     from watcher import __version__
-    from watcher.review.status import measure
+    from watcher.review.status import last_poll, measure
+    from watcher.review.status import status as database_status
 
     keep = ctx.config().keep_days
     now = ctx.clock()
@@ -318,6 +321,7 @@ def _size(n: float) -> str:
 @click.pass_obj
 def serve(ctx: CliContext, host: str | None, port: int | None, password_env: str | None) -> None:
     """The review web page (and Datasette over the database)."""
+    from watcher import app
     from watcher.web import server as web
 
     password = None

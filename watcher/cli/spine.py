@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher import app, health
 from watcher.cli import feedlist
 from watcher.cli.console import (
     EXIT_FEEDS_FAILED,
@@ -23,6 +22,8 @@ from watcher.duration import DurationError, parse_duration
 
 # The pipeline's parts are imported when a command runs (watcher/app.py builds
 # them), so that `watcher --help` and the light commands start fast.
+if TYPE_CHECKING:
+    from watcher import app
 
 
 @click.command()
@@ -63,6 +64,7 @@ def run(ctx: CliContext, once: bool, grace: str, no_send: bool, log_level: str, 
     The daemon reloads the config and rules on SIGHUP, logs what is loaded on
     SIGUSR1 and stops on SIGTERM/SIGINT. --once exits 0 when every feed it
     polled was read, 3 when the pass completed but some feeds failed."""
+    from watcher import app
     from watcher.daemon.systemd import ServiceManager
 
     config = ctx.config()
@@ -193,6 +195,7 @@ def _print_delivery(delivery: app.Delivery | None) -> None:
 @click.pass_obj
 def check(ctx: CliContext) -> None:
     """Validate the config, the rules and every channel URL; exit 2 on problems."""
+    from watcher import app
     from watcher.errors import RulesError
     from watcher.notify.notifier import check_channels
 
@@ -250,6 +253,7 @@ def feeds(ctx: CliContext, as_json: bool, tag: str | None) -> None:
 
     `watcher feeds add URL` finds the feeds at a site and adds one; `remove`,
     `import FILE.opml` and `export` edit and list the configured feeds."""
+    from watcher import health
     from watcher.review import status as review
 
     if click.get_current_context().invoked_subcommand:

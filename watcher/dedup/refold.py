@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from watcher.dedup import identity, similarity
 from watcher.store import articles, meta, searchindex
 from watcher.store.database import Store
 from watcher.text.fold import FOLD_VERSION
@@ -31,6 +30,8 @@ def refold(store: Store) -> int:
     folded with another version; returns how many articles were refolded."""
     if not needed(store):
         return 0
+    from watcher.dedup import identity, similarity  # courlan, numpy: only when there is work
+
     done = last = 0
     while rows := articles.texts_after(store, last, BATCH):
         with store.atomic():

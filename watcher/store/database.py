@@ -1,7 +1,10 @@
 """The SQLite store: opening, pragmas, migrating, transactions.
 
 ``watcher/store/`` is the one package that writes SQL and the one that
-imports ``sqlite_utils``. The rest of watcher holds an open :class:`Store`
+imports ``sqlite_utils``. A :class:`Store` opens on a plain ``sqlite3``
+connection; sqlite-utils is imported when :attr:`Store.db` is first used
+(migrations, transactions, schema work), so the commands that only read the
+log start without it. The rest of watcher holds an open :class:`Store`
 and calls the named functions of the table modules beside this one
 (``feeds``, ``entries``, ``articles``, ``stories``, ``matches``, ``alerts``,
 ``feedback``, ``searchindex``, ``overview``); the schema and its migrations
@@ -20,10 +23,9 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from watcher.errors import StoreError
 from watcher.store.schema import MIGRATIONS, Migration
@@ -50,6 +52,9 @@ DENIED_SQL_FUNCTIONS = frozenset(
     }
 )
 DENIED_SQL_TABLES = frozenset({"fts3tokenize", "sqlite_dbpage", "sqlite_dbdata", "sqlite_dbptr"})
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
@@ -109,9 +114,17 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 class Store:
     """An open watcher database: one connection, used by one thread at a time."""
 
-    def __init__(self, db: sqlite_utils.Database, path: str) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
         self.path = path
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection, made on first use."""
+        import sqlite_utils
+
+        # recursive_triggers: open() has set it already, as sqlite-utils would
+        return sqlite_utils.Database(self.conn, recursive_triggers=False)
 
     @classmethod
     def open(
@@ -131,17 +144,17 @@ class Store:
                 if not Path(path).exists():
                     Path(path).touch(mode=0o600)  # a new database is private (-wal, -shm follow)
             conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False, isolation_level=None)
-            db = sqlite_utils.Database(conn)
-            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            if path != ":memory:":
-                db.enable_wal()
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils sets it
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            if path != ":memory:" and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = wal")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path!r}: {exc}") from exc
         if hardened:
             harden(conn)
-        store = cls(db, path)
+        store = cls(conn, path)
         if migrate:
             store.migrate()
         return store
@@ -181,17 +194,17 @@ class Store:
     # -- for the table modules (and tests that look at rows) ------------------
     def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         """One statement; sqlite3 keeps it prepared for the next call with the same SQL."""
-        return self.db.conn.execute(sql, params)
+        return self.conn.execute(sql, params)
 
     def query(self, sql: str, params: Params = ()) -> list[dict]:
         """Every row, as dicts keyed by column name."""
-        cursor = self.db.conn.execute(sql, params)
+        cursor = self.conn.execute(sql, params)
         names = [d[0] for d in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def one(self, sql: str, params: Params = ()) -> dict | None:
         """The first row as a dict, or None."""
-        cursor = self.db.conn.execute(sql, params)
+        cursor = self.conn.execute(sql, params)
         row = cursor.fetchone()
         if row is None:
             return None
@@ -199,11 +212,11 @@ class Store:
 
     def scalar(self, sql: str, params: Params = ()) -> Any:
         """The first column of the first row (None when there is no row)."""
-        row = self.db.conn.execute(sql, params).fetchone()
+        row = self.conn.execute(sql, params).fetchone()
         return row[0] if row else None
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
 
 def unwritable(exc: BaseException) -> bool:
