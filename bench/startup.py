@@ -14,7 +14,8 @@ machine slows them alike. Printed: the median wall time and the median CPU time
   feeds   beside  import click + the feeds table through plain sqlite3
 
 `python -c pass` is the floor every Python program pays (with an editable
-install, the venv's site hook is part of it). --importtime prints the modules
+install, the venv's site hook is part of it). The warm-up run writes the .pyc
+files an installed package has (PYTHONDONTWRITEBYTECODE is dropped for the runs). --importtime prints the modules
 each command imports that cost the most (python -X importtime).
 Not a test: figures vary with the machine; compare ratios between runs.
 """
@@ -85,7 +86,8 @@ def write_config(folder: Path, database: Path, feeds: int) -> Path:
     """A config naming the log's feeds (`feeds` lists them) and the default rules."""
     path = folder / "watcher.toml"
     tables = "".join(
-        f'\n[[feeds]]\nname = "Outlet {i}"\nurl = "https://feed{i}.example/rss"\n' for i in range(1, feeds + 1)
+        f'\n[[feeds]]\nname = "Outlet {i}"\nurl = "https://feed{i}.example/rss"\n'
+        for i in range(1, feeds + 1)
     )
     path.write_text(
         f'[watcher]\ndatabase = "{database}"\nrules = ["{ROOT / "rules"}"]\n{tables}', encoding="utf-8"
@@ -135,6 +137,7 @@ def main() -> None:
         print(f"built a log of {args.articles} articles in {time.perf_counter() - started:.0f} s")
         config = write_config(folder, database, 40)
         env = {**os.environ, "WATCHER_CONFIG": str(config), "COLUMNS": "120"}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: modules load from .pyc files
         py = sys.executable
         db = str(database)
         runs = {
@@ -167,7 +170,9 @@ def main() -> None:
             ("watcher feeds", "click + feeds SQL", None),
         ]
         print(f"\nmedians of {args.repeat} runs each, fresh processes (wall ms / CPU ms)")
-        print(f"{'command':<16}{'wall':>7}{'cpu':>7}  {'target':>6}   {'bare block':<20}{'wall':>7}{'cpu':>7}  ratio")
+        print(
+            f"{'command':<16}{'wall':>7}{'cpu':>7}  {'target':>6}   {'bare block':<20}{'wall':>7}{'cpu':>7}  ratio"
+        )
         for name, block, target in pairs:
             print(
                 f"{name:<16}{wall[name]:7.0f}{cpu[name]:7.0f}  {('≤' + str(target)) if target else '':>6}   "

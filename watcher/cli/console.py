@@ -15,7 +15,6 @@ command-specific hint).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -265,6 +264,8 @@ short_time = timestamp.short
 
 def emit_json(obj: object) -> None:
     """One JSON object on a line of standard output (--json)."""
+    import json
+
     click.echo(json.dumps(obj, ensure_ascii=False, default=str))
 
 

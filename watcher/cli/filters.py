@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import click
 
 from watcher.cli.console import CliContext, fail
-from watcher.config import SEVERITIES
 from watcher.errors import RulesError
 
 if TYPE_CHECKING:
@@ -73,6 +72,24 @@ def _listing(names: set[str], wanted: str) -> str:
     return (f"did you mean {close[0]!r}? " if close else "") + shown
 
 
+class SeverityChoice(click.Choice):
+    """click's choice of the severity words, read from the config package when
+    first needed (`watcher --help` does not import the config)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from watcher.config import SEVERITIES
+
+        return SEVERITIES
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass  # click.Choice sets them in __init__; they come from the config
+
+
 def filter_options(func):
     """--rule, --feed, --severity, --since: shared by log and export."""
     for option in reversed(
@@ -80,7 +97,7 @@ def filter_options(func):
             click.option("--rule", metavar="ID", help="Only stories/articles matched by this rule."),
             click.option("--feed", metavar="NAME", help="Only articles from this feed (name or URL)."),
             click.option(
-                "--severity", type=click.Choice(SEVERITIES), help="Only matches of this severity or higher."
+                "--severity", type=SeverityChoice(), help="Only matches of this severity or higher."
             ),
             click.option(
                 "--since",

@@ -10,7 +10,6 @@ import click
 
 from watcher import __version__, defaults
 from watcher.cli.console import CliContext, fail
-from watcher.config import DEFAULT_CONFIG_NAME
 from watcher.duration import DurationError, parse_duration
 
 EXIT_UNHEALTHY = 1
@@ -30,6 +29,8 @@ def init(folder: Path, database: str | None) -> None:
     feeds) and the default rule pack into FOLDER/rules/ (default FOLDER: the
     current one). Nothing is ever overwritten: if one of these files exists,
     nothing is written."""
+    from watcher.config import DEFAULT_CONFIG_NAME
+
     try:
         sources = {folder / DEFAULT_CONFIG_NAME: defaults.example_config()}
         sources |= {folder / "rules" / f.name: f for f in defaults.rule_files()}

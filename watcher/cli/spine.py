@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +86,8 @@ def run(ctx: CliContext, once: bool, grace: str, no_send: bool, log_level: str, 
     finally:
         watcher.close(finished=finished)
     if not finished:  # a poll or send outlived the grace time: do not wait for its deadline
+        import logging
+
         logging.shutdown()
         os._exit(0)
     if code:

@@ -293,7 +293,9 @@ def recent_texts(store: Store, *, limit: int) -> list[str]:
 
 def span(store: Store) -> tuple[str | None, str | None]:
     """When the oldest and the newest stored article were fetched."""
-    lo, hi = store.execute("SELECT MIN(fetched_at), MAX(fetched_at) FROM articles").fetchone()
+    lo, hi = store.execute(  # each from its end of idx_articles_fetched
+        "SELECT (SELECT MIN(fetched_at) FROM articles), (SELECT MAX(fetched_at) FROM articles)"
+    ).fetchone()
     return lo, hi
 
 

@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from watcher.store import searchindex
-from watcher.text.fold import FOLD_VERSION
-
+# searchindex and the folding are imported by the migrations that use them:
+# opening an up-to-date database (every read-only command) needs neither.
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -216,6 +215,8 @@ CREATE INDEX IF NOT EXISTS idx_articles_duplicate ON articles(duplicate_of);
 def _v4_folded_search(db: sqlite_utils.Database) -> None:
     # `watcher search` over text folded as the matcher folds it (Kasım = kasim,
     # أ = ا); see searchindex.py. Back-fills every stored article.
+    from watcher.store import searchindex
+
     searchindex.create(db)
 
 
@@ -234,6 +235,8 @@ def _v6_meta(db: sqlite_utils.Database) -> None:
     # watcher/text/fold.py the stored fingerprints and the search index were
     # folded with; a database with articles from before this table was folded
     # with version 1 (see watcher/dedup/refold.py).
+    from watcher.text.fold import FOLD_VERSION
+
     db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     has_articles = db.execute("SELECT EXISTS (SELECT 1 FROM articles)").fetchone()[0]
     db.execute(
@@ -349,6 +352,23 @@ CREATE TABLE channel_health (
 """
 
 
+def _v10_feed_counts(db: sqlite_utils.Database) -> None:
+    # `watcher status`, `watcher feeds` and the feeds page count each feed's
+    # articles, matched articles and newest fetch time: with (feed_id) alone
+    # that read every article row (0.2 s on 20,000 articles); this index
+    # answers from itself and takes the place of idx_articles_feed (its prefix).
+    # Pages that could not be extracted are few: a partial index counts them.
+    run_script(
+        db,
+        """
+        CREATE INDEX IF NOT EXISTS idx_articles_feed_counts ON articles(feed_id, matched, fetched_at);
+        DROP INDEX IF EXISTS idx_articles_feed;
+        CREATE INDEX IF NOT EXISTS idx_articles_extraction_failed ON articles(id)
+            WHERE extraction_error IS NOT NULL;
+    """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
@@ -359,6 +379,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "poll detail: pages, warnings, failed entries, alert baseline", _v7_poll_detail),
     Migration(8, "source settings: kind, tags, paused", _v8_source_settings),
     Migration(9, "operator notices, channel health and alert severity in the outbox", _v9_outbox_health),
+    Migration(10, "indexes for counting each feed's articles and the failed extractions", _v10_feed_counts),
 )
 
 
