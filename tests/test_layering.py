@@ -51,7 +51,6 @@ HOMES = {
     "re2": {"watcher.match.regex"},
     "requests": {"watcher.notify.notifier"},  # apprise's transport, only to route it through the proxy
     "sqlite_utils": {"watcher.store"},
-    "tabulate": {"watcher.cli.console"},
     "tomlkit": {"watcher.config.editing"},  # `watcher feeds add/remove/import`, comments kept
     "trafilatura": {"watcher.extract.worker"},
     "uvicorn": {"watcher.web.server"},

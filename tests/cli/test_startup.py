@@ -1,6 +1,6 @@
 """The light commands start without the heavy libraries: `watcher --help`
 loads click and the commands' definitions, and `status`, `log` and `feeds`
-read a real log (tests/review_world.py) with click, tabulate and sqlite3 only.
+read a real log (tests/review_world.py) with click and sqlite3 only.
 
 Each command runs in a process of its own, as ``python -m watcher`` starts
 it; when it ends, the process writes down every module in ``sys.modules``
@@ -92,14 +92,14 @@ def test_a_commands_help_loads_no_library_either(tmp_path):
 )
 def test_reading_the_log_loads_no_heavy_library(world, tmp_path, command, shown):
     """A real log, written by `watcher run --once`: what the commands show, with
-    click, tabulate and the standard library's sqlite3 only (no sqlite-utils,
+    click and the standard library's sqlite3 only (no sqlite-utils,
     numpy, courlan, httpx, re2, pyahocorasick, feedparser, lxml, trafilatura, apprise)."""
     copy = world.copy(tmp_path / "world")
     proc, modules = imported(tmp_path, "--config", str(copy.config), *command)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shown in proc.stdout
     assert "sqlite3" in modules and "watcher.store.database" in modules  # it did read the database
-    assert libraries(modules) <= {"click", "tabulate"}, libraries(modules)
+    assert libraries(modules) == {"click"}, libraries(modules)
     # app opens the store (it checks the folding is current: dedup.refold, no courlan or numpy)
     assert parts(modules) & {"pipeline", "fetch", "parse", "extract", "match", "notify", "web"} == set()
     assert not {"watcher.dedup.identity", "watcher.dedup.similarity"} & modules

@@ -15,6 +15,7 @@ command-specific hint).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -296,8 +297,6 @@ def table(
     at ``width``; then the ``flex`` columns, in that order, are cut further
     (each down to its floor: 12 characters, or ``(column, floor)``) until the
     table fits the terminal. A column may be named twice, with a lower floor."""
-    from tabulate import tabulate
-
     if not records:
         return "(none)"
     names = [(headers or {}).get(c, c.replace("_", " ")) for c in columns]
@@ -315,7 +314,83 @@ def table(
         widths[i] = room
         for row in rows:
             row[i] = cut(row[i], room)
-    return tabulate(rows, headers=names)
+    return layout(rows, names)
+
+
+# -- the table's layout: tabulate's "simple" format, without importing tabulate (its import
+# reads every installed distribution's metadata: more start-up time than click itself).
+# Numbers (whole columns of them) are right-aligned on their decimal point, text is
+# left-aligned; a column is at least its header plus two wide; two spaces between columns.
+
+_KINDS = ("none", "bool", "int", "float", "str")  # from the most to the least specific
+_GROUPED_NUMBER = re.compile(r"^(([+-]?[0-9]{1,3})(?:,([0-9]{3}))*)?(?(1)\.[0-9]*|\.[0-9]+)?$")
+
+
+def layout(rows: Sequence[Sequence[str]], names: Sequence[str]) -> str:
+    """``rows`` of text cells under ``names``, as lines of aligned columns."""
+    columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in names]
+    lines: list[list[str]] = [[] for _ in range(len(rows) + 2)]
+    for name, cells in zip(names, columns, strict=True):
+        kind = max((_kind(c) for c in cells), key=_KINDS.index, default="none")
+        numeric = kind in ("int", "float")
+        if kind == "float":
+            cells = [_float_text(c) for c in cells]
+        if numeric:  # line the decimal points up
+            decimals = [_decimals(c) for c in cells]
+            most = max(decimals, default=-1)
+            cells = [c + " " * (most - d) for c, d in zip(cells, decimals, strict=True)]
+        width = max(len(name) + 2, *(len(c) for c in cells))
+        lines[0].append(name.rjust(width) if numeric else name.ljust(width))
+        lines[1].append("-" * width)
+        for line, cell in zip(lines[2:], cells, strict=True):
+            line.append(cell.rjust(width) if numeric else cell.ljust(width))
+    return "\n".join("  ".join(line).rstrip() for line in lines)
+
+
+def _kind(cell: str) -> str:
+    if not cell:
+        return "none"
+    if cell in ("True", "False"):
+        return "bool"
+    if _is_int(cell) or ("." not in cell and _GROUPED_NUMBER.match(cell)):
+        return "int"
+    if _is_number(cell) or _GROUPED_NUMBER.match(cell):
+        return "float"
+    return "str"
+
+
+def _is_int(cell: str) -> bool:
+    try:
+        int(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        number = float(cell)
+    except ValueError:
+        return False
+    return not (math.isinf(number) or math.isnan(number)) or cell.lower() in ("inf", "-inf", "nan")
+
+
+def _float_text(cell: str) -> str:
+    if not cell:
+        return cell
+    try:
+        return format(float(cell.replace(",", "")), "g")
+    except ValueError:
+        return cell
+
+
+def _decimals(cell: str) -> int:
+    """Digits after the decimal point (or the exponent's mark); -1 for whole numbers and text."""
+    if not (_is_number(cell) or _GROUPED_NUMBER.match(cell)) or _is_int(cell):
+        return -1
+    point = cell.rfind(".")
+    point = cell.lower().rfind("e") if point < 0 else point
+    return len(cell) - point - 1 if point >= 0 else -1
 
 
 def _cell(key: str, value, width: int = 60) -> str:
