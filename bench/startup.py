@@ -1,7 +1,7 @@
 """How fast the CLI starts: `watcher --help`, `status`, `log` and `feeds` on a
 20,000-article log, each beside the bare building block measured in the same run.
 
-    .venv/bin/python bench/startup.py [--articles 20000] [--repeat 21] [--importtime]
+    .venv/bin/python bench/startup.py [--articles 20000] [--repeat 21] [--importtime] [--source DIR]
 
 Every figure is a fresh process, as a user runs it (the venv's `watcher`
 script); the commands and the blocks take turns, round after round, so a busy
@@ -16,7 +16,10 @@ machine slows them alike. Printed: the median wall time and the median CPU time
 `python -c pass` is the floor every Python program pays (with an editable
 install, the venv's site hook is part of it). The warm-up run writes the .pyc
 files an installed package has (PYTHONDONTWRITEBYTECODE is dropped for the runs). --importtime prints the modules
-each command imports that cost the most (python -X importtime).
+each command imports that cost the most (python -X importtime). ``--source
+DIR`` runs the watcher package of another checkout (e.g. `git archive main`
+unpacked in a folder), the log built by that checkout's bench/review.py: the
+figures before a change.
 Not a test: figures vary with the machine; compare ratios between runs.
 """
 
@@ -73,9 +76,9 @@ print("\\n".join(" | ".join(map(str, r)) for r in rows))
 """
 
 
-def load_review_bench():
-    """bench/review.py builds the synthetic log (seed texts, 10% matched, stories, alerts)."""
-    spec = importlib.util.spec_from_file_location("review_bench", ROOT / "bench" / "review.py")
+def load_review_bench(root: Path):
+    """``root``/bench/review.py builds the synthetic log (seed texts, 10% matched, stories, alerts)."""
+    spec = importlib.util.spec_from_file_location("review_bench", root / "bench" / "review.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -96,22 +99,23 @@ def write_config(folder: Path, database: Path, feeds: int) -> Path:
     return path
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """(wall ms, CPU ms) of one run of ``argv``, which must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+    subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall * 1000, cpu * 1000
 
 
-def importtime(argv: list[str], env: dict[str, str], top: int = 12) -> list[tuple[int, str]]:
+def importtime(argv: list[str], env: dict[str, str], cwd: Path, top: int = 12) -> list[tuple[int, str]]:
     """The ``top`` modules with the largest own import time (us) for one run."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "watcher", *argv[1:]],
         env=env,
+        cwd=cwd,  # `-m watcher` must not find the package of the checkout it runs in first
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -126,6 +130,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=21)
     ap.add_argument("--importtime", action="store_true", help="Also show each command's costliest imports.")
+    ap.add_argument("--source", type=Path, default=None, help="Run the watcher package of this checkout.")
     args = ap.parse_args()
     if not WATCHER.exists():
         sys.exit(f"no {WATCHER}: run this with the venv's python where watcher is installed")
@@ -133,11 +138,13 @@ def main() -> None:
         folder = Path(tmp)
         database = folder / "watcher.db"
         started = time.perf_counter()
-        load_review_bench().build(database, args.articles)
+        load_review_bench(args.source.resolve() if args.source else ROOT).build(database, args.articles)
         print(f"built a log of {args.articles} articles in {time.perf_counter() - started:.0f} s")
         config = write_config(folder, database, 40)
         env = {**os.environ, "WATCHER_CONFIG": str(config), "COLUMNS": "120"}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: modules load from .pyc files
+        if args.source:
+            env["PYTHONPATH"] = str(args.source.resolve())
         py = sys.executable
         db = str(database)
         runs = {
@@ -153,12 +160,12 @@ def main() -> None:
             "click + feeds SQL": [py, "-c", "import click\n" + FEEDS_SQL, db],
         }
         for argv in runs.values():  # warm the page cache and the .pyc files
-            timed(argv, env)
+            timed(argv, env, folder)
         walls: dict[str, list[float]] = {name: [] for name in runs}
         cpus: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeat):
             for name, argv in runs.items():
-                wall, cpu = timed(argv, env)
+                wall, cpu = timed(argv, env, folder)
                 walls[name].append(wall)
                 cpus[name].append(cpu)
         wall = {name: statistics.median(v) for name, v in walls.items()}
@@ -182,7 +189,7 @@ def main() -> None:
             print(f"{'':<16}{'':>7}{'':>7}  {'':>6}   {name:<20}{wall[name]:7.0f}{cpu[name]:7.0f}")
         if args.importtime:
             for name in ("watcher --help", "watcher status", "watcher log"):
-                costly = ", ".join(f"{m} {us / 1000:.1f}" for us, m in importtime(runs[name], env))
+                costly = ", ".join(f"{m} {us / 1000:.1f}" for us, m in importtime(runs[name], env, folder))
                 print(f"\n{name}: costliest own import times (ms): {costly}")
 
 
