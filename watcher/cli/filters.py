@@ -56,6 +56,8 @@ def check_names(ctx: CliContext, rule: str | None, feed: str | None) -> None:
 
 def check_tag(ctx: CliContext, tag: str) -> None:
     """--tag must be a tag some feed has (configured, or in the log)."""
+    from watcher.store import feeds as feed_rows
+
     store = ctx.store()
     try:
         tags = feed_rows.tag_names(store) | {t for f in ctx.config().feeds for t in f.tags}
