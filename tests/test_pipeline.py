@@ -225,8 +225,16 @@ def test_item03_poll_deadline_cuts_the_poll_and_the_next_poll_picks_up_the_rest(
     hung = [s.path for s in outlet.stories]
     for path in hung:  # every article page hangs
         server.route(path, hang="before_headers")
+    # keyword rules: the seconds counted here are the network's (the default pack's similarity
+    # layer adds ~0.1-0.5 s per article behind its gate; bench/relevance.py measures it)
+    rules = tmp_path / "keywords.toml"
+    rules.write_text('[[rules]]\nid = "syria"\ntitle = "Syria"\ncondition = { terms = ["Syria"] }\n')
     config = write_config(
-        tmp_path, [("Example News", outlet.publish())], timeout="2s", network='poll_deadline = "3s"'
+        tmp_path,
+        [("Example News", outlet.publish())],
+        rules=rules,
+        timeout="2s",
+        network='poll_deadline = "3s"',
     )
     result = watcher(config, "run", "--once")
     assert result.exit_code == 0, result.output  # the feed was read: not a failure

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from watcher.extract.extractor import Extractor
     from watcher.fetch.client import Client
     from watcher.match.matcher import Matcher
+    from watcher.match.meaning import VectorSource
     from watcher.match.rules import RuleSet
     from watcher.notify.notifier import Notifier
     from watcher.notify.operator import Notice
@@ -128,10 +129,39 @@ def _looks_like_sqlite(path: Path) -> bool:
 # -- the parts -------------------------------------------------------------------------
 
 
-def matcher(rules: RuleSet) -> Matcher:
+def matcher(rules: RuleSet, *, embed: bool = True, previous: Matcher | None = None) -> Matcher:
+    """The matcher for ``rules``, with a language detector and, when a rule has like/about
+    examples (and ``embed``), the embedding worker (started on first use: ``close()`` the matcher).
+    ``previous``: the matcher a reload replaces; its worker (if any) is reused, not doubled."""
     from watcher.match.matcher import Matcher
+    from watcher.text.language import LanguageDetector
 
-    return Matcher(rules)
+    embedder = None
+    if embed and any(r.similarity is not None for r in rules.rules):
+        from watcher.match.embedder import Embedder
+
+        reused = previous.embedder if previous is not None else None
+        embedder = reused if isinstance(reused, Embedder) else Embedder()
+    detector = previous.detector if previous is not None else None
+    return Matcher(rules, detector=detector or LanguageDetector(), embedder=embedder)
+
+
+def warm(matcher: Matcher, config: Config) -> None:
+    """Load the matcher's models before the polls; the rules' examples are embedded on a
+    background thread through vectors kept in the database (so the next run embeds nothing)."""
+    embedder = matcher.embedder
+    if embedder is None:
+        matcher.warm()
+        return
+    opener = store_opener(config)
+
+    def vectors() -> tuple[VectorSource, Callable[[], None]]:
+        from watcher.match.meaning import StoredVectors
+
+        store = opener()
+        return StoredVectors(store, embedder), store.close
+
+    matcher.warm(vectors)
 
 
 def extractor(extraction: ExtractionConfig | None = None) -> Extractor:
@@ -176,7 +206,8 @@ def rebuild_parts(old: Parts, config: Config, rules: RuleSet) -> tuple[Parts, li
     """Parts for a reloaded ``config`` and ``rules``: a new matcher, and a new
     client or extractor only when their settings changed (the stop event and
     the clock stay). Also returns the old parts no longer used (close them
-    once no poll uses them), as ("client" | "extractor", part)."""
+    once no poll uses them), as ("client" | "extractor" | "matcher", part). The matcher's
+    embedding worker carries over to the new matcher when both have rules with examples."""
     from dataclasses import replace
 
     from watcher.errors import ConfigError
@@ -193,7 +224,11 @@ def rebuild_parts(old: Parts, config: Config, rules: RuleSet) -> tuple[Parts, li
     if old.config.extraction != config.extraction:
         new_extractor = extractor(config.extraction)
         retired.append(("extractor", old.extractor))
-    parts = replace(old, config=config, client=new_client, extractor=new_extractor, matcher=matcher(rules))
+    new_matcher = matcher(rules, previous=old.matcher)
+    if old.matcher.embedder is not None and old.matcher.embedder is not new_matcher.embedder:
+        retired.append(("matcher", old.matcher))  # its rules no longer use meaning: stop its worker
+    warm(new_matcher, config)
+    parts = replace(old, config=config, client=new_client, extractor=new_extractor, matcher=new_matcher)
     return parts, retired
 
 
@@ -336,6 +371,7 @@ class Watcher:
         operator check (:meth:`watch`)."""
         from watcher import pipeline
 
+        warm(self.parts.matcher, self.config)  # the models load before the polls, not in the first one
         summary = pipeline.run_once(self.parts, self.store, store_opener(self.config))
         self.watch()
         return summary
@@ -407,6 +443,7 @@ class Watcher:
 
         beat = Heartbeat(store_opener(self.config), self.clock)
         self._closing.append(beat.close)
+        warm(self.parts.matcher, self.config)
         feeds = len(self.config.feeds)
 
         def on_tick() -> None:
@@ -453,8 +490,9 @@ class Watcher:
             for close in self._closing:
                 close()
             self.parts.extractor.close()
+            self.parts.matcher.close()
             for kind, old in self._retired:  # parts a reload replaced
-                if finished or kind == "extractor":  # a stuck poll may still use an old client
+                if finished or kind in ("extractor", "matcher"):  # a stuck poll may still use an old client
                     old.close()
             self.store.close()
         finally:

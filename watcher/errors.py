@@ -58,9 +58,9 @@ The others happen to a correct setup, while it works:
 
 Some modules raise private errors of their own (``fetch.decompression``,
 ``fetch.client``, ``fetch.connection``, ``fetch.hosts``, ``fetch.lookup``, ``parse.xmlguard``,
-``parse.htmltree``, ``match.regex``, ``match.translation``, ``notify.sender``); they
-derive from ``WatcherError`` too and are turned into one of the public errors before
-they leave their package.
+``parse.htmltree``, ``match.regex``, ``match.translation``, ``match.meaning``'s
+EmbeddingError, ``notify.sender``); they derive from ``WatcherError`` too and are turned
+into one of the public errors before they leave their package.
 
 The classes are defined here; the modules that raise them re-export them
 (``from watcher.config import ConfigError`` keeps working).

@@ -364,3 +364,48 @@ def test_sighup_reloads_rules_and_a_broken_edit_keeps_the_running_config(tmp_pat
     finally:
         code = stop_daemon(daemon)
     assert code == 0, log_file.read_text()
+
+
+def embedding_workers(parent: int) -> list[int]:
+    """The embedding worker processes (issue 12) whose parent is ``parent``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"watcher.match.embedding_worker" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_sighup_keeps_one_embedding_worker_and_stopping_ends_it(tmp_path, server):
+    """The default pack compares articles in meaning in a worker process: a reload reuses it (a
+    daemon reloaded every day would otherwise gather one ~100 MB process per SIGHUP), and the
+    daemon's end ends it."""
+    room = Newsroom(server)
+    room.add_seed_articles()
+    config = every_second(write_config(tmp_path, [("Example News", room.publish())], fetch_article=False))
+    log_file = tmp_path / "daemon.log"
+    db = tmp_path / "watcher.db"
+    daemon = start_logged(config, log_file)
+    try:
+        wait_for(lambda: count(db, "SELECT count(*) FROM articles") == 5, timeout=120)
+        wait_for(lambda: len(embedding_workers(daemon.pid)) == 1, timeout=60)
+        (first,) = embedding_workers(daemon.pid)
+        for reloads in (1, 2):
+            daemon.send_signal(signal.SIGHUP)
+            wait_for(lambda n=reloads: log_file.read_text().count("reloaded") == n, timeout=60)
+        polled = len(server.requests_for("/feed.xml"))
+        wait_for(lambda: len(server.requests_for("/feed.xml")) >= polled + 2, timeout=30)
+        assert embedding_workers(daemon.pid) == [first]
+    finally:
+        code = stop_daemon(daemon)
+    assert code == 0, log_file.read_text()
+    assert (
+        not Path(f"/proc/{first}").exists()
+        or b"embedding_worker" not in Path(f"/proc/{first}/cmdline").read_bytes()
+    )

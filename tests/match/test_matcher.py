@@ -168,8 +168,15 @@ def test_negative_cases(matcher, text, rule):
 
 
 def test_field_restriction(matcher):
-    assert "sdf" in matched(matcher, "nothing here", title="SDF fighters")
-    assert "sdf" not in matched(matcher, "SDF fighters", title="nothing here")
+    # (the acronym is backed up by the organisation's full name in the text)
+    backed = "The Suriye Demokratik Güçleri said so."
+    assert "sdf" in matched(matcher, backed, title="SDF fighters")
+    assert "sdf" not in matched(matcher, "SDF fighters. " + backed, title="nothing here")
+
+
+def test_an_acronym_alone_does_not_count_without_support_in_the_article(matcher):
+    assert "sdf" not in matched(matcher, "nothing here", title="SDF fighters")
+    assert "sdf" not in matched(matcher, "The Sustainable Development Fund (SDF) report", title="SDF grants")
 
 
 def test_hits_point_at_the_text_as_given(matcher):
@@ -206,6 +213,9 @@ def test_match_json_shape(matcher):
         "title": "Abu Qasra named",
         "severity": "high",
         "score": 1.0,
+        "via": "keywords",
+        "evidence": 3.0,
+        "similarity": None,
         "hits": [
             {
                 "term": "Murhaf Abu Qasra",

@@ -56,10 +56,40 @@ def test_text_message_says_what_where_and_why():
         "Source: Reuters World",
         "Published: 2026-11-21 05:30 UTC",
         "Rule: Turkey–Syria defence (high)",
-        "  • “Türkiye” [turkey] in title: Türkiye and Syria sign a defence memorandum",
+        "  • in the headline: “Türkiye” [turkey]",  # named, not the headline quoted again
         "Link: https://news.example/a?x=1",
         "Also reported by: Anadolu Agency, Hürriyet",
     ]
+
+
+def test_hits_in_the_headline_are_named_once_and_text_hits_keep_their_context():
+    weak = RuleLine(
+        "places",
+        "Turkey and Syria named",
+        "critical",
+        (HitLine("Türkiye", "turkey", "title", "x"),),
+        evidence=0.5,
+    )
+    strong = RuleLine(
+        "minister",
+        "Syrian defence minister",
+        "high",
+        (
+            HitLine("Murhaf Abu Qasra", "abu-qasra", "text", "… met Murhaf Abu Qasra in Ankara …"),
+            HitLine("Abu Qasra", "abu-qasra", "title", "Abu Qasra in Ankara"),
+        ),
+        evidence=3.0,
+        similar_to="close in meaning to about 1: “Turkey trains Syria's army” (0.91)",
+    )
+    msg = render(content(rules=(strong, weak)), "text")
+    lines = msg.body.splitlines()
+    at = lines.index("Rule: Syrian defence minister (high)")
+    assert lines[at + 1 : at + 4] == [
+        "  • close in meaning to about 1: “Turkey trains Syria's army” (0.91)",
+        "  • in the headline: “Abu Qasra” [abu-qasra]",
+        "  • “Murhaf Abu Qasra” [abu-qasra] in text: … met Murhaf Abu Qasra in Ankara …",
+    ]
+    assert sum(content().headline in line for line in lines) == 0
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ HOSTILE = AlertContent(
             "tr-sy",
             "Turkey–Syria defence",
             "high",
-            (HitLine("Türkiye", "turkey", "title", "Türkiye <i>and</i> Syria <@&123> <!channel>"),),
+            (HitLine("Türkiye", "turkey", "text", "Türkiye <i>and</i> Syria <@&123> <!channel>"),),
         ),
     ),
     also=("Anadolu Agency",),

@@ -75,6 +75,7 @@ format = "json"
             assert body["feed"] == article["feed"] and body["published"] == article["published"]
             assert body["article_page"] == f"{PUBLIC}/article/{body['article_id']}"
             assert body["outlets"][0] == article["feed"]
+            assert body["spread"] is None  # no story here spread (test_relevance_e2e has one that does)
             stored = {
                 r["rule_id"]: r
                 for r in db.execute("SELECT * FROM matches WHERE article_id = ?", (body["article_id"],))
@@ -83,10 +84,12 @@ format = "json"
             for rule in body["rules"]:
                 assert set(rule) == set(documented["rules"][0])
                 row = stored[rule["id"]]
-                assert (rule["title"], rule["severity"], rule["score"]) == (
+                assert (rule["title"], rule["severity"], rule["score"], rule["via"], rule["similar_to"]) == (
                     row["rule_title"],
                     row["severity"],
                     row["score"],
+                    row["via"],
+                    row["similar_to"],
                 )
                 assert 0 < len(rule["hits"]) <= 5
                 for hit in rule["hits"]:

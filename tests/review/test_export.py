@@ -22,6 +22,7 @@ KEYS = {
     "published",
     "fetched_at",
     "language",
+    "detected_language",
     "text",
     "extraction",
     "matched",
@@ -57,7 +58,7 @@ def test_records_explain_matches_with_offsets_into_the_text(world):
     for record in records:
         assert record["rules"], record["id"]
         for rule in record["rules"]:
-            assert set(rule) == {"id", "title", "severity", "score", "hits"}
+            assert set(rule) == {"id", "title", "severity", "score", "via", "similar_to", "hits"}
             for hit in rule["hits"]:
                 assert set(hit) >= {"term", "entity", "field", "start", "end", "snippet"}
                 assert record[hit["field"]][hit["start"] : hit["end"]], (record["id"], hit)

@@ -293,7 +293,7 @@ def test_every_page_works_on_a_new_empty_database(tmp_path):
     server = web.WebServer(web.WebSettings(database=tmp_path / "empty.db", port=0), clock=clock)
     url = server.start()
     try:
-        for path in ("/", "/search?q=x", "/feeds", "/outbox", "/rules", "/article/1"):
+        for path in ("/", "/search?q=x", "/feeds", "/outbox", "/rules", "/near-misses", "/article/1"):
             response = httpx.get(url + path)
             assert response.status_code == (404 if path.startswith("/article") else 200), path
         assert "No matched story" in httpx.get(url + "/").text

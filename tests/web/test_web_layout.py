@@ -93,6 +93,7 @@ def test_no_page_is_wider_than_the_window(page, site, world):
         "feeds": "/feeds",
         "outbox": "/outbox",
         "rules": "/rules",
+        "near misses": "/near-misses",
     }
     wide = {}
     for name, path in pages.items():

@@ -160,7 +160,7 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
         ("url", article.url),
         ("published", short_time(article.published)),
         ("fetched", short_time(article.fetched_at)),
-        ("language", article.language or "-"),
+        ("language", article.language_line),
         (
             "extraction",
             article.extraction + (f" ({article.extraction_error})" if article.extraction_error else ""),
@@ -177,8 +177,13 @@ def show(ctx: CliContext, article_id: int, as_json: bool, no_text: bool) -> None
     if article.verdict:
         last = article.feedback[0]
         meta.append(("feedback", last.verdict + (f" — {last.note}" if last.note else "")))
+    if article.meaning_error:
+        meta.append(("meaning", article.meaning_error))
     out += [f"  {k:<11}{v}" for k, v in meta]
     out += _explanation(article, color)
+    if article.near:
+        out += ["", "Close in meaning, not matched (mark it: `watcher feedback ID relevant`):"]
+        out += [f"  {n.rule_id}: {n.score:.2f}, closest to {n.reference}" for n in article.near]
     if article.members:
         out += ["", "Same story elsewhere:"]
         out += [
@@ -240,7 +245,10 @@ def _explanation(article: ArticleView, color: bool) -> list[str]:
         return ["", "Matched no rule."]
     out = ["", "Why it matched:"]
     for m in article.matches:
-        out.append(f"  [{m.severity}] {m.rule_id} — {m.title} (score {m.score:g})")
+        via = " — matched by meaning" if m.via == "similarity" else ""
+        out.append(f"  [{m.severity}] {m.rule_id} — {m.title} (score {m.score:g}){via}")
+        if m.similar_to:
+            out.append(f"      {m.similar_to}")
         if m.problem:
             out.append(f"      ! {m.problem}")
         for g in group_hits(m.hits):

@@ -56,18 +56,19 @@ def match(obj: CliContext, files: tuple[str, ...], jsonl: bool, rule_paths: tupl
     from watcher import app
 
     matcher = app.matcher(obj.rules(rule_paths))  # --rules PATH... reads no config
-    if jsonl:
-        try:
-            bad = sum(_match_jsonl(matcher, name) for name in files)
-        except BrokenPipeError:  # `watcher match --jsonl big.jsonl | head`
-            _quiet_stdout()
-            raise SystemExit(0) from None
-        if bad:
-            click.echo(f'watcher: {bad} input line(s) could not be read; see the "error" lines', err=True)
-            raise SystemExit(EXIT_BAD_INPUT)
-        return
-    with Pages() as pages:
-        unreadable = [name for name in files if not _match_file(matcher, name, pages)]
+    with contextlib.closing(matcher):
+        if jsonl:
+            try:
+                bad = sum(_match_jsonl(matcher, name) for name in files)
+            except BrokenPipeError:  # `watcher match --jsonl big.jsonl | head`
+                _quiet_stdout()
+                raise SystemExit(0) from None
+            if bad:
+                click.echo(f'watcher: {bad} input line(s) could not be read; see the "error" lines', err=True)
+                raise SystemExit(EXIT_BAD_INPUT)
+            return
+        with Pages() as pages:
+            unreadable = [name for name in files if not _match_file(matcher, name, pages)]
     if unreadable:
         raise SystemExit(2)
 
@@ -84,8 +85,14 @@ def _quiet_stdout() -> None:
 # --- JSON lines ---------------------------------------------------------------
 
 
-def verdict(doc_id, matches: tuple[RuleMatch, ...]) -> dict:
-    return {"id": doc_id, "matched": bool(matches), "rules": [m.to_json() for m in matches]}
+def verdict(doc_id, matches: tuple[RuleMatch, ...], language: str | None = None) -> dict:
+    """One output line: the detected language (the declared one when it cannot be detected)."""
+    return {
+        "id": doc_id,
+        "matched": bool(matches),
+        "language": language,
+        "rules": [m.to_json() for m in matches],
+    }
 
 
 def _emit(record: dict) -> None:
@@ -112,7 +119,11 @@ def _match_jsonl(matcher: Matcher, name: str) -> int:
                 record["error"] = f"line {number}: {error}"
                 _emit(record)
                 continue
-            _emit(verdict(doc_id, matcher.match(doc)))
+            found = matcher.assess(doc)
+            record = verdict(doc_id, found.matches, found.language)
+            if found.problem:
+                record["problem"] = found.problem
+            _emit(record)
     return bad
 
 
@@ -197,8 +208,10 @@ def _match_file(matcher: Matcher, name: str, pages: Pages) -> bool:
         )
         return False
     doc = _document(name, data, pages)
-    matches = matcher.match(doc)
-    _print_explanation(name, doc, matches)
+    found = matcher.assess(doc)
+    _print_explanation(name, doc, found.matches, found.language)
+    if found.problem:
+        click.echo(f"  ! {found.problem}")
     return True
 
 
@@ -266,13 +279,19 @@ class Pages:
         self.close()
 
 
-def _print_explanation(name: str, doc: Document, matches: tuple[RuleMatch, ...]) -> None:
+def _print_explanation(
+    name: str, doc: Document, matches: tuple[RuleMatch, ...], language: str | None = None
+) -> None:
+    lang = f" [language {language}]" if language else ""
     if not matches:
-        click.echo(f"{name}: no rule matched")
+        click.echo(f"{name}: no rule matched{lang}")
         return
-    click.echo(f"{name}: {len(matches)} rule(s) matched")
+    click.echo(f"{name}: {len(matches)} rule(s) matched{lang}")
     for m in matches:
-        click.echo(f"  [{m.severity}] {m.rule_id}: {m.title} (score {m.score:g})")
+        via = " — by meaning" if m.via == "similarity" else ""
+        click.echo(f"  [{m.severity}] {m.rule_id}: {m.title} (score {m.score:g}){via}")
+        if m.similarity is not None:
+            click.echo(f"      {m.similarity.describe()}")
         for h in m.hits:
             source = doc.title if h.field == "title" else (doc.text if doc.text.strip() else doc.summary)
             who = f"entity {h.entity}, alias" if h.entity else "term"

@@ -103,6 +103,7 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
 
     rule_set = ctx.rules(rule_paths)
     matcher = app.matcher(rule_set)
+    click.get_current_context().call_on_close(matcher.close)  # the embedding worker, if any
     store = ctx.store()
     since_iso = parse_since(since, ctx.clock()) if since else None
     total = bt.count(store, since=since_iso)
@@ -163,7 +164,8 @@ def backtest(ctx: CliContext, rule_paths, since, examples, as_json) -> None:
 @click.option("--note", help="Why (kept with the verdict).")
 @click.pass_obj
 def feedback(ctx: CliContext, article_id: int, verdict: str, note: str | None) -> None:
-    """Mark an article relevant or irrelevant (counts in `watcher rules stats`)."""
+    """Mark an article relevant or irrelevant (counts in `watcher rules stats`; for rules with
+    like/about examples, the article becomes one of their examples)."""
     from watcher.review import feedback as feedback_mod
 
     fb = feedback_mod.record(ctx.store(), article_id, verdict, note=note, now=ctx.clock())
@@ -186,24 +188,60 @@ def stats(ctx: CliContext, since, as_json) -> None:
     rows = rule_stats(ctx.store(), since=since_iso, known=known_rules(ctx))
     if as_json:
         for r in rows:
-            emit_json({**asdict(r), "precision": r.precision, "noisy": r.noisy})
+            emit_json(
+                {
+                    **asdict(r),
+                    "precision": r.precision,
+                    "noisy": r.noisy,
+                    "languages": [{**asdict(x), "precision": x.precision} for x in r.languages],
+                    "learning": None
+                    if r.learning is None
+                    else {
+                        **asdict(r.learning),
+                        "precision_now": r.learning.precision_now,
+                        "precision_with_verdicts": r.learning.precision_with_verdicts,
+                    },
+                }
+            )
         return
+    records = []
+    for r in rows:
+        records.append(
+            {
+                "rule": r.rule_id,
+                "severity": r.severity,
+                "matches": r.matches,
+                "stories": r.stories,
+                "relevant": r.relevant,
+                "irrelevant": r.irrelevant,
+                "precision": "-" if r.precision is None else f"{r.precision:.0%}",
+                "last_match": short_time(r.last_match) if r.last_match else None,
+                "note": "; ".join(
+                    x
+                    for x in (
+                        "noisy" if r.noisy else "",
+                        f"with verdicts {r.learning.describe()}"
+                        if r.learning and r.learning.describe()
+                        else "",
+                    )
+                    if x
+                ),
+            }
+        )
+        if len(r.languages) > 1 or (r.languages and r.languages[0].language):
+            for x in r.languages:  # the same rule, per language of the articles
+                records.append(
+                    {
+                        "rule": f"· {x.language or '(unknown)'}",
+                        "matches": x.matches,
+                        "relevant": x.relevant,
+                        "irrelevant": x.irrelevant,
+                        "precision": "-" if x.precision is None else f"{x.precision:.0%}",
+                    }
+                )
     click.echo(
         table(
-            [
-                {
-                    "rule": r.rule_id,
-                    "severity": r.severity,
-                    "matches": r.matches,
-                    "stories": r.stories,
-                    "relevant": r.relevant,
-                    "irrelevant": r.irrelevant,
-                    "precision": "-" if r.precision is None else f"{r.precision:.0%}",
-                    "last_match": short_time(r.last_match) if r.last_match else None,
-                    "note": "noisy" if r.noisy else "",
-                }
-                for r in rows
-            ],
+            records,
             [
                 "rule",
                 "severity",
@@ -215,6 +253,7 @@ def stats(ctx: CliContext, since, as_json) -> None:
                 "last_match",
                 "note",
             ],
+            flex=(("note", 14), ("rule", 16)),
         )
     )
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from pathlib import Path
 
+from watcher.duration import parse_duration
+from watcher.errors import DurationError
 from watcher.match import regex as rule_regex
 from watcher.match.patterns import required_literal
+from watcher.match.references import like_references, quote
 from watcher.match.ruleset import (
     FIELDS,
     GROUP_KEYS,
@@ -18,10 +22,16 @@ from watcher.match.ruleset import (
     Leaf,
     Near,
     Node,
+    Reference,
     RuleProblem,
+    Similarity,
+    Spread,
     needs_hit,
 )
 from watcher.text.fold import normalise_term
+from watcher.text.language import primary
+
+DEFAULT_MIN_SIMILARITY = 0.9  # multilingual-e5-small cosine: its scores crowd into 0.78..0.95
 
 _MODIFIERS = {
     "entity": {"field", "fields", "weight"},
@@ -29,6 +39,7 @@ _MODIFIERS = {
     "term": {"field", "fields", "weight"},
     "terms": {"field", "fields", "weight", "at_least"},
     "regex": {"field", "fields", "weight", "literal"},
+    "language": set(),
     "all": {"field", "fields"},
     "none": {"field", "fields"},
     "any": {"field", "fields", "at_least"},
@@ -138,6 +149,8 @@ class ConditionCheck:
         if not values:
             self.fail(key, f"empty condition: {kind} = [] has nothing to match; list at least one")
             return None
+        if kind == "language":
+            return self.language(values, key, fields, path)
         weight = self.weight(raw, path)
         at_least = self.at_least(raw, path, len(values))
         good = weight is not None and at_least is not None
@@ -160,6 +173,117 @@ class ConditionCheck:
             return None
         normal_kind = {"entities": "entity", "terms": "term"}.get(kind, kind)
         return Leaf(normal_kind, tuple(values), fields, weight, at_least, literal, path)
+
+    def language(self, values: list[str], key: str, fields: tuple[str, ...], path: str) -> Leaf | None:
+        codes = []
+        for i, value in enumerate(values):
+            code = primary(value)
+            if code is None:
+                self.fail(
+                    key if len(values) == 1 else f"{key}[{i}]",
+                    f"{value!r} is not a language code; write two letters as in "
+                    'language = ["tr", "ar"] (ISO 639-1; "ku" or "kmr" for Kurmanji)',
+                )
+                return None
+            codes.append(code)
+        return Leaf("language", tuple(dict.fromkeys(codes)), fields, path=path)
+
+    # --- meaning and spread -------------------------------------------------
+
+    def similarity(self, item: dict, folder: Path) -> Similarity | None:
+        keys = [k for k in ("like", "about", "unlike", "min_similarity", "gate") if k in item]
+        if not keys:
+            return None
+        about = self._sentences(item, "about")
+        unlike = self._sentences(item, "unlike")
+        like = self._documents(item.get("like", []), folder)
+        references = tuple(like) + tuple(
+            Reference(f"about {i + 1}: {quote(text)}", text) for i, text in enumerate(about)
+        )
+        if not references:
+            self.fail(
+                keys[0],
+                "min_similarity, unlike and gate need examples of what the rule is about: "
+                'add like = ["examples/"] (documents or folders) or about = ["a sentence"]',
+            )
+            return None
+        threshold = item.get("min_similarity", DEFAULT_MIN_SIMILARITY)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            self.fail(
+                "min_similarity",
+                f"must be a number from 0 to 1 (a cosine similarity, e.g. 0.9), got {threshold!r}",
+            )
+            return None
+        gate = None
+        if "gate" in item:
+            gate = self.node(item["gate"], "gate", FIELDS)
+            if gate is None:
+                return None
+        return Similarity(
+            references,
+            tuple(Reference(f"unlike {i + 1}: {quote(t)}", t) for i, t in enumerate(unlike)),
+            float(threshold),
+            gate,
+        )
+
+    def _sentences(self, item: dict, key: str) -> list[str]:
+        value = item.get(key, [])
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            self.fail(key, f'must be a list of sentences, e.g. {key} = ["Turkey trains Syria\'s army"]')
+            return []
+        good = []
+        for i, text in enumerate(values):
+            if len(text.split()) < 2:
+                self.fail(f"{key}[{i}]", f"{text!r} is too short to mean anything; write a sentence")
+            else:
+                good.append(" ".join(text.split()))
+        return good
+
+    def _documents(self, value, folder: Path) -> list[Reference]:
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+            self.fail("like", 'must be a list of documents or folders, e.g. like = ["../seeds/"]')
+            return []
+        found: list[Reference] = []
+        for i, raw in enumerate(values):
+            key = "like" if len(values) == 1 else f"like[{i}]"
+            path = Path(raw).expanduser()
+            path = path if path.is_absolute() else folder / path
+            refs, problem = like_references(path, raw)
+            if problem:
+                self.fail(key, problem)
+            found.extend(refs)
+        return found
+
+    def spread(self, raw) -> Spread | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            self.fail("spread", 'must be a table, e.g. spread = { outlets = 5, within = "48h" }')
+            return None
+        for unknown in sorted(set(raw) - {"outlets", "new_language", "within"}):
+            self.fail(f"spread.{unknown}", "unknown key; allowed keys are: outlets, new_language, within")
+        outlets = raw.get("outlets")
+        if outlets is not None and (isinstance(outlets, bool) or not isinstance(outlets, int) or outlets < 2):
+            self.fail("spread.outlets", f"must be a whole number of outlets of at least 2, got {outlets!r}")
+            return None
+        new_language = raw.get("new_language", False)
+        if not isinstance(new_language, bool):
+            self.fail("spread.new_language", "must be true or false")
+            return None
+        if outlets is None and not new_language:
+            self.fail("spread", "say when to alert again: outlets = N, new_language = true, or both")
+            return None
+        within = raw.get("within", "48h")
+        try:
+            seconds = parse_duration(within) if isinstance(within, str) else -1.0
+        except DurationError:
+            seconds = -1.0
+        if not 0 < seconds <= 366 * 86400:
+            self.fail("spread.within", f'must be a duration up to a year, e.g. "48h" or "3d", got {within!r}')
+            return None
+        return Spread(outlets, new_language, seconds)
 
     def entity_refs(self, values: list[str], key: str) -> bool:
         known = self.entities

@@ -1,7 +1,9 @@
 """Evaluating one document against a compiled ``Matcher``: its fields are
 normalised and scanned once, then each candidate rule's condition tree is
-evaluated on the hits (memoised per node), near windows measured, regexes run
-on the original text, and the hits worth showing picked and cut to snippets."""
+evaluated on the hits (memoised per node), near windows measured (a short item's title and
+first sentence as one), regexes run on the original text, acronym hits kept only with support,
+and the hits worth showing picked (most telling first) and cut to snippets. The document's
+language is detected here when the caller has not."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from watcher.match.document import Document, Hit, RuleMatch
+from watcher.match.meaning import Closeness
 from watcher.match.ruleset import Leaf, Near, Node, Rule
 from watcher.text.boundaries import at_word_end, at_word_start
 from watcher.text.fold import Normalised, normalise
+from watcher.text.language import primary
 
 if TYPE_CHECKING:
     from watcher.match.matcher import Matcher
@@ -26,6 +30,11 @@ MAX_FIELD_CHARS = 2_000_000  # longer titles/texts are matched on their first 2 
 REGEX_WINDOW = 2000  # regexes run on paragraphs cut to this many characters
 MAX_REGEX_HITS = 100  # matches kept per regex per field
 _FIELD_ORDER = {"title": 0, "text": 1}
+FIELDS_ALL = ("title", "text")
+SHORT_ITEM = 400  # title + text up to this many characters: `near` may span title and text
+# How much a hit tells, by what it hit: named people, organisations, agreements and events first,
+# then phrases and rarer (longer) words, vocabulary, and places last.
+_KIND_INFO = {"person": 3.0, "organisation": 3.0, "agreement": 3.0, "event": 3.0, "other": 1.0, "place": 0.5}
 
 
 class _Hit:
@@ -44,10 +53,14 @@ class _Hit:
         "token_end",
         "sentence",
         "weight",
+        "item",
     )
 
-    def __init__(self, key, term, entity, field, nstart, nend, view: Normalised, start=None, end=None):
+    def __init__(
+        self, key, term, entity, field, nstart, nend, view: Normalised, start=None, end=None, item=-1
+    ):
         self.key, self.term, self.entity, self.field = key, term, entity, field
+        self.item = item
         self.nstart, self.nend = nstart, nend
         if start is None:
             start, end = view.span(nstart, nend)
@@ -63,6 +76,17 @@ class _Hit:
         for name in _Hit.__slots__:
             setattr(copy, name, getattr(self, name))
         copy.key, copy.weight = key, weight
+        return copy
+
+    def shifted(self, tokens: int, sentence: int | None) -> _Hit:
+        """A copy placed ``tokens`` words later (and in ``sentence``, when given)."""
+        copy = object.__new__(_Hit)
+        for name in _Hit.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.token_start += tokens
+        copy.token_end += tokens
+        if sentence is not None:
+            copy.sentence = sentence
         return copy
 
 
@@ -82,6 +106,17 @@ class Evaluation:
             self._scan(field, view, self.originals[field])
         self._exclude()
         self._memo: dict[int, tuple[bool, list[_Hit]]] = {}
+        self._entities: frozenset[str] = frozenset()  # the rule being evaluated: its entities
+        self._support: dict[tuple[str, str], bool] = {}
+        self._rule = ""
+        self.short = len(self.originals["title"]) + len(self.originals["text"]) <= SHORT_ITEM
+        self.detected: str | None = doc.detected_language
+        self.confidence: float | None = None
+        if self.detected is None and matcher.detector is not None:
+            found = matcher.detector.detect(self.originals["title"], self.originals["text"])
+            if found is not None:
+                self.detected, self.confidence = found.code, found.confidence
+        self.language = primary(self.detected) or primary(doc.language)
 
     def _scan(self, field: str, view: Normalised, original: str) -> None:
         text = view.text
@@ -100,7 +135,7 @@ class Evaluation:
                 bucket = self.hits[item_id]
                 if len(bucket) < MAX_HITS_PER_TERM:
                     stop = _word_end(text, end) if item.prefix else end
-                    bucket.append(_Hit(None, item.term, item.entity, field, start, stop, view))
+                    bucket.append(_Hit(None, item.term, item.entity, field, start, stop, view, item=item_id))
 
     def _exclude(self) -> None:
         """Drop alias hits that lie inside an entity's excluded phrases ("Turkish Airlines")."""
@@ -119,6 +154,9 @@ class Evaluation:
                     ]
 
     def rule(self, rule: Rule) -> RuleMatch | None:
+        if rule.condition is None:
+            return None
+        self._use(rule)
         ok, hits = self.node(rule.condition)
         if not ok or not hits:
             return None
@@ -128,34 +166,109 @@ class Evaluation:
         score = round(sum(weights.values()), 3)
         if len(weights) < rule.min_hits or score < rule.min_score:
             return None
+        shown, evidence = self._explain(hits)
         return RuleMatch(
-            rule.id, rule.title, rule.severity, score, self._explain(hits), rule.channels, rule.tags
+            rule.id,
+            rule.title,
+            rule.severity,
+            score,
+            shown,
+            rule.channels,
+            rule.tags,
+            evidence=evidence,
         )
 
-    def _explain(self, hits: list[_Hit]) -> tuple[Hit, ...]:
-        """The hits worth showing: no repeats, none inside a longer hit, a few per term."""
+    def gate_open(self, rule: Rule) -> bool:
+        """May similarity decide this rule for this document? Its gate holds (default: one of the
+        entities its condition names is hit; a rule without a condition or gate: always)."""
+        similarity = rule.similarity
+        if similarity is None:
+            return False
+        self._use(rule)
+        if similarity.gate is not None:
+            ok, _ = self.node(similarity.gate)
+            return ok
+        if rule.condition is None:
+            return True
+        return any(self._entity_hits(e, FIELDS_ALL) for e in rule.entity_ids())
+
+    def annotate(self, found: RuleMatch, closeness: Closeness) -> RuleMatch:
+        """A keyword match with how close in meaning it is (ranking, never dropping it)."""
+        return RuleMatch(
+            found.rule_id,
+            found.title,
+            found.severity,
+            found.score,
+            found.hits,
+            found.channels,
+            found.tags,
+            found.via,
+            closeness,
+            round(found.evidence + max(0.0, closeness.margin or 0.0), 3),
+        )
+
+    def by_similarity(self, rule: Rule, closeness: Closeness) -> RuleMatch:
+        """A match decided by similarity: the gate's hits (or the rule's entity hits) as evidence."""
+        self._use(rule)
+        hits: list[_Hit] = []
+        if rule.similarity is not None and rule.similarity.gate is not None:
+            hits = self.node(rule.similarity.gate)[1]
+        else:
+            for entity in rule.entity_ids():
+                hits.extend(
+                    h.weighted(("entity", entity), 1.0) for h in self._entity_hits(entity, FIELDS_ALL)
+                )
+        shown, evidence = self._explain(hits)
+        return RuleMatch(
+            rule.id,
+            rule.title,
+            rule.severity,
+            round(closeness.score, 3),
+            shown,
+            rule.channels,
+            rule.tags,
+            "similarity",
+            closeness,
+            evidence,
+        )
+
+    def _info(self, h: _Hit) -> float:
+        """How much one hit tells (see _KIND_INFO)."""
+        if h.entity is not None:
+            return _KIND_INFO.get(self.m._kinds.get(h.entity, "other"), 1.0)
+        if isinstance(h.key, tuple) and h.key and h.key[0] == "regex":
+            return 2.0
+        words = h.term.rstrip("*").split()
+        if len(words) > 1:
+            return 2.0
+        return 1.0 + min(len(h.term.rstrip("*")), 12) / 24
+
+    def _explain(self, hits: list[_Hit]) -> tuple[tuple[Hit, ...], float]:
+        """The hits worth showing, most telling first (named people, organisations and agreements,
+        then phrases and rarer words, places last): no repeats, none inside a longer hit, a few per
+        term. And the evidence: what the distinct things hit tell, added up."""
         unique = {(h.field, h.start, h.end, h.term): h for h in hits}
         ordered = sorted(unique.values(), key=lambda h: (_FIELD_ORDER[h.field], h.start, -h.end))
-        shown: list[Hit] = []
+        kept: list[_Hit] = []
         per_key: defaultdict[tuple[str, str], int] = defaultdict(int)
         reach = {"title": -1, "text": -1}
+        info: dict = {}
         for h in ordered:
             inside = h.end <= reach[h.field]
             reach[h.field] = max(reach[h.field], h.end)
-            if inside or per_key[h.key] >= MAX_SHOWN_PER_TERM or len(shown) >= MAX_SHOWN:
+            if inside:
+                continue
+            info[h.key] = max(info.get(h.key, 0.0), self._info(h))
+            if per_key[h.key] >= MAX_SHOWN_PER_TERM:
                 continue
             per_key[h.key] += 1
-            shown.append(
-                Hit(
-                    h.term,
-                    h.entity,
-                    h.field,
-                    h.start,
-                    h.end,
-                    snippet(self.originals[h.field], h.start, h.end),
-                )
-            )
-        return tuple(shown)
+            kept.append(h)
+        kept.sort(key=lambda h: (-self._info(h), _FIELD_ORDER[h.field], h.start))
+        shown = tuple(
+            Hit(h.term, h.entity, h.field, h.start, h.end, snippet(self.originals[h.field], h.start, h.end))
+            for h in kept[:MAX_SHOWN]
+        )
+        return shown, round(sum(info.values()), 3)
 
     # --- condition evaluation ------------------------------------------
 
@@ -186,20 +299,52 @@ class Evaluation:
             return False, []
         return True, [h for hits in satisfied for h in hits]
 
+    def _entity_hits(self, entity: str, fields: tuple[str, ...]) -> list[_Hit]:
+        """The entity's alias hits in ``fields`` (outermost only); acronym hits only with support."""
+        acronyms = self.m._acronyms
+        hits = [h for i in self.m._entity_items[entity] for h in self.hits.get(i, ()) if h.field in fields]
+        if any(self._item_of(h) in acronyms for h in hits) and not self._supported(entity):
+            hits = [h for h in hits if self._item_of(h) not in acronyms]
+        return _outermost(hits)
+
+    def _item_of(self, h: _Hit) -> int:
+        return h.item
+
+    def _use(self, rule: Rule) -> None:
+        """Evaluate what follows as part of ``rule`` (acronym support depends on the rule)."""
+        self._rule = rule.id
+        self._entities = self.m._rule_entities[rule.id]
+
+    def _supported(self, entity: str) -> bool:
+        """Does the article back up an acronym of ``entity`` ("SDF")? By another of its names
+        (the expansion), another entity of the rule being evaluated, or the entity's ``context``
+        words (its topic: "Kurdish", "Raqqa"). A rule's own words do not count: "the state SDF
+        will merge two schemes" must not back up the Syrian Democratic Forces' acronym."""
+        key = (entity, self._rule)
+        if key not in self._support:
+            self._support[key] = (
+                self._named(entity)
+                or any(self._named(other) for other in self._entities if other != entity)
+                or any(self.hits.get(i) for i in self.m._context_items.get(entity, ()))
+            )
+        return self._support[key]
+
+    def _named(self, entity: str) -> bool:
+        """An alias of ``entity`` that is no acronym is hit, anywhere in the article."""
+        return any(
+            self.hits.get(i) for i in self.m._entity_items.get(entity, ()) if i not in self.m._acronyms
+        )
+
     def _leaf(self, leaf: Leaf) -> tuple[bool, list[_Hit]]:
         if leaf.kind == "regex":
             return self._regex(leaf)
+        if leaf.kind == "language":
+            return self.language is not None and self.language in leaf.values, []
         found: list[_Hit] = []
         values_hit = 0
         if leaf.kind == "entity":
             for entity in leaf.values:
-                hits = [
-                    h
-                    for i in self.m._entity_items[entity]
-                    for h in self.hits.get(i, ())
-                    if h.field in leaf.fields
-                ]
-                hits = _outermost(hits)
+                hits = self._entity_hits(entity, leaf.fields)
                 values_hit += bool(hits)
                 found.extend(h.weighted(("entity", entity), leaf.weight) for h in hits)
         else:
@@ -257,6 +402,22 @@ class Evaluation:
             if all(per_child):
                 for h in _windows_hits(per_child, near.within, near.same_sentence):
                     used[id(h)] = h
+        if self.short and not used:
+            # A feed item says it in two halves ("Turkish generals in Damascus" / "…training and
+            # arms"): its title and the first sentence of its text count as one sentence.
+            offset = len(self.views["title"].token_starts)
+            originals: dict[int, _Hit] = {}
+            per_child = []
+            for hits in lists:
+                moved = []
+                for h in hits:
+                    proxy = h.shifted(0 if h.field == "title" else offset, 0 if h.field == "title" else None)
+                    originals[id(proxy)] = h
+                    moved.append(proxy)
+                per_child.append(sorted(moved, key=lambda h: h.token_start))
+            for h in _windows_hits(per_child, near.within, near.same_sentence):
+                original = originals[id(h)]
+                used[id(original)] = original
         return bool(used), list(used.values())
 
 

@@ -15,17 +15,33 @@ linear-time engine (:mod:`watcher.match.regex`). Evaluating one document is
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from watcher.match import regex as rule_regex
 from watcher.match.automaton import Automaton
-from watcher.match.document import Document, Hit, RuleMatch
+from watcher.match.document import Assessment, Document, Hit, RuleMatch, Scored
 from watcher.match.evaluation import MAX_SHOWN, Evaluation, snippet
-from watcher.match.ruleset import Group, Leaf, Near, Node, RuleSet, needs_hit
+from watcher.match.meaning import (
+    NO_EXAMPLES,
+    EmbeddingError,
+    Examples,
+    Meaning,
+    VectorSource,
+    decides,
+    digest,
+    lead,
+)
+from watcher.match.ruleset import Group, Leaf, Near, Node, RuleSet, is_acronym, needs_hit
 from watcher.text.fold import normalise_term
+from watcher.text.language import LanguageDetector
 
-__all__ = ["MAX_SHOWN", "Document", "Hit", "Matcher", "RuleMatch", "snippet"]
+log = logging.getLogger("watcher.match")
+
+__all__ = ["MAX_SHOWN", "Assessment", "Document", "Hit", "Matcher", "RuleMatch", "Scored", "snippet"]
 
 
 @dataclass(frozen=True)
@@ -40,28 +56,96 @@ class _Item:
 
 
 class Matcher:
-    """Compiles a rule set once; ``match`` is then safe to call for any number of documents."""
+    """Compiles a rule set once; ``match`` is then safe to call for any number of documents.
 
-    def __init__(self, rules: RuleSet) -> None:
+    ``detector`` gives each document its language when the caller has not (the ``language``
+    condition and ``Assessment.language``); ``embedder`` is the vector source for rules with
+    examples (``like``/``about``). Without an embedder those rules decide on keywords alone."""
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        *,
+        detector: LanguageDetector | None = None,
+        embedder: VectorSource | None = None,
+    ) -> None:
         self.rules = rules
+        self.detector = detector
+        self.embedder = embedder
+        self.meaning = Meaning(rules)
         self._items: list[_Item] = []
         self._item_ids: dict[tuple, int] = {}
         self._keys: dict[str, list[int]] = defaultdict(list)
         self._entity_items: dict[str, list[int]] = {}
         self._exclude_items: dict[str, list[int]] = {}
+        self._context_items: dict[str, list[int]] = {}
+        self._acronyms: set[int] = set()
+        self._kinds = {e.id: e.kind for e in rules.entities}
         for entity in rules.entities:
             self._entity_items[entity.id] = [
                 self._item(a, entity.id, case=a in entity.match_case) for a in entity.aliases
             ]
+            self._acronyms.update(
+                i for a, i in zip(entity.aliases, self._entity_items[entity.id], strict=True) if is_acronym(a)
+            )
             if entity.exclude:
                 self._exclude_items[entity.id] = [self._item(x, None) for x in entity.exclude]
+            if entity.context:
+                self._context_items[entity.id] = [self._item(x, None) for x in entity.context]
         self._regexes: dict[str, rule_regex.RuleRegex] = {}
         self._leaf_items: dict[int, list[int]] = {}
+        self._rule_entities: dict[str, frozenset[str]] = {}
         for rule in rules.rules:
-            self._compile_leaves(rule.condition)
+            if rule.condition is not None:
+                self._compile_leaves(rule.condition)
+            gate = rule.similarity.gate if rule.similarity else None
+            if gate is not None:
+                self._compile_leaves(gate)
+            entities = set(rule.entity_ids())
+            if gate is not None:
+                found: list[str] = []
+                _gate_entities(gate, found)
+                entities.update(found)
+            self._rule_entities[rule.id] = frozenset(entities)
         self._automaton = Automaton((key, i) for i, key in enumerate(self._keys))
         self._key_items = list(self._keys.values())
         self._index_rules()
+
+    def warm(self, vectors: Callable[[], tuple[VectorSource, Callable[[], None]]] | None = None) -> None:
+        """What a run pays once before its polls, not inside the first one: load the language model
+        now; when a rule has examples, start the embedding worker and embed the rules' examples on
+        a background thread (through ``vectors()``, which returns a source - e.g. vectors kept in
+        the database, opened on that thread - and what closes it; else the embedder itself).
+        A failure there is the first article's to report, as it would be without warming."""
+        if self.detector is not None:
+            self.detector.warm()
+        embedder = self.embedder
+        if embedder is None or not self.meaning:
+            return
+        start = getattr(embedder, "start", None)
+        if start is not None:
+            start()
+
+        def prepare() -> None:
+            close: Callable[[], None] | None = None
+            try:
+                source: VectorSource = embedder
+                if vectors is not None:
+                    source, close = vectors()
+                self.meaning.prepare(source)
+            except Exception as exc:  # the articles' own embedding reports it
+                log.debug("embedding the rules' examples ahead of the polls failed: %s", exc)
+            finally:
+                if close is not None:
+                    close()
+
+        threading.Thread(target=prepare, name="watcher-examples", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the embedding worker, if this matcher has one."""
+        close = getattr(self.embedder, "close", None)
+        if close is not None:
+            close()
 
     # --- compiling ------------------------------------------------------
 
@@ -84,6 +168,8 @@ class Matcher:
             items = [i for e in node.values for i in self._entity_items[e]]
         elif node.kind == "term":
             items = [self._item(t, None) for t in node.values]
+        elif node.kind == "language":
+            items = []
         else:
             if node.values[0] not in self._regexes:
                 self._regexes[node.values[0]] = rule_regex.compile(node.values[0])
@@ -93,12 +179,18 @@ class Matcher:
     def _index_rules(self) -> None:
         refs: dict[int, int] = defaultdict(int)
         for rule in self.rules.rules:
-            for item in self._all_items(rule.condition):
-                refs[item] += 1
+            if rule.condition is not None:
+                for item in self._all_items(rule.condition):
+                    refs[item] += 1
         self._refs = refs
         self._triggered: dict[int, list[int]] = defaultdict(list)
         self._always: list[int] = []
+        self._similar: list[int] = []  # rules with examples: evaluated after the keyword pass
         for index, rule in enumerate(self.rules.rules):
+            if rule.similarity is not None:
+                self._similar.append(index)
+            if rule.condition is None:
+                continue
             triggers = self._triggers(rule.condition)
             if triggers is None:
                 self._always.append(index)
@@ -133,13 +225,71 @@ class Matcher:
     # --- matching -------------------------------------------------------
 
     def match(self, doc: Document) -> tuple[RuleMatch, ...]:
+        return self.assess(doc).matches
+
+    def assess(
+        self,
+        doc: Document,
+        *,
+        vectors: VectorSource | None = None,
+        examples: Callable[[str], Examples] | None = None,
+    ) -> Assessment:
+        """Match ``doc``: the keyword pass, then similarity for the rules with examples (with
+        ``vectors``, else the matcher's embedder; ``examples(rule_id)`` adds learnt examples)."""
         run = Evaluation(self, doc)
         candidates = set(self._always)
         for item in run.hits:
             candidates.update(self._triggered.get(item, ()))
-        matches = []
+        matches: dict[int, RuleMatch] = {}
         for index in sorted(candidates):
             found = run.rule(self.rules.rules[index])
             if found:
-                matches.append(found)
-        return tuple(matches)
+                matches[index] = found
+        scored: list[Scored] = []
+        vector_key = problem = None
+        wanted = [i for i in self._similar if i in matches or run.gate_open(self.rules.rules[i])]
+        source = vectors or self.embedder
+        if wanted and source is None:
+            problem = "no embedding model: rules with like/about examples decided on keywords alone"
+        elif wanted and source is not None:
+            text = lead(doc.title, run.originals["text"])
+            try:
+                vector = source.vectors([text])[0]
+            except EmbeddingError as exc:
+                problem = f"similarity not computed: {exc}"
+            else:
+                vector_key = digest(source.model, text)
+                for index in wanted:
+                    rule = self.rules.rules[index]
+                    assert rule.similarity is not None
+                    learnt = examples(rule.id) if examples else NO_EXAMPLES
+                    try:
+                        closeness = self.meaning.closeness(rule, vector, source, learnt)
+                    except EmbeddingError as exc:
+                        problem = f"similarity not computed: {exc}"
+                        break
+                    if index in matches:
+                        matches[index] = run.annotate(matches[index], closeness)
+                    elif decides(closeness, rule.similarity.min_similarity):
+                        matches[index] = run.by_similarity(rule, closeness)
+                    scored.append(Scored(rule.id, closeness, index in matches))
+        return Assessment(
+            tuple(matches[i] for i in sorted(matches)),
+            run.language,
+            run.detected,
+            run.confidence,
+            tuple(scored),
+            vector_key,
+            problem,
+        )
+
+
+def _gate_entities(node: Node, found: list[str]) -> None:
+    if isinstance(node, Leaf):
+        if node.kind == "entity":
+            found.extend(node.values)
+        return
+    if isinstance(node, Group) and node.op == "none":
+        return
+    for child in node.children:
+        _gate_entities(child, found)

@@ -28,9 +28,13 @@ from watcher.match.ruleset import (
     Leaf,
     Near,
     Node,
+    Reference,
     Rule,
     RuleProblem,
     RuleSet,
+    Similarity,
+    Spread,
+    is_acronym,
     needs_hit,
 )
 from watcher.text.fold import normalise_term
@@ -45,9 +49,13 @@ __all__ = [
     "Leaf",
     "Near",
     "Node",
+    "Reference",
     "Rule",
     "RuleProblem",
     "RuleSet",
+    "Similarity",
+    "Spread",
+    "is_acronym",
     "RulesError",
     "load_rules",
     "needs_hit",
@@ -66,8 +74,14 @@ _RULE_KEYS = {
     "tags",
     "description",
     "enabled",
+    "like",
+    "about",
+    "unlike",
+    "min_similarity",
+    "gate",
+    "spread",
 }
-_ENTITY_KEYS = {"id", "name", "kind", "aliases", "exclude", "match_case", "description"}
+_ENTITY_KEYS = {"id", "name", "kind", "aliases", "exclude", "match_case", "context", "description"}
 
 
 def rule_files(paths: Sequence[Path]) -> tuple[list[Path], list[RuleProblem]]:
@@ -219,7 +233,8 @@ class _Loader:
         match_case = self._strings(
             item.get("match_case", []), lambda k, m: fail(f"match_case{k}", m), terms=True
         )
-        if aliases is None or exclude is None or match_case is None:
+        context = self._strings(item.get("context", []), lambda k, m: fail(f"context{k}", m), terms=True)
+        if aliases is None or exclude is None or match_case is None or context is None:
             return None
         everything = [name] + [a for a in aliases if a != name]
         for i, alias in enumerate(match_case):
@@ -238,7 +253,17 @@ class _Loader:
             ok = False
         if not ok:
             return None
-        return Entity(eid, name, kind, tuple(everything), tuple(exclude), tuple(match_case), file)
+        return Entity(
+            eid,
+            name,
+            kind,
+            tuple(everything),
+            tuple(exclude),
+            tuple(match_case),
+            file,
+            tuple(context),
+            item.get("description", ""),
+        )
 
     def _strings(self, value, fail, *, terms: bool) -> list[str] | None:
         if not isinstance(value, list):
@@ -338,19 +363,23 @@ class _Loader:
         enabled = item.get("enabled", True)
         if not isinstance(enabled, bool):
             check.fail("enabled", "must be true or false")
-        if "condition" not in item:
+        similarity = check.similarity(item, Path(file).parent)
+        spread = check.spread(item.get("spread"))
+        if "condition" not in item and not (similarity and similarity.references):
             check.fail(
-                "condition", 'empty condition: every rule needs one, e.g. condition = { entity = "sdf" }'
+                "condition",
+                'empty condition: every rule needs one, e.g. condition = { entity = "sdf" } '
+                '(or, to match by meaning alone, like = ["examples/"] or about = ["..."])',
             )
             return None
-        condition = check.node(item["condition"], "condition", FIELDS)
+        condition = check.node(item["condition"], "condition", FIELDS) if "condition" in item else None
         if condition is not None and not needs_hit(condition):
             check.fail(
                 "condition",
                 "this condition can hold for an article that contains none of its "
-                "terms (only 'none' groups); add an entity, term or regex it must contain",
+                "terms (only 'none' groups or a language); add an entity, term or regex it must contain",
             )
-        if check.failed or condition is None or not enabled:
+        if check.failed or (condition is None and "condition" in item) or not enabled:
             return None
         return Rule(
             rid,
@@ -363,4 +392,6 @@ class _Loader:
             lists["tags"],
             description,
             file,
+            similarity,
+            spread,
         )

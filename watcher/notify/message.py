@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from watcher.config import severity_rank
-from watcher.store import articles, matches, notices, stories
+from watcher.notify import spread
+from watcher.store import alerts, articles, matches, notices, stories
 from watcher.store.database import Store
 
 ZWSP = "\u200b"
@@ -64,8 +65,11 @@ class RuleLine:
     rule_id: str
     title: str
     severity: str
-    hits: tuple[HitLine, ...]
+    hits: tuple[HitLine, ...]  # most telling first (as the matcher ordered them)
     score: float | None = None
+    evidence: float = 0.0  # how much the hits tell: the alert's title names the strongest rule
+    similar_to: str | None = None  # "close in meaning to seeds/003.txt (0.91)"
+    via: str = "keywords"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class AlertContent:
     also: tuple[str, ...]  # other feeds that reported the story
     article_id: int = 0
     story_id: int = 0
+    spread: str = ""  # for an alert about a story spreading: "now reported by 5 outlets in 3 languages"
 
 
 @dataclass(frozen=True)
@@ -145,15 +150,21 @@ def load_content(store: Store, *, article_id: int, story_id: int, channel=None) 
     row = articles.for_alert(store, article_id) or {}
     rules = _for_channel(tuple(_rule_line(m) for m in matches.by_rule(store, article_id)), channel)
     also = tuple(stories.other_outlets(store, story_id, article_id, row.get("feed_id")))
+    if not rules:  # an alert about a story spreading may point at a copy that matched nothing itself
+        first = stories.first_article(store, story_id)
+        if first is not None and first != article_id:
+            rules = _for_channel(tuple(_rule_line(m) for m in matches.by_rule(store, first)), channel)
     return AlertContent(
         headline=row.get("title") or "(untitled)",
         source=row.get("feed") or "(unknown feed)",
         published=row.get("published"),
         link=row.get("url"),
-        rules=tuple(sorted(rules, key=lambda r: -severity_rank(r.severity))),
+        # the strongest evidence first (named people and organisations over places), then severity
+        rules=tuple(sorted(rules, key=lambda r: (-r.evidence, -severity_rank(r.severity), r.rule_id))),
         also=also,
         article_id=article_id,
         story_id=story_id,
+        spread=spread.describe(store, story_id) if alerts.spread_alert(store, story_id, article_id) else "",
     )
 
 
@@ -177,7 +188,7 @@ def _rule_line(row: dict) -> RuleLine:
         row["rule_id"],
         row["rule_title"],
         row["severity"],
-        tuple(
+        hits=tuple(
             HitLine(
                 str(h.get("term", "")),
                 None if h.get("entity") is None else str(h["entity"]),
@@ -188,6 +199,9 @@ def _rule_line(row: dict) -> RuleLine:
             if isinstance(h, dict)
         ),
         score=row.get("score"),
+        evidence=float(row.get("evidence") or 0.0),
+        similar_to=row.get("similar_to"),
+        via=row.get("via") or "keywords",
     )
 
 
@@ -209,7 +223,10 @@ def _for_channel(rules: tuple[RuleLine, ...], channel) -> tuple[RuleLine, ...]:
 def title_for(content: AlertContent, limit: int = 250) -> str:
     rule = content.rules[0].title if content.rules else "match"
     more = f" +{len(content.rules) - 1}" if len(content.rules) > 1 else ""
-    return _cap_title(f"[{clean_line(rule, MAX_NAME)}{more}] {clean_line(content.headline)}", limit)
+    spreading = "spreading: " if content.spread else ""
+    return _cap_title(
+        f"[{spreading}{clean_line(rule, MAX_NAME)}{more}] {clean_line(content.headline)}", limit
+    )
 
 
 def _cap_title(title: str, limit: int) -> str:
@@ -228,6 +245,8 @@ def render(
         return payload.render(content, page_base=page_base)
     title = title_for(content, limits.title)
     head = [_field("Source", clean_line(content.source, MAX_NAME), fmt)]
+    if content.spread:
+        head.insert(0, _field("Spreading", clean_line(content.spread, MAX_HEADLINE), fmt))
     if content.published:
         head.append(_field("Published", _when(content.published), fmt))
     rules = [line for rule in content.rules for line in _rule_lines(rule, fmt)]
@@ -340,16 +359,27 @@ def _field(label: str, value: str, fmt: str) -> str:
 def _rule_lines(rule: RuleLine, fmt: str) -> list[str]:
     label = f"{clean_line(rule.title, MAX_NAME)} ({clean_line(rule.severity, 20)})"
     lines = [_field("Rule", label, fmt)]
-    for hit in rule.hits[:MAX_HITS]:
-        entity = f" [{clean_line(hit.entity, MAX_NAME)}]" if hit.entity else ""
-        text = (
-            f"“{clean_line(hit.term, MAX_NAME)}”{entity} in {clean_line(hit.field, 20)}: "
-            f"{clean_line(hit.snippet, MAX_SNIPPET)}"
-        )
+    if rule.similar_to:
+        meaning = ("matched by meaning: " if rule.via == "similarity" else "") + rule.similar_to
+        lines.append(_bullet(escape(clean_line(meaning, MAX_SNIPPET), fmt), fmt))
+    # The headline is the alert's title: a hit in it is named, never quoted again.
+    in_title = [h for h in rule.hits if h.field == "title"]
+    if in_title:
+        names = ", ".join(dict.fromkeys(_hit_name(h) for h in in_title))
+        lines.append(_bullet(escape(f"in the headline: {names}", fmt), fmt))
+    others = [h for h in rule.hits if h.field != "title"]
+    room = max(0, MAX_HITS - (1 if in_title else 0))
+    for hit in others[:room]:
+        text = f"{_hit_name(hit)} in {clean_line(hit.field, 20)}: {clean_line(hit.snippet, MAX_SNIPPET)}"
         lines.append(_bullet(escape(text, fmt), fmt))
-    if len(rule.hits) > MAX_HITS:
-        lines.append(_bullet(escape(f"+{len(rule.hits) - MAX_HITS} more hits", fmt), fmt))
+    if len(others) > room:
+        lines.append(_bullet(escape(f"+{len(others) - room} more hits", fmt), fmt))
     return lines
+
+
+def _hit_name(hit: HitLine) -> str:
+    entity = f" [{clean_line(hit.entity, MAX_NAME)}]" if hit.entity else ""
+    return f"“{clean_line(hit.term, MAX_NAME)}”{entity}"
 
 
 def _bullet(escaped: str, fmt: str) -> str:

@@ -13,12 +13,13 @@ One JSON object per alert (UTF-8, ``Content-Type: application/json``)::
       "published": "2026-11-03T09:15:00+00:00",
       "rules": [
         {"id": "turkey-syria-defence", "title": "Turkey-Syria defence cooperation",
-         "severity": "high", "score": 4.5,
+         "severity": "high", "score": 4.5, "via": "keywords", "similar_to": null,
          "hits": [{"term": "defence cooperation", "entity": null, "field": "text",
                    "snippet": "…signed a defence cooperation protocol in Ankara…"}]}
       ],
       "outlets": ["Example News", "Second Outlet"],
-      "article_page": "http://127.0.0.1:8765/article/57"
+      "article_page": "http://127.0.0.1:8765/article/57",
+      "spread": null
     }
 
 ``rules`` are those the channel takes, most severe first, each with its top
@@ -26,8 +27,12 @@ hits (at most :data:`TOP_HITS`); ``outlets`` are every feed that reported the
 story, the alerting article's first; ``article_page`` is the article's page on
 the review site (``[serve] public_url``, else its host and port). Text is as
 the feed gave it, control characters removed; ``published`` is ISO 8601 or
-null. ``watcher notify --test NAME`` sends ``{"event": "test", ...}``. An
-``ops = true`` channel gets each operator notice as one object::
+null. A rule matched by meaning has ``"via": "similarity"`` and ``similar_to``
+("close in meaning to about 2: “…” (0.91)"); an alert about a story that spread
+(a rule's ``spread``) says how far in ``spread`` ("now reported by 5 outlets in
+2 languages (en, tr)"), else null. ``watcher notify --test NAME`` sends
+``{"event": "test", ...}``. An ``ops = true`` channel gets each operator notice
+as one object::
 
     {"event": "notice", "state": "start", "severity": "high",
      "title": "feed Example News is degraded",
@@ -72,6 +77,8 @@ def alert(content: AlertContent, *, page_base: str | None) -> dict:
                 "title": _text(rule.title),
                 "severity": rule.severity,
                 "score": rule.score,
+                "via": rule.via,
+                "similar_to": _text(rule.similar_to),
                 "hits": [
                     {
                         "term": _text(h.term),
@@ -86,6 +93,7 @@ def alert(content: AlertContent, *, page_base: str | None) -> dict:
         ],
         "outlets": [_text(content.source), *(_text(o) for o in content.also)],
         "article_page": f"{page_base.rstrip('/')}/article/{content.article_id}" if page_base else None,
+        "spread": _text(content.spread) or None,
     }
 
 

@@ -15,13 +15,14 @@ from watcher.dedup import identity, similarity
 from watcher.dedup.story import Placement, Stories
 from watcher.extract.extractor import ExtractionError
 from watcher.fetch.client import FetchError
-from watcher.match.matcher import Document, RuleMatch
-from watcher.notify import outbox
+from watcher.match.matcher import Assessment, Document, RuleMatch
+from watcher.match.meaning import StoredVectors
+from watcher.notify import outbox, spread
 from watcher.parse.feed import FeedEntry
 from watcher.pipeline import reading
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.tally import Tally
-from watcher.store import articles, entries, searchindex
+from watcher.store import articles, embeddings, entries, searchindex
 from watcher.store import matches as match_rows
 from watcher.store.database import Store
 
@@ -55,6 +56,9 @@ class Ingest:
         self.parts = parts
         self.store = store
         self.stories = Stories(store, parts.config.dedup, parts.clock)
+        embedder = parts.matcher.embedder
+        # vectors kept in this pipeline's database: an article is never embedded twice
+        self.vectors = StoredVectors(store, embedder) if embedder is not None else None
 
     def seen(self, feed_id: int, entry: FeedEntry) -> dict | None:
         return entries.find(self.store, feed_id, entry.guid)
@@ -109,30 +113,32 @@ class Ingest:
     def add(self, feed_id: int, feed: FeedConfig, entry: FeedEntry, tally: Tally) -> tuple[int, int]:
         body = self._body(feed, entry, tally)
         title = entry.title or body.title or ""
-        matches = self._match(entry, title, body, body.language)
+        assessed = self._match(entry, title, body, body.language or entry.language)
         canonical = self.canonical(feed_id, entry, tally)
         no_alert = self._no_alert(feed, entry, body, tally)
         try:
-            return self._save(feed_id, entry, canonical, title, body, matches, no_alert, feed.tags)
+            return self._save(feed_id, entry, canonical, title, body, assessed, no_alert, feed.tags)
         except sqlite3.IntegrityError:
             # Another feed stored the same article a moment ago: link to it.
             if self.known(feed_id, entry, tally):
                 return 0, 0
             raise
 
-    def _match(
-        self, entry: FeedEntry, title: str, body: _Body, language: str | None
-    ) -> tuple[RuleMatch, ...]:
-        return self.parts.matcher.match(
-            Document(
-                id=entry.guid,
-                title=title,
-                text=body.text,
-                summary=entry.summary,
-                url=entry.url,
-                language=language,
-            )
+    def _match(self, entry: FeedEntry, title: str, body: _Body, language: str | None) -> Assessment:
+        """The matcher's assessment: matches, the detected language, similarities (with vectors
+        from this database, and the rules' examples learnt from verdicts)."""
+        doc = Document(
+            id=entry.guid,
+            title=title,
+            text=body.text,
+            summary=entry.summary,
+            url=entry.url,
+            language=language,
         )
+        if self.vectors is None:
+            return self.parts.matcher.assess(doc)
+        self.vectors.now = self.parts.clock().isoformat()
+        return self.parts.matcher.assess(doc, vectors=self.vectors, examples=self.vectors.examples)
 
     def _body(self, feed: FeedConfig, entry: FeedEntry, tally: Tally) -> _Body:
         if not (feed.fetch_article and entry.url):
@@ -168,10 +174,11 @@ class Ingest:
         canonical: str,
         title: str,
         body: _Body,
-        matches: Sequence[RuleMatch],
+        assessed: Assessment,
         no_alert: str | None = None,
         feed_tags: Sequence[str] = (),
     ) -> tuple[int, int]:
+        matches = assessed.matches
         now = self.parts.clock()
         stamp = now.isoformat()
         chash = identity.content_hash(body.text) if body.text.strip() else None
@@ -199,9 +206,13 @@ class Ingest:
                 simhash=fingerprint,
                 matched=bool(matches),
                 no_alert=no_alert if matches else None,
+                detected_language=assessed.detected,
+                language_confidence=assessed.confidence,
+                meaning_error=assessed.problem,
             )
             searchindex.put(self.store, article_id, title, body.text)
             story_id = self.stories.attach(article_id, placement, title=title, now=now)
+            _record_similarities(self.store, article_id, assessed, stamp)
             queued = self._record_matches(article_id, story_id, matches, now, no_alert, feed_tags)
             self._insert_entry(feed_id, entry, canonical, article_id)
         return 1, queued
@@ -217,24 +228,29 @@ class Ingest:
     ) -> int:
         """Store an article's matches (replacing older ones) and queue its alerts:
         a story alerts when it first matches anything; a member matching a rule
-        the story had not matched alerts again only with [alerts] notify_new_rules.
-        ``no_alert`` (baseline / too old): the matches are kept, nothing is queued."""
-        match_rows.replace(
-            self.store,
-            article_id,
-            [
-                match_rows.NewMatch(m.rule_id, m.title, m.severity, m.score, m.to_json()["hits"])
-                for m in matches
-            ],
-            now.isoformat(),
-        )
+        the story had not matched alerts again only with [alerts] notify_new_rules,
+        and a story already alerted alerts once more when it spreads (see
+        :mod:`watcher.notify.spread`). ``no_alert`` (baseline / too old): the
+        matches are kept, nothing is queued."""
+        match_rows.replace(self.store, article_id, [_new_match(m) for m in matches], now.isoformat())
         had_rules = self.stories.rules(story_id)
         new_rules = self.stories.add_rules(story_id, [m.rule_id for m in matches], now)
-        if no_alert or not matches:
+        if no_alert:
             return 0
-        if not (not had_rules or (self.parts.config.alerts.notify_new_rules and new_rules)):
-            return 0
-        return outbox.enqueue(
+        queued = 0
+        if had_rules:  # a story already alerted: has it spread far enough to alert again?
+            queued += spread.check(
+                self.store,
+                self.parts.matcher.rules,
+                story_id=story_id,
+                article_id=article_id,
+                channels=self.parts.config.channels,
+                now=now,
+                feed_tags=feed_tags,
+            )
+        if not matches or not (not had_rules or (self.parts.config.alerts.notify_new_rules and new_rules)):
+            return queued
+        return queued + outbox.enqueue(
             self.store,
             story_id=story_id,
             article_id=article_id,
@@ -305,7 +321,8 @@ class Ingest:
         if chash == stored["content_hash"] and body.text == stored["text"]:
             return 0
         title = entry.title or body.title or stored["title"] or ""
-        matches = self._match(entry, title, body, body.language or stored["language"])
+        assessed = self._match(entry, title, body, body.language or stored["language"])
+        matches = assessed.matches
         now = self.parts.clock()
         no_alert = self._no_alert(feed, entry, body, tally, first_seen or now)
         with self.store.atomic():
@@ -322,8 +339,12 @@ class Ingest:
                 matched=bool(matches),
                 simhash=similarity.fingerprint(body.text) if body.text.strip() else None,
                 no_alert=no_alert if matches else None,
+                detected_language=assessed.detected,
+                language_confidence=assessed.confidence,
+                meaning_error=assessed.problem,
             )
             searchindex.put(self.store, article_id, title, body.text)
+            _record_similarities(self.store, article_id, assessed, now.isoformat())
             self.stories.attach(
                 article_id,
                 Placement(
@@ -356,3 +377,38 @@ def _parsed_time(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _new_match(m: RuleMatch) -> match_rows.NewMatch:
+    closeness = m.similarity
+    return match_rows.NewMatch(
+        m.rule_id,
+        m.title,
+        m.severity,
+        m.score,
+        m.to_json()["hits"],
+        via=m.via,
+        similarity=closeness.score if closeness else None,
+        similar_to=closeness.describe() if closeness else None,
+        evidence=m.evidence,
+    )
+
+
+def _record_similarities(store: Store, article_id: int, assessed: Assessment, now: str) -> None:
+    embeddings.replace(
+        store,
+        article_id,
+        [
+            embeddings.Scored(
+                s.rule_id,
+                s.closeness.score,
+                s.closeness.reference,
+                s.closeness.unlike,
+                s.closeness.unlike_reference,
+                s.matched,
+            )
+            for s in assessed.scored
+        ],
+        assessed.vector,
+        now,
+    )

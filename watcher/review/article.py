@@ -11,7 +11,7 @@ from datetime import datetime
 from watcher.config import DedupConfig
 from watcher.dedup.story import Stories
 from watcher.store import alerts as alert_rows
-from watcher.store import articles, matches, stories
+from watcher.store import articles, embeddings, matches, stories
 from watcher.store import feedback as verdict_rows
 from watcher.store.database import Store
 from watcher.text.highlight import Segment, highlight
@@ -36,6 +36,17 @@ class MatchView:
     matched_at: str
     hits: tuple[HitView, ...]
     problem: str | None = None  # set when the stored hits could not be read
+    via: str = "keywords"  # 'keywords' | 'similarity' (matched by meaning)
+    similar_to: str | None = None  # "close in meaning to seeds/003.txt (0.91)"
+
+
+@dataclass(frozen=True)
+class NearView:
+    """A rule the article came close to in meaning without matching (a near miss)."""
+
+    rule_id: str
+    score: float
+    reference: str | None
 
 
 @dataclass(frozen=True)
@@ -124,7 +135,7 @@ class ArticleView:
     author: str | None
     published: str | None
     fetched_at: str
-    language: str | None
+    language: str | None  # declared by the feed or page
     extraction: str
     extraction_error: str | None
     text: str
@@ -138,6 +149,22 @@ class ArticleView:
     alerts: tuple[AlertView, ...]
     feedback: tuple[FeedbackView, ...]  # newest first
     join: JoinView | None = None  # why it is in its story
+    detected_language: str | None = None  # detected from title + text
+    language_confidence: float | None = None
+    meaning_error: str | None = None  # why similarity could not be computed for it
+    near: tuple[NearView, ...] = ()  # rules it came close to in meaning without matching
+
+    @property
+    def language_line(self) -> str:
+        """ "tr (detected, 0.99; declared tr-TR)", "en (declared)", "-"."""
+        if self.detected_language:
+            parts = ["detected"]
+            if self.language_confidence is not None:
+                parts.append(f"{self.language_confidence:.2f}")
+            if self.language:
+                parts.append(f"declared {self.language}")
+            return f"{self.detected_language} ({', '.join(parts)})"
+        return f"{self.language} (declared)" if self.language else "-"
 
     @property
     def verdict(self) -> str | None:
@@ -160,13 +187,11 @@ class HitGroup:
 
 
 def group_hits(hits: Iterable[HitView]) -> tuple[HitGroup, ...]:
+    """The hits of each term once, in the order stored: the most telling first."""
     groups: dict[tuple, list[HitView]] = {}
     for hit in hits:
         groups.setdefault((hit.field, hit.term.casefold(), hit.entity), []).append(hit)
-    return tuple(
-        HitGroup(h[0].term, h[0].entity, h[0].field, len(h), h[0])
-        for h in sorted(groups.values(), key=lambda hs: (hs[0].field != "title", hs[0].start))
-    )
+    return tuple(HitGroup(h[0].term, h[0].entity, h[0].field, len(h), h[0]) for h in groups.values())
 
 
 def parse_hits(raw: str | None) -> tuple[tuple[HitView, ...], str | None]:
@@ -199,7 +224,15 @@ def show(store: Store, article_id: int) -> ArticleView | None:
         hits, problem = parse_hits(m["hits"])
         found.append(
             MatchView(
-                m["rule_id"], m["rule_title"], m["severity"], m["score"], m["matched_at"], hits, problem
+                m["rule_id"],
+                m["rule_title"],
+                m["severity"],
+                m["score"],
+                m["matched_at"],
+                hits,
+                problem,
+                m.get("via") or "keywords",
+                m.get("similar_to"),
             )
         )
     return ArticleView(
@@ -228,6 +261,14 @@ def show(store: Store, article_id: int) -> ArticleView | None:
             for f in verdict_rows.of_article(store, article_id)
         ),
         join=join_view(store, article_id),
+        detected_language=a.get("detected_language"),
+        language_confidence=a.get("language_confidence"),
+        meaning_error=a.get("meaning_error"),
+        near=tuple(
+            NearView(r["rule_id"], r["score"], r["reference"])
+            for r in embeddings.of_article(store, article_id)
+            if not r["matched"]
+        ),
     )
 
 

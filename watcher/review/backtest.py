@@ -1,16 +1,22 @@
 """Backtests: run a rule set over stored articles and compare with the log.
 
-Nothing is sent and nothing is written: the report says which articles the
+Nothing is sent and the log is not changed: the report says which articles the
 rule set would match now, and how that differs from what matched when each
-article was stored (new hits, lost hits, per rule).
+article was stored (new hits, lost hits, per rule). For rules with like/about
+examples the articles' vectors come from the database's cache (``embeddings``);
+an article never embedded before is embedded once and its vector kept there, so
+the next backtest does not embed it again. An article's own verdict is never an
+example for itself.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from watcher.match.matcher import Document, Matcher
+from watcher.match.meaning import Examples, StoredVectors, without
 from watcher.store import articles, matches
 from watcher.store.database import Store
 
@@ -80,6 +86,7 @@ def run(
     for rule_id, title in rules:
         tally.titles[rule_id] = title
         tally.counts[rule_id] = [0, 0, 0, 0]
+    vectors = StoredVectors(store, matcher.embedder) if matcher.embedder is not None else None
     last = 0
     while True:
         rows = articles.documents(store, after=last, since=since, size=BATCH)
@@ -87,12 +94,24 @@ def run(
             break
         before = matches.between(store, rows[0]["id"], rows[-1]["id"])
         for row in rows:
-            after = {m.rule_id: m.title for m in matcher.match(_document(row))}
+            if vectors is None:
+                found = matcher.match(_document(row))
+            else:
+                found = matcher.assess(
+                    _document(row),
+                    vectors=vectors,
+                    examples=functools.partial(_learnt, vectors, row["id"]),
+                ).matches
+            after = {m.rule_id: m.title for m in found}
             tally.add(row, before.get(row["id"], {}), after)
         last = rows[-1]["id"]
         if progress:
             progress(len(rows))
     return tally.report()
+
+
+def _learnt(vectors: StoredVectors, article_id: int, rule_id: str) -> Examples:
+    return without(vectors.examples(rule_id), article_id)
 
 
 def _document(row: dict) -> Document:
@@ -104,6 +123,7 @@ def _document(row: dict) -> Document:
         url=row["url"],
         published=row["published"],
         language=row["language"],
+        detected_language=row.get("detected_language"),
     )
 
 

@@ -3,12 +3,15 @@
 Records stream from the database in batches, so an export of months of log
 never holds more than one batch in memory. The shape of a record:
 
-``id, url, feed, title, published, fetched_at, language, text, extraction,
+``id, url, feed, title, published, fetched_at, language, detected_language, text, extraction,
 matched, rules, canonical_url, story, duplicate_of, join_reason,
 join_similarity, alerts``
 
 where ``rules`` is a list shaped as ``watcher match`` prints
-(``{"id","title","severity","score","hits":[...]}``) and ``alerts`` a list of
+(``{"id","title","severity","score","via","similar_to","hits":[...]}``; ``via`` is
+``keywords`` or ``similarity``, ``similar_to`` says how close in meaning it was to the rule's
+examples); ``language`` is the declared language and ``detected_language`` the one detected
+from the article's title and text and ``alerts`` a list of
 ``{"channel","status","attempts","last_error","sent_at"}``. ``join_reason`` says
 why the article joined its story (``canonical_url``, ``content_hash`` or
 ``similar``; null for the article that opened it) and ``join_similarity`` the
@@ -40,6 +43,7 @@ FIELDS = (
     "published",
     "fetched_at",
     "language",
+    "detected_language",
     "text",
     "extraction",
     "matched",
@@ -77,6 +81,8 @@ def _record(store: Store, a: dict) -> dict:
             "title": m["rule_title"],
             "severity": m["severity"],
             "score": m["score"],
+            "via": m.get("via") or "keywords",
+            "similar_to": m.get("similar_to"),
             "hits": _json_list(m["hits"]),
         }
         for m in matches.of_article(store, a["id"])
@@ -89,6 +95,7 @@ def _record(store: Store, a: dict) -> dict:
         "published": a["published"],
         "fetched_at": a["fetched_at"],
         "language": a["language"],
+        "detected_language": a.get("detected_language"),
         "text": a["text"],
         "extraction": a["extraction"],
         "matched": bool(a["matched"]),

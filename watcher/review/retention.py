@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from watcher.errors import PruneError
 from watcher.store import articles as article_rows
-from watcher.store import database, meta
+from watcher.store import database, embeddings, meta
 from watcher.store.database import Store
 
 PRUNE_EVERY = 6 * 3600.0  # seconds between two prunes
@@ -55,7 +55,8 @@ def prune(store: Store, keep_days: float, now: datetime) -> Pruned:
             break
         a, s = article_rows.delete(store, ids)
         articles, stories = articles + a, stories + s
-    with store.atomic():
+    with store.atomic():  # vectors no stored similarity needs (a rule's examples are re-embedded)
+        embeddings.prune_unused(store, cutoff)
         meta.put(store, LAST_PRUNE, now.astimezone(timezone.utc).isoformat())
     return Pruned(articles, stories, cutoff)
 

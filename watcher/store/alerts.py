@@ -47,6 +47,22 @@ def add(
     )
 
 
+def story_alerted(store: Store, story_id: int) -> bool:
+    """Whether any alert was queued for the story."""
+    return store.scalar("SELECT 1 FROM alerts WHERE story_id = ? LIMIT 1", (story_id,)) is not None
+
+
+def spread_alert(store: Store, story_id: int, article_id: int) -> bool:
+    """Whether an alert about the story spreading points at this article."""
+    return (
+        store.scalar(
+            "SELECT 1 FROM alerts WHERE story_id = ? AND article_id = ? AND idempotency_key LIKE '%:spread'",
+            (story_id, article_id),
+        )
+        is not None
+    )
+
+
 def article_of(store: Store, key: str) -> int | None:
     """The article whose alert holds ``key``."""
     return store.scalar("SELECT article_id FROM alerts WHERE idempotency_key = ?", (key,))

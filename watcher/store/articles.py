@@ -13,7 +13,8 @@ from watcher.store.database import Store, marks
 _INSERT = (
     "INSERT INTO articles (feed_id, url, canonical_url, guid, title, author, published, "
     "fetched_at, updated_at, language, summary, text, extraction, extraction_error, "
-    "content_hash, simhash, matched, no_alert) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "content_hash, simhash, matched, no_alert, detected_language, language_confidence, meaning_error) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -37,9 +38,13 @@ def insert(
     simhash: int | None,
     matched: bool,
     no_alert: str | None = None,
+    detected_language: str | None = None,
+    language_confidence: float | None = None,
+    meaning_error: str | None = None,
 ) -> int:
     """Store a new article (in no story yet); returns its id. ``no_alert``: why
-    its matches must not alert (baseline / too old), or None."""
+    its matches must not alert (baseline / too old), or None. ``language`` is the declared
+    language, ``detected_language`` the one detected from its title and text."""
     return (
         store.execute(
             _INSERT,
@@ -62,6 +67,9 @@ def insert(
                 simhash,
                 int(matched),
                 no_alert,
+                detected_language,
+                language_confidence,
+                meaning_error,
             ),
         ).lastrowid
         or 0
@@ -82,11 +90,15 @@ def revise(
     updated_at: str,
     matched: bool,
     no_alert: str | None = None,
+    detected_language: str | None = None,
+    language_confidence: float | None = None,
+    meaning_error: str | None = None,
 ) -> None:
     """An edited article's new text, in place (it keeps its id and story)."""
     store.execute(
         "UPDATE articles SET title = ?, text = ?, summary = ?, extraction = ?, extraction_error = ?, "
-        "content_hash = ?, updated_at = ?, matched = ?, simhash = ?, no_alert = ? WHERE id = ?",
+        "content_hash = ?, updated_at = ?, matched = ?, simhash = ?, no_alert = ?, detected_language = ?, "
+        "language_confidence = ?, meaning_error = ? WHERE id = ?",
         (
             title,
             text,
@@ -98,6 +110,9 @@ def revise(
             int(matched),
             simhash,
             no_alert,
+            detected_language,
+            language_confidence,
+            meaning_error,
             article_id,
         ),
     )
@@ -275,7 +290,7 @@ def documents(store: Store, *, after: int, since: str | None, size: int) -> list
     (fetched at or after ``since``), in id order."""
     return store.query(
         f"""
-        SELECT id, guid, title, text, summary, url, published, language FROM articles
+        SELECT id, guid, title, text, summary, url, published, language, detected_language FROM articles
         WHERE id > :last {"AND fetched_at >= :since" if since else ""}
         ORDER BY id LIMIT :batch""",
         {"last": after, "since": since, "batch": size},

@@ -18,11 +18,15 @@ class NewMatch:
     severity: str
     score: float
     hits: list  # JSON-ready: [{"term", "entity", "field", "start", "end", "snippet"}]
+    via: str = "keywords"  # 'keywords' | 'similarity'
+    similarity: float | None = None  # closeness to the rule's examples, when compared
+    similar_to: str | None = None  # "close in meaning to seeds/003.txt (0.91)"
+    evidence: float | None = None  # how much the hits tell (the alert names the strongest rule)
 
 
 _INSERT = (
-    "INSERT INTO matches (article_id, rule_id, rule_title, severity, score, hits, matched_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO matches (article_id, rule_id, rule_title, severity, score, hits, matched_at, "
+    "via, similarity, similar_to, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -41,6 +45,10 @@ def replace(store: Store, article_id: int, matches: Sequence[NewMatch], matched_
                 m.score,
                 json.dumps(m.hits, default=repr, ensure_ascii=False),
                 matched_at,
+                m.via,
+                m.similarity,
+                m.similar_to,
+                m.evidence,
             ),
         )
 
@@ -54,7 +62,8 @@ def by_rule(store: Store, article_id: int) -> list[dict]:
     """``rule_id``, ``rule_title``, ``severity``, ``score``, ``hits`` of the
     article's matches, by rule id (what an alert lists)."""
     return store.query(
-        "SELECT rule_id, rule_title, severity, score, hits FROM matches WHERE article_id = ? ORDER BY rule_id",
+        "SELECT rule_id, rule_title, severity, score, hits, via, similar_to, evidence FROM matches "
+        "WHERE article_id = ? ORDER BY rule_id",
         (article_id,),
     )
 
@@ -124,4 +133,23 @@ def days_matched(store: Store, *, since: str, until: str) -> dict[str, int]:
             "WHERE matched_at >= ? AND matched_at < ? GROUP BY rule_id",
             (since, until),
         ).fetchall()
+    )
+
+
+def per_rule_language(store: Store, *, since: str | None = None) -> list[dict]:
+    """Per rule and article language (detected, else declared; '' when unknown): ``rule_id``,
+    ``language``, ``matches``, ``relevant``, ``irrelevant`` (by the latest verdict)."""
+    return store.query(
+        f"""
+        WITH latest AS (
+            SELECT f.article_id, f.verdict FROM feedback f
+            JOIN (SELECT MAX(id) AS id FROM feedback GROUP BY article_id) last ON last.id = f.id)
+        SELECT m.rule_id, lower(COALESCE(a.detected_language, substr(a.language, 1, 2), '')) AS lang,
+               COUNT(*) AS matches, COALESCE(SUM(l.verdict = 'relevant'), 0) AS relevant,
+               COALESCE(SUM(l.verdict = 'irrelevant'), 0) AS irrelevant
+        FROM matches m JOIN articles a ON a.id = m.article_id
+        LEFT JOIN latest l ON l.article_id = m.article_id
+        {"WHERE a.fetched_at >= :since" if since else ""}
+        GROUP BY m.rule_id, lang ORDER BY m.rule_id, matches DESC, lang""",
+        {"since": since},
     )

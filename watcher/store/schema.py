@@ -369,6 +369,48 @@ def _v10_feed_counts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v11_meaning(db: sqlite_utils.Database) -> None:
+    # Issue 12. The language detected from each article's title and text, beside the declared
+    # one (`language`); why similarity could not be computed for it; how a rule matched
+    # ('keywords' or 'similarity') and how close in meaning the article was to the rule's
+    # examples; the vectors of embedded texts (keyed by a digest of model and text, so a
+    # backtest never embeds twice); and every similarity computed, matched or not (the "near
+    # misses" an analyst can mark).
+    run_script(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN detected_language TEXT;
+        ALTER TABLE articles ADD COLUMN language_confidence REAL;
+        ALTER TABLE articles ADD COLUMN meaning_error TEXT;
+        CREATE INDEX IF NOT EXISTS idx_articles_detected_language ON articles(detected_language);
+        ALTER TABLE matches ADD COLUMN via TEXT NOT NULL DEFAULT 'keywords';
+        ALTER TABLE matches ADD COLUMN similarity REAL;
+        ALTER TABLE matches ADD COLUMN similar_to TEXT;
+        ALTER TABLE matches ADD COLUMN evidence REAL;
+        CREATE TABLE IF NOT EXISTS embeddings (
+            digest TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS similarities (
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            rule_id TEXT NOT NULL,
+            score REAL NOT NULL,
+            reference TEXT,
+            unlike REAL,
+            unlike_reference TEXT,
+            matched INTEGER NOT NULL DEFAULT 0,
+            digest TEXT,
+            scored_at TEXT NOT NULL,
+            PRIMARY KEY (article_id, rule_id)
+        );
+        CREATE INDEX IF NOT EXISTS idx_similarities_rule ON similarities(rule_id, matched, score);
+        CREATE INDEX IF NOT EXISTS idx_similarities_digest ON similarities(digest);
+    """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
@@ -380,6 +422,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "source settings: kind, tags, paused", _v8_source_settings),
     Migration(9, "operator notices, channel health and alert severity in the outbox", _v9_outbox_health),
     Migration(10, "indexes for counting each feed's articles and the failed extractions", _v10_feed_counts),
+    Migration(11, "detected language, similarity to the rules' examples, embeddings", _v11_meaning),
 )
 
 
@@ -403,6 +446,9 @@ TABLE_DOCS = {
     "feedback": "Relevant/irrelevant verdicts on articles; the newest per article counts.",
     "runs": "One row per polling run.",
     "polls": "One row per poll of one feed: outcome, new entries, article pages tried and failed, warning.",
+    "embeddings": "Vectors of embedded texts (title + lead), keyed by a digest of model and text.",
+    "similarities": "How close in meaning each embedded article was to each rule's examples, matched "
+    "or not; the unmatched ones closest to a rule are its near misses.",
     "search_index": "What `watcher search` searches: each article's title and text (rowid = article id) "
     "folded as the rules fold them (Kasım -> kasim, أنقرة -> انقره). "
     "articles_fts is the plain index behind this browser's search box.",

@@ -71,6 +71,10 @@ def touch(store: Store, story_id: int, now: str) -> None:
     store.execute("UPDATE stories SET updated_at = ? WHERE id = ?", (now, story_id))
 
 
+def first_article(store: Store, story_id: int) -> int | None:
+    return store.scalar("SELECT first_article_id FROM stories WHERE id = ?", (story_id,))
+
+
 def rules(store: Store, story_id: int) -> list[str] | None:
     """The rules any member matched so far, in the order first matched; None
     when there is no such story."""
@@ -138,6 +142,34 @@ def other_outlets(store: Store, story_id: int, article_id: int, feed_id: int | N
             (story_id, article_id, feed_id),
         )
     ]
+
+
+def reach(store: Store, story_id: int, article_id: int | None) -> dict | None:
+    """How far a story has spread: ``created_at``, ``outlets`` (distinct feeds of its members),
+    ``languages`` (of its members, first reported first: detected, else declared, primary code),
+    and for ``article_id``: its ``language`` and the ``earlier_languages`` of the members before it."""
+    row = store.one("SELECT created_at FROM stories WHERE id = ?", (story_id,))
+    if row is None:
+        return None
+    members = store.execute(
+        "SELECT id, feed_id, lower(substr(COALESCE(detected_language, language, ''), 1, "
+        "CASE WHEN instr(COALESCE(detected_language, language, ''), '-') > 0 "
+        "THEN instr(COALESCE(detected_language, language, ''), '-') - 1 ELSE 8 END)) "
+        "FROM articles WHERE story_id = ? ORDER BY id",
+        (story_id,),
+    ).fetchall()
+    languages = list(dict.fromkeys(lang for _, _, lang in members if lang))
+    own = next((lang for i, _, lang in members if i == article_id), "")
+    earlier = list(
+        dict.fromkeys(lang for i, _, lang in members if lang and article_id is not None and i < article_id)
+    )
+    return {
+        "created_at": row["created_at"],
+        "outlets": len({feed for _, feed, _ in members}),
+        "languages": languages,
+        "language": own,
+        "earlier_languages": earlier,
+    }
 
 
 # -- why an article is in its story -----------------------------------------------------

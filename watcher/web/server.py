@@ -50,6 +50,7 @@ from watcher.web.views import (
     atom_view,
     feedback_view,
     feeds_view,
+    near_view,
     outbox_view,
     rules_view,
     safe_href,
@@ -173,6 +174,7 @@ def register_routes(datasette):
         (r"^/matches\.atom$", atom_view),
         (r"^/healthz$", healthz_view),
         (r"^/metrics$", metrics_view),
+        (r"^/near-misses$", near_view),
     ]
 
 

@@ -19,6 +19,7 @@ from watcher.review.article import group_hits, highlight_field, hit_context
 from watcher.review.article import show as load_article
 from watcher.review.log import Filter, matched_stories, parse_since
 from watcher.review.log import verdicts as latest_verdicts
+from watcher.review.nearmiss import near_misses
 from watcher.review.search import search as search_articles
 from watcher.review.search import searched_for
 from watcher.review.stats import matches_per_day, rule_stats
@@ -354,3 +355,14 @@ async def rules_view(datasette, request):
     now = datasette.watcher.clock()
     stats, day_chart = await _with_store(datasette, lambda s: (rule_stats(s), _chart(s, now, None)))
     return await _page(datasette, request, "rules.html", {"nav": "rules", "stats": stats, "chart": day_chart})
+
+
+async def near_view(datasette, request):
+    rule = _arg(request, "rule")
+    misses = await _with_store(datasette, lambda s: near_misses(s, rule=rule, limit=100))
+    return await _page(
+        datasette,
+        request,
+        "near.html",
+        {"nav": "near", "misses": misses, "rule": rule, "here": request.full_path},
+    )
