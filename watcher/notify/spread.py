@@ -73,6 +73,7 @@ def check(
                 mode=channel.mode,
                 due=due,
                 now=now,
+                severity=rule.severity,  # a critical rule's spread passes quiet hours, as its first alert
             )
     return added
 
