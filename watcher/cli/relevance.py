@@ -11,7 +11,6 @@ import click
 from watcher.cli.console import CliContext, cut, short_time, table, terminal_width
 from watcher.cli.matching import rules as rules_group
 from watcher.review import MAX_LIMIT
-from watcher.review.log import parse_since
 
 
 @rules_group.command("suggest", short_help="New spellings of the watched names, found in the log.")
@@ -30,6 +29,7 @@ def suggest(ctx: CliContext, since: str | None, limit: int, as_json: bool) -> No
     """Propose spellings of multi-word names (people, organisations, ...) that outlets use and the
     rule files do not list: "Murhef Ebu Kasra" and "مرهف أبو قصرة" share the consonant skeleton of
     "Murhaf Abu Qasra". Each comes with the articles it was seen in; nothing is changed."""
+    from watcher.review.log import parse_since
     from watcher.review.suggest import suggest as find
 
     rules = ctx.rules()
@@ -74,6 +74,7 @@ def near_misses(
     """Articles no rule matched that came closest in meaning to a rule's examples (its like/about),
     for you to mark: `watcher feedback ID relevant` makes one an example of the rule,
     `irrelevant` an example of what it is not about."""
+    from watcher.review.log import parse_since
     from watcher.review.nearmiss import near_misses as find
 
     store = ctx.store()
