@@ -173,11 +173,9 @@ class Broker:
     def worker_seen(self, worker: str, info: dict[str, Any]) -> None:
         now = time.time()
         with _translated("cannot reach the broker"):
-            pipe = self._redis.pipeline()
-            pipe.zadd(self._key("workers"), {worker: now})
-            pipe.zremrangebyscore(self._key("workers"), 0, now - 24 * 3600)
-            pipe.set(self._key(f"worker:{worker}"), json.dumps(info), ex=int(SEEN_WINDOW * 2))
-            pipe.execute()
+            self._redis.zadd(self._key("workers"), {worker: now})
+            self._redis.zremrangebyscore(self._key("workers"), 0, now - 24 * 3600)
+            self._redis.set(self._key(f"worker:{worker}"), json.dumps(info), ex=int(SEEN_WINDOW * 2))
 
     def worker_gone(self, worker: str) -> None:
         with _translated("cannot reach the broker"):
@@ -200,24 +198,20 @@ class Broker:
     def count_results(self, count: int = 1) -> None:
         bucket = self._key(f"results:{int(time.time()) // _BUCKET}")
         with _translated("cannot reach the broker"):
-            pipe = self._redis.pipeline()
-            pipe.incrby(bucket, count)
-            pipe.expire(bucket, 600)
-            pipe.execute()
+            self._redis.eval(_COUNT, 1, bucket, count, 600)
 
     def snapshot(self) -> Snapshot:
         now = time.time()
         with _translated("cannot reach the broker"):
-            pipe = self._redis.pipeline()
+            r = self._redis
+            answers: list[Any] = []
             for queue in (FEEDS, PAGES, RESULTS):
-                pipe.llen(self._key(queue))
-                pipe.hlen(self._key(f"{queue}.msgs"))
-            pipe.zrangebyscore(self._key("workers"), now - SEEN_WINDOW, "+inf")
-            pipe.get(self._key("retried"))
+                answers += [r.llen(self._key(queue)), r.hlen(self._key(f"{queue}.msgs"))]
+            answers.append(r.zrangebyscore(self._key("workers"), now - SEEN_WINDOW, "+inf"))
+            answers.append(r.get(self._key("retried")))
             current = int(now) // _BUCKET
             for bucket in range(current - SEEN_WINDOW_BUCKETS, current):
-                pipe.get(self._key(f"results:{bucket}"))
-            answers = pipe.execute()
+                answers.append(r.get(self._key(f"results:{bucket}")))
         waiting, in_progress = {}, {}
         for i, queue in enumerate((FEEDS, PAGES, RESULTS)):
             waiting[queue] = int(answers[2 * i])
@@ -255,6 +249,9 @@ class Serving:
             pass
 
 
+_COUNT = """
+local n = redis.call('incrby', KEYS[1], ARGV[1]); redis.call('expire', KEYS[1], ARGV[2]); return n
+"""
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
 """
