@@ -28,6 +28,7 @@ Every Redis or Dramatiq failure leaves this module as a ``BrokerError``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -128,6 +129,11 @@ class Broker:
                     finally:
                         consumer.ack(message)
             except (redis.RedisError, DramatiqConnectionError, OSError):
+                stop.wait(1.0)
+            except Exception:  # a bug in a handler must not end the consumer: the run would wait forever
+                logging.getLogger("watcher.workers").exception(
+                    "a message from %s could not be handled", queue
+                )
                 stop.wait(1.0)
 
     def serve(

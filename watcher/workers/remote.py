@@ -66,6 +66,7 @@ class RemoteReader:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: str | None = None
+        self._resend: set[str] = set()  # tokens to send again (Redis restarted)
         self._broker_down = False
         self.stale = 0  # results dropped: for no order this run is waiting on
         self._threads = [
@@ -150,10 +151,12 @@ class RemoteReader:
             self.broker.count_results()
         except BrokerError:
             pass
-        pending.future.set_result(read)
+        if not pending.future.done():  # (not already given up on)
+            pending.future.set_result(read)
 
     def _watch(self) -> None:
-        """Send every unanswered order again when Redis restarted."""
+        """Send every unanswered order again when Redis restarted (those that
+        cannot be sent yet are tried again at each look)."""
         while not self._stop.wait(WATCH_EVERY):
             try:
                 server = self.broker.server_id()
@@ -162,25 +165,33 @@ class RemoteReader:
                 continue
             self._back()
             if self._server is not None and server != self._server:
-                self._resend_all()
+                with self._lock:
+                    self._resend = {t for t, p in self._pending.items() if not p.future.done()}
+                log.warning(
+                    "the broker restarted: sending its %d unanswered order(s) again "
+                    "(results already stored are not stored twice)",
+                    len(self._resend),
+                )
+                try:
+                    self.broker.count_retried(len(self._resend))
+                except BrokerError:
+                    pass
             self._server = server
+            self._resend_marked()
 
-    def _resend_all(self) -> None:
-        with self._lock:
-            pending = [p for p in self._pending.values() if not p.future.done()]
-        log.warning(
-            "the broker restarted: sending its %d unanswered order(s) again (results already stored are not stored twice)",
-            len(pending),
-        )
-        for item in pending:
-            left = float(item.body["expires"]) - time.time()
-            if left > 0:
-                self._send(item.queue, item.body, deadline=time.monotonic() + left, future=item.future)
-        if pending:
+    def _resend_marked(self) -> None:
+        for token in sorted(self._resend):
+            with self._lock:
+                item = self._pending.get(token)
+            if item is None or item.future.done() or float(item.body["expires"]) <= time.time():
+                self._resend.discard(token)
+                continue
             try:
-                self.broker.count_retried(len(pending))
-            except BrokerError:
-                pass
+                self.broker.send(item.queue, item.body)
+            except BrokerError as exc:
+                self._trouble(exc)
+                return  # the rest at the next look
+            self._resend.discard(token)
 
     def _trouble(self, exc: Exception) -> None:
         if not self._broker_down:
