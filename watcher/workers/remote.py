@@ -69,6 +69,10 @@ class RemoteReader:
         self._resend: set[str] = set()  # tokens to send again (Redis restarted)
         self._broker_down = False
         self.stale = 0  # results dropped: for no order this run is waiting on
+        try:  # the Redis this run starts with: a restart, even a quick one, changes its run id
+            self._server = broker.server_id()
+        except BrokerError as exc:
+            self._trouble(exc)  # known at the first look
         self._threads = [
             threading.Thread(target=self._consume, name="results", daemon=True),
             threading.Thread(target=self._watch, name="broker-watch", daemon=True),
