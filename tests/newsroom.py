@@ -141,9 +141,11 @@ def write_config(
     fetch_article: bool = True,
     timeout: str = "5s",
     network: str = "",
+    extraction: str = "",
 ) -> Path:
     """A watcher.toml in ``tmp_path`` for loopback feeds (the private-network
-    guard is opened for 127.0.0.0/8 only). ``network``: more lines of [network]."""
+    guard is opened for 127.0.0.0/8 only). ``network``, ``extraction``: more
+    lines of [network] and [extraction]."""
     rules_path = Path(rules) if rules else Path(os.environ.get("WATCHER_TEST_RULES", ROOT / "rules"))
     feed_tables = "\n".join(
         f'[[feeds]]\nname = "{name}"\nurl = "{url}"\nfetch_article = {str(fetch_article).lower()}\n'
@@ -163,6 +165,7 @@ allow_private = ["127.0.0.0/8"]
 
 [extraction]
 timeout = "20s"
+{extraction}
 
 {extra}
 

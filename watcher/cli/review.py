@@ -281,6 +281,7 @@ def status(ctx: CliContext, as_json: bool) -> None:
         polled_at = last_poll(store)
     finally:
         store.close()
+    queues = _queues(ctx.config())
     if as_json:
         emit_json(
             {
@@ -290,6 +291,7 @@ def status(ctx: CliContext, as_json: bool) -> None:
                 "alerts": dict(st.alerts),
                 "keep_days": keep,
                 **measures.as_dict(),
+                **({"distributed": {k: v for k, v in queues.items() if k != "lines"}} if queues else {}),
             }
         )
         return
@@ -327,7 +329,22 @@ def status(ctx: CliContext, as_json: bool) -> None:
     lines += [f"  {'alerts ' + name:<18}{n:>8}" for name, n in st.alerts]
     if measures.extraction_failures:
         lines.append(f"  {'pages not extracted':<18}{measures.extraction_failures:>8}")
+    if queues is not None:
+        lines += ["", *(f"workers    {line}" for line in queues.get("lines", [queues.get("error")]))]
     click.echo("\n".join(lines))
+
+
+def _queues(config) -> dict | None:
+    """Distributed mode's queues and workers ([workers] broker), or None."""
+    if not config.workers.distributed:
+        return None
+    from watcher.workers import observe
+
+    try:
+        snap = observe.snapshot(config.workers)
+    except observe.BrokerError as exc:
+        return {"error": f"the broker cannot be read: {exc}"}
+    return {**observe.as_dict(snap), "lines": observe.describe(snap)}
 
 
 def _snake(name: str) -> str:

@@ -32,6 +32,7 @@ from watcher.config.network import PROXY_SCHEMES, NetworkConfig, proxy_problem
 from watcher.config.reader import DAY, MAX_PERIOD, MAX_TIMEOUT
 from watcher.config.serve import ServeConfig
 from watcher.config.severity import SEVERITIES, severity_rank
+from watcher.config.workers import WorkersConfig
 from watcher.errors import ConfigError
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "NetworkConfig",
     "ServeConfig",
     "WEBHOOK_SCHEMES",
+    "WorkersConfig",
     "load",
     "private_file_warning",
     "proxy_problem",

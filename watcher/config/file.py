@@ -7,7 +7,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from watcher.config.alerts import AlertsConfig, read_alerts
@@ -18,12 +18,13 @@ from watcher.config.feeds import FeedConfig, read_feeds
 from watcher.config.network import NetworkConfig, read_network
 from watcher.config.reader import Reader, Table
 from watcher.config.serve import ServeConfig, read_serve
+from watcher.config.workers import WorkersConfig, read_workers
 from watcher.errors import ConfigError
 
 DEFAULT_USER_AGENT = "watcher/0.1 (+https://github.com/watcher/watcher; self-hosted news watcher)"
 CONFIG_ENV = "WATCHER_CONFIG"
 DEFAULT_CONFIG_NAME = "watcher.toml"
-SECTIONS = ("watcher", "network", "extraction", "dedup", "alerts", "serve", "feeds", "channels")
+SECTIONS = ("watcher", "network", "extraction", "dedup", "alerts", "serve", "workers", "feeds", "channels")
 WATCHER_KEYS = {"database", "rules", "poll_interval", "user_agent", "keep_days"}
 
 
@@ -42,6 +43,7 @@ class Config:
     serve: ServeConfig
     feeds: tuple[FeedConfig, ...]
     channels: tuple[ChannelConfig, ...]
+    workers: WorkersConfig = field(default_factory=WorkersConfig)  # distributed mode ([workers] broker)
     warnings: tuple[str, ...] = ()  # shown by every command; the config still loads
 
     def channel(self, name: str) -> ChannelConfig | None:
@@ -102,7 +104,7 @@ def read_config(r: Reader, raw: Table) -> Config:
         r.fail(
             unknown,
             "unknown section; known sections are [watcher], [network], "
-            "[extraction], [dedup], [alerts], [serve], [[feeds]], [[channels]]",
+            "[extraction], [dedup], [alerts], [serve], [workers], [[feeds]], [[channels]]",
         )
     w = r.section(raw, "watcher", WATCHER_KEYS)
     database = r.typed(w, "watcher.", "database", str, "watcher.db")
@@ -133,6 +135,7 @@ def read_config(r: Reader, raw: Table) -> Config:
         serve=read_serve(r, raw),
         feeds=read_feeds(r, raw, poll_interval),
         channels=read_channels(r, raw, network.proxy),
+        workers=read_workers(r, raw),
     )
     if r.problems:
         raise ConfigError(r.path, r.problems)

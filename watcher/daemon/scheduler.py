@@ -90,7 +90,7 @@ from watcher.config import Config, FeedConfig
 from watcher.errors import WatcherError
 from watcher.fetch.hosts import host_of
 from watcher.notify.operator import CHECK_EVERY
-from watcher.pipeline import Parts, PollResult, ThreadPipelines
+from watcher.pipeline import Parts, PollResult, ThreadPipelines, poll_threads
 from watcher.review import retention
 from watcher.sources import schedule as sources
 from watcher.store import database, meta
@@ -239,7 +239,7 @@ class Daemon:
         self._loaded_at = parts.clock()
         self._rules = len(parts.matcher.rules.rules)
         self._pipelines = ThreadPipelines(parts, open_store)
-        workers = self._workers = self.config.network.max_connections
+        workers = self._workers = poll_threads(self.config)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
         self._slow_pool = ThreadPoolExecutor(max_workers=max(1, workers // 4), thread_name_prefix="poll-slow")
         self._maintaining = threading.Lock()
@@ -790,8 +790,8 @@ class Daemon:
             self._scheduler.modify_job(
                 TICK, trigger=NoBacklogInterval(seconds=self.tick, timezone=timezone.utc)
             )
-        if config.network.max_connections != self._workers:
-            log.warning("[network] max_connections changes take effect at the next start")
+        if poll_threads(config) != self._workers:
+            log.warning("[network] max_connections ([workers] polls) changes take effect at the next start")
         if loaded.sender is not None and loaded.sender is not self.sender:
             old, self.sender = self.sender, loaded.sender
             if old is not None and not old.stop(timeout=self.grace):

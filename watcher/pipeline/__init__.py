@@ -29,16 +29,24 @@ are saved only after every entry of the poll is stored. A kill at any moment
 therefore leaves either nothing or a whole entry, and the next poll re-reads
 the feed and skips what is already stored.
 
-One module per step: ``parts`` (what all pipelines share), ``poll`` (one
-feed: fetch, parse, record its health), ``ingest`` (one entry: page,
-extraction, matching, story, storage, alerts), ``tally`` (what one poll did
-so far), ``runner`` (threads and ``run_once``). Import from ``watcher.pipeline``.
+One module per step: ``parts`` (what all pipelines share), ``reader`` (fetch
+and parse a feed, fetch and extract a page: plain orders in, plain results
+out, in this process or in a ``watcher worker``), ``poll`` (one feed: read
+it, record its health), ``ingest`` (one entry: its page read ahead,
+matching, story, storage, alerts), ``tally`` (what one poll did so far),
+``runner`` (threads and ``run_once``). Import from ``watcher.pipeline``.
+
+Pages are read ahead: once a poll knows which entries are new, their pages
+are fetched and extracted at once (as many as there are extraction workers,
+``[extraction] workers``), oldest first, while the entries are stored in
+order as their pages come in.
 """
 
-from watcher.pipeline.ingest import PAGE_ACCEPT, Ingest
+from watcher.pipeline.ingest import ENTRY_TRIES, PAGE_ACCEPT, Ingest
 from watcher.pipeline.parts import Parts
-from watcher.pipeline.poll import ENTRY_TRIES, FEED_ACCEPT, Pipeline, PollResult
-from watcher.pipeline.runner import RunSummary, ThreadPipelines, poll_due, run_once, summarize
+from watcher.pipeline.poll import Pipeline, PollResult
+from watcher.pipeline.reading import FEED_ACCEPT
+from watcher.pipeline.runner import RunSummary, ThreadPipelines, poll_due, poll_threads, run_once, summarize
 
 __all__ = [
     "ENTRY_TRIES",
@@ -51,6 +59,7 @@ __all__ = [
     "RunSummary",
     "ThreadPipelines",
     "poll_due",
+    "poll_threads",
     "run_once",
     "summarize",
 ]

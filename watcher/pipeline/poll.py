@@ -11,19 +11,17 @@ from datetime import datetime
 from watcher import health
 from watcher.config import FeedConfig
 from watcher.dedup import identity
-from watcher.fetch.client import FetchError
-from watcher.parse.feed import FeedError, ParsedFeed
+from watcher.parse.feed import ParsedFeed
 from watcher.pipeline import reading
-from watcher.pipeline.ingest import Ingest
+from watcher.pipeline.ingest import ENTRY_TRIES, Ingest, PageMissing
 from watcher.pipeline.parts import Parts
+from watcher.pipeline.reader import FeedOrder
 from watcher.pipeline.tally import Tally
 from watcher.sources import schedule as sources
 from watcher.store import database, entries, feeds
 from watcher.store.database import Store
 
 FEED_ACCEPT = reading.FEED_ACCEPT
-
-ENTRY_TRIES = 3  # an entry whose processing keeps failing is tried at this many polls
 
 log = logging.getLogger("watcher.pipeline")
 
@@ -103,20 +101,19 @@ class Pipeline:
         )
 
     def _poll(self, feed: FeedConfig, row: dict, tally: Tally) -> tuple[health.Outcome, int, int]:
-        net = self.parts.config.network
-        try:
-            response = self.parts.client.get(
+        read = self.parts.reader.read_feed(
+            FeedOrder(
                 feed.url,
-                max_bytes=net.max_feed_bytes,
-                etag=row["etag"],
-                last_modified=row["last_modified"],
-                accept=reading.accept(feed),
-                deadline=tally.deadline,
-                headers=reading.request_headers(feed, feed.url),
-            )
-        except FetchError as exc:
-            return health.Outcome(health.ERROR, error=str(exc), timeouts=int(exc.kind == "timeout")), 0, 0
-        status = response.status
+                row["etag"],
+                row["last_modified"],
+                tally.seconds_left,
+                recent=tuple(entries.recent_guids(self.store, row["id"])),
+            ),
+            feed,
+        )
+        status = read.status
+        if status == 0:
+            return health.Outcome(health.ERROR, error=read.error, timeouts=int(read.timeout)), 0, 0
         if status == 304:
             return health.Outcome(health.NOT_MODIFIED, http_status=304), 0, 0
         if status == 410:
@@ -137,7 +134,7 @@ class Pipeline:
                 health.Outcome(
                     health.THROTTLED,
                     http_status=status,
-                    retry_after=response.retry_after,
+                    retry_after=read.retry_after,
                     error=f"HTTP {status}: server asked us to slow down",
                 ),
                 0,
@@ -145,19 +142,15 @@ class Pipeline:
             )
         if status >= 400 or status < 200:
             return (
-                health.Outcome(health.ERROR, http_status=status, error=f"HTTP {status} from {response.url}"),
+                health.Outcome(health.ERROR, http_status=status, error=f"HTTP {status} from {read.url}"),
                 0,
                 0,
             )
-        try:
-            read = reading.read(
-                self.parts, feed, response, tally, entries.recent_guids(self.store, row["id"])
-            )
-        except FeedError as exc:
-            return health.Outcome(health.ERROR, http_status=status, error=str(exc)), 0, 0
-        tally.text_only = read.text_only
-        etag, last_modified = (response.etag, response.last_modified) if read.validators else (None, None)
-        return self._store_entries(feed, row, read.parsed, etag, last_modified, status, tally)
+        if read.feed is None:
+            return health.Outcome(health.ERROR, http_status=status, error=read.error), 0, 0
+        tally.text_only = frozenset(read.text_only)
+        etag, last_modified = (read.etag, read.last_modified) if read.validators else (None, None)
+        return self._store_entries(feed, row, read.feed, etag, last_modified, status, tally)
 
     def _store_entries(
         self,
@@ -169,8 +162,24 @@ class Pipeline:
         status: int,
         tally: Tally,
     ) -> tuple[health.Outcome, int, int]:
-        new = stored = queued = 0
         tally.item_fragments = identity.item_fragments([(e.guid, e.url) for e in parsed.entries])
+        tally.read_ahead = self.ingest.read_ahead(feed, row["id"], parsed.entries, tally)
+        try:
+            return self._store_each(feed, row, parsed, etag, last_modified, status, tally)
+        finally:
+            tally.read_ahead.close()
+
+    def _store_each(
+        self,
+        feed: FeedConfig,
+        row: dict,
+        parsed: ParsedFeed,
+        etag: str | None,
+        last_modified: str | None,
+        status: int,
+        tally: Tally,
+    ) -> tuple[health.Outcome, int, int]:
+        new = stored = queued = 0
         cut = False
         for entry in reversed(parsed.entries):  # oldest first: the first copy opens the story
             if self.parts.stop.is_set():
@@ -189,6 +198,7 @@ class Pipeline:
             if tally.expired:
                 cut = True
                 break
+            counted = False
             try:
                 seen = self.ingest.seen(row["id"], entry)
                 if seen is not None and seen["error"] is None:
@@ -200,9 +210,14 @@ class Pipeline:
                 if self.ingest.known(row["id"], entry, tally):
                     continue
                 new += 1
+                counted = True
                 article, alerts = self.ingest.add(row["id"], feed, entry, tally)
                 stored += article
                 queued += alerts
+            except PageMissing:
+                new -= int(counted)  # not reached after all: its page did not come in time
+                cut = True  # it waits for the next poll, as entries past the deadline do
+                break
             except Exception as exc:
                 if database.unwritable(exc):
                     raise  # every later entry would fail the same way: the poll ends

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Protocol
 
-from watcher.config import FeedConfig
+from watcher.config import Config, FeedConfig
 from watcher.dedup import unwrap
 from watcher.errors import FeedError
-from watcher.fetch.client import FetchError
+from watcher.fetch.client import Client, FetchError
 from watcher.fetch.hosts import host_of
 from watcher.fetch.response import Response
 from watcher.match.patterns import pattern_problem
@@ -42,8 +43,19 @@ from watcher.parse import discovery, links, telegram
 from watcher.parse.entry import FeedEntry, ParsedFeed
 from watcher.parse.feed import parse_feed
 from watcher.parse.sitemap import Sitemap, parse_sitemap, walk_sitemaps
-from watcher.pipeline.parts import Parts
 from watcher.pipeline.tally import Tally
+
+
+class Fetching(Protocol):
+    """What reading needs of the pipeline's parts: the guarded client and the
+    config (a poll's ``Parts``, or a ``watcher worker``'s reader)."""
+
+    @property
+    def client(self) -> Client: ...
+
+    @property
+    def config(self) -> Config: ...
+
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -78,7 +90,7 @@ def request_headers(feed: FeedConfig, url: str) -> tuple[tuple[str, str], ...]:
     return own
 
 
-def read(parts: Parts, feed: FeedConfig, response: Response, tally: Tally, recent: list[str]) -> Reading:
+def read(parts: Fetching, feed: FeedConfig, response: Response, tally: Tally, recent: list[str]) -> Reading:
     """The entries of ``feed`` whose first document is ``response`` (a 2xx);
     FeedError when it cannot be read. ``recent``: guids of the feed's newest
     stored entries (where a Telegram channel's paging may stop)."""
@@ -117,7 +129,7 @@ def _named_feeds(response: Response) -> list[str]:
 # -- Telegram ----------------------------------------------------------------------
 
 
-def _telegram(parts: Parts, feed: FeedConfig, first: Response, tally: Tally, recent: list[str]) -> Reading:
+def _telegram(parts: Fetching, feed: FeedConfig, first: Response, tally: Tally, recent: list[str]) -> Reading:
     channel = feed.channel or ""
     base = feed.preview_base
     first_url = telegram.preview_url(channel, base=base)
@@ -157,7 +169,7 @@ def _telegram(parts: Parts, feed: FeedConfig, first: Response, tally: Tally, rec
 # -- sitemaps ----------------------------------------------------------------------
 
 
-def _sitemap(parts: Parts, feed: FeedConfig, first: Response, tally: Tally) -> Reading:
+def _sitemap(parts: Fetching, feed: FeedConfig, first: Response, tally: Tally) -> Reading:
     def load(url: str) -> Sitemap:
         answer = first if url == feed.url else _get(parts, feed, url, tally, SITEMAP_ACCEPT)
         if answer.status != 200:
@@ -215,7 +227,7 @@ def _unwrapped(parsed: ParsedFeed) -> ParsedFeed:
     return dataclasses.replace(parsed, entries=tuple(entries)) if changed else parsed
 
 
-def resolve(parts: Parts, feed: FeedConfig, entry: FeedEntry, tally: Tally) -> FeedEntry:
+def resolve(parts: Fetching, feed: FeedConfig, entry: FeedEntry, tally: Tally) -> FeedEntry:
     """A new entry whose link is a wrapper without its target (FeedBurner, new
     Google News ids): the link is followed once through the guarded client and
     the final URL kept (the page it ends on is kept for the article). Any
@@ -234,7 +246,7 @@ def resolve(parts: Parts, feed: FeedConfig, entry: FeedEntry, tally: Tally) -> F
 
 
 def _get(
-    parts: Parts, feed: FeedConfig, url: str, tally: Tally, accept: str, *, page: bool = False
+    parts: Fetching, feed: FeedConfig, url: str, tally: Tally, accept: str, *, page: bool = False
 ) -> Response:
     net = parts.config.network
     return parts.client.get(

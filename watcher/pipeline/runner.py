@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from watcher import health
-from watcher.config import FeedConfig
+from watcher.config import Config, FeedConfig
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.poll import Pipeline, PollResult
 from watcher.sources import schedule as sources
@@ -81,6 +81,13 @@ class ThreadPipelines:
             store.close()
 
 
+def poll_threads(config: Config) -> int:
+    """Polls under way at once: ``[network] max_connections`` in this process,
+    ``[workers] polls`` when workers elsewhere do the reading (a poll then
+    mostly waits for them)."""
+    return config.workers.polls if config.workers.distributed else config.network.max_connections
+
+
 def poll_due(
     parts: Parts, open_store: Callable[[], Store], feeds: Sequence[FeedConfig], *, workers: int
 ) -> RunSummary:
@@ -124,7 +131,7 @@ def run_once(parts: Parts, store: Store, open_store: Callable[[], Store]) -> Run
         parts,
         open_store,
         sources.due(store, config.feeds, now, healthy_too=True),
-        workers=config.network.max_connections,
+        workers=poll_threads(config),
     )
     feeds.finish_run(
         store,

@@ -1,13 +1,28 @@
 """What one poll of one feed did so far (one poll, one thread): its deadline,
 whether it is the feed's first, the article pages tried and failed, the
-entries that failed, and the GUIDs whose link's fragment names the item."""
+entries that failed, the GUIDs whose link's fragment names the item, and its
+article pages being read ahead."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from watcher.fetch.response import Response
+
+if TYPE_CHECKING:
+    from watcher.pipeline.reader import PageBatch, PageRead
+
+
+class _NoPages:
+    """No pages read ahead (before the entries are known)."""
+
+    def get(self, url: str) -> PageRead | None:
+        return None
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -24,6 +39,7 @@ class Tally:
     text_only: frozenset[str] = frozenset()  # GUIDs whose entry is the article itself (Telegram posts)
     # Pages already fetched in this poll, by URL (a wrapped link followed to its target).
     pages: dict[str, Response] = field(default_factory=dict)
+    read_ahead: PageBatch = field(default_factory=_NoPages)  # the poll's article pages, being read
 
     def page_failed(self, error: str, *, timeout: bool = False) -> None:
         self.pages_failed += 1
@@ -33,6 +49,10 @@ class Tally:
     @property
     def expired(self) -> bool:
         return time.monotonic() >= self.deadline
+
+    @property
+    def seconds_left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
 
     def outcome_fields(self) -> dict:
         """The counts a :class:`~watcher.health.Outcome` carries."""

@@ -25,6 +25,12 @@ metric                                     ``watcher status --json`` key
 ``watcher_heartbeat_age_seconds``          ``heartbeat_age_seconds``
 =========================================  =====================================
 
+In distributed mode (``[workers] broker``) the broker is read too, as
+``watcher status --json`` shows it under ``distributed``:
+``watcher_broker_up`` (0 when Redis cannot be read), ``watcher_queue_waiting{queue}``,
+``watcher_queue_in_progress{queue}``, ``watcher_workers_seen`` (in the last
+minute), ``watcher_tasks_retried_total`` and ``watcher_results_per_second``.
+
 An age that is not known (no alert waiting, never polled, no daemon yet) is
 left out rather than shown as 0.
 """
@@ -43,8 +49,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class _Snapshot(Collector):
-    def __init__(self, measures: Measures, version: str, size_bytes: int) -> None:
-        self.m, self.version, self.size_bytes = measures, version, size_bytes
+    def __init__(self, measures: Measures, version: str, size_bytes: int, queues: dict | None = None) -> None:
+        self.m, self.version, self.size_bytes, self.queues = measures, version, size_bytes, queues
 
     def collect(self) -> Iterator[Metric]:
         m = self.m
@@ -99,10 +105,46 @@ class _Snapshot(Collector):
         ):
             if value is not None:
                 yield GaugeMetricFamily(name, doc, value=value)
+        if self.queues is not None:
+            yield from _queues(self.queues)
 
 
-def exposition(measures: Measures, *, version: str, size_bytes: int) -> bytes:
-    """The measures in Prometheus' text exposition format."""
+def _queues(q: dict) -> Iterator[Metric]:
+    """Distributed mode: the broker's queues and workers."""
+    up = "error" not in q
+    yield GaugeMetricFamily(
+        "watcher_broker_up", "1 when the broker ([workers] broker) answers.", value=int(up)
+    )
+    if not up:
+        return
+    for name, key, doc in (
+        ("watcher_queue_waiting", "queue_waiting", "Messages waiting in each queue."),
+        (
+            "watcher_queue_in_progress",
+            "queue_in_progress",
+            "Messages taken by a consumer, not yet acknowledged.",
+        ),
+    ):
+        family = GaugeMetricFamily(name, doc, labels=["queue"])
+        for queue, n in q[key].items():
+            family.add_metric([queue], n)
+        yield family
+    yield GaugeMetricFamily(
+        "watcher_workers_seen", "Workers seen in the last minute.", value=q["workers_seen"]
+    )
+    yield CounterMetricFamily(
+        "watcher_tasks_retried", "Tasks delivered more than once.", value=q["tasks_retried"]
+    )
+    yield GaugeMetricFamily(
+        "watcher_results_per_second",
+        "Results received per second over the last minute.",
+        value=q["results_per_second"],
+    )
+
+
+def exposition(measures: Measures, *, version: str, size_bytes: int, queues: dict | None = None) -> bytes:
+    """The measures in Prometheus' text exposition format (``queues``: distributed
+    mode's, as ``watcher status --json`` gives them, or ``{"error": ...}``)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(measures, version, size_bytes))
+    registry.register(_Snapshot(measures, version, size_bytes, queues))
     return generate_latest(registry)

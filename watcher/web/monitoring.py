@@ -52,7 +52,10 @@ async def metrics_view(datasette, request):
         store = Store.open(context.settings.database, migrate=False, hardened=True)
         try:
             return metrics.exposition(
-                measure(store, now), version=__version__, size_bytes=overview.size_bytes(store)
+                measure(store, now),
+                version=__version__,
+                size_bytes=overview.size_bytes(store),
+                queues=_queues(context.settings.workers),
             )
         finally:
             store.close()
@@ -67,3 +70,15 @@ async def metrics_view(datasette, request):
         headers={"cache-control": "no-store"},
         content_type=metrics.CONTENT_TYPE,
     )
+
+
+def _queues(workers) -> dict | None:
+    """Distributed mode's queues ([workers] broker), or None."""
+    if not workers.distributed:
+        return None
+    from watcher.workers import observe
+
+    try:
+        return observe.as_dict(observe.snapshot(workers))
+    except observe.BrokerError as exc:
+        return {"error": str(exc)}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from watcher.config import Config
+from watcher.config import Config, WorkersConfig
 from watcher.errors import WebError
 
 
@@ -24,6 +24,9 @@ class WebSettings:
     allow_sql: bool = False  # Datasette's arbitrary SQL; only ever with a password
     allowed_hosts: tuple[str, ...] = ()  # Host names answered besides loopback names and IPs
     public_url: str | None = None  # the page's address for links (the Atom feed), else the request's
+    workers: WorkersConfig = field(
+        default_factory=WorkersConfig
+    )  # distributed mode: /metrics shows its queues
 
     @classmethod
     def from_config(cls, config: Config, *, host: str | None = None, port: int | None = None) -> WebSettings:
@@ -36,6 +39,7 @@ class WebSettings:
             allow_sql=config.serve.allow_sql,
             allowed_hosts=config.serve.allowed_hosts,
             public_url=config.serve.public_url,
+            workers=config.workers,
         )
 
     @property
