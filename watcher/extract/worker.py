@@ -25,12 +25,13 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-import resource
 import signal
 import sys
 import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+
+from watcher import memorybound
 
 _NEAR_BOUND = 0.75  # share of the memory bound that marks a page as a memory hog
 _LANG_SNIFF = 200_000  # bytes of the page searched for a declared language
@@ -137,24 +138,13 @@ def _peak_address_space() -> int:
 
 
 def _limit_memory(memory_bytes: int) -> str | None:
-    in_use = _address_space()
-    if in_use and in_use * 1.5 > memory_bytes:
+    in_use = memorybound.limit(memory_bytes, headroom=1.5)
+    if in_use:
         return (
             f"the extraction memory bound ({memory_bytes // 2**20} MB) is too small: "
             f"the worker already maps {in_use // 2**20} MB; raise [extraction] memory_mb"
         )
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     return None
-
-
-def _address_space() -> int:
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[0]) * resource.getpagesize()
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def _extract(trafilatura, html: bytes, url: str, metadata: bool = True) -> tuple:

