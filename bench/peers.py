@@ -18,7 +18,7 @@ around the poll itself: interpreter start, imports and the tool's own set-up
 (adding the feeds) are not counted. Medians of ``--repeat``.
 
 What each does with a new entry:
-  watcher    `run --once` with fetch_article = false: parse (feedparser), match the
+  watcher    `run --once` with fetch_article = false: parse (lxml, else feedparser), match the
              default rules, dedup, search index, store (SQLite)
   rss2email  `r2e run --no-send`: parse (feedparser), build the entry's email,
              keep the seen ids in its JSON data file

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from courlan import normalize_url
 
-from watcher.text.fold import fold_words
+from watcher.text.fold import Normalised, normalise
 
 # Only this much of a text is read for identity (a 5 MB extraction costs no
 # more than a long article; copies that agree this far are the same text).
@@ -244,20 +244,29 @@ def _clean_query(query: str) -> str:
     return urlencode(kept, quote_via=quote, safe="/:,!*@$'()~")
 
 
-def content_hash(text: str) -> str | None:
-    """sha256 (hex) of the folded words of ``text``; None when the text has
-    fewer than MIN_WORDS words (too short to say two articles are one)."""
+def content_hash(text: str | Normalised) -> str | None:
+    """sha256 (hex) of the folded words of ``text`` (or of the text folded
+    already, as the pipeline hands it); None when the text has fewer than
+    MIN_WORDS words (too short to say two articles are one)."""
     words = normal_words(text)
     if len(words) < MIN_WORDS:
         return None
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
-def normal_words(text: str) -> list[str]:
+def normal_words(text: str | Normalised) -> list[str]:
     """The words of ``text`` as identity sees them: folded exactly as the
     matcher and search fold (:func:`watcher.text.fold.fold_words`), so case,
     diacritics, punctuation, soft hyphens, ``İ``/``i``, Arabic vowel marks and
     articles do not make two copies differ. Characters of unspaced scripts
     (Chinese, Japanese, Thai...) are words. Only the first MAX_CHARS
     characters are read."""
-    return fold_words(text[:MAX_CHARS])
+    return within_limit(text).words
+
+
+def within_limit(text: str | Normalised) -> Normalised:
+    """``text`` folded (once: a folded text is used as it is), cut to its
+    first MAX_CHARS characters."""
+    if isinstance(text, str):
+        return normalise(text[:MAX_CHARS])
+    return text if len(text.original) <= MAX_CHARS else normalise(text.original[:MAX_CHARS])

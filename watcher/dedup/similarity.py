@@ -26,7 +26,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from watcher.dedup.identity import MAX_CHARS, MIN_WORDS, normal_words
+from watcher.dedup.identity import MIN_WORDS, within_limit
+from watcher.text.fold import Normalised
 
 SHINGLE = 3
 MIN_LINE_WORDS = 5  # shorter lines are site furniture, not text
@@ -56,19 +57,19 @@ def shingle_hashes(words: list[str]) -> np.ndarray:
     return x
 
 
-def content_words(text: str) -> list[str]:
+def content_words(text: str | Normalised) -> list[str]:
     """The normalised words of the text's lines of at least MIN_LINE_WORDS
     words: menus, share buttons, bylines and copyright lines that an extractor
-    left in are not part of what makes two texts the same story."""
+    left in are not part of what makes two texts the same story. ``text`` may
+    come folded already (the pipeline folds each text once)."""
     words: list[str] = []
-    for line in text[:MAX_CHARS].splitlines():
-        found = normal_words(line)
+    for found in within_limit(text).line_words():
         if len(found) >= MIN_LINE_WORDS:
             words += found
     return words
 
 
-def fingerprint(text: str) -> int | None:
+def fingerprint(text: str | Normalised) -> int | None:
     """64-bit SimHash of the text's word 3-grams (each occurrence counts), as a
     signed int64 (how SQLite stores it). None under MIN_WORDS words."""
     words = content_words(text)
@@ -87,7 +88,7 @@ def distance(a: int, b: int) -> int:
     return ((a ^ b) & MASK64).bit_count()
 
 
-def shingle_set(text: str) -> frozenset[tuple[str, ...]]:
+def shingle_set(text: str | Normalised) -> frozenset[tuple[str, ...]]:
     """The distinct word 3-grams of ``text``, for :func:`resemblance` (kept in
     memory only, so Python's own hashing will do)."""
     words = content_words(text)

@@ -28,6 +28,7 @@ from watcher.config import DedupConfig
 from watcher.dedup import similarity
 from watcher.store import articles, stories
 from watcher.store.database import Store
+from watcher.text.fold import Normalised
 
 CANDIDATES = 8  # nearest fingerprints whose texts are compared
 SURE = 0.9  # a candidate this alike ends the search
@@ -88,10 +89,11 @@ class Stories:
         content_hash: str | None,
         fingerprint: int | None,
         now: datetime,
-        text: str | None = None,
+        text: str | Normalised | None = None,
     ) -> Placement:
         """Where an article not yet stored belongs. ``text`` is the text the
-        fingerprint was made from; without it there are no 'similar' joins."""
+        fingerprint was made from (or that text folded); without it there are
+        no 'similar' joins."""
         since = now - timedelta(days=self.config.window_days)
         return (
             self._by_url(canonical_url)
@@ -114,7 +116,9 @@ class Stories:
             return None
         return Placement(row["story_id"], row["first_article_id"], "content_hash", 1.0, row["id"])
 
-    def _by_fingerprint(self, fingerprint: int | None, text: str | None, since: datetime) -> Placement | None:
+    def _by_fingerprint(
+        self, fingerprint: int | None, text: str | Normalised | None, since: datetime
+    ) -> Placement | None:
         if fingerprint is None or not text:
             return None
         self._sync(since)
@@ -183,6 +187,20 @@ class Stories:
 
     def open_story(self, article_id: int, title: str | None, now: datetime) -> int:
         return stories.open_story(self.store, article_id, title, now.isoformat())
+
+    def story_for(self, placement: Placement, *, title: str | None, now: datetime) -> int:
+        """The story an article about to be stored goes in (opened now when
+        ``placement`` chose none; then call :meth:`opened` with the article's
+        id). Storing the article with its story at once spares rewriting its
+        row (its whole text) to put it there."""
+        if placement.story_id is None:
+            return stories.open_empty(self.store, title, now.isoformat())
+        stories.touch(self.store, placement.story_id, now.isoformat())
+        return placement.story_id
+
+    def opened(self, story_id: int, article_id: int) -> None:
+        """The article that opened ``story_id`` (:meth:`story_for`) is stored."""
+        stories.set_first(self.store, story_id, article_id)
 
     def _reindex(self, article_id: int) -> None:
         found = articles.fingerprint(self.store, article_id)

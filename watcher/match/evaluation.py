@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from watcher.match.document import Document, Hit, RuleMatch
@@ -38,20 +39,22 @@ _KIND_INFO = {"person": 3.0, "organisation": 3.0, "agreement": 3.0, "event": 3.0
 
 
 class _Hit:
-    """A hit during evaluation (normalised and original coordinates)."""
+    """A hit during evaluation: normalised coordinates, and the original
+    offsets, word numbers and sentence worked out only when a rule asks
+    (most hits never matter to a rule that matches)."""
 
     __slots__ = (
-        "key",
-        "term",
+        "_end",
+        "_sentence",
+        "_start",
+        "_tokens",
         "entity",
         "field",
-        "nstart",
+        "key",
         "nend",
-        "start",
-        "end",
-        "token_start",
-        "token_end",
-        "sentence",
+        "nstart",
+        "term",
+        "view",
         "weight",
         "item",
     )
@@ -61,46 +64,76 @@ class _Hit:
     ):
         self.key, self.term, self.entity, self.field = key, term, entity, field
         self.item = item
-        self.nstart, self.nend = nstart, nend
-        if start is None:
-            start, end = view.span(nstart, nend)
-        self.start, self.end = start, end
-        last = max(min(nend, len(view.text)) - 1, 0)
-        self.token_start = view.token_at(min(nstart, last))
-        self.token_end = view.token_at(last)
-        self.sentence = view.token_sentences[self.token_start] if view.token_sentences else 0
+        self.nstart, self.nend, self.view = nstart, nend, view
+        self._start, self._end = start, end
+        self._tokens: tuple[int, int] | None = None
+        self._sentence: int | None = None
         self.weight = 1.0
+
+    @property
+    def start(self) -> int:
+        if self._start is None:
+            self._start, self._end = self.view.span(self.nstart, self.nend)
+        return self._start
+
+    @property
+    def end(self) -> int:
+        if self._end is None:
+            self._start, self._end = self.view.span(self.nstart, self.nend)
+        return self._end
+
+    def _words(self) -> tuple[int, int]:
+        if self._tokens is None:
+            view = self.view
+            last = max(min(self.nend, len(view.text)) - 1, 0)
+            self._tokens = (view.token_at(min(self.nstart, last)), view.token_at(last))
+        return self._tokens
+
+    @property
+    def token_start(self) -> int:
+        return self._words()[0]
+
+    @property
+    def token_end(self) -> int:
+        return self._words()[1]
+
+    @property
+    def sentence(self) -> int:
+        if self._sentence is None:
+            self._sentence = self.view.sentence_of(self.token_start) if self.view.text else 0
+        return self._sentence
 
     def weighted(self, key, weight: float) -> _Hit:
         copy = object.__new__(_Hit)
-        for name in _Hit.__slots__:
-            setattr(copy, name, getattr(self, name))
+        copy.term, copy.entity, copy.field, copy.view = self.term, self.entity, self.field, self.view
+        copy.nstart, copy.nend, copy._start, copy._end = self.nstart, self.nend, self._start, self._end
+        copy._tokens, copy._sentence, copy.item = self._tokens, self._sentence, self.item
         copy.key, copy.weight = key, weight
         return copy
 
     def shifted(self, tokens: int, sentence: int | None) -> _Hit:
         """A copy placed ``tokens`` words later (and in ``sentence``, when given)."""
-        copy = object.__new__(_Hit)
-        for name in _Hit.__slots__:
-            setattr(copy, name, getattr(self, name))
-        copy.token_start += tokens
-        copy.token_end += tokens
-        if sentence is not None:
-            copy.sentence = sentence
+        copy = self.weighted(self.key, self.weight)
+        copy.item = self.item
+        copy._tokens = (self.token_start + tokens, self.token_end + tokens)
+        copy._sentence = sentence if sentence is not None else self.sentence
         return copy
 
 
 class Evaluation:
     """One document being matched: its normalised fields, hits and memoised leaf results."""
 
-    def __init__(self, matcher: Matcher, doc: Document) -> None:
+    def __init__(
+        self, matcher: Matcher, doc: Document, views: Mapping[str, Normalised] | None = None
+    ) -> None:
         self.m = matcher
         text = doc.text if doc.text and doc.text.strip() else doc.summary
         self.originals = {
             "title": (doc.title or "")[:MAX_FIELD_CHARS],
             "text": (text or "")[:MAX_FIELD_CHARS],
         }
-        self.views = {f: normalise(t) for f, t in self.originals.items()}
+        given = views or {}
+        self.views = {f: _view(given.get(f), t) for f, t in self.originals.items()}
         self.hits: dict[int, list[_Hit]] = defaultdict(list)
         for field, view in self.views.items():
             self._scan(field, view, self.originals[field])
@@ -440,6 +473,14 @@ def _windows_hits(per_child: list[list[_Hit]], within: int | None, same_sentence
                 if within is None or span <= within:
                     used.extend(chosen)
     return used
+
+
+def _view(given: Normalised | None, text: str) -> Normalised:
+    """``given`` when it is the folding of ``text`` (the caller folded it once for
+    every consumer), else ``text`` folded now."""
+    if given is not None and (given.original is text or given.original == text):
+        return given
+    return normalise(text)
 
 
 def _same_case(original: str, view: Normalised, start: int, end: int, term: str) -> bool:

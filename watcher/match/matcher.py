@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from watcher.match import regex as rule_regex
@@ -36,7 +36,7 @@ from watcher.match.meaning import (
     lead,
 )
 from watcher.match.ruleset import Group, Leaf, Near, Node, RuleSet, is_acronym, needs_hit
-from watcher.text.fold import normalise_term
+from watcher.text.fold import Normalised, normalise_term
 from watcher.text.language import LanguageDetector
 
 log = logging.getLogger("watcher.match")
@@ -224,8 +224,9 @@ class Matcher:
 
     # --- matching -------------------------------------------------------
 
-    def match(self, doc: Document) -> tuple[RuleMatch, ...]:
-        return self.assess(doc).matches
+    def match(self, doc: Document, views: Mapping[str, Normalised] | None = None) -> tuple[RuleMatch, ...]:
+        """The rules ``doc`` matches (the keyword pass and similarity); ``views``: see :meth:`assess`."""
+        return self.assess(doc, views=views).matches
 
     def assess(
         self,
@@ -233,10 +234,14 @@ class Matcher:
         *,
         vectors: VectorSource | None = None,
         examples: Callable[[str], Examples] | None = None,
+        views: Mapping[str, Normalised] | None = None,
     ) -> Assessment:
         """Match ``doc``: the keyword pass, then similarity for the rules with examples (with
-        ``vectors``, else the matcher's embedder; ``examples(rule_id)`` adds learnt examples)."""
-        run = Evaluation(self, doc)
+        ``vectors``, else the matcher's embedder; ``examples(rule_id)`` adds learnt examples).
+        ``views``: its title and text (the text, or the summary when there is no text)
+        already folded by the caller (``{"title": normalise(title), "text": normalise(text)}``),
+        so that the folding is shared with search and dedup; folded here otherwise."""
+        run = Evaluation(self, doc, views)
         candidates = set(self._always)
         for item in run.hits:
             candidates.update(self._triggered.get(item, ()))

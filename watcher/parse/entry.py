@@ -36,6 +36,7 @@ class ParsedFeed:
     language: str | None
     entries: tuple[FeedEntry, ...]
     warning: str | None  # what was wrong but recovered from
+    reader: str | None = None  # XML feeds: "lxml" (the fast path) or "feedparser"
 
 
 def cap_note(count: int) -> str | None:

@@ -168,6 +168,7 @@ def _attribute_safe(value: bytes) -> bytes:
 
 _REFERENCE = re.compile(rb"<!\[CDATA\[|<!--|&([^\s&;<>\"'#]{1,64});")
 _XML_PREDEFINED = {b"amp", b"lt", b"gt", b"quot", b"apos"}
+_HTML_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)[^\s&;<>\"'#]{1,64};")  # any other named one
 _HTML_ENTITIES = {name.encode("ascii"): b"&#%d;" % code for name, code in name2codepoint.items()}
 
 
@@ -175,6 +176,8 @@ def _substitute(body: bytes, safe: dict[bytes, bytes], unsafe: set[bytes]) -> tu
     """Resolve entity references outside CDATA and comments: declared simple
     ones (within a size budget), HTML's named ones (as character references,
     so the strict parser can read the feed); drop other declared ones."""
+    if not safe and not unsafe and _HTML_REFERENCE.search(body) is None:
+        return body, False  # nothing but XML's own references: nothing to do (the common case)
     budget, exhausted = len(body), False
     out, i = [], 0
     while (m := _REFERENCE.search(body, i)) is not None:
@@ -207,10 +210,36 @@ _ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*+:)?(?:item|entry)\s*+>", re.I)
 _ENTRY_NAMES = {b"item", b"entry"}
 
 
-def bound(data: bytes, *, max_entries: int) -> tuple[bytes, str | None]:
-    """The document cut to what feedparser may be given, and a note if it was cut."""
+def check(data: bytes) -> None:
+    """Refuse (MarkupError) what no parser is given: too many attributes on one
+    element, too many namespace prefixes (:func:`bound` checks these too)."""
     _check_attributes(data)
     _check_prefixes(data)
+
+
+def untouched(data: bytes, *, elements: int, entries: int, deep: bool, max_entries: int) -> bool:
+    """Whether :func:`bound` would hand ``data`` on as it is (no entry cut, within
+    the markup budget and depth; see also :func:`people_fit`), judged from a
+    parse of it: ``elements`` in all, ``entries`` item/entry elements, ``deep``
+    whether any nests more than MAX_DEPTH deep. Counts every '=' and '&' of the
+    document as markup (an upper bound): what passes here surely passes there,
+    without :func:`bound`'s walk over every tag."""
+    if deep or entries > max_entries:
+        return False
+    return 2 * elements + data.count(b"=") + data.count(b"&") // _REFERENCE_COST <= MAX_MARKUP
+
+
+def people_fit(data: bytes) -> bool:
+    """Whether no person element (author, dc:creator, ...) is long enough for
+    :func:`bound` to shorten it (then a parser may read the document as it is)."""
+    return _shorten_people(data) is data
+
+
+def bound(data: bytes, *, max_entries: int, checked: bool = False) -> tuple[bytes, str | None]:
+    """The document cut to what feedparser may be given, and a note if it was cut
+    (``checked``: :func:`check` has passed already)."""
+    if not checked:
+        check(data)
     data, note = _cut_entries(data, max_entries)
     return _shorten_people(data), note
 

@@ -1,10 +1,12 @@
-"""One poll of one feed: fetch it, parse it, hand each new entry to ``Ingest``,
-and record the outcome in the feed's health."""
+"""One poll of one feed: fetch it, parse it, have ``Ingest`` prepare each new
+entry, hand the prepared writes to the writer, and record the outcome in the
+feed's health (through the writer too, after the entries)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,15 +15,19 @@ from watcher.config import FeedConfig
 from watcher.dedup import identity
 from watcher.parse.feed import ParsedFeed
 from watcher.pipeline import reading
+from watcher.pipeline.batch import Item, PollRecord, Stored
 from watcher.pipeline.ingest import ENTRY_TRIES, Ingest, PageMissing
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.reader import FeedOrder
 from watcher.pipeline.tally import Tally
+from watcher.pipeline.writer import DirectWriter, Writer
 from watcher.sources import schedule as sources
-from watcher.store import database, entries, feeds
+from watcher.store import database, entries
 from watcher.store.database import Store
 
 FEED_ACCEPT = reading.FEED_ACCEPT
+
+HAND_IN = 64  # prepared entries handed to the writer at once (sooner after an article page)
 
 log = logging.getLogger("watcher.pipeline")
 
@@ -61,11 +67,14 @@ class PollResult:
 
 
 class Pipeline:
-    """Polls one feed at a time on its own database connection."""
+    """Polls one feed at a time: reads on its own database connection, writes
+    through the shared ``writer`` (without one, on its own connection, in its
+    own thread)."""
 
-    def __init__(self, parts: Parts, store: Store) -> None:
+    def __init__(self, parts: Parts, store: Store, writer: Writer | DirectWriter | None = None) -> None:
         self.parts = parts
         self.store = store
+        self.writer = writer or DirectWriter(store, parts.config, parts.clock, parts.matcher.rules)
         self.ingest = Ingest(parts, store)
 
     def poll(self, feed: FeedConfig) -> PollResult:
@@ -163,9 +172,10 @@ class Pipeline:
         tally: Tally,
     ) -> tuple[health.Outcome, int, int]:
         tally.item_fragments = identity.item_fragments([(e.guid, e.url) for e in parsed.entries])
-        tally.read_ahead = self.ingest.read_ahead(feed, row["id"], parsed.entries, tally)
+        recorded = entries.find_many(self.store, row["id"], [e.guid for e in parsed.entries])
+        tally.read_ahead = self.ingest.read_ahead(feed, row["id"], parsed.entries, tally, recorded)
         try:
-            return self._store_each(feed, row, parsed, etag, last_modified, status, tally)
+            return self._store_each(feed, row, parsed, etag, last_modified, status, tally, recorded)
         finally:
             tally.read_ahead.close()
 
@@ -178,57 +188,63 @@ class Pipeline:
         last_modified: str | None,
         status: int,
         tally: Tally,
+        recorded: dict[str, dict],
     ) -> tuple[health.Outcome, int, int]:
-        new = stored = queued = 0
-        cut = False
+        new = 0
+        handed = _HandedIn(self.writer)
+        cut = interrupted = False
+        done: set[str] = set()
         for entry in reversed(parsed.entries):  # oldest first: the first copy opens the story
             if self.parts.stop.is_set():
-                # Interrupted: keep the old validators so the next poll re-reads the feed.
-                return (
-                    health.Outcome(
-                        health.INTERRUPTED,
-                        http_status=status,
-                        entries_new=new,
-                        error="interrupted by shutdown",
-                        **tally.outcome_fields(),
-                    ),
-                    stored,
-                    queued,
-                )
+                interrupted = True
+                break
             if tally.expired:
                 cut = True
                 break
+            if entry.guid in done:
+                continue  # the same entry twice in one document
+            done.add(entry.guid)
+            handed.check()  # the database failed: every later entry would fail the same way
             counted = False
             try:
-                seen = self.ingest.seen(row["id"], entry)
+                seen = recorded.get(entry.guid)
                 if seen is not None and seen["error"] is None:
-                    queued += self.ingest.revise_if_edited(feed, entry, seen, tally)
+                    handed.add(self.ingest.revise_if_edited(feed, row["id"], entry, seen, tally), soon=True)
                     continue
                 if seen is not None and seen["failures"] >= ENTRY_TRIES:
                     continue  # given up on: the error stays recorded on the entry
                 entry = reading.resolve(self.parts, feed, entry, tally)  # a wrapped link without its target
-                if self.ingest.known(row["id"], entry, tally):
+                known = self.ingest.known(row["id"], entry, tally)
+                if known is not None:
+                    handed.add(known)
                     continue
                 new += 1
                 counted = True
-                article, alerts = self.ingest.add(row["id"], feed, entry, tally)
-                stored += article
-                queued += alerts
+                pages = tally.pages_tried
+                handed.add(
+                    self.ingest.prepare(row["id"], feed, entry, tally), soon=tally.pages_tried != pages
+                )
             except PageMissing:
                 new -= int(counted)  # not reached after all: its page did not come in time
                 cut = True  # it waits for the next poll, as entries past the deadline do
                 break
             except Exception as exc:
                 if database.unwritable(exc):
-                    raise  # every later entry would fail the same way: the poll ends
-                tries = self.ingest.record_failure(feed, row["id"], entry, exc, tally)
-                if tries >= ENTRY_TRIES:
-                    log.warning(
-                        "%s: entry %s failed %d times; it is not tried again (entries.error says why)",
-                        feed.url,
-                        entry.url or entry.guid,
-                        tries,
-                    )
+                    raise
+                handed.add(self.ingest.failure(feed, row["id"], entry, exc, tally))
+        stored, queued = self._settle(feed, handed, tally)
+        if interrupted:  # keep the old validators so the next poll re-reads the feed
+            return (
+                health.Outcome(
+                    health.INTERRUPTED,
+                    http_status=status,
+                    entries_new=new,
+                    error="interrupted by shutdown",
+                    **tally.outcome_fields(),
+                ),
+                stored,
+                queued,
+            )
         clean = not cut and not tally.entries_failed
         return (
             health.Outcome(
@@ -245,6 +261,25 @@ class Pipeline:
             stored,
             queued,
         )
+
+    def _settle(self, feed: FeedConfig, handed: _HandedIn, tally: Tally) -> tuple[int, int]:
+        """Wait until the writer has stored what this poll handed in; (articles
+        stored, alerts queued). Entries it could not store count as failed."""
+        stored = queued = 0
+        for item, result in handed.results():
+            stored += result.new
+            queued += result.alerts
+            if result.failed:
+                tally.entries_failed += 1
+                tally.last_entry_error = result.failed
+                if result.tries >= ENTRY_TRIES:
+                    log.warning(
+                        "%s: entry %s failed %d times; it is not tried again (entries.error says why)",
+                        feed.url,
+                        getattr(item, "url", None) or getattr(item, "guid", None) or "?",
+                        result.tries,
+                    )
+        return stored, queued
 
     def _warning(self, feed: FeedConfig, parsed: ParsedFeed, tally: Tally, cut: bool, new: int) -> str | None:
         """What was read but not cleanly, for ``feeds.last_warning`` (None when all was well)."""
@@ -269,23 +304,57 @@ class Pipeline:
     def _record(
         self, row: dict, feed: FeedConfig, outcome: health.Outcome, started: datetime
     ) -> health.Status:
-        """Save the poll and the feed's new state; the feed's health after it."""
+        """Save the poll and the feed's new state (through the writer, after the
+        poll's entries); the feed's health after it."""
         now = self.parts.clock()
         update = health.next_state(row, outcome, interval=feed.interval, now=now)
-        with self.store.atomic():
-            feeds.update_state(self.store, row["id"], update)
-            feeds.add_poll(
-                self.store,
-                row["id"],
-                started=started.isoformat(),
-                finished=now.isoformat(),
-                status=outcome.kind,
-                http_status=outcome.http_status,
-                entries_new=outcome.entries_new,
-                error=outcome.error,
-                pages_tried=outcome.pages_tried,
-                pages_failed=outcome.pages_failed,
-                last_page_error=outcome.last_page_error,
-                warning=outcome.warning,
-            )
+        record = PollRecord(
+            row["id"],
+            update,
+            {
+                "started": started.isoformat(),
+                "finished": now.isoformat(),
+                "status": outcome.kind,
+                "http_status": outcome.http_status,
+                "entries_new": outcome.entries_new,
+                "error": outcome.error,
+                "pages_tried": outcome.pages_tried,
+                "pages_failed": outcome.pages_failed,
+                "last_page_error": outcome.last_page_error,
+                "warning": outcome.warning,
+            },
+        )
+        self.writer.record(record).result()
         return health.FeedState.of({**row, **update}).status
+
+
+class _HandedIn:
+    """What one poll handed the writer: items wait in ``pending`` until there
+    are HAND_IN of them (or one that took an article page), so the writer gets
+    them in groups and stores some while the poll goes on."""
+
+    def __init__(self, writer: Writer | DirectWriter) -> None:
+        self.writer = writer
+        self.pending: list[Item] = []
+        self.futures: list[tuple[Item, Future[Stored]]] = []
+
+    def add(self, item: Item | None, *, soon: bool = False) -> None:
+        if item is not None:
+            self.pending.append(item)
+        if self.pending and (soon or len(self.pending) >= HAND_IN):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.futures += zip(self.pending, self.writer.submit(self.pending), strict=True)
+            self.pending = []
+
+    def check(self) -> None:
+        """Raise the database's failure as soon as the writer met one."""
+        for _, future in self.futures[-HAND_IN:]:
+            if future.done() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+
+    def results(self) -> list[tuple[Item, Stored]]:
+        self.flush()
+        return [(item, future.result()) for item, future in self.futures]

@@ -1,5 +1,6 @@
-"""Running pipelines: one per worker thread, each on its own connection, and
-``run_once``, one recorded pass over every due feed."""
+"""Running pipelines: one per worker thread, each reading on its own
+connection, all writing through one :class:`~watcher.pipeline.writer.Writer`;
+and ``run_once``, one recorded pass over every due feed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from watcher import health
 from watcher.config import Config, FeedConfig
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.poll import Pipeline, PollResult
+from watcher.pipeline.writer import Writer
 from watcher.sources import schedule as sources
 from watcher.store import database, feeds
 from watcher.store.database import Store
@@ -36,8 +38,10 @@ class RunSummary:
 
 
 class ThreadPipelines:
-    """One :class:`Pipeline` per worker thread, each on its own database
-    connection (a SQLite connection is not shared between writers)."""
+    """One :class:`Pipeline` per worker thread, each reading on its own
+    database connection; their writes all go to one :class:`Writer` (made at
+    the first poll, on a connection of its own), so no poll thread ever waits
+    for SQLite's write lock."""
 
     def __init__(self, parts: Parts, open_store: Callable[[], Store]) -> None:
         self.parts = parts
@@ -45,6 +49,16 @@ class ThreadPipelines:
         self._local = threading.local()
         self._opened: list[Store] = []
         self._lock = threading.Lock()
+        self._writer: Writer | None = None
+
+    def writer(self, parts: Parts) -> Writer:
+        """The one writer (made on first use), storing under ``parts``' config."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = Writer(self.open_store(), parts.config, parts.clock, parts.matcher.rules)
+            writer = self._writer
+        writer.configure(parts.config, parts.matcher.rules)
+        return writer
 
     def poll(self, feed: FeedConfig, parts: Parts | None = None) -> PollResult:
         """Poll ``feed`` on this thread's pipeline (with ``parts``, e.g. after
@@ -52,14 +66,15 @@ class ThreadPipelines:
         itself becomes the poll's error, never the caller's exception."""
         parts = parts or self.parts
         try:
+            writer = self.writer(parts)
             pipeline = getattr(self._local, "pipeline", None)
             if pipeline is None:
                 store = self.open_store()
                 with self._lock:
                     self._opened.append(store)
-                pipeline = self._local.pipeline = Pipeline(parts, store)
+                pipeline = self._local.pipeline = Pipeline(parts, store, writer)
             elif pipeline.parts is not parts:
-                pipeline = self._local.pipeline = Pipeline(parts, pipeline.store)
+                pipeline = self._local.pipeline = Pipeline(parts, pipeline.store, writer)
             return pipeline.poll(feed)
         except Exception as exc:
             if database.unwritable(exc):  # logged once by the caller, not a traceback per feed
@@ -75,8 +90,12 @@ class ThreadPipelines:
             )
 
     def close(self) -> None:
+        """Store what the polls handed in, then close every connection."""
         with self._lock:
             opened, self._opened = self._opened, []
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         for store in opened:
             store.close()
 

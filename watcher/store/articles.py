@@ -13,8 +13,9 @@ from watcher.store.database import Store, marks
 _INSERT = (
     "INSERT INTO articles (feed_id, url, canonical_url, guid, title, author, published, "
     "fetched_at, updated_at, language, summary, text, extraction, extraction_error, "
-    "content_hash, simhash, matched, no_alert, detected_language, language_confidence, meaning_error) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "content_hash, simhash, matched, no_alert, detected_language, language_confidence, meaning_error, "
+    "story_id, duplicate_of, join_reason, join_similarity) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -41,10 +42,16 @@ def insert(
     detected_language: str | None = None,
     language_confidence: float | None = None,
     meaning_error: str | None = None,
+    story_id: int | None = None,
+    duplicate_of: int | None = None,
+    join_reason: str | None = None,
+    join_similarity: float | None = None,
 ) -> int:
-    """Store a new article (in no story yet); returns its id. ``no_alert``: why
-    its matches must not alert (baseline / too old), or None. ``language`` is the declared
-    language, ``detected_language`` the one detected from its title and text."""
+    """Store a new article (in ``story_id``, or in no story yet); returns its
+    id. ``no_alert``: why its matches must not alert (baseline / too old), or
+    None. ``language`` is the declared language, ``detected_language`` the one
+    detected from its title and text. ``duplicate_of``, ``join_reason``,
+    ``join_similarity``: see :func:`set_story`."""
     return (
         store.execute(
             _INSERT,
@@ -70,6 +77,10 @@ def insert(
                 detected_language,
                 language_confidence,
                 meaning_error,
+                story_id,
+                duplicate_of,
+                join_reason,
+                join_similarity,
             ),
         ).lastrowid
         or 0

@@ -4,12 +4,26 @@ keeps its row (``article_id`` NULL) when pruning deletes its article."""
 
 from __future__ import annotations
 
-from watcher.store.database import Store
+from collections.abc import Sequence
+
+from watcher.store.database import Store, marks
 
 
 def find(store: Store, feed_id: int, guid: str) -> dict | None:
     """The entry's row (with its ``updated`` time and ``summary_hash``), or None."""
     return store.one("SELECT * FROM entries WHERE feed_id = ? AND guid = ?", (feed_id, guid))
+
+
+def find_many(store: Store, feed_id: int, guids: Sequence[str]) -> dict[str, dict]:
+    """The rows of those of ``guids`` the feed has recorded, by guid (one query for a whole poll)."""
+    found: dict[str, dict] = {}
+    for start in range(0, len(guids), 500):
+        chunk = list(dict.fromkeys(guids[start : start + 500]))
+        for row in store.query(
+            f"SELECT * FROM entries WHERE feed_id = ? AND guid IN ({marks(chunk)})", (feed_id, *chunk)
+        ):
+            found[row["guid"]] = row
+    return found
 
 
 def known_url(store: Store, canonical_url: str) -> tuple[int | None, bool]:

@@ -411,6 +411,20 @@ def _v11_meaning(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v12_fts_on_text_only(db: sqlite_utils.Database) -> None:
+    # articles_fts (the browser's plain search) is re-indexed when an article's
+    # title or text changes, not on every update of its row: putting a new
+    # article in its story (story_id, duplicate_of) re-tokenized its whole text.
+    db.execute("DROP TRIGGER IF EXISTS articles_au")
+    db.execute(
+        'CREATE TRIGGER "articles_au" AFTER UPDATE OF "title", "text" ON "articles" BEGIN\n'
+        '  INSERT INTO "articles_fts" ("articles_fts", rowid, "title", "text") '
+        'VALUES(\'delete\', old.rowid, old."title", old."text");\n'
+        '  INSERT INTO "articles_fts" (rowid, "title", "text") VALUES (new.rowid, new."title", new."text");\n'
+        "END"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
@@ -423,6 +437,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "operator notices, channel health and alert severity in the outbox", _v9_outbox_health),
     Migration(10, "indexes for counting each feed's articles and the failed extractions", _v10_feed_counts),
     Migration(11, "detected language, similarity to the rules' examples, embeddings", _v11_meaning),
+    Migration(12, "articles_fts re-indexed only when a title or text changes", _v12_fts_on_text_only),
 )
 
 

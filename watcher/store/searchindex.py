@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from watcher.text.fold import Normalised
 from watcher.text.fold import fold as fold_text
 
 if TYPE_CHECKING:  # not at run time: schema.py (imported by database.py) imports this module
@@ -38,14 +39,17 @@ SCHEMA = (
 )
 
 
-def fold(text: str | None) -> str:
-    """Text as the index holds it (and as queries must be folded to find it)."""
+def fold(text: str | Normalised | None) -> str:
+    """Text as the index holds it (and as queries must be folded to find it);
+    a text folded already is taken as it is."""
+    if isinstance(text, Normalised):
+        return text.text
     return fold_text(text or "")
 
 
-def put(store: Store, article_id: int, title: str | None, text: str | None) -> None:
-    """(Re)index one article's title and text. Call inside the transaction
-    that stores or updates the article."""
+def put(store: Store, article_id: int, title: str | Normalised | None, text: str | Normalised | None) -> None:
+    """(Re)index one article's title and text (either may come folded
+    already). Call inside the transaction that stores or updates the article."""
     store.execute(f"DELETE FROM {TABLE} WHERE rowid = ?", (article_id,))
     store.execute(
         f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)", (article_id, fold(title), fold(text))

@@ -67,6 +67,21 @@ def open_story(store: Store, first_article_id: int, title: str | None, now: str)
     return story_id
 
 
+def open_empty(store: Store, title: str | None, now: str) -> int:
+    """A new story whose first article is about to be stored (then :func:`set_first`)."""
+    return (
+        store.execute(
+            "INSERT INTO stories (first_article_id, title, created_at, updated_at, rules) VALUES (NULL, ?, ?, ?, '[]')",
+            (title, now, now),
+        ).lastrowid
+        or 0
+    )
+
+
+def set_first(store: Store, story_id: int, article_id: int) -> None:
+    store.execute("UPDATE stories SET first_article_id = ? WHERE id = ?", (article_id, story_id))
+
+
 def touch(store: Store, story_id: int, now: str) -> None:
     store.execute("UPDATE stories SET updated_at = ? WHERE id = ?", (now, story_id))
 

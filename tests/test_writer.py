@@ -1,0 +1,168 @@
+"""The one writer (watcher/pipeline/writer.py): entries prepared elsewhere are
+stored by one thread, a poll at a time or in pieces from many polls at once.
+Real entries (a real captured feed, parsed, folded and matched by the real
+Ingest) on a real database; what is checked is what ends up in it."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from newsroom import write_config
+from support import REAL
+
+from watcher import app
+from watcher import config as config_mod
+from watcher.match.rules import load_rules
+from watcher.parse.feed import parse_feed
+from watcher.pipeline import Ingest, PollRecord, Writer
+from watcher.pipeline.batch import NewArticle
+from watcher.pipeline.tally import Tally
+from watcher.sources import schedule
+from watcher.store.database import Store
+
+FEED = REAL / "feeds" / "rss-parser" / "guardian.rss"  # 55 real items
+
+
+def clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    """A config with two feeds, their rows, the parts and a read connection."""
+    path = write_config(
+        tmp_path,
+        [("One", "http://127.0.0.1:9/one.xml"), ("Two", "http://127.0.0.1:9/two.xml")],
+        fetch_article=False,
+    )
+    config = config_mod.load(path)
+    parts = app.build_parts(config, clock, load_rules(list(config.rules)))
+    store = Store.open(config.database)
+    schedule.sync(store, config.feeds, clock())
+    yield config, parts, store
+    store.close()
+    parts.client.close()
+    parts.extractor.close()
+
+
+def prepared(parts, store, config, feed_index: int, count: int) -> list[NewArticle]:
+    """The first ``count`` entries of the real feed, prepared for feed ``feed_index`` as a poll would."""
+    parsed = parse_feed(FEED.read_bytes(), url="https://www.theguardian.com/world/rss")
+    ingest = Ingest(parts, store)
+    tally = Tally(deadline=time.monotonic() + 60, first_poll=True)
+    feed_id = feed_index + 1
+    return [ingest.prepare(feed_id, config.feeds[feed_index], e, tally) for e in parsed.entries[:count]]
+
+
+def count(config, sql: str) -> int:
+    conn = sqlite3.connect(config.database)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_whole_poll_is_stored_at_once_and_its_validators_only_when_every_entry_was(world):
+    config, parts, store = world
+    items = prepared(parts, store, config, 0, 12)
+    refused = items[3].canonical
+    conn = sqlite3.connect(config.database)
+    conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN NEW.canonical_url = ? "
+        "BEGIN SELECT RAISE(ABORT, 'refused here'); END".replace("?", f"'{refused}'")
+    )
+    conn.commit()
+    conn.close()
+    writer = Writer(Store.open(config.database), config, clock)
+    try:
+        record = PollRecord(1, {"etag": '"v2"', "last_status": "ok"}, {})
+        done = writer.commit(items, record).result(timeout=60)
+        # One entry failed: stored as a failure on its row, the other eleven whole, the ETag kept back.
+        assert done.articles_stored == 11 and len(done.failures) == 1 and not done.validators_saved
+        assert "refused here" in done.failures[0].failed
+        assert count(config, "SELECT count(*) FROM articles") == 11
+        assert count(config, "SELECT count(*) FROM entries WHERE error IS NOT NULL") == 1
+        assert (
+            count(config, "SELECT count(*) FROM feeds WHERE id = 1 AND etag IS NULL AND last_status = 'ok'")
+            == 1
+        )
+        # Every stored article has its entry, its story and its search row.
+        assert (
+            count(
+                config,
+                "SELECT count(*) FROM articles a WHERE NOT EXISTS "
+                "(SELECT 1 FROM entries e WHERE e.article_id = a.id)",
+            )
+            == 0
+        )
+        assert count(config, "SELECT count(*) FROM articles WHERE story_id IS NULL") == 0
+        assert count(config, "SELECT count(*) FROM search_index") == 11
+        # The next poll stores the refused one once it is accepted, and then saves the validators.
+        conn = sqlite3.connect(config.database)
+        conn.execute("DROP TRIGGER refuse")
+        conn.commit()
+        conn.close()
+        again = writer.commit(items, record).result(timeout=60)
+        assert again.articles_stored == 1 and again.validators_saved and not again.failures
+        assert count(config, "SELECT count(*) FROM feeds WHERE id = 1 AND etag = '\"v2\"'") == 1
+        assert count(config, "SELECT count(*) FROM articles") == 12
+    finally:
+        writer.close()
+
+
+def test_many_polls_handing_in_at_once_store_each_article_once(world):
+    """Two feeds carrying the same twenty articles, handed in from eight threads
+    at once in small pieces: one article each, in one story, with both feeds'
+    entries; nothing lost, nothing twice."""
+    config, parts, store = world
+    one, two = prepared(parts, store, config, 0, 20), prepared(parts, store, config, 1, 20)
+    writer = Writer(Store.open(config.database), config, clock, group=7)
+    futures = []
+    lock = threading.Lock()
+
+    def hand_in(items) -> None:
+        for i in range(0, len(items), 3):
+            got = writer.submit(items[i : i + 3])
+            with lock:
+                futures.extend(got)
+
+    threads = [
+        threading.Thread(target=hand_in, args=(part,)) for part in (one[:10], one[10:], two[:5], two[5:])
+    ]
+    threads += [
+        threading.Thread(target=hand_in, args=(part,)) for part in (two[10:15], two[15:], one[:2], two[:2])
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        results = [f.result(timeout=60) for f in futures]
+    finally:
+        writer.close()
+    assert not [r for r in results if r.failed]
+    assert sum(r.new for r in results) == 20
+    assert count(config, "SELECT count(*) FROM articles") == 20
+    assert count(config, "SELECT count(DISTINCT canonical_url) FROM articles") == 20
+    assert count(config, "SELECT count(*) FROM entries") == 40  # each feed's entry of each article
+    assert count(config, "SELECT count(*) FROM entries WHERE article_id IS NULL") == 0
+    assert count(config, "SELECT count(DISTINCT story_id) FROM articles") == count(
+        config, "SELECT count(*) FROM stories"
+    )
+
+
+def test_a_closed_writer_refuses_more_and_has_stored_all_it_was_handed(world):
+    config, parts, store = world
+    items = prepared(parts, store, config, 0, 5)
+    writer = Writer(Store.open(config.database), config, clock)
+    futures = writer.submit(items)
+    writer.close()
+    assert all(f.done() and f.result().new for f in futures)
+    with pytest.raises(Exception, match="writer is closed"):
+        writer.submit(items)
+    assert count(config, "SELECT count(*) FROM articles") == 5

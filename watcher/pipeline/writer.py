@@ -1,0 +1,497 @@
+"""The one writer: a thread that owns the write connection and stores what
+the polls prepared (:mod:`watcher.pipeline.batch`).
+
+Poll threads never write and so never queue on SQLite's write lock: they
+fetch, parse, extract, fold and match, hand each entry's writes to
+:meth:`Writer.submit`, and go on. The writer takes whatever has been handed
+in (up to ``group`` items, from any number of polls) and stores it in ONE
+transaction, each entry inside a savepoint of its own: an entry that fails
+(a bug, a row no one expected) is rolled back alone and recorded on its
+entry row, the others are kept; a failure of the database itself (disk full,
+I/O error, locked past the busy timeout) fails the whole group, and every
+poll that handed something in sees it. A kill at any moment leaves the last
+committed group: never half an entry.
+
+Everything is decided here that depends on what is stored (which story an
+article joins, whether its canonical URL is stored already, whether a story
+alerts), so two feeds carrying the same article at once still make one
+article in one story.
+
+A poll's record (the feed's new state: ETag, Last-Modified, health; its line
+in ``polls``) goes through :meth:`Writer.record` after its entries, so the
+validators are never saved before the entries they cover. :meth:`Writer.commit`
+takes a whole poll at once (its items and its record, in one transaction) and
+leaves the stored validators alone when an entry could not be stored: the
+interface for polls prepared elsewhere (remote workers).
+
+    writer = Writer(Store.open(path), config, clock)
+    futures = writer.submit([item, ...])        # -> [Future[Stored]], in order
+    writer.record(PollRecord(...)).result()     # after the entries
+    writer.commit(items, record).result()       # -> Committed, all at once
+    writer.close()                              # stores what was handed in, then stops
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from watcher.config import Config
+from watcher.dedup.story import Placement, Stories
+from watcher.errors import StoreError
+from watcher.match.matcher import Assessment, RuleMatch
+from watcher.match.ruleset import RuleSet
+from watcher.notify import outbox, spread
+from watcher.pipeline.batch import (
+    Committed,
+    EntryFailure,
+    Item,
+    KnownEntry,
+    NewArticle,
+    PollRecord,
+    RevisedArticle,
+    Revision,
+    Stored,
+    revision,
+)
+from watcher.store import articles, database, embeddings, entries, feeds, searchindex
+from watcher.store import matches as match_rows
+from watcher.store.database import Store
+
+log = logging.getLogger("watcher.pipeline")
+
+GROUP = 256  # items stored in one transaction, at most
+
+
+class Committer:
+    """Applies prepared writes on a store, one item at a time, each atomic
+    (a savepoint inside the caller's transaction, or its own transaction)."""
+
+    def __init__(
+        self, store: Store, config: Config, clock: Callable[[], datetime], rules: RuleSet | None = None
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.rules = rules  # for alerts when a story spreads (the rules' ``spread`` settings)
+        self.stories = Stories(store, config.dedup, clock)
+
+    def configure(self, config: Config, rules: RuleSet | None = None) -> None:
+        """Use ``config`` and ``rules`` (after a reload) for what comes next."""
+        if rules is not None:
+            self.rules = rules
+        if config is not self.config:
+            self.config = config
+            self.stories.config = config.dedup
+
+    def apply(self, item: Item) -> Stored:
+        """Store one item; a failure of the item alone is rolled back and
+        recorded on its entry (a failure of the database is raised)."""
+        try:
+            with self.store.atomic():
+                return self._apply(item)
+        except Exception as exc:
+            if database.unwritable(exc) or isinstance(item, EntryFailure):
+                raise
+            return self._failed(item, exc)
+
+    def _apply(self, item: Item) -> Stored:
+        if isinstance(item, NewArticle):
+            return self._save(item)
+        if isinstance(item, KnownEntry):
+            self._entry(item.feed_id, item.entry, item.canonical, item.article_id, item.seen_at)
+            return Stored(article_id=item.article_id)
+        if isinstance(item, Revision):
+            return self._revision(item)
+        return self._failure(item.feed_id, item.guid, item.url, item.canonical, item.error, item.seen_at)
+
+    def record(self, record: PollRecord) -> None:
+        """Store a poll's record, inside the caller's transaction (two statements
+        that succeed or fail with it: no savepoint of their own)."""
+        feeds.update_state(self.store, record.feed_id, dict(record.state))
+        if record.poll:
+            feeds.add_poll(self.store, record.feed_id, **record.poll)
+
+    # -- the items -----------------------------------------------------------
+    def _save(self, item: NewArticle) -> Stored:
+        store, entry = self.store, item.entry
+        # Stored since the poll looked: through another feed, or an earlier entry of this
+        # poll with the same link. (The same entry twice in one poll is handed in once.)
+        article_id, seen = entries.known_url(store, item.canonical)
+        if article_id or seen:
+            self._entry(item.feed_id, entry, item.canonical, article_id, item.seen_at)
+            return Stored(article_id=article_id)
+        now, body, folded = item.seen_at, item.body, item.folded
+        placement = self.stories.place(
+            canonical_url=item.canonical,
+            content_hash=folded.content_hash,
+            fingerprint=folded.simhash,
+            now=now,
+            text=folded.text if folded.simhash is not None else None,
+        )
+        story_id = self.stories.story_for(placement, title=item.title, now=now)
+        article_id = articles.insert(
+            store,
+            feed_id=item.feed_id,
+            url=entry.url or item.canonical,
+            canonical_url=item.canonical,
+            guid=entry.guid,
+            title=item.title,
+            author=entry.author or body.author,
+            published=entry.published.isoformat() if entry.published else body.published,
+            fetched_at=now.isoformat(),
+            language=body.language or entry.language,
+            summary=entry.summary,
+            text=body.text,
+            extraction=body.extraction,
+            extraction_error=body.error,
+            content_hash=folded.content_hash,
+            simhash=folded.simhash,
+            matched=bool(item.matches),
+            no_alert=item.no_alert if item.matches else None,
+            detected_language=item.assessment.detected,
+            language_confidence=item.assessment.confidence,
+            meaning_error=item.assessment.problem,
+            story_id=story_id,
+            duplicate_of=placement.duplicate_of,
+            join_reason=placement.reason,
+            join_similarity=placement.similarity,
+        )
+        if placement.story_id is None:
+            self.stories.opened(story_id, article_id)
+        searchindex.put(store, article_id, folded.title, folded.text)
+        _record_similarities(store, article_id, item.assessment, now.isoformat())
+        queued = self._matches(article_id, story_id, item.matches, now, item.no_alert, item.feed_tags)
+        self._entry(item.feed_id, entry, item.canonical, article_id, now)
+        return Stored(article_id=article_id, new=True, alerts=queued)
+
+    def _revision(self, item: Revision) -> Stored:
+        queued = 0
+        if item.article is not None:
+            queued = self._revise(item.article)
+        entries.set_revision(self.store, item.entry_id, **revision(item.entry))
+        return Stored(article_id=item.article.article_id if item.article else None, alerts=queued)
+
+    def _revise(self, item: RevisedArticle) -> int:
+        if not articles.exists(self.store, item.article_id):
+            return 0  # pruned since the poll read it
+        body, folded, now = item.body, item.folded, item.at
+        articles.revise(
+            self.store,
+            item.article_id,
+            title=item.title,
+            text=body.text,
+            summary=item.summary,
+            extraction=body.extraction,
+            extraction_error=body.error,
+            content_hash=folded.content_hash,
+            updated_at=now.isoformat(),
+            matched=bool(item.matches),
+            simhash=folded.simhash,
+            no_alert=item.no_alert if item.matches else None,
+            detected_language=item.assessment.detected,
+            language_confidence=item.assessment.confidence,
+            meaning_error=item.assessment.problem,
+        )
+        searchindex.put(self.store, item.article_id, folded.title, folded.text)
+        _record_similarities(self.store, item.article_id, item.assessment, now.isoformat())
+        duplicate_of, reason, similarity = item.placement
+        placement = Placement(item.story_id, duplicate_of, reason, similarity, article_id=item.article_id)
+        self.stories.attach(item.article_id, placement, title=item.title, now=now)
+        return self._matches(item.article_id, item.story_id, item.matches, now, item.no_alert, item.feed_tags)
+
+    def _matches(
+        self,
+        article_id: int,
+        story_id: int,
+        matches: Sequence[RuleMatch],
+        now: datetime,
+        no_alert: str | None,
+        feed_tags: Sequence[str] = (),
+    ) -> int:
+        """Store an article's matches (replacing older ones) and queue its alerts:
+        a story alerts when it first matches anything; a member matching a rule
+        the story had not matched alerts again only with [alerts] notify_new_rules,
+        and a story already alerted alerts once more when it spreads (see
+        :mod:`watcher.notify.spread`). ``no_alert`` (baseline / too old): the
+        matches are kept, nothing is queued."""
+        match_rows.replace(self.store, article_id, [_new_match(m) for m in matches], now.isoformat())
+        had_rules = self.stories.rules(story_id)
+        new_rules = self.stories.add_rules(story_id, [m.rule_id for m in matches], now)
+        if no_alert:
+            return 0
+        queued = 0
+        if had_rules and self.rules is not None:  # a story already alerted: has it spread far enough?
+            queued += spread.check(
+                self.store,
+                self.rules,
+                story_id=story_id,
+                article_id=article_id,
+                channels=self.config.channels,
+                now=now,
+                feed_tags=feed_tags,
+            )
+        if not matches or not (not had_rules or (self.config.alerts.notify_new_rules and new_rules)):
+            return queued
+        return queued + outbox.enqueue(
+            self.store,
+            story_id=story_id,
+            article_id=article_id,
+            matches=matches,
+            channels=self.config.channels,
+            now=now,
+            feed_tags=feed_tags,
+        )
+
+    def _entry(self, feed_id: int, entry: Any, canonical: str, article_id: int | None, now: datetime) -> None:
+        entries.add(
+            self.store,
+            feed_id=feed_id,
+            guid=entry.guid,
+            url=entry.url,
+            canonical_url=canonical,
+            article_id=article_id,
+            first_seen=now.isoformat(),
+            **revision(entry),
+        )
+
+    def _failure(
+        self, feed_id: int, guid: str, url: str | None, canonical: str, error: str, now: datetime
+    ) -> Stored:
+        tries = entries.record_failure(
+            self.store,
+            feed_id=feed_id,
+            guid=guid,
+            url=url,
+            canonical_url=canonical,
+            first_seen=now.isoformat(),
+            error=error,
+        )
+        return Stored(failed=error, tries=tries)
+
+    def _failed(self, item: NewArticle | KnownEntry | Revision, exc: Exception) -> Stored:
+        """An entry that could not be stored: rolled back, and its failure recorded instead."""
+        error = f"internal error: {type(exc).__name__}: {exc}"[:500]
+        log.error(
+            "entry %s failed; going on with the next one (it is tried again at the next polls)",
+            item.entry.url or item.entry.guid,
+            exc_info=exc,
+        )
+        with self.store.atomic():
+            return self._failure(
+                item.feed_id, item.entry.guid, item.entry.url, item.canonical, error, item.seen_at
+            )
+
+
+@dataclass(frozen=True)
+class _Poll:
+    """A whole poll handed in at once (:meth:`Writer.commit`)."""
+
+    items: tuple[Item, ...]
+    record: PollRecord
+
+
+_STOP = object()
+
+
+class Writer:
+    """The thread that owns the write connection (see the module's docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Callable[[], datetime],
+        rules: RuleSet | None = None,
+        *,
+        group: int = GROUP,
+    ) -> None:
+        self.store = store
+        self.committer = Committer(store, config, clock, rules)
+        self.group = max(1, group)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._guard = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+        self._thread.start()
+
+    def configure(self, config: Config, rules: RuleSet | None = None) -> None:
+        """Store what comes next under ``config`` and ``rules`` (after a reload:
+        channels, dedup, alerts, the rules' spread settings)."""
+        self.committer.configure(config, rules)
+
+    def submit(self, items: Sequence[Item]) -> list[Future[Stored]]:
+        """Hand in entries' writes; each future gives what was stored (or raises
+        the database's failure)."""
+        futures: list[Future[Stored]] = [Future() for _ in items]
+        self._put([(item, future) for item, future in zip(items, futures, strict=True)])
+        return futures
+
+    def record(self, record: PollRecord) -> Future[None]:
+        """Hand in a poll's record: stored after everything handed in before it."""
+        future: Future[None] = Future()
+        self._put([(record, future)])
+        return future
+
+    def commit(self, items: Sequence[Item], record: PollRecord) -> Future[Committed]:
+        """Hand in a whole poll: its entries, then its record, in one transaction;
+        when an entry cannot be stored, the feed's stored ETag/Last-Modified
+        stay as they were (so its next poll reads the feed again)."""
+        future: Future[Committed] = Future()
+        self._put([(_Poll(tuple(items), record), future)])
+        return future
+
+    def close(self, timeout: float | None = None) -> None:
+        """Store what was handed in, stop the thread, close the connection."""
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self.store.close()
+
+    # -- the thread --------------------------------------------------------------
+    def _put(self, work: list[tuple[Any, Future]]) -> None:
+        with self._guard:
+            if self._closed:
+                raise StoreError("the writer is closed: nothing more can be stored")
+            for pair in work:
+                self._queue.put(pair)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [first]
+            size = _size(first[0])
+            while size < self.group:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stopping = True
+                    break
+                group.append(more)
+                size += _size(more[0])
+            self._store(group)
+
+    def _store(self, group: list[tuple[Any, Future]]) -> None:
+        results: list[Any] = []
+        try:
+            with self.store.atomic():
+                for work, _ in group:
+                    results.append(self._apply(work))
+        except BaseException as exc:  # the database failed: nothing of the group is stored
+            if not database.unwritable(exc):
+                log.exception("the writer could not store %d item(s)", len(group))
+            for _, future in group:
+                future.set_exception(exc)
+            return
+        for (_, future), result in zip(group, results, strict=True):
+            future.set_result(result)
+
+    def _apply(self, work: Any) -> Any:
+        if isinstance(work, PollRecord):
+            return self.committer.record(work)
+        if isinstance(work, _Poll):
+            stored = tuple(self.committer.apply(item) for item in work.items)
+            clean = not any(s.failed for s in stored)
+            self.committer.record(work.record if clean else work.record.without_validators())
+            return Committed(stored, clean)
+        return self.committer.apply(work)
+
+
+class DirectWriter:
+    """:class:`Writer`'s interface, storing in the caller's thread on the
+    caller's connection, one item per transaction: for one pipeline on its own
+    (a tool, a test), where there is no thread to hand writes to."""
+
+    def __init__(
+        self, store: Store, config: Config, clock: Callable[[], datetime], rules: RuleSet | None = None
+    ) -> None:
+        self.store = store
+        self.committer = Committer(store, config, clock, rules)
+
+    def configure(self, config: Config, rules: RuleSet | None = None) -> None:
+        self.committer.configure(config, rules)
+
+    def submit(self, items: Sequence[Item]) -> list[Future[Stored]]:
+        return [_done(self.committer.apply, item) for item in items]
+
+    def record(self, record: PollRecord) -> Future[None]:
+        def atomic(record: PollRecord) -> None:
+            with self.store.atomic():
+                self.committer.record(record)
+
+        return _done(atomic, record)
+
+    def commit(self, items: Sequence[Item], record: PollRecord) -> Future[Committed]:
+        def whole(_: object) -> Committed:
+            with self.store.atomic():
+                stored = tuple(self.committer.apply(item) for item in items)
+                clean = not any(s.failed for s in stored)
+                self.committer.record(record if clean else record.without_validators())
+            return Committed(stored, clean)
+
+        return _done(whole, None)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Nothing to wait for (the connection is the caller's)."""
+
+
+def _done(fn: Callable[[Any], Any], arg: Any) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(fn(arg))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _new_match(m: RuleMatch) -> match_rows.NewMatch:
+    closeness = m.similarity
+    return match_rows.NewMatch(
+        m.rule_id,
+        m.title,
+        m.severity,
+        m.score,
+        m.to_json()["hits"],
+        via=m.via,
+        similarity=closeness.score if closeness else None,
+        similar_to=closeness.describe() if closeness else None,
+        evidence=m.evidence,
+    )
+
+
+def _record_similarities(store: Store, article_id: int, assessed: Assessment, now: str) -> None:
+    embeddings.replace(
+        store,
+        article_id,
+        [
+            embeddings.Scored(
+                s.rule_id,
+                s.closeness.score,
+                s.closeness.reference,
+                s.closeness.unlike,
+                s.closeness.unlike_reference,
+                s.matched,
+            )
+            for s in assessed.scored
+        ],
+        assessed.vector,
+        now,
+    )
+
+
+def _size(work: Any) -> int:
+    return len(work.items) + 1 if isinstance(work, _Poll) else 1
