@@ -39,7 +39,6 @@ message. Not a test: figures vary with the machine; compare ratios in one run.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import statistics
@@ -53,8 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from httpserver import LoopbackServer  # noqa: E402
-from lxml import etree  # noqa: E402
 from newsroom import write_config  # noqa: E402
+from polls import ITEMS, SOURCES, feed_copy  # noqa: E402  (the same newsroom as bench/polls.py)
 from support import REAL  # noqa: E402
 
 # reader's own copy of feedparser imports sgmllib, which feedparser 6.0.14 no longer pulls in.
@@ -63,49 +62,7 @@ PEERS = {
     "reader": ["reader==3.26", "sgmllib3k"],
     "feed2exec": ["feed2exec==0.23.0"],
 }
-# Real captured news-like feeds that parse cleanly (RSS 0.9x/1.0/2.0 and Atom).
-SOURCES = [
-    "rss-parser/guardian.rss",
-    "rss-parser/heise.atom",
-    "rss-parser/reddit.rss",
-    "rss-parser/reddit-home.rss",
-    "rss-parser/feedburner.atom",
-    "rss-parser/craigslist.rss",
-    "rss-parser/customfields.rss",
-    "rss-parser/encoding.rss",
-    "rss-parser/atom-customfields.atom",
-    "rss-parser/rss-1.rss",
-    "feed-rs/atom/atom_mediarss_reddit_1.xml",
-    "newsboat/rss.xml",
-]
-ITEMS = 20
-ATOM = "{http://www.w3.org/2005/Atom}"
-RSS1 = "{http://purl.org/rss/1.0/}"
-RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
-
-
 # -- the newsroom --------------------------------------------------------------------------
-
-
-def feed_copy(raw: bytes, n: int) -> bytes:
-    """``raw`` cut to ITEMS entries, every link and id made unique to copy ``n``."""
-    root = copy.deepcopy(etree.fromstring(raw, etree.XMLParser(strip_cdata=False, resolve_entities=False)))
-    items = [e for e in root.iter() if e.tag in ("item", f"{ATOM}entry", f"{RSS1}item")]
-    for extra in items[ITEMS:]:
-        extra.getparent().remove(extra)
-    for item in items[:ITEMS]:
-        for el in item.iter():
-            if el.tag in ("link", "guid", f"{ATOM}id", f"{RSS1}link") and el.text and el.text.strip():
-                el.text = _unique(el.text.strip(), n)
-            elif el.tag == f"{ATOM}link" and el.get("href"):
-                el.set("href", _unique(el.get("href"), n))
-        if item.get(f"{RDF}about"):
-            item.set(f"{RDF}about", _unique(item.get(f"{RDF}about"), n))
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
-
-
-def _unique(value: str, n: int) -> str:
-    return f"{value}{'&' if '?' in value else '?'}copy={n}"
 
 
 def newsroom(server: LoopbackServer, count: int) -> list[str]:
