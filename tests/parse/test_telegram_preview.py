@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sourcesite import channel_pages
 
 from watcher.fetch.client import Client, FetchError
 from watcher.parse.feed import FeedError
@@ -148,36 +149,9 @@ def test_a_bad_channel_name_says_what_a_name_looks_like(given):
 # --- paging on loopback through the guarded client ------------------------------------
 
 
-def _pages_of(html: bytes) -> dict[int | None, bytes]:
-    """The assembled real page cut into three preview pages linked by ?before=."""
-    text = html.decode("utf-8")
-    head, rest = text.split('<section class="tgme_channel_history js-message_history">', 1)
-    blocks = re.split(r'(?=<div class="tgme_widget_message_wrap)', rest.split("</section>", 1)[0])[1:]
-    ids = [int(re.search(r'data-post="tchantest/(\d+)"', b).group(1)) for b in blocks]
-    cuts = {None: lambda i: i >= 62, 62: lambda i: 13 <= i < 62, 13: lambda i: i < 13}
-    pages = {}
-    for before, keep in cuts.items():
-        chosen = [b for b, i in zip(blocks, ids, strict=True) if keep(i)]
-        oldest = min(i for i in ids if keep(i))
-        more = (
-            f'<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="/s/tchantest?before='
-            f'{oldest}" class="tme_messages_more js-messages_more" data-before="{oldest}"></a></div>'
-            if oldest > 1
-            else ""
-        )
-        pages[before] = (
-            head
-            + '<section class="tgme_channel_history js-message_history">'
-            + more
-            + "".join(chosen)
-            + "</section></div></main></body></html>"
-        ).encode("utf-8")
-    return pages
-
-
 @pytest.fixture
 def channel_server(http_server):
-    pages = _pages_of(TCHAN)
+    pages = channel_pages(TCHAN)
     asked: list[int | None] = []
 
     def answer(handler):
@@ -251,7 +225,7 @@ def test_a_missing_channel_on_loopback_is_the_sources_error(http_server, loopbac
 
 
 def test_a_failing_older_page_keeps_the_newer_posts(http_server, loopback_client):
-    first = _pages_of(TCHAN)[None]
+    first = channel_pages(TCHAN)[None]
     asked: list[int | None] = []
 
     def answer(handler):

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-import review_world
 from prometheus_client.parser import text_string_to_metric_families
 from review_world import invoke
 
@@ -21,11 +20,6 @@ PASSWORD = "correct horse battery staple"
 
 def clock() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return review_world.shared(tmp_path_factory).copy(tmp_path_factory.mktemp("monitoring-world"))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,16 +20,6 @@ from watcher.web import server as web
 from watcher.web import views
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +28,6 @@ def site(world):
     url = server.start()
     yield url
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: apt-get install -y chromium (see .ci/run)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -168,6 +145,7 @@ def test_search_feeds_outbox_and_rules_pages(page, site):
     assert pending.count() == 3 and any("error=500" in pending.nth(i).inner_text() for i in range(3))
     shot(page, "outbox")
     page.click("text=pending (3)")
+    page.wait_for_url("**/outbox?status=pending")
     assert page.locator("tbody tr").count() == 3
     page.goto(site + "/rules")
     assert "football" in page.locator("table.rules").inner_text()

@@ -11,8 +11,7 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-import review_world
-from test_web import ARTIFACTS, BROWSER_ARGS, CHROMIUM, assert_inert
+from test_web import ARTIFACTS, assert_inert
 
 from watcher.web import server as web
 
@@ -26,30 +25,11 @@ def clock() -> datetime:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return review_world.shared(tmp_path_factory).copy(tmp_path_factory.mktemp("layout-world"))
-
-
-@pytest.fixture(scope="module")
 def site(world):
     server = web.WebServer(web.WebSettings(database=world.database, port=0), clock=clock)
     url = server.start()
     yield url
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: apt-get install -y chromium (see .ci/run)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(params=sorted(WIDTHS))
