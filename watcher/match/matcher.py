@@ -35,7 +35,7 @@ from watcher.match.meaning import (
     digest,
     lead,
 )
-from watcher.match.ruleset import Group, Leaf, Near, Node, RuleSet, is_acronym, needs_hit
+from watcher.match.ruleset import Group, Leaf, Near, Node, RuleSet, entity_ids, is_acronym, needs_hit
 from watcher.text.fold import Normalised, normalise_term
 from watcher.text.language import LanguageDetector
 
@@ -103,9 +103,7 @@ class Matcher:
                 self._compile_leaves(gate)
             entities = set(rule.entity_ids())
             if gate is not None:
-                found: list[str] = []
-                _gate_entities(gate, found)
-                entities.update(found)
+                entities.update(entity_ids(gate))
             self._rule_entities[rule.id] = frozenset(entities)
         self._automaton = Automaton((key, i) for i, key in enumerate(self._keys))
         self._key_items = list(self._keys.values())
@@ -287,14 +285,3 @@ class Matcher:
             vector_key,
             problem,
         )
-
-
-def _gate_entities(node: Node, found: list[str]) -> None:
-    if isinstance(node, Leaf):
-        if node.kind == "entity":
-            found.extend(node.values)
-        return
-    if isinstance(node, Group) and node.op == "none":
-        return
-    for child in node.children:
-        _gate_entities(child, found)

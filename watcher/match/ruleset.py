@@ -135,10 +135,14 @@ class Rule:
 
     def entity_ids(self) -> tuple[str, ...]:
         """The entities the condition names (outside 'none' groups), in order."""
-        found: list[str] = []
-        if self.condition is not None:
-            _entities(self.condition, found)
-        return tuple(dict.fromkeys(found))
+        return () if self.condition is None else entity_ids(self.condition)
+
+
+def entity_ids(node: Node) -> tuple[str, ...]:
+    """The entities ``node`` names (outside 'none' groups), in order, each once."""
+    found: list[str] = []
+    _entities(node, found)
+    return tuple(dict.fromkeys(found))
 
 
 def _entities(node: Node, found: list[str]) -> None:

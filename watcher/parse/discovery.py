@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from watcher.parse import htmltree
+from watcher.parse.href import absolute, document_base
 
 MAX_CANDIDATES = 20
 _FEED_TYPES = {
@@ -74,7 +75,7 @@ def discover(data: bytes, *, url: str, content_type: str | None = None) -> Disco
         root = htmltree.parse_html(data, content_type=content_type)
     except htmltree.MarkupError:
         return Discovery(feeds=(), candidates=(), title=None)
-    base = _base(root, url)
+    base = document_base(root, url)
     feeds: list[FeedLink] = []
     for link in root.iter("link"):
         rel = {r.lower() for r in (link.attr("rel") or "").split()}
@@ -87,7 +88,7 @@ def discover(data: bytes, *, url: str, content_type: str | None = None) -> Disco
             and not (link.attr("title") or "").strip()
         ):
             continue  # oEmbed and API links use application/json too
-        href = _absolute(link.attr("href"), base)
+        href = _feed_link(link.attr("href"), base)
         if href and href not in {f.url for f in feeds}:
             feeds.append(
                 FeedLink(
@@ -101,7 +102,7 @@ def discover(data: bytes, *, url: str, content_type: str | None = None) -> Disco
     known = {f.url for f in feeds}
     candidates: list[FeedLink] = []
     for anchor in root.iter("a"):
-        href = _absolute(anchor.attr("href"), base)
+        href = _feed_link(anchor.attr("href"), base)
         if not href or href in known or not _FEEDISH.search(urlsplit(href).path + "?" + urlsplit(href).query):
             continue
         known.add(href)
@@ -131,7 +132,7 @@ def robots_sitemaps(data: bytes, *, url: str) -> tuple[str, ...]:
         name, _, value = line.partition(":")
         if name.strip().lower() != "sitemap":
             continue
-        href = _absolute(value.split("#", 1)[0].strip(), url)
+        href = _feed_link(value.split("#", 1)[0].strip(), url)
         if href and href not in found:
             found.append(href)
             if len(found) >= MAX_CANDIDATES:
@@ -139,26 +140,10 @@ def robots_sitemaps(data: bytes, *, url: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _base(root: htmltree.Node, url: str) -> str:
-    for base in root.iter("base"):
-        joined = _absolute(base.attr("href"), url)
-        return joined or url
-    return url
-
-
-def _absolute(href: str | None, base: str) -> str | None:
-    if not href or not href.strip():
-        return None
-    href = re.sub(r"[\t\r\n]", "", href).strip()
-    if href.lower().startswith("feed://"):  # feed://host/path
-        href = "http://" + href[7:]
-    elif href.lower().startswith("feed:"):  # feed:https://host/path
-        href = href[5:]
-    try:
-        absolute = urljoin(base, href)
-        parts = urlsplit(absolute)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return absolute.split("#", 1)[0]
+def _feed_link(href: str | None, base: str) -> str | None:
+    """``href`` made absolute, ``feed:`` forms unwrapped (feed://host/path, feed:https://host/path)."""
+    if href and href.strip().lower().startswith("feed://"):
+        href = "http://" + href.strip()[7:]
+    elif href and href.strip().lower().startswith("feed:"):
+        href = href.strip()[5:]
+    return absolute(href, base)

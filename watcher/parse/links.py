@@ -19,11 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from watcher.errors import FeedError
 from watcher.parse import htmltree
 from watcher.parse.entry import MAX_ENTRIES, FeedEntry, ParsedFeed
+from watcher.parse.href import absolute, document_base
 
 MAX_LINKS = 20_000  # anchors looked at per page
 MAX_URL = 2_048  # characters of a URL a pattern sees
@@ -64,7 +65,7 @@ def index_links(data: bytes, *, url: str, rule: LinkRule, content_type: str | No
         root = htmltree.parse_html(data, content_type=content_type)
     except htmltree.MarkupError as exc:
         raise FeedError(f"index page: {exc}") from None
-    base = _base(root, url)
+    base = document_base(root, url)
     anchors = _anchors(root, rule)
     entries: list[FeedEntry] = []
     seen = {url.split("#", 1)[0]}
@@ -75,7 +76,7 @@ def index_links(data: bytes, *, url: str, rule: LinkRule, content_type: str | No
         if looked > MAX_LINKS:
             capped = True
             break
-        link = _absolute(anchor.attr("href"), base)
+        link = absolute(anchor.attr("href"), base)
         if link is None or link in seen:
             continue
         if rule.same_site and not same_site(link, url):
@@ -136,33 +137,6 @@ def _nothing_note(rule: LinkRule) -> str:
         if on
     ]
     return f"no links on the page matched ({', '.join(what) or 'no rule'}); check the page or the rule"
-
-
-def _base(root: htmltree.Node, url: str) -> str:
-    for base in root.iter("base"):
-        href = (base.attr("href") or "").strip()
-        if href:
-            joined = _absolute(href, url)
-            if joined:
-                return joined
-        break
-    return url
-
-
-def _absolute(href: str | None, base: str) -> str | None:
-    if not href:
-        return None
-    href = re.sub(r"[\t\r\n]", "", href).strip()
-    if not href or href.startswith("#"):
-        return None
-    try:
-        absolute = urljoin(base, href)
-        parts = urlsplit(absolute)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return absolute.split("#", 1)[0]
 
 
 def _host(url: str) -> str:
