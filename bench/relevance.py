@@ -313,13 +313,7 @@ def report(
         for d in hit_docs[:10]:
             print(f"    {d.id}  {d.title[:70]!r}")
     if show_errors:
-        print("\nerrors (FN = missed, FP = false alarm):")
-        for d in docs:
-            for r in rule_ids:
-                pred = predict(d, r)
-                if pred != d.labels[r]:
-                    tag = "FN" if d.labels[r] else "FP"
-                    print(f"  {tag} {r:24} {d.id:16} {d.kind:10} {d.title[:60]} / {d.text[:60]}")
+        errors("errors (FN = missed, FP = false alarm)", docs, rule_ids, predict)
 
 
 def report_all(
@@ -336,13 +330,17 @@ def report_all(
     summary(f"{name}: TUNE part ({len(tune)} items)", tune, rule_ids, predict)
     summary(f"{name}: HELD-OUT part ({len(hold)} items, never tuned on)", hold, rule_ids, predict)
     if show_errors:
-        print("\nerrors on the TUNE part (FN = missed, FP = false alarm):")
-        for d in tune:
-            for r in rule_ids:
-                pred = predict(d, r)
-                if pred != d.labels[r]:
-                    tag = "FN" if d.labels[r] else "FP"
-                    print(f"  {tag} {r:24} {d.id:16} {d.kind:10} {d.title[:60]} / {d.text[:70]}")
+        errors("errors on the TUNE part (FN = missed, FP = false alarm)", tune, rule_ids, predict)
+
+
+def errors(title: str, docs: list[Doc], rule_ids: list[str], predict: Callable[[Doc, str], bool]) -> None:
+    """One line per wrong prediction: FN (missed) or FP (false alarm)."""
+    print(f"\n{title}:")
+    for d in docs:
+        for r in rule_ids:
+            if predict(d, r) != d.labels[r]:
+                tag = "FN" if d.labels[r] else "FP"
+                print(f"  {tag} {r:24} {d.id:16} {d.kind:10} {d.title[:60]} / {d.text[:70]}")
 
 
 def summary(title: str, docs: list[Doc], rule_ids: list[str], predict: Callable[[Doc, str], bool]) -> None:
