@@ -9,8 +9,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 from support import values, wait_for, watcher
 from workers_support import distributed_config, start, stop
@@ -183,3 +185,49 @@ def test_orders_and_results_cross_the_queue_as_plain_json():
         wire.read_result(wire.FEED, {"url": "x", "status": "not a number"})
     with pytest.raises(wire.WireError):
         wire.read_order("pickle", {})
+
+
+def test_metrics_show_the_broker_and_the_workers_it_has_seen(tmp_path, server, redis_server, processes):
+    """What a Prometheus scraping `watcher serve` sees in distributed mode: the broker up,
+    one worker seen, the queues; and the broker down as 0, the page still answering."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from watcher import config as config_mod
+    from watcher.store.database import Store
+    from watcher.web import server as web
+    from watcher.web.settings import WebSettings
+
+    config_path = distributed_config(tmp_path, server, redis_server, feeds=1)
+    worker = start(config_path, tmp_path / "worker.log", "worker")
+    processes.append(worker)
+    config = config_mod.load(config_path)
+    Store.open(config.database).close()  # the log as a first run leaves it
+    settings = WebSettings.from_config(config, host="127.0.0.1", port=0)
+    site = web.WebServer(settings, clock=lambda: datetime.now(timezone.utc))
+    url = site.start()
+
+    def metrics() -> dict[str, list]:
+        text = httpx.get(url + "/metrics", timeout=30).text
+        return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+    try:
+        wait_for(
+            lambda: (
+                metrics().get("watcher_workers_seen", [None])[0] is not None
+                and metrics()["watcher_workers_seen"][0].value == 1
+            ),
+            timeout=120,
+            interval=0.2,
+        )
+        seen = metrics()
+        assert seen["watcher_broker_up"][0].value == 1
+        queues = {s.labels["queue"] for s in seen["watcher_queue_waiting"]}
+        assert {"feeds", "pages", "results"} <= queues, queues
+        assert stop(worker) == 0
+        redis_server.kill()
+        down = metrics()
+        assert down["watcher_broker_up"][0].value == 0
+        assert "watcher_workers_seen" not in down
+        assert down["watcher_database_size_bytes"][0].value > 0  # the rest of the page still answers
+    finally:
+        site.stop()
