@@ -440,3 +440,28 @@ def test_workers_section(tmp_path):
     problems = " ".join(caught.value.problems)
     assert "workers.broker" in problems and "workers.namespace" in problems and "workers.threads" in problems
     assert "pw" not in problems  # never shown
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "good"),
+    [("network", "proxy", "http://proxy.example:3128"), ("workers", "broker", "redis://127.0.0.1:6379/0")],
+)
+def test_a_url_that_may_hold_a_password_reads_alike_in_every_section(tmp_path, section, key, good):
+    def problems(text: str, environ: dict[str, str]) -> list[str]:
+        with pytest.raises(cfg.ConfigError) as caught:
+            cfg.load(write(tmp_path, f"[{section}]\n{text}\n"), environ=environ)
+        return caught.value.problems
+
+    assert problems(f'{key} = "{good}"\n{key}_env = "X"', {"X": good}) == [
+        f"{section}.{key}: give {key} or {key}_env, not both"
+    ]
+    assert problems(f'{key}_env = "UNSET"', {}) == [
+        f"{section}.{key}_env: environment variable UNSET is not set or empty"
+    ]
+    assert problems(f"{key} = 3128", {}) == [
+        f'{section}.{key}: must be a URL in quotes, e.g. {key} = "{good}"'
+    ]
+    (bad,) = problems(f'{key}_env = "X"', {"X": "gopher://u:hunter2@x"})
+    assert bad.startswith(f"{section}.{key}_env: ") and "hunter2" not in bad
+    loaded = cfg.load(write(tmp_path, f'[{section}]\n{key}_env = "X"\n'), environ={"X": good})
+    assert getattr(getattr(loaded, section), key) == good

@@ -58,38 +58,10 @@ def read_network(r: Reader, raw: Table) -> NetworkConfig:
         max_redirects=redirects,
         allow_private=tuple(nets),
         max_connections=r.positive_int(n, "network.", "max_connections", d.max_connections, 256),
-        proxy=_proxy(r, n),
+        proxy=r.secret_url(n, "network", "proxy", proxy_problem, "http://proxy.example:3128"),
         per_host=r.positive_int(n, "network.", "per_host", d.per_host, 256),
         poll_deadline=r.duration(n, "network.", "poll_deadline", d.poll_deadline, DAY),
     )
-
-
-def _proxy(r: Reader, n: Table) -> str | None:
-    if "proxy" in n and "proxy_env" in n:
-        r.fail("network.proxy", "give proxy or proxy_env, not both")
-        return None
-    value: object
-    if "proxy_env" in n:
-        env = r.typed(n, "network.", "proxy_env", str, "")
-        value, key = r.environ.get(env, ""), "network.proxy_env"
-        if not value:
-            r.fail(key, f"environment variable {env} is not set or empty")
-            return None
-    else:
-        value, key = n.get("proxy"), "network.proxy"
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            r.fail(key, 'must be a proxy URL in quotes, e.g. proxy = "http://proxy.example:3128"')
-            return None
-        if "@" in value:
-            r.secrets.append(key)
-    assert isinstance(value, str)
-    problem = proxy_problem(value)
-    if problem:
-        r.fail(key, f"{problem} (the value is not shown: it may hold a password)")
-        return None
-    return value
 
 
 def proxy_problem(value: str) -> str | None:

@@ -9,7 +9,7 @@ and the default is used so the rest of the file is still checked.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,39 @@ class Reader:
     def unknown_keys(self, table: Table, key: str, allowed: set[str]) -> None:
         for unknown in sorted(set(table) - allowed):
             self.fail(f"{key}.{unknown}", f"unknown key; allowed keys are: {', '.join(sorted(allowed))}")
+
+    def secret_url(
+        self, table: Table, section: str, name: str, problem: Callable[[str], str | None], example: str
+    ) -> str | None:
+        """A URL that may hold a password, given as ``name`` in the file or as
+        ``name_env`` (the environment variable holding it); ``problem(value)``
+        says why a value cannot serve. Messages never show the value."""
+        env_name = f"{name}_env"
+        value: object
+        if name in table and env_name in table:
+            self.fail(f"{section}.{name}", f"give {name} or {env_name}, not both")
+            return None
+        if env_name in table:
+            env = self.typed(table, f"{section}.", env_name, str, "")
+            value, key = self.environ.get(env, ""), f"{section}.{env_name}"
+            if not value:
+                self.fail(key, f"environment variable {env} is not set or empty")
+                return None
+        else:
+            value, key = table.get(name), f"{section}.{name}"
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                self.fail(key, f'must be a URL in quotes, e.g. {name} = "{example}"')
+                return None
+            if "@" in value:
+                self.secrets.append(key)
+        assert isinstance(value, str)
+        why = problem(value)
+        if why:
+            self.fail(key, f"{why} (the value is not shown: it may hold a password)")
+            return None
+        return value
 
     def typed(self, table: Table, prefix: str, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         """``table[key]`` when it is a ``kind`` (booleans only when asked for), else ``default``."""

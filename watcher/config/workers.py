@@ -47,36 +47,12 @@ def read_workers(r: Reader, raw: Table) -> WorkersConfig:
         r.fail("workers.visibility_timeout", "must be at least 1 s (default 60 s)")
         visibility = d.visibility_timeout
     return WorkersConfig(
-        broker=_broker(r, w),
+        broker=r.secret_url(w, "workers", "broker", broker_problem, "redis://127.0.0.1:6379/0"),
         namespace=namespace,
         visibility_timeout=visibility,
         threads=r.positive_int(w, "workers.", "threads", d.threads, 1024),
         polls=r.positive_int(w, "workers.", "polls", d.polls, 4096),
     )
-
-
-def _broker(r: Reader, w: Table) -> str | None:
-    if "broker" in w and "broker_env" in w:
-        r.fail("workers.broker", "give broker or broker_env, not both")
-        return None
-    if "broker_env" in w:
-        env = r.typed(w, "workers.", "broker_env", str, "")
-        value, key = r.environ.get(env, ""), "workers.broker_env"
-        if not value:
-            r.fail(key, f"environment variable {env} is not set or empty")
-            return None
-    else:
-        key = "workers.broker"
-        if "broker" not in w:
-            return None
-        value = r.typed(w, "workers.", "broker", str, "")
-        if "@" in value:
-            r.secrets.append(key)
-    problem = broker_problem(value)
-    if problem:
-        r.fail(key, f"{problem} (the value is not shown: it may hold a password)")
-        return None
-    return value
 
 
 def broker_problem(value: str) -> str | None:
