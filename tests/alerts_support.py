@@ -214,6 +214,24 @@ def write_config(tmp_path: Path, channels: str, *, alerts: str = "", environ: di
     return config_mod.load(path, environ=environ or {})
 
 
+def two_hooks(tmp_path: Path, a, b, *, extra: str = "", alerts: str = ""):
+    """A config with two webhook channels, team-a on ``a`` and team-b on ``b``."""
+    return write_config(
+        tmp_path,
+        f"""
+[[channels]]
+name = "team-a"
+url = "{a.url("a")}"
+
+[[channels]]
+name = "team-b"
+url = "{b.url("b")}"
+{extra}
+""",
+        alerts=alerts,
+    )
+
+
 def open_store(cfg) -> Store:
     return Store.open(cfg.database)
 

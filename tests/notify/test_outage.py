@@ -11,27 +11,11 @@ import threading
 import time
 from collections import Counter
 
-from alerts_support import Clock, open_store, queue_story, write_config
+from alerts_support import Clock, open_store, queue_story, two_hooks, write_config
 from support import wait_for
 
 from watcher.notify.sender import Sender
 from watcher.store import alerts as alert_rows
-
-
-def two_hooks(tmp_path, a, b, alerts: str = ""):
-    return write_config(
-        tmp_path,
-        f"""
-[[channels]]
-name = "team-a"
-url = "{a.url("a")}"
-
-[[channels]]
-name = "team-b"
-url = "{b.url("b")}"
-""",
-        alerts=alerts,
-    )
 
 
 def headlines(hook) -> Counter:
@@ -131,10 +115,11 @@ def test_item14_one_bad_alert_does_not_hold_up_a_working_channel(tmp_path, hook)
 
 class LockOnce:
     """Called by the webhook as it receives a post: the first time, another
-    connection takes the database's write lock and holds it for ``seconds``."""
+    connection takes the database's write lock and holds it for ``seconds``,
+    or until ``let_go`` is set when that is given."""
 
-    def __init__(self, db, seconds: float) -> None:
-        self.db, self.seconds = db, seconds
+    def __init__(self, db, seconds: float, let_go: threading.Event | None = None) -> None:
+        self.db, self.seconds, self.let_go = db, seconds, let_go
         self.taken = threading.Event()
         self.released = threading.Event()
 
@@ -146,7 +131,10 @@ class LockOnce:
         locker.execute("BEGIN IMMEDIATE")
 
         def let_go():
-            time.sleep(self.seconds)
+            if self.let_go is None:
+                time.sleep(self.seconds)
+            else:
+                self.let_go.wait(timeout=120)
             locker.execute("COMMIT")
             locker.close()
             self.released.set()
@@ -195,10 +183,12 @@ def test_item10_past_all_patience_the_change_waits_in_memory_and_nothing_is_sent
     cfg = two_hooks(tmp_path, a, b)
     store = open_store(cfg)
     queue_story(store, cfg, "Story")
-    a.on_post = lock = LockOnce(cfg.database, 1.0)
+    done = threading.Event()  # the lock outlasts the first pass however slow the machine
+    a.on_post = lock = LockOnce(cfg.database, 0, let_go=done)
     clock = Clock()
     sender = Sender(store, cfg, clock, busy_timeout=0.05, busy_patience=0.1, rng=random.Random(12))
     first = sender.drain(clock())
+    done.set()
     assert first.errors >= 1  # the `sent` of what went out waits in memory
     assert alert_rows.counts(store)["sending"] >= 1  # not handed back to pending: not sent again
     wait_for(lock.released.is_set)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 
+import alerts_support
 from alerts_support import NOW, Clock, Webhook, open_store, queue_story, write_config
 from support import wait_for
 
@@ -14,20 +15,9 @@ from watcher.store import alerts as alert_rows
 
 
 def two_hooks(tmp_path, a: Webhook, b: Webhook, *, extra: str = "", alerts: str = ""):
-    return write_config(
-        tmp_path,
-        f"""
-[[channels]]
-name = "team-a"
-url = "{a.url("a")}"
-
-[[channels]]
-name = "team-b"
-url = "{b.url("b")}"
-{extra}
-""",
-        alerts=alerts or 'max_attempts = 4\nbackoff = "1m"\nmax_backoff = "10m"',
-    )
+    """Two webhook channels, retried quickly unless ``alerts`` says otherwise."""
+    quick = 'max_attempts = 4\nbackoff = "1m"\nmax_backoff = "10m"'
+    return alerts_support.two_hooks(tmp_path, a, b, extra=extra, alerts=alerts or quick)
 
 
 def statuses(store, channel):
