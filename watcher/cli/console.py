@@ -99,24 +99,24 @@ class WatcherGroup(click.Group):
             raise
 
 
-def accept_config_option(group: click.Group) -> None:
-    """Let every command of ``group`` (and of its sub-groups) take ``--config
-    PATH`` after its name too: ``watcher check --config FILE`` is the same as
-    ``watcher --config FILE check``."""
-    for command in group.commands.values():
-        if not any("--config" in getattr(p, "opts", ()) for p in command.params):
-            command.params.append(
-                click.Option(
-                    ["--config"],
-                    metavar="PATH",
-                    expose_value=False,
-                    is_eager=True,
-                    callback=_set_config,
-                    help=CONFIG_HELP,
-                )
+def accept_config_option(command: click.Command) -> None:
+    """Let ``command`` (and each command of a group, of its sub-groups) take
+    ``--config PATH`` after its name too: ``watcher check --config FILE`` is the
+    same as ``watcher --config FILE check``."""
+    if not any("--config" in getattr(p, "opts", ()) for p in command.params):
+        command.params.append(
+            click.Option(
+                ["--config"],
+                metavar="PATH",
+                expose_value=False,
+                is_eager=True,
+                callback=_set_config,
+                help=CONFIG_HELP,
             )
-        if isinstance(command, click.Group):
-            accept_config_option(command)
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_config_option(sub)
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:

@@ -1,6 +1,7 @@
 """The ``watcher`` command: a thin shell over the library.
 
-Each command group lives in ``watcher/cli/<noun>.py`` (its ``COMMANDS``) and is added here.
+Each command lives in ``watcher/cli/<noun>.py`` and is listed in the index
+:mod:`watcher.cli.commands`, which imports its module only when it runs.
 Every command reads the config from ``--config PATH`` (given before or after
 the command's name), else ``$WATCHER_CONFIG``, else ``./watcher.toml``. User
 mistakes exit 2 with a message, never a traceback.
@@ -15,12 +16,12 @@ from pathlib import Path
 import click
 
 from watcher import __version__
-from watcher.cli import alerting, log, matching, relevance, review, service, spine, worker
-from watcher.cli.console import CONFIG_HELP, CliContext, WatcherGroup, accept_config_option
+from watcher.cli.commands import LazyGroup
+from watcher.cli.console import CONFIG_HELP, CliContext
 
 
 @click.group(
-    cls=WatcherGroup,
+    cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     invoke_without_command=True,
 )
@@ -36,12 +37,6 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = CliContext.create(config_path, environ=os.environ, cwd=Path.cwd())
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
-
-
-for module in (spine, matching, alerting, log, review, relevance, service, worker):
-    for command in module.COMMANDS:
-        main.add_command(command)
-accept_config_option(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
