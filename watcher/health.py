@@ -31,7 +31,6 @@ cannot park a feed for a year). A gone feed (410) is no longer polled.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -205,7 +204,16 @@ def usual_gap(polls: Sequence[datetime]) -> float | None:
     when there are fewer than MIN_GAPS gaps to judge by."""
     times = sorted(polls)
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
-    return statistics.median(gaps) if len(gaps) >= MIN_GAPS else None
+    return _median(gaps) if len(gaps) >= MIN_GAPS else None
+
+
+def _median(values: list[float]) -> float:
+    """As ``statistics.median`` says it (the mean of the middle two of an even
+    count), without importing ``statistics`` (and with it ``fractions``,
+    ``decimal`` and ``random``) into every command that shows a feed's health."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
 
 
 def silent_after(gap: float | None) -> float:

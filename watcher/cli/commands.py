@@ -11,8 +11,9 @@ the one the loaded commands give.
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Mapping
+from types import ModuleType
 
 import click
 
@@ -51,7 +52,7 @@ COMMANDS: Mapping[str, tuple[str, str, str | None, str | None]] = {
     "search": ("log", "search", "Full-text search over every stored article.", None),
     "serve": ("review", "serve", None, "The review web page (and Datasette over the database)."),
     "show": ("log", "show", None, "One article: metadata, why it matched, its story and its alerts."),
-    "status": ("review", "status", "The database: size, counts, outbox, age of the log.", None),
+    "status": ("status", "status", "The database: size, counts, outbox, age of the log.", None),
     "worker": (
         "worker",
         "worker",
@@ -101,11 +102,18 @@ def load(name: str) -> click.Command:
     """The command ``name`` of :data:`COMMANDS`, its module imported; it takes
     ``--config PATH`` after its name too."""
     module, attribute, _, _ = COMMANDS[name]
-    command: click.Command = getattr(importlib.import_module(f"watcher.cli.{module}"), attribute)
+    command: click.Command = getattr(_imported(module), attribute)
     for extension in EXTENDED_BY.get(name, ()):
-        importlib.import_module(f"watcher.cli.{extension}")
+        _imported(extension)
     accept_config_option(command)
     return command
+
+
+def _imported(module: str) -> ModuleType:
+    """``watcher.cli.<module>``, imported by an import statement's machinery
+    (``python -X importtime`` lists what it costs; importlib.import_module's is not)."""
+    __import__(f"watcher.cli.{module}")
+    return sys.modules[f"watcher.cli.{module}"]
 
 
 def listed(name: str) -> click.Command:

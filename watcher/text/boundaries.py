@@ -7,6 +7,7 @@ Arabic words may carry one or two one-letter proclitics in front.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 ARABIC_PROCLITICS = "\u0648\u0641\u0628\u0643"  # و ف ب ك
 
@@ -32,9 +33,29 @@ _HANGUL = (("\uac00", "\ud7af"), ("\u1100", "\u11ff"))
 _NO_SPACE_SCRIPTS = _UNSPACED_SCRIPTS + _HANGUL
 
 
+class _Pattern:
+    """A regular expression compiled on first use. A class of large Unicode
+    ranges takes ``re`` milliseconds to compile (it sets a bit per code
+    point): paid by the texts that need it, not by every command that imports
+    the folding (``watcher status`` opening the store)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    @cached_property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.source)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    def findall(self, text: str) -> list[str]:
+        return self.compiled.findall(text)
+
+
 _UNSPACED_CLASS = "".join(f"{low}-{high}" for low, high in _UNSPACED_SCRIPTS)
-UNSPACED_LETTER = re.compile(f"[{_UNSPACED_CLASS}]")
-UNSPACED_SPLIT = re.compile(f"[{_UNSPACED_CLASS}]|[^{_UNSPACED_CLASS}]+")
+UNSPACED_LETTER = _Pattern(f"[{_UNSPACED_CLASS}]")
+UNSPACED_SPLIT = _Pattern(f"[{_UNSPACED_CLASS}]|[^{_UNSPACED_CLASS}]+")
 
 
 def is_unspaced(letter: str) -> bool:
