@@ -373,3 +373,40 @@ def test_pruned_entries_are_not_fetched_again(tmp_path):
         assert "0 new entries, 0 articles stored" in again.stdout
         assert rows(world.database, "SELECT id FROM articles ORDER BY id") == left
         assert not [r for r in server.requests[page_hits:] if r.path.endswith(".html")]  # no page refetched
+
+
+def test_a_paused_failing_feed_counts_as_paused_not_failing(tmp_path, server):
+    """enabled = false: the feed is no longer polled; its last polls failed, but
+    `watcher status`, its --json and /metrics count it as paused, as `watcher
+    feeds` shows it, never among the failing feeds."""
+    from newsroom import Newsroom, write_config
+    from support import watcher
+
+    room = Newsroom(server)
+    room.add_seed_articles()
+    room.publish("/feed.xml")
+    server.route("/gone-quiet.xml", b"not here", status=404)
+    config = write_config(
+        tmp_path,
+        [("Wire", server.url("/feed.xml")), ("Quiet", server.url("/gone-quiet.xml"))],
+        fetch_article=False,
+    )
+    assert watcher(config, "run", "--once").exit_code == 3  # Quiet failed
+    failing = json.loads(watcher(config, "status", "--json").stdout)
+    assert (failing["counts"]["feeds_failing"], failing["counts"]["feeds_paused"]) == (1, 0)
+    assert re.search(r"feeds failing +1\n", watcher(config, "status").stdout)
+
+    config.write_text(config.read_text().replace('name = "Quiet"\n', 'name = "Quiet"\nenabled = false\n'))
+    assert watcher(config, "run", "--once").exit_code == 0  # Quiet is not polled
+    data = json.loads(watcher(config, "status", "--json").stdout)
+    assert (data["counts"]["feeds_failing"], data["counts"]["feeds_paused"], data["counts"]["feeds"]) == (
+        0,
+        1,
+        2,
+    )
+    assert data["feeds_by_status"]["failing"] == 0 and data["feeds_by_status"]["paused"] == 1
+    assert sum(n for word, n in data["feeds_by_status"].items()) == 2  # every feed counted once
+    shown = watcher(config, "status").stdout
+    assert "feeds failing" not in shown and re.search(r"feeds paused +1\n", shown), shown
+    listed = [json.loads(line) for line in watcher(config, "feeds", "--json").stdout.splitlines()]
+    assert {r["name"]: r["status"] for r in listed}["Quiet"] == "paused"

@@ -20,15 +20,13 @@ def status(ctx: CliContext, as_json: bool) -> None:
 
     --json gives the same numbers as /metrics of `watcher serve` (snake_case keys)."""
     from watcher import __version__
-    from watcher.review.status import last_poll, measure
-    from watcher.review.status import status as database_status
+    from watcher.review.status import last_poll, report
 
     keep = ctx.config().keep_days
     now = ctx.clock()
     store = ctx.store()
     try:
-        st = database_status(store, now)
-        measures = measure(store, now)
+        st, measures = report(store, now)
         polled_at = last_poll(store)
     finally:
         store.close()

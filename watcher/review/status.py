@@ -11,8 +11,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from watcher import health
-from watcher.store import alerts, articles, feeds, matches, meta, overview
+from watcher.store import alerts, articles, matches, meta, overview
+from watcher.store import feeds as feeds_rows
 from watcher.store.database import Store
+
+PAUSED = "paused"  # enabled = false in the config: not polled; counted apart from the health words
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class FeedHealth:
 def feed_health(store: Store, now: datetime) -> tuple[FeedHealth, ...]:
     """Every feed's health at ``now``: last poll, errors, next due time, and
     what its recent polls say (pages, warnings, rhythm); failing feeds first."""
-    facts = feeds.activity(store, *health.windows(now))
+    facts = feeds_rows.activity(store, *health.windows(now))
     return tuple(
         FeedHealth(
             r["id"],
@@ -113,7 +116,7 @@ def feed_health(store: Store, now: datetime) -> tuple[FeedHealth, ...]:
             _tags(r.get("tags")),
             bool(r.get("paused")),
         )
-        for r in feeds.with_article_counts(store)
+        for r in feeds_rows.with_article_counts(store)
     )
 
 
@@ -141,16 +144,28 @@ class Status:
 
 
 def status(store: Store, now: datetime) -> Status:
+    return _status(store, overview.counts(store), feed_health(store, now))
+
+
+def report(store: Store, now: datetime) -> tuple[Status, Measures]:
+    """What ``watcher status`` shows: the status and the measures, from one
+    reading of the counts and of every feed's health."""
+    counts = overview.counts(store)
+    feeds = feed_health(store, now)
+    return _status(store, counts, feeds), _measures(store, now, counts, feeds)
+
+
+def _status(store: Store, counts: tuple[tuple[str, int], ...], feeds: tuple[FeedHealth, ...]) -> Status:
     oldest, newest = articles.span(store)
     return Status(
         path=store.path,
         size_bytes=overview.size_bytes(store),
         schema_version=store.version,
-        counts=_with_feed_statuses(overview.counts(store), feed_health(store, now)),
+        counts=_with_feed_statuses(counts, feeds),
         alerts=tuple(alerts.by_status(store)),
         oldest_article=oldest,
         newest_article=newest,
-        last_run=feeds.last_run(store),
+        last_run=feeds_rows.last_run(store),
         daemon=_loaded(meta.get(store, "daemon")),
     )
 
@@ -172,14 +187,22 @@ def _with_feed_statuses(
     counts: tuple[tuple[str, int], ...], feeds: tuple[FeedHealth, ...]
 ) -> tuple[tuple[str, int], ...]:
     """The counts with, after "feeds", how many feeds are in each status ("feeds failing")."""
-    by_status = Counter(f.state for f in feeds)
-    per_status = tuple((f"feeds {s}", by_status[s]) for s in health.Status)
-    return counts[:1] + per_status + counts[1:]
+    by_status = _by_status(feeds)
+    return counts[:1] + tuple((f"feeds {word}", n) for word, n in by_status.items()) + counts[1:]
+
+
+def _by_status(feeds: tuple[FeedHealth, ...]) -> dict[str, int]:
+    """How many feeds are in each health word, zeros included, and how many
+    are paused: a paused feed (``enabled = false``, not polled) counts as
+    paused whatever its last polls said, as ``watcher feeds`` shows it, never
+    as failing or silent."""
+    counted = Counter(PAUSED if f.paused else str(f.state) for f in feeds)
+    return {word: counted[word] for word in (*(str(s) for s in health.Status), PAUSED)}
 
 
 def last_poll(store: Store) -> str | None:
     """When any feed was last polled."""
-    return feeds.last_polled(store)
+    return feeds_rows.last_polled(store)
 
 
 # -- measures: `watcher status --json` and /metrics say the same numbers ------------------
@@ -193,7 +216,7 @@ class Measures:
     :meth:`as_dict` are the ones ``watcher status --json`` prints and the
     ``/metrics`` names of ``watcher serve`` are built from."""
 
-    feeds_by_status: dict[str, int]  # every health word (slug: "not_modified"), zeros included
+    feeds_by_status: dict[str, int]  # every health word (slug: "not_modified") and paused, zeros included
     polls_by_outcome: dict[str, int]  # what each poll came to: ok, not_modified, error, ...
     poll_errors: int  # polls that failed (error, throttled, gone)
     entries_seen: int
@@ -211,21 +234,26 @@ class Measures:
 
 
 def measure(store: Store, now: datetime) -> Measures:
-    counts = dict(overview.counts(store))
-    by_status = Counter(f.state for f in feed_health(store, now))
-    outcomes = feeds.poll_outcomes(store)
+    return _measures(store, now, overview.counts(store), feed_health(store, now))
+
+
+def _measures(
+    store: Store, now: datetime, counts: tuple[tuple[str, int], ...], feeds: tuple[FeedHealth, ...]
+) -> Measures:
+    count = dict(counts)
+    outcomes = feeds_rows.poll_outcomes(store)
     return Measures(
-        feeds_by_status={s.value.replace(" ", "_"): by_status[s] for s in health.Status},
+        feeds_by_status={word.replace(" ", "_"): n for word, n in _by_status(feeds).items()},
         polls_by_outcome=outcomes,
         poll_errors=sum(n for kind, n in outcomes.items() if kind in POLL_ERRORS),
-        entries_seen=counts["entries seen"],
-        articles_stored=counts["articles"],
-        articles_matched=counts["articles matched"],
+        entries_seen=count["entries seen"],
+        articles_stored=count["articles"],
+        articles_matched=count["articles matched"],
         extraction_failures=articles.extraction_failures(store),
         matches_by_rule=matches.count_by_rule(store),
         alerts_by_channel=alerts.by_channel(store),
         oldest_pending_alert_age_seconds=_age(alerts.oldest_pending(store), now),
-        last_poll_age_seconds=_age(feeds.last_polled(store), now),
+        last_poll_age_seconds=_age(feeds_rows.last_polled(store), now),
         heartbeat_age_seconds=_age(meta.get(store, meta.HEARTBEAT), now),
     )
 
