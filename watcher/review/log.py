@@ -103,17 +103,38 @@ class LogRow:
 
 
 def matched_stories(store: Store, flt: Filter) -> tuple[LogRow, ...]:
-    """Matched stories, newest first: one row per story (or per lone article)."""
+    """Matched stories, newest first: one row per story (or per lone article),
+    read in a few queries for the whole page (not a few per row)."""
+    groups = stories.logged(store, flt.selection(matched_only=True), flt.limit)
+    keys = [story_id or -article_id for story_id, article_id, _ in groups]
+    heads = articles.headlines(store, [article_id for _, article_id, _ in groups])
+    members = stories.group_members(store, keys)
+    matches = stories.group_matches(store, keys)
+    alerts = stories.group_alerts(store, keys)
     return tuple(
-        _row(store, story_id, article_id, seen)
-        for story_id, article_id, seen in stories.logged(store, flt.selection(matched_only=True), flt.limit)
+        _row(
+            story_id,
+            article_id,
+            seen,
+            heads.get(article_id) or {"title": None, "url": "", "feed": ""},
+            members[key],
+            matches[key],
+            alerts[key],
+        )
+        for key, (story_id, article_id, seen) in zip(keys, groups, strict=True)
     )
 
 
-def _row(store: Store, story_id: int | None, article_id: int, seen: str) -> LogRow:
-    head = articles.headline(store, article_id) or {"title": None, "url": "", "feed": ""}
-    rules = stories.group_matches(store, story_id, article_id)
-    outlets, members = stories.group_size(store, story_id, article_id)
+def _row(
+    story_id: int | None,
+    article_id: int,
+    seen: str,
+    head: dict,
+    members: list[tuple[int, int | None, str | None, str | None]],
+    rules: list[tuple[str, str]],
+    alerts: list[tuple[str, int]],
+) -> LogRow:
+    others = [name for _, _, name, _ in members if name is not None and name != head["feed"]]
     return LogRow(
         story_id=story_id,
         article_id=article_id,
@@ -123,13 +144,11 @@ def _row(store: Store, story_id: int | None, article_id: int, seen: str) -> LogR
         title=head["title"] or "(untitled)",
         feed=head["feed"],
         url=head["url"],
-        outlets=outlets,
-        members=members,
-        alerts=tuple(stories.group_alerts(store, story_id, article_id)),
-        other_feeds=tuple(
-            stories.group_outlets(store, story_id, article_id, besides=head["feed"], limit=OTHER_OUTLETS)
-        ),
-        no_alert=stories.group_no_alert(store, story_id, article_id),
+        outlets=len({feed_id for _, feed_id, _, _ in members if feed_id is not None}),
+        members=len(members),
+        alerts=tuple(alerts),
+        other_feeds=tuple(dict.fromkeys(others))[:OTHER_OUTLETS],  # first carrier first
+        no_alert=next((why for _, _, _, why in members if why is not None), None),
         tags=_tags(head.get("feed_tags")),
     )
 

@@ -5,6 +5,7 @@ Deleting one also drops its ``articles_fts`` and ``search_index`` rows (triggers
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -168,6 +169,18 @@ def headline(store: Store, article_id: int) -> dict | None:
         "JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
         (article_id,),
     )
+
+
+def headlines(store: Store, article_ids: Sequence[int]) -> dict[int, dict]:
+    """:func:`headline` of each of ``article_ids`` that has one (in one query)."""
+    return {
+        r.pop("id"): r
+        for r in store.query(
+            "SELECT a.id, a.title, a.url, f.name AS feed, f.tags AS feed_tags FROM articles a "
+            "JOIN feeds f ON f.id = a.feed_id WHERE a.id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(article_ids)),),
+        )
+    }
 
 
 def for_alert(store: Store, article_id: int) -> dict | None:

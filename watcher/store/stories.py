@@ -233,64 +233,62 @@ def logged(store: Store, sel: articles.Selection, limit: int | None) -> list[tup
     return [(skey if skey > 0 else None, article_id, seen) for skey, article_id, seen in rows]
 
 
-def _group(story_id: int | None, article_id: int) -> tuple[str, int]:
-    """The members of a log group: the story's, or the lone article."""
-    return ("a.story_id = :key", story_id) if story_id else ("a.id = :key", article_id)
+# A log group's key, as :func:`logged` gives it: a story's id, or minus the id of
+# an article in no story. The queries below read the keys of many groups at once
+# as two JSON lists (stories, lone articles), one query per fact for the whole page.
+_MEMBERS = """(
+    SELECT story_id AS g, id, feed_id, no_alert FROM articles
+    WHERE story_id IN (SELECT value FROM json_each(:stories))
+    UNION ALL
+    SELECT -id AS g, id, feed_id, no_alert FROM articles WHERE id IN (SELECT value FROM json_each(:lone))
+)"""
 
 
-def group_matches(store: Store, story_id: int | None, article_id: int) -> list[tuple[str, str]]:
-    """(rule id, severity) of every match of the group's members, in match order."""
-    members_of, key = _group(story_id, article_id)
-    return store.execute(
-        f"""
-        SELECT m.rule_id, m.severity FROM matches m JOIN articles a ON a.id = m.article_id
-        WHERE {members_of} ORDER BY m.id""",
-        {"key": key},
-    ).fetchall()
+def _keys(keys: Sequence[int]) -> dict[str, str]:
+    return {
+        "stories": json.dumps([k for k in keys if k > 0]),
+        "lone": json.dumps([-k for k in keys if k < 0]),
+    }
 
 
-def group_size(store: Store, story_id: int | None, article_id: int) -> tuple[int, int]:
-    """(distinct feeds, articles) among the group's members."""
-    members_of, key = _group(story_id, article_id)
-    outlets, n = store.execute(
-        f"""SELECT COUNT(DISTINCT a.feed_id), COUNT(*)
-                                   FROM articles a WHERE {members_of}""",
-        {"key": key},
-    ).fetchone()
-    return outlets, n
+def group_members(
+    store: Store, keys: Sequence[int]
+) -> dict[int, list[tuple[int, int | None, str | None, str | None]]]:
+    """Group key -> its members, first stored first: (article id, feed id, the
+    feed's name (None when its row is gone), why it did not alert or None)."""
+    out: dict[int, list[tuple[int, int | None, str | None, str | None]]] = {k: [] for k in keys}
+    for key, article_id, feed_id, name, no_alert in store.execute(
+        f"SELECT m.g, m.id, m.feed_id, f.name, m.no_alert FROM {_MEMBERS} m "
+        "LEFT JOIN feeds f ON f.id = m.feed_id ORDER BY m.id",
+        _keys(keys),
+    ):
+        out[key].append((article_id, feed_id, name, no_alert))
+    return out
 
 
-def group_outlets(
-    store: Store, story_id: int | None, article_id: int, *, besides: str, limit: int
-) -> list[str]:
-    """Up to ``limit`` names of the group's feeds other than ``besides``, first carrier first."""
-    members_of, key = _group(story_id, article_id)
-    return [
-        r[0]
-        for r in store.execute(
-            f"""
-        SELECT DISTINCT f.name FROM articles a JOIN feeds f ON f.id = a.feed_id
-        WHERE {members_of} AND f.name != :feed ORDER BY a.id LIMIT :limit""",
-            {"key": key, "feed": besides, "limit": limit},
-        )
-    ]
+def group_matches(store: Store, keys: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """Group key -> (rule id, severity) of every match of its members, in match order."""
+    out: dict[int, list[tuple[str, str]]] = {k: [] for k in keys}
+    for key, rule_id, severity in store.execute(
+        f"SELECT m.g, x.rule_id, x.severity FROM {_MEMBERS} m JOIN matches x ON x.article_id = m.id ORDER BY x.id",
+        _keys(keys),
+    ):
+        out[key].append((rule_id, severity))
+    return out
 
 
-def group_no_alert(store: Store, story_id: int | None, article_id: int) -> str | None:
-    """Why the story's (or lone article's) first member that matched without alerting
-    did not alert ("baseline: ...", "too old to alert: ..."), or None."""
-    column, key = ("story_id", story_id) if story_id else ("id", article_id)
-    return store.scalar(
-        f"SELECT no_alert FROM articles WHERE {column} = ? AND no_alert IS NOT NULL ORDER BY id LIMIT 1",
-        (key,),
-    )
-
-
-def group_alerts(store: Store, story_id: int | None, article_id: int) -> list[tuple[str, int]]:
-    """(status, count) of the alerts of the story (or of the lone article)."""
-    column, key = ("story_id", story_id) if story_id else ("article_id", article_id)
-    return store.execute(
-        f"""SELECT status, COUNT(*) FROM alerts WHERE {column} = ?
-                             GROUP BY status ORDER BY status""",
-        (key,),
-    ).fetchall()
+def group_alerts(store: Store, keys: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+    """Group key -> (status, count) of the alerts of the story (or of the lone article)."""
+    out: dict[int, list[tuple[str, int]]] = {k: [] for k in keys}
+    for key, status, n in store.execute(
+        """
+        SELECT story_id AS g, status, COUNT(*) FROM alerts
+        WHERE story_id IN (SELECT value FROM json_each(:stories)) GROUP BY story_id, status
+        UNION ALL
+        SELECT -article_id AS g, status, COUNT(*) FROM alerts
+        WHERE article_id IN (SELECT value FROM json_each(:lone)) GROUP BY article_id, status
+        ORDER BY 1, 2""",
+        _keys(keys),
+    ):
+        out[key].append((status, n))
+    return out
