@@ -111,13 +111,31 @@ def feed_health(store: Store, now: datetime) -> tuple[FeedHealth, ...]:
             r["articles"],
             r["matched"],
             r["last_article"],
-            health.assess(health.FeedState.of(r), health.Activity.of(r, facts.get(r["id"])), now),
+            _verdict(r, facts, now),
             r.get("kind") or "feed",
             _tags(r.get("tags")),
             bool(r.get("paused")),
         )
         for r in feeds_rows.with_article_counts(store)
     )
+
+
+def _verdict(row: dict, facts: dict[int, dict], now: datetime) -> health.Health:
+    """The health of the feed of ``row`` (its ``feeds`` row), with the facts of its recent polls."""
+    return health.assess(health.FeedState.of(row), health.Activity.of(row, facts.get(row["id"])), now)
+
+
+def feeds_by_status(store: Store, now: datetime) -> dict[str, int]:
+    """How many feeds are in each health word (as :func:`feed_health` judges
+    them, without counting their articles), zeros included, and how many are
+    paused: a paused feed (``enabled = false``, not polled) counts as paused
+    whatever its last polls said, as ``watcher feeds`` shows it, never as
+    failing or silent."""
+    facts = feeds_rows.activity(store, *health.windows(now))
+    counted = Counter(
+        PAUSED if r.get("paused") else str(_verdict(r, facts, now).status) for r in feeds_rows.listing(store)
+    )
+    return {word: counted[word] for word in (*(str(s) for s in health.Status), PAUSED)}
 
 
 def _tags(text: str | None) -> tuple[str, ...]:
@@ -144,24 +162,26 @@ class Status:
 
 
 def status(store: Store, now: datetime) -> Status:
-    return _status(store, overview.counts(store), feed_health(store, now))
+    return _status(store, overview.counts(store), feeds_by_status(store, now))
 
 
 def report(store: Store, now: datetime) -> tuple[Status, Measures]:
     """What ``watcher status`` shows: the status and the measures, from one
-    reading of the counts and of every feed's health."""
+    reading of the counts and of the feeds' health."""
     counts = overview.counts(store)
-    feeds = feed_health(store, now)
-    return _status(store, counts, feeds), _measures(store, now, counts, feeds)
+    by_status = feeds_by_status(store, now)
+    return _status(store, counts, by_status), _measures(store, now, counts, by_status)
 
 
-def _status(store: Store, counts: tuple[tuple[str, int], ...], feeds: tuple[FeedHealth, ...]) -> Status:
+def _status(store: Store, counts: tuple[tuple[str, int], ...], by_status: dict[str, int]) -> Status:
     oldest, newest = articles.span(store)
     return Status(
         path=store.path,
         size_bytes=overview.size_bytes(store),
         schema_version=store.version,
-        counts=_with_feed_statuses(counts, feeds),
+        counts=counts[:1]
+        + tuple((f"feeds {word}", n) for word, n in by_status.items())
+        + counts[1:],  # "feeds failing" ... after "feeds"
         alerts=tuple(alerts.by_status(store)),
         oldest_article=oldest,
         newest_article=newest,
@@ -181,23 +201,6 @@ def _loaded(text: str | None) -> dict | None:
 def outbox_counts(store: Store) -> tuple[tuple[str, int], ...]:
     """(status, how many) of the alert outbox's rows, by status."""
     return tuple(alerts.by_status(store))
-
-
-def _with_feed_statuses(
-    counts: tuple[tuple[str, int], ...], feeds: tuple[FeedHealth, ...]
-) -> tuple[tuple[str, int], ...]:
-    """The counts with, after "feeds", how many feeds are in each status ("feeds failing")."""
-    by_status = _by_status(feeds)
-    return counts[:1] + tuple((f"feeds {word}", n) for word, n in by_status.items()) + counts[1:]
-
-
-def _by_status(feeds: tuple[FeedHealth, ...]) -> dict[str, int]:
-    """How many feeds are in each health word, zeros included, and how many
-    are paused: a paused feed (``enabled = false``, not polled) counts as
-    paused whatever its last polls said, as ``watcher feeds`` shows it, never
-    as failing or silent."""
-    counted = Counter(PAUSED if f.paused else str(f.state) for f in feeds)
-    return {word: counted[word] for word in (*(str(s) for s in health.Status), PAUSED)}
 
 
 def last_poll(store: Store) -> str | None:
@@ -234,16 +237,16 @@ class Measures:
 
 
 def measure(store: Store, now: datetime) -> Measures:
-    return _measures(store, now, overview.counts(store), feed_health(store, now))
+    return _measures(store, now, overview.counts(store), feeds_by_status(store, now))
 
 
 def _measures(
-    store: Store, now: datetime, counts: tuple[tuple[str, int], ...], feeds: tuple[FeedHealth, ...]
+    store: Store, now: datetime, counts: tuple[tuple[str, int], ...], by_status: dict[str, int]
 ) -> Measures:
     count = dict(counts)
     outcomes = feeds_rows.poll_outcomes(store)
     return Measures(
-        feeds_by_status={word.replace(" ", "_"): n for word, n in _by_status(feeds).items()},
+        feeds_by_status={word.replace(" ", "_"): n for word, n in by_status.items()},
         polls_by_outcome=outcomes,
         poll_errors=sum(n for kind, n in outcomes.items() if kind in POLL_ERRORS),
         entries_seen=count["entries seen"],

@@ -166,9 +166,10 @@ class Store:
     def migrate(self) -> list[Migration]:
         """Apply pending migrations, each in its own transaction."""
         applied = []
+        version = self.version  # opening a current database asks once, not once per migration
         for migration in MIGRATIONS:
-            if migration.version <= self.version:
-                continue
+            if migration.version <= version or migration.version <= (version := self.version):
+                continue  # (a pending one is checked again: another process may have applied it)
             try:
                 with self.db.atomic():
                     migration.apply(self.db)
@@ -178,9 +179,10 @@ class Store:
                     f"{self.path}: migration {migration.version} ({migration.name}) failed: {exc}"
                 ) from exc
             applied.append(migration)
-        if self.version > MIGRATIONS[-1].version:
+            version = migration.version
+        if version > MIGRATIONS[-1].version:
             raise StoreError(
-                f"{self.path} has schema version {self.version}, newer than this "
+                f"{self.path} has schema version {version}, newer than this "
                 f"watcher knows ({MIGRATIONS[-1].version}); upgrade watcher"
             )
         return applied
