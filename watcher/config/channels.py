@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass, field
 
 from watcher.config.reader import MAX_PERIOD, Reader, Table, shown
@@ -187,6 +186,8 @@ def _timezone(r: Reader, c: Table, key: str, quiet: bool) -> str:
 
 
 def _known_zone(name: str) -> bool:
+    import zoneinfo  # only a config with quiet hours in a time zone pays for it
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # unknown, not a key, a folder
@@ -199,6 +200,8 @@ def _zones_like(name: str) -> list[str]:
     wanted = name.strip().replace(" ", "_").casefold()
     if not wanted or len(wanted) > 64:
         return []
+    import zoneinfo
+
     try:
         zones = zoneinfo.available_timezones()
     except OSError:

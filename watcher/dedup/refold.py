@@ -10,13 +10,9 @@ refold simply runs again next time (the version is recorded last).
 
 from __future__ import annotations
 
-import logging
-
 from watcher.store import articles, meta, searchindex
 from watcher.store.database import Store
 from watcher.text.fold import FOLD_VERSION
-
-log = logging.getLogger("watcher.dedup")
 
 BATCH = 500
 
@@ -52,5 +48,9 @@ def refold(store: Store) -> int:
         searchindex.refresh(store)
         meta.put(store, "fold_version", str(FOLD_VERSION))
     if done:
-        log.info("refolded %d stored article(s) for text folding version %d", done, FOLD_VERSION)
+        import logging  # not at import: every command that opens the store imports this module
+
+        logging.getLogger("watcher.dedup").info(
+            "refolded %d stored article(s) for text folding version %d", done, FOLD_VERSION
+        )
     return done
