@@ -82,10 +82,10 @@ class LazyGroup(WatcherGroup):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:  # "Did you mean ...?" among every command, loaded or not
-            unknown = getattr(exc, "command_name", None)
-            if unknown is None:
+            no_such = getattr(click.exceptions, "NoSuchCommand", None)  # click >= 8.4
+            if no_such is None or not isinstance(exc, no_such):
                 raise
-            raise type(exc)(unknown, possibilities=self.list_commands(ctx), ctx=exc.ctx) from None
+            raise no_such(exc.command_name, possibilities=self.list_commands(ctx), ctx=exc.ctx) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """click's listing, with the commands not loaded read from the index."""
