@@ -166,3 +166,37 @@ def test_a_closed_writer_refuses_more_and_has_stored_all_it_was_handed(world):
     with pytest.raises(Exception, match="writer is closed"):
         writer.submit(items)
     assert count(config, "SELECT count(*) FROM articles") == 5
+
+
+def test_an_entry_failing_after_its_text_was_indexed_leaves_no_search_row_behind(world):
+    """The writer indexes a group's texts after its entries (one FTS5 write per
+    group): an entry rolled back after its article row and search text were
+    made must leave neither, and the others are all found."""
+    config, parts, store = world
+    items = prepared(parts, store, config, 0, 12)
+    refused = items[-1].canonical  # the last: no later article takes its id
+    conn = sqlite3.connect(config.database)
+    conn.execute(  # fails the entry's last statement: its article and search row were made already
+        "CREATE TRIGGER refuse BEFORE INSERT ON entries WHEN NEW.canonical_url = ? AND NEW.error IS NULL "
+        "BEGIN SELECT RAISE(ABORT, 'refused here'); END".replace("?", f"'{refused}'")
+    )
+    conn.commit()
+    conn.close()
+    writer = Writer(Store.open(config.database), config, clock)
+    try:
+        stored = [f.result(timeout=60) for f in writer.submit(items)]
+        assert sum(s.new for s in stored) == 11 and [s.failed for s in stored if s.failed] == [
+            "internal error: IntegrityError: refused here"
+        ]
+        assert count(config, "SELECT count(*) FROM articles") == 11
+        assert count(config, "SELECT count(*) FROM search_index") == 11
+        assert count(config, "SELECT count(*) FROM search_index s JOIN articles a ON a.id = s.rowid") == 11
+        assert count(config, f"SELECT count(*) FROM articles WHERE canonical_url = '{refused}'") == 0
+        # The browser's plain search (articles_fts) holds exactly the stored articles.
+        conn = sqlite3.connect(config.database)
+        conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
+        conn.close()
+        title = items[0].title.split()[0]
+        assert count(config, f"SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '\"{title}\"'") >= 1
+    finally:
+        writer.close()

@@ -63,6 +63,7 @@ from watcher.pipeline.batch import (
 from watcher.store import articles, database, embeddings, entries, feeds, searchindex
 from watcher.store import matches as match_rows
 from watcher.store.database import Store
+from watcher.text.fold import Normalised
 
 log = logging.getLogger("watcher.pipeline")
 
@@ -80,6 +81,34 @@ class Committer:
         self.config = config
         self.rules = rules  # for alerts when a story spreads (the rules' ``spread`` settings)
         self.stories = Stories(store, config.dedup, clock)
+        # Search index rows of the items applied so far (folded for search_index, as stored
+        # for articles_fts), written by :meth:`index` at the end of the caller's
+        # transaction; None: each item is indexed at once.
+        self._index: list[tuple[int, Normalised, Normalised]] | None = None
+        self._fts: list[tuple[int, str | None, str | None]] = []
+
+    def defer_index(self) -> None:
+        """Index the items' texts when :meth:`index` is called (inside the same
+        transaction, after them), not item by item: FTS5 writes its pending
+        index to disk at every later statement of the transaction, which cost
+        more than storing the rest of the entry."""
+        if self._index is None:
+            self._index = []
+
+    def index(self) -> None:
+        """Index the texts of the items applied since the last call (deferred
+        ones): call before the transaction that stored them ends."""
+        if self._fts:
+            rows, self._fts = self._fts, []
+            articles.index_many(self.store, rows)
+        if self._index:
+            folded, self._index = self._index, []
+            searchindex.put_many(self.store, folded)
+
+    def index_dropped(self) -> None:
+        """The caller's transaction was rolled back: forget what it would have indexed."""
+        if self._index is not None:
+            self._index, self._fts = [], []
 
     def configure(self, config: Config, rules: RuleSet | None = None) -> None:
         """Use ``config`` and ``rules`` (after a reload) for what comes next."""
@@ -92,10 +121,13 @@ class Committer:
     def apply(self, item: Item) -> Stored:
         """Store one item; a failure of the item alone is rolled back and
         recorded on its entry (a failure of the database is raised)."""
+        mark = (len(self._index), len(self._fts)) if self._index is not None else (0, 0)
         try:
             with self.store.atomic():
                 return self._apply(item)
         except Exception as exc:
+            if self._index is not None:
+                del self._index[mark[0] :], self._fts[mark[1] :]  # rolled back: nothing of it is indexed
             if database.unwritable(exc) or isinstance(item, EntryFailure):
                 raise
             return self._failed(item, exc)
@@ -161,10 +193,13 @@ class Committer:
             duplicate_of=placement.duplicate_of,
             join_reason=placement.reason,
             join_similarity=placement.similarity,
+            index=self._index is None,
         )
+        if self._index is not None:
+            self._fts.append((article_id, item.title, body.text))
         if placement.story_id is None:
             self.stories.opened(story_id, article_id)
-        searchindex.put(store, article_id, folded.title, folded.text)
+        self._put_index(article_id, folded.title, folded.text)
         _record_similarities(store, article_id, item.assessment, now.isoformat())
         queued = self._matches(article_id, story_id, item.matches, now, item.no_alert, item.feed_tags)
         self._entry(item.feed_id, entry, item.canonical, article_id, now)
@@ -198,12 +233,18 @@ class Committer:
             language_confidence=item.assessment.confidence,
             meaning_error=item.assessment.problem,
         )
-        searchindex.put(self.store, item.article_id, folded.title, folded.text)
+        self._put_index(item.article_id, folded.title, folded.text)
         _record_similarities(self.store, item.article_id, item.assessment, now.isoformat())
         duplicate_of, reason, similarity = item.placement
         placement = Placement(item.story_id, duplicate_of, reason, similarity, article_id=item.article_id)
         self.stories.attach(item.article_id, placement, title=item.title, now=now)
         return self._matches(item.article_id, item.story_id, item.matches, now, item.no_alert, item.feed_tags)
+
+    def _put_index(self, article_id: int, title: Normalised, text: Normalised) -> None:
+        if self._index is None:
+            searchindex.put(self.store, article_id, title, text)
+        else:
+            self._index.append((article_id, title, text))
 
     def _matches(
         self,
@@ -313,6 +354,7 @@ class Writer:
     ) -> None:
         self.store = store
         self.committer = Committer(store, config, clock, rules)
+        self.committer.defer_index()  # once per group, after its items (see Committer.defer_index)
         self.group = max(1, group)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
@@ -391,7 +433,9 @@ class Writer:
             with self.store.atomic():
                 for work, _ in group:
                     results.append(self._apply(work))
+                self.committer.index()
         except BaseException as exc:  # the database failed: nothing of the group is stored
+            self.committer.index_dropped()
             if not database.unwritable(exc):
                 log.exception("the writer could not store %d item(s)", len(group))
             for _, future in group:

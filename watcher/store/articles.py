@@ -1,6 +1,8 @@
 """Articles: ``articles``, one row per stored article (text, dedup fields,
 story membership, matched flag), and the selections the review side reads.
-Deleting one also drops its ``articles_fts`` and ``search_index`` rows (triggers).
+:func:`insert` (or :func:`index_many`) puts a new one in ``articles_fts``; updating its
+title or text re-indexes it and deleting it drops its ``articles_fts`` and
+``search_index`` rows (triggers).
 """
 
 from __future__ import annotations
@@ -47,13 +49,15 @@ def insert(
     duplicate_of: int | None = None,
     join_reason: str | None = None,
     join_similarity: float | None = None,
+    index: bool = True,
 ) -> int:
     """Store a new article (in ``story_id``, or in no story yet); returns its
     id. ``no_alert``: why its matches must not alert (baseline / too old), or
     None. ``language`` is the declared language, ``detected_language`` the one
     detected from its title and text. ``duplicate_of``, ``join_reason``,
-    ``join_similarity``: see :func:`set_story`."""
-    return (
+    ``join_similarity``: see :func:`set_story`. ``index``: False when the caller
+    indexes it later in the same transaction (:func:`index_many`)."""
+    article_id = (
         store.execute(
             _INSERT,
             (
@@ -86,6 +90,18 @@ def insert(
         ).lastrowid
         or 0
     )
+    if index:
+        index_many(store, [(article_id, title, text)])
+    return article_id
+
+
+def index_many(store: Store, rows: Sequence[tuple[int, str | None, str | None]]) -> None:
+    """Put new articles in ``articles_fts`` (the browser's plain search):
+    (id, title, text) each, as stored. Inside the transaction that stored them;
+    a writer storing many calls this once after all of them (FTS5 writes its
+    pending index at every later statement of the transaction)."""
+    if rows:
+        store.conn.executemany("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)", rows)
 
 
 def revise(

@@ -425,6 +425,16 @@ def _v12_fts_on_text_only(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v13_fts_after_the_rows(db: sqlite_utils.Database) -> None:
+    # articles_fts is written by whoever stores an article (articles.insert, or
+    # articles.index_many once per group of articles), no longer by a trigger
+    # on each INSERT: FTS5 writes its pending index to disk at every later
+    # statement of the transaction, so indexing each article between the other
+    # rows of its entry cost more than storing them. Updates and deletes keep
+    # their triggers.
+    db.execute("DROP TRIGGER IF EXISTS articles_ai")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_schema),
     Migration(2, "full-text search over articles", _v1_fts),
@@ -438,6 +448,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "indexes for counting each feed's articles and the failed extractions", _v10_feed_counts),
     Migration(11, "detected language, similarity to the rules' examples, embeddings", _v11_meaning),
     Migration(12, "articles_fts re-indexed only when a title or text changes", _v12_fts_on_text_only),
+    Migration(
+        13, "articles_fts written with the articles, not by a trigger per row", _v13_fts_after_the_rows
+    ),
 )
 
 

@@ -17,6 +17,7 @@ which is why writes go through :func:`put`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from watcher.text.fold import Normalised
@@ -53,6 +54,23 @@ def put(store: Store, article_id: int, title: str | Normalised | None, text: str
     store.execute(f"DELETE FROM {TABLE} WHERE rowid = ?", (article_id,))
     store.execute(
         f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)", (article_id, fold(title), fold(text))
+    )
+
+
+def put_many(
+    store: Store, rows: Sequence[tuple[int, str | Normalised | None, str | Normalised | None]]
+) -> None:
+    """(Re)index many articles at once: (article id, title, text) each, a later
+    row of the same article winning. Call inside the transaction that stores
+    them. FTS5 writes its pending index to disk at every statement that opens a
+    savepoint, so a writer storing many articles calls this once, after all of
+    them, rather than :func:`put` between its other statements."""
+    latest = {article_id: (article_id, fold(title), fold(text)) for article_id, title, text in rows}
+    if not latest:
+        return
+    store.conn.executemany(f"DELETE FROM {TABLE} WHERE rowid = ?", [(i,) for i in latest])
+    store.conn.executemany(
+        f"INSERT INTO {TABLE} (rowid, title, text) VALUES (?, ?, ?)", list(latest.values())
     )
 
 
