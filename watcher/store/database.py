@@ -95,7 +95,7 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     transaction that reads and then writes fails at once with "database is
     locked" when another connection wrote in between."""
     if db.conn.in_transaction:
-        with db.atomic():
+        with savepoint(db.conn):
             yield db
         return
     db.execute("BEGIN IMMEDIATE")
@@ -109,6 +109,26 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     except BaseException:
         db.rollback()
         raise
+
+
+@contextlib.contextmanager
+def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """A savepoint inside the connection's transaction: rolled back alone when
+    the block raises. sqlite-utils' ``atomic()`` names each savepoint at random,
+    so each one is SQL compiled anew (and pushes statements out of the
+    connection's cache); savepoints nest strictly here, so one name serves
+    (RELEASE and ROLLBACK TO take the innermost of that name)."""
+    conn.execute("SAVEPOINT watcher")
+    try:
+        yield
+    except BaseException:
+        # An error such as a RAISE(ROLLBACK) trigger can end the whole transaction,
+        # savepoints included: then there is nothing to roll back to.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO SAVEPOINT watcher")
+            conn.execute("RELEASE SAVEPOINT watcher")
+        raise
+    conn.execute("RELEASE SAVEPOINT watcher")
 
 
 class Store:
