@@ -21,7 +21,6 @@ Why this shape (measured by ``bench/dedup.py`` on the real gold articles):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -36,32 +35,48 @@ MASK64 = (1 << 64) - 1
 WORD_HASHES = 16_384  # words whose hash is remembered (about 3 MB at most)
 # Odd 64-bit multipliers: a 3-gram's hash depends on its words and their order.
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_K1, _K2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-@functools.lru_cache(maxsize=WORD_HASHES)
 def word_hash(word: str) -> int:
     """A word's 64-bit hash (blake2b), the same in every process and release
-    (stored fingerprints are compared with new ones). Memoised: a pure
-    function of the word, and news vocabulary repeats (an article's words
-    were mostly hashed for earlier articles); hashing was two thirds of a
-    summary's fingerprint."""
+    (stored fingerprints are compared with new ones)."""
     return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+class _WordHashes(dict):
+    """word -> :func:`word_hash`, remembered: a pure function of the word, and
+    news vocabulary repeats (an article's words were mostly hashed for earlier
+    ones); hashing was two thirds of a summary's fingerprint. Emptied when it
+    holds WORD_HASHES words (a bound, not a policy: the common words come back)."""
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= WORD_HASHES:
+            self.clear()
+        value = self[word] = word_hash(word)
+        return value
+
+
+_WORD_HASHES = _WordHashes()
 
 
 def shingle_hashes(words: list[str]) -> np.ndarray:
     """64-bit hashes of the word 3-grams, in order, repeats kept: each word
-    hashed by :func:`word_hash`, 3-grams combined and mixed vectorised."""
+    hashed by :func:`word_hash` (remembered), 3-grams combined and mixed vectorised."""
     if not words:
         return np.empty(0, np.uint64)
-    h = np.fromiter(map(word_hash, words), np.uint64, len(words))
+    h = np.fromiter(map(_WORD_HASHES.__getitem__, words), np.uint64, len(words))
     if len(h) < SHINGLE:
         h = np.concatenate([h, np.zeros(SHINGLE - len(h), np.uint64)])
-    x = h[:-2] * _MIX[0] + h[1:-1] * _MIX[1] + h[2:] * _MIX[2]
-    x ^= x >> np.uint64(30)  # splitmix64's finaliser
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
+    x = h[:-2] * _MIX[0]
+    x += h[1:-1] * _MIX[1]
+    x += h[2:] * _MIX[2]
+    x ^= x >> _S30  # splitmix64's finaliser
+    x *= _K1
+    x ^= x >> _S27
+    x *= _K2
+    x ^= x >> _S31
     return x
 
 
