@@ -8,6 +8,7 @@ this entry known?) run on the pipeline's own connection."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -71,7 +72,6 @@ class Ingest:
         embedder = parts.matcher.embedder
         # vectors kept in this pipeline's database: an article is never embedded twice
         self.vectors = StoredVectors(store, embedder) if embedder is not None else None
-        self._canonical: tuple[tuple | None, str] = (None, "")  # the last entry's canonical URL
 
     def seen(self, feed_id: int, entry: FeedEntry) -> dict | None:
         return entries.find(self.store, feed_id, entry.guid)
@@ -81,21 +81,41 @@ class Ingest:
         feed or under an older GUID, or was and has been pruned (keep_days): it
         is not fetched again."""
         canonical = self.canonical(feed_id, entry, tally)
-        article_id, seen = entries.known_url(self.store, canonical)
+        article_id, seen = self._known_url(canonical, tally)
         if not (article_id or seen):
             return None
         return KnownEntry(feed_id, entry, canonical, article_id, self.parts.clock())
 
+    def look_up(
+        self, feed_id: int, feed_entries: Sequence[FeedEntry], tally: Tally, recorded: Mapping[str, dict]
+    ) -> dict[str, tuple[int | None, bool]]:
+        """Whether the canonical URLs of the entries this poll may store are
+        known (:meth:`known`), read in one statement before the entries loop,
+        for ``tally.known_urls``. A URL that several entries share is left out:
+        it is looked up each time, after the writer may have stored the first."""
+        urls = [
+            self.canonical(feed_id, entry, tally)
+            for entry in feed_entries
+            if (seen := recorded.get(entry.guid)) is None or seen["error"] is not None
+        ]
+        counts = Counter(urls)
+        return entries.known_urls(self.store, [url for url in urls if counts[url] == 1])
+
+    def _known_url(self, canonical: str, tally: Tally) -> tuple[int | None, bool]:
+        found = tally.known_urls.get(canonical)
+        return found if found is not None else entries.known_url(self.store, canonical)
+
     def canonical(self, feed_id: int, entry: FeedEntry, tally: Tally) -> str:
         """The entry's canonical URL (worked out once per entry of a poll)."""
         key = (feed_id, entry.guid, entry.url, entry.guid in tally.item_fragments)
-        if self._canonical[0] == key:
-            return self._canonical[1]
+        found = tally.canonicals.get(key)
+        if found is not None:
+            return found
         if entry.url:
             found = identity.canonical_url(entry.url, keep_fragment=entry.guid in tally.item_fragments)
         else:
             found = f"urn:watcher:feed:{feed_id}:{entry.guid}"
-        self._canonical = (key, found)
+        tally.canonicals[key] = found
         return found
 
     def _no_alert(
@@ -224,7 +244,7 @@ class Ingest:
             elif seen is not None and seen["failures"] >= ENTRY_TRIES:
                 continue
             elif seen is None or seen["error"] is not None:
-                article_id, known = entries.known_url(self.store, self.canonical(feed_id, entry, tally))
+                article_id, known = self._known_url(self.canonical(feed_id, entry, tally), tally)
                 if article_id or known:
                     continue
             orders.append(_page_order(feed, entry, tally))

@@ -173,6 +173,7 @@ class Pipeline:
     ) -> tuple[health.Outcome, int, int]:
         tally.item_fragments = identity.item_fragments([(e.guid, e.url) for e in parsed.entries])
         recorded = entries.find_many(self.store, row["id"], [e.guid for e in parsed.entries])
+        tally.known_urls = self.ingest.look_up(row["id"], parsed.entries, tally, recorded)
         tally.read_ahead = self.ingest.read_ahead(feed, row["id"], parsed.entries, tally, recorded)
         try:
             return self._store_each(feed, row, parsed, etag, last_modified, status, tally, recorded)

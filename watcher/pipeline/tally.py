@@ -40,6 +40,10 @@ class Tally:
     # Pages already fetched in this poll, by URL (a wrapped link followed to its target).
     pages: dict[str, Response] = field(default_factory=dict)
     read_ahead: PageBatch = field(default_factory=_NoPages)  # the poll's article pages, being read
+    # entries.known_url of the poll's new entries' canonical URLs, read at once at its start
+    # (those that more than one entry has are not in it: they are looked up each time).
+    known_urls: dict[str, tuple[int | None, bool]] = field(default_factory=dict)
+    canonicals: dict[tuple, str] = field(default_factory=dict)  # the entries' canonical URLs, once worked out
 
     def page_failed(self, error: str, *, timeout: bool = False) -> None:
         self.pages_failed += 1

@@ -4,6 +4,7 @@ keeps its row (``article_id`` NULL) when pruning deletes its article."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from watcher.store.database import Store, marks
@@ -35,6 +36,22 @@ def known_url(store: Store, canonical_url: str) -> tuple[int | None, bool]:
         {"c": canonical_url},
     ).fetchone()
     return row[0], bool(row[1])
+
+
+def known_urls(store: Store, canonical_urls: Sequence[str]) -> dict[str, tuple[int | None, bool]]:
+    """:func:`known_url` of each of ``canonical_urls`` (by URL), read in one
+    statement: one snapshot, one statement for a whole poll."""
+    found: dict[str, tuple[int | None, bool]] = {}
+    for start in range(0, len(canonical_urls), 500):
+        chunk = list(dict.fromkeys(canonical_urls[start : start + 500]))
+        for url, article_id, seen in store.execute(
+            "SELECT c.value, (SELECT id FROM articles WHERE canonical_url = c.value), "
+            "EXISTS (SELECT 1 FROM entries WHERE canonical_url = c.value AND error IS NULL) "
+            "FROM json_each(?) c",
+            (json.dumps(chunk),),
+        ):
+            found[url] = (article_id, bool(seen))
+    return found
 
 
 def add(
