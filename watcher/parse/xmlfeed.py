@@ -129,12 +129,25 @@ _IMAGE_PARTS = {"title", "link", "url", "width", "height", "description"}
 
 
 # What the byte-level bounds (watcher.parse.xmlguard) count: elements named item or
-# entry in any namespace and case, and whether any element nests past MAX_DEPTH.
-_ENTRIES = (
-    "count(//*[translate(local-name(), 'ITEMNRY', 'itemnry') = 'item' "
-    "or translate(local-name(), 'ITEMNRY', 'itemnry') = 'entry'])"
-)
+# entry in any namespace and case (_counts), and whether any element nests past MAX_DEPTH.
 _DEEP = "boolean(" + "/*" * (MAX_DEPTH + 1) + ")"
+_ITEMNRY = str.maketrans("ITEMNRY", "itemnry")
+
+
+def _counts(root: Any) -> tuple[int, int]:
+    """(elements, entries) of the document, in one walk: XPath's ``count(//*)``
+    and ``count(//*[translate(local-name(), 'ITEMNRY', 'itemnry') = 'item' or
+    ... = 'entry'])``, whose translate() over every element cost more than
+    parsing the document."""
+    elements = entries = 0
+    for el in root.iter():
+        tag = el.tag
+        if isinstance(tag, str):
+            elements += 1
+            local = tag.rpartition("}")[2]
+            if 4 <= len(local) <= 5 and local.translate(_ITEMNRY) in ("item", "entry"):
+                entries += 1
+    return elements, entries
 
 
 @dataclass(frozen=True)
@@ -175,11 +188,8 @@ def read(data: bytes, helpers: Helpers, fits: Callable[..., bool] = lambda **sha
         declared: dict[bytes, set[bytes]] = {}
         for prefix, uri in _DECLARATION.findall(data):
             declared.setdefault(prefix, set()).add(uri.lower())
-        shape = {
-            "elements": int(root.xpath("count(//*)")),
-            "entries": int(root.xpath(_ENTRIES)),
-            "deep": bool(root.xpath(_DEEP)),
-        }
+        elements, entries = _counts(root)
+        shape = {"elements": elements, "entries": entries, "deep": bool(root.xpath(_DEEP))}
         if not fits(**shape):
             return None
         reader = _Reader(helpers)
