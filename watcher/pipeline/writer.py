@@ -4,7 +4,8 @@ the polls prepared (:mod:`watcher.pipeline.batch`).
 Poll threads never write and so never queue on SQLite's write lock: they
 fetch, parse, extract, fold and match, hand each entry's writes to
 :meth:`Writer.submit`, and go on. The writer takes whatever has been handed
-in (up to ``group`` items, from any number of polls) and stores it in ONE
+in (up to ``group`` items, from any number of polls; while busy, waiting up
+to ``linger`` seconds for more: see FULL) and stores it in ONE
 transaction, each entry inside a savepoint of its own: an entry that fails
 (a bug, a row no one expected) is rolled back alone and recorded on its
 entry row, the others are kept; a failure of the database itself (disk full,
@@ -36,6 +37,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -68,6 +70,15 @@ from watcher.text.fold import Normalised
 log = logging.getLogger("watcher.pipeline")
 
 GROUP = 256  # items stored in one transaction, at most
+# While polls keep it busy (it stored its last group less than BUSY seconds
+# ago) and it holds fewer than FULL items, some of them entries, the writer
+# waits up to LINGER seconds for more before it stores them: a commit, the
+# search indexes' segments and every reading connection's page cache (dropped
+# at each commit) are paid per transaction, and polls hand in about twenty
+# entries at a time. A lone poll (one feed, a test) is never kept waiting.
+FULL = 64
+LINGER = 0.02
+BUSY = 0.1
 
 
 class Committer:
@@ -351,8 +362,11 @@ class Writer:
         rules: RuleSet | None = None,
         *,
         group: int = GROUP,
+        linger: float = LINGER,
     ) -> None:
         self.store = store
+        self.linger = linger
+        self._stored_at = float("-inf")  # when the last group was stored (time.monotonic())
         self.committer = Committer(store, config, clock, rules)
         self.committer.defer_index()  # once per group, after its items (see Committer.defer_index)
         self.group = max(1, group)
@@ -415,17 +429,27 @@ class Writer:
                 return
             group = [first]
             size = _size(first[0])
+            # Busy (the last group was stored a moment ago) and holding entries: wait for more.
+            busy = time.monotonic() - self._stored_at < BUSY
+            until = time.monotonic() + self.linger
             while size < self.group:
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
-                    break
+                    left = until - time.monotonic()
+                    if size >= FULL or left <= 0 or not busy or not _entries(group):
+                        break
+                    try:  # a few more polls' items in the same transaction
+                        more = self._queue.get(timeout=left)
+                    except queue.Empty:
+                        break
                 if more is _STOP:
                     stopping = True
                     break
                 group.append(more)
                 size += _size(more[0])
             self._store(group)
+            self._stored_at = time.monotonic()
 
     def _store(self, group: list[tuple[Any, Future]]) -> None:
         results: list[Any] = []
@@ -535,6 +559,11 @@ def _record_similarities(store: Store, article_id: int, assessed: Assessment, no
         assessed.vector,
         now,
     )
+
+
+def _entries(group: list[tuple[Any, Future]]) -> bool:
+    """Whether ``group`` holds entries (not only polls' records)."""
+    return any(not isinstance(work, PollRecord) for work, _ in group)
 
 
 def _size(work: Any) -> int:
