@@ -332,7 +332,9 @@ def _origin(url: httpx.URL) -> tuple[str, int]:
 
 
 def _read_body(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
-    if response.status_code in (204, 304):  # no body, whatever Content-Length says
+    if response.status_code in (204, 304):  # no body, whatever Content-Length says:
+        for _ in response.iter_raw():  # read to its end, so the connection is kept for the next request
+            pass
         return b""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
