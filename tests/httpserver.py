@@ -16,7 +16,8 @@ that may lie, 'chunked', or None to end the body by closing). A body may be
 bytes or a zero-argument callable returning an iterable of chunks
 (``zeros(size)`` streams gigabytes without holding them; ``gzip_bomb(size)``
 is a small gzip stream that inflates to ``size`` bytes).
-``route_handler(path, fn)`` lets ``fn(handler)`` write anything at all.
+``route_handler(path, fn)`` lets ``fn(handler)`` write anything at all;
+``accepted`` counts the TCP connections accepted.
 Also here: ``LoopbackServer("127.0.0.2")`` / ``("::1")`` for a second
 address, ``LoopbackServer(tls=True)`` (self-signed cert for localhost in
 tests/tls/, test use only), ``SilentListener`` (accepts TCP, never speaks)
@@ -82,6 +83,7 @@ class LoopbackServer:
         self._routes: dict[str, Route] = {}
         self._requests: list[RecordedRequest] = []
         self._sent: dict[str, int] = {}
+        self._accepted = 0
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._httpd = _Server((host, 0), RequestHandler, owner=self, tls=self._tls_context() if tls else None)
@@ -145,6 +147,17 @@ class LoopbackServer:
 
     def requests_for(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.split("?", 1)[0] == path]
+
+    @property
+    def accepted(self) -> int:
+        """TCP connections accepted so far (a client that keeps its connections
+        alive makes fewer than it sends requests)."""
+        with self._lock:
+            return self._accepted
+
+    def _accept(self) -> None:
+        with self._lock:
+            self._accepted += 1
 
     def bytes_sent(self, path: str) -> int:
         """Body bytes written for ``path`` so far (all requests)."""
@@ -330,6 +343,7 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self):
         sock, client = super().get_request()
+        self.owner._accept()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body are separate writes
         if self._tls is not None:
             sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)

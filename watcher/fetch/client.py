@@ -33,6 +33,13 @@ request goes to the proxy, and the proxy's own address is the one exempt.
 With ``NetworkPolicy.per_host``, at most that many requests go to one host at
 once (``hosts.HostSlots``, shared by every thread using this client); a
 request may also be given a ``deadline`` of its own (the end of its poll).
+
+Connections are kept alive and used again for the same scheme, host and port
+(httpx's own pool on the guarded backend, see ``connection``): at most
+``POOL_CONNECTIONS`` open, ``POOL_IDLE`` idle ones kept, each for at most
+``IDLE_EXPIRY`` seconds, all closed by ``close``. A GET that fails because
+the server closed (or broke) a kept connection just as the request went out
+is sent once more, on a new connection; never more than once.
 """
 
 from __future__ import annotations
@@ -69,6 +76,14 @@ DEFAULT_ACCEPT = "*/*"
 
 _SHOWN_URL = 300  # characters of a hostile Location shown in a message
 
+POOL_CONNECTIONS = 100  # connections open at once (requests beyond wait for one)
+POOL_IDLE = 20  # idle kept-alive connections kept
+IDLE_EXPIRY = 5.0  # seconds an idle connection is kept
+_URLS = 1024  # parsed URLs remembered (a feed's URL is parsed once, not at every poll)
+
+# What a kept-alive connection the server closed, or broke, gives on the next request.
+_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
 
 class Client:
     """Fetches URLs under a ``NetworkPolicy``. Use as a context manager or call ``close``.
@@ -96,6 +111,11 @@ class Client:
         # Requests go straight to the transport: httpx.Client.send would build the
         # next request of a redirect itself and raise on a Location it cannot use.
         self._transport = _Transport(self._backend, proxy)
+        self._urls: dict[str, httpx.URL] = {}
+        self._fixed = {  # the headers every GET sends, as bytes once
+            "User-Agent": _header_value(policy.user_agent),
+            "Accept-Encoding": _header_value(ACCEPT_ENCODING),
+        }
 
     def __enter__(self) -> Client:
         return self
@@ -156,7 +176,7 @@ class Client:
                     content=body,
                     extensions={"timeout": httpx.Timeout(self._policy.timeout).as_dict()},
                 )
-                with _sent(self._transport, request) as response:
+                with _closing(self._exchange(request, again=False)) as response:
                     return self._response(url, response, _read_body(response, max_bytes, deadline))
         except FetchError:
             raise
@@ -223,20 +243,43 @@ class Client:
 
     def _headers(self, etag: str | None, last_modified: str | None, accept: str | None) -> dict:
         headers = {
-            "User-Agent": self._policy.user_agent,
-            "Accept": accept or DEFAULT_ACCEPT,
-            "Accept-Encoding": ACCEPT_ENCODING,
-            "If-None-Match": etag,
-            "If-Modified-Since": last_modified,
+            "User-Agent": self._fixed["User-Agent"],
+            "Accept": _header_value(accept or DEFAULT_ACCEPT),
+            "Accept-Encoding": self._fixed["Accept-Encoding"],
+            "If-None-Match": _header_value(etag),
+            "If-Modified-Since": _header_value(last_modified),
         }
-        return {k: _header_value(v) for k, v in headers.items() if _header_value(v)}
+        return {k: v for k, v in headers.items() if v}
+
+    def _url(self, url: str, hop: str) -> httpx.URL:
+        """``hop`` parsed and checked (``_checked_url``), remembered for the next poll."""
+        parsed = self._urls.get(hop)
+        if parsed is None:
+            parsed = _checked_url(url, hop)
+            if len(self._urls) >= _URLS:
+                self._urls.clear()
+            self._urls[hop] = parsed
+        return parsed
+
+    def _exchange(self, request: httpx.Request, *, again: bool) -> httpx.Response:
+        """The answer's head; with ``again``, a request that failed on a kept-alive
+        connection (the server closed it, or sent garbage on it) goes out once more
+        on a new one."""
+        opened = self._backend.opened()
+        try:
+            return self._transport.handle_request(request)
+        except _STALE:
+            if not again or self._backend.opened() != opened:  # it was a new connection
+                raise
+        self._transport.drop_idle(request.url)  # its idle siblings are likely closed too
+        return self._transport.handle_request(request)
 
     def _hop(
         self, url: str, current: str, headers: dict, max_bytes: int, deadline: float, cut: bool = False
     ) -> Response | str:
         """One request to ``current``: a Response, or the next URL to go to."""
         with _translated(url, current, self._policy.timeout, cut):
-            hop = _checked_url(url, current)
+            hop = self._url(url, current)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.TimeoutException("total deadline reached between redirects")
@@ -245,7 +288,7 @@ class Client:
             request = httpx.Request(
                 "GET", hop, headers=headers, extensions={"timeout": httpx.Timeout(remaining).as_dict()}
             )
-            with _sent(self._transport, request) as response:
+            with _closing(self._exchange(request, again=True)) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     _drain_small(response)
@@ -448,9 +491,9 @@ class _Transport(httpx.HTTPTransport):
             self._pool = httpcore.ConnectionPool(
                 ssl_context=ssl_context,
                 network_backend=backend,
-                max_connections=100,
-                max_keepalive_connections=20,
-                keepalive_expiry=5.0,
+                max_connections=POOL_CONNECTIONS,
+                max_keepalive_connections=POOL_IDLE,
+                keepalive_expiry=IDLE_EXPIRY,
             )
             return
         proxy_url = httpcore.URL(
@@ -467,9 +510,9 @@ class _Transport(httpx.HTTPTransport):
                 ssl_context=ssl_context,
                 proxy_ssl_context=proxy.ssl_context,
                 network_backend=backend,
-                max_connections=100,
-                max_keepalive_connections=20,
-                keepalive_expiry=5.0,
+                max_connections=POOL_CONNECTIONS,
+                max_keepalive_connections=POOL_IDLE,
+                keepalive_expiry=IDLE_EXPIRY,
             )
         else:
             self._pool = httpcore.SOCKSProxy(
@@ -477,15 +520,23 @@ class _Transport(httpx.HTTPTransport):
                 proxy_auth=proxy.raw_auth,
                 ssl_context=ssl_context,
                 network_backend=backend,
-                max_connections=100,
-                max_keepalive_connections=20,
-                keepalive_expiry=5.0,
+                max_connections=POOL_CONNECTIONS,
+                max_keepalive_connections=POOL_IDLE,
+                keepalive_expiry=IDLE_EXPIRY,
             )
+
+    def drop_idle(self, url: httpx.URL) -> None:
+        """Close the idle kept-alive connections to ``url``'s origin (so the next
+        request to it opens a new one)."""
+        origin = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=b"/").origin
+        for connection in self._pool.connections:
+            if connection.is_idle() and connection.can_handle_request(origin):
+                connection.close()
 
 
 @contextmanager
-def _sent(transport: _Transport, request: httpx.Request) -> Iterator[httpx.Response]:
-    response = transport.handle_request(request)
+def _closing(response: httpx.Response) -> Iterator[httpx.Response]:
+    """Closes the answer: its connection goes back to the pool when it was read to its end."""
     try:
         yield response
     finally:

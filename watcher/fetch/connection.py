@@ -6,11 +6,19 @@ to addresses that pass ``address.refusal``, checks the connected peer again, and
 wraps every socket in a ``GuardedStream`` whose reads and writes wait at most
 for the time left before the request's total deadline. With a proxy, the one
 connection made is to the proxy, and ``check_target`` checks each target first.
+
+The pools keep connections alive between requests, keyed by scheme, host
+name and port (httpcore's origin): a kept connection is only ever used again
+for that same origin, so it still goes to the address the guard approved
+for that host name when it was opened; another host name (even one whose
+DNS answer now names the same or a forbidden address) gets a connection of
+its own, resolved and checked here.
 """
 
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from ipaddress import IPv4Network, IPv6Network
@@ -52,6 +60,15 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._lookups = lookups
         self._proxy = proxy
         self._inner = httpcore.SyncBackend()
+        self._made = threading.local()  # connections this thread opened (``opened``)
+
+    def opened(self) -> int:
+        """How many connections the calling thread has opened so far: a request
+        after which it is unchanged went out on a kept-alive connection."""
+        return getattr(self._made, "count", 0)
+
+    def _count(self) -> None:
+        self._made.count = getattr(self._made, "count", 0) + 1
 
     def check_target(self, host: str, port: int, wait: float) -> None:
         """Refuse a target (reached through the proxy) that this machine's DNS places
@@ -95,6 +112,7 @@ class GuardedBackend(httpcore.NetworkBackend):
                 failure = exc
                 continue
             self._check_peer(host, stream)
+            self._count()
             return GuardedStream(stream, self._deadlines)
         assert failure is not None  # allowed is not empty: every address failed
         raise failure
@@ -123,6 +141,7 @@ class GuardedBackend(httpcore.NetworkBackend):
             except httpcore.ConnectError as exc:
                 failure = exc
                 continue
+            self._count()
             return GuardedStream(stream, self._deadlines)
         raise ProxyUnreachable(
             f"cannot connect to the proxy {host}:{port} ({first_message(list(exception_chain(failure)))})"

@@ -116,7 +116,8 @@ class Pipeline:
                 row["etag"],
                 row["last_modified"],
                 tally.seconds_left,
-                recent=tuple(entries.recent_guids(self.store, row["id"])),
+                # only a Telegram channel's paging looks at them
+                recent=tuple(entries.recent_guids(self.store, row["id"])) if feed.kind == "telegram" else (),
             ),
             feed,
         )
