@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from watcher.errors import WatcherError
@@ -38,36 +39,64 @@ class HostSlots:
             raise ValueError(f"per_host must be at least 1, got {per_host}")
         self.per_host = per_host
         self._busy: dict[str, int] = {}
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        # Hosts some request waits for: a freed slot wakes one waiter of its own host.
+        self._queues: dict[str, _Queue] = {}
 
     @contextmanager
     def slot(self, url: str, deadline: float) -> Iterator[None]:
         """Hold one slot of ``url``'s host (``deadline``: ``time.monotonic()``
         time after which waiting gives up with :class:`NoSlot`)."""
         host = host_of(url)
-        with self._changed:
-            while self._busy.get(host, 0) >= self.per_host:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise NoSlot(host)
-                self._changed.wait(left)
+        with self._lock:
+            if self._busy.get(host, 0) >= self.per_host:
+                self._wait(host, deadline)
             self._busy[host] = self._busy.get(host, 0) + 1
         try:
             yield
         finally:
-            with self._changed:
+            with self._lock:
                 left_busy = self._busy[host] - 1
                 if left_busy:
                     self._busy[host] = left_busy
                 else:
                     del self._busy[host]
-                self._changed.notify_all()
+                queue = self._queues.get(host)
+                if queue is not None:
+                    queue.changed.notify()
+
+    def _wait(self, host: str, deadline: float) -> None:
+        """Wait (holding ``_lock``) until a slot of ``host`` is free, or raise NoSlot."""
+        queue = self._queues.get(host)
+        if queue is None:
+            queue = self._queues[host] = _Queue(threading.Condition(self._lock))
+        queue.waiting += 1
+        try:
+            while self._busy.get(host, 0) >= self.per_host:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise NoSlot(host)
+                queue.changed.wait(left)
+        except NoSlot:
+            if self._busy.get(host, 0) < self.per_host:
+                queue.changed.notify()  # a wake-up this waiter took is passed on
+            raise
+        finally:
+            queue.waiting -= 1
+            if not queue.waiting:
+                del self._queues[host]
 
     def full(self, url: str) -> bool:
         """Whether every slot of ``url``'s host is taken right now."""
-        with self._changed:
+        with self._lock:
             return self._busy.get(host_of(url), 0) >= self.per_host
 
     def in_use(self, url: str) -> int:
-        with self._changed:
+        with self._lock:
             return self._busy.get(host_of(url), 0)
+
+
+@dataclass
+class _Queue:
+    changed: threading.Condition
+    waiting: int = 0

@@ -17,10 +17,12 @@ def sync(store: Store, feeds: Sequence[FeedConfig], now: datetime) -> None:
     but are not polled."""
     stamp = now.isoformat()
     with store.atomic():
+        rows = {r["url"]: r for r in feed_rows.listing(store)}  # one query, not one per feed
         for feed in feeds:
-            row = feed_rows.get(store, feed.url)
+            row = rows.get(feed.url)
             if row is None:
                 feed_id = feed_rows.add(store, feed.url, feed.name, stamp)
+                rows[feed.url] = {"id": feed_id, "name": feed.name}
             else:
                 feed_id = row["id"]
                 if row["name"] != feed.name:
