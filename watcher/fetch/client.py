@@ -82,7 +82,7 @@ IDLE_EXPIRY = 5.0  # seconds an idle connection is kept
 _URLS = 1024  # parsed URLs remembered (a feed's URL is parsed once, not at every poll)
 
 # What a kept-alive connection the server closed, or broke, gives on the next request.
-_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_STALE = (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)
 
 
 class Client:
@@ -158,9 +158,10 @@ class Client:
         answer. A ``FetchError`` for anything below HTTP."""
         deadline = time.monotonic() + self._policy.timeout
         headers = {
-            "User-Agent": self._policy.user_agent,
-            "Content-Type": content_type,
-            "Accept": "application/json, */*;q=0.5",
+            "User-Agent": self._fixed["User-Agent"],
+            "Content-Type": _header_value(content_type),
+            "Accept": b"application/json, */*;q=0.5",
+            "Content-Length": str(len(body)).encode("ascii"),
         }
         try:
             with self._deadlines.until(deadline), _translated(url, url, self._policy.timeout):
@@ -169,13 +170,7 @@ class Client:
                     self._backend.check_target(
                         target.raw_host.decode("ascii"), _port(target), self._policy.timeout
                     )
-                request = httpx.Request(
-                    "POST",
-                    target,
-                    headers=headers,
-                    content=body,
-                    extensions={"timeout": httpx.Timeout(self._policy.timeout).as_dict()},
-                )
+                request = _request(b"POST", target, headers, self._policy.timeout, body)
                 with _closing(self._exchange(request, again=False)) as response:
                     return self._response(url, response, _read_body(response, max_bytes, deadline))
         except FetchError:
@@ -261,18 +256,18 @@ class Client:
             self._urls[hop] = parsed
         return parsed
 
-    def _exchange(self, request: httpx.Request, *, again: bool) -> httpx.Response:
+    def _exchange(self, request: httpcore.Request, *, again: bool) -> _Answer:
         """The answer's head; with ``again``, a request that failed on a kept-alive
         connection (the server closed it, or sent garbage on it) goes out once more
         on a new one."""
         opened = self._backend.opened()
         try:
-            return self._transport.handle_request(request)
+            return _Answer(self._transport.pool.handle_request(request))
         except _STALE:
             if not again or self._backend.opened() != opened:  # it was a new connection
                 raise
-        self._transport.drop_idle(request.url)  # its idle siblings are likely closed too
-        return self._transport.handle_request(request)
+        self._transport.drop_idle(request.url.origin)  # its idle siblings are likely closed too
+        return _Answer(self._transport.pool.handle_request(request))
 
     def _hop(
         self, url: str, current: str, headers: dict, max_bytes: int, deadline: float, cut: bool = False
@@ -285,9 +280,7 @@ class Client:
                 raise httpx.TimeoutException("total deadline reached between redirects")
             if self._policy.proxy:
                 self._backend.check_target(hop.raw_host.decode("ascii"), _port(hop), remaining)
-            request = httpx.Request(
-                "GET", hop, headers=headers, extensions={"timeout": httpx.Timeout(remaining).as_dict()}
-            )
+            request = _request(b"GET", hop, headers, remaining)
             with _closing(self._exchange(request, again=True)) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
@@ -296,7 +289,7 @@ class Client:
                 body = _read_body(response, max_bytes, deadline)
                 return self._response(current, response, body)
 
-    def _response(self, current: str, response: httpx.Response, body: bytes) -> Response:
+    def _response(self, current: str, response: _Answer, body: bytes) -> Response:
         h = response.headers
         retry_after = None
         if response.status_code in RETRY_AFTER_STATUSES and "retry-after" in h:
@@ -374,7 +367,7 @@ def _origin(url: httpx.URL) -> tuple[str, int]:
 # --- the body -----------------------------------------------------------------
 
 
-def _read_body(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+def _read_body(response: _Answer, max_bytes: int, deadline: float) -> bytes:
     if response.status_code in (204, 304):  # no body, whatever Content-Length says:
         for _ in response.iter_raw():  # read to its end, so the connection is kept for the next request
             pass
@@ -404,7 +397,7 @@ def _read_body(response: httpx.Response, max_bytes: int, deadline: float) -> byt
     return b"".join(parts)
 
 
-def _drain_small(response: httpx.Response, limit: int = 64 * 1024) -> None:
+def _drain_small(response: _Answer, limit: int = 64 * 1024) -> None:
     """Reads a short redirect body so the connection can be reused; larger ones are dropped."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) <= limit:
@@ -435,7 +428,7 @@ def _translated(url: str, current: str, timeout: float, cut: bool = False) -> It
         raise FetchError("too_large", url, f"{via}{exc}") from None
     except CorruptBody as exc:
         raise FetchError("protocol", url, f"{via}{exc}") from None
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, httpcore.TimeoutException):
         if cut:
             raise FetchError("timeout", url, f"{via}no complete answer before the poll's deadline") from None
         raise FetchError(
@@ -443,7 +436,7 @@ def _translated(url: str, current: str, timeout: float, cut: bool = False) -> It
         ) from None
     except ProxyUnreachable as exc:
         raise FetchError("connection", url, f"{via}{exc}") from None
-    except (httpx.HTTPError, httpcore.ProxyError, OSError) as exc:
+    except (httpx.HTTPError, *_HTTPCORE_ERRORS, OSError) as exc:
         kind, detail = _classified(exc)
         raise FetchError(kind, url, f"{via}{detail}") from None
     except Exception as exc:  # e.g. IDNAError for a host name that does not encode
@@ -469,9 +462,15 @@ def _classified(exc: BaseException) -> tuple[str, str]:
         return "connection", f"the server closed the connection early ({message})"
     if any(isinstance(e, (httpx.ProtocolError, httpcore.ProtocolError)) for e in chain):
         return "protocol", f"the server's answer is not valid HTTP ({message})"
-    if any(isinstance(e, (httpx.UnsupportedProtocol, httpx.InvalidURL)) for e in chain):
+    if any(
+        isinstance(e, (httpx.UnsupportedProtocol, httpcore.UnsupportedProtocol, httpx.InvalidURL))
+        for e in chain
+    ):
         return "scheme", f"cannot be fetched ({message})"
-    if any(isinstance(e, (httpx.ReadError, httpx.WriteError)) for e in chain):
+    if any(
+        isinstance(e, (httpx.ReadError, httpx.WriteError, httpcore.ReadError, httpcore.WriteError))
+        for e in chain
+    ):
         return "connection", f"connection lost ({message})"
     return "connection", f"cannot connect ({message})"
 
@@ -525,17 +524,63 @@ class _Transport(httpx.HTTPTransport):
                 keepalive_expiry=IDLE_EXPIRY,
             )
 
-    def drop_idle(self, url: httpx.URL) -> None:
-        """Close the idle kept-alive connections to ``url``'s origin (so the next
+    @property
+    def pool(self) -> httpcore.ConnectionPool:
+        """The connection pool itself: requests go to it directly (an httpx.Request
+        and httpx.Response around each would only cost time)."""
+        return self._pool
+
+    def drop_idle(self, origin: httpcore.Origin) -> None:
+        """Close the idle kept-alive connections to ``origin`` (so the next
         request to it opens a new one)."""
-        origin = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=b"/").origin
         for connection in self._pool.connections:
             if connection.is_idle() and connection.can_handle_request(origin):
                 connection.close()
 
 
+_HTTPCORE_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
+
+
+def _request(
+    method: bytes, url: httpx.URL, headers: dict[str, bytes | None], timeout: float, body: bytes | None = None
+) -> httpcore.Request:
+    """The request as httpcore sends it (with the Host header httpx would add)."""
+    url.host  # noqa: B018 - as httpx.Request: an IDN that does not decode is refused here
+    return httpcore.Request(
+        method,
+        httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+        headers=[(b"Host", url.netloc)] + [(k.encode("ascii"), v) for k, v in headers.items() if v],
+        content=body,
+        extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}},
+    )
+
+
+class _Answer:
+    """httpcore's answer with what this module reads of it: the status, the
+    headers (httpx's ``Headers``, decoded as httpx decodes them) and the raw body."""
+
+    __slots__ = ("_raw", "headers", "status_code")
+
+    def __init__(self, raw: httpcore.Response) -> None:
+        self._raw = raw
+        self.status_code = raw.status
+        self.headers = httpx.Headers(raw.headers)
+
+    def iter_raw(self) -> Iterator[bytes]:
+        """The body as received (never decompressed)."""
+        return self._raw.iter_stream()
+
+    def close(self) -> None:
+        self._raw.close()
+
+
 @contextmanager
-def _closing(response: httpx.Response) -> Iterator[httpx.Response]:
+def _closing(response: _Answer) -> Iterator[_Answer]:
     """Closes the answer: its connection goes back to the pool when it was read to its end."""
     try:
         yield response
