@@ -38,9 +38,8 @@ Requests go straight to httpx's connection pool (httpcore, on the guarded
 backend, see ``connection``): httpx parses and joins the URLs and decodes the
 headers, but no ``httpx.Request``/``httpx.Response`` is built around each
 request. Connections are kept alive and used again for the same scheme, host
-and port: at most
-``POOL_CONNECTIONS`` open, ``POOL_IDLE`` idle ones kept, each for at most
-``IDLE_EXPIRY`` seconds, all closed by ``close``. A GET that fails because
+and port: at most ``POOL_CONNECTIONS`` open, ``POOL_IDLE`` idle ones kept,
+each for at most ``IDLE_EXPIRY`` seconds, all closed by ``close``. A GET that fails because
 the server closed (or broke) a kept connection just as the request went out
 is sent once more, on a new connection; never more than once.
 """
