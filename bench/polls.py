@@ -141,6 +141,7 @@ def watcher_poll(cfg: Path) -> tuple[float, float, pipeline.RunSummary]:
     parts = app.build_parts(config, clock, load_rules(list(config.rules)))
     store = Store.open(config.database)
     try:
+        app.warm(parts.matcher, config)  # as `watcher run --once` does before its polls (models load)
         cpu, wall = time.process_time(), time.perf_counter()
         summary = pipeline.run_once(parts, store, lambda: Store.open(config.database))
         return time.process_time() - cpu, time.perf_counter() - wall, summary
