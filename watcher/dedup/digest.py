@@ -1,10 +1,13 @@
-"""What dedup derives from an article's text: its content hash and its SimHash.
+"""What is derived from an article's text once it is extracted: the text
+folded (:func:`watcher.text.fold.normalise`), and dedup's content hash and
+SimHash of that folding.
 
 :func:`digest` runs in the extraction worker, right after the text is
 extracted (``Extractor(post="watcher.dedup.digest:digest")``), so that the
-process that stores articles does not fold every text again for them;
-:func:`of` reads the values back, or computes them here when the worker did
-not (a feed summary, a text from an older worker).
+process that stores articles neither folds the text nor hashes it:
+:func:`of` and :func:`folded` read the values back, or compute them here when
+the worker did not (a feed summary, a text from a remote worker, which sends
+plain values only).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from watcher.dedup import identity, similarity
+from watcher.text.fold import Normalised, normalise
 
 POST = "watcher.dedup.digest:digest"  # what the extraction worker is told to run
 
@@ -24,10 +28,25 @@ class Digest:
 
 
 def digest(text: str) -> dict[str, object]:
-    """The digest of ``text`` as plain values (what crosses a process boundary)."""
+    """What the worker derives from ``text``: its folding (``folded``, a
+    :class:`Normalised`, pickled back with the text) and the digest made from
+    that one folding (``content_hash``, ``fingerprint``: plain values)."""
     if not text.strip():
         return {"content_hash": None, "fingerprint": None}
-    return {"content_hash": identity.content_hash(text), "fingerprint": similarity.fingerprint(text)}
+    text_folded = normalise(text)
+    return {
+        "content_hash": identity.content_hash(text_folded),
+        "fingerprint": similarity.fingerprint(text_folded),
+        "folded": text_folded,
+    }
+
+
+def folded(text: str, derived: Mapping[str, object] | None = None) -> Normalised:
+    """``text`` folded: as the worker folded it (``derived``), else now."""
+    made = derived.get("folded") if derived else None
+    if isinstance(made, Normalised) and (made.original is text or made.original == text):
+        return made
+    return normalise(text)
 
 
 def of(text: str, derived: Mapping[str, object] | None = None) -> Digest:

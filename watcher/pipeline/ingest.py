@@ -51,8 +51,9 @@ class PageMissing(WatcherError):
 
 def fold(title: str, body: Body) -> Folded:
     """An article's title and text folded once, with the text's content hash and
-    SimHash (as the extraction worker made them, else from this folding)."""
-    text = normalise(body.text)
+    SimHash (the text's folding, hash and SimHash as the extraction worker made
+    them, else made here from this folding)."""
+    text = digest.folded(body.text, body.derived)
     if body.derived and {"content_hash", "fingerprint"} <= body.derived.keys():
         made = digest.of(body.text, body.derived)
         chash, simhash = made.content_hash, made.fingerprint
