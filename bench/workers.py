@@ -179,6 +179,7 @@ def local_rate(
     cfg = write_config(tmp, rooms.make(tag, feeds, per_feed), network=net, extraction=f"workers = {workers}")
     config = config_mod.load(cfg)
     parts = app.build_parts(config, clock, load_rules(list(config.rules)))
+    app.warm(parts.matcher, config)  # the language model loaded, as a running daemon has it
     try:
         from concurrent.futures import ThreadPoolExecutor
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "watcher"
 
 STAGES = {"sources", "fetch", "parse", "extract", "match", "dedup", "store", "notify"}
-FOUNDATION = {"errors", "config", "duration", "timestamp", "health", "text", "memorybound"}
+FOUNDATION = {"errors", "config", "duration", "timestamp", "health", "text", "memorybound", "workerprocess"}
 SHELLS = {"cli", "web", "daemon", "app", "__main__"}
 # What else a library part may use, beyond its own package and FOUNDATION.
 ALLOWED = {

@@ -28,29 +28,25 @@ each extracted text and whose dict comes back as ``Extracted.derived``: the
 pipeline uses it to compute the content hash and the SimHash in the worker
 rather than in the process that stores articles.
 
-Each worker is a fresh interpreter (``python -m watcher.extract.worker``),
-which is safe in a threaded daemon.
+Each worker is a fresh interpreter (``python -m watcher.extract.worker``)
+run by :class:`watcher.workerprocess.WorkerProcess` (start, deadline, restart,
+recycling and idle exit are that module's, shared with the embedder).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from pathlib import Path
 
 from watcher.errors import EXTRACTION_KINDS as _KINDS
-from watcher.errors import WORKER_DEATHS, WORKER_DIED, WORKER_NOT_STARTED, ExtractionError
+from watcher.errors import WORKER_DIED, ExtractionError
+from watcher.workerprocess import STOP_GRACE as _STOP_GRACE
+from watcher.workerprocess import WorkerProcess
 
-STARTUP_TIMEOUT = 60.0  # seconds for a fresh worker to import its libraries
-_STOP_GRACE = 2.0  # seconds a worker gets to exit when asked to
+WORKER_NAME = WORKER_DIED.removesuffix(" died")  # "the extraction worker", as the operator notices read it
 IDLE_EXIT = 300.0  # seconds a worker may sit idle before it is stopped
 
 
@@ -118,9 +114,7 @@ class Extractor:
 
     def pids(self) -> list[int]:
         """The process ids of the workers running now (none at rest)."""
-        return [
-            w.process.pid for s in self._slots if (w := s.worker) is not None and w.process.poll() is None
-        ]
+        return [pid for s in self._slots if (pid := s.process.pid) is not None]
 
     def close(self) -> None:
         """Stop every worker. A page under way may end first (within its deadline);
@@ -155,11 +149,10 @@ class Extractor:
             return self._free.pop()
 
     def _give(self, slot: _Slot) -> None:
-        slot.last_used = self._monotonic()
         with self._cond:
             self._free.append(slot)
             self._cond.notify_all()
-        if slot.worker is not None:
+        if slot.running:
             self._start_reaper()
 
     def _start_reaper(self) -> None:
@@ -179,17 +172,19 @@ class Extractor:
                     return
                 now = self._monotonic()
                 idle = [
-                    s for s in self._free if s.worker is not None and now - s.last_used >= self._idle_exit
+                    s
+                    for s in self._free
+                    if s.process.pid is not None and now - s.process.last_used >= self._idle_exit
                 ]
                 for slot in idle:  # taken out while they stop, so no page waits on a dying worker
                     self._free.remove(slot)
             for slot in idle:
-                slot.stop(graceful=True)
+                slot.process.stop_if_idle(self._idle_exit)
             with self._cond:
                 self._free.extend(idle)
                 if idle:
                     self._cond.notify_all()
-                if all(s.worker is None for s in self._slots):
+                if not any(s.running for s in self._slots):
                     self._reaper = None
                     return
 
@@ -200,133 +195,31 @@ class _Slot:
     def __init__(self, pool: Extractor, index: int) -> None:
         self.pool = pool
         self.index = index
-        self.worker: _Worker | None = None
-        self.pages = 0
-        self.last_used = 0.0
+        self.process = WorkerProcess(
+            "watcher.extract.worker",
+            pool._command,
+            name=WORKER_NAME,
+            recycle_after=pool._recycle_after,
+            monotonic=pool._monotonic,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.process.pid is not None
 
     def ask(self, request: tuple[bytes, str, bool]) -> tuple[str, object]:
-        """One retry on a fresh worker if the worker was found dead: it may
-        have died (OOM killer, crash) before it ever saw this page."""
-        for _ in range(2):
-            worker = self._ensure_worker()
-            status, payload = self._ask(worker, request)
-            if status != "died":
-                return status, payload
-        return _death_kind(str(payload)), f"{WORKER_DIED} on this page, twice ({payload})"
-
-    def _ensure_worker(self) -> _Worker:
-        if self.pages >= self.pool._recycle_after:
-            self.stop(graceful=True)
-        if self.worker is not None and self.worker.process.poll() is None:
-            return self.worker
-        self.stop(graceful=False)
-        if self.pool._closed:
-            raise ExtractionError("failed", "the extractor was closed")
-        worker = self.worker = _start_worker(self.pool._command)
-        self.pages = 0
-        status, message = _startup_reply(worker)
-        if status != "ready":
-            self.stop(graceful=False)
-            raise ExtractionError("failed", message)
-        return worker
-
-    def _ask(self, worker: _Worker, request: tuple[bytes, str, bool]) -> tuple[str, object]:
-        timeout = self.pool._timeout
-        deadline = time.monotonic() + timeout
-        self.pages += 1
-        try:
-            worker.pipe.send(request)
-            if not worker.pipe.poll(max(0.0, deadline - time.monotonic())):
-                self.stop(graceful=False)
-                return "timeout", (
-                    f"extraction took longer than {timeout:g} s; the page was abandoned and the worker restarted"
-                )
-            status, payload = worker.pipe.recv()
-        except (EOFError, OSError):
-            note = worker.exit_note()
-            self.stop(graceful=False)
-            return "died", note
-        if status == "memory":
-            self.stop(graceful=True)  # it exits by itself after a MemoryError
+        status, payload = self.process.ask(request, self.pool._timeout, what=" on this page")
+        if status == "timeout":
+            return status, (
+                f"extraction took longer than {self.pool._timeout:g} s; "
+                "the page was abandoned and the worker restarted"
+            )
         return status, payload
 
     def stop(self, *, graceful: bool) -> None:
-        worker, self.worker = self.worker, None
-        if worker is None:
-            return
-        process, pipe = worker.process, worker.pipe
-        if graceful and process.poll() is None:
-            try:
-                pipe.send(None)
-                process.wait(_STOP_GRACE)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        pipe.close()
-
-
-@dataclass(frozen=True)
-class _Worker:
-    """A running worker process and our end of its socket pair."""
-
-    process: subprocess.Popen[bytes]
-    pipe: Connection  # our end of the socket pair
-
-    def exit_note(self) -> str:
-        try:
-            code = self.process.wait(_STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            return "still running"
-        if code < 0:
-            return f"killed by signal {signal.Signals(-code).name}"
-        return f"exit code {code}"
-
-
-def _startup_reply(worker: _Worker) -> tuple[str, str | None]:
-    try:
-        if not worker.pipe.poll(STARTUP_TIMEOUT):
-            return "failed", f"{WORKER_NOT_STARTED[0]} within {STARTUP_TIMEOUT:g} s"
-        status, message = worker.pipe.recv()
-        return str(status), message
-    except (EOFError, OSError):
-        return "failed", f"{WORKER_NOT_STARTED[1]} ({worker.exit_note()})"
+        self.process.stop(graceful=graceful)
 
 
 def _command(memory_bytes: int, post: str | None) -> list[str]:
     """The worker's arguments after its socket's FD: ``MEMORY [POST]``."""
     return [str(memory_bytes), *([post] if post else [])]
-
-
-def _start_worker(command: list[str]) -> _Worker:
-    """``python -m watcher.extract.worker FD MEMORY [POST]`` talking over a socket pair.
-
-    A plain subprocess rather than multiprocessing's 'spawn': spawn re-runs
-    the parent's ``__main__`` in the child, which breaks scripts without a
-    ``__main__`` guard and costs the daemon's start-up again.
-    """
-    ours, theirs = socket.socketpair()
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "watcher.extract.worker", str(theirs.fileno()), *command],
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            env=env,
-            close_fds=True,
-        )
-    except OSError as exc:
-        ours.close()
-        raise ExtractionError("failed", f"{WORKER_DEATHS[-1]}: {exc}") from None
-    finally:
-        theirs.close()
-    return _Worker(process, Connection(ours.detach()))
-
-
-def _death_kind(note: str) -> str:
-    # The kernel's OOM killer uses SIGKILL; anything else is a crash.
-    return "memory" if note == f"killed by signal {signal.SIGKILL.name}" else "failed"

@@ -1,6 +1,7 @@
 """The extraction worker: trafilatura in a child process behind a memory bound.
 
-Started by :class:`watcher.extract.extractor.Extractor` as
+Started by :class:`watcher.extract.extractor.Extractor` (through
+:class:`watcher.workerprocess.WorkerProcess`) as
 ``python -m watcher.extract.worker FD MEMORY_BYTES [POST]``, talking pickled
 messages over the socket FD (a ``multiprocessing.connection.Connection``).
 trafilatura is imported inside :func:`serve`, in the child only. The child caps its own
@@ -31,7 +32,7 @@ import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from watcher import memorybound
+from watcher import memorybound, workerprocess
 
 _NEAR_BOUND = 0.75  # share of the memory bound that marks a page as a memory hog
 _LANG_SNIFF = 200_000  # bytes of the page searched for a declared language
@@ -78,21 +79,14 @@ def serve(conn, memory_bytes: int, post: str | None = None) -> None:
     conn.send(("failed", problem) if problem else ("ready", None))
     if problem:
         return
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return
-        if request is None:
-            return
-        reply = _near_bound(_derived(_extract(trafilatura, *request), derive), memory_bytes)
-        try:
-            conn.send(reply)
-        except MemoryError:
-            reply = ("memory", "the extracted text was too large to hand back within the memory bound")
-            conn.send(reply)
-        if reply[0] == "memory" or _peak_address_space() >= _NEAR_BOUND * memory_bytes:
-            return  # a fresh worker for the next page
+
+    def answer(request) -> tuple[str, object]:
+        return _near_bound(_derived(_extract(trafilatura, *request), derive), memory_bytes)
+
+    def near_bound(reply: tuple[str, object]) -> bool:  # a fresh worker for the next page
+        return _peak_address_space() >= _NEAR_BOUND * memory_bytes
+
+    workerprocess.serve(conn, answer, near_bound)
 
 
 def _load(post: str | None) -> Callable[[str], dict] | None:

@@ -20,7 +20,7 @@ import signal
 import sys
 from multiprocessing.connection import Connection
 
-from watcher import memorybound
+from watcher import memorybound, workerprocess
 
 MAX_TEXT_CHARS = 2000  # the caller sends title + lead; anything longer is cut
 
@@ -42,26 +42,16 @@ def serve(conn, memory_bytes: int) -> None:
     conn.send(("failed", problem) if problem else ("ready", None))
     if problem:
         return
-    while True:
+
+    def answer(request) -> tuple[str, object]:
         try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return
-        if request is None:
-            return
-        try:
-            vectors = [embed(str(text)[:MAX_TEXT_CHARS] or " ", True).tobytes() for text in request]
-            reply: tuple = ("ok", vectors)
+            return ("ok", [embed(str(text)[:MAX_TEXT_CHARS] or " ", True).tobytes() for text in request])
         except MemoryError:
-            reply = ("memory", "embedding needed more memory than the worker's bound allows")
+            return ("memory", "embedding needed more memory than the worker's bound allows")
         except Exception as exc:
-            reply = ("failed", f"{type(exc).__name__}: {exc}"[:500])
-        try:
-            conn.send(reply)
-        except (OSError, MemoryError):
-            return
-        if reply[0] == "memory":
-            return
+            return ("failed", f"{type(exc).__name__}: {exc}"[:500])
+
+    workerprocess.serve(conn, answer)
 
 
 def _limit_memory(memory_bytes: int) -> str | None:

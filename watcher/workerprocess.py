@@ -1,0 +1,250 @@
+"""A worker process: a child interpreter (``python -m MODULE FD ARGS...``) that
+answers requests over a socket pair, one at a time, behind bounds its owner
+sets. The extraction pool (:mod:`watcher.extract.extractor`, one per slot) and
+the embedder (:mod:`watcher.match.embedder`) are built on it; the child caps
+its own address space with :mod:`watcher.memorybound`.
+
+The protocol: pickled messages over a ``multiprocessing.connection.Connection``.
+The child says ``("ready", None)`` (or ``("failed", why)``) once it has loaded
+its libraries, then answers each request with ``(status, payload)`` until it
+receives ``None`` or the socket closes. A child that replies ``"memory"`` exits
+by itself (its heap is suspect).
+
+What the parent side does, the same for every kind of worker:
+
+- starts the child lazily, on the first request (or early, with
+  :meth:`WorkerProcess.start`, without waiting for it), and waits at most
+  ``STARTUP_TIMEOUT`` for its "ready" (not counted in a request's deadline);
+- a wall-clock deadline per request: past it the child is killed and the
+  request answered ``("timeout", message)``;
+- a child found dead (a crash, the OOM killer) is replaced and the request
+  asked once more of the fresh one; dead twice: ``("memory", ...)`` when the
+  kernel killed it (SIGKILL), else ``("failed", ...)``;
+- replaced every ``recycle_after`` requests, so that months of work cannot
+  accumulate leaks;
+- :meth:`WorkerProcess.stop_if_idle`: stopped when unused for a while (the
+  owner decides when to ask), started again by the next request.
+
+Not thread-safe: one request at a time (the owner serialises). A plain
+subprocess rather than multiprocessing's 'spawn': spawn re-runs the parent's
+``__main__`` in the child, which breaks scripts without a ``__main__`` guard
+and costs the daemon's start-up again; a fresh interpreter is also safe to
+start from a threaded daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+STARTUP_TIMEOUT = 60.0  # seconds for a fresh child to import its libraries (or load a model)
+STOP_GRACE = 2.0  # seconds a child gets to exit when asked to
+
+
+class WorkerProcess:
+    """One child process (or none, at rest) and the requests it answers."""
+
+    def __init__(
+        self,
+        module: str,
+        args: Sequence[str],
+        *,
+        name: str,
+        recycle_after: int,
+        startup_timeout: float = STARTUP_TIMEOUT,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if recycle_after <= 0 or startup_timeout <= 0:
+            raise ValueError("recycle_after and startup_timeout must be positive")
+        self.name = name  # "the extraction worker": how messages name it
+        self._module = module
+        self._args = [str(a) for a in args]
+        self._recycle_after = recycle_after
+        self._startup_timeout = startup_timeout
+        self._monotonic = monotonic
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._ready = False  # the running child said "ready"
+        self.requests = 0  # asked of the running child
+        self.last_used = monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id; None at rest."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def start(self) -> str | None:
+        """Start the child now, without waiting for it to be ready (the next
+        request waits). None, or why it could not be started."""
+        if self.pid is not None:
+            return None
+        self.stop(graceful=False)
+        try:
+            self._spawn()
+        except OSError as exc:
+            return f"cannot start {self.name}: {exc}"
+        return None
+
+    def ask(self, request: object, timeout: float, *, what: str = "") -> tuple[str, object]:
+        """The child's ``(status, payload)`` for ``request``, within ``timeout``
+        seconds (``"timeout"`` past it: the child is killed). ``what`` names the
+        request in a death's message (" on this page")."""
+        payload: object = None
+        for _ in range(2):  # once more on a fresh child if this one was found dead
+            problem = self._ensure()
+            if problem is not None:
+                return "failed", problem
+            status, payload = self._round_trip(request, timeout)
+            self.last_used = self._monotonic()
+            if status != "died":
+                return status, payload
+        return _death_kind(str(payload)), f"{self.name} died{what}, twice ({payload})"
+
+    def stop(self, *, graceful: bool) -> None:
+        """Stop the child (asked to exit, then killed past ``STOP_GRACE``; at once
+        unless ``graceful``)."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        self._ready = False
+        if process is None:
+            return
+        if graceful and process.poll() is None and conn is not None:
+            try:
+                conn.send(None)
+                process.wait(STOP_GRACE)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if conn is not None:
+            conn.close()
+
+    def stop_if_idle(self, idle_exit: float) -> bool:
+        """Stop the child if it has answered nothing for ``idle_exit`` seconds;
+        whether it was stopped."""
+        if self._process is None or self._monotonic() - self.last_used < idle_exit:
+            return False
+        self.stop(graceful=True)
+        return True
+
+    # -- the child ---------------------------------------------------------------
+    def _ensure(self) -> str | None:
+        """A running, ready child; else why there is none."""
+        if self.requests >= self._recycle_after:
+            self.stop(graceful=True)
+        if self.pid is None:
+            problem = self.start()
+            if problem is not None:
+                return problem
+        if self._ready:
+            return None
+        conn = self._conn
+        assert conn is not None
+        try:
+            if not conn.poll(self._startup_timeout):
+                status, message = "failed", f"{self.name} did not start within {self._startup_timeout:g} s"
+            else:
+                status, message = conn.recv()
+        except (EOFError, OSError):
+            status, message = "failed", f"{self.name} exited while starting ({self._exit_note()})"
+        if status != "ready":
+            self.stop(graceful=False)
+            return str(message)
+        self._ready = True
+        return None
+
+    def _round_trip(self, request: object, timeout: float) -> tuple[str, object]:
+        conn = self._conn
+        assert conn is not None
+        deadline = time.monotonic() + timeout
+        self.requests += 1
+        try:
+            conn.send(request)
+            if not conn.poll(max(0.0, deadline - time.monotonic())):
+                self.stop(graceful=False)
+                return "timeout", f"took longer than {timeout:g} s; {self.name} was restarted"
+            status, payload = conn.recv()
+        except (EOFError, OSError):
+            note = self._exit_note()
+            self.stop(graceful=False)
+            return "died", note
+        if status == "memory":
+            self.stop(graceful=True)  # it exits by itself after a MemoryError
+        return str(status), payload
+
+    def _spawn(self) -> None:
+        ours, theirs = socket.socketpair()
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", self._module, str(theirs.fileno()), *self._args],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+            )
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._process, self._conn = process, Connection(ours.detach())
+        self._ready, self.requests = False, 0
+        self.last_used = self._monotonic()
+
+    def _exit_note(self) -> str:
+        process = self._process
+        if process is None:
+            return "not running"
+        try:
+            code = process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            return "still running"
+        return f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+
+
+def _death_kind(note: str) -> str:
+    # The kernel's OOM killer uses SIGKILL; anything else is a crash.
+    return "memory" if note == f"killed by signal {signal.SIGKILL.name}" else "failed"
+
+
+def serve(
+    conn: Connection,
+    answer: Callable[[object], tuple[str, object]],
+    exit_after: Callable[[tuple[str, object]], bool] | None = None,
+) -> None:
+    """The child's loop, after it said "ready": ``answer`` each request until
+    ``None`` or the socket closes; exit after a ``"memory"`` reply, or one for
+    which ``exit_after`` says so (a fresh child for the next request)."""
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        reply = answer(request)
+        try:
+            conn.send(reply)
+        except MemoryError:
+            reply = ("memory", "the reply was too large to hand back within the memory bound")
+            try:
+                conn.send(reply)
+            except (OSError, MemoryError):
+                return
+        except OSError:
+            return
+        if reply[0] == "memory" or (exit_after is not None and exit_after(reply)):
+            return
