@@ -210,7 +210,10 @@ def test_idle_workers_exit_and_come_back_on_demand(normal_page):
         assert extractor.pids() == []  # nothing runs before the first page
         first = extractor.extract(html, url=url)
         assert len(extractor.pids()) == 1  # a light load keeps one worker, not the pool
+        [pid] = extractor.pids()
         wait_for(lambda: extractor.pids() == [], timeout=60, interval=0.1)
+        with pytest.raises(ProcessLookupError):  # the process is gone, not a zombie
+            os.kill(pid, 0)
         assert extractor.extract(html, url=url) == first
         assert len(extractor.pids()) == 1
 

@@ -1,0 +1,131 @@
+"""watcher.workerprocess: the one bounded worker-process module (the extraction
+pool and the embedder are built on it), with a real child process
+(tests/workerprocess_child.py): a crash is survived, a request past its deadline
+kills the child and says so, a request past the memory bound ends in a
+"memory" answer and a fresh child, an idle child is stopped and its process gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from watcher.workerprocess import WorkerProcess
+
+TESTS = Path(__file__).resolve().parent
+MEMORY = 512 * 2**20
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def worker(monkeypatch, clock):
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))  # where the child module lives
+    process = WorkerProcess(
+        "workerprocess_child", [str(MEMORY)], name="the test worker", recycle_after=100, monotonic=clock
+    )
+    yield process
+    process.stop(graceful=False)
+
+
+def gone(pid: int) -> bool:
+    """Whether the process has exited and been reaped (no zombie left behind)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_no_process_before_the_first_request_and_one_warm_process_after(worker):
+    assert worker.pid is None
+    status, (pid, echoed) = worker.ask(("echo", "hello"), 30)
+    assert (status, echoed) == ("ok", "hello")
+    assert worker.pid == pid
+    assert worker.ask(("echo", 2), 30) == ("ok", (pid, 2))  # the same process again
+
+
+def test_a_killed_child_is_replaced_and_the_request_answered(worker):
+    _, (first, _) = worker.ask(("echo", 1), 30)
+    os.kill(first, signal.SIGKILL)  # as the kernel's OOM killer would, between requests
+    status, (second, echoed) = worker.ask(("echo", 2), 30)
+    assert (status, echoed) == ("ok", 2)
+    assert second != first and gone(first)
+
+
+def test_a_request_that_crashes_every_child_is_an_error_and_the_next_one_works(worker):
+    _, (first, _) = worker.ask(("echo", 1), 30)
+    status, message = worker.ask(("crash", None), 30, what=" on this request")
+    assert status == "failed"
+    assert message == "the test worker died on this request, twice (exit code 3)"
+    assert gone(first)
+    status, (pid, _) = worker.ask(("echo", 3), 30)
+    assert status == "ok" and pid != first
+
+
+def test_past_its_deadline_the_child_is_killed_and_the_timeout_recorded(worker):
+    _, (first, _) = worker.ask(("echo", 1), 30)
+    status, message = worker.ask(("sleep", 600), 0.5)
+    assert status == "timeout"
+    assert "took longer than 0.5 s" in str(message) and "restarted" in str(message)
+    assert worker.pid is None and gone(first)
+    status, (pid, _) = worker.ask(("echo", 2), 30)
+    assert status == "ok" and pid != first
+
+
+def test_past_the_memory_bound_the_answer_is_memory_and_a_fresh_child_follows(worker):
+    _, (first, _) = worker.ask(("echo", 1), 30)
+    status, message = worker.ask(("allocate", 4 * MEMORY), 30)
+    assert status == "memory"
+    assert "memory bound" in str(message)
+    assert worker.pid is None and gone(first)  # its heap is suspect: it exited
+    assert worker.ask(("allocate", 1024), 30)[0] == "ok"
+    assert worker.pid not in (None, first)
+
+
+def test_an_idle_child_is_stopped_and_its_process_gone_then_comes_back(worker, clock):
+    _, (first, _) = worker.ask(("echo", 1), 30)
+    clock.now += 59
+    assert not worker.stop_if_idle(60)  # used a minute ago: kept
+    assert worker.pid == first
+    clock.now += 1
+    assert worker.stop_if_idle(60)
+    assert worker.pid is None and gone(first)
+    status, (pid, _) = worker.ask(("echo", 2), 30)
+    assert status == "ok" and pid != first
+
+
+def test_it_is_recycled_after_some_requests(monkeypatch, clock):
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    worker = WorkerProcess(
+        "workerprocess_child", [str(MEMORY)], name="the test worker", recycle_after=2, monotonic=clock
+    )
+    try:
+        pids = [worker.ask(("echo", i), 30)[1][0] for i in range(4)]  # type: ignore[index]
+    finally:
+        worker.stop(graceful=True)
+    assert pids[0] == pids[1] != pids[2] == pids[3]
+    assert gone(pids[0]) and gone(pids[3])
+
+
+def test_a_child_that_cannot_start_is_an_error_not_a_hang(monkeypatch, clock):
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    worker = WorkerProcess(
+        "workerprocess_child", [str(2**20)], name="the test worker", recycle_after=2, monotonic=clock
+    )
+    status, message = worker.ask(("echo", 1), 30)
+    assert status == "failed" and "the bound is too small" in str(message)
+    assert worker.pid is None
