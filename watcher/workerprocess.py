@@ -112,21 +112,20 @@ class WorkerProcess:
         """Stop the child (asked to exit, then killed past ``STOP_GRACE``; at once
         unless ``graceful``)."""
         process, conn = self._process, self._conn
-        self._process = self._conn = None
         self._ready = False
-        if process is None:
-            return
-        if graceful and process.poll() is None and conn is not None:
-            try:
-                conn.send(None)
-                process.wait(STOP_GRACE)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+        if process is not None:
+            if graceful and process.poll() is None and conn is not None:
+                try:
+                    conn.send(None)
+                    process.wait(STOP_GRACE)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if process.poll() is None:
+                process.kill()
+            process.wait()
         if conn is not None:
             conn.close()
+        self._process = self._conn = None  # only now: ``pid`` is None once the process is gone
 
     def stop_if_idle(self, idle_exit: float) -> bool:
         """Stop the child if it has answered nothing for ``idle_exit`` seconds;
