@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support import wait_for
 
 from watcher.workerprocess import WorkerProcess
 
@@ -129,3 +131,26 @@ def test_a_child_that_cannot_start_is_an_error_not_a_hang(monkeypatch, clock):
     status, message = worker.ask(("echo", 1), 30)
     assert status == "failed" and "the bound is too small" in str(message)
     assert worker.pid is None
+
+
+def test_a_second_request_waits_in_the_childs_socket_and_survives_a_hung_one_ahead(worker):
+    """Two requests in flight at once (the child starts on the next without
+    waiting for the parent); the one behind a request killed at its deadline is
+    sent again to the fresh child and answered, not failed."""
+    _, (first, _) = worker.ask(("echo", 0), 30)
+    with ThreadPoolExecutor(2) as pool:
+        hung = pool.submit(worker.ask, ("sleep", 600), 2.0)
+        wait_for(lambda: worker.busy == 1)
+        behind = pool.submit(worker.ask, ("echo", "behind"), 30)
+        wait_for(lambda: worker.busy == 2 or hung.done())
+        assert hung.result(timeout=60)[0] == "timeout"
+        status, (pid, echoed) = behind.result(timeout=60)
+    assert (status, echoed) == ("ok", "behind")
+    assert pid != first and gone(first)
+
+
+def test_requests_from_several_threads_are_each_answered_once(worker):
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: worker.ask(("echo", i), 30), range(40)))
+    assert [a[1][1] for a in answers] == list(range(40))  # type: ignore[index]
+    assert len({a[1][0] for a in answers}) == 1  # type: ignore[index]  # one child did them all

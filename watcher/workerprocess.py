@@ -25,7 +25,8 @@ What the parent side does, the same for every kind of worker:
 - :meth:`WorkerProcess.stop_if_idle`: stopped when unused for a while (the
   owner decides when to ask), started again by the next request.
 
-Not thread-safe: one request at a time (the owner serialises). A plain
+Several requests may be in flight at once (from several threads): the child
+works through them in order, so it never idles between two. A plain
 subprocess rather than multiprocessing's 'spawn': spawn re-runs the parent's
 ``__main__`` in the child, which breaks scripts without a ``__main__`` guard
 and costs the daemon's start-up again; a fresh interpreter is also safe to
@@ -39,7 +40,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -49,7 +52,15 @@ STOP_GRACE = 2.0  # seconds a child gets to exit when asked to
 
 
 class WorkerProcess:
-    """One child process (or none, at rest) and the requests it answers."""
+    """One child process (or none, at rest) and the requests it answers.
+
+    Safe from several threads: requests are sent in the order asked and the
+    child answers them in that order, so a second request may be sent while
+    the first is worked on (the child never waits for the parent between two
+    requests). A request's deadline runs from when the child starts on it; a
+    request sent to a child that is then killed (for the one ahead of it) is
+    sent again to the fresh child, not counted against it.
+    """
 
     def __init__(
         self,
@@ -69,10 +80,13 @@ class WorkerProcess:
         self._recycle_after = recycle_after
         self._startup_timeout = startup_timeout
         self._monotonic = monotonic
+        self._cond = threading.Condition()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._ready = False  # the running child said "ready"
-        self.requests = 0  # asked of the running child
+        self._generation = 0  # bumped whenever the child is stopped: what was sent to it is lost
+        self._in_flight: deque[object] = deque()  # tickets of the requests sent, oldest first
+        self.requests = 0  # sent to the running child
         self.last_used = monotonic()
 
     @property
@@ -81,38 +95,129 @@ class WorkerProcess:
         process = self._process
         return process.pid if process is not None and process.poll() is None else None
 
+    @property
+    def busy(self) -> int:
+        """Requests sent and not yet answered."""
+        return len(self._in_flight)
+
     def start(self) -> str | None:
         """Start the child now, without waiting for it to be ready (the next
         request waits). None, or why it could not be started."""
+        with self._cond:
+            return self._start()
+
+    def ask(self, request: object, timeout: float, *, what: str = "") -> tuple[str, object]:
+        """The child's ``(status, payload)`` for ``request``, within ``timeout``
+        seconds of the child starting on it (``"timeout"`` past it: the child is
+        killed). ``what`` names the request in a death's message (" on this page")."""
+        deaths: list[str] = []
+        while True:
+            ticket = object()
+            with self._cond:
+                problem = self._ensure()
+                if problem is not None:
+                    return "failed", problem
+                conn, generation = self._conn, self._generation
+                assert conn is not None
+                try:
+                    conn.send(request)
+                except OSError:  # the child is gone: found out below, by whoever reads first
+                    pass
+                self._in_flight.append(ticket)
+                self.requests += 1
+                while self._generation == generation and self._in_flight[0] is not ticket:
+                    self._cond.wait()
+                if self._generation != generation:
+                    continue  # the child was stopped for a request ahead: send to the fresh one
+            # Our turn: only this thread reads now; others may send behind us.
+            status, payload = self._answer(conn, timeout)
+            with self._cond:
+                if self._generation == generation:
+                    self._in_flight.popleft()
+                    if status in ("timeout", "died"):
+                        self._stop(graceful=False)
+                    elif status == "memory":
+                        self._stop(graceful=True)  # it exits by itself after a MemoryError
+                self.last_used = self._monotonic()
+                self._cond.notify_all()
+            if status == "timeout":
+                return status, f"took longer than {timeout:g} s; {self.name} was restarted"
+            if status != "died":
+                return status, payload
+            deaths.append(str(payload))
+            if len(deaths) == 2:  # once more on a fresh child, then it is this request's doing
+                return _death_kind(deaths[-1]), f"{self.name} died{what}, twice ({deaths[-1]})"
+
+    def stop(self, *, graceful: bool) -> None:
+        """Stop the child (asked to exit, then killed past ``STOP_GRACE``; at once
+        unless ``graceful``); requests in flight are sent again to a fresh one."""
+        with self._cond:
+            self._stop(graceful=graceful)
+            self._cond.notify_all()
+
+    def stop_if_idle(self, idle_exit: float) -> bool:
+        """Stop the child if it has had nothing to do for ``idle_exit`` seconds;
+        whether it was stopped."""
+        with self._cond:
+            if self._process is None or self._in_flight:
+                return False
+            if self._monotonic() - self.last_used < idle_exit:
+                return False
+            self._stop(graceful=True)
+            return True
+
+    # -- the child (under self._cond) ----------------------------------------------
+    def _start(self) -> str | None:
         if self.pid is not None:
             return None
-        self.stop(graceful=False)
+        self._stop(graceful=False)
         try:
             self._spawn()
         except OSError as exc:
             return f"cannot start {self.name}: {exc}"
         return None
 
-    def ask(self, request: object, timeout: float, *, what: str = "") -> tuple[str, object]:
-        """The child's ``(status, payload)`` for ``request``, within ``timeout``
-        seconds (``"timeout"`` past it: the child is killed). ``what`` names the
-        request in a death's message (" on this page")."""
-        payload: object = None
-        for _ in range(2):  # once more on a fresh child if this one was found dead
-            problem = self._ensure()
+    def _ensure(self) -> str | None:
+        """A running, ready child; else why there is none."""
+        if self.requests >= self._recycle_after and not self._in_flight:
+            self._stop(graceful=True)
+        if self.pid is None and not self._in_flight:
+            problem = self._start()
             if problem is not None:
-                return "failed", problem
-            status, payload = self._round_trip(request, timeout)
-            self.last_used = self._monotonic()
-            if status != "died":
-                return status, payload
-        return _death_kind(str(payload)), f"{self.name} died{what}, twice ({payload})"
+                return problem
+        if self._ready:
+            return None
+        conn = self._conn
+        if conn is None:
+            return f"{self.name} is not running"
+        try:
+            if not conn.poll(self._startup_timeout):
+                status, message = "failed", f"{self.name} did not start within {self._startup_timeout:g} s"
+            else:
+                status, message = conn.recv()
+        except (EOFError, OSError):
+            status, message = "failed", f"{self.name} exited while starting ({self._exit_note()})"
+        if status != "ready":
+            self._stop(graceful=False)
+            return str(message)
+        self._ready = True
+        return None
 
-    def stop(self, *, graceful: bool) -> None:
-        """Stop the child (asked to exit, then killed past ``STOP_GRACE``; at once
-        unless ``graceful``)."""
+    def _answer(self, conn: Connection, timeout: float) -> tuple[str, object]:
+        """The reply to the oldest request in flight (read without the lock)."""
+        try:
+            if not conn.poll(timeout):
+                return "timeout", None
+            status, payload = conn.recv()
+        except (EOFError, OSError):
+            return "died", self._exit_note()
+        return str(status), payload
+
+    def _stop(self, *, graceful: bool) -> None:
         process, conn = self._process, self._conn
         self._ready = False
+        self._generation += 1
+        self._in_flight.clear()
         if process is not None:
             if graceful and process.poll() is None and conn is not None:
                 try:
@@ -126,59 +231,6 @@ class WorkerProcess:
         if conn is not None:
             conn.close()
         self._process = self._conn = None  # only now: ``pid`` is None once the process is gone
-
-    def stop_if_idle(self, idle_exit: float) -> bool:
-        """Stop the child if it has answered nothing for ``idle_exit`` seconds;
-        whether it was stopped."""
-        if self._process is None or self._monotonic() - self.last_used < idle_exit:
-            return False
-        self.stop(graceful=True)
-        return True
-
-    # -- the child ---------------------------------------------------------------
-    def _ensure(self) -> str | None:
-        """A running, ready child; else why there is none."""
-        if self.requests >= self._recycle_after:
-            self.stop(graceful=True)
-        if self.pid is None:
-            problem = self.start()
-            if problem is not None:
-                return problem
-        if self._ready:
-            return None
-        conn = self._conn
-        assert conn is not None
-        try:
-            if not conn.poll(self._startup_timeout):
-                status, message = "failed", f"{self.name} did not start within {self._startup_timeout:g} s"
-            else:
-                status, message = conn.recv()
-        except (EOFError, OSError):
-            status, message = "failed", f"{self.name} exited while starting ({self._exit_note()})"
-        if status != "ready":
-            self.stop(graceful=False)
-            return str(message)
-        self._ready = True
-        return None
-
-    def _round_trip(self, request: object, timeout: float) -> tuple[str, object]:
-        conn = self._conn
-        assert conn is not None
-        deadline = time.monotonic() + timeout
-        self.requests += 1
-        try:
-            conn.send(request)
-            if not conn.poll(max(0.0, deadline - time.monotonic())):
-                self.stop(graceful=False)
-                return "timeout", f"took longer than {timeout:g} s; {self.name} was restarted"
-            status, payload = conn.recv()
-        except (EOFError, OSError):
-            note = self._exit_note()
-            self.stop(graceful=False)
-            return "died", note
-        if status == "memory":
-            self.stop(graceful=True)  # it exits by itself after a MemoryError
-        return str(status), payload
 
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()

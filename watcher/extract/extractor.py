@@ -19,9 +19,13 @@ once, each in its own process with its own bounds:
 - a worker idle for ``idle_exit`` seconds is stopped (a watcher at rest has
   no worker process); the next page starts one again.
 
-A caller's page waits for a free worker (at most the deadline of the pages
-ahead of it). The most recently used worker is reused first, so a light load
-keeps one worker warm and lets the others go idle.
+A caller's page goes to an idle worker while there is one; when every worker
+is busy, a second page is sent to one of them (``IN_FLIGHT``), so that a
+worker starts on its next page as soon as it is done, without waiting for this
+process to take the answer and send another; a page's deadline runs from when
+its worker starts on it. Past that a page waits for a worker. The most
+recently used worker is reused first, so a light load keeps one worker warm
+and lets the others go idle.
 
 ``post`` names a function (``"module:function"``) that the worker runs on
 each extracted text and whose dict comes back as ``Extracted.derived``: the
@@ -48,6 +52,7 @@ from watcher.workerprocess import WorkerProcess
 
 WORKER_NAME = WORKER_DIED.removesuffix(" died")  # "the extraction worker", as the operator notices read it
 IDLE_EXIT = 300.0  # seconds a worker may sit idle before it is stopped
+IN_FLIGHT = 2  # pages a worker may have at once: the next one waits in its socket, not in this process
 
 
 def default_workers() -> int:
@@ -93,9 +98,11 @@ class Extractor:
         self._command = _command(memory_mb * 2**20, post)
         self._recycle_after = recycle_after  # pages per worker: a months-long run never leaks
         self._slots = [_Slot(self, i) for i in range(self.workers)]
-        self._free = list(reversed(self._slots))  # a stack: the last freed is taken first
+        self._pages = {slot: 0 for slot in self._slots}  # pages each worker has now
+        self._stopping: set[_Slot] = set()  # idle workers being stopped: no page for them
         self._cond = threading.Condition()
         self._closed = False
+        self._given = 0  # pages handed back so far (which worker was used last)
         self._reaper: threading.Thread | None = None
 
     def extract(self, html: bytes, *, url: str, metadata: bool = True) -> Extracted:
@@ -124,9 +131,10 @@ class Extractor:
             self._cond.notify_all()
         waited = time.monotonic() + self._timeout + _STOP_GRACE
         with self._cond:
-            while len(self._free) < len(self._slots) and time.monotonic() < waited:
+            while any(self._pages.values()) and time.monotonic() < waited:
                 self._cond.wait(max(0.0, waited - time.monotonic()))
-            idle, busy = list(self._free), [s for s in self._slots if s not in self._free]
+            idle = [s for s in self._slots if not self._pages[s]]
+            busy = [s for s in self._slots if self._pages[s]]
         for slot in idle:
             slot.stop(graceful=True)
         for slot in busy:  # past every deadline: its thread gets an error, not a hang
@@ -141,16 +149,25 @@ class Extractor:
     # --- the pool -------------------------------------------------------------
 
     def _take(self) -> _Slot:
+        """The worker with the fewest pages (the most recently used of those): an
+        idle one while there is one, else a second page for a busy one, so that
+        it has the next page as soon as it is done with the one it has."""
         with self._cond:
-            while not self._free and not self._closed:
+            while True:
+                if self._closed:
+                    raise ExtractionError("failed", "the extractor is closed")
+                open_ = [s for s in self._slots if self._pages[s] < IN_FLIGHT and s not in self._stopping]
+                if open_:
+                    slot = min(open_, key=lambda s: (self._pages[s], -s.given))
+                    self._pages[slot] += 1
+                    return slot
                 self._cond.wait()
-            if self._closed:
-                raise ExtractionError("failed", "the extractor is closed")
-            return self._free.pop()
 
     def _give(self, slot: _Slot) -> None:
         with self._cond:
-            self._free.append(slot)
+            self._pages[slot] -= 1
+            self._given += 1
+            slot.given = self._given
             self._cond.notify_all()
         if slot.running:
             self._start_reaper()
@@ -173,15 +190,16 @@ class Extractor:
                 now = self._monotonic()
                 idle = [
                     s
-                    for s in self._free
-                    if s.process.pid is not None and now - s.process.last_used >= self._idle_exit
+                    for s in self._slots
+                    if not self._pages[s]
+                    and s.process.pid is not None
+                    and now - s.process.last_used >= self._idle_exit
                 ]
-                for slot in idle:  # taken out while they stop, so no page waits on a dying worker
-                    self._free.remove(slot)
+                self._stopping.update(idle)  # no page waits on a dying worker
             for slot in idle:
                 slot.process.stop_if_idle(self._idle_exit)
             with self._cond:
-                self._free.extend(idle)
+                self._stopping.difference_update(idle)
                 if idle:
                     self._cond.notify_all()
                 if not any(s.running for s in self._slots):
@@ -195,6 +213,7 @@ class _Slot:
     def __init__(self, pool: Extractor, index: int) -> None:
         self.pool = pool
         self.index = index
+        self.given = 0  # when it last finished a page (the pool's count)
         self.process = WorkerProcess(
             "watcher.extract.worker",
             pool._command,
