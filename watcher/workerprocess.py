@@ -299,3 +299,52 @@ def serve(
             return
         if reply[0] == "memory" or (exit_after is not None and exit_after(reply)):
             return
+
+
+class IdleReaper:
+    """A thread that stops idle worker processes, running only while a worker
+    does (a watcher at rest has neither a worker nor this thread).
+
+    ``sweep()`` stops whatever has been idle long enough and says whether a
+    worker still runs; it is called every ``check`` seconds until it says no.
+    The owner calls :meth:`wake` after each use of a worker."""
+
+    def __init__(self, sweep: Callable[[], bool], check: float, name: str) -> None:
+        self._sweep = sweep
+        self._check = max(0.05, check)
+        self._name = name
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._woken = False  # woken since the last sweep began
+        self._closed = threading.Event()
+
+    def wake(self) -> None:
+        with self._lock:
+            self._woken = True
+            if self._thread is None and not self._closed.is_set():
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(STOP_GRACE * 2)
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def _run(self) -> None:
+        while not self._closed.wait(self._check):
+            with self._lock:
+                self._woken = False
+            alive = self._sweep()
+            with self._lock:
+                if not alive and not self._woken:
+                    self._thread = None
+                    return
+        with self._lock:
+            self._thread = None

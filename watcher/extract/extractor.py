@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from watcher.errors import EXTRACTION_KINDS as _KINDS
 from watcher.errors import WORKER_DIED, ExtractionError
 from watcher.workerprocess import STOP_GRACE as _STOP_GRACE
-from watcher.workerprocess import WorkerProcess
+from watcher.workerprocess import IdleReaper, WorkerProcess
 
 WORKER_NAME = WORKER_DIED.removesuffix(" died")  # "the extraction worker", as the operator notices read it
 IDLE_EXIT = 300.0  # seconds a worker may sit idle before it is stopped
@@ -103,7 +103,7 @@ class Extractor:
         self._cond = threading.Condition()
         self._closed = False
         self._given = 0  # pages handed back so far (which worker was used last)
-        self._reaper: threading.Thread | None = None
+        self._reaper = IdleReaper(self._sweep, min(idle_exit / 4, 30.0), "extraction-reaper")
 
     def extract(self, html: bytes, *, url: str, metadata: bool = True) -> Extracted:
         """The page's main text; its title, author and date too with ``metadata``
@@ -129,6 +129,7 @@ class Extractor:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        self._reaper.close()
         waited = time.monotonic() + self._timeout + _STOP_GRACE
         with self._cond:
             while any(self._pages.values()) and time.monotonic() < waited:
@@ -170,41 +171,29 @@ class Extractor:
             slot.given = self._given
             self._cond.notify_all()
         if slot.running:
-            self._start_reaper()
+            self._reaper.wake()
 
-    def _start_reaper(self) -> None:
+    def _sweep(self) -> bool:
+        """Stop workers idle for ``idle_exit``; whether any still runs."""
         with self._cond:
-            if self._reaper is not None and self._reaper.is_alive():
-                return
-            self._reaper = threading.Thread(target=self._reap, name="extraction-reaper", daemon=True)
-            self._reaper.start()
-
-    def _reap(self) -> None:
-        """Stop workers idle for ``idle_exit``; end when none is left running."""
-        check = max(0.05, min(self._idle_exit / 4, 30.0))
-        while True:
-            with self._cond:
-                self._cond.wait(check)
-                if self._closed:
-                    return
-                now = self._monotonic()
-                idle = [
-                    s
-                    for s in self._slots
-                    if not self._pages[s]
-                    and s.process.pid is not None
-                    and now - s.process.last_used >= self._idle_exit
-                ]
-                self._stopping.update(idle)  # no page waits on a dying worker
-            for slot in idle:
-                slot.process.stop_if_idle(self._idle_exit)
-            with self._cond:
-                self._stopping.difference_update(idle)
-                if idle:
-                    self._cond.notify_all()
-                if not any(s.running for s in self._slots):
-                    self._reaper = None
-                    return
+            if self._closed:
+                return False
+            now = self._monotonic()
+            idle = [
+                s
+                for s in self._slots
+                if not self._pages[s]
+                and s.process.pid is not None
+                and now - s.process.last_used >= self._idle_exit
+            ]
+            self._stopping.update(idle)  # no page waits on a dying worker
+        for slot in idle:
+            slot.process.stop_if_idle(self._idle_exit)
+        with self._cond:
+            self._stopping.difference_update(idle)
+            if idle:
+                self._cond.notify_all()
+            return any(s.running for s in self._slots)
 
 
 class _Slot:

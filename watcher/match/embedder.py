@@ -4,7 +4,8 @@
 multilingual-e5-small, 4-bit, shipped inside its PyPI package): started on first use, kept
 warm, killed and restarted after a deadline, a crash or running out of its address-space bound,
 and replaced every ``recycle_after`` calls. Calls are serialised (one worker, one text at a time)
-and safe from any thread. The process itself is a :class:`watcher.workerprocess.WorkerProcess`
+and safe from any thread. Idle for ``idle_exit`` seconds, the worker exits (a watcher at rest
+keeps no model in memory); the next call starts it again. The process itself is a :class:`watcher.workerprocess.WorkerProcess`
 (as the extraction workers are). A failure raises :class:`~watcher.match.meaning.EmbeddingError`; the
 matcher then decides on keywords alone and says so.
 
@@ -15,11 +16,14 @@ Measured (bench/relevance.py --cost): about 30-150 ms per title + lead on one co
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from importlib import metadata
 
 from watcher.match.meaning import EmbeddingError, Vector, from_bytes
-from watcher.workerprocess import WorkerProcess
+from watcher.workerprocess import IdleReaper, WorkerProcess
+
+IDLE_EXIT = 300.0  # seconds the worker may sit idle before it exits (the model loads again on demand)
 
 
 def model_name() -> str:
@@ -34,9 +38,17 @@ def model_name() -> str:
 class Embedder:
     """A vector source backed by the embedding worker."""
 
-    def __init__(self, *, timeout: float = 30.0, memory_mb: int = 768, recycle_after: int = 20000) -> None:
-        if timeout <= 0 or memory_mb <= 0 or recycle_after <= 0:
-            raise ValueError("timeout, memory_mb and recycle_after must be positive")
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        memory_mb: int = 768,
+        recycle_after: int = 20000,
+        idle_exit: float = IDLE_EXIT,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if timeout <= 0 or memory_mb <= 0 or recycle_after <= 0 or idle_exit <= 0:
+            raise ValueError("timeout, memory_mb, recycle_after and idle_exit must be positive")
         self.model = model_name()
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -45,7 +57,10 @@ class Embedder:
             [str(memory_mb * 2**20)],
             name="the embedding worker",
             recycle_after=recycle_after,
+            monotonic=monotonic,
         )
+        self._idle_exit = idle_exit
+        self._reaper = IdleReaper(self._sweep, min(idle_exit / 4, 30.0), "embedding-reaper")
         self.embedded = 0  # texts embedded since start (for the bench and the logs)
 
     @property
@@ -57,6 +72,7 @@ class Embedder:
             return []
         with self._lock:
             status, payload = self._worker.ask(list(texts), self._timeout * len(texts))
+        self._reaper.wake()
         if status == "timeout":
             payload = f"embedding took longer than {self._timeout:g} s a text; worker restarted"
         if status != "ok" or not isinstance(payload, list) or len(payload) != len(texts):
@@ -69,10 +85,23 @@ class Embedder:
         fetches feeds; the first :meth:`vectors` waits for it). A failure to start shows there."""
         with self._lock:
             self._worker.start()
+        self._reaper.wake()
 
     def close(self) -> None:
+        self._reaper.close()
         with self._lock:
             self._worker.stop(graceful=True)
+
+    def _sweep(self) -> bool:
+        """Stop the worker when idle for ``idle_exit`` (the model is loaded again on demand);
+        whether it still runs."""
+        if not self._lock.acquire(blocking=False):
+            return True  # in use
+        try:
+            self._worker.stop_if_idle(self._idle_exit)
+            return self._worker.pid is not None
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> Embedder:
         return self
