@@ -154,3 +154,19 @@ def test_requests_from_several_threads_are_each_answered_once(worker):
         answers = list(pool.map(lambda i: worker.ask(("echo", i), 30), range(40)))
     assert [a[1][1] for a in answers] == list(range(40))  # type: ignore[index]
     assert len({a[1][0] for a in answers}) == 1  # type: ignore[index]  # one child did them all
+
+
+def test_large_requests_and_replies_in_flight_from_several_threads_never_deadlock(worker):
+    """Pages are large: with two in flight, the socket fills both ways (the child
+    blocks sending its reply while the parent blocks sending the next request);
+    every request is still answered, in full."""
+    pool = ThreadPoolExecutor(4)
+    try:
+        futures = [pool.submit(worker.ask, ("echo", bytes([i]) * 2**20), 60) for i in range(16)]
+        answers = [f.result(timeout=120) for f in futures]
+    finally:
+        worker.stop(graceful=False)  # a hung request ends here rather than the test hanging
+        pool.shutdown(wait=True)
+    assert [(status, payload[1]) for status, payload in answers] == [  # type: ignore[index]
+        ("ok", bytes([i]) * 2**20) for i in range(16)
+    ]

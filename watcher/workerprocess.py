@@ -81,11 +81,13 @@ class WorkerProcess:
         self._startup_timeout = startup_timeout
         self._monotonic = monotonic
         self._cond = threading.Condition()
+        self._sending = threading.Lock()  # one request written to the child at a time, in order
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._ready = False  # the running child said "ready"
         self._generation = 0  # bumped whenever the child is stopped: what was sent to it is lost
         self._in_flight: deque[object] = deque()  # tickets of the requests sent, oldest first
+        self._closed = False  # closed for good: no child is started any more
         self.requests = 0  # sent to the running child
         self.last_used = monotonic()
 
@@ -113,18 +115,23 @@ class WorkerProcess:
         deaths: list[str] = []
         while True:
             ticket = object()
-            with self._cond:
-                problem = self._ensure()
-                if problem is not None:
-                    return "failed", problem
-                conn, generation = self._conn, self._generation
-                assert conn is not None
+            # Sent in the order of the tickets, but never under self._cond: a send
+            # blocks while the child's socket is full, until the reader ahead of
+            # this request takes the child's reply (and the reader needs self._cond).
+            with self._sending:
+                with self._cond:
+                    problem = self._ensure()
+                    if problem is not None:
+                        return "failed", problem
+                    conn, generation = self._conn, self._generation
+                    assert conn is not None
+                    self._in_flight.append(ticket)
+                    self.requests += 1
                 try:
                     conn.send(request)
-                except OSError:  # the child is gone: found out below, by whoever reads first
+                except OSError:  # the child is gone: found out by whoever reads first
                     pass
-                self._in_flight.append(ticket)
-                self.requests += 1
+            with self._cond:
                 while self._generation == generation and self._in_flight[0] is not ticket:
                     self._cond.wait()
                 if self._generation != generation:
@@ -155,6 +162,14 @@ class WorkerProcess:
             self._stop(graceful=graceful)
             self._cond.notify_all()
 
+    def close(self, *, graceful: bool = True) -> None:
+        """Stop the child for good: requests in flight, and any asked later, get
+        ``("failed", ...)`` instead of a fresh child."""
+        with self._cond:
+            self._closed = True
+            self._stop(graceful=graceful)
+            self._cond.notify_all()
+
     def stop_if_idle(self, idle_exit: float) -> bool:
         """Stop the child if it has had nothing to do for ``idle_exit`` seconds;
         whether it was stopped."""
@@ -179,6 +194,8 @@ class WorkerProcess:
 
     def _ensure(self) -> str | None:
         """A running, ready child; else why there is none."""
+        if self._closed:
+            return f"{self.name} was stopped (closing)"
         if self.requests >= self._recycle_after and not self._in_flight:
             self._stop(graceful=True)
         if self.pid is None and not self._in_flight:
@@ -326,11 +343,15 @@ class IdleReaper:
                 self._thread.start()
 
     def close(self) -> None:
-        self._closed.set()
+        """End the thread (a later :meth:`wake` starts it again)."""
         with self._lock:
             thread = self._thread
+            self._closed.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(STOP_GRACE * 2)
+        with self._lock:
+            if self._thread is None:
+                self._closed.clear()
 
     @property
     def running(self) -> bool:

@@ -137,9 +137,9 @@ class Extractor:
             idle = [s for s in self._slots if not self._pages[s]]
             busy = [s for s in self._slots if self._pages[s]]
         for slot in idle:
-            slot.stop(graceful=True)
+            slot.process.close(graceful=True)
         for slot in busy:  # past every deadline: its thread gets an error, not a hang
-            slot.stop(graceful=False)
+            slot.process.close(graceful=False)
 
     def __enter__(self) -> Extractor:
         return self
@@ -197,7 +197,7 @@ class Extractor:
 
 
 class _Slot:
-    """One place in the pool: a worker process (or none), used by one page at a time."""
+    """One place in the pool: a worker process (or none), with at most ``IN_FLIGHT`` pages."""
 
     def __init__(self, pool: Extractor, index: int) -> None:
         self.pool = pool
@@ -223,9 +223,6 @@ class _Slot:
                 "the page was abandoned and the worker restarted"
             )
         return status, payload
-
-    def stop(self, *, graceful: bool) -> None:
-        self.process.stop(graceful=graceful)
 
 
 def _command(memory_bytes: int, post: str | None) -> list[str]:

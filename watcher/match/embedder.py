@@ -90,7 +90,7 @@ class Embedder:
     def close(self) -> None:
         self._reaper.close()
         with self._lock:
-            self._worker.stop(graceful=True)
+            self._worker.stop(graceful=True)  # not for good: a reloaded matcher may reuse this embedder
 
     def _sweep(self) -> bool:
         """Stop the worker when idle for ``idle_exit`` (the model is loaded again on demand);
