@@ -231,3 +231,19 @@ def test_metrics_show_the_broker_and_the_workers_it_has_seen(tmp_path, server, r
         assert down["watcher_database_size_bytes"][0].value > 0  # the rest of the page still answers
     finally:
         site.stop()
+
+
+def test_a_page_read_with_the_workers_folding_crosses_as_json_without_the_folding():
+    """The extraction worker's derived values include the text's folding (an object, for the run
+    process beside it): a remote worker's result carries the hash and fingerprint only."""
+    import json
+
+    from watcher.dedup import digest
+
+    text = "Türkiye ve Suriye arasında savunma anlaşması imzalandı. " * 10
+    derived = digest.digest(text)
+    assert "folded" in derived
+    page = PageRead("https://example.com/a", text=text, title="T", derived=derived)
+    back = wire.read_result(wire.PAGE, json.loads(json.dumps(wire.result(page))))
+    assert back.text == text
+    assert back.derived == {"content_hash": derived["content_hash"], "fingerprint": derived["fingerprint"]}

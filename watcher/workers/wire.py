@@ -5,7 +5,7 @@ executed."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +42,9 @@ def read_order(kind: str, data: dict[str, Any]) -> FeedOrder | PageOrder:
 
 def result(value: FeedRead | PageRead) -> dict[str, Any]:
     if isinstance(value, PageRead):
-        return {**asdict(value), "derived": dict(value.derived)}
+        # the plain values only: the text's folding (a Normalised) is folded again on the other side
+        plain = {k: v for k, v in value.derived.items() if isinstance(v, (str, int, type(None)))}
+        return {**asdict(replace(value, derived={})), "derived": plain}
     data = asdict(value)
     if value.feed is not None:
         data["feed"] = {
