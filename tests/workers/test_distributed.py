@@ -187,6 +187,71 @@ def test_orders_and_results_cross_the_queue_as_plain_json():
         wire.read_order("pickle", {})
 
 
+def test_every_field_of_every_order_and_result_crosses_the_queue():
+    """Each field set to a value other than its default (a source's page headers, a
+    channel's recent guids, the feed's reader...) reads back the same on the other side."""
+    import json
+    from dataclasses import MISSING, fields
+    from datetime import datetime, timedelta, timezone
+
+    when = datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=3)))
+    entry = FeedEntry("g", "https://e/a", "T", "S", "Ayşe", when, "tr", when + timedelta(hours=1))
+    values = {
+        FeedOrder: FeedOrder("https://e/f", '"e"', "Mon, 07 Dec 2026 10:00:00 GMT", 9.5, ("g1", "g2")),
+        PageOrder: PageOrder("https://e/a", 3.5, False, (("Cookie", "s=1"), ("Authorization", "Bearer x"))),
+        FeedRead: FeedRead(
+            "https://e/f",
+            200,
+            "a warning",
+            True,
+            '"e"',
+            "Mon",
+            30.0,
+            ParsedFeed("Örnek", "tr", (entry,), "recovered", "lxml"),
+            ("g",),
+            False,
+        ),
+        PageRead: PageRead(
+            "https://e/a",
+            "Metin",
+            "T",
+            "A",
+            "2026-12-01",
+            "tr",
+            {"content_hash": "ab", "fingerprint": -5},
+            "page: 404",
+            True,
+            True,
+        ),
+    }
+    for kind_of, value in values.items():
+        for f in fields(kind_of):
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            assert getattr(value, f.name) != default, f"{kind_of.__name__}.{f.name}: set it in this test"
+        kind = wire.FEED if kind_of in (FeedOrder, FeedRead) else wire.PAGE
+        if kind_of in (FeedOrder, PageOrder):
+            back = wire.read_order(kind, json.loads(json.dumps(wire.order(kind, value))))
+        else:
+            back = wire.read_result(kind, json.loads(json.dumps(wire.result(value))))
+        assert back == value, kind_of.__name__
+
+
+def test_a_result_with_a_time_without_its_zone_is_refused():
+    import json
+    from datetime import datetime, timezone
+
+    entry = FeedEntry("g", None, "T", "S", None, datetime(2026, 1, 1, tzinfo=timezone.utc), None)
+    data = json.loads(
+        json.dumps(wire.result(FeedRead("u", 200, feed=ParsedFeed(None, None, (entry,), None))))
+    )
+    data["feed"]["entries"][0]["published"] = "2026-01-01T00:00:00"
+    with pytest.raises(wire.WireError, match="without its zone"):
+        wire.read_result(wire.FEED, data)
+    data["feed"]["entries"][0]["published"] = "yesterday"
+    with pytest.raises(wire.WireError, match="does not read"):
+        wire.read_result(wire.FEED, data)
+
+
 def test_metrics_show_the_broker_and_the_workers_it_has_seen(tmp_path, server, redis_server, processes):
     """What a Prometheus scraping `watcher serve` sees in distributed mode: the broker up,
     one worker seen, the queues; and the broker down as 0, the page still answering."""

@@ -28,12 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
-from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
 from watcher.errors import FeedError
 from watcher.parse import xmlfix, xmlguard
 from watcher.parse.entry import MAX_ENTRIES, FeedEntry, ParsedFeed
+from watcher.parse.href import absolute
 from watcher.parse.sitemapindex import SitemapWalk, walk_sitemaps
 
 MAX_URLS = 50_000  # <url> elements read per file (the sitemap protocol's maximum)
@@ -301,21 +301,11 @@ def _plain_text(data: bytes, url: str) -> Sitemap:
 
 # --- shared --------------------------------------------------------------------------
 
-_WHITESPACE = re.compile(r"[\t\r\n]")
-
 
 def _absolute(loc: str, base: str) -> str | None:
-    loc = _WHITESPACE.sub("", loc.strip())  # browsers drop tabs and newlines inside URLs
-    if not loc or " " in loc:
+    if " " in loc.strip():  # a <loc> is one URL; text with spaces is not one
         return None
-    try:
-        absolute = loc if loc.startswith(("https://", "http://")) else urljoin(base, loc)
-        parts = urlsplit(absolute)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return absolute.split("#", 1)[0]
+    return absolute(loc, base)
 
 
 def _absolute_unique(locs: list[str], base: str) -> list[str]:
