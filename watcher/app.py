@@ -133,19 +133,23 @@ def _looks_like_sqlite(path: Path) -> bool:
 # -- the parts -------------------------------------------------------------------------
 
 
-def matcher(rules: RuleSet, *, embed: bool = True, previous: Matcher | None = None) -> Matcher:
+def matcher(
+    rules: RuleSet, *, embed: bool = True, previous: Matcher | None = None, idle_exit: float | None = None
+) -> Matcher:
     """The matcher for ``rules``, with a language detector and, when a rule has like/about
-    examples (and ``embed``), the embedding worker (started on first use: ``close()`` the matcher).
+    examples (and ``embed``), the embedding worker (started on first use: ``close()`` the matcher;
+    it exits after ``idle_exit`` idle seconds, ``[extraction] idle_exit`` in the daemon).
     ``previous``: the matcher a reload replaces; its worker (if any) is reused, not doubled."""
     from watcher.match.matcher import Matcher
     from watcher.text.language import LanguageDetector
 
     embedder = None
     if embed and any(r.similarity is not None for r in rules.rules):
-        from watcher.match.embedder import Embedder
+        from watcher.match.embedder import IDLE_EXIT, Embedder
 
         reused = previous.embedder if previous is not None else None
-        embedder = reused if isinstance(reused, Embedder) else Embedder()
+        idle = IDLE_EXIT if idle_exit is None else idle_exit
+        embedder = reused if isinstance(reused, Embedder) else Embedder(idle_exit=idle)
     detector = previous.detector if previous is not None else None
     return Matcher(rules, detector=detector or LanguageDetector(), embedder=embedder)
 
@@ -209,7 +213,7 @@ def build_parts(config: Config, clock: Clock, rules: RuleSet, *, alerting: bool 
         config=config,
         client=client,
         extractor=extractor(config.extraction),
-        matcher=matcher(rules),
+        matcher=matcher(rules, idle_exit=config.extraction.idle_exit),
         clock=clock,
         alerting=alerting,
     )
@@ -237,7 +241,7 @@ def rebuild_parts(old: Parts, config: Config, rules: RuleSet) -> tuple[Parts, li
     if old.config.extraction != config.extraction:
         new_extractor = extractor(config.extraction)
         retired.append(("extractor", old.extractor))
-    new_matcher = matcher(rules, previous=old.matcher)
+    new_matcher = matcher(rules, previous=old.matcher, idle_exit=config.extraction.idle_exit)
     if old.matcher.embedder is not None and old.matcher.embedder is not new_matcher.embedder:
         retired.append(("matcher", old.matcher))  # its rules no longer use meaning: stop its worker
     warm(new_matcher, config)
