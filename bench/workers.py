@@ -12,7 +12,7 @@ running daemon has them:
 - local: ``[extraction] workers`` = 1, 2, 4 processes (``--local``);
 - remote: 1, 2 ``watcher worker`` processes (one extraction process each)
   beside the run, through a redis-server of the bench's own on a loopback
-  port (``--remote``; skipped with a message when redis-server is missing).
+  port (``--remote``; ``--remote 0`` skips it, as does a missing redis-server, with a message).
 
 Each figure is printed next to bare ``trafilatura.bare_extraction`` with the
 watcher's options on the same page bytes in as many processes (a
@@ -278,7 +278,7 @@ def main() -> int:
     run = 0
     rooms = Newsrooms()
     try:
-        for n in [int(x) for x in args.local.split(",") if x]:
+        for n in [int(x) for x in args.local.split(",") if x and int(x) > 0]:
             measured = []
             for _ in range(args.repeat):
                 run += 1
@@ -286,7 +286,7 @@ def main() -> int:
                     measured.append(local_rate(rooms, Path(d), pages, args.feeds, args.pages, n, f"l{run}"))
             bare = [bare_rate(sample, n) for _ in range(args.repeat)]
             _line(f"local, {n} extraction process(es)", n, measured, bare)
-        counts = [int(x) for x in args.remote.split(",") if x]
+        counts = [int(x) for x in args.remote.split(",") if x and int(x) > 0]
         if counts:
             from workers_support import REDIS_SERVER, RedisServer
 
