@@ -47,6 +47,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from watcher import memorybound
+
 STARTUP_TIMEOUT = 60.0  # seconds for a fresh child to import its libraries (or load a model)
 STOP_GRACE = 2.0  # seconds a child gets to exit when asked to
 
@@ -286,6 +288,18 @@ class WorkerProcess:
 def _death_kind(note: str) -> str:
     # The kernel's OOM killer uses SIGKILL; anything else is a crash.
     return "memory" if note == f"killed by signal {signal.SIGKILL.name}" else "failed"
+
+
+def bound_and_ready(
+    conn: Connection, memory_bytes: int, headroom: float, too_small: Callable[[int], str]
+) -> bool:
+    """In the child, once its libraries are loaded: cap its address space at
+    ``memory_bytes`` (``watcher.memorybound``) and tell the parent "ready"; when
+    the bound leaves less than ``headroom`` times what is mapped already, send
+    ``too_small(bytes mapped)`` as the reason it failed instead. True when ready."""
+    in_use = memorybound.limit(memory_bytes, headroom=headroom)
+    conn.send(("failed", too_small(in_use)) if in_use else ("ready", None))
+    return not in_use
 
 
 def serve(

@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from watcher import memorybound, workerprocess
+from watcher import workerprocess
 
 _NEAR_BOUND = 0.75  # share of the memory bound that marks a page as a memory hog
 _LANG_SNIFF = 200_000  # bytes of the page searched for a declared language
@@ -75,9 +75,11 @@ def serve(conn, memory_bytes: int, post: str | None = None) -> None:
     except Exception as exc:  # a wrong name is a bug in the caller: say so, once, at start-up
         conn.send(("failed", f"cannot load the post-extraction function {post}: {exc}"))
         return
-    problem = _limit_memory(memory_bytes)
-    conn.send(("failed", problem) if problem else ("ready", None))
-    if problem:
+    too_small = lambda in_use: (  # noqa: E731
+        f"the extraction memory bound ({memory_bytes // 2**20} MB) is too small: "
+        f"the worker already maps {in_use // 2**20} MB; raise [extraction] memory_mb"
+    )
+    if not workerprocess.bound_and_ready(conn, memory_bytes, 1.5, too_small):
         return
 
     def answer(request) -> tuple[str, object]:
@@ -129,16 +131,6 @@ def _peak_address_space() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
-
-
-def _limit_memory(memory_bytes: int) -> str | None:
-    in_use = memorybound.limit(memory_bytes, headroom=1.5)
-    if in_use:
-        return (
-            f"the extraction memory bound ({memory_bytes // 2**20} MB) is too small: "
-            f"the worker already maps {in_use // 2**20} MB; raise [extraction] memory_mb"
-        )
-    return None
 
 
 def _extract(trafilatura, html: bytes, url: str, metadata: bool = True) -> tuple:

