@@ -290,16 +290,24 @@ def _death_kind(note: str) -> str:
     return "memory" if note == f"killed by signal {signal.SIGKILL.name}" else "failed"
 
 
-def bound_and_ready(
-    conn: Connection, memory_bytes: int, headroom: float, too_small: Callable[[int], str]
-) -> bool:
+def bound_and_ready(conn: Connection, memory_bytes: int, headroom: float, name: str, fix: str = "") -> bool:
     """In the child, once its libraries are loaded: cap its address space at
     ``memory_bytes`` (``watcher.memorybound``) and tell the parent "ready"; when
-    the bound leaves less than ``headroom`` times what is mapped already, send
-    ``too_small(bytes mapped)`` as the reason it failed instead. True when ready."""
+    the bound leaves less than ``headroom`` times what is mapped already, say
+    instead that ``name``'s bound is too small (and ``fix``, the setting to
+    raise). True when ready."""
     in_use = memorybound.limit(memory_bytes, headroom=headroom)
-    conn.send(("failed", too_small(in_use)) if in_use else ("ready", None))
-    return not in_use
+    if in_use:
+        conn.send(
+            (
+                "failed",
+                f"{name}'s memory bound ({memory_bytes // 2**20} MB) is too small: "
+                f"it already maps {in_use // 2**20} MB" + (f"; {fix}" if fix else ""),
+            )
+        )
+        return False
+    conn.send(("ready", None))
+    return True
 
 
 def serve(

@@ -75,11 +75,9 @@ def serve(conn, memory_bytes: int, post: str | None = None) -> None:
     except Exception as exc:  # a wrong name is a bug in the caller: say so, once, at start-up
         conn.send(("failed", f"cannot load the post-extraction function {post}: {exc}"))
         return
-    too_small = lambda in_use: (  # noqa: E731
-        f"the extraction memory bound ({memory_bytes // 2**20} MB) is too small: "
-        f"the worker already maps {in_use // 2**20} MB; raise [extraction] memory_mb"
-    )
-    if not workerprocess.bound_and_ready(conn, memory_bytes, 1.5, too_small):
+    if not workerprocess.bound_and_ready(
+        conn, memory_bytes, 1.5, "the extraction worker", "raise [extraction] memory_mb"
+    ):
         return
 
     def answer(request) -> tuple[str, object]:

