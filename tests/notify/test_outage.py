@@ -193,6 +193,9 @@ def test_item10_past_all_patience_the_change_waits_in_memory_and_nothing_is_sent
     assert alert_rows.counts(store)["sending"] >= 1  # not handed back to pending: not sent again
     wait_for(lock.released.is_set)
     second = sender.drain(clock())
-    assert second.sent == 0 and second.errors == 0  # recorded, not sent again
+    # team-b runs in parallel: its claim may have met the lock too, so it may
+    # send only now; team-a's post is recorded, never sent again
+    assert second.errors == 0
+    assert first.sent + second.sent <= 2
     assert statuses(store, "team-a") == statuses(store, "team-b") == Counter(sent=1)
     assert len(a.titles()) == len(b.titles()) == 1
