@@ -105,7 +105,7 @@ def enqueue(
     story (re-alerting for new rules) gets ``story:channel:article``."""
     added = 0
     for channel in route(channels, matches, feed_tags):
-        due = digest_due(channel.digest_every, now) if channel.mode == "digest" else now
+        due = due_at(channel, now)
         severity = max((m.severity for m in matches if takes(channel, m)), key=severity_rank, default=None)
         for key in (f"{story_id}:{channel.name}", f"{story_id}:{channel.name}:{article_id}"):
             if alerts.add(
@@ -124,6 +124,12 @@ def enqueue(
             if alerts.article_of(store, key) == article_id:
                 break  # this very article is already queued: nothing to do
     return added
+
+
+def due_at(channel: ChannelConfig, now: datetime) -> datetime:
+    """When an alert queued at ``now`` for ``channel`` is due: at once, or at
+    the end of the digest period of a digest channel."""
+    return digest_due(channel.digest_every, now) if channel.mode == "digest" else now
 
 
 def digest_due(every: str, now: datetime) -> datetime:

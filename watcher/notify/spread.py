@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from watcher.config import ChannelConfig
-from watcher.notify.outbox import digest_due
+from watcher.notify.outbox import due_at
 from watcher.store import alerts, stories
 
 SUFFIX = ":spread"
@@ -63,7 +63,7 @@ def check(
         if not (outlets_reached or (setting.new_language and new_language and facts["earlier_languages"])):
             continue
         for channel in route(channels, [_Routed(rule)], feed_tags):
-            due = digest_due(channel.digest_every, now) if channel.mode == "digest" else now
+            due = due_at(channel, now)
             added += alerts.add(
                 store,
                 key=f"{story_id}:{channel.name}{SUFFIX}",
