@@ -17,6 +17,8 @@ from watcher.review.article import parse_hits
 from watcher.review.log import Filter, matched_stories, parse_since
 from watcher.review.retention import PruneError, prune
 from watcher.review.search import search
+from watcher.review.status import feeds_page
+from watcher.review.status import status as database_status
 from watcher.store.database import Store
 from watcher.text.highlight import Segment, highlight
 
@@ -410,3 +412,12 @@ def test_a_paused_failing_feed_counts_as_paused_not_failing(tmp_path, server):
     assert "feeds failing" not in shown and re.search(r"feeds paused +1\n", shown), shown
     listed = [json.loads(line) for line in watcher(config, "feeds", "--json").stdout.splitlines()]
     assert {r["name"]: r["status"] for r in listed}["Quiet"] == "paused"
+    # the web page's feeds tab reads the polls once and shows the same counts as `status`
+    store = Store.open(tmp_path / "watcher.db")
+    try:
+        now = datetime.now(timezone.utc)
+        feeds, shown_status = feeds_page(store, now)
+        assert shown_status == database_status(store, now)
+        assert dict(shown_status.counts)["feeds paused"] == 1 and len(feeds) == 2
+    finally:
+        store.close()

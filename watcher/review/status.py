@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -132,10 +133,22 @@ def feeds_by_status(store: Store, now: datetime) -> dict[str, int]:
     whatever its last polls said, as ``watcher feeds`` shows it, never as
     failing or silent."""
     facts = feeds_rows.activity(store, *health.windows(now))
-    counted = Counter(
+    return _counted(
         PAUSED if r.get("paused") else str(_verdict(r, facts, now).status) for r in feeds_rows.listing(store)
     )
+
+
+def _counted(words: Iterable[str]) -> dict[str, int]:
+    counted = Counter(words)
     return {word: counted[word] for word in (*(str(s) for s in health.Status), PAUSED)}
+
+
+def feeds_page(store: Store, now: datetime) -> tuple[tuple[FeedHealth, ...], Status]:
+    """What the web page's feeds tab shows: every feed's health and the
+    status, from one reading of the feeds' recent polls."""
+    feeds = feed_health(store, now)
+    by_status = _counted(PAUSED if f.paused else str(f.state) for f in feeds)
+    return feeds, _status(store, overview.counts(store), by_status)
 
 
 def _tags(text: str | None) -> tuple[str, ...]:

@@ -23,8 +23,7 @@ from watcher.review.nearmiss import near_misses
 from watcher.review.search import search as search_articles
 from watcher.review.search import searched_for
 from watcher.review.stats import matches_per_day, rule_stats
-from watcher.review.status import feed_health, outbox_counts
-from watcher.review.status import status as database_status
+from watcher.review.status import feed_health, feeds_page, outbox_counts
 from watcher.store.database import Store
 from watcher.web.security import CSP
 
@@ -334,8 +333,7 @@ async def search_view(datasette, request):
 
 async def feeds_view(datasette, request):
     now = datasette.watcher.clock()
-    feeds = await _with_store(datasette, lambda s: feed_health(s, now))
-    database = await _with_store(datasette, lambda s: database_status(s, now))
+    feeds, database = await _with_store(datasette, lambda s: feeds_page(s, now))
     return await _page(datasette, request, "feeds.html", {"nav": "feeds", "feeds": feeds, "status": database})
 
 
