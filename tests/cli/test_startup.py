@@ -44,14 +44,17 @@ finally:
 """
 
 
-def imported(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """Run ``python -m watcher ARGS...``; (the process, every module it loaded)."""
+def imported(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``python -m watcher ARGS...`` (with ``env`` added to the environment);
+    (the process, every module it loaded)."""
     listing = tmp_path / "modules.json"
     proc = subprocess.run(
         [sys.executable, "-c", RUN, *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "120", "MODULES": str(listing)},
+        env={**os.environ, "COLUMNS": "120", "MODULES": str(listing), **(env or {})},
         timeout=120,
     )
     return proc, set(json.loads(listing.read_text(encoding="utf-8")))
@@ -89,6 +92,23 @@ def test_help_loads_click_and_the_commands_only(tmp_path):
     assert not HEAVY & {m.split(".")[0] for m in modules}
     assert parts(modules) & {"config", "store", *PIPELINE} == set(), parts(modules)
     assert cli_modules(modules) == SHELL  # the commands are listed from the index, none imported
+
+
+def test_shell_completion_of_a_command_name_loads_no_command(tmp_path):
+    """`watcher s<TAB>` (bash and zsh): the command names and their help lines,
+    from the index alone."""
+    bash = {"_WATCHER_COMPLETE": "bash_complete", "COMP_WORDS": "watcher s", "COMP_CWORD": "1"}
+    proc, modules = imported(tmp_path, env=bash)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["plain,search", "plain,serve", "plain,show", "plain,status"]
+    assert cli_modules(modules) == SHELL and libraries(modules) == {"click"}
+    zsh = {**bash, "_WATCHER_COMPLETE": "zsh_complete", "COMP_WORDS": "watcher st"}
+    proc, modules = imported(tmp_path, env=zsh)
+    assert proc.stdout.splitlines() == ["plain", "status", commands.COMMANDS["status"][2]]
+    assert cli_modules(modules) == SHELL
+    options = {**bash, "COMP_WORDS": "watcher status --", "COMP_CWORD": "2"}  # a command's own options
+    proc, modules = imported(tmp_path, env=options)
+    assert "plain,--json" in proc.stdout.split()
 
 
 def test_a_commands_help_loads_no_library_either(tmp_path):

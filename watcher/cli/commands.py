@@ -87,6 +87,17 @@ class LazyGroup(WatcherGroup):
                 raise
             raise no_such(exc.command_name, possibilities=self.list_commands(ctx), ctx=exc.ctx) from None
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list:
+        """Shell completion of a command name, from the index (no command's module imported)."""
+        from click.shell_completion import CompletionItem
+
+        commands = [(name, self.commands.get(name) or listed(name)) for name in self.list_commands(ctx)]
+        return [
+            CompletionItem(name, help=command.get_short_help_str())
+            for name, command in commands
+            if name.startswith(incomplete) and not command.hidden
+        ] + click.Command.shell_complete(self, ctx, incomplete)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """click's listing, with the commands not loaded read from the index."""
         commands = [(name, self.commands.get(name) or listed(name)) for name in self.list_commands(ctx)]
