@@ -30,6 +30,7 @@ from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 from feedparser.html import _cp1252
+from feedparser.urls import _urljoin, make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 
 from watcher.errors import FeedError
@@ -169,6 +170,8 @@ def _clean_content_type(value: str | None, *, charset: bool = True) -> str:
 # What the fast path needs of feedparser to read as it does.
 _FAST = xmlfeed.Helpers(
     parse_date=_parse_date,
+    urljoin=_urljoin,
+    safe_join=make_safe_absolute_uri,
     looks_like_html=StrictFeedParser.looks_like_html,
     cp1252=_cp1252,
     handled=frozenset(

@@ -46,6 +46,11 @@ _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _URIFIXER = re.compile("^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")  # feedparser's, as it reads links
 _ENTITY_LEFT = re.compile("&([A-Za-z0-9_]+);")
 _HTML_TYPES = {"application/xhtml+xml", "text/html"}
+_XHTML = "application/xhtml+xml"
+_XLINK = "http://www.w3.org/1999/xlink"  # feedparser copies its declarations into XHTML
+_CONTENT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": _XHTML}
+# An attribute named base (xml:base, or feedparser's plain base), in any case.
+_BASE_ATTRIBUTE = re.compile(rb"[Bb][Aa][Ss][Ee]\s*=")
 _DECLARATION = re.compile(rb"""xmlns:([^\s=<>"']+)\s*=\s*["']([^"']*)["']""")
 _C1 = re.compile("[\x80-\x9f]")
 
@@ -155,6 +160,8 @@ class Helpers:
     """What feedparser's home hands over, so both paths read alike."""
 
     parse_date: Callable[[str], Any]  # a date as feedparser reads it (a struct_time or None)
+    urljoin: Callable[[str, str], str]  # feedparser's _urljoin(base, uri)
+    safe_join: Callable[[str, str], str]  # feedparser's make_safe_absolute_uri(base, uri)
     looks_like_html: Callable[[str], bool]  # feedparser's guess for RSS text that may be HTML
     cp1252: Mapping[int, str]  # feedparser's repair of C1 control characters
     handled: frozenset[str]  # the element names feedparser has a handler for
@@ -181,8 +188,6 @@ def read(data: bytes, helpers: Helpers, fits: Callable[..., bool] = lambda **sha
     is asked first, with the document's shape (``elements``, ``entries``,
     ``deep``: see :func:`watcher.parse.xmlguard.untouched`), whether the
     document may be read whole."""
-    if b"base" in data and (b"xml:base" in data or re.search(rb"\sbase\s*=", data)):
-        return None  # relative links resolved against xml:base: feedparser's business
     try:
         root = etree.fromstring(data, _PARSER)
         declared: dict[bytes, set[bytes]] = {}
@@ -194,6 +199,8 @@ def read(data: bytes, helpers: Helpers, fits: Callable[..., bool] = lambda **sha
             return None
         reader = _Reader(helpers)
         reader.ambiguous = {p.decode("utf-8", "replace") for p, uris in declared.items() if len(uris) > 1}
+        if _BASE_ATTRIBUTE.search(data):
+            reader.bases = _bases(root, helpers)
         return reader.document(root)
     except (etree.XMLSyntaxError, NotHere, ValueError):
         return None
@@ -216,6 +223,15 @@ class _Reader:
         self.rss10 = False
         self.ambiguous: set[str] = set()  # prefixes the document declares for several namespaces
         self._names: dict[tuple[str, str | None], str] = {}
+        # The base URI feedparser resolves against inside each element (None: no
+        # xml:base in the document, every base is empty).
+        self.bases: dict[Any, str] | None = None
+
+    def resolve(self, el: Any, uri: str) -> str:
+        """feedparser's resolve_uri inside ``el``."""
+        if self.bases is None:
+            return _URIFIXER.sub(r"\1\3", uri)  # _urljoin against no base
+        return self.h.urljoin(self.bases[el], uri)
 
     # -- names -----------------------------------------------------------------
     def name(self, el: Any) -> str:
@@ -244,8 +260,6 @@ class _Reader:
 
     # -- the document ------------------------------------------------------------
     def document(self, root: Any) -> dict:
-        if root.get(_XML_BASE) is not None:
-            raise NotHere
         feed: dict[str, Any] = {}
         entries: list[dict] = []
         lang = _lang(root, None)
@@ -349,14 +363,14 @@ class _Reader:
             name = self.name(el)
             here = _lang(el, lang)
             if name in _TITLE or name == "media_title":
-                self.check_leaf(el)
+                self.check_text(el)
                 if -1 < state.title_depth <= depth + 1:
                     continue  # feedparser keeps the first title
                 value = self.text_construct(state, el, "title", here, "text/plain", depth + 1)
                 if value and name != "media_title":
                     state.title_depth = depth + 1
             elif name in _DESCRIPTION or name in _SUMMARY:
-                self.check_leaf(el)
+                self.check_text(el)
                 if "summary" in entry and not state.has_content:  # a second one is content
                     state.has_content = True
                     self.content(entry, el, here, "text/plain")
@@ -364,7 +378,7 @@ class _Reader:
                     default = "text/html" if name in _DESCRIPTION else "text/plain"
                     self.text_construct(state, el, "summary", here, default, depth + 1)
             elif name in _CONTENT:
-                self.check_leaf(el)
+                self.check_text(el)
                 state.has_content = True
                 self.content(entry, el, here, "text/plain" if name == "content" else "text/html")
             elif depth:  # the rest only counts as a child of the item itself
@@ -411,6 +425,11 @@ class _Reader:
         if len(el):
             raise NotHere  # markup inside
 
+    def check_text(self, el: Any) -> None:
+        """A text construct: a leaf, or Atom's inline XHTML."""
+        if len(el) and not (self.atom and self.content_type(el, "text/plain") == _XHTML):
+            raise NotHere
+
     def check_quiet(self, el: Any) -> None:
         """A harmless element: nothing under it may be one that is not."""
         for sub in el.iter():
@@ -429,9 +448,9 @@ class _Reader:
     ) -> str:
         """A title or summary: ``key`` (kept only when no shallower one was) and
         ``key_detail`` (always replaced, as feedparser does); its value."""
-        self.check_leaf(el)
+        self.check_text(el)
         kind = self.content_type(el, default)
-        value = self.value(el, key)
+        value = self.xhtml(el) if kind == _XHTML and self.atom else self.value(el, key)
         if kind == "text/plain" and not self.atom and self.h.looks_like_html(value):
             kind = "text/html"
         if isinstance(state, dict):
@@ -448,9 +467,9 @@ class _Reader:
         return value
 
     def content(self, entry: dict, el: Any, lang: str | None, default: str) -> None:
-        self.check_leaf(el)
+        self.check_text(el)
         kind = self.content_type(el, default)
-        value = self.value(el, "content")
+        value = self.xhtml(el) if kind == _XHTML and self.atom else self.value(el, "content")
         if kind == "text/plain" and not self.atom and self.h.looks_like_html(value):
             kind = "text/html"
         entry.setdefault("content", []).append({"type": kind, "language": _language(lang), "value": value})
@@ -459,10 +478,57 @@ class _Reader:
 
     def content_type(self, el: Any, default: str) -> str:
         kind = (el.get("type") or default).lower()
-        kind = {"text": "text/plain", "plain": "text/plain", "html": "text/html"}.get(kind, kind)
-        if el.get("mode") is not None or not kind.startswith("text/"):
-            raise NotHere  # base64, XHTML or another media type
+        kind = _CONTENT_TYPES.get(kind, kind)
+        if el.get("mode") is not None or not (kind.startswith("text/") or (kind == _XHTML and self.atom)):
+            raise NotHere  # base64, XHTML outside Atom or another media type
         return kind
+
+    def xhtml(self, el: Any) -> str:
+        """Atom's inline XHTML as feedparser writes it out: tags and attributes
+        (names in lower case, rel and type values too) rebuilt, text escaped,
+        one enclosing ``<div>`` taken off."""
+        pieces: list[str] = []
+        if el.text:
+            pieces.append(_escape(el.text))
+        for child in el:
+            self.markup(child, pieces)
+        while len(pieces) > 1 and not pieces[-1].strip():
+            del pieces[-1]
+        while len(pieces) > 1 and not pieces[0].strip():
+            del pieces[0]
+        if pieces and (pieces[0] == "<div>" or pieces[0].startswith("<div ")) and pieces[-1] == "</div>":
+            depth = 0
+            for piece in pieces[:-1]:
+                if piece.startswith("</"):
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif piece.startswith("<") and not piece.endswith("/>"):
+                    depth += 1
+            else:
+                pieces = pieces[1:-1]
+        return self.repaired("".join(pieces).strip())
+
+    def markup(self, el: Any, pieces: list[str]) -> None:
+        if not isinstance(el.tag, str):
+            raise NotHere  # an entity reference
+        local = el.tag.rpartition("}")[2].lower()
+        if local in ("svg", "math") or _XLINK in el.nsmap.values():
+            raise NotHere  # feedparser adds their namespaces and reads titles inside SVG
+        attrs: dict[str, str] = {}
+        for key, value in el.attrib.items():
+            lowered = key.lower()
+            if key[0] == "{" or lowered in attrs:
+                raise NotHere  # namespaced attributes, or two that feedparser makes one
+            attrs[lowered] = value.lower() if lowered in ("rel", "type") else value
+        pieces.append("<" + local + "".join(f' {k}="{_escape_attribute(v)}"' for k, v in attrs.items()) + ">")
+        if el.text:
+            pieces.append(_escape(el.text))
+        for child in el:
+            self.markup(child, pieces)
+        pieces.append(f"</{local}>")
+        if el.tail:
+            pieces.append(_escape(el.tail))
 
     def link(self, entry: dict, el: Any) -> None:
         self.check_leaf(el)
@@ -473,7 +539,7 @@ class _Reader:
             kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html").lower()
             kind = {"html": "text/html", "xhtml": "application/xhtml+xml"}.get(kind, kind)
             if rel == "alternate" and kind in _HTML_TYPES:
-                entry["link"] = _urljoin(href)
+                entry["link"] = self.resolve(el, href)
         elif not ({"url", "uri", "href"} & set(attrs)) and set(attrs) <= {"rel", "type"}:
             value = self.value(el, "link").replace("&amp;", "&")
             entry["link"] = _ENTITY_LEFT.sub(r"&\g<1>", value)
@@ -511,7 +577,11 @@ class _Reader:
             text = el.text or ""
         output = text.strip()
         if resolve and output and element in ("link", "id", "href"):
-            output = _urljoin(output)
+            output = self.resolve(el, output)
+        return self.repaired(output)
+
+    def repaired(self, output: str) -> str:
+        """feedparser's repairs of a value: UTF-8 read as Latin-1, C1 controls as cp1252."""
         if output.isascii():
             return output  # nothing to repair
         try:
@@ -558,9 +628,53 @@ _EMAIL = re.compile(
 )
 
 
-def _urljoin(uri: str) -> str:
-    """feedparser's _urljoin against no base: slashes after the scheme folded."""
-    return _URIFIXER.sub(r"\1\3", uri)
+def _escape(text: str) -> str:
+    """xml.sax.saxutils.escape, as feedparser's handle_data applies it inside XHTML."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
+def _escape_attribute(value: str) -> str:
+    """feedparser's strattrs: escape() and double quotes."""
+    return _escape(value).replace('"', "&quot;")
+
+
+def _own_base(el: Any) -> str | None:
+    """What feedparser takes as ``el``'s own base: ``xml:base``, else a plain ``base``."""
+    xml = plain = None
+    for key, value in el.attrib.items():
+        if key.rpartition("}")[2].lower() == "base":
+            if key == _XML_BASE:
+                xml = value
+            elif key == "base":
+                plain = value
+            else:
+                raise NotHere  # another namespace or case: feedparser's reading differs
+    return xml if xml is not None else plain
+
+
+def _bases(root: Any, helpers: Helpers) -> dict[Any, str]:
+    """The base URI in force inside every element, as feedparser tracks it: an
+    element's base is its own (joined to the one around it) or the one around
+    it; feedparser is handed no document URL, and on leaving an element goes
+    back to the base around it only if that one is not empty, so a base set
+    inside an element without one stays in force after it (reddit's
+    ``<content xml:base="/.rss">`` is the base of the entry's ``<id>`` after it)."""
+    bases: dict[Any, str] = {}
+    stack: list[str] = []
+    base = ""
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        if event == "start":
+            if not isinstance(el.tag, str):
+                raise NotHere
+            given = _own_base(el) or base
+            base = (helpers.safe_join(base, given) or base) if base else helpers.urljoin(base, given)
+            stack.append(base)
+            bases[el] = base
+        else:
+            stack.pop()
+            if stack and stack[-1]:
+                base = stack[-1]
+    return bases
 
 
 def _no_cdf(el: Any) -> None:
