@@ -3,7 +3,10 @@ as feedparser, field by field: every real fixture feed (../shared/fixtures/real
 and tests/data) is read both ways, and so are seeded variations of the ones
 the fast path reads (elements dropped, repeated, moved, given a language or a
 type, and the elements feedparser gives a meaning to added: media:title,
-itunes:summary, a second description, guid isPermaLink...)."""
+itunes:summary, a second description, guid isPermaLink...), and variations
+with ``xml:base`` (absolute, relative, empty, nested, on the feed, entries,
+links, ids and content, before and after relative links) and Atom's inline
+XHTML content."""
 
 from __future__ import annotations
 
@@ -30,11 +33,14 @@ FAST = [
     "rss-parser/guardian.rss",
     "rss-parser/heise.atom",
     "rss-parser/reddit.rss",
+    "rss-parser/reddit-home.rss",  # xml:base on XHTML content, relative ids after it
     "rss-parser/content-encoded.rss",
     "feed-rs/rss2/rss_2.0_cloudflare.xml",
     "feed-rs/rss2/rss_2.0_nbcny.xml",
     "feed-rs/rss2/rss_2.0_ilmessaggero.xml",
     "feed-rs/atom/atom_mediarss_youtube_1.xml",
+    "feed-rs/atom/atom_xml_base.xml",
+    "newsboat/atom10_1.xml",  # xml:base
 ]
 
 
@@ -216,3 +222,195 @@ def test_variations_of_the_fast_feeds_give_the_same_entries_both_ways():
         same(fast, slow)
         read_fast += isinstance(fast, ParsedFeed) and fast.reader == "lxml"
     assert read_fast >= 90, read_fast  # the variations do reach the fast path
+
+
+# -- xml:base and inline XHTML -------------------------------------------------------------
+
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+XHTML = "http://www.w3.org/1999/xhtml"
+BASES = [
+    "http://example.com/a/",
+    "https://other.example/b/c?q=1",
+    "/rel/path/",
+    "/.rss?limit=50",  # reddit's
+    "sub/",
+    "../up/",
+    "",
+    "?page=2",
+    "#frag",
+    "//proto.example/x/",
+    "javascript:alert(1)",
+    "http:///slashes//x/",
+    "mailto:a@b.example",
+]
+HREFS = [
+    "page.html",
+    "/abs/path?a=1&b=2",
+    "http://abs.example/x",
+    "https:////many/slashes",
+    "../p/q",
+    "?x=1",
+    "#y",
+    "t3_42tizy",
+    "tag:example.org,2026:1",
+    "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a",
+    " spaced.html ",
+]
+XHTML_BODIES = [
+    '<div xmlns="{x}">Plain <a href="rel.html" REL="NoFollow">link</a> &amp; <b>bold</b><br/>text</div>',
+    '\n  <div xmlns="{x}" class="c"><p>One</p><p title="a &quot;q&quot; &lt;b&gt;">Two &lt;escaped&gt;</p></div>\n',
+    '<div xmlns="{x}">first</div><div xmlns="{x}">second</div>',
+    '<div xmlns="{x}"><div>inner</div> after</div>',
+    'loose text <span xmlns="{x}">and a span</span>',
+    '<x:div xmlns:x="{x}"><x:table><x:tr><x:td TYPE="Text/HTML">cell</x:td></x:tr></x:table></x:div>',
+    '<div xmlns="{x}" xml:base="nested/"><img src="i.png" alt="&lt;p&gt;escaped markup&lt;/p&gt;"/></div>',
+    "",
+]
+
+
+def add_base(rng: random.Random, el) -> None:
+    el.set(XML_BASE if rng.random() < 0.85 else "base", rng.choice(BASES))
+
+
+def xhtml_element(rng: random.Random, atom_tag: str):
+    from lxml import etree
+
+    kind = rng.choice(["", ' type="xhtml"', ' type="xhtml"', ' type="html"', ' type="XHTML"'])
+    body = rng.choice(XHTML_BODIES).format(x=XHTML)
+    return etree.fromstring(f'<{atom_tag} xmlns="{ATOM}"{kind}>{body}</{atom_tag}>')
+
+
+def vary_bases(rng: random.Random, root) -> None:
+    """xml:base where feedparser reads it, relative links and ids, inline XHTML."""
+    from lxml import etree
+
+    atom = root.tag == f"{{{ATOM}}}feed"
+    items = list(root.iter("item", f"{{{ATOM}}}entry", f"{{{RSS10}}}item"))
+    channel = root.find("channel")
+    for _ in range(rng.randint(1, 6)):
+        op = rng.random()
+        everything = [e for e in root.iter() if isinstance(e.tag, str)]
+        if op < 0.1:
+            add_base(rng, root if channel is None or rng.random() < 0.5 else channel)
+        elif op < 0.25 and items:
+            add_base(rng, rng.choice(items))
+        elif op < 0.45:
+            add_base(rng, rng.choice(everything))  # links, ids, content, authors, media:group...
+        elif op < 0.7 and items:
+            item = rng.choice(items)
+            links = [e for e in item if e.tag in ("link", "guid", f"{{{ATOM}}}id", f"{{{ATOM}}}link")]
+            links += item.findall(f"{{{ATOM}}}author/{{{ATOM}}}uri")
+            if links:
+                target = rng.choice(links)
+                if target.tag == f"{{{ATOM}}}link":
+                    target.set("href", rng.choice(HREFS))
+                elif not len(target):
+                    target.text = rng.choice(HREFS)
+                if rng.random() < 0.5:
+                    add_base(rng, target)
+            else:
+                new = etree.SubElement(item, f"{{{ATOM}}}id" if atom else rng.choice(["link", "guid"]))
+                new.text = rng.choice(HREFS)
+        elif op < 0.9 and atom and items:
+            item = rng.choice(items)
+            for old in item.findall(f"{{{ATOM}}}content") + item.findall(f"{{{ATOM}}}summary"):
+                if rng.random() < 0.5:
+                    item.remove(old)
+            new = xhtml_element(rng, rng.choice(["content", "summary", "title"]))
+            if rng.random() < 0.5:
+                add_base(rng, new)
+            item.insert(rng.randint(0, len(item)), new)
+        elif items:
+            item = rng.choice(items)  # a relative link after an element with a base of its own
+            kids = [k for k in item if isinstance(k.tag, str)]
+            if kids:
+                add_base(rng, rng.choice(kids))
+            tag = f"{{{ATOM}}}link" if atom else "link"
+            new = etree.SubElement(item, tag)
+            if atom:
+                new.set("href", rng.choice(HREFS))
+            else:
+                new.text = rng.choice(HREFS)
+
+
+XML_BASE_FEEDS = [
+    "rss-parser/reddit-home.rss",
+    "feed-rs/atom/atom_xml_base.xml",
+    "newsboat/atom10_1.xml",
+    "newsboat/rss092_1.xml",
+    "newsboat/items_without_titles.xml",
+]
+
+
+def test_xml_base_and_xhtml_variations_give_the_same_entries_both_ways():
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False)
+    seeds = [etree.fromstring((REAL / "feeds" / name).read_bytes(), parser) for name in XML_BASE_FEEDS]
+    seeds += [etree.fromstring((REAL / "feeds" / name).read_bytes(), parser) for name in FAST]
+    rng = random.Random(11)
+    read_fast = based = xhtml = 0
+    for _ in range(300):
+        root = copy.deepcopy(rng.choice(seeds))
+        vary_bases(rng, root)
+        data = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+        fast, slow = both_ways(data)
+        same(fast, slow)
+        if isinstance(fast, ParsedFeed) and fast.reader == "lxml":
+            read_fast += 1
+            based += b"base=" in data
+            xhtml += b'type="xhtml"' in data
+    # The variations do reach the fast path, with bases and XHTML in them.
+    assert read_fast >= 150 and based >= 120 and xhtml >= 30, (read_fast, based, xhtml)
+
+
+def test_a_relative_id_after_reddit_s_content_base_is_resolved_against_it():
+    """reddit's entries: <content xml:base="/.rss?limit=50"> and then <id>t3_...</id>;
+    feedparser leaves the content's base in force, so the id becomes /t3_..."""
+    data = (REAL / "feeds" / "rss-parser" / "reddit-home.rss").read_bytes()
+    parsed = parse_feed(data, url=URL, content_type="application/atom+xml")
+    assert parsed.reader == "lxml"
+    first = parsed.entries[0]
+    assert first.guid == "/t3_42tizy"
+    assert (
+        first.url
+        == "https://www.reddit.com/r/funny/comments/42tizy/how_the_british_as_seen_by_americans_and_europeans/"
+    )
+    assert first.summary.startswith("submitted by /u/AngryRedditorsBelow to /r/funny [link] [1143 comments]")
+
+
+@pytest.mark.parametrize(
+    ("feed", "link"),
+    [
+        # nested bases: the entry's joins the feed's
+        (
+            f'<feed xmlns="{ATOM}" xml:base="http://example.com/a/"><title>t</title>'
+            '<entry xml:base="b/"><id>i</id><title>x</title><link href="c.html"/></entry></feed>',
+            "http://example.com/a/b/c.html",
+        ),
+        # a relative base with no absolute one around it stays relative; the watcher
+        # then resolves against the feed's own address
+        (
+            f'<feed xmlns="{ATOM}"><title>t</title>'
+            '<entry xml:base="/x/"><id>i</id><title>x</title><link href="c.html"/></entry></feed>',
+            "https://example.org/x/c.html",
+        ),
+        # a base on the link itself
+        (
+            '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+            '<link xml:base="http://example.com/d/">e.html</link></item></channel></rss>',
+            "http://example.com/d/e.html",
+        ),
+        # a javascript: base is not taken
+        (
+            '<rss version="2.0"><channel xml:base="http://example.com/"><title>t</title><item>'
+            '<title>x</title><link xml:base="javascript:alert(1)">e.html</link></item></channel></rss>',
+            "http://example.com/e.html",
+        ),
+    ],
+)
+def test_links_are_resolved_against_xml_base_by_the_fast_path(feed, link):
+    fast, slow = both_ways(feed.encode())
+    same(fast, slow)
+    assert isinstance(fast, ParsedFeed) and fast.reader == "lxml"
+    assert fast.entries[0].url == link

@@ -50,6 +50,7 @@ _XHTML = "application/xhtml+xml"
 _XLINK = "http://www.w3.org/1999/xlink"  # feedparser copies its declarations into XHTML
 _CONTENT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": _XHTML}
 # An attribute named base (xml:base, or feedparser's plain base), in any case.
+_BASE_KEYS = (_XML_BASE, "base")
 _BASE_ATTRIBUTE = re.compile(rb"[Bb][Aa][Ss][Ee]\s*=")
 _DECLARATION = re.compile(rb"""xmlns:([^\s=<>"']+)\s*=\s*["']([^"']*)["']""")
 _C1 = re.compile("[\x80-\x9f]")
@@ -532,7 +533,7 @@ class _Reader:
 
     def link(self, entry: dict, el: Any) -> None:
         self.check_leaf(el)
-        attrs = {k.lower(): v for k, v in el.attrib.items()}
+        attrs = {k.lower(): v for k, v in el.attrib.items() if k not in _BASE_KEYS}
         href = attrs.get("url", attrs.get("uri", attrs.get("href")))
         if href:
             rel = attrs.get("rel", "alternate").lower()
