@@ -49,9 +49,10 @@ _HTML_TYPES = {"application/xhtml+xml", "text/html"}
 _XHTML = "application/xhtml+xml"
 _XLINK = "http://www.w3.org/1999/xlink"  # feedparser copies its declarations into XHTML
 _CONTENT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": _XHTML}
-# An attribute named base (xml:base, or feedparser's plain base), in any case.
-_BASE_KEYS = (_XML_BASE, "base")
-_BASE_ATTRIBUTE = re.compile(rb"[Bb][Aa][Ss][Ee]\s*=")
+_BASE_KEYS = (_XML_BASE, "base")  # the attributes feedparser takes a base from
+# An attribute named base, in any case: searched for in the lowered document
+# (a literal is found far sooner than a character class).
+_BASE_ATTRIBUTE = re.compile(rb"base\s*=")
 _DECLARATION = re.compile(rb"""xmlns:([^\s=<>"']+)\s*=\s*["']([^"']*)["']""")
 _C1 = re.compile("[\x80-\x9f]")
 
@@ -200,7 +201,7 @@ def read(data: bytes, helpers: Helpers, fits: Callable[..., bool] = lambda **sha
             return None
         reader = _Reader(helpers)
         reader.ambiguous = {p.decode("utf-8", "replace") for p, uris in declared.items() if len(uris) > 1}
-        if _BASE_ATTRIBUTE.search(data):
+        if _BASE_ATTRIBUTE.search(data.lower()):
             reader.bases = _bases(root, helpers)
         return reader.document(root)
     except (etree.XMLSyntaxError, NotHere, ValueError):
@@ -231,7 +232,7 @@ class _Reader:
     def resolve(self, el: Any, uri: str) -> str:
         """feedparser's resolve_uri inside ``el``."""
         if self.bases is None:
-            return _URIFIXER.sub(r"\1\3", uri)  # _urljoin against no base
+            return _fold_slashes(uri)  # _urljoin against no base
         return self.h.urljoin(self.bases[el], uri)
 
     # -- names -----------------------------------------------------------------
@@ -629,6 +630,15 @@ _EMAIL = re.compile(
 )
 
 
+def _fold_slashes(uri: str) -> str:
+    """feedparser's ``_urifixer.sub(r"\\1\\3", uri)`` (the slashes after ``scheme://``
+    taken out), without expanding the template for every link."""
+    if "://" not in uri:
+        return uri
+    found = _URIFIXER.match(uri)
+    return found[1] + uri[found.end(2) :] if found and found[2] else uri
+
+
 def _escape(text: str) -> str:
     """xml.sax.saxutils.escape, as feedparser's handle_data applies it inside XHTML."""
     return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
@@ -663,12 +673,18 @@ def _bases(root: Any, helpers: Helpers) -> dict[Any, str]:
     bases: dict[Any, str] = {}
     stack: list[str] = []
     base = ""
+    joined: dict[tuple[str, str], str] = {}  # the joins are pure: each pair once
     for event, el in etree.iterwalk(root, events=("start", "end")):
         if event == "start":
             if not isinstance(el.tag, str):
                 raise NotHere
             given = _own_base(el) or base
-            base = (helpers.safe_join(base, given) or base) if base else helpers.urljoin(base, given)
+            key = (base, given)
+            found = joined.get(key)
+            if found is None:
+                found = (helpers.safe_join(base, given) or base) if base else helpers.urljoin(base, given)
+                joined[key] = found
+            base = found
             stack.append(base)
             bases[el] = base
         else:
