@@ -426,3 +426,18 @@ def test_links_have_their_slashes_folded_as_feedparser_does():
     links = ["http:///x//y", "HTTP:////A?b://c", "h-t.t+p:///a", "ht,tp:///a", "1http:///a", "a:b://c", "://"]
     links += ["".join(rng.choice("ab:/.-+,1 ?") for _ in range(rng.randint(0, 12))) for _ in range(5000)]
     assert [_fold_slashes(link) for link in links] == [_urifixer.sub(r"\1\3", link) for link in links]
+
+
+def test_entries_spelt_in_capitals_count_against_the_bound_on_both_paths():
+    """feedparser reads <ITEM> and <Entry> as entries: 300 of them beside 300 <item>s
+    are 600, more than the watcher keeps, so the fast path must leave the document
+    to the bounded reading (the same 500 entries and the same note either way)."""
+    items = "".join(
+        f"<{tag}><title>t{n}</title><link>http://e.org/{n}</link></{tag}>"
+        for n, tag in enumerate(["item", "ITEM"] * 300)
+    )
+    data = f'<rss version="2.0"><channel><title>c</title>{items}</channel></rss>'.encode()
+    fast, slow = both_ways(data)
+    same(fast, slow)
+    assert isinstance(fast, ParsedFeed) and len(fast.entries) == 500
+    assert fast.warning and "600 entries" in fast.warning
