@@ -9,11 +9,17 @@ language and author), as plain dictionaries of feedparser's shape, so that
 follows feedparser's own rules for these fields (which of two descriptions
 is the summary, when a ``<guid>`` is the link, how an RSS title that looks
 like HTML is read, the cp1252 and double-encoded UTF-8 repairs, ...), using
-feedparser's date parser and HTML guess, which its caller hands in.
+feedparser's date parser, HTML guess and URI joins, which its caller hands in.
+
+``xml:base`` is tracked as feedparser tracks it (:func:`_bases`) and applied
+where feedparser applies it (links, ids that are links, authors' URIs; our
+feedparser call leaves URIs inside HTML content alone); Atom's inline XHTML
+is written out as feedparser writes it (:meth:`_Reader.xhtml`).
 
 Anything it does not know to read exactly as feedparser does gives None, and
 feedparser reads the document: not well-formed, another format or version
-(RSS 0.9x/1.0, Atom 0.3, RDF), ``xml:base``, XHTML or base64 content, an
+(Atom 0.3, RSS 1.0 beside other formats' namespaces), a base attribute in
+another namespace or case, XHTML outside Atom, base64 content, an
 element feedparser handles that could change these fields but is not read
 here (``media:title``, ``itunes:summary``, ``dc:title``, a second title...)
 or one in an unexpected place. A test reads every fixture feed both ways and
