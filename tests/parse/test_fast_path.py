@@ -140,7 +140,7 @@ TEXTS = [
     "Tue, 10 Jun 2003 04:00:00 GMT",
     "2003-12-31T10:14:55Z",
 ]
-ATTRIBUTES = ["type", "isPermaLink", "rel", "href", XML_LANG, "lang", "mode"]
+ATTRIBUTES = ["type", "isPermaLink", "rel", "href", XML_LANG, "lang", "mode", "TYPE"]
 VALUES = [
     "html",
     "text",
@@ -441,3 +441,18 @@ def test_entries_spelt_in_capitals_count_against_the_bound_on_both_paths():
     same(fast, slow)
     assert isinstance(fast, ParsedFeed) and len(fast.entries) == 500
     assert fast.warning and "600 entries" in fast.warning
+
+
+@pytest.mark.parametrize(
+    "attribute", ['type=""', 'TYPE="html"', 'Type="text"', 'type="HTML"', 'x:type="html"']
+)
+def test_odd_type_attributes_give_the_same_entries_both_ways(attribute):
+    """feedparser lowers attribute names and reads type="" as a type of its own."""
+    markup = "&lt;p&gt;&lt;img src='a.jpeg' /&gt; words&lt;/p&gt;"
+    feed = (
+        f'<feed xmlns="{ATOM}" xmlns:x="urn:x"><title>t</title><entry><id>i</id><title>x</title>'
+        f"<content {attribute}>{markup}</content><summary {attribute}>{markup}</summary></entry></feed>"
+    )
+    fast, slow = both_ways(feed.encode())
+    same(fast, slow)
+    assert isinstance(slow, ParsedFeed) and len(slow.entries) == 1

@@ -484,7 +484,11 @@ class _Reader:
             entry.setdefault("summary", value)
 
     def content_type(self, el: Any, default: str) -> str:
-        kind = (el.get("type") or default).lower()
+        for key in el.attrib:
+            if key not in ("type", "mode") and key.rpartition("}")[2].lower() in ("type", "mode"):
+                raise NotHere  # feedparser lowers names and drops unknown namespaces: its type
+        given = el.get("type")
+        kind = (default if given is None else given).lower()  # type="" is feedparser's "" too
         kind = _CONTENT_TYPES.get(kind, kind)
         if el.get("mode") is not None or not (kind.startswith("text/") or (kind == _XHTML and self.atom)):
             raise NotHere  # base64, XHTML outside Atom or another media type
