@@ -298,7 +298,11 @@ def vary_bases(rng: random.Random, root) -> None:
             add_base(rng, rng.choice(everything))  # links, ids, content, authors, media:group...
         elif op < 0.7 and items:
             item = rng.choice(items)
-            links = [e for e in item if e.tag in ("link", "guid", f"{{{ATOM}}}id", f"{{{ATOM}}}link")]
+            links = [
+                e
+                for e in item
+                if e.tag in ("link", "guid", f"{{{RSS10}}}link", f"{{{ATOM}}}id", f"{{{ATOM}}}link")
+            ]
             links += item.findall(f"{{{ATOM}}}author/{{{ATOM}}}uri")
             if links:
                 target = rng.choice(links)
@@ -339,6 +343,7 @@ XML_BASE_FEEDS = [
     "newsboat/atom10_1.xml",
     "newsboat/rss092_1.xml",
     "newsboat/items_without_titles.xml",
+    "rss-parser/rss-1.rss",  # RSS 1.0: the items follow the channel, and its base
 ]
 
 
