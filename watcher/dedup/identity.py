@@ -248,10 +248,10 @@ def content_hash(text: str | Normalised) -> str | None:
     """sha256 (hex) of the folded words of ``text`` (or of the text folded
     already, as the pipeline hands it); None when the text has fewer than
     MIN_WORDS words (too short to say two articles are one)."""
-    words = normal_words(text)
-    if len(words) < MIN_WORDS:
+    joined, count = within_limit(text).joined_words()
+    if count < MIN_WORDS:
         return None
-    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 
 def normal_words(text: str | Normalised) -> list[str]:

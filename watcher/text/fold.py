@@ -63,7 +63,7 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Iterator
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, compress, pairwise, repeat
 from operator import add
 
 from watcher.text.boundaries import ARABIC_PROCLITICS, UNSPACED_LETTER, UNSPACED_SPLIT
@@ -336,6 +336,13 @@ class Normalised:
     def __repr__(self) -> str:
         return f"Normalised({self.text[:60]!r}{'...' if len(self.text) > 60 else ''})"
 
+    def __reduce__(self) -> tuple:
+        """Pickled (from the extraction worker to the process that stores) as
+        what it was made from: the caches worked out since (the words per
+        line, where words begin, sentences) are left behind, to be worked out
+        again where they are asked for."""
+        return (_restore, (self.original, self.text, self._f, self._first, self._irregular or None))
+
     # -- words ---------------------------------------------------------------
     @property
     def word_starts(self) -> list[int]:
@@ -359,6 +366,16 @@ class Normalised:
         the matcher treats it (see :func:`watcher.text.boundaries.is_unspaced`)."""
         return _dedup_words(self.text.split())
 
+    def joined_words(self) -> tuple[str, int]:
+        """``" ".join(words)`` and ``len(words)``: for a text without unspaced
+        letters that is ``text`` itself (its words are ``text.split()``), so
+        nothing is cut nor joined (the content hash)."""
+        text = self.text
+        if text.isascii() or not UNSPACED_LETTER.search(text):
+            return text, text.count(" ") + 1 if text else 0
+        words = self.words
+        return " ".join(words), len(words)
+
     def line_words(self) -> list[list[str]]:
         """``words`` per line of the original (as ``str.splitlines`` cuts it),
         lines without words left out."""
@@ -369,6 +386,8 @@ class Normalised:
             return [w for w in (normalise(line).words for line in original.splitlines()) if w]
         if self._lines is None:
             self._lines = self._by_line()
+        if self.text.isascii() or not UNSPACED_LETTER.search(self.text):
+            return [line for line in self._lines if line]  # every word as it is (see _dedup_words)
         return [_dedup_words(line) for line in self._lines if line]
 
     def _by_line(self) -> list[list[str]]:
@@ -376,11 +395,11 @@ class Normalised:
             return [self.text.split()]
         if self._f is not None:
             return [line.split() for line in self._f.replace("-", " ").split("\n")]
-        breaks = [m.start() for m in re.finditer("\n", self.original)]
-        out: list[list[str]] = [[] for _ in range(len(breaks) + 1)]
-        for word, first in zip(self.text.split(), self.first, strict=True):
-            out[bisect.bisect_left(breaks, first)].append(word)
-        return out
+        # A word belongs to the line its first letter is on (never on a break):
+        # the words are in order, so each line is a slice, cut where a break is.
+        first, words = self.first, self.text.split()
+        cuts = [bisect.bisect_left(first, m.start()) for m in re.finditer("\n", self.original)]
+        return [words[a:b] for a, b in pairwise([0, *cuts, len(words)])]
 
     # -- the way back --------------------------------------------------------
     def token_at(self, position: int) -> int:
@@ -466,6 +485,17 @@ class Normalised:
     @property
     def token_sentences(self) -> list[int]:
         return [self.sentence_of(k) for k in range(len(self.first))]
+
+
+def _restore(
+    original: str,
+    text: str,
+    f: str | None,
+    first: list[int] | None,
+    irregular: dict[int, tuple[list[int], list[int]]] | None,
+) -> Normalised:
+    """A :class:`Normalised` unpickled (see :meth:`Normalised.__reduce__`)."""
+    return Normalised(original, text, f=f, first=first, irregular=irregular)
 
 
 def _dedup_words(words: list[str]) -> list[str]:
