@@ -116,15 +116,26 @@ class FeedState:
 
     @property
     def status(self) -> Status:
-        if self.gone:
-            return Status.GONE
-        if self.consecutive_errors:
-            return Status.THROTTLED if self.last_status == THROTTLED else Status.FAILING
-        if self.last_status == NOT_MODIFIED:
-            return Status.NOT_MODIFIED
-        if self.last_status == OK:
-            return Status.OK
-        return Status.NEW
+        return _status(self.gone, self.consecutive_errors, self.last_status)
+
+
+def status_of(row: Mapping, update: Mapping | None = None) -> Status:
+    """``FeedState.of(row).status`` (of ``row`` updated by ``update``, e.g.
+    :func:`next_state`'s columns), without building either: a poll asks twice."""
+    now = {**row, **update} if update else row
+    return _status(bool(now.get("gone")), now.get("consecutive_errors") or 0, now.get("last_status"))
+
+
+def _status(gone: bool, consecutive_errors: int, last_status: str | None) -> Status:
+    if gone:
+        return Status.GONE
+    if consecutive_errors:
+        return Status.THROTTLED if last_status == THROTTLED else Status.FAILING
+    if last_status == NOT_MODIFIED:
+        return Status.NOT_MODIFIED
+    if last_status == OK:
+        return Status.OK
+    return Status.NEW
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from watcher import health
 from watcher.config import FeedConfig
@@ -77,10 +79,28 @@ class Pipeline:
         self.writer = writer or DirectWriter(store, parts.config, parts.clock, parts.matcher.rules)
         self.ingest = Ingest(parts, store)
 
-    def poll(self, feed: FeedConfig) -> PollResult:
+    def poll(self, feed: FeedConfig, row: Mapping[str, Any] | None = None) -> PollResult:
+        """Poll ``feed`` (``row``: its row in ``feeds`` as it is now, when the
+        caller read it already) and wait until its record is stored (a failure
+        of the database to store it is raised)."""
+        result, recording = self.poll_nowait(feed, row)
+        recording.result()
+        return result
+
+    def poll_nowait(
+        self, feed: FeedConfig, row: Mapping[str, Any] | None = None, *, hold: bool = False
+    ) -> tuple[PollResult, Future[None]]:
+        """Poll ``feed``, hand its record to the writer and return without
+        waiting for it: the future is done when the record is stored (or raises
+        why it could not be). The poll's entries are stored before it returns,
+        and the record goes after them, so the promise holds that a feed's
+        validators are never saved before its entries. ``hold``: the writer
+        may keep the record back to store it with others' (``Writer.record``):
+        the caller flushes or closes the writer before it waits for the future."""
         started = self.parts.clock()
-        row = sources.row(self.store, feed.url)
-        previous = health.FeedState.of(row).status
+        if row is None:
+            row = sources.row(self.store, feed.url)
+        previous = health.status_of(row)
         tally = Tally(
             deadline=time.monotonic() + self.parts.config.network.poll_deadline,
             first_poll=row.get("last_success") is None,
@@ -97,8 +117,8 @@ class Pipeline:
                 log.exception("%s: internal error while polling", feed.url)
                 error = f"internal error: {type(exc).__name__}: {exc}"
             outcome, stored, queued = health.Outcome(health.ERROR, error=error, timeouts=tally.timeouts), 0, 0
-        status = self._record(row, feed, outcome, started)
-        return PollResult(
+        status, recording = self._record(row, feed, outcome, started, hold)
+        result = PollResult(
             feed.url,
             outcome,
             status,
@@ -108,8 +128,11 @@ class Pipeline:
             delay=health.delay(row, outcome, interval=feed.interval),
             database_error=database_error,
         )
+        return result, recording
 
-    def _poll(self, feed: FeedConfig, row: dict, tally: Tally) -> tuple[health.Outcome, int, int]:
+    def _poll(
+        self, feed: FeedConfig, row: Mapping[str, Any], tally: Tally
+    ) -> tuple[health.Outcome, int, int]:
         read = self.parts.reader.read_feed(
             FeedOrder(
                 feed.url,
@@ -165,7 +188,7 @@ class Pipeline:
     def _store_entries(
         self,
         feed: FeedConfig,
-        row: dict,
+        row: Mapping[str, Any],
         parsed: ParsedFeed,
         etag: str | None,
         last_modified: str | None,
@@ -184,7 +207,7 @@ class Pipeline:
     def _store_each(
         self,
         feed: FeedConfig,
-        row: dict,
+        row: Mapping[str, Any],
         parsed: ParsedFeed,
         etag: str | None,
         last_modified: str | None,
@@ -304,10 +327,16 @@ class Pipeline:
         return "; ".join(notes) or None
 
     def _record(
-        self, row: dict, feed: FeedConfig, outcome: health.Outcome, started: datetime
-    ) -> health.Status:
-        """Save the poll and the feed's new state (through the writer, after the
-        poll's entries); the feed's health after it."""
+        self,
+        row: Mapping[str, Any],
+        feed: FeedConfig,
+        outcome: health.Outcome,
+        started: datetime,
+        hold: bool = False,
+    ) -> tuple[health.Status, Future[None]]:
+        """Hand the writer the poll's record and the feed's new state (stored
+        after the poll's entries); the feed's health after it, and the future
+        of the record."""
         now = self.parts.clock()
         update = health.next_state(row, outcome, interval=feed.interval, now=now)
         record = PollRecord(
@@ -315,7 +344,7 @@ class Pipeline:
             update,
             {
                 "started": started.isoformat(),
-                "finished": now.isoformat(),
+                "finished": update["last_polled"],  # now, as stored
                 "status": outcome.kind,
                 "http_status": outcome.http_status,
                 "entries_new": outcome.entries_new,
@@ -326,8 +355,7 @@ class Pipeline:
                 "warning": outcome.warning,
             },
         )
-        self.writer.record(record).result()
-        return health.FeedState.of({**row, **update}).status
+        return health.status_of(row, update), self.writer.record(record, hold=hold)
 
 
 class _HandedIn:

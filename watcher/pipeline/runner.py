@@ -4,14 +4,17 @@ and ``run_once``, one recorded pass over every due feed."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from watcher import health
 from watcher.config import Config, FeedConfig
+from watcher.errors import StoreError
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.poll import Pipeline, PollResult
 from watcher.pipeline.writer import Writer
@@ -62,8 +65,25 @@ class ThreadPipelines:
 
     def poll(self, feed: FeedConfig, parts: Parts | None = None) -> PollResult:
         """Poll ``feed`` on this thread's pipeline (with ``parts``, e.g. after
-        a reload; else the parts it was made with); a failure of the database
-        itself becomes the poll's error, never the caller's exception."""
+        a reload; else the parts it was made with) and wait until its record is
+        stored; a failure of the database itself becomes the poll's error,
+        never the caller's exception."""
+        result, recording = self.poll_nowait(feed, parts)
+        return settled(result, recording)
+
+    def poll_nowait(
+        self,
+        feed: FeedConfig,
+        parts: Parts | None = None,
+        row: Mapping[str, Any] | None = None,
+        *,
+        hold: bool = False,
+    ) -> tuple[PollResult, Future[None] | None]:
+        """:meth:`poll`, without waiting for the poll's record (``row``: the
+        feed's row, when the caller read it already): the poll's result as
+        it will be once :func:`settled` with the future of its record (None:
+        nothing was handed to the writer, the result is final). ``hold``: the
+        writer may hold the record back (``Writer.record``) until :meth:`close`."""
         parts = parts or self.parts
         try:
             writer = self.writer(parts)
@@ -75,19 +95,9 @@ class ThreadPipelines:
                 pipeline = self._local.pipeline = Pipeline(parts, store, writer)
             elif pipeline.parts is not parts:
                 pipeline = self._local.pipeline = Pipeline(parts, pipeline.store, writer)
-            return pipeline.poll(feed)
+            return pipeline.poll_nowait(feed, row, hold=hold)
         except Exception as exc:
-            if database.unwritable(exc):  # logged once by the caller, not a traceback per feed
-                log.debug("%s: could not record the poll: %s", feed.url, exc)
-            else:
-                log.exception("%s: could not record the poll", feed.url)
-            return PollResult(
-                feed.url,
-                health.Outcome(health.ERROR, error=f"could not record the poll: {type(exc).__name__}: {exc}"),
-                health.Status.FAILING,
-                recorded=False,
-                database_error=str(exc) if database.unwritable(exc) else None,
-            )
+            return unrecorded(feed.url, exc), None
 
     def close(self) -> None:
         """Store what the polls handed in, then close every connection."""
@@ -108,23 +118,88 @@ def poll_threads(config: Config) -> int:
 
 
 def poll_due(
-    parts: Parts, open_store: Callable[[], Store], feeds: Sequence[FeedConfig], *, workers: int
+    parts: Parts,
+    open_store: Callable[[], Store],
+    feeds: Sequence[FeedConfig],
+    *,
+    workers: int,
+    rows: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RunSummary:
-    """Poll ``feeds`` with ``workers`` threads, each on its own connection; one
-    INFO line per feed as it is done."""
+    """Poll ``feeds`` with ``workers`` threads, each on its own connection
+    (``rows``: the feeds' rows by URL, read by the caller just before); one
+    INFO line per feed as its record is stored. Each thread takes the next
+    feed when it is done with one, and no poll waits for its record (the
+    writer stores records in groups; every one is stored before this returns)."""
     pipelines = ThreadPipelines(parts, open_store)
+    polled: list[tuple[PollResult, Future[None] | None] | None] = [None] * len(feeds)
+    taking = threading.Lock()
+    order = iter(range(len(feeds)))
+    info = log.isEnabledFor(logging.INFO)  # `run --once` prints its own summary
 
-    def poll(feed: FeedConfig) -> PollResult:
-        result = pipelines.poll(feed)
-        log.info("%s", result.describe(feed.name))  # `run --once` prints its own summary
-        return result
+    def said(i: int, recording: Future[None]) -> None:  # in the writer's thread, once stored
+        result = settled(*polled[i])  # type: ignore[misc]
+        polled[i] = result, None
+        log.info("%s", result.describe(feeds[i].name))
+
+    def drain() -> None:
+        while True:
+            with taking:
+                i = next(order, None)
+            if i is None:
+                return
+            feed = feeds[i]
+            result, recording = polled[i] = pipelines.poll_nowait(
+                feed, row=rows.get(feed.url) if rows is not None else None, hold=True
+            )
+            if not info:
+                continue
+            if recording is None:
+                log.info("%s", result.describe(feed.name))
+            else:
+                recording.add_done_callback(functools.partial(said, i))
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poll") as pool:
-            results = tuple(pool.map(poll, feeds))
+        threads = max(1, min(workers, len(feeds)))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poll") as pool:
+            for done in [pool.submit(drain) for _ in range(threads)]:
+                done.result()
     finally:
-        pipelines.close()
-    return summarize(results)
+        pipelines.close()  # every record handed in is stored (or failed) by now
+    return summarize([_final(*p) for p in polled if p is not None])
+
+
+def settled(result: PollResult, recording: Future[None] | None) -> PollResult:
+    """The poll's result once its record is stored (``recording`` done): as it
+    was, or the poll's error when the database could not store the record."""
+    if recording is None:
+        return result
+    try:
+        recording.result()
+    except Exception as exc:
+        return unrecorded(result.feed, exc)
+    return result
+
+
+def _final(result: PollResult, recording: Future[None] | None) -> PollResult:
+    """:func:`settled`, after the writer was closed: a record it has not stored never will be."""
+    if recording is not None and not recording.done():
+        return unrecorded(result.feed, StoreError("the writer stopped before it stored the poll's record"))
+    return settled(result, recording)
+
+
+def unrecorded(url: str, exc: Exception) -> PollResult:
+    """The result of a poll that could not be recorded (``exc`` says why)."""
+    if database.unwritable(exc):  # logged once by the caller, not a traceback per feed
+        log.debug("%s: could not record the poll: %s", url, exc)
+    else:
+        log.exception("%s: could not record the poll", url, exc_info=exc)
+    return PollResult(
+        url,
+        health.Outcome(health.ERROR, error=f"could not record the poll: {type(exc).__name__}: {exc}"),
+        health.Status.FAILING,
+        recorded=False,
+        database_error=str(exc) if database.unwritable(exc) else None,
+    )
 
 
 def summarize(results: Sequence[PollResult]) -> RunSummary:
@@ -146,11 +221,13 @@ def run_once(parts: Parts, store: Store, open_store: Callable[[], Store]) -> Run
     now = parts.clock()
     sources.sync(store, config.feeds, now)
     run_id = feeds.start_run(store, now.isoformat())
+    due = sources.due_rows(store, config.feeds, now, healthy_too=True)
     summary = poll_due(
         parts,
         open_store,
-        sources.due(store, config.feeds, now, healthy_too=True),
+        [feed for feed, _ in due],
         workers=poll_threads(config),
+        rows={feed.url: row for feed, row in due},
     )
     feeds.finish_run(
         store,

@@ -28,6 +28,7 @@ interface for polls prepared elsewhere (remote workers).
     writer = Writer(Store.open(path), config, clock)
     futures = writer.submit([item, ...])        # -> [Future[Stored]], in order
     writer.record(PollRecord(...)).result()     # after the entries
+    writer.record(PollRecord(...), hold=True)   # the same, stored with others (see HOLD)
     writer.commit(items, record).result()       # -> Committed, all at once
     writer.close()                              # stores what was handed in, then stops
 """
@@ -79,6 +80,10 @@ GROUP = 256  # items stored in one transaction, at most
 FULL = 64
 LINGER = 0.02
 BUSY = 0.1
+# Polls' records no one waits for (``Writer.record(hold=True)``: ``run --once``,
+# where the run's result is read after the writer is closed) are handed to the
+# thread this many at a time, so they share a transaction.
+HOLD = 64
 
 
 class Committer:
@@ -376,6 +381,7 @@ class Writer:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
         self._guard = threading.Lock()
+        self._held: list[tuple[PollRecord, Future[None]]] = []  # records no one waits for (HOLD)
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self._thread.start()
 
@@ -391,11 +397,27 @@ class Writer:
         self._put([(item, future) for item, future in zip(items, futures, strict=True)])
         return futures
 
-    def record(self, record: PollRecord) -> Future[None]:
-        """Hand in a poll's record: stored after everything handed in before it."""
+    def record(self, record: PollRecord, *, hold: bool = False) -> Future[None]:
+        """Hand in a poll's record: stored after everything handed in before it.
+        With ``hold`` (no one waits for it), it waits here until :data:`HOLD`
+        records are held (from any polls) or :meth:`flush` or :meth:`close`
+        is called, and they go to the thread at once: one transaction for
+        many polls' records instead of one each."""
         future: Future[None] = Future()
-        self._put([(record, future)])
+        with self._guard:
+            self._check_open()
+            if not hold:
+                self._queue.put((record, future))
+                return future
+            self._held.append((record, future))
+            if len(self._held) >= HOLD:
+                self._hand_held()
         return future
+
+    def flush(self) -> None:
+        """Hand the held records to the thread now."""
+        with self._guard:
+            self._hand_held()
 
     def commit(self, items: Sequence[Item], record: PollRecord) -> Future[Committed]:
         """Hand in a whole poll: its entries, then its record, in one transaction;
@@ -410,6 +432,7 @@ class Writer:
         with self._guard:
             if self._closed:
                 return
+            self._hand_held()
             self._closed = True
             self._queue.put(_STOP)
         self._thread.join(timeout)
@@ -419,10 +442,19 @@ class Writer:
     # -- the thread --------------------------------------------------------------
     def _put(self, work: list[tuple[Any, Future]]) -> None:
         with self._guard:
-            if self._closed:
-                raise StoreError("the writer is closed: nothing more can be stored")
+            self._check_open()
             for pair in work:
                 self._queue.put(pair)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the writer is closed: nothing more can be stored")
+
+    def _hand_held(self) -> None:
+        """(Holding ``_guard``.) The held records go on the queue."""
+        held, self._held = self._held, []
+        for pair in held:
+            self._queue.put(pair)
 
     def _run(self) -> None:
         stopping = False
@@ -499,7 +531,7 @@ class DirectWriter:
     def submit(self, items: Sequence[Item]) -> list[Future[Stored]]:
         return [_done(self.committer.apply, item) for item in items]
 
-    def record(self, record: PollRecord) -> Future[None]:
+    def record(self, record: PollRecord, *, hold: bool = False) -> Future[None]:
         def atomic(record: PollRecord) -> None:
             with self.store.atomic():
                 self.committer.record(record)
@@ -515,6 +547,9 @@ class DirectWriter:
             return Committed(stored, clean)
 
         return _done(whole, None)
+
+    def flush(self) -> None:
+        """Nothing is held."""
 
     def close(self, timeout: float | None = None) -> None:
         """Nothing to wait for (the connection is the caller's)."""

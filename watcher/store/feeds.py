@@ -67,17 +67,14 @@ def tag_names(store: Store) -> set[str]:
     return {r[0] for r in store.execute("SELECT DISTINCT j.value FROM feeds f, json_each(f.tags) j")}
 
 
-def due_urls(store: Store, now: str, *, healthy_too: bool = False) -> list[str]:
-    """URLs of feeds not gone whose next poll time has come, soonest first;
+def due(store: Store, now: str, *, healthy_too: bool = False) -> list[dict]:
+    """Rows of feeds not gone whose next poll time has come, soonest first;
     ``healthy_too`` adds feeds without errors that are merely waiting."""
-    return [
-        r[0]
-        for r in store.execute(
-            "SELECT url FROM feeds WHERE gone = 0 AND (next_due IS NULL OR next_due <= ? "
-            "OR (? AND consecutive_errors = 0)) ORDER BY next_due",
-            (now, healthy_too),
-        )
-    ]
+    return store.query(
+        "SELECT * FROM feeds WHERE gone = 0 AND (next_due IS NULL OR next_due <= ? "
+        "OR (? AND consecutive_errors = 0)) ORDER BY next_due",
+        (now, healthy_too),
+    )
 
 
 def update_state(store: Store, feed_id: int, columns: dict) -> None:
