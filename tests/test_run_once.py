@@ -262,3 +262,49 @@ def test_watcher_prune_without_keep_days_says_what_to_set(tmp_path, server):
     result = watcher(config, "prune")
     assert result.exit_code == 2
     assert "keep_days is not set in" in result.stderr and "--keep-days" in result.stderr
+
+
+# -- a database that cannot record the polls -----------------------------------------------------------
+
+
+def test_a_pass_whose_polls_cannot_be_recorded_names_every_feed_and_records_none(tmp_path, server):
+    """No poll of a pass waits for its record (the writer stores them together at the
+    end): a database that refuses them still makes every feed's result say so."""
+    from watcher import app, pipeline
+    from watcher import config as config_mod
+    from watcher.match.rules import load_rules
+    from watcher.sources import schedule
+    from watcher.store.database import Store
+
+    room = Newsroom(server)
+    room.add_seed_articles()
+    names = [f"Wire {n}" for n in range(5)]
+    config_path = write_config(
+        tmp_path,
+        [(name, room.publish(f"/wire{n}.xml", name)) for n, name in enumerate(names)],
+        fetch_article=False,
+    )
+    assert watcher(config_path, "run", "--once").exit_code == 0
+    polls = rows(tmp_path, "SELECT count(*) AS n FROM polls")[0]["n"]
+    config = config_mod.load(config_path)
+    parts = app.build_parts(config, lambda: datetime.now(timezone.utc), load_rules(list(config.rules)))
+
+    def read_only() -> Store:
+        store = Store.open(config.database)
+        store.execute("PRAGMA query_only = ON")
+        return store
+
+    store = Store.open(config.database)
+    try:
+        due = schedule.due_rows(store, config.feeds, datetime.now(timezone.utc), healthy_too=True)
+        summary = pipeline.poll_due(
+            parts, read_only, [f for f, _ in due], workers=2, rows={f.url: r for f, r in due}
+        )
+    finally:
+        store.close()
+        parts.client.close()
+        parts.extractor.close()
+    assert sorted(r.feed for r in summary.failed) == sorted(f.url for f in config.feeds)
+    assert all(not r.recorded and "readonly" in (r.database_error or "") for r in summary.results)
+    assert rows(tmp_path, "SELECT count(*) AS n FROM polls")[0]["n"] == polls
+    assert len(server.requests_for("/wire0.xml")) == 2  # it was polled (answered 304), not recorded

@@ -20,6 +20,7 @@ from watcher import config as config_mod
 from watcher.match.rules import load_rules
 from watcher.parse.feed import parse_feed
 from watcher.pipeline import Ingest, PollRecord, Writer
+from watcher.pipeline import writer as writer_mod
 from watcher.pipeline.batch import NewArticle
 from watcher.pipeline.tally import Tally
 from watcher.sources import schedule
@@ -200,3 +201,49 @@ def test_an_entry_failing_after_its_text_was_indexed_leaves_no_search_row_behind
         assert count(config, f"SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '\"{title}\"'") >= 1
     finally:
         writer.close()
+
+
+def poll_record(feed_id: int, n: int) -> PollRecord:
+    stamp = f"2026-12-07T08:{n // 60:02d}:{n % 60:02d}+00:00"
+    return PollRecord(
+        feed_id,
+        {
+            "last_polled": stamp,
+            "last_status": "not_modified",
+            "last_http_status": 304,
+            "consecutive_errors": 0,
+        },
+        {
+            "started": stamp,
+            "finished": stamp,
+            "status": "not_modified",
+            "http_status": 304,
+            "entries_new": 0,
+            "error": None,
+        },
+    )
+
+
+def test_held_poll_records_go_in_together_and_every_one_is_stored_by_close(world):
+    """``run --once`` waits for no poll's record: they are held and stored HOLD at a
+    time, after the entries handed in before them, and the last ones at close."""
+    config, parts, store = world
+    writer = Writer(Store.open(config.database), config, clock)
+    entries = writer.submit(prepared(parts, store, config, 0, 3))
+    held = [writer.record(poll_record(1 + n % 2, n), hold=True) for n in range(writer_mod.HOLD - 1)]
+    assert all(f.result().new for f in entries)
+    assert not any(f.done() for f in held)  # still held: fewer than HOLD
+    assert count(config, "SELECT count(*) FROM polls") == 0
+    held.append(writer.record(poll_record(2, writer_mod.HOLD), hold=True))  # the HOLD-th: all go in
+    assert all(f.result() is None for f in held)
+    assert count(config, "SELECT count(*) FROM polls") == writer_mod.HOLD
+    last = writer.record(poll_record(1, writer_mod.HOLD + 1), hold=True)
+    writer.close()
+    assert last.done() and last.result() is None
+    assert count(config, "SELECT count(*) FROM polls") == writer_mod.HOLD + 1
+    assert (
+        count(config, "SELECT last_polled FROM feeds WHERE id = 1")
+        == poll_record(1, writer_mod.HOLD + 1).state["last_polled"]
+    )
+    with pytest.raises(Exception, match="writer is closed"):
+        writer.record(poll_record(1, 0), hold=True)
