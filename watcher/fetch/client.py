@@ -49,8 +49,8 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
+from typing import Literal, overload
 
 import httpcore
 import httpx
@@ -113,7 +113,9 @@ class Client:
         # Requests go straight to the transport: httpx.Client.send would build the
         # next request of a redirect itself and raise on a Location it cannot use.
         self._transport = _Transport(self._backend, proxy)
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, _Target] = {}
+        self._hosts: dict[str, str] = {}  # url -> host_of(url), for the host slots
+        self._accepts: dict[str | None, bytes | None] = {}  # Accept values, as sent
         self._fixed = {  # the headers every GET sends, as bytes once
             "User-Agent": _header_value(policy.user_agent),
             "Accept-Encoding": _header_value(ACCEPT_ENCODING),
@@ -166,15 +168,18 @@ class Client:
             "Content-Length": str(len(body)).encode("ascii"),
         }
         try:
-            with self._deadlines.until(deadline), _translated(url, url, self._policy.timeout):
-                target = _checked_url(url, url)
+            with self._deadlines.until(deadline), _Translated(url, url, self._policy.timeout):
+                target = _Target(_checked_url(url, url))
                 if self._policy.proxy:
                     self._backend.check_target(
-                        target.raw_host.decode("ascii"), _port(target), self._policy.timeout
+                        target.url.raw_host.decode("ascii"), _port(target.url), self._policy.timeout
                     )
                 request = _request(b"POST", target, headers, self._policy.timeout, body)
-                with _closing(self._exchange(request, again=False)) as response:
+                response = self._exchange(request, again=False)
+                try:
                     return self._response(url, response, _read_body(response, max_bytes, deadline))
+                finally:
+                    response.close()
         except FetchError:
             raise
         except Exception as exc:  # the last resort, as for get()
@@ -197,9 +202,14 @@ class Client:
             raise FetchError("timeout", str(url), "not requested: the poll's deadline was reached")
         if self.hosts is None:
             return self._get(url, max_bytes, etag, last_modified, accept, until, cut, extra)
+        host = self._hosts.get(url)
+        if host is None:
+            host = host_of(url)
+            if len(self._hosts) >= _URLS:
+                self._hosts.clear()
+            self._hosts[url] = host
         try:
-            with self.hosts.slot(url, until):
-                return self._get(url, max_bytes, etag, last_modified, accept, until, cut, extra)
+            self.hosts.take(host, until)
         except NoSlot as exc:
             raise FetchError(
                 "timeout",
@@ -207,6 +217,10 @@ class Client:
                 f"{self.hosts.per_host} request(s) to {exc} were still under way at the "
                 "deadline ([network] per_host)",
             ) from None
+        try:
+            return self._get(url, max_bytes, etag, last_modified, accept, until, cut, extra)
+        finally:
+            self.hosts.give_back(host)
 
     def _get(
         self,
@@ -220,18 +234,24 @@ class Client:
         extra: tuple[tuple[str, str], ...] = (),
     ) -> Response:
         headers = self._headers(etag, last_modified, accept)
-        given = {n: _header_value(v) for n, v in extra}
-        own = {k: v for k, v in headers.items() if k.lower() not in {n.lower() for n in given}}
-        own.update({n: v for n, v in given.items() if v})
-        origin = host_of(url)
+        own, origin = headers, ""
+        if extra:
+            given = {n: _header_value(v) for n, v in extra}
+            names = {n.lower() for n in given}
+            own = {k: v for k, v in headers.items() if k.lower() not in names}
+            own.update({n: v for n, v in given.items() if v})
+            origin = host_of(url)
         current = url
-        with self._deadlines.until(deadline):
+        previous = self._deadlines.set(deadline)
+        try:
             for _ in range(self._policy.max_redirects + 1):
                 sent = own if extra and host_of(current) == origin else headers
                 result = self._hop(url, current, sent, max_bytes, deadline, cut)
                 if isinstance(result, Response):
                     return result
                 current = result
+        finally:
+            self._deadlines.set(previous)
         raise FetchError(
             "redirects",
             url,
@@ -239,24 +259,30 @@ class Client:
         )
 
     def _headers(self, etag: str | None, last_modified: str | None, accept: str | None) -> dict:
+        try:
+            sent_accept = self._accepts[accept]
+        except KeyError:  # a few values only: one per kind of source, and the pages'
+            sent_accept = self._accepts[accept] = _header_value(accept or DEFAULT_ACCEPT)
         headers = {
             "User-Agent": self._fixed["User-Agent"],
-            "Accept": _header_value(accept or DEFAULT_ACCEPT),
+            "Accept": sent_accept,
             "Accept-Encoding": self._fixed["Accept-Encoding"],
-            "If-None-Match": _header_value(etag),
-            "If-Modified-Since": _header_value(last_modified),
         }
+        if etag and (value := _header_value(etag)):
+            headers["If-None-Match"] = value
+        if last_modified and (value := _header_value(last_modified)):
+            headers["If-Modified-Since"] = value
         return {k: v for k, v in headers.items() if v}
 
-    def _url(self, url: str, hop: str) -> httpx.URL:
+    def _url(self, url: str, hop: str) -> _Target:
         """``hop`` parsed and checked (``_checked_url``), remembered for the next poll."""
-        parsed = self._urls.get(hop)
-        if parsed is None:
-            parsed = _checked_url(url, hop)
+        target = self._urls.get(hop)
+        if target is None:
+            target = _Target(_checked_url(url, hop))
             if len(self._urls) >= _URLS:
                 self._urls.clear()
-            self._urls[hop] = parsed
-        return parsed
+            self._urls[hop] = target
+        return target
 
     def _exchange(self, request: httpcore.Request, *, again: bool) -> _Answer:
         """The answer's head; with ``again``, a request that failed on a kept-alive
@@ -275,21 +301,25 @@ class Client:
         self, url: str, current: str, headers: dict, max_bytes: int, deadline: float, cut: bool = False
     ) -> Response | str:
         """One request to ``current``: a Response, or the next URL to go to."""
-        with _translated(url, current, self._policy.timeout, cut):
-            hop = self._url(url, current)
+        with _Translated(url, current, self._policy.timeout, cut):
+            target = self._url(url, current)
+            hop = target.url
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.TimeoutException("total deadline reached between redirects")
             if self._policy.proxy:
                 self._backend.check_target(hop.raw_host.decode("ascii"), _port(hop), remaining)
-            request = _request(b"GET", hop, headers, remaining)
-            with _closing(self._exchange(request, again=True)) as response:
+            request = _request(b"GET", target, headers, remaining)
+            response = self._exchange(request, again=True)
+            try:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     _drain_small(response)
                     return _joined(url, hop, location)
                 body = _read_body(response, max_bytes, deadline)
                 return self._response(current, response, body)
+            finally:
+                response.close()  # its connection goes back to the pool when it was read to its end
 
     def _response(self, current: str, response: _Answer, body: bytes) -> Response:
         h = response.headers
@@ -299,7 +329,7 @@ class Client:
         return Response(
             url=current,
             status=response.status_code,
-            headers=tuple(h.multi_items()),
+            headers=h.items,
             body=body,
             content_type=h.get("content-type"),
             etag=h.get("etag"),
@@ -311,7 +341,7 @@ class Client:
 def _header_value(value: str | None) -> bytes | None:
     """A header value as bytes (UTF-8, as servers send non-ASCII ETags), or None
     when absent or unsafe (a line break or NUL would split the request)."""
-    if not value or any(c in value for c in "\r\n\0"):
+    if not value or "\r" in value or "\n" in value or "\0" in value:
         return None
     return value.encode("utf-8")
 
@@ -414,35 +444,46 @@ class _BodyTooLarge(WatcherError):
 # --- errors -------------------------------------------------------------------
 
 
-@contextmanager
-def _translated(url: str, current: str, timeout: float, cut: bool = False) -> Iterator[None]:
-    """Turns every transport failure into a FetchError naming ``url``."""
+class _Translated:
+    """Turns every transport failure inside the block into a FetchError naming ``url``."""
+
+    __slots__ = ("url", "current", "timeout", "cut")
+
+    def __init__(self, url: str, current: str, timeout: float, cut: bool = False) -> None:
+        self.url, self.current, self.timeout, self.cut = url, current, timeout, cut
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> Literal[False]:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, FetchError):
+            return False
+        raise _translation(exc, self.url, self.current, self.timeout, self.cut) from None
+
+
+def _translation(exc: Exception, url: str, current: str, timeout: float, cut: bool) -> FetchError:
     via = "" if current == url else f"(redirected to {current}) "
-    try:
-        yield
-    except FetchError:
-        raise
-    except Refused as exc:
-        raise FetchError("private_address", url, f"{via}{exc}") from None
-    except Unresolvable as exc:
-        raise FetchError("connection", url, f"{via}{exc}") from None
-    except _BodyTooLarge as exc:
-        raise FetchError("too_large", url, f"{via}{exc}") from None
-    except CorruptBody as exc:
-        raise FetchError("protocol", url, f"{via}{exc}") from None
-    except (httpx.TimeoutException, httpcore.TimeoutException):
+    if isinstance(exc, Refused):
+        return FetchError("private_address", url, f"{via}{exc}")
+    if isinstance(exc, Unresolvable):
+        return FetchError("connection", url, f"{via}{exc}")
+    if isinstance(exc, _BodyTooLarge):
+        return FetchError("too_large", url, f"{via}{exc}")
+    if isinstance(exc, CorruptBody):
+        return FetchError("protocol", url, f"{via}{exc}")
+    if isinstance(exc, (httpx.TimeoutException, httpcore.TimeoutException)):
         if cut:
-            raise FetchError("timeout", url, f"{via}no complete answer before the poll's deadline") from None
-        raise FetchError(
-            "timeout", url, f"{via}no complete answer within {timeout:g} s (total deadline)"
-        ) from None
-    except ProxyUnreachable as exc:
-        raise FetchError("connection", url, f"{via}{exc}") from None
-    except (httpx.HTTPError, *_HTTPCORE_ERRORS, OSError) as exc:
+            return FetchError("timeout", url, f"{via}no complete answer before the poll's deadline")
+        return FetchError("timeout", url, f"{via}no complete answer within {timeout:g} s (total deadline)")
+    if isinstance(exc, ProxyUnreachable):
+        return FetchError("connection", url, f"{via}{exc}")
+    if isinstance(exc, (httpx.HTTPError, *_HTTPCORE_ERRORS, OSError)):
         kind, detail = _classified(exc)
-        raise FetchError(kind, url, f"{via}{detail}") from None
-    except Exception as exc:  # e.g. IDNAError for a host name that does not encode
-        raise FetchError("protocol", url, f"{via}cannot be fetched ({_describe(exc)})") from None
+        return FetchError(kind, url, f"{via}{detail}")
+    # e.g. IDNAError for a host name that does not encode
+    return FetchError("protocol", url, f"{via}cannot be fetched ({_describe(exc)})")
 
 
 def _classified(exc: BaseException) -> tuple[str, str]:
@@ -548,15 +589,41 @@ _HTTPCORE_ERRORS = (
 )
 
 
+class _Target:
+    """A URL as requested: parsed and checked once (``Client._url``), and as
+    httpcore takes it, made at its first request."""
+
+    __slots__ = ("url", "core", "host")
+
+    def __init__(self, url: httpx.URL) -> None:
+        self.url = url
+        self.core: httpcore.URL | None = None
+        self.host = b""  # the Host header
+
+    def request_url(self) -> httpcore.URL:
+        if self.core is None:
+            url = self.url
+            url.host  # noqa: B018 - as httpx.Request: an IDN that does not decode is refused here
+            self.host = url.netloc
+            self.core = httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            )
+        return self.core
+
+
 def _request(
-    method: bytes, url: httpx.URL, headers: dict[str, bytes | None], timeout: float, body: bytes | None = None
+    method: bytes,
+    target: _Target,
+    headers: dict[str, bytes | None],
+    timeout: float,
+    body: bytes | None = None,
 ) -> httpcore.Request:
     """The request as httpcore sends it (with the Host header httpx would add)."""
-    url.host  # noqa: B018 - as httpx.Request: an IDN that does not decode is refused here
+    url = target.request_url()
     return httpcore.Request(
         method,
-        httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
-        headers=[(b"Host", url.netloc)] + [(k.encode("ascii"), v) for k, v in headers.items() if v],
+        url,
+        headers=[(b"Host", target.host)] + [(k.encode("ascii"), v) for k, v in headers.items() if v],
         content=body,
         extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}},
     )
@@ -564,14 +631,14 @@ def _request(
 
 class _Answer:
     """httpcore's answer with what this module reads of it: the status, the
-    headers (httpx's ``Headers``, decoded as httpx decodes them) and the raw body."""
+    headers (decoded as httpx decodes them) and the raw body."""
 
     __slots__ = ("_raw", "headers", "status_code")
 
     def __init__(self, raw: httpcore.Response) -> None:
         self._raw = raw
         self.status_code = raw.status
-        self.headers = httpx.Headers(raw.headers)
+        self.headers = _Headers(raw.headers)
 
     def iter_raw(self) -> Iterator[bytes]:
         """The body as received (never decompressed)."""
@@ -581,10 +648,42 @@ class _Answer:
         self._raw.close()
 
 
-@contextmanager
-def _closing(response: _Answer) -> Iterator[_Answer]:
-    """Closes the answer: its connection goes back to the pool when it was read to its end."""
-    try:
-        yield response
-    finally:
-        response.close()
+class _Headers:
+    """An answer's headers as httpx's ``Headers`` reads them, without building
+    one per answer: names in lower case, names and values decoded as ASCII,
+    else UTF-8 when all of them are, else ISO-8859-1; several values of one
+    name joined by ", "."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        if all(k.isascii() and v.isascii() for k, v in raw):
+            encoding = "ascii"
+        else:
+            try:
+                for k, v in raw:
+                    k.decode("utf-8"), v.decode("utf-8")
+                encoding = "utf-8"
+            except UnicodeDecodeError:
+                encoding = "iso-8859-1"
+        self.items = tuple((k.lower().decode(encoding), v.decode(encoding)) for k, v in raw)
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """``name``'s value (``name`` in lower case)."""
+        values = [v for k, v in self.items if k == name]
+        return ", ".join(values) if values else default
+
+    def __contains__(self, name: str) -> bool:
+        return any(k == name for k, _ in self.items)
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value

@@ -48,22 +48,30 @@ class HostSlots:
         """Hold one slot of ``url``'s host (``deadline``: ``time.monotonic()``
         time after which waiting gives up with :class:`NoSlot`)."""
         host = host_of(url)
+        self.take(host, deadline)
+        try:
+            yield
+        finally:
+            self.give_back(host)
+
+    def take(self, host: str, deadline: float) -> None:
+        """Take one slot of ``host`` (as :func:`host_of` names it), waiting for
+        one until ``deadline``; :meth:`give_back` it when done."""
         with self._lock:
             if self._busy.get(host, 0) >= self.per_host:
                 self._wait(host, deadline)
             self._busy[host] = self._busy.get(host, 0) + 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                left_busy = self._busy[host] - 1
-                if left_busy:
-                    self._busy[host] = left_busy
-                else:
-                    del self._busy[host]
-                queue = self._queues.get(host)
-                if queue is not None:
-                    queue.changed.notify()
+
+    def give_back(self, host: str) -> None:
+        with self._lock:
+            left_busy = self._busy[host] - 1
+            if left_busy:
+                self._busy[host] = left_busy
+            else:
+                del self._busy[host]
+            queue = self._queues.get(host)
+            if queue is not None:
+                queue.changed.notify()
 
     def _wait(self, host: str, deadline: float) -> None:
         """Wait (holding ``_lock``) until a slot of ``host`` is free, or raise NoSlot."""

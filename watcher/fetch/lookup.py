@@ -32,12 +32,17 @@ class Deadlines:
 
     @contextmanager
     def until(self, at: float) -> Iterator[None]:
-        previous = getattr(self._local, "at", None)
-        self._local.at = at
+        previous = self.set(at)
         try:
             yield
         finally:
-            self._local.at = previous
+            self.set(previous)
+
+    def set(self, at: float | None) -> float | None:
+        """Make ``at`` the current thread's deadline (None: none); the one it replaces."""
+        previous = getattr(self._local, "at", None)
+        self._local.at = at
+        return previous
 
     def bound(self, timeout: float | None, error: type[Exception]) -> float | None:
         """``timeout`` shortened to the time left; ``error`` if none is left."""
