@@ -17,7 +17,7 @@ def sync(store: Store, feeds: Sequence[FeedConfig], now: datetime) -> None:
     but are not polled."""
     stamp = now.isoformat()
     with store.atomic():
-        rows = {r["url"]: r for r in feed_rows.listing(store)}  # one query, not one per feed
+        rows = {r["url"]: r for r in feed_rows.settings(store)}  # one query, not one per feed
         for feed in feeds:
             row = rows.get(feed.url)
             if row is None:
@@ -28,7 +28,12 @@ def sync(store: Store, feeds: Sequence[FeedConfig], now: datetime) -> None:
                 if row["name"] != feed.name:
                     feed_rows.rename(store, feed_id, feed.name)
             feed_rows.set_settings(
-                store, feed_id, kind=feed.kind, tags=list(feed.tags), paused=not feed.enabled
+                store,
+                feed_id,
+                kind=feed.kind,
+                tags=list(feed.tags),
+                paused=not feed.enabled,
+                stored=row if row is not None and "kind" in row else None,
             )
 
 

@@ -7,6 +7,7 @@ validators (ETag, Last-Modified), next due time, last outcome, error count.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from watcher.store.database import Store
 
@@ -52,14 +53,29 @@ def rename(store: Store, feed_id: int, name: str) -> None:
     store.execute("UPDATE feeds SET name = ? WHERE id = ?", (name, feed_id))
 
 
-def set_settings(store: Store, feed_id: int, *, kind: str, tags: list[str], paused: bool) -> None:
-    """The feed's kind, tags and pause, as the config says (``sources.sync``)."""
+def set_settings(
+    store: Store, feed_id: int, *, kind: str, tags: list[str], paused: bool, stored: Mapping | None = None
+) -> None:
+    """The feed's kind, tags and pause, as the config says (``sources.sync``);
+    ``stored``: its row as just read (:func:`settings`), when it says the same
+    nothing is written."""
+    tags_json = json.dumps(tags, ensure_ascii=False)
+    if stored is not None and (stored["kind"], stored["tags"], stored["paused"]) == (
+        kind,
+        tags_json,
+        int(paused),
+    ):
+        return
     store.execute(
         "UPDATE feeds SET kind = ?, tags = ?, paused = ? WHERE id = ? "
         "AND (kind IS NOT ? OR tags IS NOT ? OR paused IS NOT ?)",
-        (kind, json.dumps(tags, ensure_ascii=False), int(paused), feed_id)
-        + (kind, json.dumps(tags, ensure_ascii=False), int(paused)),
+        (kind, tags_json, int(paused), feed_id, kind, tags_json, int(paused)),
     )
+
+
+def settings(store: Store) -> list[dict]:
+    """Every feed's ``id``, ``url``, ``name``, ``kind``, ``tags`` and ``paused``."""
+    return store.query("SELECT id, url, name, kind, tags, paused FROM feeds")
 
 
 def tag_names(store: Store) -> set[str]:
