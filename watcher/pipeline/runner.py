@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from watcher import health
 from watcher.config import Config, FeedConfig
 from watcher.errors import StoreError
+from watcher.fetch.hosts import host_of
 from watcher.pipeline.parts import Parts
 from watcher.pipeline.poll import Pipeline, PollResult
 from watcher.pipeline.writer import Writer
@@ -159,13 +161,24 @@ def poll_due(
                 recording.add_done_callback(functools.partial(said, i))
 
     try:
-        threads = max(1, min(workers, len(feeds)))
+        threads = max(1, min(workers, _under_way(parts, feeds)))
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poll") as pool:
             for done in [pool.submit(drain) for _ in range(threads)]:
                 done.result()
     finally:
         pipelines.close()  # every record handed in is stored (or failed) by now
     return summarize([_final(*p) for p in polled if p is not None])
+
+
+def _under_way(parts: Parts, feeds: Sequence[FeedConfig]) -> int:
+    """How many of ``feeds`` can be polled at once: read here, at most
+    ``[network] per_host`` of one host (as the daemon hands them out; more
+    threads would only wait for the host's slots, and cost CPU waking up)."""
+    if parts.remote is not None:  # read by workers elsewhere, under their own limits
+        return len(feeds)
+    per_host = parts.config.network.per_host
+    counts = Counter(host_of(f.url) for f in feeds)
+    return sum(min(per_host, n) for n in counts.values())
 
 
 def settled(result: PollResult, recording: Future[None] | None) -> PollResult:
