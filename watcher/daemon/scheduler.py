@@ -643,15 +643,16 @@ class Daemon:
         self._log(feed, result)
 
     def _log(self, feed: FeedConfig, result: PollResult) -> None:
-        line = result.describe(feed.name)
         if not result.recorded or result.database_error:
-            log.debug("%s", line)  # the database condition is logged once, not per feed
+            level = logging.DEBUG  # the database condition is logged once, not per feed
         elif result.status.trouble:
-            log.warning("%s", line)
+            level = logging.WARNING
         elif result.recovered or result.outcome.entries_new or result.alerts_queued:
-            log.info("%s", line)
+            level = logging.INFO
         else:
-            log.debug("%s", line)
+            level = logging.DEBUG
+        if log.isEnabledFor(level):  # (the line is not even made when its level is off)
+            log.log(level, "%s", result.describe(feed.name))
 
     def _database_failed(self, error: str) -> None:
         with self._guard:

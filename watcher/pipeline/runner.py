@@ -161,7 +161,7 @@ def poll_due(
                 recording.add_done_callback(functools.partial(said, i))
 
     try:
-        threads = max(1, min(workers, _under_way(parts, feeds)))
+        threads = max(1, min(workers, len(feeds), _under_way(parts, feeds, workers)))
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poll") as pool:
             for done in [pool.submit(drain) for _ in range(threads)]:
                 done.result()
@@ -170,13 +170,13 @@ def poll_due(
     return summarize([_final(*p) for p in polled if p is not None])
 
 
-def _under_way(parts: Parts, feeds: Sequence[FeedConfig]) -> int:
-    """How many of ``feeds`` can be polled at once: read here, at most
+def _under_way(parts: Parts, feeds: Sequence[FeedConfig], workers: int) -> int:
+    """How many of ``feeds`` (at most ``workers``) can be polled at once: read here, at most
     ``[network] per_host`` of one host (as the daemon hands them out; more
     threads would only wait for the host's slots, and cost CPU waking up)."""
-    if parts.remote is not None:  # read by workers elsewhere, under their own limits
-        return len(feeds)
     per_host = parts.config.network.per_host
+    if parts.remote is not None or workers <= per_host:  # (read by workers elsewhere: their limits)
+        return workers
     counts = Counter(host_of(f.url) for f in feeds)
     return sum(min(per_host, n) for n in counts.values())
 
