@@ -68,17 +68,23 @@ def count(config, sql: str) -> int:
         conn.close()
 
 
+def refuse(config, table: str, canonical: str, also: str = "") -> None:
+    """Another connection makes SQLite refuse inserts into ``table`` of the
+    entry with ``canonical`` (``also``: a further condition) with 'refused here'."""
+    conn = sqlite3.connect(config.database)
+    conn.execute(
+        f"CREATE TRIGGER refuse BEFORE INSERT ON {table} WHEN NEW.canonical_url = ? {also} "
+        "BEGIN SELECT RAISE(ABORT, 'refused here'); END".replace("?", f"'{canonical}'")
+    )
+    conn.commit()
+    conn.close()
+
+
 def test_a_whole_poll_is_stored_at_once_and_its_validators_only_when_every_entry_was(world):
     config, parts, store = world
     items = prepared(parts, store, config, 0, 12)
     refused = items[3].canonical
-    conn = sqlite3.connect(config.database)
-    conn.execute(
-        "CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN NEW.canonical_url = ? "
-        "BEGIN SELECT RAISE(ABORT, 'refused here'); END".replace("?", f"'{refused}'")
-    )
-    conn.commit()
-    conn.close()
+    refuse(config, "articles", refused)
     writer = Writer(Store.open(config.database), config, clock)
     try:
         record = PollRecord(1, {"etag": '"v2"', "last_status": "ok"}, {})
@@ -176,13 +182,8 @@ def test_an_entry_failing_after_its_text_was_indexed_leaves_no_search_row_behind
     config, parts, store = world
     items = prepared(parts, store, config, 0, 12)
     refused = items[-1].canonical  # the last: no later article takes its id
-    conn = sqlite3.connect(config.database)
-    conn.execute(  # fails the entry's last statement: its article and search row were made already
-        "CREATE TRIGGER refuse BEFORE INSERT ON entries WHEN NEW.canonical_url = ? AND NEW.error IS NULL "
-        "BEGIN SELECT RAISE(ABORT, 'refused here'); END".replace("?", f"'{refused}'")
-    )
-    conn.commit()
-    conn.close()
+    # fails the entry's last statement: its article and search row were made already
+    refuse(config, "entries", refused, "AND NEW.error IS NULL")
     writer = Writer(Store.open(config.database), config, clock)
     try:
         stored = [f.result(timeout=60) for f in writer.submit(items)]
