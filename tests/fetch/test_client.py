@@ -151,6 +151,35 @@ def test_non_ascii_validators_are_sent_and_unsafe_ones_dropped(http_server, loop
     assert "if-modified-since" not in second.headers
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [(b"ETag", b'"v1"'), (b"Link", b"</a>; rel=next"), (b"Link", b"</b>; rel=prev")],
+        [(b"ETag", '"sürüm-2"'.encode()), (b"X-Note", "çay".encode())],  # all UTF-8
+        [(b"ETag", '"sürüm-2"'.encode()), (b"X-Note", b"\xe7ay \x93")],  # not: ISO-8859-1
+    ],
+)
+def test_answer_headers_read_as_httpx_reads_them(http_server, loopback_client, raw):
+    """The client reads an answer's headers without httpx's Headers, but as it
+    does: the ETag stored for the next poll, repeated headers, non-ASCII bytes."""
+    import httpx
+
+    def answer(h):
+        h.send_response_only(200)
+        for name, value in raw:
+            h.send_header(name.decode(), value.decode("latin-1"))  # sent as these bytes
+        h.send_header("Content-Length", "2")
+        h.end_headers()
+        h.wfile.write(b"ok")
+
+    http_server.route_handler("/feed", answer)
+    response = loopback_client.get(http_server.url("/feed"), max_bytes=KB)
+    expected = httpx.Headers(raw)
+    assert response.etag == expected["etag"]
+    for name in ("etag", "link", "x-note"):
+        assert response.header(name) == expected.get(name), name
+
+
 def test_url_is_returned_exactly_as_given_when_not_redirected(http_server, loopback_client):
     http_server.route("/", b"home")
     url = f"http://127.0.0.1:{http_server.port}"

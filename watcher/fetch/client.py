@@ -50,7 +50,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Literal, overload
+from typing import Literal, TypeVar, overload
 
 import httpcore
 import httpx
@@ -82,6 +82,8 @@ POOL_CONNECTIONS = 100  # connections open at once (requests beyond wait for one
 POOL_IDLE = 20  # idle kept-alive connections kept
 IDLE_EXPIRY = 5.0  # seconds an idle connection is kept
 _URLS = 1024  # parsed URLs remembered (a feed's URL is parsed once, not at every poll)
+K = TypeVar("K")
+V = TypeVar("V")
 
 # What a kept-alive connection the server closed, or broke, gives on the next request.
 _STALE = (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)
@@ -202,12 +204,7 @@ class Client:
             raise FetchError("timeout", str(url), "not requested: the poll's deadline was reached")
         if self.hosts is None:
             return self._get(url, max_bytes, etag, last_modified, accept, until, cut, extra)
-        host = self._hosts.get(url)
-        if host is None:
-            host = host_of(url)
-            if len(self._hosts) >= _URLS:
-                self._hosts.clear()
-            self._hosts[url] = host
+        host = _remembered(self._hosts, url, host_of)
         try:
             self.hosts.take(host, until)
         except NoSlot as exc:
@@ -259,10 +256,9 @@ class Client:
         )
 
     def _headers(self, etag: str | None, last_modified: str | None, accept: str | None) -> dict:
-        try:
-            sent_accept = self._accepts[accept]
-        except KeyError:  # a few values only: one per kind of source, and the pages'
-            sent_accept = self._accepts[accept] = _header_value(accept or DEFAULT_ACCEPT)
+        sent_accept = _remembered(
+            self._accepts, accept, lambda accept: _header_value(accept or DEFAULT_ACCEPT)
+        )
         headers = {
             "User-Agent": self._fixed["User-Agent"],
             "Accept": sent_accept,
@@ -276,13 +272,7 @@ class Client:
 
     def _url(self, url: str, hop: str) -> _Target:
         """``hop`` parsed and checked (``_checked_url``), remembered for the next poll."""
-        target = self._urls.get(hop)
-        if target is None:
-            target = _Target(_checked_url(url, hop))
-            if len(self._urls) >= _URLS:
-                self._urls.clear()
-            self._urls[hop] = target
-        return target
+        return _remembered(self._urls, hop, lambda hop: _Target(_checked_url(url, hop)))
 
     def _exchange(self, request: httpcore.Request, *, again: bool) -> _Answer:
         """The answer's head; with ``again``, a request that failed on a kept-alive
@@ -336,6 +326,19 @@ class Client:
             last_modified=h.get("last-modified"),
             retry_after=retry_after,
         )
+
+
+def _remembered(cache: dict[K, V], key: K, make: Callable[[K], V]) -> V:
+    """``make(key)``, kept in ``cache`` for the next call (at most ``_URLS``
+    values: past that the cache starts again)."""
+    try:
+        return cache[key]
+    except KeyError:
+        value = make(key)  # may raise: nothing is kept
+        if len(cache) >= _URLS:
+            cache.clear()
+        cache[key] = value
+        return value
 
 
 def _header_value(value: str | None) -> bytes | None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -43,20 +41,10 @@ class HostSlots:
         # Hosts some request waits for: a freed slot wakes one waiter of its own host.
         self._queues: dict[str, _Queue] = {}
 
-    @contextmanager
-    def slot(self, url: str, deadline: float) -> Iterator[None]:
-        """Hold one slot of ``url``'s host (``deadline``: ``time.monotonic()``
-        time after which waiting gives up with :class:`NoSlot`)."""
-        host = host_of(url)
-        self.take(host, deadline)
-        try:
-            yield
-        finally:
-            self.give_back(host)
-
     def take(self, host: str, deadline: float) -> None:
         """Take one slot of ``host`` (as :func:`host_of` names it), waiting for
-        one until ``deadline``; :meth:`give_back` it when done."""
+        one until ``deadline`` (a ``time.monotonic()`` time; past it, :class:`NoSlot`);
+        :meth:`give_back` it when done."""
         with self._lock:
             if self._busy.get(host, 0) >= self.per_host:
                 self._wait(host, deadline)
