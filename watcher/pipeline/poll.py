@@ -96,7 +96,7 @@ class Pipeline:
         and the record goes after them, so the promise holds that a feed's
         validators are never saved before its entries. ``hold``: the writer
         may keep the record back to store it with others' (``Writer.record``):
-        the caller flushes or closes the writer before it waits for the future."""
+        the caller closes the writer before it waits for the future."""
         started = self.parts.clock()
         if row is None:
             row = sources.row(self.store, feed.url)

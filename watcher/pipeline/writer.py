@@ -400,7 +400,7 @@ class Writer:
     def record(self, record: PollRecord, *, hold: bool = False) -> Future[None]:
         """Hand in a poll's record: stored after everything handed in before it.
         With ``hold`` (no one waits for it), it waits here until :data:`HOLD`
-        records are held (from any polls) or :meth:`flush` or :meth:`close`
+        records are held (from any polls) or :meth:`close`
         is called, and they go to the thread at once: one transaction for
         many polls' records instead of one each."""
         future: Future[None] = Future()
@@ -413,11 +413,6 @@ class Writer:
             if len(self._held) >= HOLD:
                 self._hand_held()
         return future
-
-    def flush(self) -> None:
-        """Hand the held records to the thread now."""
-        with self._guard:
-            self._hand_held()
 
     def commit(self, items: Sequence[Item], record: PollRecord) -> Future[Committed]:
         """Hand in a whole poll: its entries, then its record, in one transaction;
@@ -547,9 +542,6 @@ class DirectWriter:
             return Committed(stored, clean)
 
         return _done(whole, None)
-
-    def flush(self) -> None:
-        """Nothing is held."""
 
     def close(self, timeout: float | None = None) -> None:
         """Nothing to wait for (the connection is the caller's)."""

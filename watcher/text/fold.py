@@ -371,7 +371,7 @@ class Normalised:
         letters that is ``text`` itself (its words are ``text.split()``), so
         nothing is cut nor joined (the content hash)."""
         text = self.text
-        if text.isascii() or not UNSPACED_LETTER.search(text):
+        if _all_spaced(text):
             return text, text.count(" ") + 1 if text else 0
         words = self.words
         return " ".join(words), len(words)
@@ -386,7 +386,7 @@ class Normalised:
             return [w for w in (normalise(line).words for line in original.splitlines()) if w]
         if self._lines is None:
             self._lines = self._by_line()
-        if self.text.isascii() or not UNSPACED_LETTER.search(self.text):
+        if _all_spaced(self.text):
             return [line for line in self._lines if line]  # every word as it is (see _dedup_words)
         return [_dedup_words(line) for line in self._lines if line]
 
@@ -498,9 +498,14 @@ def _restore(
     return Normalised(original, text, f=f, first=first, irregular=irregular)
 
 
+def _all_spaced(text: str) -> bool:
+    """Whether ``text`` has no letter of a script written without spaces (its
+    words are its space-separated words, as dedup counts them)."""
+    return text.isascii() or not UNSPACED_LETTER.search(text)
+
+
 def _dedup_words(words: list[str]) -> list[str]:
-    joined = " ".join(words)
-    if joined.isascii() or not UNSPACED_LETTER.search(joined):
+    if _all_spaced(" ".join(words)):
         return words
     out: list[str] = []
     for word in words:
