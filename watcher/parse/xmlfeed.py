@@ -35,6 +35,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape  # as feedparser escapes text inside XHTML
 
 from lxml import etree
 
@@ -54,6 +55,7 @@ _URIFIXER = re.compile("^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")  # feedparser's
 _ENTITY_LEFT = re.compile("&([A-Za-z0-9_]+);")
 _HTML_TYPES = {"application/xhtml+xml", "text/html"}
 _XHTML = "application/xhtml+xml"
+_QUOTE = {'"': "&quot;"}  # and double quotes in attribute values (feedparser's strattrs)
 _XLINK = "http://www.w3.org/1999/xlink"  # feedparser copies its declarations into XHTML
 _CONTENT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": _XHTML}
 _BASE_KEYS = (_XML_BASE, "base")  # the attributes feedparser takes a base from
@@ -500,7 +502,7 @@ class _Reader:
         one enclosing ``<div>`` taken off."""
         pieces: list[str] = []
         if el.text:
-            pieces.append(_escape(el.text))
+            pieces.append(escape(el.text))
         for child in el:
             self.markup(child, pieces)
         while len(pieces) > 1 and not pieces[-1].strip():
@@ -532,14 +534,14 @@ class _Reader:
             if key[0] == "{" or lowered in attrs:
                 raise NotHere  # namespaced attributes, or two that feedparser makes one
             attrs[lowered] = value.lower() if lowered in ("rel", "type") else value
-        pieces.append("<" + local + "".join(f' {k}="{_escape_attribute(v)}"' for k, v in attrs.items()) + ">")
+        pieces.append("<" + local + "".join(f' {k}="{escape(v, _QUOTE)}"' for k, v in attrs.items()) + ">")
         if el.text:
-            pieces.append(_escape(el.text))
+            pieces.append(escape(el.text))
         for child in el:
             self.markup(child, pieces)
         pieces.append(f"</{local}>")
         if el.tail:
-            pieces.append(_escape(el.tail))
+            pieces.append(escape(el.tail))
 
     def link(self, entry: dict, el: Any) -> None:
         self.check_leaf(el)
@@ -646,16 +648,6 @@ def _fold_slashes(uri: str) -> str:
         return uri
     found = _URIFIXER.match(uri)
     return found[1] + uri[found.end(2) :] if found and found[2] else uri
-
-
-def _escape(text: str) -> str:
-    """xml.sax.saxutils.escape, as feedparser's handle_data applies it inside XHTML."""
-    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
-
-
-def _escape_attribute(value: str) -> str:
-    """feedparser's strattrs: escape() and double quotes."""
-    return _escape(value).replace('"', "&quot;")
 
 
 def _own_base(el: Any) -> str | None:
