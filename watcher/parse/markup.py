@@ -86,33 +86,13 @@ def visible_text(page: str) -> tuple[str, str]:
     return title, "\n".join(line for line in lines if line)
 
 
-# What a tag becomes, for names as they are commonly written (others are lowered first).
-_GAP = {
-    spelt: "" if name in _INLINE else " "
-    for name in (
-        *_INLINE,
-        *_BLOCK,
-        "img",
-        "ul",
-        "ol",
-        "hr",
-        "table",
-        "tbody",
-        "th",
-        "figure",
-        "figcaption",
-        "iframe",
-    )
-    for spelt in (name, name.upper())
-}
+# The inline tags as they are commonly written (others are lowered first).
+_INLINE_SPELT = _INLINE | {name.upper() for name in _INLINE}
 
 
 def _space(match: re.Match) -> str:
     name = match[2]
-    gap = _GAP.get(name)
-    if gap is not None:
-        return gap
-    return "" if name and name.lower() in _INLINE else " "
+    return "" if name in _INLINE_SPELT or (name and name.lower() in _INLINE) else " "
 
 
 def _line(match: re.Match) -> str:
