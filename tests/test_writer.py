@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from watcher import app
 from watcher import config as config_mod
 from watcher.match.rules import load_rules
 from watcher.parse.feed import parse_feed
-from watcher.pipeline import Ingest, PollRecord, Writer
+from watcher.pipeline import Ingest, Pipeline, PollRecord, Writer
 from watcher.pipeline import writer as writer_mod
 from watcher.pipeline.batch import NewArticle
 from watcher.pipeline.tally import Tally
@@ -248,3 +249,33 @@ def test_held_poll_records_go_in_together_and_every_one_is_stored_by_close(world
     )
     with pytest.raises(Exception, match="writer is closed"):
         writer.record(poll_record(1, 0), hold=True)
+
+
+def test_a_poll_waiting_for_its_entries_is_not_kept_waiting_while_the_writer_lingers(world, server):
+    """The writer, busy, waits (LINGER) for more polls' entries to share a
+    transaction; a poll that is done and waits for what it handed in tells it so
+    (``Writer.hurry``) and gets its articles stored at once. Here the writer would
+    linger for an hour: the poll still ends with every article stored."""
+    config, parts, store = world
+    server.route("/one.xml", body=FEED.read_bytes(), content_type="application/rss+xml")
+    feed = replace(config.feeds[0], url=server.url("/one.xml"))
+    schedule.sync(store, [feed, config.feeds[1]], clock())
+    writer = Writer(Store.open(config.database), config, clock, linger=3600.0, busy=3600.0)
+    try:
+        first = writer.submit(prepared(parts, store, config, 1, 1))
+        assert first[0].result(timeout=60).new  # stored at once: the writer was not busy yet
+        later = writer.submit(prepared(parts, store, config, 1, 3)[1:])
+        time.sleep(0.3)
+        assert not later[-1].done()  # busy now: it holds these for more company
+        polled: list = []
+        poll = threading.Thread(target=lambda: polled.append(Pipeline(parts, store, writer).poll(feed)))
+        poll.start()
+        poll.join(120)
+        assert not poll.is_alive(), "the poll waited for the writer's linger"
+        assert polled[0].status == "ok" and polled[0].articles_stored > 50
+        assert later[-1].done()  # handed in before the poll's entries: stored with or before them
+        # Every article is stored: the poll's, and the three that came through feed Two first.
+        assert count(config, "SELECT count(*) FROM articles") == polled[0].articles_stored + 3
+        assert count(config, "SELECT count(*) FROM polls") == 1
+    finally:
+        writer.close()

@@ -84,7 +84,7 @@ class Pipeline:
         caller read it already) and wait until its record is stored (a failure
         of the database to store it is raised)."""
         result, recording = self.poll_nowait(feed, row)
-        recording.result()
+        self.writer.wait(recording)
         return result
 
     def poll_nowait(
@@ -387,4 +387,6 @@ class _HandedIn:
 
     def results(self) -> list[tuple[Item, Stored]]:
         self.flush()
+        if self.futures and not self.futures[-1][1].done():
+            self.writer.hurry()  # the writer stores in order: the last one is stored last
         return [(item, future.result()) for item, future in self.futures]

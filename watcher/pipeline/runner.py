@@ -71,6 +71,8 @@ class ThreadPipelines:
         stored; a failure of the database itself becomes the poll's error,
         never the caller's exception."""
         result, recording = self.poll_nowait(feed, parts)
+        if recording is not None and not recording.done() and self._writer is not None:
+            self._writer.hurry()  # this thread waits for it now
         return settled(result, recording)
 
     def poll_nowait(

@@ -29,6 +29,7 @@ interface for polls prepared elsewhere (remote workers).
     futures = writer.submit([item, ...])        # -> [Future[Stored]], in order
     writer.record(PollRecord(...)).result()     # after the entries
     writer.record(PollRecord(...), hold=True)   # the same, stored with others (see HOLD)
+    writer.wait(future)                         # future.result(), without the writer lingering
     writer.commit(items, record).result()       # -> Committed, all at once
     writer.close()                              # stores what was handed in, then stops
 """
@@ -43,7 +44,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from watcher.config import Config
 from watcher.dedup.story import Placement, Stories
@@ -69,6 +70,7 @@ from watcher.store.database import Store
 from watcher.text.fold import Normalised
 
 log = logging.getLogger("watcher.pipeline")
+T = TypeVar("T")
 
 GROUP = 256  # items stored in one transaction, at most
 # While polls keep it busy (it stored its last group less than BUSY seconds
@@ -76,10 +78,13 @@ GROUP = 256  # items stored in one transaction, at most
 # waits up to LINGER seconds for more before it stores them: a commit, the
 # search indexes' segments and every reading connection's page cache (dropped
 # at each commit) are paid per transaction, and polls hand in about twenty
-# entries at a time. A lone poll (one feed, a test) is never kept waiting.
+# entries at a time, full-text ones an article at a time as its page is read.
+# No one is kept waiting by it: a poll about to wait for what it handed in
+# says so (:meth:`Writer.hurry`) and the writer stores what it has at once;
+# a lone poll (one feed, a test) is never kept waiting either.
 FULL = 64
-LINGER = 0.02
-BUSY = 0.1
+LINGER = 0.1
+BUSY = 0.25
 # Polls' records no one waits for (``Writer.record(hold=True)``: ``run --once``,
 # where the run's result is read after the writer is closed) are handed to the
 # thread this many at a time, so they share a transaction.
@@ -357,6 +362,7 @@ class _Poll:
 
 
 _STOP = object()
+_HURRY = object()  # someone waits for what was handed in: store it now (Writer.hurry)
 
 
 class Writer:
@@ -371,9 +377,11 @@ class Writer:
         *,
         group: int = GROUP,
         linger: float = LINGER,
+        busy: float = BUSY,
     ) -> None:
         self.store = store
         self.linger = linger
+        self.busy = busy
         self._stored_at = float("-inf")  # when the last group was stored (time.monotonic())
         self.committer = Committer(store, config, clock, rules)
         self.committer.defer_index()  # once per group, after its items (see Committer.defer_index)
@@ -422,6 +430,18 @@ class Writer:
         self._put([(_Poll(tuple(items), record), future)])
         return future
 
+    def hurry(self) -> None:
+        """Someone is about to wait for what was handed in: the writer stores what
+        it holds now instead of lingering for more (LINGER)."""
+        self._queue.put(_HURRY)
+
+    def wait(self, future: Future[T]) -> T:
+        """``future.result()`` of something handed in, hurrying the writer when it
+        is not stored yet."""
+        if not future.done():
+            self.hurry()
+        return future.result()
+
     def close(self, timeout: float | None = None) -> None:
         """Store what was handed in, stop the thread, close the connection."""
         with self._guard:
@@ -457,10 +477,12 @@ class Writer:
             first = self._queue.get()
             if first is _STOP:
                 return
+            if first is _HURRY:  # what its caller waited for is stored already
+                continue
             group = [first]
             size = _size(first[0])
             # Busy (the last group was stored a moment ago) and holding entries: wait for more.
-            busy = time.monotonic() - self._stored_at < BUSY
+            busy = time.monotonic() - self._stored_at < self.busy
             until = time.monotonic() + self.linger
             while size < self.group:
                 try:
@@ -473,6 +495,8 @@ class Writer:
                         more = self._queue.get(timeout=left)
                     except queue.Empty:
                         break
+                if more is _HURRY:
+                    break
                 if more is _STOP:
                     stopping = True
                     break
@@ -542,6 +566,12 @@ class DirectWriter:
             return Committed(stored, clean)
 
         return _done(whole, None)
+
+    def hurry(self) -> None:
+        """Nothing is held back: each write is stored when handed in."""
+
+    def wait(self, future: Future[T]) -> T:
+        return future.result()
 
     def close(self, timeout: float | None = None) -> None:
         """Nothing to wait for (the connection is the caller's)."""
