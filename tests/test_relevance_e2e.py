@@ -327,3 +327,37 @@ def test_language_like_documents_acronyms_and_evidence_through_a_run(tmp_path, s
             )  # people before countries
     finally:
         hook.close()
+
+
+def test_a_poll_writes_nothing_itself_the_vectors_it_embeds_go_through_the_writer(tmp_path, server):
+    """Poll threads never write (README, "One writer"): the vectors a poll embeds for
+    the meaning rules are kept by the writer, not on the poll's own connection."""
+    from watcher import app
+    from watcher import config as config_mod
+    from watcher.match.rules import load_rules
+    from watcher.pipeline import Pipeline, Writer
+    from watcher.sources import schedule
+
+    def clock() -> datetime:
+        return datetime.now(timezone.utc)
+
+    url = rss(server, [item("tr-001"), item("fr-027"), item("ar-001")], "Haber")
+    config = config_mod.load(write_config(tmp_path, [("Haber", url)], fetch_article=False))
+    parts = app.build_parts(config, clock, load_rules(list(config.rules)))
+    store = app.open_store(config)
+    writer = Writer(app.open_store(config), config, clock, parts.matcher.rules)
+    try:
+        assert parts.matcher.embedder is not None  # the default pack decides by meaning too
+        schedule.sync(store, config.feeds, clock())
+        changed = store.conn.total_changes
+        result = Pipeline(parts, store, writer).poll(config.feeds[0])
+        assert result.status == "ok" and result.articles_stored == 3
+        assert store.conn.total_changes == changed  # the poll's own connection wrote nothing
+    finally:
+        writer.close()
+        store.close()
+        parts.client.close()
+        parts.extractor.close()
+        parts.matcher.close()
+    kept = rows(tmp_path, "SELECT count(*) AS n FROM embeddings")[0]["n"]
+    assert kept >= 3  # the gated items' vectors (and the rules' examples) are in the cache

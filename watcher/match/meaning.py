@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import mul
 from typing import Protocol
@@ -232,11 +232,21 @@ class StoredVectors:
     irrelevant that matched the rule or came close to it, re-read when a new verdict arrives.
     One per store (per thread), around one shared embedder."""
 
-    def __init__(self, store: Store, source: VectorSource, now: str = "") -> None:
+    def __init__(
+        self,
+        store: Store,
+        source: VectorSource,
+        now: str = "",
+        keep: Callable[[str, list[tuple[str, bytes]], str], None] | None = None,
+    ) -> None:
         self.store = store
         self.source = source
         self.model = source.model
         self.now = now
+        # How fresh vectors are kept: ``keep(model, [(digest, vector bytes)], now)``; by
+        # default in a transaction of their own on ``store`` (a pipeline hands them to
+        # its writer instead, so that its poll threads never write).
+        self._keep = keep or self._keep_here
         self._examples: dict[str, Examples] = {}
         self._verdicts_seen: int | None = None
 
@@ -250,10 +260,13 @@ class StoredVectors:
             chunk = missing[i : i + KEEP_EVERY]
             fresh = self.source.vectors([t for _, t in chunk])
             rows = [(k, v.tobytes()) for (k, _), v in zip(chunk, fresh, strict=True)]
-            with self.store.atomic():
-                embeddings.put_many(self.store, self.model, rows, self.now)
+            self._keep(self.model, rows, self.now)
             found.update(dict(rows))
         return [from_bytes(found[k]) for k in keys]
+
+    def _keep_here(self, model: str, rows: list[tuple[str, bytes]], now: str) -> None:
+        with self.store.atomic():
+            embeddings.put_many(self.store, model, rows, now)
 
     def examples(self, rule_id: str) -> Examples:
         newest = embeddings.last_verdict(self.store)

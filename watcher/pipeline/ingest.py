@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 from watcher.config import FeedConfig
@@ -67,12 +67,18 @@ def fold(title: str, body: Body) -> Folded:
 class Ingest:
     """Prepares the entries of one feed poll, reading on the pipeline's connection."""
 
-    def __init__(self, parts: Parts, store: Store) -> None:
+    def __init__(
+        self,
+        parts: Parts,
+        store: Store,
+        keep: Callable[[str, list[tuple[str, bytes]], str], None] | None = None,
+    ) -> None:
         self.parts = parts
         self.store = store
         embedder = parts.matcher.embedder
         # vectors kept in this pipeline's database: an article is never embedded twice
-        self.vectors = StoredVectors(store, embedder) if embedder is not None else None
+        # (``keep``: how fresh ones are stored; the pipeline's writer stores them)
+        self.vectors = StoredVectors(store, embedder, keep=keep) if embedder is not None else None
 
     def seen(self, feed_id: int, entry: FeedEntry) -> dict | None:
         return entries.find(self.store, feed_id, entry.guid)

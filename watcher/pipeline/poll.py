@@ -77,7 +77,7 @@ class Pipeline:
         self.parts = parts
         self.store = store
         self.writer = writer or DirectWriter(store, parts.config, parts.clock, parts.matcher.rules)
-        self.ingest = Ingest(parts, store)
+        self.ingest = Ingest(parts, store, keep=self.writer.keep_vectors)
 
     def poll(self, feed: FeedConfig, row: Mapping[str, Any] | None = None) -> PollResult:
         """Poll ``feed`` (``row``: its row in ``feeds`` as it is now, when the

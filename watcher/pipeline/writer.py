@@ -30,6 +30,7 @@ interface for polls prepared elsewhere (remote workers).
     writer.record(PollRecord(...)).result()     # after the entries
     writer.record(PollRecord(...), hold=True)   # the same, stored with others (see HOLD)
     writer.wait(future)                         # future.result(), without the writer lingering
+    writer.keep_vectors(model, rows, now)       # embeddings' cache rows, no one waits for them
     writer.commit(items, record).result()       # -> Committed, all at once
     writer.close()                              # stores what was handed in, then stops
 """
@@ -162,6 +163,18 @@ class Committer:
         if isinstance(item, Revision):
             return self._revision(item)
         return self._failure(item.feed_id, item.guid, item.url, item.canonical, item.error, item.seen_at)
+
+    def keep_vectors(self, model: str, rows: Sequence[tuple[str, bytes]], now: str) -> None:
+        """Keep embeddings in the cache, in a savepoint of their own: a cache row the
+        database refuses is logged and left out (it is embedded again when needed),
+        never the cause of a failed group."""
+        try:
+            with self.store.atomic():
+                embeddings.put_many(self.store, model, rows, now)
+        except Exception as exc:
+            if database.unwritable(exc):
+                raise
+            log.warning("could not keep %d embedding(s) in the cache: %s", len(rows), exc)
 
     def record(self, record: PollRecord) -> None:
         """Store a poll's record, inside the caller's transaction (two statements
@@ -361,6 +374,15 @@ class _Poll:
     record: PollRecord
 
 
+@dataclass(frozen=True)
+class _Vectors:
+    """Embeddings to keep in the cache (``embeddings.put_many``'s arguments)."""
+
+    model: str
+    rows: tuple[tuple[str, bytes], ...]
+    now: str
+
+
 _STOP = object()
 _HURRY = object()  # someone waits for what was handed in: store it now (Writer.hurry)
 
@@ -429,6 +451,11 @@ class Writer:
         future: Future[Committed] = Future()
         self._put([(_Poll(tuple(items), record), future)])
         return future
+
+    def keep_vectors(self, model: str, rows: Sequence[tuple[str, bytes]], now: str) -> None:
+        """Hand in embeddings to keep in the cache (from a poll's matching: the poll
+        has its vectors already, and waits for nothing)."""
+        self._put([(_Vectors(model, tuple(rows), now), Future())])
 
     def hurry(self) -> None:
         """Someone is about to wait for what was handed in: the writer stores what
@@ -525,6 +552,8 @@ class Writer:
     def _apply(self, work: Any) -> Any:
         if isinstance(work, PollRecord):
             return self.committer.record(work)
+        if isinstance(work, _Vectors):
+            return self.committer.keep_vectors(work.model, work.rows, work.now)
         if isinstance(work, _Poll):
             stored = tuple(self.committer.apply(item) for item in work.items)
             clean = not any(s.failed for s in stored)
@@ -566,6 +595,9 @@ class DirectWriter:
             return Committed(stored, clean)
 
         return _done(whole, None)
+
+    def keep_vectors(self, model: str, rows: Sequence[tuple[str, bytes]], now: str) -> None:
+        self.committer.keep_vectors(model, rows, now)  # a transaction of their own
 
     def hurry(self) -> None:
         """Nothing is held back: each write is stored when handed in."""
@@ -622,8 +654,8 @@ def _record_similarities(store: Store, article_id: int, assessed: Assessment, no
 
 
 def _entries(group: list[tuple[Any, Future]]) -> bool:
-    """Whether ``group`` holds entries (not only polls' records)."""
-    return any(not isinstance(work, PollRecord) for work, _ in group)
+    """Whether ``group`` holds entries (not only polls' records and cache rows)."""
+    return any(not isinstance(work, (PollRecord, _Vectors)) for work, _ in group)
 
 
 def _size(work: Any) -> int:
