@@ -454,8 +454,11 @@ class Writer:
 
     def keep_vectors(self, model: str, rows: Sequence[tuple[str, bytes]], now: str) -> None:
         """Hand in embeddings to keep in the cache (from a poll's matching: the poll
-        has its vectors already, and waits for nothing)."""
-        self._put([(_Vectors(model, tuple(rows), now), Future())])
+        has its vectors already, and waits for nothing). After :meth:`close` they
+        are dropped: a cache, embedded again when needed."""
+        with self._guard:
+            if not self._closed:
+                self._queue.put((_Vectors(model, tuple(rows), now), Future()))
 
     def hurry(self) -> None:
         """Someone is about to wait for what was handed in: the writer stores what
