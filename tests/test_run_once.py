@@ -308,3 +308,35 @@ def test_a_pass_whose_polls_cannot_be_recorded_names_every_feed_and_records_none
     assert all(not r.recorded and "readonly" in (r.database_error or "") for r in summary.results)
     assert rows(tmp_path, "SELECT count(*) AS n FROM polls")[0]["n"] == polls
     assert len(server.requests_for("/wire0.xml")) == 2  # it was polled (answered 304), not recorded
+
+
+def test_a_slow_host_s_feeds_wait_their_turn_without_losing_time_from_their_deadline(tmp_path, server):
+    """`run --once` hands a thread a feed whose host has a poll slot free
+    ([network] per_host), as the daemon does: a second feed of a slow host is
+    not started only to wait behind the first one while its request's deadline
+    runs out; the other host's feed goes in the meantime."""
+    from httpserver import LoopbackServer
+
+    slow_items = [(0, datetime.now(timezone.utc) - timedelta(hours=1))]
+    server.route("/a1.xml", body=rss(server, slow_items), content_type="application/rss+xml", delay=2.0)
+    server.route("/a2.xml", body=rss(server, slow_items), content_type="application/rss+xml", delay=2.0)
+    with LoopbackServer("127.0.0.2") as other:
+        other.route("/b1.xml", body=rss(other, [(1, None)]), content_type="application/rss+xml")
+        config = write_config(
+            tmp_path,
+            [("A1", server.url("/a1.xml")), ("A2", server.url("/a2.xml")), ("B1", other.url("/b1.xml"))],
+            fetch_article=False,
+            timeout="3s",  # each slow answer takes 2 s: one wait behind the other would leave 1 s
+            network="per_host = 1\nmax_connections = 4",
+        )
+        result = watcher(config, "run", "--once")
+    assert result.exit_code == 0, result.output
+    polled = {
+        r["url"].rsplit("/", 1)[1]: r
+        for r in rows(tmp_path, "SELECT url, last_status, last_error FROM feeds")
+    }
+    assert {name: r["last_status"] for name, r in polled.items()} == {
+        "a1.xml": "ok",
+        "a2.xml": "ok",
+        "b1.xml": "ok",
+    }, polled

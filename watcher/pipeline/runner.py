@@ -5,9 +5,10 @@ and ``run_once``, one recorded pass over every due feed."""
 from __future__ import annotations
 
 import functools
+import heapq
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -132,12 +133,12 @@ def poll_due(
     """Poll ``feeds`` with ``workers`` threads, each on its own connection
     (``rows``: the feeds' rows by URL, read by the caller just before); one
     INFO line per feed as its record is stored. Each thread takes the next
-    feed when it is done with one, and no poll waits for its record (the
-    writer stores records in groups; every one is stored before this returns)."""
+    feed whose host has a poll free (:class:`_Turns`) when it is done with
+    one, and no poll waits for its record (the writer stores records in
+    groups; every one is stored before this returns)."""
     pipelines = ThreadPipelines(parts, open_store)
     polled: list[tuple[PollResult, Future[None] | None] | None] = [None] * len(feeds)
-    taking = threading.Lock()
-    order = iter(range(len(feeds)))
+    turns = _Turns(feeds, None if parts.remote is not None else parts.config.network.per_host)
     info = log.isEnabledFor(logging.INFO)  # `run --once` prints its own summary
 
     def said(i: int, recording: Future[None]) -> None:  # in the writer's thread, once stored
@@ -146,15 +147,14 @@ def poll_due(
         log.info("%s", result.describe(feeds[i].name))
 
     def drain() -> None:
-        while True:
-            with taking:
-                i = next(order, None)
-            if i is None:
-                return
+        while (i := turns.take()) is not None:
             feed = feeds[i]
-            result, recording = polled[i] = pipelines.poll_nowait(
-                feed, row=rows.get(feed.url) if rows is not None else None, hold=True
-            )
+            try:
+                result, recording = polled[i] = pipelines.poll_nowait(
+                    feed, row=rows.get(feed.url) if rows is not None else None, hold=True
+                )
+            finally:
+                turns.done(i)
             if not info:
                 continue
             if recording is None:
@@ -170,6 +170,56 @@ def poll_due(
     finally:
         pipelines.close()  # every record handed in is stored (or failed) by now
     return summarize([_final(*p) for p in polled if p is not None])
+
+
+class _Turns:
+    """Hands out feeds (their indices) so that at most ``per_host`` polls of one
+    host are under way (None: no limit here), as the daemon does: a thread
+    never takes a feed only to wait for its host's request slot, while its
+    request's deadline runs out; it takes the first feed, in the given order,
+    of a host with a poll free, or waits until a poll ends."""
+
+    def __init__(self, feeds: Sequence[FeedConfig], per_host: int | None) -> None:
+        self._per_host = per_host
+        self._hosts = [host_of(f.url) for f in feeds]
+        self._waiting: dict[str, deque[int]] = {}  # each host's feeds not taken yet, in order
+        for i, host in enumerate(self._hosts):
+            self._waiting.setdefault(host, deque()).append(i)
+        self._busy: Counter[str] = Counter()
+        # (next feed, host) of every host with feeds waiting and a poll free: the next turn
+        self._free = [(queue[0], host) for host, queue in self._waiting.items()]
+        heapq.heapify(self._free)
+        self._cond = threading.Condition()
+
+    def take(self) -> int | None:
+        """The next feed to poll; None when every feed was taken."""
+        with self._cond:
+            while not self._free:
+                if not self._waiting:
+                    return None
+                self._cond.wait()
+            i, host = heapq.heappop(self._free)
+            queue = self._waiting[host]
+            queue.popleft()
+            self._busy[host] += 1
+            if not queue:
+                del self._waiting[host]
+            elif self._per_host is None or self._busy[host] < self._per_host:
+                heapq.heappush(self._free, (queue[0], host))
+            return i
+
+    def done(self, i: int) -> None:
+        """The poll of feed ``i`` is over (its record may still be on its way)."""
+        host = self._hosts[i]
+        with self._cond:
+            self._busy[host] -= 1
+            if (
+                self._per_host is not None
+                and self._busy[host] == self._per_host - 1
+                and host in self._waiting
+            ):
+                heapq.heappush(self._free, (self._waiting[host][0], host))  # a poll of it came free
+            self._cond.notify_all()
 
 
 def _under_way(parts: Parts, feeds: Sequence[FeedConfig], workers: int) -> int:
