@@ -5,6 +5,7 @@ connection never weakens the address guard."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from httpserver import TEST_USER_AGENT, LoopbackServer
@@ -161,3 +162,28 @@ def test_kept_connections_stay_within_per_host(http_server: LoopbackServer):
     assert failures == []
     assert len(http_server.requests_for("/feed")) == 20
     assert 1 <= http_server.accepted <= 2
+
+
+def test_a_request_that_waited_for_its_host_s_slot_still_has_its_whole_timeout(http_server: LoopbackServer):
+    """``per_host = 1``, two requests at once to a host that takes 1.5 s to answer, a
+    2 s timeout, within a poll's deadline of a minute: the second waits for the
+    first, then has its own 2 s (it used to have what the wait left: 0.5 s, and
+    failed as 'no complete answer within 2 s')."""
+    http_server.route("/slow", RSS, delay=1.5)
+    answers: list[object] = []
+    slow = NetworkPolicy(timeout=2.0, user_agent=TEST_USER_AGENT, allow_private=("127.0.0.0/8",), per_host=1)
+    with Client(slow) as client:
+        deadline = time.monotonic() + 60
+
+        def fetch() -> None:
+            try:
+                answers.append(client.get(http_server.url("/slow"), max_bytes=MB, deadline=deadline).status)
+            except FetchError as exc:
+                answers.append(str(exc))
+
+        threads = [threading.Thread(target=fetch) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert answers == [200, 200]

@@ -147,8 +147,9 @@ class Client:
 
         ``deadline`` (a ``time.monotonic()`` time, e.g. the end of the poll the
         request belongs to) cuts the request's own ``timeout`` shorter. With
-        ``per_host``, the request first waits for a slot of its host, within
-        the same deadline. ``headers`` (a source's own: a cookie, a token, a
+        ``per_host``, the request first waits for a slot of its host: until
+        ``deadline``, and its own ``timeout`` starts once it has the slot
+        (without a ``deadline``, the wait is part of its ``timeout``). ``headers`` (a source's own: a cookie, a token, a
         User-Agent) go with the request to ``url``'s host only: a redirect to
         another host drops them, as a browser drops credentials."""
         try:
@@ -198,15 +199,16 @@ class Client:
         extra: tuple[tuple[str, str], ...] = (),
     ) -> Response:
         own = time.monotonic() + self._policy.timeout
-        cut = deadline is not None and deadline < own
-        until = min(own, deadline) if deadline is not None else own
-        if until <= time.monotonic():
-            raise FetchError("timeout", str(url), "not requested: the poll's deadline was reached")
+        until, cut = _until(url, own, deadline)
         if self.hosts is None:
             return self._get(url, max_bytes, etag, last_modified, accept, until, cut, extra)
         host = _remembered(self._hosts, url, host_of)
         try:
-            self.hosts.take(host, until)
+            # Without a deadline of the caller's the wait is part of the request's own
+            # timeout; with one (a poll's), it may take up to that deadline, and the
+            # request's own timeout starts once it has its slot: a request that only
+            # waited behind a slow one is not cut short for it.
+            self.hosts.take(host, until if deadline is None else deadline)
         except NoSlot as exc:
             raise FetchError(
                 "timeout",
@@ -215,6 +217,8 @@ class Client:
                 "deadline ([network] per_host)",
             ) from None
         try:
+            if deadline is not None:
+                until, cut = _until(url, time.monotonic() + self._policy.timeout, deadline)
             return self._get(url, max_bytes, etag, last_modified, accept, until, cut, extra)
         finally:
             self.hosts.give_back(host)
@@ -326,6 +330,15 @@ class Client:
             last_modified=h.get("last-modified"),
             retry_after=retry_after,
         )
+
+
+def _until(url: str, own: float, deadline: float | None) -> tuple[float, bool]:
+    """A request's deadline: its own (``own``), cut to the caller's ``deadline``
+    (and whether it was cut); a FetchError when that has passed already."""
+    until = min(own, deadline) if deadline is not None else own
+    if until <= time.monotonic():
+        raise FetchError("timeout", str(url), "not requested: the poll's deadline was reached")
+    return until, deadline is not None and deadline < own
 
 
 def _remembered(cache: dict[K, V], key: K, make: Callable[[K], V]) -> V:
