@@ -326,7 +326,7 @@ def test_a_slow_host_s_feeds_wait_their_turn_without_losing_time_from_their_dead
             tmp_path,
             [("A1", server.url("/a1.xml")), ("A2", server.url("/a2.xml")), ("B1", other.url("/b1.xml"))],
             fetch_article=False,
-            timeout="3s",  # each slow answer takes 2 s: one wait behind the other would leave 1 s
+            timeout="3.5s",  # each slow answer takes 2 s: a wait behind the other would leave 1.5 s
             network="per_host = 1\nmax_connections = 4",
         )
         result = watcher(config, "run", "--once")

@@ -166,12 +166,12 @@ def test_kept_connections_stay_within_per_host(http_server: LoopbackServer):
 
 def test_a_request_that_waited_for_its_host_s_slot_still_has_its_whole_timeout(http_server: LoopbackServer):
     """``per_host = 1``, two requests at once to a host that takes 1.5 s to answer, a
-    2 s timeout, within a poll's deadline of a minute: the second waits for the
-    first, then has its own 2 s (it used to have what the wait left: 0.5 s, and
-    failed as 'no complete answer within 2 s')."""
+    2.5 s timeout, within a poll's deadline of a minute: the second waits for the
+    first, then has its own 2.5 s (it used to have what the wait left: 1 s, and
+    failed as 'no complete answer within 2.5 s')."""
     http_server.route("/slow", RSS, delay=1.5)
     answers: list[object] = []
-    slow = NetworkPolicy(timeout=2.0, user_agent=TEST_USER_AGENT, allow_private=("127.0.0.0/8",), per_host=1)
+    slow = NetworkPolicy(timeout=2.5, user_agent=TEST_USER_AGENT, allow_private=("127.0.0.0/8",), per_host=1)
     with Client(slow) as client:
         deadline = time.monotonic() + 60
 
