@@ -183,38 +183,23 @@ class Pipeline:
             return health.Outcome(health.ERROR, http_status=status, error=read.error), 0, 0
         tally.text_only = frozenset(read.text_only)
         etag, last_modified = (read.etag, read.last_modified) if read.validators else (None, None)
-        return self._store_entries(feed, row, read.feed, etag, last_modified, status, tally)
+        return self._store_entries(_Read(feed, row, read.feed, etag, last_modified, status), tally)
 
-    def _store_entries(
-        self,
-        feed: FeedConfig,
-        row: Mapping[str, Any],
-        parsed: ParsedFeed,
-        etag: str | None,
-        last_modified: str | None,
-        status: int,
-        tally: Tally,
-    ) -> tuple[health.Outcome, int, int]:
+    def _store_entries(self, got: _Read, tally: Tally) -> tuple[health.Outcome, int, int]:
+        feed, feed_id, parsed = got.feed, got.row["id"], got.parsed
         tally.item_fragments = identity.item_fragments([(e.guid, e.url) for e in parsed.entries])
-        recorded = entries.find_many(self.store, row["id"], [e.guid for e in parsed.entries])
-        tally.known_urls = self.ingest.look_up(row["id"], parsed.entries, tally, recorded)
-        tally.read_ahead = self.ingest.read_ahead(feed, row["id"], parsed.entries, tally, recorded)
+        recorded = entries.find_many(self.store, feed_id, [e.guid for e in parsed.entries])
+        tally.known_urls = self.ingest.look_up(feed_id, parsed.entries, tally, recorded)
+        tally.read_ahead = self.ingest.read_ahead(feed, feed_id, parsed.entries, tally, recorded)
         try:
-            return self._store_each(feed, row, parsed, etag, last_modified, status, tally, recorded)
+            return self._store_each(got, tally, recorded)
         finally:
             tally.read_ahead.close()
 
     def _store_each(
-        self,
-        feed: FeedConfig,
-        row: Mapping[str, Any],
-        parsed: ParsedFeed,
-        etag: str | None,
-        last_modified: str | None,
-        status: int,
-        tally: Tally,
-        recorded: dict[str, dict],
+        self, got: _Read, tally: Tally, recorded: dict[str, dict]
     ) -> tuple[health.Outcome, int, int]:
+        feed, row, parsed, status = got.feed, got.row, got.parsed, got.status
         new = 0
         handed = _HandedIn(self.writer)
         cut = interrupted = False
@@ -277,8 +262,8 @@ class Pipeline:
                 http_status=status,
                 # Entries not reached or failed are read again at the next poll: the old
                 # validators stay so that it does not get a 304.
-                etag=etag if clean else row["etag"],
-                last_modified=last_modified if clean else row["last_modified"],
+                etag=got.etag if clean else row["etag"],
+                last_modified=got.last_modified if clean else row["last_modified"],
                 entries_new=new,
                 warning=self._warning(feed, parsed, tally, cut, new),
                 **tally.outcome_fields(),
@@ -356,6 +341,18 @@ class Pipeline:
             },
         )
         return health.status_of(row, update), self.writer.record(record, hold=hold)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A feed this poll read (2xx, parsed): what its entries are stored from."""
+
+    feed: FeedConfig
+    row: Mapping[str, Any]  # the feed's row as the poll found it
+    parsed: ParsedFeed
+    etag: str | None  # the validators to save once every entry is stored (None: they
+    last_modified: str | None  # do not stand for all that was read)
+    status: int
 
 
 class _HandedIn:
