@@ -8,6 +8,7 @@ import html
 import json
 import random
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,41 @@ TEXT_LINE = (
     "Türkiye will take an active role in restructuring the Syrian military, Turkish "
     "Ministry of National Defence sources confirmed on Thursday."
 )
+
+
+def test_word_hashes_made_on_many_threads_while_their_cache_empties_are_the_same(gold, monkeypatch):
+    """Poll threads fingerprint texts at once and share the cache of word hashes,
+    which is emptied when full: a thread reading it as another empties it still
+    gets the hashes one thread alone gets (it failed with a KeyError, and the
+    entry with it). The bound is made small so that it empties all the time,
+    and threads change hands as often as Python lets them."""
+    import threading
+
+    from watcher.dedup import similarity
+
+    vocabulary = sorted({w for text in gold.values() for w in text.split()})[:2000]
+    texts = [random.Random(n).sample(vocabulary, 40) for n in range(300)]
+    monkeypatch.setattr(similarity, "WORD_HASHES", 50)
+    alone = [similarity.shingle_hashes(t).tolist() for t in texts]
+    failures: list[BaseException] = []
+    wrong: list[int] = []
+
+    def work(seed: int) -> None:
+        order = random.Random(seed).sample(range(len(texts)), len(texts))
+        try:
+            for _ in range(10):
+                wrong.extend(i for i in order if similarity.shingle_hashes(texts[i]).tolist() != alone[i])
+        except BaseException as exc:  # shown by the assertion below
+            failures.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == [] and wrong == []

@@ -49,7 +49,9 @@ def word_hash(word: str) -> int:
 # of the word, and news vocabulary repeats (an article's words were mostly
 # hashed for earlier ones). A plain dict, so that set.difference looks words up
 # in it rather than walking it. Emptied when it would hold more than
-# WORD_HASHES words (a bound, not a policy: the common words come back).
+# WORD_HASHES words (a bound, not a policy: the common words come back). Shared
+# by the threads that fingerprint texts: one of them may empty it while another
+# reads it, which then hashes its words itself.
 _WORD_HASHES: dict[str, bytes] = {}
 
 
@@ -64,9 +66,16 @@ def _word_hashes(words: list[str]) -> bytes:
         if len(known) + len(missing) > WORD_HASHES:
             known.clear()
             missing = set(words)
-        blake2b = hashlib.blake2b
-        known.update({word: blake2b(word.encode("utf-8"), digest_size=8).digest() for word in missing})
-    return b"".join(map(known.__getitem__, words))
+        known.update(_hashed(missing))
+    try:
+        return b"".join(map(known.__getitem__, words))
+    except KeyError:  # another thread emptied the cache since: this text's words alone
+        return b"".join(map(_hashed(set(words)).__getitem__, words))
+
+
+def _hashed(words: set[str]) -> dict[str, bytes]:
+    blake2b = hashlib.blake2b
+    return {word: blake2b(word.encode("utf-8"), digest_size=8).digest() for word in words}
 
 
 def shingle_hashes(words: list[str]) -> np.ndarray:
