@@ -476,3 +476,49 @@ def test_an_hour_later_one_summary_line_and_no_clock_step(tmp_path, server, capl
     (summary,) = [r.getMessage() for r in caplog.records if "last hour:" in r.getMessage()]
     assert "poll(s) of 1 feed(s), 5 new entries, 5 stored, 0 alert(s) queued, 0 failed poll(s)" in summary
     assert not [r for r in caplog.records if "system clock" in r.getMessage()]
+
+
+class FailingHeartbeat(Ticks):
+    """A heartbeat that cannot be stored while ``failing`` (a full disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = True
+
+    def __call__(self) -> None:
+        super().__call__()
+        if self.failing:
+            raise OSError("database or disk is full")
+
+
+def test_a_failing_heartbeat_is_logged_once_while_it_fails_and_polling_goes_on(tmp_path, server, caplog):
+    """A life-cycle hook that keeps failing (a heartbeat a full disk cannot store)
+    is logged once, not at every tick; once it has worked again, a new failure is
+    logged again. The daemon polls throughout."""
+    heartbeat = FailingHeartbeat()
+    config = feed_config(tmp_path, server)
+    polls = lambda: len(server.requests_for("/feed.xml"))  # noqa: E731
+    with (
+        caplog.at_level(logging.DEBUG, logger="watcher.daemon"),
+        watcher_for(config, lambda: datetime.now(timezone.utc)) as watcher,
+    ):
+        daemon = watcher.daemon(grace=5, heartbeat=heartbeat)
+        thread = started(watcher, daemon)
+        try:
+            seen = heartbeat.count
+            assert heartbeat.wait(lambda: heartbeat.count >= seen + 4 and polls() >= 2)
+            heartbeat.failing = False
+            seen = heartbeat.count
+            assert heartbeat.wait(lambda: heartbeat.count >= seen + 2)
+            heartbeat.failing = True
+            seen = heartbeat.count
+            assert heartbeat.wait(lambda: heartbeat.count >= seen + 3)
+        finally:
+            stop(daemon, thread)
+    failed = [
+        r
+        for r in caplog.records
+        if r.getMessage().startswith("a life-cycle hook failed") and r.levelno >= logging.ERROR
+    ]
+    assert len(failed) == 2, [r.getMessage() for r in failed]
+    assert all("database or disk is full" in (r.exc_text or "") for r in failed)

@@ -224,6 +224,7 @@ class Daemon:
         self.monotonic = monotonic
         self._reloader = reload
         self._heartbeat, self._ready, self._stopping = heartbeat, ready, stopping
+        self._hooks = _Hooks()
         self._in_flight: dict[str, Future] = {}
         self._next: dict[str, float] = {}  # feed url -> monotonic time of its next poll
         self._slow: set[str] = set()  # feeds whose last poll ran into a deadline
@@ -277,7 +278,7 @@ class Daemon:
             len(self.config.channels),
             self.config.database,
         )
-        _call(self._ready)  # before the first heartbeat
+        self._hooks.call(self._ready)  # before the first heartbeat
         scheduler = self._start_scheduler(store)
         watchdog = threading.Thread(target=self._watchdog, name="clock-watchdog", daemon=True)
         watchdog.start()
@@ -353,7 +354,7 @@ class Daemon:
 
     def _shut_down(self, scheduler: Any, watchdog: threading.Thread, store: Store) -> bool:
         deadline = time.monotonic() + self.grace
-        _call(self._stopping)
+        self._hooks.call(self._stopping)
         log.info("stopping: waiting up to %.0f s for polls and alert sends under way", self.grace)
         self._wake.set()
         try:  # no job starts any more; the runs under way end on their own
@@ -462,7 +463,7 @@ class Daemon:
                     self._dispatch()
                 except Exception:  # the tick must outlive any bug in one run
                     log.exception("dispatching failed; trying again at the next tick")
-                _call(self._heartbeat)
+                self._hooks.call(self._heartbeat)
                 with self._guard:
                     tick = self._jobs[TICK]
                     if not tick.again or self.parts.stop.is_set():
@@ -843,28 +844,30 @@ class Daemon:
             log.debug("could not record what is loaded: %s", exc)
 
 
-_failing_hooks: set[int] = set()
-_hooks_lock = threading.Lock()
+class _Hooks:
+    """Runs the life-cycle hooks; a hook's failure is logged (once while it keeps
+    failing: e.g. a heartbeat a full disk cannot store), never stops the daemon."""
 
+    def __init__(self) -> None:
+        self._failing: set[int] = set()  # the ids of the hooks (held by the scheduler) failing now
+        self._lock = threading.Lock()
 
-def _call(hook: Hook | None) -> None:
-    """Run a life-cycle hook; its failure is logged (once while it keeps failing:
-    e.g. a heartbeat a full disk cannot store), never stops the daemon."""
-    if hook is None:
-        return
-    try:
-        hook()
-    except Exception:
-        with _hooks_lock:
-            first = id(hook) not in _failing_hooks
-            _failing_hooks.add(id(hook))
-        if first:
-            log.exception("a life-cycle hook failed (logged once until it works again)")
+    def call(self, hook: Hook | None) -> None:
+        if hook is None:
+            return
+        try:
+            hook()
+        except Exception:
+            with self._lock:
+                first = id(hook) not in self._failing
+                self._failing.add(id(hook))
+            if first:
+                log.exception("a life-cycle hook failed (logged once until it works again)")
+            else:
+                log.debug("a life-cycle hook failed again", exc_info=True)
         else:
-            log.debug("a life-cycle hook failed again", exc_info=True)
-    else:
-        with _hooks_lock:
-            _failing_hooks.discard(id(hook))
+            with self._lock:
+                self._failing.discard(id(hook))
 
 
 def _wait_for(lock: threading.Lock, deadline: float) -> bool:
