@@ -149,9 +149,10 @@ class Client:
         request belongs to) cuts the request's own ``timeout`` shorter. With
         ``per_host``, the request first waits for a slot of its host: until
         ``deadline``, and its own ``timeout`` starts once it has the slot
-        (without a ``deadline``, the wait is part of its ``timeout``). ``headers`` (a source's own: a cookie, a token, a
-        User-Agent) go with the request to ``url``'s host only: a redirect to
-        another host drops them, as a browser drops credentials."""
+        (without a ``deadline``, the wait is part of its ``timeout``).
+        ``headers`` (a source's own: a cookie, a token, a User-Agent) go with
+        the request to ``url``'s host only: a redirect to another host drops
+        them, as a browser drops credentials."""
         try:
             return self._limited(url, max_bytes, etag, last_modified, accept, deadline, tuple(headers))
         except FetchError:
