@@ -225,6 +225,10 @@ def decides(closeness: Closeness, min_similarity: float) -> bool:
 # -- vectors kept in the database ---------------------------------------------------------------
 
 
+# How a StoredVectors keeps fresh vectors: keep(model, [(digest, vector bytes)], now).
+KeepVectors = Callable[[str, list[tuple[str, bytes]], str], None]
+
+
 class StoredVectors:
     """A vector source that looks in the database first and keeps what it embeds there.
 
@@ -237,15 +241,14 @@ class StoredVectors:
         store: Store,
         source: VectorSource,
         now: str = "",
-        keep: Callable[[str, list[tuple[str, bytes]], str], None] | None = None,
+        keep: KeepVectors | None = None,
     ) -> None:
         self.store = store
         self.source = source
         self.model = source.model
         self.now = now
-        # How fresh vectors are kept: ``keep(model, [(digest, vector bytes)], now)``; by
-        # default in a transaction of their own on ``store`` (a pipeline hands them to
-        # its writer instead, so that its poll threads never write).
+        # By default fresh vectors are kept in a transaction of their own on ``store``
+        # (a pipeline hands them to its writer instead: its poll threads never write).
         self._keep = keep or self._keep_here
         self._examples: dict[str, Examples] = {}
         self._verdicts_seen: int | None = None

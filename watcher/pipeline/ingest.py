@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 from watcher.config import FeedConfig
 from watcher.dedup import digest, identity, similarity, unwrap
 from watcher.errors import WatcherError
 from watcher.match.matcher import Assessment, Document
-from watcher.match.meaning import StoredVectors
+from watcher.match.meaning import KeepVectors, StoredVectors
 from watcher.parse.feed import FeedEntry
 from watcher.pipeline import reading
 from watcher.pipeline.batch import (
@@ -71,7 +71,7 @@ class Ingest:
         self,
         parts: Parts,
         store: Store,
-        keep: Callable[[str, list[tuple[str, bytes]], str], None] | None = None,
+        keep: KeepVectors | None = None,
     ) -> None:
         self.parts = parts
         self.store = store
