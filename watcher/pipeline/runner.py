@@ -163,7 +163,7 @@ def poll_due(
                 recording.add_done_callback(functools.partial(said, i))
 
     try:
-        threads = max(1, min(workers, len(feeds), _under_way(parts, feeds, workers)))
+        threads = max(1, min(workers, turns.at_once()))
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poll") as pool:
             for done in [pool.submit(drain) for _ in range(threads)]:
                 done.result()
@@ -174,7 +174,8 @@ def poll_due(
 
 class _Turns:
     """Hands out feeds (their indices) so that at most ``per_host`` polls of one
-    host are under way (None: no limit here), as the daemon does: a thread
+    host are under way (None: no limit here: workers elsewhere read, under
+    their own limits), as the daemon does: a thread
     never takes a feed only to wait for its host's request slot, while its
     request's deadline runs out; it takes the first feed, in the given order,
     of a host with a poll free, or waits until a poll ends."""
@@ -190,6 +191,13 @@ class _Turns:
         self._free = [(queue[0], host) for host, queue in self._waiting.items()]
         heapq.heapify(self._free)
         self._cond = threading.Condition()
+
+    def at_once(self) -> int:
+        """How many polls can be under way at once (at most ``per_host`` of one
+        host): more threads would only wait for their turns."""
+        if self._per_host is None:
+            return len(self._hosts)
+        return sum(min(self._per_host, len(queue)) for queue in self._waiting.values())
 
     def take(self) -> int | None:
         """The next feed to poll; None when every feed was taken."""
@@ -220,17 +228,6 @@ class _Turns:
             ):
                 heapq.heappush(self._free, (self._waiting[host][0], host))  # a poll of it came free
             self._cond.notify_all()
-
-
-def _under_way(parts: Parts, feeds: Sequence[FeedConfig], workers: int) -> int:
-    """How many of ``feeds`` (at most ``workers``) can be polled at once: read here, at most
-    ``[network] per_host`` of one host (as the daemon hands them out; more
-    threads would only wait for the host's slots, and cost CPU waking up)."""
-    per_host = parts.config.network.per_host
-    if parts.remote is not None or workers <= per_host:  # (read by workers elsewhere: their limits)
-        return workers
-    counts = Counter(host_of(f.url) for f in feeds)
-    return sum(min(per_host, n) for n in counts.values())
 
 
 def settled(result: PollResult, recording: Future[None] | None) -> PollResult:
